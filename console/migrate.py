@@ -1,0 +1,104 @@
+"""Forward-only migrations from ``sql/migrations/NNN_name.sql``.
+
+Each file runs in its own transaction (PostgreSQL DDL is transactional), so a failing
+migration leaves the schema as it was. Applied versions are recorded with a checksum;
+applying twice is a no-op. An advisory lock keeps two migrators from racing.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from console.settings import PROJECT_ROOT
+
+MIGRATION_DIR = PROJECT_ROOT / "sql" / "migrations"
+_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_LOCK_KEY = 7_310_001  # arbitrary constant shared by every migrator
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def discover(directory: Path = MIGRATION_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        m = _NAME.match(path.name)
+        if not m:
+            raise MigrationError(f"bad migration file name: {path.name}")
+        found.append(Migration(int(m.group(1)), m.group(2), path))
+    versions = [m.version for m in found]
+    if len(versions) != len(set(versions)):
+        raise MigrationError("two migrations share a version number")
+    return found
+
+
+def _ensure_table(conn: sa.Connection) -> None:
+    conn.execute(sa.text(
+        """CREATE TABLE IF NOT EXISTS public.schema_migrations (
+               version    integer PRIMARY KEY,
+               name       text NOT NULL,
+               checksum   text NOT NULL,
+               applied_at timestamptz NOT NULL DEFAULT now())"""))
+
+
+def applied_versions(conn: sa.Connection) -> dict[int, str]:
+    _ensure_table(conn)
+    rows = conn.execute(sa.text("SELECT version, checksum FROM public.schema_migrations"))
+    return {r.version: r.checksum for r in rows}
+
+
+def migrate(*, engine: Engine, directory: Path = MIGRATION_DIR) -> list[Migration]:
+    """Apply pending migrations in order; return those applied now."""
+    applied_now: list[Migration] = []
+    with engine.connect() as lock_conn:
+        lock_conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
+        try:
+            with engine.begin() as conn:
+                done = applied_versions(conn)
+            for mig in discover(directory):
+                if mig.version in done:
+                    if done[mig.version] != mig.checksum:
+                        raise MigrationError(
+                            f"migration {mig.path.name} changed after it was applied; "
+                            "add a new migration instead")
+                    continue
+                try:
+                    _apply(engine, mig)
+                except Exception as exc:  # the transaction rolled back: schema unchanged
+                    raise MigrationError(f"{mig.path.name} failed, nothing applied: {exc}") from exc
+                applied_now.append(mig)
+        finally:
+            lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+            lock_conn.commit()
+    return applied_now
+
+
+def _apply(engine: Engine, mig: Migration) -> None:
+    with engine.begin() as conn:
+        # Raw DBAPI cursor: the file is many statements and may hold '%'.
+        with conn.connection.cursor() as cur:
+            cur.execute(mig.sql)
+        conn.execute(sa.text(
+                        "INSERT INTO public.schema_migrations (version, name, checksum) "
+            "VALUES (:v, :n, :c)"), {"v": mig.version, "n": mig.name, "c": mig.checksum})

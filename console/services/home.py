@@ -1,0 +1,71 @@
+"""What waits for each person on their home page: counts per role the person holds.
+
+Each area registers its counters here; a counter is one cheap indexed COUNT.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.roles import Actor, require_role
+
+
+@dataclass(frozen=True)
+class Counter:
+    label_key: str
+    value: int
+
+
+CounterFn = Callable[[Connection, Actor], int]
+
+# role -> [(label key, function)]; areas append to this.
+COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
+    "ops": [
+        ("home.ops.pending_certs", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM app.certifications
+            WHERE status IN ('pending','in_review') AND assignee_id IS NULL""")),
+        ("home.ops.my_certs", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM app.certifications
+            WHERE status IN ('pending','in_review') AND assignee_id = :me""", me=a.id)),
+    ],
+    "bd": [
+        ("home.bd.open_requests", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM app.requests WHERE status = 'open'""")),
+        ("home.bd.my_merchants", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM app.merchants WHERE bd_owner_id = :me""", me=a.id)),
+        ("home.bd.my_open_matches", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM ops.matches
+            WHERE owner_id = :me AND stage NOT IN ('won','lost')""", me=a.id)),
+    ],
+    "risk": [
+        ("home.risk.open_disputes", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM app.disputes WHERE status = 'open'""")),
+        ("home.risk.loans_applied", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM app.loan_applications WHERE status = 'applied'""")),
+    ],
+    "manager": [
+        ("home.manager.live_posts", lambda c, a: db.scalar(c, """
+            SELECT (SELECT count(*) FROM app.listings WHERE status = 'live')
+                 + (SELECT count(*) FROM app.requests WHERE status = 'open')""")),
+        ("home.manager.new_merchants_7d", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM app.merchants WHERE registered_at >= now() - interval '7 days'""")),
+    ],
+    "admin": [
+        ("home.admin.active_staff", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM ops.staff WHERE is_active""")),
+        ("home.admin.locked_staff", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM ops.staff WHERE locked_until > now()""")),
+    ],
+}
+
+
+def waiting_counts(*, conn: Connection, actor: Actor) -> list[Counter]:
+    require_role(actor, *COUNTERS)
+    out: list[Counter] = []
+    for role in ("ops", "bd", "risk", "manager", "admin"):
+        if actor.has(role):
+            out.extend(Counter(key, int(fn(conn, actor) or 0)) for key, fn in COUNTERS[role])
+    return out

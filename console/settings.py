@@ -1,0 +1,47 @@
+"""One typed settings object, read from the environment once."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    # Without DATABASE_URL an embedded PostgreSQL (pgserver) runs in pgdata_dir.
+    database_url: str | None = None
+    pgdata_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".pgdata")
+    statement_timeout_ms: int = 30_000
+    # Login policy: five failures lock for 15 minutes; idle sessions expire.
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    session_idle_minutes: int = 30
+    default_language: str = "zh"
+    timezone: str = "Asia/Shanghai"
+    # Work-queue policy (Marble's default cap of 10 open cases per reviewer).
+    review_cap_per_person: int = 10
+    page_size: int = 50
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    return Settings(
+        database_url=env.get("DATABASE_URL") or None,
+        pgdata_dir=Path(env.get("CONSOLE_PGDATA", PROJECT_ROOT / ".pgdata")),
+        statement_timeout_ms=_int("CONSOLE_STATEMENT_TIMEOUT_MS", 30_000),
+        max_failed_logins=_int("CONSOLE_MAX_FAILED_LOGINS", 5),
+        lockout_minutes=_int("CONSOLE_LOCKOUT_MINUTES", 15),
+        session_idle_minutes=_int("CONSOLE_SESSION_IDLE_MINUTES", 30),
+        default_language=env.get("CONSOLE_LANGUAGE", "zh"),
+        review_cap_per_person=_int("CONSOLE_REVIEW_CAP", 10),
+        page_size=_int("CONSOLE_PAGE_SIZE", 50),
+    )

@@ -1,0 +1,129 @@
+"""The UI layer's helpers: language, the signed-in actor, running a service call safely.
+
+Only pages and this package import streamlit; services never do.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import streamlit as st
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.auth import load_actor
+from console.errors import ConsoleError
+from console.i18n import translate
+from console.roles import Actor
+from console.settings import get_settings
+
+T = TypeVar("T")
+
+
+def lang() -> str:
+    return st.session_state.get("lang", get_settings().default_language)
+
+
+def t(key: str, /, **params: Any) -> str:
+    return translate(key, lang(), **params)
+
+
+def enum_label(group: str, value: Any) -> str:
+    """Label of an enumeration value, e.g. enum_label('merchant_type', '4s') -> '4S店'."""
+    return t(f"enum.{group}.{value}")
+
+
+def current_actor() -> Actor | None:
+    staff_id = st.session_state.get("staff_id")
+    if staff_id is None:
+        return None
+    return load_actor(engine=db.get_engine(), staff_id=staff_id)
+
+
+def touch_session() -> None:
+    st.session_state["last_seen"] = datetime.now(timezone.utc)
+
+
+def show_error(err: ConsoleError) -> None:
+    st.error(t(err.key, **err.params))
+
+
+@contextmanager
+def read() -> Iterator[Connection]:
+    """A read-only connection for a page's queries."""
+    with db.connection() as conn:
+        yield conn
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    value: Any = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def run_action(fn: Callable[..., Any], /, **kwargs: Any) -> Outcome:
+    """Run one service call in one transaction; show a refusal instead of a traceback.
+
+    On any ConsoleError the transaction rolls back, so nothing is half-written.
+    """
+    try:
+        with db.transaction() as conn:
+            return Outcome(True, fn(conn=conn, **kwargs))
+    except ConsoleError as err:
+        show_error(err)
+        return Outcome(False)
+
+
+def flash(message: str) -> None:
+    """A success message that survives the st.rerun() after an action."""
+    st.session_state.setdefault("_flash", []).append(message)
+
+
+def show_flash() -> None:
+    for message in st.session_state.pop("_flash", []):
+        st.success(message)
+
+
+def run_query(fn: Callable[..., T], /, **kwargs: Any) -> T | None:
+    """Run a read service; a refusal (e.g. a missing role) is shown, not raised."""
+    try:
+        with db.connection() as conn:
+            return fn(conn=conn, **kwargs)
+    except ConsoleError as err:
+        show_error(err)
+        return None
+
+
+def require_actor() -> Actor:
+    """The page's actor; stops the script with a refusal when nobody is signed in."""
+    actor = current_actor()
+    if actor is None:
+        st.error(t("error.not_signed_in"))
+        st.stop()
+    return actor
+
+
+def labelled(df, prefix: str):
+    """Rename a frame's columns through the catalogue: column 'x' -> t(f'{prefix}.x')."""
+    return df.rename(columns={c: t(f"{prefix}.{c}") for c in df.columns})
+
+
+def pager(*, key: str, total: int, page_size: int) -> int:
+    """Server-side paging control; returns the zero-based offset to query."""
+    pages = max(1, -(-total // page_size))
+    state_key = f"{key}__page"
+    page = min(st.session_state.get(state_key, 1), pages)
+    cols = st.columns([1, 3, 1])
+    if cols[0].button(t("common.prev"), key=f"{key}__prev", disabled=page <= 1):
+        page -= 1
+    if cols[2].button(t("common.next"), key=f"{key}__next", disabled=page >= pages):
+        page += 1
+    st.session_state[state_key] = page
+    cols[1].caption(t("common.page", page=page, pages=pages, total=total))
+    return (page - 1) * page_size

@@ -1,0 +1,61 @@
+"""Admin: create, disable and re-role staff accounts (audited in the service)."""
+import streamlit as st
+
+from console.roles import ROLES
+from console.services import staff
+from console.ui import flash, labelled, require_actor, run_action, run_query, show_flash, t
+
+actor = require_actor()
+st.title(t("staff.title"))
+show_flash()
+
+table = run_query(staff.list_staff, actor=actor)
+if table is None:
+    st.stop()
+
+
+def role_names(roles) -> str:
+    return "、".join(t(f"role.{r}") for r in roles)
+
+
+st.dataframe(labelled(table.assign(roles=table["roles"].map(role_names)), "staff.col"),
+             hide_index=True, width="stretch")
+
+with st.expander(t("staff.create"), icon=":material/person_add:"):
+    with st.form("create_staff"):
+        username = st.text_input(t("login.username"))
+        display_name = st.text_input(t("staff.display_name"))
+        password = st.text_input(t("login.password"), type="password")
+        roles = st.multiselect(t("staff.roles"), ROLES, format_func=lambda r: t(f"role.{r}"))
+        if st.form_submit_button(t("staff.create"), type="primary"):
+            if run_action(staff.create_staff, actor=actor, username=username,
+                          display_name=display_name, password=password, roles=roles):
+                flash(t("staff.created", username=username))
+                st.rerun()
+
+st.subheader(t("staff.edit"))
+accounts = {int(r.id): r for r in table.itertuples()}
+staff_id = st.selectbox(t("staff.pick"), list(accounts),
+                        format_func=lambda i: f"{accounts[i].username} · {accounts[i].display_name}")
+if staff_id is not None:
+    current = accounts[staff_id]
+    with st.form("edit_staff"):
+        new_roles = st.multiselect(t("staff.roles"), ROLES, default=list(current.roles),
+                                   format_func=lambda r: t(f"role.{r}"))
+        reason = st.text_input(t("common.reason"))
+        c1, c2, c3 = st.columns(3)
+        set_roles = c1.form_submit_button(t("staff.set_roles"))
+        toggle = c2.form_submit_button(t("staff.disable" if current.is_active else "staff.enable"))
+        unlock = c3.form_submit_button(t("staff.unlock"))
+    done = False
+    if set_roles:
+        done = run_action(staff.set_roles, actor=actor, staff_id=staff_id, roles=new_roles,
+                          reason=reason)
+    elif toggle:
+        done = run_action(staff.set_active, actor=actor, staff_id=staff_id,
+                          active=not current.is_active, reason=reason)
+    elif unlock:
+        done = run_action(staff.unlock, actor=actor, staff_id=staff_id)
+    if done:
+        flash(t("common.done"))
+        st.rerun()
