@@ -50,31 +50,40 @@ def authenticate(*, engine: Engine, username: str, password: str,
     settings = get_settings()
     now = now or datetime.now(timezone.utc)
     username = (username or "").strip().lower()
+    refusal: Exception | None = None
     with engine.begin() as conn:
         row = db.fetch_one(conn, """SELECT id, username, display_name, roles, password_hash,
                                            is_active, failed_attempts, locked_until
                                     FROM ops.staff WHERE username = :u FOR UPDATE""", u=username)
-        if row is None:
-            verify_password(_DUMMY_HASH, password or "")
-            raise InvalidInput("auth.bad_credentials")
-        if row["locked_until"] is not None and row["locked_until"] > now:
-            raise PermissionDenied("auth.locked", until=row["locked_until"])
-        if not verify_password(row["password_hash"], password or ""):
-            attempts = row["failed_attempts"] + 1
-            locked_until = None
-            if attempts >= settings.max_failed_logins:
-                locked_until = now + timedelta(minutes=settings.lockout_minutes)
-                attempts = 0
-            db.execute(conn, """UPDATE ops.staff SET failed_attempts = :a, locked_until = :l
-                                WHERE id = :id""", a=attempts, l=locked_until, id=row["id"])
-            if locked_until is not None:
-                raise PermissionDenied("auth.locked", until=locked_until)
-            raise InvalidInput("auth.bad_credentials")
-        if not row["is_active"]:
-            raise PermissionDenied("auth.disabled")
-        db.execute(conn, """UPDATE ops.staff SET failed_attempts = 0, locked_until = NULL,
-                            last_login_at = :now WHERE id = :id""", now=now, id=row["id"])
-        return actor_from_row(row)
+        refusal = _check_and_count(conn, row, password, now, settings)
+    # Raised only after the block has committed the failure count.
+    if refusal is not None:
+        raise refusal
+    return actor_from_row(row)
+
+
+def _check_and_count(conn, row, password: str, now: datetime, settings) -> Exception | None:
+    if row is None:
+        verify_password(_DUMMY_HASH, password or "")
+        return InvalidInput("auth.bad_credentials")
+    if row["locked_until"] is not None and row["locked_until"] > now:
+        return PermissionDenied("auth.locked", until=row["locked_until"])
+    if not verify_password(row["password_hash"], password or ""):
+        attempts = row["failed_attempts"] + 1
+        locked_until = None
+        if attempts >= settings.max_failed_logins:
+            locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            attempts = 0
+        db.execute(conn, """UPDATE ops.staff SET failed_attempts = :a, locked_until = :l
+                            WHERE id = :id""", a=attempts, l=locked_until, id=row["id"])
+        if locked_until is not None:
+            return PermissionDenied("auth.locked", until=locked_until)
+        return InvalidInput("auth.bad_credentials")
+    if not row["is_active"]:
+        return PermissionDenied("auth.disabled")
+    db.execute(conn, """UPDATE ops.staff SET failed_attempts = 0, locked_until = NULL,
+                        last_login_at = :now WHERE id = :id""", now=now, id=row["id"])
+    return None
 
 
 def load_actor(*, engine: Engine, staff_id: int) -> Actor | None:

@@ -38,3 +38,28 @@ def validate_roles(roles: Iterable[str]) -> list[str]:
         from console.errors import InvalidInput
         raise InvalidInput("error.unknown_role", role=", ".join(unknown))
     return roles
+
+
+# Registry of every protected service function and the roles it admits; the test suite
+# checks every role against every entry.
+PROTECTED: dict[str, frozenset[str]] = {}
+
+
+def requires(*allowed: str):
+    """Decorator for a service function taking ``actor=`` : refuse other roles first.
+
+    The check runs before the body, so a refused call never touches the database.
+    """
+    import functools
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            require_role(kwargs.get("actor"), *allowed)
+            return fn(*args, **kwargs)
+
+        guarded.allowed_roles = frozenset(allowed)
+        PROTECTED[f"{fn.__module__}.{fn.__qualname__}"] = frozenset(allowed)
+        return guarded
+
+    return wrap

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from console import db
-from console.roles import Actor, require_role
+from console.roles import ROLES, Actor, requires
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
 }
 
 
+@requires(*ROLES)
 def waiting_counts(*, conn: Connection, actor: Actor) -> list[Counter]:
-    require_role(actor, *COUNTERS)
     out: list[Counter] = []
     for role in ("ops", "bd", "risk", "manager", "admin"):
         if actor.has(role):

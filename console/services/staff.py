@@ -8,19 +8,19 @@ from console import db
 from console.audit import write_audit
 from console.auth import check_password_strength, hash_password
 from console.errors import Conflict, InvalidInput, NotFound
-from console.roles import Actor, require_role, validate_roles
+from console.roles import Actor, requires, validate_roles
 
 
+@requires("admin")
 def list_staff(*, conn: Connection, actor: Actor) -> pd.DataFrame:
-    require_role(actor, "admin")
     return db.fetch_df(conn, """SELECT id, username, display_name, roles, is_active,
                                        last_login_at, locked_until, created_at
                                 FROM ops.staff ORDER BY id""")
 
 
+@requires("admin")
 def create_staff(*, conn: Connection, actor: Actor, username: str, display_name: str,
                  password: str, roles: list[str]) -> int:
-    require_role(actor, "admin")
     username = (username or "").strip().lower()
     display_name = (display_name or "").strip()
     if not username or not display_name:
@@ -48,9 +48,9 @@ def _lock_row(conn: Connection, staff_id: int):
     return row
 
 
+@requires("admin")
 def set_roles(*, conn: Connection, actor: Actor, staff_id: int, roles: list[str],
               reason: str) -> None:
-    require_role(actor, "admin")
     roles = validate_roles(roles)
     if not roles:
         raise InvalidInput("error.role_missing")
@@ -66,8 +66,8 @@ def set_roles(*, conn: Connection, actor: Actor, staff_id: int, roles: list[str]
                 reason=reason.strip())
 
 
+@requires("admin")
 def set_active(*, conn: Connection, actor: Actor, staff_id: int, active: bool, reason: str) -> None:
-    require_role(actor, "admin")
     if not (reason or "").strip():
         raise InvalidInput("error.reason_required")
     if staff_id == actor.id and not active:
@@ -82,8 +82,8 @@ def set_active(*, conn: Connection, actor: Actor, staff_id: int, active: bool, r
                 after={"is_active": active}, reason=reason.strip())
 
 
+@requires("admin")
 def unlock(*, conn: Connection, actor: Actor, staff_id: int) -> None:
-    require_role(actor, "admin")
     _lock_row(conn, staff_id)
     db.execute(conn, "UPDATE ops.staff SET failed_attempts = 0, locked_until = NULL WHERE id = :id",
                id=staff_id)
@@ -91,8 +91,8 @@ def unlock(*, conn: Connection, actor: Actor, staff_id: int) -> None:
                 entity_id=staff_id)
 
 
+@requires("admin", "manager")
 def audit_trail(*, conn: Connection, actor: Actor, limit: int = 200) -> pd.DataFrame:
-    require_role(actor, "admin", "manager")
     return db.fetch_df(conn, """SELECT a.at, s.username AS actor, a.action, a.entity_type,
                                        a.entity_id, a.before, a.after, a.reason
                                 FROM ops.audit_log a LEFT JOIN ops.staff s ON s.id = a.actor_id

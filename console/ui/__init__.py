@@ -47,8 +47,17 @@ def touch_session() -> None:
     st.session_state["last_seen"] = datetime.now(timezone.utc)
 
 
+def fmt_time(value: datetime | None) -> str:
+    """A timestamp as staff read it: Shanghai time, to the minute."""
+    if value is None:
+        return "—"
+    from zoneinfo import ZoneInfo
+    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%d %H:%M")
+
+
 def show_error(err: ConsoleError) -> None:
-    st.error(t(err.key, **err.params))
+    params = {k: fmt_time(v) if isinstance(v, datetime) else v for k, v in err.params.items()}
+    st.error(t(err.key, **params))
 
 
 @contextmanager

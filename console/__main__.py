@@ -1,0 +1,70 @@
+"""Console commands: `python -m console migrate | serve | streamlit-flags`."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tomllib
+
+from console import db
+from console.migrate import migrate
+from console.settings import PROJECT_ROOT
+
+CONFIG_FILE = PROJECT_ROOT / "streamlit_config.toml"
+
+
+def streamlit_flags(config_path=CONFIG_FILE) -> list[str]:
+    """streamlit_config.toml as `--section.option=value` flags for `streamlit run`."""
+    with open(config_path, "rb") as fh:
+        config = tomllib.load(fh)
+    flags = []
+    for section, options in config.items():
+        for option, value in options.items():
+            if isinstance(value, bool):
+                value = str(value).lower()
+            flags.append(f"--{section}.{option}={value}")
+    return flags
+
+
+def _has_demo_data() -> bool:
+    with db.connection() as conn:
+        return bool(db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM app.merchants)"))
+
+
+def cmd_migrate(_args) -> int:
+    applied = migrate(engine=db.get_engine())
+    print(f"migrations applied: {[m.path.name for m in applied] or 'none (up to date)'}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    cmd_migrate(args)
+    if not _has_demo_data():
+        from console.demo import seed  # seeding is a one-off on the first run
+        print("first run: seeding demo data (scale=demo) …", flush=True)
+        seed(engine=db.get_engine(), scale=args.scale, seed=args.seed, progress=True)
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", db.database_url())
+    command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+               *streamlit_flags(), *args.extra]
+    return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m console")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(fn=cmd_migrate)
+    serve = sub.add_parser("serve", help="migrate, seed once, run the console")
+    serve.add_argument("--scale", default="demo", choices=["small", "demo", "large"])
+    serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument("extra", nargs="*", help="extra streamlit flags, e.g. --server.port=8600")
+    serve.set_defaults(fn=cmd_serve)
+    sub.add_parser("streamlit-flags", help="print the flags made from streamlit_config.toml"
+                   ).set_defaults(fn=lambda a: print(" ".join(streamlit_flags())) or 0)
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
