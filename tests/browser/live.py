@@ -1,0 +1,82 @@
+"""A real console process and a real Chromium for journeys and screenshots."""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+from console.__main__ import streamlit_flags
+from console.settings import PROJECT_ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def console_server(database_url: str) -> Iterator[str]:
+    """Start `streamlit run app.py` with the project's config on a free port; yield its URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+           *streamlit_flags(), f"--server.port={port}"]
+    proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode(errors="replace"))
+            time.sleep(0.3)
+        else:
+            raise RuntimeError("the console did not come up within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1440, height: int = 900):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": height},
+                                          locale="zh-CN", timezone_id="Asia/Shanghai")
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def sign_in(page, url: str, username: str, password: str) -> None:
+    page.goto(url)
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+
+
+def wait_idle(page) -> None:
+    """Wait until Streamlit has finished the current run (no running indicator)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=30_000)
