@@ -19,6 +19,11 @@ from console.ui.nav import pages_for
 st.set_page_config(page_title="车商通运营后台", page_icon=":material/directions_car:", layout="wide")
 
 
+def brand() -> None:
+    st.sidebar.markdown(f"### :material/directions_car: {t('app.title')}")
+    st.sidebar.caption(t("app.subtitle"))
+
+
 def language_switch() -> None:
     st.session_state.setdefault("lang", lang())
     st.sidebar.radio(t("lang.label"), LANGUAGES, key="lang", horizontal=True,
@@ -54,6 +59,7 @@ def login_page() -> None:
 
 
 def main() -> None:
+    brand()
     language_switch()
     last_seen = st.session_state.get("last_seen")
     if st.session_state.get("staff_id") and last_seen and session_expired(last_seen=last_seen):
