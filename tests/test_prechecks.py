@@ -1,0 +1,130 @@
+"""Pre-checks of certification submissions: badges, duplicates, name comparisons."""
+from __future__ import annotations
+
+import pytest
+
+from console import db
+from console.services import prechecks
+from console.services.prechecks import company_name_matches
+
+from tests import trust_rows as tr
+
+
+def badges(engine, case_id: int) -> dict[str, tuple[str, str | None]]:
+    return {r["check_code"]: (r["outcome"], r["detail"]) for r in tr.rows(
+        engine, "SELECT check_code, outcome, detail FROM ops.cert_prechecks "
+                "WHERE certification_id = :id", id=case_id)}
+
+
+def check_all(engine, **kw) -> int:
+    with db.transaction() as conn:
+        return prechecks.run_prechecks(conn=conn, **kw)
+
+
+@pytest.fixture
+def hz(engine):
+    return tr.city(engine, name="杭州市", tier=2)
+
+
+def test_valid_personal_submission_passes_every_check(engine, hz):
+    m = tr.merchant(engine, city_id=hz)
+    case = tr.cert(engine, merchant_id=m, id_number="11010519491231002X")
+    assert check_all(engine) == 1
+    assert badges(engine, case) == {
+        "id_number": ("pass", None), "uscc": ("skip", None), "id_duplicate": ("pass", None),
+        "uscc_duplicate": ("skip", None), "company_name": ("skip", None),
+        "legal_rep": ("skip", None), "phone_shared": ("pass", None)}
+
+
+@pytest.mark.parametrize("id_number, detail", [
+    ("11010519491231002x", "format"),
+    ("110105194912310021", "check_digit"),
+    ("110105194913310028", "birth_date"),
+])
+def test_bad_id_number_fails_with_its_reason(engine, hz, id_number, detail):
+    case = tr.cert(engine, merchant_id=tr.merchant(engine, city_id=hz), id_number=id_number)
+    check_all(engine)
+    assert badges(engine, case)["id_number"] == ("fail", detail)
+
+
+def test_bad_uscc_fails_and_flag_never_decides(engine, hz):
+    m = tr.merchant(engine, city_id=hz, name="杭州顺达汽车")
+    case = tr.cert(engine, merchant_id=m, kind="enterprise", uscc="91350100M000100Y44",
+                   company_name="杭州顺达汽车销售服务有限公司")
+    check_all(engine)
+    got = badges(engine, case)
+    assert got["uscc"] == ("fail", "check_char")
+    assert got["company_name"] == ("pass", None)
+    assert tr.value(engine, "SELECT status FROM app.certifications WHERE id = :id",
+                    id=case) == "pending"
+
+
+def test_id_and_uscc_certified_for_another_merchant_are_duplicates(engine, hz):
+    owner = tr.merchant(engine, city_id=hz)
+    copier = tr.merchant(engine, city_id=hz)
+    same_merchant_again = owner
+    number, code = tr.valid_id(), tr.valid_uscc()
+    tr.cert(engine, merchant_id=owner, id_number=number, status="approved")
+    tr.cert(engine, merchant_id=owner, kind="enterprise", uscc=code, status="approved")
+    dup_id = tr.cert(engine, merchant_id=copier, id_number=number)
+    dup_uscc = tr.cert(engine, merchant_id=copier, kind="enterprise", uscc=code)
+    own_renewal = tr.cert(engine, merchant_id=same_merchant_again, id_number=number)
+    check_all(engine)
+    assert badges(engine, dup_id)["id_duplicate"] == ("fail", f"merchant:{owner}")
+    assert badges(engine, dup_uscc)["uscc_duplicate"] == ("fail", f"merchant:{owner}")
+    assert badges(engine, own_renewal)["id_duplicate"] == ("pass", None)
+
+
+def test_a_number_only_pending_elsewhere_is_not_a_duplicate(engine, hz):
+    number = tr.valid_id()
+    tr.cert(engine, merchant_id=tr.merchant(engine, city_id=hz), id_number=number)
+    other = tr.cert(engine, merchant_id=tr.merchant(engine, city_id=hz), id_number=number)
+    tr.cert(engine, merchant_id=tr.merchant(engine, city_id=hz), id_number=number,
+            status="rejected")
+    check_all(engine)
+    assert badges(engine, other)["id_duplicate"] == ("pass", None)
+
+
+def test_phone_used_by_another_merchant(engine, hz):
+    first = tr.merchant(engine, city_id=hz, phone="13800001111")
+    second = tr.merchant(engine, city_id=hz, phone="13800001111")
+    case = tr.cert(engine, merchant_id=second)
+    check_all(engine)
+    assert badges(engine, case)["phone_shared"] == ("fail", f"merchant:{first}")
+
+
+def test_legal_rep_is_compared_with_the_personal_certification(engine, hz):
+    m = tr.merchant(engine, city_id=hz, name="远航汽车")
+    tr.cert(engine, merchant_id=m, real_name="李娜", status="approved")
+    same = tr.cert(engine, merchant_id=m, kind="enterprise", legal_rep="李娜",
+                   company_name="杭州远航汽车贸易有限公司")
+    differs = tr.cert(engine, merchant_id=m, kind="enterprise", legal_rep="王强",
+                      company_name="杭州远航汽车贸易有限公司")
+    lone = tr.cert(engine, merchant_id=tr.merchant(engine, city_id=hz), kind="enterprise")
+    check_all(engine)
+    assert badges(engine, same)["legal_rep"] == ("pass", None)
+    assert badges(engine, differs)["legal_rep"] == ("fail", "name_differs")
+    assert badges(engine, lone)["legal_rep"] == ("skip", "no_personal_cert")
+
+
+@pytest.mark.parametrize("company, merchant, expected", [
+    ("杭州顺达汽车销售服务有限公司", "顺达汽车", True),
+    ("杭州顺达汽车销售服务有限公司", "杭州顺达4S店", True),
+    ("浙江宏图商贸有限公司", "宏图车行", True),
+    ("上海明远汽车贸易有限公司", "顺达汽车", False),
+    ("", "顺达汽车", False),
+])
+def test_company_name_comparison(company, merchant, expected):
+    assert company_name_matches(company, merchant, city_names=("杭州市", "杭州")) is expected
+
+
+def test_run_is_idempotent_and_refresh_recomputes(engine, hz):
+    owner, copier = tr.merchant(engine, city_id=hz), tr.merchant(engine, city_id=hz)
+    number = tr.valid_id()
+    case = tr.cert(engine, merchant_id=copier, id_number=number)
+    assert check_all(engine) == 1
+    assert check_all(engine) == 0          # nothing new to check
+    tr.cert(engine, merchant_id=owner, id_number=number, status="approved")
+    assert badges(engine, case)["id_duplicate"] == ("pass", None)
+    assert check_all(engine, refresh=True) == 1
+    assert badges(engine, case)["id_duplicate"] == ("fail", f"merchant:{owner}")
