@@ -27,7 +27,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from console import db
-from console.roles import Actor, require_role
+from console.roles import Actor, requires
 
 # Credit grades come from the ratings area (issue 6, a later migration). Until that relation
 # exists, every seller gets the neutral component. Expected shape: (merchant_id, grade).
@@ -355,9 +355,9 @@ def rematch_changed(*, conn: Connection, top_k: int = 5, as_of: datetime | None 
 
 # ------------------------------------------------------------------ reads for pages
 
+@requires("bd", "manager")
 def suggestions_for_request(*, conn: Connection, actor: Actor, request_id: int) -> pd.DataFrame:
     """The stored top K of one request with every score component, best first."""
-    require_role(actor, "bd", "manager")
     df = db.fetch_df(conn, """
         SELECT s.rank, s.listing_id, s.score, s.components, l.price, l.guide_price,
                l.exterior_color, l.quantity, l.available_from, t.name AS trim_name,
@@ -386,9 +386,9 @@ def explode_components(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=["components"])
 
 
+@requires("bd", "manager")
 def bid_offers(*, conn: Connection, actor: Actor, request_id: int) -> pd.DataFrame:
     """A bidding request's active offers: cheapest first, then by score; deadline included."""
-    require_role(actor, "bd", "manager")
     grade_join, grade = _grade_join(conn, "b.seller_id")
     sql = f"""
         WITH history AS (

@@ -1,0 +1,243 @@
+"""The lead pool (抢线索): open requests with suggestions, and bidding requests, nobody owns.
+
+- Taking is atomic: ops.lead_claims has the request as primary key, so of two people
+  inserting the same lead one wins and the other gets a Conflict.
+- A per-person cap on open leads holds under concurrency: a person's takes are serialised
+  by a transaction-scoped advisory lock on their staff id before counting.
+- Leads untouched for N hours return to the pool (``return_untouched``: a scheduled command
+  and on page load), audited as a system action.
+- Managers assign and reassign.
+A lead's cards follow its owner: taking or assigning a lead hands its open cards over.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.audit import write_audit
+from console.errors import Conflict, InvalidInput, NotFound
+from console.roles import Actor, requires
+from console.services import deals
+from console.services.matching import MatchPolicy, policy_or_default
+
+_LOCK_NAMESPACE = 51   # advisory-lock namespace: one person's claims at a time
+
+# A request is a lead when it is open, its buyer is active, and it is either bidding or has
+# stored suggestions.
+_IS_LEAD = """r.status = 'open'
+    AND EXISTS (SELECT 1 FROM app.merchants bm WHERE bm.id = r.merchant_id AND bm.status = 'active')
+    AND (r.mode = 'bidding' OR EXISTS (SELECT 1 FROM ops.match_suggestions s WHERE s.request_id = r.id))"""
+
+_LEAD_COLUMNS = """r.id AS request_id, r.mode, br.name || ' ' || se.name AS series,
+       t.name AS trim_name, r.quantity, r.max_price, r.needed_by, r.bid_deadline,
+       c.name AS city, m.name AS buyer, r.created_at,
+       (SELECT count(*) FROM ops.match_suggestions s WHERE s.request_id = r.id) AS suggestions,
+       (SELECT max(score) FROM ops.match_suggestions s WHERE s.request_id = r.id) AS best_score,
+       (SELECT count(*) FROM app.bids b WHERE b.request_id = r.id AND b.status = 'active') AS offers"""
+
+_LEAD_JOINS = """JOIN app.series se ON se.id = r.series_id
+JOIN app.brands br ON br.id = se.brand_id
+LEFT JOIN app.trims t ON t.id = r.trim_id
+JOIN app.cities c ON c.id = r.city_id
+JOIN app.merchants m ON m.id = r.merchant_id"""
+
+
+def open_lead_count(conn: Connection, staff_id: int) -> int:
+    return int(db.scalar(conn, """
+        SELECT count(*) FROM ops.lead_claims c JOIN app.requests r ON r.id = c.request_id
+        WHERE c.owner_id = :s AND r.status = 'open'""", s=staff_id))
+
+
+def _lock_person(conn: Connection, staff_id: int) -> None:
+    db.execute(conn, "SELECT pg_advisory_xact_lock(:ns, CAST(:s AS integer))",
+               ns=_LOCK_NAMESPACE, s=staff_id)
+
+
+def _check_cap(conn: Connection, staff_id: int, cap: int) -> None:
+    _lock_person(conn, staff_id)
+    if open_lead_count(conn, staff_id) >= cap:
+        raise Conflict("matching.error.cap_reached", cap=cap)
+
+
+def _hand_over_cards(conn: Connection, request_id: int, owner_id: int | None) -> int:
+    return db.execute(conn, """UPDATE ops.matches SET owner_id = :o, updated_at = now(),
+                                      version = version + 1
+                               WHERE request_id = :r AND stage NOT IN ('won','lost')
+                                 AND owner_id IS DISTINCT FROM :o""", r=request_id, o=owner_id)
+
+
+def claim(conn: Connection, *, actor: Actor, request_id: int, policy: MatchPolicy | None = None,
+          require_pool: bool = True, assigned_by: int | None = None) -> None:
+    """Insert the claim for ``actor`` (cap checked). Conflict if someone owns it already."""
+    policy = policy_or_default(policy)
+    request = db.fetch_one(conn, f"""SELECT r.id, r.status, ({_IS_LEAD}) AS is_lead
+                                     FROM app.requests r WHERE r.id = :r""", r=request_id)
+    if request is None:
+        raise NotFound("error.not_found")
+    if request["status"] != "open" or (require_pool and not request["is_lead"]):
+        raise InvalidInput("matching.error.not_a_lead")
+    _check_cap(conn, actor.id, policy.lead_cap)
+    taken = db.scalar(conn, """INSERT INTO ops.lead_claims (request_id, owner_id, assigned_by)
+                               VALUES (:r, :o, :by) ON CONFLICT (request_id) DO NOTHING
+                               RETURNING request_id""", r=request_id, o=actor.id, by=assigned_by)
+    if taken is None:
+        raise Conflict("matching.error.lead_taken")
+
+
+def _first_card(conn: Connection, actor: Actor, request_id: int, policy: MatchPolicy) -> int | None:
+    """The lead's best suggestion becomes a card when the lead has no open card yet."""
+    has_card = db.scalar(conn, """SELECT EXISTS (SELECT 1 FROM ops.matches WHERE request_id = :r
+                                                 AND stage NOT IN ('won','lost'))""", r=request_id)
+    if has_card:
+        return None
+    listing_id = db.scalar(conn, """SELECT listing_id FROM ops.match_suggestions
+                                    WHERE request_id = :r ORDER BY rank LIMIT 1""", r=request_id)
+    if listing_id is None:
+        return None
+    return deals.insert_card(conn, request_id=request_id, listing_id=listing_id, source="auto",
+                             owner_id=actor.id, created_by=actor.id, policy=policy)
+
+
+@requires("bd", "manager")
+def take_lead(*, conn: Connection, actor: Actor, request_id: int,
+              policy: MatchPolicy | None = None) -> int | None:
+    """抢: take a lead from the pool; returns the id of the card put on the board, if any."""
+    policy = policy_or_default(policy)
+    claim(conn, actor=actor, request_id=request_id, policy=policy)
+    _hand_over_cards(conn, request_id, actor.id)
+    card = _first_card(conn, actor, request_id, policy)
+    write_audit(conn=conn, actor_id=actor.id, action="lead.take", entity_type="lead",
+                entity_id=request_id, after={"owner_id": actor.id, "card_id": card})
+    return card
+
+
+@requires("bd", "manager")
+def release_lead(*, conn: Connection, actor: Actor, request_id: int, reason: str) -> None:
+    """The owner (or a manager) puts a lead back in the pool, with a reason."""
+    if not (reason or "").strip():
+        raise InvalidInput("error.reason_required")
+    row = db.fetch_one(conn, "SELECT owner_id FROM ops.lead_claims WHERE request_id = :r FOR UPDATE",
+                       r=request_id)
+    if row is None:
+        raise NotFound("error.not_found")
+    if row["owner_id"] != actor.id and not actor.has("manager"):
+        raise Conflict("matching.error.lead_owned_by_other")
+    db.execute(conn, "DELETE FROM ops.lead_claims WHERE request_id = :r", r=request_id)
+    _hand_over_cards(conn, request_id, None)
+    write_audit(conn=conn, actor_id=actor.id, action="lead.release", entity_type="lead",
+                entity_id=request_id, before={"owner_id": row["owner_id"]}, reason=reason.strip())
+
+
+@requires("manager")
+def assign_lead(*, conn: Connection, actor: Actor, request_id: int, to_staff_id: int,
+                reason: str = "", policy: MatchPolicy | None = None) -> None:
+    """A manager gives a lead (pooled or owned) to a BD person, within that person's cap."""
+    policy = policy_or_default(policy)
+    target = db.fetch_one(conn, """SELECT id, username, display_name, roles, is_active
+                                   FROM ops.staff WHERE id = :s""", s=to_staff_id)
+    if target is None or not target["is_active"] or "bd" not in target["roles"]:
+        raise InvalidInput("matching.error.assignee_not_bd")
+    current = db.fetch_one(conn, """SELECT owner_id FROM ops.lead_claims
+                                    WHERE request_id = :r FOR UPDATE""", r=request_id)
+    if current is not None and current["owner_id"] == to_staff_id:
+        raise InvalidInput("matching.error.already_owner")
+    if current is not None and not (reason or "").strip():
+        raise InvalidInput("error.reason_required")   # taking a lead away needs a why
+    assignee = Actor(id=target["id"], username=target["username"],
+                     display_name=target["display_name"], roles=frozenset(target["roles"]))
+    if current is None:
+        claim(conn, actor=assignee, request_id=request_id, policy=policy, assigned_by=actor.id)
+    else:
+        _check_cap(conn, to_staff_id, policy.lead_cap)
+        db.execute(conn, """UPDATE ops.lead_claims SET owner_id = :o, assigned_by = :by,
+                                   claimed_at = now(), last_touched_at = now(), version = version + 1
+                            WHERE request_id = :r""", o=to_staff_id, by=actor.id, r=request_id)
+    _hand_over_cards(conn, request_id, to_staff_id)
+    _first_card(conn, assignee, request_id, policy)
+    write_audit(conn=conn, actor_id=actor.id, action="lead.assign", entity_type="lead",
+                entity_id=request_id,
+                before={"owner_id": current["owner_id"] if current else None},
+                after={"owner_id": to_staff_id}, reason=(reason or "").strip() or None)
+
+
+_RETURN_SQL = """
+WITH idle AS (
+    SELECT c.request_id, c.owner_id, c.last_touched_at
+    FROM ops.lead_claims c
+    WHERE c.last_touched_at < CAST(:now AS timestamptz) - make_interval(hours => :hours)
+    ORDER BY c.request_id
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM ops.lead_claims c USING idle i WHERE c.request_id = i.request_id
+    RETURNING i.request_id, i.owner_id, i.last_touched_at
+), cards AS (
+    UPDATE ops.matches m SET owner_id = NULL, updated_at = now(), version = version + 1
+    FROM gone g
+    WHERE m.request_id = g.request_id AND m.stage NOT IN ('won','lost')
+)
+INSERT INTO ops.audit_log (actor_id, action, entity_type, entity_id, before, after, reason)
+SELECT NULL, 'lead.auto_return', 'lead', g.request_id::text,
+       jsonb_build_object('owner_id', g.owner_id, 'last_touched_at', g.last_touched_at),
+       jsonb_build_object('owner_id', NULL), 'idle_hours>' || :hours
+FROM gone g
+"""
+
+
+def return_untouched(*, conn: Connection, idle_hours: int, now: datetime | None = None) -> int:
+    """Return idle leads to the pool (system action, one audit row each); returns how many."""
+    return db.execute(conn, _RETURN_SQL, now=now or datetime.now(timezone.utc), hours=idle_hours)
+
+
+@requires("bd", "manager")
+def return_idle_leads(*, conn: Connection, actor: Actor, policy: MatchPolicy | None = None) -> int:
+    """The pool page runs the idle return on load, so nobody waits for the scheduler."""
+    return return_untouched(conn=conn, idle_hours=policy_or_default(policy).lead_idle_hours)
+
+
+# ------------------------------------------------------------------ reads
+
+@requires("bd", "manager")
+def pool(*, conn: Connection, actor: Actor, mode: str | None = None, offset: int = 0,
+         limit: int = 20) -> tuple[pd.DataFrame, int]:
+    """Unowned leads, oldest first, one page at a time; with the total count."""
+    if mode not in (None, "normal", "bidding"):
+        raise InvalidInput("matching.error.unknown_mode")
+    where = f"""{_IS_LEAD}
+        AND NOT EXISTS (SELECT 1 FROM ops.lead_claims c WHERE c.request_id = r.id)
+        AND (CAST(:mode AS text) IS NULL OR r.mode = CAST(:mode AS text))"""
+    total = db.scalar(conn, f"SELECT count(*) FROM app.requests r WHERE {where}", mode=mode)
+    page = db.fetch_df(conn, f"""SELECT {_LEAD_COLUMNS} FROM app.requests r {_LEAD_JOINS}
+                                 WHERE {where} ORDER BY r.created_at, r.id
+                                 LIMIT :limit OFFSET :offset""",
+                       mode=mode, limit=limit, offset=offset)
+    return page, int(total)
+
+
+@requires("bd", "manager")
+def my_leads(*, conn: Connection, actor: Actor, owner_id: int | None = None) -> pd.DataFrame:
+    """Leads owned by me (or, for managers, by anyone / a chosen person)."""
+    if owner_id is not None and owner_id != actor.id and not actor.has("manager"):
+        raise InvalidInput("matching.error.not_your_card")
+    team = owner_id is None and actor.has("manager") and not actor.has("bd")
+    return db.fetch_df(conn, f"""
+        SELECT {_LEAD_COLUMNS}, cl.owner_id, st.display_name AS owner, cl.claimed_at,
+               cl.last_touched_at
+        FROM ops.lead_claims cl
+        JOIN app.requests r ON r.id = cl.request_id
+        JOIN ops.staff st ON st.id = cl.owner_id
+        {_LEAD_JOINS}
+        WHERE (:team OR cl.owner_id = :owner)
+        ORDER BY cl.last_touched_at""", team=team, owner=owner_id or actor.id)
+
+
+@requires("bd", "manager")
+def lead_status(*, conn: Connection, actor: Actor, policy: MatchPolicy | None = None) -> Mapping[str, Any]:
+    """My open-lead count against the cap, for the page header."""
+    policy = policy_or_default(policy)
+    return {"open": open_lead_count(conn, actor.id), "cap": policy.lead_cap,
+            "idle_hours": policy.lead_idle_hours}

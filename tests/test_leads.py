@@ -1,0 +1,160 @@
+"""The lead pool: atomic takes under a race, caps, idle return, manager assignment."""
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from console.errors import Conflict, InvalidInput, PermissionDenied
+from console.services import leads, matching
+from console.services.matching import MatchPolicy
+from tests.test_matching_support import AS_OF, build_world
+
+
+@pytest.fixture
+def world(engine):
+    return build_world(engine)
+
+
+def open_requests_with_suggestions(engine, world, n: int) -> list[int]:
+    seller = world.merchant()
+    world.listing(merchant_id=seller, quantity=5)
+    buyers = [world.merchant() for _ in range(3)]
+    reqs = [world.request(merchant_id=buyers[i % 3]) for i in range(n)]
+    with engine.begin() as conn:
+        matching.rematch_full(conn=conn, as_of=AS_OF)
+    return reqs
+
+
+def owners(engine) -> dict[int, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text("SELECT request_id, owner_id FROM ops.lead_claims")).all())
+
+
+def test_take_puts_the_best_suggestion_on_my_board(engine, world, make_actor):
+    req, = open_requests_with_suggestions(engine, world, 1)
+    bd = make_actor("bd")
+    with engine.begin() as conn:
+        card = leads.take_lead(conn=conn, actor=bd, request_id=req)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT request_id, owner_id, stage, source FROM ops.matches WHERE id = :id"),
+                           {"id": card}).one()
+        audit = conn.execute(sa.text("SELECT action, actor_id FROM ops.audit_log WHERE entity_type = 'lead'")).all()
+        pool, total = leads.pool(conn=conn, actor=bd)
+    assert tuple(row) == (req, bd.id, "suggested", "auto")
+    assert [tuple(a) for a in audit] == [("lead.take", bd.id)]
+    assert total == 0 and pool.empty
+
+
+def test_second_taker_gets_a_conflict(engine, world, make_actor):
+    req, = open_requests_with_suggestions(engine, world, 1)
+    first, second = make_actor("bd"), make_actor("bd")
+    with engine.begin() as conn:
+        leads.take_lead(conn=conn, actor=first, request_id=req)
+    with pytest.raises(Conflict) as err, engine.begin() as conn:
+        leads.take_lead(conn=conn, actor=second, request_id=req)
+    assert err.value.key == "matching.error.lead_taken"
+    assert owners(engine) == {req: first.id}
+
+
+def test_request_without_suggestions_is_not_a_lead(engine, world, make_actor):
+    req = world.request(merchant_id=world.merchant())
+    with pytest.raises(InvalidInput), engine.begin() as conn:
+        leads.take_lead(conn=conn, actor=make_actor("bd"), request_id=req)
+
+
+def test_bidding_request_is_a_lead_without_suggestions(engine, world, make_actor):
+    req = world.request(merchant_id=world.merchant(), mode="bidding",
+                        bid_deadline=AS_OF + timedelta(days=2))
+    bd = make_actor("bd")
+    with engine.connect() as conn:
+        page, total = leads.pool(conn=conn, actor=bd, mode="bidding")
+    assert total == 1 and list(page["request_id"]) == [req]
+    with engine.begin() as conn:
+        assert leads.take_lead(conn=conn, actor=bd, request_id=req) is None   # no offer yet
+    assert owners(engine) == {req: bd.id}
+
+
+def test_twenty_threads_race_for_100_leads(engine, world, make_actor):
+    reqs = open_requests_with_suggestions(engine, world, 100)
+    people = [make_actor("bd") for _ in range(20)]
+    policy = MatchPolicy(lead_cap=4)          # 20 x 4 = 80 < 100: the caps bind
+    wins: dict[int, list[int]] = {p.id: [] for p in people}
+    barrier = threading.Barrier(len(people))
+
+    def grab(person):
+        order = reqs[:]
+        random.Random(person.id).shuffle(order)
+        barrier.wait()
+        for req in order:
+            try:
+                with engine.begin() as conn:
+                    leads.take_lead(conn=conn, actor=person, request_id=req, policy=policy)
+                wins[person.id].append(req)
+            except Conflict as err:
+                if err.key == "matching.error.cap_reached":
+                    return
+
+    threads = [threading.Thread(target=grab, args=(p,)) for p in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = owners(engine)
+    assert len(claimed) == 80
+    assert all(len(w) == 4 for w in wins.values())
+    assert sorted(r for w in wins.values() for r in w) == sorted(claimed)   # one owner each
+    assert {r: o for o, w in wins.items() for r in w} == claimed
+    with engine.connect() as conn:
+        cards = conn.execute(sa.text("SELECT request_id, owner_id FROM ops.matches")).all()
+    assert dict(cards) == claimed                                        # one card per lead
+
+
+def test_idle_leads_return_to_the_pool_with_an_audit_row(engine, world, make_actor):
+    old, fresh = open_requests_with_suggestions(engine, world, 2)
+    bd = make_actor("bd")
+    with engine.begin() as conn:
+        card = leads.take_lead(conn=conn, actor=bd, request_id=old)
+        leads.take_lead(conn=conn, actor=bd, request_id=fresh)
+        conn.execute(sa.text("UPDATE ops.lead_claims SET last_touched_at = now() - interval '49 hours' "
+                             "WHERE request_id = :r"), {"r": old})
+        returned = leads.return_untouched(conn=conn, idle_hours=48)
+    assert returned == 1
+    assert owners(engine) == {fresh: bd.id}
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT owner_id FROM ops.matches WHERE id = :id"),
+                            {"id": card}).scalar() is None
+        audit = conn.execute(sa.text("""SELECT actor_id, entity_id, before->>'owner_id'
+                                        FROM ops.audit_log WHERE action = 'lead.auto_return'""")).all()
+    assert [tuple(a) for a in audit] == [(None, str(old), str(bd.id))]
+    other = make_actor("bd")            # the next taker inherits the card
+    with engine.begin() as conn:
+        assert leads.take_lead(conn=conn, actor=other, request_id=old) is None
+        assert conn.execute(sa.text("SELECT owner_id FROM ops.matches WHERE id = :id"),
+                            {"id": card}).scalar() == other.id
+
+
+def test_manager_assigns_and_reassigns_within_caps(engine, world, make_actor):
+    a, b = open_requests_with_suggestions(engine, world, 2)
+    boss, ann, bob = make_actor("manager"), make_actor("bd"), make_actor("bd")
+    policy = MatchPolicy(lead_cap=1)
+    with engine.begin() as conn:
+        leads.assign_lead(conn=conn, actor=boss, request_id=a, to_staff_id=ann.id, policy=policy)
+    with pytest.raises(InvalidInput) as err, engine.begin() as conn:    # reassign needs a reason
+        leads.assign_lead(conn=conn, actor=boss, request_id=a, to_staff_id=bob.id, policy=policy)
+    assert err.value.key == "error.reason_required"
+    with engine.begin() as conn:
+        leads.assign_lead(conn=conn, actor=boss, request_id=a, to_staff_id=bob.id,
+                          reason="客户指定", policy=policy)
+    with pytest.raises(Conflict) as err, engine.begin() as conn:       # bob is at his cap
+        leads.assign_lead(conn=conn, actor=boss, request_id=b, to_staff_id=bob.id, policy=policy)
+    assert err.value.key == "matching.error.cap_reached"
+    assert owners(engine) == {a: bob.id}
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT owner_id FROM ops.matches WHERE request_id = :r"),
+                            {"r": a}).scalar() == bob.id
+    with pytest.raises(PermissionDenied), engine.begin() as conn:
+        leads.assign_lead(conn=conn, actor=ann, request_id=b, to_staff_id=ann.id)
