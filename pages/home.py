@@ -14,3 +14,6 @@ for row_start in range(0, len(counts), 4):
     cols = st.columns(4)
     for col, item in zip(cols, counts[row_start:row_start + 4]):
         col.metric(t(item.label_key), f"{item.value:,}", help=t(f"{item.label_key}.help"))
+        if item.target:
+            col.progress(min(item.value / item.target, 1.0),
+                         text=t("home.target", value=f"{item.value:,}", target=f"{item.target:,}"))

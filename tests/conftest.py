@@ -108,3 +108,35 @@ def make_actor(engine):
                      roles=frozenset(roles))
 
     return _make
+
+
+DEMO_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def demo_template(server_url, admin_engine, template_db) -> Iterator[str]:
+    """A migrated database seeded once per session with the small demo data."""
+    from console.demo import seed
+
+    name = f"demo_{uuid.uuid4().hex[:10]}"
+    _create_database(admin_engine, name, template=template_db)
+    engine = db.make_engine(make_url(server_url).set(database=name).render_as_string(hide_password=False))
+    seed(engine=engine, scale="small", seed=DEMO_SEED)
+    engine.dispose()
+    yield name
+    _drop_database(admin_engine, name)
+
+
+@pytest.fixture
+def demo_engine(server_url, admin_engine, demo_template, monkeypatch) -> Iterator[Engine]:
+    """The console's engine on a fresh copy of the seeded small demo database."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _create_database(admin_engine, name, template=demo_template)
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    eng = db.make_engine(url)
+    db.set_default_engine(eng)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield eng
+    eng.dispose()
+    db._engines.pop("default", None)
+    _drop_database(admin_engine, name)

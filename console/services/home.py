@@ -17,6 +17,11 @@ from console.roles import ROLES, Actor, requires
 class Counter:
     label_key: str
     value: int
+    target: int | None = None   # a milestone the value is measured against
+
+
+# The business's milestone: 10,000+ live supply and demand posts (BRIEF.md section 1).
+TARGETS = {"home.manager.live_posts": 10_000}
 
 
 CounterFn = Callable[[Connection, Actor], int]
@@ -67,5 +72,6 @@ def waiting_counts(*, conn: Connection, actor: Actor) -> list[Counter]:
     out: list[Counter] = []
     for role in ("ops", "bd", "risk", "manager", "admin"):
         if actor.has(role):
-            out.extend(Counter(key, int(fn(conn, actor) or 0)) for key, fn in COUNTERS[role])
+            out.extend(Counter(key, int(fn(conn, actor) or 0), TARGETS.get(key))
+                       for key, fn in COUNTERS[role])
     return out
