@@ -3,8 +3,10 @@
 # its own browser here). Installs only what is missing; needs root, as on CI.
 set -euo pipefail
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+for pkg in chromium fonts-noto-cjk; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
 if ((${#missing[@]})); then
     echo "installing ${missing[*]} for the browser tests"
     export DEBIAN_FRONTEND=noninteractive
