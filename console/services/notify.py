@@ -117,7 +117,7 @@ def enqueue(*, conn: Connection, notices: Iterable[Notice], now: datetime | None
     sent_now = len(statuses) - held
     deferred = sent_now if send_after != now else 0
     return EnqueueResult(queued=sent_now - deferred, deferred=deferred, held=held,
-                         duplicates=len({n.dedupe_key for n in notices}) - len(statuses))
+                         duplicates=len(notices) - len(statuses))
 
 
 @dataclass(frozen=True)
