@@ -1,0 +1,210 @@
+"""Deterministic demo data: ``seed(engine=..., scale="demo", seed=7)`` or ``python -m console.demo``.
+
+One seed gives one world (same rows, same ids: see ``content_hash``); staff passwords are
+the only random part, generated fresh and never part of the hash. "Now" is a fixed anchor
+(2026-11-20 00:00 Asia/Shanghai unless given), so no row depends on the wall clock.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from console.auth import hash_password
+from console.demo import generate as G
+from console.demo import model as M
+from console.demo.writer import Progress, copy_frame, copy_table, format_column
+
+# Tables the generator fills, in foreign-key order (also the content-hash order).
+SEEDED_TABLES = (
+    "ops.staff", "app.cities", "app.brands", "app.series", "app.trims", "app.trim_price_history",
+    "app.merchants", "app.certifications", "app.listings", "app.requests", "app.bids",
+    "ops.matches", "app.orders", "app.payments", "app.disputes", "app.reviews",
+    "app.logistics_requests", "app.loan_applications", "app.events", "app.notification_outbox",
+)
+# Columns left out of the content hash: secrets and login bookkeeping, different every run.
+HASH_EXCLUDED = {"ops.staff": {"password_hash", "last_login_at", "failed_attempts", "locked_until"}}
+EVENT_WINDOW_DAYS = 15
+
+
+class SeedRefused(RuntimeError):
+    """The database already holds merchants (and --force was not given or cannot apply)."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    password: str
+
+
+@dataclass
+class SeedReport:
+    scale: str
+    seed: int
+    anchor: datetime
+    counts: dict[str, int] = field(default_factory=dict)
+    credentials: list[Credential] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.counts.values())
+
+
+def build_world(*, scale: str, seed: int, anchor: datetime | None = None) -> G.World:
+    """Everything except the login events, which are streamed while writing."""
+    spec = M.SCALES[scale]
+    anchor_s = M.anchor_epoch(anchor)
+    world = G.World(scale=spec, anchor=anchor_s, start=M.year_start(anchor_s),
+                    rng=np.random.default_rng(seed))
+    G.staff(world)
+    G.library(world)
+    G.merchants(world)
+    G.certifications(world)
+    G.listings(world)
+    G.requests(world)
+    G.bids(world)
+    G.matches_and_orders(world)
+    G.merchant_standing(world)
+    G.notifications(world)
+    return world
+
+
+def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = None,
+         progress: bool = False, force: bool = False) -> SeedReport:
+    """Fill an empty (migrated) database with the demo world; one transaction, all or nothing."""
+    if scale not in M.SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(M.SCALES)}")
+    started = time.perf_counter()
+    world = build_world(scale=scale, seed=seed, anchor=anchor)
+    report = SeedReport(scale=scale, seed=seed, anchor=M.to_datetime(world.anchor))
+    credentials = [Credential(u, d, tuple(r), secrets.token_urlsafe(12)) for u, d, r in G.STAFF]
+    staff = world.tables["ops.staff"]
+    staff.columns["password_hash"] = [hash_password(c.password) for c in credentials]
+    derived = G.derived_events(world)
+    planned = sum(len(world.tables[t]) for t in SEEDED_TABLES if t in world.tables) + world.scale.events
+    bar = Progress(progress, planned)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
+        _refuse_or_clear(conn, force=force)
+        cursor = conn.connection.dbapi_connection.cursor()
+        for name in SEEDED_TABLES:
+            if name == "app.events":
+                report.counts[name] = _stream_events(cursor, world, derived, bar)
+            elif name in world.tables:
+                report.counts[name] = copy_table(cursor, world.tables[name], bar)
+        _set_last_active(conn)
+        _reset_sequences(conn)
+        conn.execute(sa.text("ANALYZE"))
+    bar.close()
+    report.credentials = credentials
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _refuse_or_clear(conn: sa.Connection, *, force: bool) -> None:
+    merchants = conn.execute(sa.text("SELECT count(*) FROM app.merchants")).scalar_one()
+    staff = conn.execute(sa.text("SELECT count(*) FROM ops.staff")).scalar_one()
+    if merchants == 0 and staff == 0:
+        return
+    if not force:
+        raise SeedRefused("the database already holds data; use --force or a fresh database")
+    if conn.execute(sa.text("SELECT count(*) FROM ops.audit_log")).scalar_one():
+        raise SeedRefused("the audit log is not empty and is append-only; use a fresh database")
+    tables = conn.execute(sa.text(
+        """SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+           WHERE schemaname IN ('app', 'ops') ORDER BY 1""")).scalars().all()
+    # The (empty) audit log refuses TRUNCATE by trigger; replica mode skips that trigger.
+    conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    conn.execute(sa.text("SET LOCAL session_replication_role = DEFAULT"))
+
+
+def _stream_events(cursor, world: G.World, derived: dict[str, np.ndarray], bar: Progress) -> int:
+    """Derived funnel events plus logins, written in time windows so memory stays bounded.
+
+    Ids grow with time, as in a real activity stream. Logins in each window are drawn per
+    merchant from its active period, so the window size does not change the result's shape.
+    """
+    rng = world.rng
+    login_from, login_to, rate = G.login_plan(world, len(derived["at"]))
+    order = np.argsort(derived["at"], kind="stable")
+    d_at = derived["at"][order]
+    columns = ["id", "merchant_id", "event_type", "entity_id", "occurred_at"]
+    next_id = 1
+    last_active = np.full(world.scale.merchants, G.NA, dtype=np.int64)
+    step = EVENT_WINDOW_DAYS * M.DAY
+    for lo in range(world.start - 90 * M.DAY, world.anchor, step):
+        hi = min(lo + step, world.anchor)
+        a, b = np.searchsorted(d_at, [lo, hi])
+        sel = order[a:b]
+        overlap = np.clip(np.minimum(login_to, hi) - np.maximum(login_from, lo), 0, None)
+        n_login = rng.poisson(rate * overlap / M.DAY)
+        who = np.repeat(np.arange(len(n_login)), n_login)
+        when = (np.maximum(login_from, lo)[who] + rng.random(len(who)) * overlap[who]).astype(np.int64)
+        merchant = np.concatenate([derived["merchant"][sel], who])
+        at = np.concatenate([derived["at"][sel], when])
+        kind = np.concatenate([derived["type"][sel], np.full(len(who), "login", dtype=object)])
+        entity = np.concatenate([derived["entity"][sel], np.full(len(who), G.NA)])
+        if not len(at):
+            continue
+        srt = np.lexsort((merchant, at))
+        ids = np.arange(next_id, next_id + len(srt))
+        next_id += len(srt)
+        np.maximum.at(last_active, merchant, at)
+        for start in range(0, len(srt), 200_000):
+            part = srt[start:start + 200_000]
+            frame = pd.DataFrame({
+                "id": ids[start:start + 200_000], "merchant_id": merchant[part] + 1,
+                "event_type": kind[part], "entity_id": format_column("entity_id", entity[part]),
+                "occurred_at": format_column("occurred_at", at[part])})
+            copy_frame(cursor, "app.events", columns, frame)
+            bar.advance("app.events", len(part))
+    world.m_last_active = last_active  # type: ignore[attr-defined]
+    frame = pd.DataFrame({"id": np.arange(1, len(last_active) + 1),
+                          "last_active_at": format_column("last_active_at", last_active)})
+    cursor.execute("CREATE TEMP TABLE demo_last_active (id bigint, last_active_at timestamptz) ON COMMIT DROP")
+    copy_frame(cursor, "demo_last_active", ["id", "last_active_at"], frame)
+    return next_id - 1
+
+
+def _set_last_active(conn: sa.Connection) -> None:
+    conn.execute(sa.text("""UPDATE app.merchants m SET last_active_at = d.last_active_at
+                            FROM demo_last_active d WHERE d.id = m.id"""))
+
+
+def _reset_sequences(conn: sa.Connection) -> None:
+    """COPY wrote explicit ids: move each serial past the largest one."""
+    for name in SEEDED_TABLES:
+        conn.execute(sa.text(
+            f"SELECT setval(pg_get_serial_sequence(:t, 'id'), coalesce(max(id), 0) + 1, false) FROM {name}"),
+            {"t": name})
+
+
+def content_hash(conn: sa.Connection) -> str:
+    """A stable SHA-256 over the ordered contents of every seeded table (timezone-independent).
+
+    Meant for tests and small databases: it reads every row.
+    """
+    digest = hashlib.sha256()
+    conn.execute(sa.text("SET LOCAL timezone = 'UTC'"))
+    for name in SEEDED_TABLES:
+        schema, table = name.split(".")
+        cols = [c for c in conn.execute(sa.text(
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_schema = :s AND table_name = :t ORDER BY ordinal_position"""),
+            {"s": schema, "t": table}).scalars() if c not in HASH_EXCLUDED.get(name, set())]
+        row = ", ".join(f'"{c}"' for c in cols)
+        value = conn.execute(sa.text(
+            f"SELECT count(*), md5(coalesce(string_agg(md5(ROW({row})::text), '' ORDER BY id), '')) FROM {name}")).one()
+        digest.update(f"{name}:{value[0]}:{value[1]}\n".encode())
+    return digest.hexdigest()
