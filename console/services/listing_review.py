@@ -1,0 +1,448 @@
+"""Listing authenticity review (车源真实性): flags raised by a scan, decided by ops staff.
+
+A scan raises a flag on a live listing when
+- price_below_guide: it is more than N points below its series' usual discount
+  (the median discount of the series' listings; N configurable);
+- vin_malformed: its VIN fails ISO 3779 (check digit in position 9, as GB 16735 requires);
+- vin_duplicate: the VIN was first listed by another merchant;
+- cert_rejected: the merchant had a certification rejected recently (and none approved since);
+- reported_fake: other merchants tagged it 'fake_listing' in a review.
+
+Each kind is raised at most once per listing (UNIQUE (listing_id, kind)), so scans are
+idempotent and a cleared flag stays cleared. Staff confirm a flag (the listing is taken
+down, the merchant warned through the outbox, and the confirmation counts in the credit
+factor view ops.merchant_confirmed_fake_listings) or clear it; both need a reason code.
+
+Command: ``python -m console.services.listing_review scan [--gap N]``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.audit import write_audit
+from console.checks import vin_problem
+from console.errors import InvalidInput, NotFound
+from console.roles import Actor, require_role
+from console.services import trust_queue as tq
+from console.settings import get_settings
+
+Q = tq.LISTING_FLAG
+KINDS = ("price_below_guide", "vin_malformed", "vin_duplicate", "cert_rejected", "reported_fake")
+STATUSES = ("pending", "in_review", "confirmed", "cleared", "superseded")
+DECISIONS = {"confirm": "confirmed", "clear": "cleared"}
+MERCHANT_TYPES = ("4s", "secondary", "resource", "parallel_import")
+TIERS = (1, 2, 3, 4, 5, 6)
+READ_ROLES = ("ops", "risk", "manager")
+
+DEFAULT_PRICE_GAP_POINTS = 8.0
+RECENT_REJECT_DAYS = 30
+# Fewer listings than this in a series and its median says little: use the market's.
+MIN_SERIES_SAMPLE = 5
+
+
+def price_gap_points() -> float:
+    """N of 'more than N points below the series' usual discount' (CONSOLE_PRICE_GAP_POINTS)."""
+    configured = getattr(get_settings(), "listing_price_gap_points", None)
+    if configured is not None:
+        return float(configured)
+    raw = os.environ.get("CONSOLE_PRICE_GAP_POINTS")
+    return float(raw) if raw else DEFAULT_PRICE_GAP_POINTS
+
+
+# ------------------------------------------------------------------ the scan
+_PRICE_SQL = """
+WITH points AS (
+    SELECT l.id, l.merchant_id, l.status, t.series_id,
+           CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision) AS points
+    FROM app.listings l JOIN app.trims t ON t.id = l.trim_id
+    WHERE l.status IN ('live','sold','expired')
+),
+usual AS (
+    SELECT series_id, count(*) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual
+    FROM points GROUP BY series_id
+),
+market AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual FROM points)
+INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
+SELECT p.id, p.merchant_id, 'price_below_guide',
+       jsonb_build_object('points', round(CAST(p.points AS numeric), 1),
+                          'usual', round(CAST(b.usual AS numeric), 1), 'gap', :gap)
+FROM points p
+JOIN usual u USING (series_id)
+CROSS JOIN market m
+CROSS JOIN LATERAL (SELECT CASE WHEN u.n >= :min_n THEN u.usual ELSE m.usual END AS usual) b
+WHERE p.status = 'live' AND p.points > b.usual + :gap
+ON CONFLICT (listing_id, kind) DO NOTHING
+"""
+
+_VIN_DUPLICATE_SQL = """
+INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
+SELECT l.id, l.merchant_id, 'vin_duplicate',
+       jsonb_build_object('vin', l.vin, 'other_listing', e.id, 'other_merchant', e.merchant_id)
+FROM app.listings l
+CROSS JOIN LATERAL (
+    SELECT o.id, o.merchant_id FROM app.listings o
+    WHERE o.vin = l.vin
+    ORDER BY o.published_at, o.id LIMIT 1) e
+WHERE l.status = 'live' AND l.vin IS NOT NULL
+  AND e.merchant_id <> l.merchant_id  -- the first to list a VIN owns it; relisting is fine
+ON CONFLICT (listing_id, kind) DO NOTHING
+"""
+
+_CERT_REJECTED_SQL = """
+INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
+SELECT l.id, l.merchant_id, 'cert_rejected',
+       jsonb_build_object('certification_id', r.id, 'reason_code', r.reason_code)
+FROM app.listings l
+JOIN LATERAL (
+    SELECT c.id, c.reason_code, c.decided_at FROM app.certifications c
+    WHERE c.merchant_id = l.merchant_id AND c.status = 'rejected'
+      AND c.decided_at >= now() - make_interval(days => :days)
+    ORDER BY c.decided_at DESC LIMIT 1) r ON true
+WHERE l.status = 'live'
+  AND NOT EXISTS (SELECT 1 FROM app.certifications a
+                  WHERE a.merchant_id = l.merchant_id AND a.status = 'approved'
+                    AND a.decided_at > r.decided_at)
+ON CONFLICT (listing_id, kind) DO NOTHING
+"""
+
+_REPORTED_SQL = """
+INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
+SELECT l.id, l.merchant_id, 'reported_fake',
+       jsonb_build_object('reports', count(*), 'reporters', count(DISTINCT r.reviewer_id))
+FROM app.reviews r JOIN app.listings l ON l.id = r.listing_id
+WHERE 'fake_listing' = ANY (r.tags) AND r.listing_id IS NOT NULL
+  AND r.reviewer_id <> l.merchant_id AND l.status = 'live'
+GROUP BY l.id, l.merchant_id
+ON CONFLICT (listing_id, kind) DO NOTHING
+"""
+
+
+def raise_listing_flags(*, conn: Connection, price_gap: float | None = None,
+                        recent_reject_days: int = RECENT_REJECT_DAYS) -> dict[str, int]:
+    """Scan live listings and insert the flags not raised before; returns new flags per kind.
+
+    A system job (no actor): one audit row records the run and its counts.
+    """
+    gap = price_gap_points() if price_gap is None else float(price_gap)
+    if gap < 0:
+        raise InvalidInput("trust.error.bad_form_value")
+    raised = {
+        "price_below_guide": db.execute(conn, _PRICE_SQL, gap=gap, min_n=MIN_SERIES_SAMPLE),
+        "vin_malformed": _raise_malformed_vins(conn),
+        "vin_duplicate": db.execute(conn, _VIN_DUPLICATE_SQL),
+        "cert_rejected": db.execute(conn, _CERT_REJECTED_SQL, days=recent_reject_days),
+        "reported_fake": db.execute(conn, _REPORTED_SQL),
+    }
+    write_audit(conn=conn, actor_id=None, action="listing_flag.scan", entity_type="listing_flag",
+                entity_id="scan", after={"raised": raised, "price_gap": gap})
+    return raised
+
+
+def _raise_malformed_vins(conn: Connection, *, chunk: int = 5000) -> int:
+    """VINs checked in Python (console.checks is the one implementation), streamed in chunks."""
+    # Per-statement option: Connection.execution_options() would change the whole connection.
+    result = conn.exec_driver_sql(
+        """SELECT l.id, l.merchant_id, l.vin FROM app.listings l
+           WHERE l.status = 'live' AND l.vin IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM ops.listing_flags f
+                             WHERE f.listing_id = l.id AND f.kind = 'vin_malformed')""",
+        execution_options={"stream_results": True})
+    bad: list[tuple[int, int, str]] = []
+    for rows in result.partitions(chunk):
+        for listing_id, merchant_id, vin in rows:
+            problem = vin_problem(vin)
+            if problem:
+                bad.append((listing_id, merchant_id,
+                            json.dumps({"vin": vin, "problem": problem})))
+    result.close()
+    if not bad:
+        return 0
+    ids, merchants, details = (list(c) for c in zip(*bad))
+    return db.execute(conn, """
+        INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
+        SELECT i, m, 'vin_malformed', CAST(d AS jsonb)
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:ms AS bigint[]), CAST(:ds AS text[])) AS x(i, m, d)
+        ON CONFLICT (listing_id, kind) DO NOTHING""", ids=ids, ms=merchants, ds=details)
+
+
+# ------------------------------------------------------------------ the queue
+SORTS = {"raised_at": "f.raised_at", "kind": "f.kind", "status": "f.status",
+         "merchant_name": "m.name", "tier": "ci.tier_level", "points": "points"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlagFilters:
+    kinds: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ("pending", "in_review")
+    tiers: tuple[int, ...] = ()
+    merchant_types: tuple[str, ...] = ()
+    min_age_hours: float | None = None
+    max_age_hours: float | None = None
+    assignee: str = "any"
+    include_snoozed: bool = False
+
+
+def _where(filters: FlagFilters, actor: Actor) -> tuple[str, dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if filters.kinds:
+        clauses.append("f.kind = ANY (:kinds)")
+        params["kinds"] = tq.check_choices(filters.kinds, KINDS)
+    if filters.statuses:
+        clauses.append("f.status = ANY (:statuses)")
+        params["statuses"] = tq.check_choices(filters.statuses, STATUSES)
+    if filters.tiers:
+        clauses.append("ci.tier_level = ANY (:tiers)")
+        params["tiers"] = [int(t) for t in tq.check_choices(filters.tiers, TIERS)]
+    if filters.merchant_types:
+        clauses.append("m.merchant_type = ANY (:mtypes)")
+        params["mtypes"] = tq.check_choices(filters.merchant_types, MERCHANT_TYPES)
+    tq.age_where("f.raised_at", filters.min_age_hours, filters.max_age_hours, clauses, params)
+    if filters.assignee not in ("any", "me", "unassigned"):
+        raise InvalidInput("trust.error.bad_form_value")
+    if filters.assignee == "me":
+        clauses.append("f.assignee_id = :me")
+        params["me"] = actor.id
+    elif filters.assignee == "unassigned":
+        clauses.append("f.assignee_id IS NULL")
+    if not filters.include_snoozed:
+        clauses.append("(f.snoozed_until IS NULL OR f.snoozed_until <= now())")
+    return (" AND ".join(clauses) or "true"), params
+
+
+def list_queue(*, conn: Connection, actor: Actor, filters: FlagFilters = FlagFilters(),
+               sort: str = "raised_at", descending: bool = False,
+               limit: int | None = None, offset: int = 0) -> tq.QueuePage:
+    require_role(actor, *READ_ROLES)
+    if sort not in SORTS:
+        raise InvalidInput("trust.error.bad_form_value")
+    limit = limit or get_settings().page_size
+    if not (0 < limit <= 500) or offset < 0:
+        raise InvalidInput("trust.error.bad_form_value")
+    where, params = _where(filters, actor)
+    joins = """FROM ops.listing_flags f
+               JOIN app.listings l ON l.id = f.listing_id
+               JOIN app.merchants m ON m.id = f.merchant_id
+               JOIN app.cities ci ON ci.id = l.city_id"""
+    total = int(db.scalar(conn, f"SELECT count(*) {joins} WHERE {where}", **params))
+    direction = "DESC" if descending else "ASC"
+    rows = db.fetch_df(conn, f"""
+        SELECT f.id, f.kind, f.status, f.listing_id, l.status AS listing_status, l.price,
+               l.guide_price,
+               round((l.guide_price - l.price) / l.guide_price * 100, 1) AS points,
+               l.vin, f.merchant_id, m.name AS merchant_name, m.merchant_type,
+               ci.name AS city, ci.tier_level AS tier, f.raised_at, f.detail,
+               s.display_name AS assignee, f.assignee_id, f.snoozed_until, f.version,
+               extract(epoch FROM coalesce(f.decided_at, now()) - f.raised_at) / 3600 AS age_hours
+        {joins} LEFT JOIN ops.staff s ON s.id = f.assignee_id
+        WHERE {where}
+        ORDER BY {SORTS[sort]} {direction}, f.id {direction}
+        LIMIT :limit OFFSET :offset""", limit=limit, offset=offset, **params)
+    if not rows.empty:
+        rows["age_hours"] = rows["age_hours"].astype(float).round(1)
+        rows["points"] = rows["points"].astype(float)
+        rows["sla"] = rows["age_hours"].map(tq.sla_level)
+    else:
+        rows["sla"] = pd.Series(dtype=str)
+    return tq.QueuePage(rows=rows, total=total)
+
+
+def queue_counts(*, conn: Connection, actor: Actor) -> dict[str, int]:
+    require_role(actor, *READ_ROLES)
+    row = db.fetch_one(conn, """
+        SELECT count(*) FILTER (WHERE status = 'pending' AND assignee_id IS NULL
+                                  AND (snoozed_until IS NULL OR snoozed_until <= now())) AS unassigned,
+               count(*) FILTER (WHERE status = 'in_review' AND assignee_id = :me) AS mine,
+               count(*) FILTER (WHERE raised_at <= now() - interval '48 hours') AS late
+        FROM ops.listing_flags WHERE status IN ('pending','in_review')""", me=actor.id)
+    return {k: int(v or 0) for k, v in dict(row).items()}
+
+
+def next_flag(*, conn: Connection, actor: Actor) -> int | None:
+    require_role(actor, "ops")
+    return tq.take_next(conn, Q, actor)
+
+
+def assign_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any,
+                assignee_id: Any) -> int:
+    require_role(actor, "ops")
+    return tq.assign(conn, Q, actor, case_id=flag_id, version=version, assignee_id=assignee_id)
+
+
+def unassign_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any) -> int:
+    require_role(actor, "ops", "manager")
+    return tq.unassign(conn, Q, actor, case_id=flag_id, version=version)
+
+
+def snooze_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, until: Any,
+                today: date | None = None) -> int:
+    require_role(actor, "ops")
+    return tq.snooze(conn, Q, actor, case_id=flag_id, version=version, until=until, today=today)
+
+
+def auto_assign(*, conn: Connection, actor: Actor, cap: int | None = None) -> dict[int, int]:
+    require_role(actor, "ops", "manager")
+    cap = cap if cap is not None else get_settings().review_cap_per_person
+    if not isinstance(cap, int) or cap < 1:
+        raise InvalidInput("trust.error.bad_form_value")
+    return tq.auto_assign(conn, Q, actor, cap=cap)
+
+
+def add_note(*, conn: Connection, actor: Actor, flag_id: Any, body: str) -> int:
+    require_role(actor, "ops")
+    return tq.add_note(conn, Q, actor, case_id=flag_id, body=body)
+
+
+# ------------------------------------------------------------------ decisions
+@dataclass(frozen=True)
+class FlagDecision:
+    flag_id: int
+    status: str
+    listing_id: int
+    listing_taken_down: bool
+    superseded: tuple[int, ...] = ()
+
+
+def decide_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, decision: Any,
+                reason_code: Any, note: str | None = None) -> FlagDecision:
+    """Confirm (take the listing down, warn the merchant) or clear a flag, with a reason."""
+    require_role(actor, "ops")
+    flag_id, version = tq.check_case_id(flag_id), tq.check_version(version)
+    if decision not in DECISIONS:
+        raise InvalidInput("trust.error.bad_form_value")
+    code = tq.check_reason(conn, Q, decision, reason_code)
+    note = (note or "").strip() or None
+    status = DECISIONS[decision]
+    row = db.fetch_one(conn, """
+        UPDATE ops.listing_flags
+        SET status = :status, decided_at = now(), decided_by = :me, reason_code = :code,
+            reason_note = :note, snoozed_until = NULL, version = version + 1, updated_at = now()
+        WHERE id = :id AND version = :v AND assignee_id = :me AND status = 'in_review'
+        RETURNING id, listing_id, merchant_id, kind""",
+                        status=status, me=actor.id, code=code, note=note, id=flag_id, v=version)
+    if row is None:
+        tq.explain_refusal(conn, Q, flag_id, actor, version, must_hold=True)
+    taken_down, superseded = False, ()
+    if status == "confirmed":
+        taken_down, superseded = _take_down(conn, row)
+    write_audit(conn=conn, actor_id=actor.id, action=f"listing_flag.{status}",
+                entity_type="listing_flag", entity_id=row["id"], before={"status": "in_review"},
+                after={"status": status, "reason_code": code, "listing_id": row["listing_id"],
+                       "listing_taken_down": taken_down, "superseded": list(superseded)},
+                reason=note or code)
+    return FlagDecision(flag_id=row["id"], status=status, listing_id=row["listing_id"],
+                        listing_taken_down=taken_down, superseded=superseded)
+
+
+def _take_down(conn: Connection, flag) -> tuple[bool, tuple[int, ...]]:
+    """Take the listing down, close the listing's other open flags, warn the merchant."""
+    taken_down = db.execute(conn, """UPDATE app.listings SET status = 'taken_down', updated_at = now()
+                                     WHERE id = :id AND status <> 'taken_down'""",
+                            id=flag["listing_id"]) == 1
+    superseded = tuple(r["id"] for r in db.fetch_all(conn, """
+        UPDATE ops.listing_flags
+        SET status = 'superseded', decided_at = now(), version = version + 1, updated_at = now()
+        WHERE listing_id = :lid AND id <> :id AND status IN ('pending','in_review')
+        RETURNING id""", lid=flag["listing_id"], id=flag["id"]))
+    db.execute(conn, """
+        INSERT INTO app.notification_outbox (merchant_id, channel, template, payload, dedupe_key)
+        VALUES (:mid, 'sms', 'listing.taken_down', CAST(:payload AS jsonb), :dedupe)
+        ON CONFLICT (dedupe_key) DO NOTHING""",
+               mid=flag["merchant_id"],
+               payload=json.dumps({"listing_id": flag["listing_id"], "flag_id": flag["id"],
+                                   "kind": flag["kind"]}),
+               dedupe=f"listing:{flag['listing_id']}:taken_down")
+    return taken_down, superseded
+
+
+def decision_options(*, conn: Connection, actor: Actor) -> dict[str, list[str]]:
+    require_role(actor, *READ_ROLES)
+    return {"confirm": tq.reason_codes(conn, Q, "confirm"),
+            "clear": tq.reason_codes(conn, Q, "clear")}
+
+
+# ------------------------------------------------------------------ one flag, credit factor
+@dataclass
+class FlagView:
+    flag: dict[str, Any]
+    other_flags: pd.DataFrame
+    merchant_history: pd.DataFrame
+    timeline: pd.DataFrame
+    options: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.flag["status"] in tq.OPEN_STATUSES
+
+
+def get_flag(*, conn: Connection, actor: Actor, flag_id: Any) -> FlagView:
+    require_role(actor, *READ_ROLES)
+    flag_id = tq.check_case_id(flag_id)
+    row = db.fetch_one(conn, """
+        SELECT f.*, l.status AS listing_status, l.price, l.guide_price, l.vin, l.quantity,
+               l.exterior_color, l.interior_color, l.published_at,
+               b.name || ' ' || se.name || ' ' || t.name AS vehicle,
+               m.name AS merchant_name, m.merchant_type, m.cert_level, ci.name AS city,
+               a.display_name AS assignee,
+               coalesce(cf.confirmed_listings, 0) AS merchant_confirmed_fakes,
+               extract(epoch FROM coalesce(f.decided_at, now()) - f.raised_at) / 3600 AS age_hours
+        FROM ops.listing_flags f
+        JOIN app.listings l ON l.id = f.listing_id
+        JOIN app.trims t ON t.id = l.trim_id JOIN app.series se ON se.id = t.series_id
+        JOIN app.brands b ON b.id = se.brand_id
+        JOIN app.merchants m ON m.id = f.merchant_id JOIN app.cities ci ON ci.id = l.city_id
+        LEFT JOIN ops.staff a ON a.id = f.assignee_id
+        LEFT JOIN ops.merchant_confirmed_fake_listings cf ON cf.merchant_id = f.merchant_id
+        WHERE f.id = :id""", id=flag_id)
+    if row is None:
+        raise NotFound("error.not_found")
+    flag = dict(row)
+    flag["age_hours"] = round(float(flag["age_hours"]), 1)
+    flag["sla"] = tq.sla_level(flag["age_hours"])
+    return FlagView(
+        flag=flag,
+        other_flags=db.fetch_df(conn, """
+            SELECT id, kind, status, raised_at, reason_code FROM ops.listing_flags
+            WHERE listing_id = :lid AND id <> :id ORDER BY raised_at""",
+                                lid=flag["listing_id"], id=flag_id),
+        merchant_history=db.fetch_df(conn, """
+            SELECT id, listing_id, kind, status, raised_at, decided_at, reason_code
+            FROM ops.listing_flags WHERE merchant_id = :mid AND listing_id <> :lid
+            ORDER BY raised_at DESC LIMIT 20""", mid=flag["merchant_id"], lid=flag["listing_id"]),
+        timeline=tq.timeline(conn, Q, flag_id),
+        options=decision_options(conn=conn, actor=actor),
+    )
+
+
+def confirmed_fake_listings(*, conn: Connection, actor: Actor, merchant_id: int) -> int:
+    """The credit factor input: listings of this merchant confirmed fake."""
+    require_role(actor, "ops", "risk", "manager")
+    return int(db.scalar(conn, """SELECT coalesce(max(confirmed_listings), 0)
+                                  FROM ops.merchant_confirmed_fake_listings
+                                  WHERE merchant_id = :mid""", mid=merchant_id))
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] != "scan":
+        print("usage: python -m console.services.listing_review scan [--gap N]", file=sys.stderr)
+        return 2
+    gap = float(argv[argv.index("--gap") + 1]) if "--gap" in argv else None
+    with db.transaction() as conn:
+        raised = raise_listing_flags(conn=conn, price_gap=gap)
+    for kind, n in raised.items():
+        print(f"listing flags raised: {kind} = {n}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

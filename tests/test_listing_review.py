@@ -1,0 +1,213 @@
+"""Listing authenticity: the scan raises each flag once; confirm takes the listing down."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from console import db
+from console.errors import Conflict, ConsoleError, InvalidInput, PermissionDenied
+from console.services import listing_review as lr
+from console.services.listing_review import FlagFilters
+
+from tests import trust_rows as tr
+
+
+def run(fn, **kwargs):
+    with db.transaction() as conn:
+        return fn(conn=conn, **kwargs)
+
+
+def scan(**kw) -> dict[str, int]:
+    with db.transaction() as conn:
+        return lr.raise_listing_flags(conn=conn, **kw)
+
+
+def flags(engine) -> set[tuple[int, str]]:
+    return {(r["listing_id"], r["kind"]) for r in tr.rows(
+        engine, "SELECT listing_id, kind FROM ops.listing_flags")}
+
+
+@pytest.fixture
+def w(engine):
+    c = tr.city(engine, tier=3)
+    return {"city": c, "trim": tr.trim(engine, guide=200_000),
+            "a": tr.merchant(engine, city_id=c, name="甲车行", merchant_type="4s"),
+            "b": tr.merchant(engine, city_id=c, name="乙车行")}
+
+
+def listing(engine, w, merchant="a", **kw) -> int:
+    return tr.listing(engine, merchant_id=w[merchant], trim_id=w["trim"], city_id=w["city"], **kw)
+
+
+def test_price_far_below_the_series_usual_discount_is_flagged(engine, w):
+    # Usual discount of the series: median of 5, 5, 6, 6, 7 and 20 points below = 6 points.
+    normal = [listing(engine, w, price=200_000 * (1 - p / 100), vin=tr.good_vin())
+              for p in (5, 5, 6, 6, 7)]
+    cheap = listing(engine, w, price=160_000, vin=tr.good_vin())  # 20 points below
+    raised = scan(price_gap=8)
+    assert raised["price_below_guide"] == 1
+    assert flags(engine) == {(cheap, "price_below_guide")}
+    detail = tr.value(engine, "SELECT detail FROM ops.listing_flags")
+    assert detail == {"points": 20.0, "usual": 6.0, "gap": 8}
+    # N is configurable: with a 20-point gap nothing is that far out.
+    assert normal and scan(price_gap=20)["price_below_guide"] == 0
+
+
+def test_vin_malformed_and_duplicated_across_merchants(engine, w):
+    vin = tr.good_vin(4242)
+    first = listing(engine, w, "a", vin=vin, age_days=5)
+    copy = listing(engine, w, "b", vin=vin, age_days=1)
+    own_relist = listing(engine, w, "a", vin=vin, age_days=0.5)
+    broken = listing(engine, w, "b", vin="1M8GDM9A0KP042788")
+    letter_o = listing(engine, w, "b", vin="1M8GDM9AXKP0427O8")
+    raised = scan(price_gap=50)
+    assert raised["vin_malformed"] == 2 and raised["vin_duplicate"] == 1
+    assert flags(engine) == {(copy, "vin_duplicate"), (broken, "vin_malformed"),
+                             (letter_o, "vin_malformed")}
+    assert first and own_relist
+    problems = {r["listing_id"]: r["p"] for r in tr.rows(
+        engine, "SELECT listing_id, detail->>'problem' AS p FROM ops.listing_flags "
+                "WHERE kind = 'vin_malformed'")}
+    assert problems == {broken: "check_digit", letter_o: "format"}
+
+
+def test_recent_rejection_and_fake_listing_reports(engine, w):
+    rejected = listing(engine, w, "a")
+    reported = listing(engine, w, "b")
+    tr.listing(engine, merchant_id=w["b"], trim_id=w["trim"], city_id=w["city"],
+               status="sold")
+    tr.cert(engine, merchant_id=w["a"], status="rejected")
+    with engine.begin() as conn:
+        for stars, tags in ((1, ["fake_listing"]), (2, ["fake_listing", "rude"]), (5, ["fast"])):
+            db.execute(conn, """INSERT INTO app.reviews (reviewer_id, target_merchant_id, listing_id,
+                                                         stars, tags, created_at)
+                                VALUES (:r, :t, :l, :s, :tags, now())""",
+                       r=w["a"], t=w["b"], l=reported, s=stars, tags=tags)
+    scan(price_gap=50)
+    assert flags(engine) == {(rejected, "cert_rejected"), (reported, "reported_fake")}
+    assert tr.value(engine, "SELECT detail FROM ops.listing_flags WHERE kind = 'reported_fake'") \
+        == {"reports": 2, "reporters": 1}
+
+
+def test_a_later_approval_outweighs_an_old_rejection(engine, w):
+    listing(engine, w, "a")
+    tr.cert(engine, merchant_id=w["a"], status="rejected")
+    with engine.begin() as conn:
+        db.execute(conn, "UPDATE app.certifications SET decided_at = now() - interval '2 days'")
+    tr.cert(engine, merchant_id=w["a"], status="approved")
+    assert scan(price_gap=50)["cert_rejected"] == 0
+
+
+def test_scan_is_idempotent_and_a_cleared_flag_stays_cleared(engine, make_actor, w):
+    ops = make_actor("ops")
+    bad = listing(engine, w, vin="1M8GDM9A0KP042788")
+    assert scan(price_gap=50)["vin_malformed"] == 1
+    assert scan(price_gap=50) == {k: 0 for k in lr.KINDS}
+    flag = run(lr.next_flag, actor=ops)
+    run(lr.decide_flag, actor=ops, flag_id=flag, version=2, decision="clear",
+        reason_code="vin_verified", note="车架号照片核实，录入笔误")
+    assert scan(price_gap=50)["vin_malformed"] == 0
+    assert tr.rows(engine, "SELECT status FROM ops.listing_flags") == [{"status": "cleared"}]
+    assert tr.value(engine, "SELECT status FROM app.listings WHERE id = :id", id=bad) == "live"
+    assert tr.value(engine, "SELECT count(*) FROM ops.audit_log WHERE action = 'listing_flag.scan'") == 3
+
+
+def test_confirm_takes_down_warns_and_counts_against_the_merchant(engine, make_actor, w):
+    ops = make_actor("ops")
+    target = listing(engine, w, "a", price=100_000, vin="1M8GDM9A0KP042788")
+    for p in (5, 5, 6, 6, 7):
+        listing(engine, w, "b", price=200_000 * (1 - p / 100))
+    scan(price_gap=8)
+    assert flags(engine) == {(target, "price_below_guide"), (target, "vin_malformed")}
+    first = run(lr.next_flag, actor=ops)
+    result = run(lr.decide_flag, actor=ops, flag_id=first, version=2, decision="confirm",
+                 reason_code="stock_not_exist", note="电话核实无此车")
+    assert result.listing_taken_down is True and len(result.superseded) == 1
+    assert tr.value(engine, "SELECT status FROM app.listings WHERE id = :id", id=target) == \
+        "taken_down"
+    statuses = Counter(r["status"] for r in tr.rows(engine, "SELECT status FROM ops.listing_flags"))
+    assert statuses == {"confirmed": 1, "superseded": 1}
+    assert tr.rows(engine, "SELECT merchant_id, template FROM app.notification_outbox") == \
+        [{"merchant_id": w["a"], "template": "listing.taken_down"}]
+    audit = tr.rows(engine, "SELECT actor_id, reason FROM ops.audit_log "
+                            "WHERE action = 'listing_flag.confirmed'")
+    assert audit == [{"actor_id": ops.id, "reason": "电话核实无此车"}]
+    assert run(lr.confirmed_fake_listings, actor=ops, merchant_id=w["a"]) == 1
+    assert run(lr.confirmed_fake_listings, actor=ops, merchant_id=w["b"]) == 0
+
+
+def test_flag_decisions_refuse_bad_input(engine, make_actor, w):
+    me, other = make_actor("ops"), make_actor("ops")
+    listing(engine, w, vin="1M8GDM9A0KP042788")
+    scan(price_gap=50)
+    flag = run(lr.next_flag, actor=other)
+    cases = [
+        (me, {"decision": "confirm", "reason_code": "stock_not_exist"}, PermissionDenied,
+         "trust.error.not_yours"),
+        (other, {"decision": "confirm", "reason_code": None}, InvalidInput,
+         "trust.error.reason_required"),
+        (other, {"decision": "confirm", "reason_code": "vin_verified"}, InvalidInput,
+         "trust.error.unknown_reason"),  # a 'clear' reason on a confirm
+        (other, {"decision": "delete", "reason_code": "other"}, InvalidInput,
+         "trust.error.bad_form_value"),
+    ]
+    for actor, kw, exc, key in cases:
+        with pytest.raises(exc) as err:
+            run(lr.decide_flag, actor=actor, flag_id=flag, version=2, **kw)
+        assert err.value.key == key
+    with pytest.raises(Conflict) as err:
+        run(lr.decide_flag, actor=other, flag_id=flag, version=1, decision="clear",
+            reason_code="other")
+    assert err.value.key == "error.stale"
+    assert tr.value(engine, "SELECT status FROM ops.listing_flags") == "in_review"
+    run(lr.decide_flag, actor=other, flag_id=flag, version=2, decision="clear", reason_code="other")
+    with pytest.raises(Conflict) as err:
+        run(lr.decide_flag, actor=other, flag_id=flag, version=3, decision="confirm",
+            reason_code="other")
+    assert err.value.key == "trust.error.already_decided"
+
+
+def test_flag_queue_pages_filters_and_sorts(engine, make_actor, w):
+    ops = make_actor("ops")
+    ids = [listing(engine, w, "ab"[i % 2], vin=f"1M8GDM9AXKP0I{i:04d}") for i in range(5)]
+    scan(price_gap=50)
+    with engine.begin() as conn:  # the later the listing, the earlier its flag was raised
+        db.execute(conn, """UPDATE ops.listing_flags
+                            SET raised_at = now() - listing_id * interval '1 hour'""")
+    page = run(lr.list_queue, actor=ops, limit=2)
+    assert page.total == 5
+    expected = sorted(ids, reverse=True)
+    assert list(page.rows["listing_id"]) == expected[:2]
+    assert list(run(lr.list_queue, actor=ops, limit=2, offset=4).rows["listing_id"]) == expected[4:]
+    newest = run(lr.list_queue, actor=ops, descending=True, limit=1)
+    assert list(newest.rows["listing_id"]) == expected[-1:]
+    only_4s = run(lr.list_queue, actor=ops, filters=FlagFilters(merchant_types=("4s",)))
+    assert set(only_4s.rows["listing_id"]) == {ids[0], ids[2], ids[4]}
+    with pytest.raises(InvalidInput):
+        run(lr.list_queue, actor=ops, filters=FlagFilters(kinds=("stolen",)))
+    with pytest.raises(PermissionDenied):
+        run(lr.list_queue, actor=make_actor("bd"))
+
+
+def test_twenty_reviewers_race_for_one_flag(engine, make_actor, w):
+    actors = [make_actor("ops") for _ in range(20)]
+    listing(engine, w, vin="1M8GDM9A0KP042788")
+    scan(price_gap=50)
+    results, barrier = [], threading.Barrier(20)
+
+    def take(actor):
+        barrier.wait()
+        try:
+            with engine.begin() as conn:
+                results.append(lr.next_flag(conn=conn, actor=actor))
+        except ConsoleError as err:  # pragma: no cover - would fail the count below
+            results.append(err.key)
+
+    threads = [threading.Thread(target=take, args=(a,)) for a in actors]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert Counter(r is None for r in results) == {True: 19, False: 1}
