@@ -321,7 +321,7 @@ _UPDATE_TRIMS = """
         INSERT INTO app.trim_price_history (trim_id, old_price, new_price, changed_by, source)
         SELECT id, old_price, new_price, :actor, 'import' FROM changed
         WHERE old_price <> new_price RETURNING 1)
-    SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM history)"""
+    SELECT (SELECT count(*) FROM changed) AS changed, (SELECT count(*) FROM history) AS priced"""
 
 # A series' guide-price range must cover its trims (the generator and the search use it).
 _WIDEN_SERIES = """
@@ -349,7 +349,7 @@ def _apply(conn: Connection, actor: Actor, plan: ImportPreview) -> ImportResult:
                            prices=list(changes["guide_price"]),
                            years=[int(v) for v in changes["model_year"]],
                            energies=list(changes["energy_type"]))
-        changed, price_changes = int(row[0]), int(row[1])
+        changed, price_changes = int(row["changed"]), int(row["priced"])
         if changed != len(changes):
             raise Conflict("vehicle.import_stale")
     series_ids = sorted({int(v) for v in adds["series_id"]} | {int(v) for v in changes["series_id"]})
