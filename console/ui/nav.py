@@ -30,6 +30,8 @@ PAGES: list[PageSpec] = [
           ("admin",), "staff"),
     _spec("pages/admin_audit.py", "nav.audit", ":material/history:", "nav.section.admin",
           ("admin", "manager"), "audit"),
+    _spec("pages/mgr_growth.py", "nav.growth", ":material/trending_up:", "nav.section.insight",
+          ("manager", "bd"), "growth"),
 ]
 
 

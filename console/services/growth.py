@@ -1,0 +1,623 @@
+"""Growth dashboard: funnel, KPIs, cohort retention, supply/demand balance, chart freshness.
+
+Reads the ETL's marts (``mart.*``) and the run log behind ``mart.freshness`` only, never the
+raw marketplace tables: over the marts a chart costs milliseconds, over app.events seconds.
+(The drop-off list names each merchant's BD owner from ops.staff, a small staff directory.)
+
+Definitions the numbers follow (the tests compute them by hand the same way):
+
+- Funnel steps are ordered. A merchant reaches step k when it reached step k-1 and its
+  first time at step k lies within the conversion window after the moment it reached step
+  k-1 (the window is applied step to step; ``None`` = any time). A step whose first time
+  came *before* the previous step (posted a listing before certification) counts as reached
+  at the previous step's moment: the merchant did not drop off there.
+- Time between steps is measured between those moments; median and p90 are PostgreSQL's
+  ``percentile_cont`` (linear interpolation), in hours.
+- KPI periods are calendar day / ISO week (Monday) / month in Shanghai time. Additive daily
+  figures are summed; end-of-day snapshots (live listings, open requests) take the period's
+  last day; distinct and median figures come from ``mart.kpi_periods`` at the same grain.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.errors import InvalidInput
+from console.i18n import translate
+from console.roles import Actor, requires
+
+READERS = ("manager", "bd")          # managers; BD leads read it to see where to push
+MILESTONE_POSTS = 10_000              # live listings + open requests the business aims for
+DEFAULT_WINDOW_DAYS = 14              # PostHog's default conversion window
+MERCHANT_TYPES = ("4s", "secondary", "resource", "parallel_import")
+TIERS = (1, 2, 3, 4, 5, 6)
+GRAINS = ("day", "week", "month")
+
+# Funnel steps in order, with the funnel_facts column holding the first time of each.
+STEPS: tuple[tuple[str, str], ...] = (
+    ("registered", "registered_at"),
+    ("cert_submitted", "cert_submitted_at"),
+    ("certified", "certified_at"),
+    ("first_post", "first_post_at"),
+    ("first_match", "first_match_at"),
+    ("first_deposit", "first_deposit_at"),
+    ("first_deal", "first_deal_at"),
+)
+STEP_NAMES = tuple(name for name, _ in STEPS)
+
+# Breakdown name -> SQL expression over funnel_facts f (names from code, never from input).
+BREAKDOWNS: dict[str, str] = {
+    "channel": "f.channel",
+    "merchant_type": "f.merchant_type",
+    "tier": "f.tier_level::text",
+    "province": "f.province",
+    "cohort_month": "to_char(f.cohort_month, 'YYYY-MM')",
+}
+
+# Which marts feed which chart (what its freshness badge speaks for).
+CHART_MARTS: dict[str, tuple[str, ...]] = {
+    "funnel": ("funnel_facts",),
+    "kpis": ("daily_kpis", "kpi_periods"),
+    "cohorts": ("cohort_activity", "merchant_active_months"),
+    "supply_demand": ("supply_demand",),
+}
+# Marts carrying computed_at, for a freshness stamp even before a run is logged.
+_STAMPED = {"funnel_facts", "daily_kpis", "kpi_periods", "cohort_activity", "supply_demand"}
+
+
+# ---------------------------------------------------------------- filters
+@dataclass(frozen=True, kw_only=True)
+class GrowthFilters:
+    """The page-wide filters. Empty tuples mean "all"."""
+
+    start: date
+    end: date
+    tiers: tuple[int, ...] = ()
+    merchant_types: tuple[str, ...] = ()
+    brands: tuple[int, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "tiers": list(self.tiers),
+                "types": list(self.merchant_types), "brands": list(self.brands)}
+
+    def describe(self, lang: str) -> list[tuple[str, str]]:
+        """(label, value) pairs a reader of a funnel export needs to know what it shows
+        (the brand filter does not apply to merchants, so it is not listed)."""
+        def tr(key: str) -> str:
+            return translate(key, lang)
+        all_ = tr("growth.filter.all")
+        return [
+            (tr("growth.filter.date_range"), f"{self.start.isoformat()} ~ {self.end.isoformat()}"),
+            (tr("growth.filter.tier"),
+             "、".join(tr(f"enum.tier.{t}") for t in self.tiers) or all_),
+            (tr("growth.filter.merchant_type"),
+             "、".join(tr(f"enum.merchant_type.{m}") for m in self.merchant_types) or all_),
+        ]
+
+
+def check_filters(filters: GrowthFilters) -> GrowthFilters:
+    """Refuse forged or impossible filter values before any query runs."""
+    if not isinstance(filters, GrowthFilters):
+        raise InvalidInput("growth.error.bad_filter")
+    if filters.start > filters.end:
+        raise InvalidInput("growth.error.date_order")
+    if any(t not in TIERS for t in filters.tiers):
+        raise InvalidInput("growth.error.bad_filter")
+    if any(m not in MERCHANT_TYPES for m in filters.merchant_types):
+        raise InvalidInput("growth.error.bad_filter")
+    if any(not isinstance(b, int) or isinstance(b, bool) for b in filters.brands):
+        raise InvalidInput("growth.error.bad_filter")
+    return filters
+
+
+def _check_window(window_days: int | None) -> int | None:
+    if window_days is None:
+        return None
+    if isinstance(window_days, bool) or not isinstance(window_days, int) or not 1 <= window_days <= 365:
+        raise InvalidInput("growth.error.bad_window")
+    return window_days
+
+
+# Filter predicates over funnel_facts f; empty arrays mean "no restriction".
+_FUNNEL_FILTERS = """
+    (cardinality(CAST(:tiers AS smallint[])) = 0 OR f.tier_level = ANY(CAST(:tiers AS smallint[])))
+    AND (cardinality(CAST(:types AS text[])) = 0 OR f.merchant_type = ANY(CAST(:types AS text[])))
+"""
+_ENTRY_RANGE = """
+    f.registered_at >= (CAST(:start AS date)::timestamp AT TIME ZONE 'Asia/Shanghai')
+    AND f.registered_at < ((CAST(:end AS date) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+"""
+
+
+@requires(*READERS)
+def filter_options(*, conn: Connection, actor: Actor) -> dict[str, Any]:
+    """What the filter widgets offer: brands present in the supply/demand mart and the
+    span of days the marts cover (for a sensible default range)."""
+    brands = db.fetch_df(conn, """SELECT DISTINCT brand_id, brand_name FROM mart.supply_demand
+                                  ORDER BY brand_name""")
+    span = db.fetch_one(conn, """
+        SELECT least((SELECT min(registered_at AT TIME ZONE 'Asia/Shanghai')::date
+                      FROM mart.funnel_facts),
+                     (SELECT min(day) FROM mart.daily_kpis)) AS first_day,
+               greatest((SELECT max(registered_at AT TIME ZONE 'Asia/Shanghai')::date
+                         FROM mart.funnel_facts),
+                        (SELECT max(day) FROM mart.daily_kpis)) AS last_day""")
+    return {"brands": dict(zip(brands["brand_id"].astype(int), brands["brand_name"]))
+            if not brands.empty else {},
+            "first_day": span["first_day"] if span else None,
+            "last_day": span["last_day"] if span else None}
+
+
+# ---------------------------------------------------------------- funnel
+def _step_moments_sql(window: bool) -> str:
+    """Per merchant, the moment e1..e7 it reached each step under the window rule.
+
+    One LATERAL per step keeps it a single pass over funnel_facts.
+    """
+    laterals = []
+    for k in range(2, len(STEPS) + 1):
+        within = (f"greatest(e{k - 1}, b.t{k}) <= e{k - 1} + make_interval(days => CAST(:win AS integer))"
+                  if window else "true")
+        laterals.append(
+            f"CROSS JOIN LATERAL (SELECT CASE WHEN e{k - 1} IS NOT NULL AND b.t{k} IS NOT NULL "
+            f"AND {within} THEN greatest(e{k - 1}, b.t{k}) END AS e{k}) s{k}")
+    return "\n".join(laterals)
+
+
+def _funnel_base_sql(group_expr: str) -> str:
+    cols = ", ".join(f"f.{col} AS t{i}" for i, (_, col) in enumerate(STEPS, start=1))
+    return f"""
+        base AS (
+            SELECT f.merchant_id, {group_expr} AS grp, {cols}, f.registered_at AS e1,
+                   f.channel, f.merchant_type, f.province, f.tier_level, f.cohort_month,
+                   f.bd_owner_id
+            FROM mart.funnel_facts f
+            WHERE {_ENTRY_RANGE} AND {_FUNNEL_FILTERS}
+        )"""
+
+
+def _moments_cte(group_expr: str, window: bool) -> str:
+    moments = ", ".join(f"e{k}" for k in range(2, len(STEPS) + 1))
+    return f"""WITH {_funnel_base_sql(group_expr)},
+        reached AS (
+            SELECT b.*, {moments}
+            FROM base b
+            {_step_moments_sql(window)}
+        )"""
+
+
+def _hours(k: int) -> str:
+    return f"extract(epoch FROM e{k} - e{k - 1}) / 3600.0"
+
+
+@requires(*READERS)
+def funnel(*, conn: Connection, actor: Actor, filters: GrowthFilters,
+           window_days: int | None = DEFAULT_WINDOW_DAYS,
+           breakdown: str | None = None) -> pd.DataFrame:
+    """One row per (group, step): merchants, conversion vs previous and vs first step,
+    median and p90 hours from the previous step. Without a breakdown the group is ''."""
+    check_filters(filters)
+    window_days = _check_window(window_days)
+    if breakdown is not None and breakdown not in BREAKDOWNS:
+        raise InvalidInput("growth.error.bad_breakdown")
+    group_expr = BREAKDOWNS[breakdown] if breakdown else "''"
+    counts = ", ".join(f"count(e{k}) AS n{k}" for k in range(1, len(STEPS) + 1))
+    times = ", ".join(
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {_hours(k)}) AS med{k}, "
+        f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {_hours(k)}) AS p90_{k}"
+        for k in range(2, len(STEPS) + 1))
+    sql = f"""{_moments_cte(group_expr, window_days is not None)}
+        SELECT coalesce(grp, '') AS grp, {counts}, {times}
+        FROM reached GROUP BY grp ORDER BY count(*) DESC, grp"""
+    wide = db.fetch_df(conn, sql, win=window_days, **filters.params())
+    return _funnel_long(wide)
+
+
+def _funnel_long(wide: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for rec in wide.to_dict("records"):
+        first = int(rec["n1"])
+        for k, step in enumerate(STEP_NAMES, start=1):
+            n = int(rec[f"n{k}"])
+            prev = int(rec[f"n{k - 1}"]) if k > 1 else n
+            rows.append({
+                "group": rec["grp"], "step_no": k, "step": step, "merchants": n,
+                "conv_prev": (n / prev) if prev else None,
+                "conv_first": (n / first) if first else None,
+                "median_hours": _num(rec.get(f"med{k}")),
+                "p90_hours": _num(rec.get(f"p90_{k}")),
+            })
+    return pd.DataFrame(rows, columns=["group", "step_no", "step", "merchants", "conv_prev",
+                                       "conv_first", "median_hours", "p90_hours"])
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _check_step(step: str) -> int:
+    """The 1-based index of the step merchants failed to reach (2..7)."""
+    if step not in STEP_NAMES[1:]:
+        raise InvalidInput("growth.error.bad_step")
+    return STEP_NAMES.index(step) + 1
+
+
+@requires(*READERS)
+def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: str,
+              window_days: int | None = DEFAULT_WINDOW_DAYS, as_of: datetime | None = None,
+              limit: int | None = 500) -> pd.DataFrame:
+    """Merchants who reached the step before ``step`` but not ``step`` itself, latest first.
+
+    ``window_open`` marks those whose window has not yet run out at ``as_of`` (default now):
+    they may still convert.
+    """
+    check_filters(filters)
+    window_days = _check_window(window_days)
+    k = _check_step(step)
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise InvalidInput("growth.error.bad_filter")
+    window_open = ("coalesce(CAST(:as_of AS timestamptz), now()) "
+                   f"< r.e{k - 1} + make_interval(days => CAST(:win AS integer))"
+                   if window_days is not None else "true")
+    sql = f"""{_moments_cte("''", window_days is not None)}
+        SELECT r.merchant_id, r.channel, r.merchant_type, r.province, r.tier_level,
+               to_char(r.cohort_month, 'YYYY-MM') AS cohort_month, r.registered_at,
+               r.e{k - 1} AS reached_previous_at,
+               ({window_open}) AS window_open,
+               st.display_name AS bd_owner
+        FROM reached r
+        LEFT JOIN ops.staff st ON st.id = r.bd_owner_id
+        WHERE r.e{k - 1} IS NOT NULL AND r.e{k} IS NULL
+        ORDER BY r.e{k - 1} DESC, r.merchant_id
+        LIMIT CAST(:lim AS integer)"""
+    return db.fetch_df(conn, sql, win=window_days, as_of=as_of, lim=limit, **filters.params())
+
+
+@requires(*READERS)
+def drop_off_export(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: str,
+                    window_days: int | None = DEFAULT_WINDOW_DAYS, lang: str = "zh",
+                    as_of: datetime | None = None) -> bytes:
+    """The whole drop-off list as CSV (UTF-8 with BOM, so Excel reads the Chinese), headed
+    by the filters that produced it, each on a ``# label: value`` line."""
+    rows = drop_offs(conn=conn, actor=actor, filters=filters, step=step,
+                     window_days=window_days, as_of=as_of, limit=None)
+    tr = lambda key: translate(key, lang)  # noqa: E731
+    header = [
+        (tr("growth.export.step"), tr(f"growth.step.{step}")),
+        (tr("growth.export.window"),
+         tr("growth.window.any") if window_days is None
+         else translate("growth.window.days", lang, days=window_days)),
+        *filters.describe(lang),
+        (tr("growth.export.rows"), str(len(rows))),
+    ]
+    out = io.StringIO()
+    for label, value in header:
+        out.write(f"# {label}: {value}\n")
+    table = rows.assign(
+        registered_at=rows["registered_at"].map(_iso),
+        reached_previous_at=rows["reached_previous_at"].map(_iso),
+    )
+    table.columns = [tr(f"growth.dropoff.{c}") for c in table.columns]
+    table.to_csv(out, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _iso(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return pd.Timestamp(value).tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M")
+
+
+# ---------------------------------------------------------------- KPIs
+# (metric, how it changes against the previous period: relative 'pct' or rate points 'pp')
+KPI_METRICS: tuple[tuple[str, str], ...] = (
+    ("new_registrations", "pct"), ("newly_certified", "pct"), ("active_merchants", "pct"),
+    ("live_listings", "pct"), ("open_requests", "pct"), ("live_posts", "pct"),
+    ("match_rate", "pp"), ("deposit_rate", "pp"), ("median_hours_to_match", "pct"),
+    ("deals_completed", "pct"), ("gmv", "pct"),
+    ("deposit_held", "pct"), ("deposit_released", "pct"), ("deposit_refunded", "pct"),
+    ("deposit_disputed", "pct"),
+    ("pay_wechat", "pct"), ("pay_alipay", "pct"), ("pay_bank", "pct"), ("take_rate", "pp"),
+)
+
+_KPI_SQL = """
+WITH days AS (
+    SELECT d.*, date_trunc(:grain, d.day::timestamp)::date AS period_start
+    FROM mart.daily_kpis d
+    WHERE d.day >= (date_trunc(:grain, CAST(:start AS date)::timestamp)
+                    - CAST('1 ' || :grain AS interval))::date
+      AND d.day <= CAST(:end AS date)
+),
+periods AS (
+    SELECT period_start,
+           max(day) AS last_day, count(*) AS days_covered,
+           sum(new_registrations) AS new_registrations,
+           sum(newly_certified) AS newly_certified,
+           (array_agg(live_listings ORDER BY day DESC))[1] AS live_listings,
+           (array_agg(open_requests ORDER BY day DESC))[1] AS open_requests,
+           sum(requests_created) AS requests_created,
+           sum(requests_with_match) AS requests_with_match,
+           sum(requests_with_deposit) AS requests_with_deposit,
+           sum(deals_completed) AS deals_completed,
+           sum(gmv) AS gmv, sum(fee_amount) AS fee_amount,
+           sum(deposit_held) AS deposit_held, sum(deposit_released) AS deposit_released,
+           sum(deposit_refunded) AS deposit_refunded, sum(deposit_disputed) AS deposit_disputed,
+           sum(pay_wechat) AS pay_wechat, sum(pay_alipay) AS pay_alipay, sum(pay_bank) AS pay_bank
+    FROM days GROUP BY period_start
+)
+SELECT p.*, kp.active_merchants, kp.median_hours_to_match
+FROM periods p
+LEFT JOIN mart.kpi_periods kp ON kp.grain = :grain AND kp.period_start = p.period_start
+ORDER BY p.period_start
+"""
+
+
+@dataclass(frozen=True)
+class KpiReport:
+    grain: str
+    series: pd.DataFrame          # one row per period inside the range, oldest first
+    comparison: pd.DataFrame      # metric, current, previous, change, change_kind
+    current_period: date | None
+    previous_period: date | None
+    milestone: int = MILESTONE_POSTS
+    payment_mix: pd.DataFrame = field(default_factory=pd.DataFrame)  # channel, amount, share
+
+
+@requires(*READERS)
+def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str = "week") -> KpiReport:
+    """KPIs per period at ``grain`` over the date range; the latest period against the one
+    before it (which may lie just before the range: a comparison needs it)."""
+    check_filters(filters)
+    if grain not in GRAINS:
+        raise InvalidInput("growth.error.bad_grain")
+    raw = db.fetch_df(conn, _KPI_SQL, grain=grain, start=filters.start, end=filters.end)
+    frame = _derive_kpis(raw)
+    range_start = pd.Timestamp(filters.start).to_period(
+        {"day": "D", "week": "W-SUN", "month": "M"}[grain]).start_time.date()
+    series = frame[frame["period_start"] >= range_start].reset_index(drop=True)
+    current = frame.iloc[-1] if not frame.empty else None
+    previous = frame.iloc[-2] if len(frame) > 1 else None
+    if current is not None and current["period_start"] < range_start:
+        current, previous = None, None
+    return KpiReport(
+        grain=grain, series=series,
+        comparison=_compare(current, previous),
+        current_period=current["period_start"] if current is not None else None,
+        previous_period=previous["period_start"] if previous is not None else None,
+        payment_mix=_payment_mix(series),
+    )
+
+
+def _ratio(num: Any, den: Any) -> float | None:
+    num, den = _num(num), _num(den)
+    if num is None or not den:
+        return None
+    return num / den
+
+
+def _derive_kpis(raw: pd.DataFrame) -> pd.DataFrame:
+    if raw.empty:
+        return raw.assign(**{m: [] for m, _ in KPI_METRICS})
+    money = ["gmv", "fee_amount", "deposit_held", "deposit_released", "deposit_refunded",
+             "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank", "median_hours_to_match"]
+    frame = raw.copy()
+    for col in money:
+        frame[col] = frame[col].map(_num)
+    frame["live_posts"] = frame["live_listings"] + frame["open_requests"]
+    frame["match_rate"] = [_ratio(a, b) for a, b in
+                           zip(frame["requests_with_match"], frame["requests_created"])]
+    frame["deposit_rate"] = [_ratio(a, b) for a, b in
+                             zip(frame["requests_with_deposit"], frame["requests_created"])]
+    # Take rate only where the data has fees: no fee rows means "unknown", not 0%.
+    frame["take_rate"] = [_ratio(f, g) if f else None
+                          for f, g in zip(frame["fee_amount"], frame["gmv"])]
+    return frame
+
+
+def _compare(current: pd.Series | None, previous: pd.Series | None) -> pd.DataFrame:
+    rows = []
+    for metric, kind in KPI_METRICS:
+        cur = _num(current[metric]) if current is not None else None
+        prev = _num(previous[metric]) if previous is not None else None
+        if cur is None or prev is None:
+            change = None
+        elif kind == "pp":
+            change = cur - prev
+        else:
+            change = (cur - prev) / prev if prev else None
+        rows.append({"metric": metric, "current": cur, "previous": prev,
+                     "change": change, "change_kind": kind})
+    return pd.DataFrame(rows, columns=["metric", "current", "previous", "change", "change_kind"])
+
+
+def _payment_mix(series: pd.DataFrame) -> pd.DataFrame:
+    channels = ("wechat", "alipay", "bank")
+    amounts = [float(series[f"pay_{c}"].sum()) if not series.empty else 0.0 for c in channels]
+    total = sum(amounts)
+    return pd.DataFrame({"channel": channels, "amount": amounts,
+                         "share": [a / total if total else None for a in amounts]})
+
+
+# ---------------------------------------------------------------- cohorts
+_COHORT_FROM_MART = """
+SELECT cohort_month, months_since, cohort_size, active_merchants
+FROM mart.cohort_activity
+WHERE cohort_month >= date_trunc('month', CAST(:start AS date)::timestamp)::date
+  AND cohort_month <= CAST(:end AS date)
+"""
+# With a tier or merchant-type filter: the same figures from the cohort mart's per-merchant
+# active months, restricted to the merchants the filter keeps.
+_COHORT_FILTERED = f"""
+WITH members AS (
+    SELECT f.merchant_id, f.cohort_month FROM mart.funnel_facts f
+    WHERE f.cohort_month >= date_trunc('month', CAST(:start AS date)::timestamp)::date
+      AND f.cohort_month <= CAST(:end AS date) AND {_FUNNEL_FILTERS}
+),
+sizes AS (SELECT cohort_month, count(*) AS cohort_size FROM members GROUP BY cohort_month),
+active AS (
+    SELECT m.cohort_month,
+           ((extract(year FROM a.month) - extract(year FROM m.cohort_month)) * 12
+            + extract(month FROM a.month) - extract(month FROM m.cohort_month))::int AS months_since,
+           count(*) AS active_merchants
+    FROM members m JOIN mart.merchant_active_months a ON a.merchant_id = m.merchant_id
+    WHERE a.month >= m.cohort_month
+    GROUP BY 1, 2
+)
+SELECT s.cohort_month, a.months_since, s.cohort_size, a.active_merchants
+FROM sizes s JOIN active a USING (cohort_month)
+"""
+
+
+@requires(*READERS)
+def cohorts(*, conn: Connection, actor: Actor, filters: GrowthFilters) -> pd.DataFrame:
+    """Retention cells: cohort_month, months_since, cohort_size, active_merchants, retention.
+
+    Every cell up to the latest month the data reaches is present (0 when nobody was
+    active), so an empty cell in the heatmap means "not yet", never "nobody".
+    """
+    check_filters(filters)
+    filtered = bool(filters.tiers or filters.merchant_types)
+    cells = db.fetch_df(conn, _COHORT_FILTERED if filtered else _COHORT_FROM_MART,
+                        **filters.params())
+    latest = db.scalar(conn, """SELECT greatest(
+        (SELECT max(month) FROM mart.merchant_active_months),
+        (SELECT max((cohort_month + make_interval(months => months_since))::date)
+         FROM mart.cohort_activity))""")
+    sizes = db.fetch_df(conn, f"""
+        SELECT f.cohort_month, count(*) AS cohort_size FROM mart.funnel_facts f
+        WHERE f.cohort_month >= date_trunc('month', CAST(:start AS date)::timestamp)::date
+          AND f.cohort_month <= CAST(:end AS date) AND {_FUNNEL_FILTERS}
+        GROUP BY 1""", **filters.params()) if filtered else None
+    return _complete_cohorts(cells, latest, sizes)
+
+
+def _months_between(a: date, b: date) -> int:
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
+def _complete_cohorts(cells: pd.DataFrame, latest: date | None,
+                      sizes: pd.DataFrame | None) -> pd.DataFrame:
+    columns = ["cohort_month", "months_since", "cohort_size", "active_merchants", "retention"]
+    size_of = {}
+    if sizes is not None:
+        size_of.update(zip(sizes["cohort_month"], sizes["cohort_size"].astype(int)))
+    if not cells.empty:
+        for month, size in zip(cells["cohort_month"], cells["cohort_size"].astype(int)):
+            size_of.setdefault(month, size)
+    if not size_of:
+        return pd.DataFrame(columns=columns)
+    active = {(m, int(s)): int(a) for m, s, a in
+              zip(cells["cohort_month"], cells["months_since"], cells["active_merchants"])} \
+        if not cells.empty else {}
+    horizon_end = latest or max(size_of)
+    rows = []
+    for month in sorted(size_of):
+        size = size_of[month]
+        for since in range(0, max(_months_between(month, horizon_end), 0) + 1):
+            n = active.get((month, since), 0)
+            rows.append({"cohort_month": month, "months_since": since, "cohort_size": size,
+                         "active_merchants": n, "retention": n / size if size else None})
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ---------------------------------------------------------------- supply / demand
+_SD_GROUPS = {"brand": ("brand_id", "brand_name"), "tier": ("tier_level", "tier_name")}
+
+
+@requires(*READERS)
+def supply_demand(*, conn: Connection, actor: Actor, filters: GrowthFilters,
+                  by: str = "brand") -> pd.DataFrame:
+    """Live supply against open demand by brand or city tier (a current snapshot: the date
+    range does not apply). ``gap`` = demand units − supply units: positive means buyers wait
+    for cars (BD should find supply), negative means cars wait for buyers."""
+    check_filters(filters)
+    if by not in _SD_GROUPS:
+        raise InvalidInput("growth.error.bad_breakdown")
+    key, name = _SD_GROUPS[by]
+    frame = db.fetch_df(conn, f"""
+        SELECT s.{key} AS key, s.{name} AS name,
+               sum(s.live_listings)::int AS live_listings, sum(s.listing_units)::int AS listing_units,
+               sum(s.open_requests)::int AS open_requests, sum(s.request_units)::int AS request_units
+        FROM mart.supply_demand s
+        WHERE (cardinality(CAST(:tiers AS smallint[])) = 0 OR s.tier_level = ANY(CAST(:tiers AS smallint[])))
+          AND (cardinality(CAST(:types AS text[])) = 0 OR s.merchant_type = ANY(CAST(:types AS text[])))
+          AND (cardinality(CAST(:brands AS integer[])) = 0 OR s.brand_id = ANY(CAST(:brands AS integer[])))
+        GROUP BY s.{key}, s.{name}
+        ORDER BY sum(s.live_listings) + sum(s.open_requests) DESC, s.{key}""",
+                        **filters.params())
+    frame["gap"] = frame["request_units"] - frame["listing_units"]
+    frame["demand_per_supply"] = [
+        (r / s) if s else None for r, s in zip(frame["request_units"], frame["listing_units"])]
+    return frame
+
+
+# ---------------------------------------------------------------- freshness
+@dataclass(frozen=True)
+class ChartFreshness:
+    chart: str
+    computed_at: datetime | None     # the stalest of the chart's marts
+    last_run_at: datetime | None
+    last_run_status: str | None      # succeeded | failed | running | None (never run)
+    validation_passed: bool | None   # None: no run logged
+    failed_expectations: int
+
+    @property
+    def state(self) -> str:
+        """'ok', 'warning' (last run failed or its validation did not pass) or 'unknown'."""
+        if self.last_run_status is None:
+            return "unknown"
+        if self.last_run_status == "failed" or self.validation_passed is False:
+            return "warning"
+        return "ok"
+
+
+@requires(*READERS)
+def freshness(*, conn: Connection, actor: Actor) -> dict[str, ChartFreshness]:
+    """Per chart: when its data was computed, the last ETL run, and whether that run's
+    validation passed. Cheap (a view over the run log): never cached by the page."""
+    names = sorted({m for marts in CHART_MARTS.values() for m in marts})
+    logged = db.fetch_df(conn, """
+        SELECT regexp_replace(mart, '^mart\\.', '') AS mart, computed_at, last_run_status,
+               last_run_at, validation_passed, failed_expectations
+        FROM mart.freshness
+        WHERE regexp_replace(mart, '^mart\\.', '') = ANY(CAST(:names AS text[]))""", names=names)
+    by_mart = {r["mart"]: r for r in logged.to_dict("records")}
+    stamps = {m: db.scalar(conn, f"SELECT max(computed_at) FROM mart.{m}")
+              for m in sorted(_STAMPED)}
+    return {chart: _chart_freshness(chart, marts, by_mart, stamps)
+            for chart, marts in CHART_MARTS.items()}
+
+
+def _chart_freshness(chart: str, marts: Sequence[str], by_mart: dict[str, dict],
+                     stamps: dict[str, Any]) -> ChartFreshness:
+    runs = [by_mart[m] for m in marts if m in by_mart]
+    computed = [_ts(by_mart[m]["computed_at"]) if m in by_mart and by_mart[m]["computed_at"]
+                is not None else stamps.get(m) for m in marts if m in _STAMPED or m in by_mart]
+    computed = [c for c in computed if c is not None]
+    if not runs:
+        return ChartFreshness(chart, min(computed) if computed else None, None, None, None, 0)
+    failed = [r for r in runs if r["last_run_status"] == "failed"]
+    latest = max(runs, key=lambda r: (r["last_run_at"] is not None, _ts(r["last_run_at"])
+                                      or datetime.fromtimestamp(0).astimezone()))
+    return ChartFreshness(
+        chart=chart,
+        computed_at=min(computed) if computed else None,
+        last_run_at=_ts(latest["last_run_at"]),
+        last_run_status="failed" if failed else latest["last_run_status"],
+        validation_passed=all(bool(r["validation_passed"]) for r in runs),
+        failed_expectations=int(sum(int(r["failed_expectations"]) for r in runs)),
+    )
+
+
+def _ts(value: Any) -> datetime | None:
+    if value is None or (not isinstance(value, datetime) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).to_pydatetime()

@@ -1,0 +1,363 @@
+"""Managers and BD leads: funnel, KPIs, cohort retention and supply/demand balance.
+
+Each chart's data is cached per filter set and per its marts' freshness stamp (a new ETL
+run shows at once); the freshness itself is read on every run, it is a cheap view.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from console.errors import ConsoleError
+from console.services import growth
+from console.ui import enum_label, fmt_time, lang, read, require_actor, run_query, show_error, t
+
+CHART_GROUPS = 8          # groups drawn in a breakdown chart (the table lists all)
+SD_TOP = 20               # brands drawn in the supply/demand chart
+DROPOFF_SHOWN = 200
+WINDOWS: list[int | None] = [7, 14, 30, 60, None]
+
+actor = require_actor()
+st.title(t("growth.title"))
+st.caption(t("growth.caption"))
+fresh = run_query(growth.freshness, actor=actor)
+if fresh is None:
+    st.stop()
+options = run_query(growth.filter_options, actor=actor) or {"brands": {}, "last_day": None}
+
+
+# ---------------------------------------------------------------- cached service calls
+@st.cache_data(ttl=900, show_spinner=False, max_entries=256)
+def cached(name: str, stamp: str, key: tuple, _actor, **extra: Any) -> Any:
+    """One growth service call, cached by (service, freshness stamp, filters, options).
+
+    A refusal is returned (not raised) so that the page shows it outside the cache.
+    """
+    start, end, tiers, types, brands = key
+    filters = growth.GrowthFilters(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end),
+                                   tiers=tiers, merchant_types=types, brands=brands)
+    try:
+        with read() as conn:
+            return getattr(growth, name)(conn=conn, actor=_actor, filters=filters, **extra)
+    except ConsoleError as err:
+        return err
+
+
+def call(name: str, chart: str, **extra: Any) -> Any:
+    f = fresh[chart]
+    stamp = f"{f.computed_at}|{f.last_run_at}"
+    result = cached(name, stamp, filter_key, actor, **extra)
+    if isinstance(result, ConsoleError):
+        show_error(result)
+        return None
+    return result
+
+
+def freshness_line(chart: str) -> None:
+    """The badge every chart carries: computed when, last run, validation verdict."""
+    f = fresh[chart]
+    badge, detail = st.columns([2, 5], vertical_alignment="center")
+    with badge:
+        if f.state == "ok":
+            st.badge(t("growth.fresh.ok"), icon=":material/check_circle:", color="green")
+        elif f.state == "warning":
+            st.badge(t("growth.fresh.warning", n=f.failed_expectations),
+                     icon=":material/warning:", color="orange")
+        else:
+            st.badge(t("growth.fresh.unknown"), icon=":material/help:", color="gray")
+    detail.caption(t("growth.fresh.detail", computed=fmt_time(f.computed_at),
+                     run=fmt_time(f.last_run_at),
+                     status=t(f"growth.run_status.{f.last_run_status or 'none'}")))
+    st.caption(t(f"growth.applies.{chart}"))
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:.1%}"
+
+
+# ---------------------------------------------------------------- page-wide filters
+last_day = options.get("last_day") or dt.date.today()
+with st.container(border=True):
+    st.markdown(f"**{t('growth.filter.title')}**")
+    c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
+    picked = c1.date_input(t("growth.filter.date_range"),
+                           value=(last_day - dt.timedelta(days=89), last_day), key="g_dates")
+    tiers = c2.multiselect(t("growth.filter.tier"), growth.TIERS, key="g_tiers",
+                           format_func=lambda v: enum_label("tier", v),
+                           placeholder=t("growth.filter.all"))
+    types = c3.multiselect(t("growth.filter.merchant_type"), growth.MERCHANT_TYPES, key="g_types",
+                           format_func=lambda v: enum_label("merchant_type", v),
+                           placeholder=t("growth.filter.all"))
+    brand_names: dict[int, str] = options.get("brands") or {}
+    brands = c4.multiselect(t("growth.filter.brand"), list(brand_names), key="g_brands",
+                            format_func=lambda v: brand_names.get(v, str(v)),
+                            placeholder=t("growth.filter.all"))
+dates = list(picked) if isinstance(picked, (tuple, list)) else [picked]
+start, end = dates[0], dates[-1]          # while picking, the range has one date
+filter_key = (start.isoformat(), end.isoformat(), tuple(sorted(tiers)), tuple(sorted(types)),
+              tuple(sorted(brands)))
+
+tab_funnel, tab_kpis, tab_cohorts, tab_sd = st.tabs(
+    [t("growth.tab.funnel"), t("growth.tab.kpis"), t("growth.tab.cohorts"),
+     t("growth.tab.supply_demand")])
+
+
+# ---------------------------------------------------------------- funnel
+def step_label(step: str) -> str:
+    return t(f"growth.step.{step}")
+
+
+def group_label(breakdown: str | None, value: str) -> str:
+    if not breakdown:
+        return t("growth.breakdown.all")
+    if value in ("", None):
+        return t("growth.breakdown.unknown")
+    if breakdown in ("channel", "merchant_type"):
+        return enum_label(breakdown, value)
+    if breakdown == "tier":
+        return enum_label("tier", value)
+    return value
+
+
+def funnel_chart(data: pd.DataFrame, breakdown: str | None) -> go.Figure:
+    data = data.assign(step_label=data["step"].map(step_label))
+    if not breakdown:
+        fig = go.Figure(go.Funnel(y=data["step_label"], x=data["merchants"],
+                                  textinfo="value+percent previous+percent initial"))
+    else:
+        top = (data[data["step_no"] == 1].nlargest(CHART_GROUPS, "merchants")["group"]).tolist()
+        shown = data[data["group"].isin(top)].assign(
+            group_label=lambda d: d["group"].map(lambda g: group_label(breakdown, g)))
+        fig = px.bar(shown, x="step_label", y="merchants", color="group_label", barmode="group",
+                     labels={"step_label": t("growth.funnel.step"),
+                             "merchants": t("growth.funnel.merchants"),
+                             "group_label": t(f"growth.breakdown.{breakdown}")})
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def funnel_table(data: pd.DataFrame, breakdown: str | None) -> pd.DataFrame:
+    table = data.assign(step=data["step"].map(step_label),
+                        group=data["group"].map(lambda g: group_label(breakdown, g)))
+    cols = ["group", "step", "merchants", "conv_prev", "conv_first", "median_hours", "p90_hours"]
+    table = table[cols if breakdown else cols[1:]]
+    return table.rename(columns={c: t(f"growth.funnel.{c}") for c in table.columns})
+
+
+with tab_funnel:
+    w1, w2 = st.columns(2)
+    window = w1.selectbox(t("growth.window.label"), WINDOWS, index=1, key="g_window",
+                          format_func=lambda w: t("growth.window.any") if w is None
+                          else t("growth.window.days", days=w))
+    breakdown = w2.selectbox(t("growth.breakdown.label"), [None, *growth.BREAKDOWNS],
+                             key="g_breakdown",
+                             format_func=lambda b: t(f"growth.breakdown.{b or 'none'}"))
+    freshness_line("funnel")
+    data = call("funnel", "funnel", window_days=window, breakdown=breakdown)
+    if data is not None and data.empty:
+        st.info(t("growth.funnel.empty"))
+    elif data is not None:
+        st.plotly_chart(funnel_chart(data, breakdown), width="stretch", key="g_funnel_chart")
+        if breakdown and data["group"].nunique() > CHART_GROUPS:
+            st.caption(t("growth.breakdown.top", n=CHART_GROUPS))
+        st.dataframe(funnel_table(data, breakdown), hide_index=True, width="stretch",
+                     column_config={
+                         t("growth.funnel.conv_prev"): st.column_config.NumberColumn(format="percent"),
+                         t("growth.funnel.conv_first"): st.column_config.NumberColumn(format="percent"),
+                         t("growth.funnel.median_hours"): st.column_config.NumberColumn(format="%.1f"),
+                         t("growth.funnel.p90_hours"): st.column_config.NumberColumn(format="%.1f"),
+                     })
+        st.subheader(t("growth.dropoff.title"))
+        lost_step = st.selectbox(t("growth.dropoff.step"), growth.STEP_NAMES[1:], key="g_lost",
+                                 format_func=step_label)
+        lost = call("drop_offs", "funnel", step=lost_step, window_days=window, limit=None)
+        if lost is not None:
+            st.caption(t("growth.dropoff.count", n=len(lost), shown=min(len(lost), DROPOFF_SHOWN)))
+            shown = lost.head(DROPOFF_SHOWN).assign(
+                channel=lambda d: d["channel"].map(lambda v: enum_label("channel", v)),
+                merchant_type=lambda d: d["merchant_type"].map(
+                    lambda v: enum_label("merchant_type", v)),
+                tier_level=lambda d: d["tier_level"].map(
+                    lambda v: enum_label("tier", int(v)) if pd.notna(v) else "—"))
+            st.dataframe(shown.rename(columns={c: t(f"growth.dropoff.{c}") for c in shown.columns}),
+                         hide_index=True, width="stretch")
+            export = call("drop_off_export", "funnel", step=lost_step, window_days=window,
+                          lang=lang())
+            if export is not None:
+                st.download_button(t("growth.dropoff.export"), data=export,
+                                   file_name=f"dropoffs_{lost_step}_{start}_{end}.csv",
+                                   mime="text/csv", icon=":material/download:", key="g_export")
+
+
+# ---------------------------------------------------------------- KPIs
+KPI_CARDS = ("new_registrations", "newly_certified", "active_merchants", "live_posts",
+             "match_rate", "deposit_rate", "median_hours_to_match", "deals_completed", "gmv",
+             "take_rate")
+RATE_METRICS = {"match_rate", "deposit_rate", "take_rate"}
+
+
+def kpi_label(metric: str, grain: str) -> str:
+    if metric == "active_merchants":
+        return t(f"growth.kpi.active.{grain}")
+    return t(f"growth.kpi.{metric}")
+
+
+def kpi_value(metric: str, value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return t("growth.kpi.take_rate_none") if metric == "take_rate" else "—"
+    if metric in RATE_METRICS:
+        return f"{value:.1%}"
+    if metric == "median_hours_to_match":
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def kpi_delta(row: pd.Series) -> str | None:
+    change = row["change"]
+    if change is None or pd.isna(change):
+        return None
+    if row["change_kind"] == "pp":
+        return f"{change * 100:+.1f} pp"
+    return f"{change:+.1%}"
+
+
+def line_chart(series: pd.DataFrame, columns: list[str], grain: str, *, kind: str = "line",
+               percent: bool = False) -> go.Figure:
+    long = series.melt(id_vars="period_start", value_vars=columns, var_name="metric")
+    long["metric"] = long["metric"].map(lambda m: kpi_label(m, grain))
+    plot = px.bar if kind == "bar" else px.line
+    extra = {"barmode": "stack"} if kind == "bar" else {"markers": True}
+    fig = plot(long, x="period_start", y="value", color="metric", **extra,
+               labels={"period_start": t("growth.chart.period"), "value": t("growth.chart.value"),
+                       "metric": t("growth.chart.series")})
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="")
+    return fig
+
+
+with tab_kpis:
+    grain = st.radio(t("growth.grain.label"), growth.GRAINS, index=1, horizontal=True,
+                     key="g_grain", format_func=lambda g: t(f"growth.grain.{g}"))
+    freshness_line("kpis")
+    report = call("kpis", "kpis", grain=grain)
+    if report is not None and report.series.empty:
+        st.info(t("growth.kpi.empty"))
+    elif report is not None:
+        if report.previous_period is not None:
+            st.caption(t("growth.kpi.period", current=report.current_period,
+                         previous=report.previous_period))
+        else:
+            st.caption(t("growth.kpi.no_previous", current=report.current_period))
+        cards = report.comparison.set_index("metric")
+        for row_start in range(0, len(KPI_CARDS), 5):
+            for col, metric in zip(st.columns(5), KPI_CARDS[row_start:row_start + 5]):
+                row = cards.loc[metric]
+                col.metric(kpi_label(metric, grain), kpi_value(metric, row["current"]),
+                           delta=kpi_delta(row),
+                           delta_color="inverse" if metric == "median_hours_to_match" else "normal",
+                           border=True)
+        posts = int(cards.loc["live_posts", "current"] or 0)
+        st.progress(min(1.0, posts / report.milestone),
+                    text=t("growth.kpi.milestone", posts=f"{posts:,}", goal=f"{report.milestone:,}"))
+        series = report.series
+        left, right = st.columns(2)
+        with left:
+            st.markdown(f"**{t('growth.chart.registrations')}**")
+            st.plotly_chart(line_chart(series, ["new_registrations", "newly_certified"], grain,
+                                       kind="bar"), width="stretch", key="g_kpi_reg")
+            st.markdown(f"**{t('growth.chart.rates')}**")
+            st.plotly_chart(line_chart(series, ["match_rate", "deposit_rate"], grain, percent=True),
+                            width="stretch", key="g_kpi_rates")
+            st.markdown(f"**{t('growth.chart.deals')}**")
+            st.plotly_chart(line_chart(series, ["gmv"], grain, kind="bar"), width="stretch",
+                            key="g_kpi_gmv")
+            st.markdown(f"**{t('growth.chart.payment_mix')}**")
+            mix = report.payment_mix.assign(
+                channel=lambda d: d["channel"].map(lambda c: enum_label("payment_channel", c)))
+            pie = px.pie(mix, names="channel", values="amount", hole=0.5)
+            pie.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
+            st.plotly_chart(pie, width="stretch", key="g_kpi_mix")
+        with right:
+            st.markdown(f"**{t('growth.chart.active')}**")
+            st.plotly_chart(line_chart(series, ["active_merchants"], grain), width="stretch",
+                            key="g_kpi_active")
+            st.markdown(f"**{t('growth.chart.time_to_match')}**")
+            st.plotly_chart(line_chart(series, ["median_hours_to_match"], grain), width="stretch",
+                            key="g_kpi_ttm")
+            st.markdown(f"**{t('growth.chart.deposits')}**")
+            st.plotly_chart(line_chart(series, ["deposit_held", "deposit_released",
+                                                "deposit_refunded", "deposit_disputed"], grain,
+                                       kind="bar"), width="stretch", key="g_kpi_dep")
+            st.markdown(f"**{t('growth.chart.posts')}**")
+            posts_fig = line_chart(series, ["live_listings", "open_requests", "live_posts"], grain)
+            posts_fig.add_hline(y=report.milestone, line_dash="dash", line_color="firebrick")
+            st.plotly_chart(posts_fig, width="stretch", key="g_kpi_posts")
+
+
+# ---------------------------------------------------------------- cohorts
+with tab_cohorts:
+    freshness_line("cohorts")
+    cells = call("cohorts", "cohorts")
+    if cells is not None and cells.empty:
+        st.info(t("growth.cohort.empty"))
+    elif cells is not None:
+        st.markdown(f"**{t('growth.cohort.title')}**")
+        cells = cells.assign(row=lambda d: d.apply(
+            lambda r: f"{r['cohort_month']:%Y-%m} ({int(r['cohort_size'])})", axis=1))
+        grid = cells.pivot(index="row", columns="months_since", values="retention").sort_index()
+        heat = go.Figure(go.Heatmap(
+            z=grid.values.astype(float), x=[str(c) for c in grid.columns], y=list(grid.index),
+            colorscale="Blues", zmin=0, zmax=1, text=[[pct(v) for v in r] for r in grid.values],
+            texttemplate="%{text}", hoverongaps=False, colorbar=dict(tickformat=".0%")))
+        heat.update_layout(height=max(260, 38 * len(grid) + 80), margin=dict(l=10, r=10, t=10, b=10),
+                           xaxis_title=t("growth.cohort.since"), yaxis_title=t("growth.cohort.month"),
+                           yaxis=dict(autorange="reversed", type="category"),
+                           xaxis=dict(type="category"))
+        st.plotly_chart(heat, width="stretch", key="g_cohort_heat")
+
+
+# ---------------------------------------------------------------- supply / demand
+def push_label(gap: int, supply: int, demand: int) -> str:
+    # Within 10% of the larger side counts as balanced: not worth a BD's call.
+    if abs(gap) <= 0.1 * max(supply, demand, 1):
+        return t("growth.sd.push.balanced")
+    return t("growth.sd.push.supply") if gap > 0 else t("growth.sd.push.demand")
+
+
+with tab_sd:
+    by = st.radio(t("growth.sd.by"), ["brand", "tier"], horizontal=True, key="g_sd_by",
+                  format_func=lambda b: t(f"growth.sd.by.{b}"))
+    freshness_line("supply_demand")
+    balance = call("supply_demand", "supply_demand", by=by)
+    if balance is not None and balance.empty:
+        st.info(t("growth.sd.empty"))
+    elif balance is not None:
+        balance = balance.assign(
+            name=balance["key"].map(lambda k: enum_label("tier", int(k))) if by == "tier"
+            else balance["name"],
+            push=[push_label(g, s, d) for g, s, d in
+                  zip(balance["gap"], balance["listing_units"], balance["request_units"])])
+        top = balance.head(SD_TOP)
+        long = top.melt(id_vars="name", value_vars=["listing_units", "request_units"],
+                        var_name="side")
+        long["side"] = long["side"].map(lambda s: t(f"growth.sd.{s}"))
+        fig = px.bar(long, y="name", x="value", color="side", barmode="group", orientation="h",
+                     labels={"name": "", "value": "", "side": ""},
+                     color_discrete_sequence=["#2E86AB", "#F18F01"])
+        fig.update_layout(height=max(280, 28 * len(top) + 80), margin=dict(l=10, r=10, t=10, b=10),
+                          yaxis=dict(autorange="reversed"), legend_title_text="")
+        st.plotly_chart(fig, width="stretch", key="g_sd_chart")
+        if len(balance) > SD_TOP:
+            st.caption(t("growth.sd.top", n=SD_TOP))
+        table = balance[["name", "live_listings", "listing_units", "open_requests",
+                         "request_units", "gap", "demand_per_supply", "push"]]
+        st.dataframe(table.rename(columns={c: t(f"growth.sd.{c}") for c in table.columns}),
+                     hide_index=True, width="stretch",
+                     column_config={t("growth.sd.demand_per_supply"):
+                                    st.column_config.NumberColumn(format="%.2f")})
