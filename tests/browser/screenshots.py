@@ -17,6 +17,7 @@ from console import db
 from console.auth import hash_password
 from console.migrate import migrate
 from console.roles import ROLES
+from console.i18n import translate
 from console.settings import PROJECT_ROOT
 from console.ui.nav import PAGES
 from tests.browser.live import browser_page, console_server, sign_in, wait_idle
@@ -58,8 +59,11 @@ def main() -> None:
             sign_in(page, base_url, "shots", password)
             if args.lang == "en":
                 page.get_by_text("English", exact=True).click()
+                wait_idle(page)
             for spec in PAGES:
-                page.goto(f"{base_url}/{spec.url_path}")
+                # A full page load would start a new, signed-out Streamlit session:
+                # navigate the way a person does, through the sidebar.
+                page.get_by_role("link", name=translate(spec.title_key, args.lang)).click()
                 page.get_by_role("button", name="退出登录" if args.lang == "zh" else "Sign out").wait_for()
                 wait_idle(page)
                 page.wait_for_timeout(1500)  # plotly charts draw after the run ends
