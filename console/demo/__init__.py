@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -85,11 +86,13 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
     if scale not in M.SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(M.SCALES)}")
     started = time.perf_counter()
-    world = build_world(scale=scale, seed=seed, anchor=anchor)
-    report = SeedReport(scale=scale, seed=seed, anchor=M.to_datetime(world.anchor))
     credentials = [Credential(u, d, tuple(r), secrets.token_urlsafe(12)) for u, d, r in G.STAFF]
-    staff = world.tables["ops.staff"]
-    staff.columns["password_hash"] = [hash_password(c.password) for c in credentials]
+    # argon2 is deliberately slow; hash on the side while the world is generated.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        hashes = pool.map(hash_password, [c.password for c in credentials])
+        world = build_world(scale=scale, seed=seed, anchor=anchor)
+        world.tables["ops.staff"].columns["password_hash"] = list(hashes)
+    report = SeedReport(scale=scale, seed=seed, anchor=M.to_datetime(world.anchor))
     derived = G.derived_events(world)
     planned = sum(len(world.tables[t]) for t in SEEDED_TABLES if t in world.tables) + world.scale.events
     bar = Progress(progress, planned)
@@ -139,7 +142,9 @@ def _stream_events(cursor, world: G.World, derived: dict[str, np.ndarray], bar: 
     login_from, login_to, rate = G.login_plan(world, len(derived["at"]))
     order = np.argsort(derived["at"], kind="stable")
     d_at = derived["at"][order]
-    columns = ["id", "merchant_id", "event_type", "entity_id", "occurred_at"]
+    columns = ["id", "merchant_id", "event_type", "entity_id", "occurred_at", "props"]
+    props = {"": "{}", "buyer": '{"role": "buyer"}', "seller": '{"role": "seller"}'}
+    d_props = np.array([props[r] for r in derived["role"]], dtype=object)
     next_id = 1
     last_active = np.full(world.scale.merchants, G.NA, dtype=np.int64)
     step = EVENT_WINDOW_DAYS * M.DAY
@@ -155,6 +160,7 @@ def _stream_events(cursor, world: G.World, derived: dict[str, np.ndarray], bar: 
         at = np.concatenate([derived["at"][sel], when])
         kind = np.concatenate([derived["type"][sel], np.full(len(who), "login", dtype=object)])
         entity = np.concatenate([derived["entity"][sel], np.full(len(who), G.NA)])
+        prop = np.concatenate([d_props[sel], np.full(len(who), "{}", dtype=object)])
         if not len(at):
             continue
         srt = np.lexsort((merchant, at))
@@ -166,7 +172,7 @@ def _stream_events(cursor, world: G.World, derived: dict[str, np.ndarray], bar: 
             frame = pd.DataFrame({
                 "id": ids[start:start + 200_000], "merchant_id": merchant[part] + 1,
                 "event_type": kind[part], "entity_id": format_column("entity_id", entity[part]),
-                "occurred_at": format_column("occurred_at", at[part])})
+                "occurred_at": format_column("occurred_at", at[part]), "props": prop[part]})
             copy_frame(cursor, "app.events", columns, frame)
             bar.advance("app.events", len(part))
     world.m_last_active = last_active  # type: ignore[attr-defined]

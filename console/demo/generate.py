@@ -469,8 +469,9 @@ def requests(w: World) -> Table:
     guide = guide_at(w, trim, created)
     max_price = _round(guide * (1 - rng.uniform(0.0, 0.12, total)), 1000)
     needed_by = created + rng.integers(7, 46, total) * DAY
-    bidding = rng.random(total) < 0.10
-    deadline = np.where(bidding, created + rng.integers(1, 6, total) * DAY + rng.integers(0, 12, total) * HOUR, NA)
+    # 竞价寻车 is the newer feature: a tenth of all requests, a quarter of the last fortnight's.
+    bidding = rng.random(total) < np.where(created > w.anchor - 14 * DAY, 0.25, 0.09)
+    deadline = np.where(bidding, created + rng.integers(1, 10, total) * DAY + rng.integers(0, 12, total) * HOUR, NA)
     colours = []
     for k, u in enumerate(rng.random(total)):
         if u < 0.4:
@@ -508,14 +509,15 @@ def bids(w: World) -> Table:
     rng = w.rng
     req = np.flatnonzero(w.r_deadline != NA)
     order, start, count = _listings_by_trim(w)
-    n_bids = np.minimum(rng.poisson(3, len(req)), 8)
+    n_bids = np.minimum(rng.poisson(4, len(req)), 8)
     r = np.repeat(req, n_bids)
     t = w.r_trim[r]
     has = count[t] > 0
     listing = np.where(has, order[start[t] + (rng.random(len(r)) * np.maximum(count[t], 1)).astype(np.int64)], NA)
     sellers_pool = np.flatnonzero(w.m_approved != NA)
     seller = np.where(has, w.l_seller[np.maximum(listing, 0)], sellers_pool[rng.integers(0, len(sellers_pool), len(r))])
-    created = _uniform_between(rng, w.r_created[r] + 600, w.r_deadline[r])
+    # Most offers come in soon after the request is posted.
+    created = w.r_created[r] + 600 + (rng.random(len(r)) ** 2 * (w.r_deadline[r] - w.r_created[r] - 600)).astype(np.int64)
     keep = (seller != w.r_buyer[r]) & (created < w.anchor) & (created > w.m_approved[seller])
     r, listing, seller, created = r[keep], listing[keep], seller[keep], created[keep]
     price = _round(w.r_max[r] * rng.uniform(0.93, 1.0, len(r)), 100)
@@ -598,6 +600,8 @@ def matches_and_orders(w: World) -> None:
             stage = STAGES[min(4, int(rng.choice(5, p=[0.38, 0.24, 0.18, 0.14, 0.06])))]
             if owner == NA and stage != "suggested":
                 stage = "suggested"
+            if stage == "suggested" and source == "auto" and rng.random() < 0.5:
+                match["owner_id"] = NA  # fresh suggestions wait in the pool until a BD claims them
         elif blocked or rng.random() > p_progress * 0.55:
             stage = "lost"
         else:
@@ -688,7 +692,8 @@ def _order_story(w, rng, match, stage, r, li, buyer, seller, qty, unit,
     p_rows.append({"order_id": oid, "kind": "deposit", "channel": channel, "amount": deposit,
                    "status": "succeeded", "due_at": due, "paid_at": paid, "created_at": created})
     order.update(status="deposit_paid", escrow_state="held", deposit_paid_at=paid, updated_at=paid)
-    _event(w, buyer, "deposit_paid", oid, paid)
+    _event(w, buyer, "deposit_paid", oid, paid, "buyer")
+    _event(w, seller, "deposit_paid", oid, paid, "seller")
     _maybe_loan(w, rng, buyer, oid, amount, paid, ln_rows)
     finish = paid + int(rng.integers(3, 16)) * DAY + int(rng.integers(0, 10 * HOUR))
     logistics = w.m_city[buyer] != w.m_city[seller] and rng.random() < 0.6
@@ -698,7 +703,8 @@ def _order_story(w, rng, match, stage, r, li, buyer, seller, qty, unit,
     buyer_cancels = rng.random() < M.hazard(np.array([q[buyer]]), 0.04, 1.0)[0]
     disputed = rng.random() < M.hazard(np.array([min(q[buyer], q[seller])]), 0.05, 0.9)[0]
     if stage == "deposit_paid" or finish >= w.anchor:
-        if disputed and paid + 2 * DAY < w.anchor:
+        in_flight_dispute = rng.random() < M.hazard(np.array([min(q[buyer], q[seller])]), 0.2, 0.9)[0]
+        if in_flight_dispute and paid + 2 * DAY < w.anchor:
             _dispute(w, rng, order, oid, buyer, seller, paid, d_rows, resolve=False)
         return ("deposit_paid", paid)
     if seller_cancels or buyer_cancels:
@@ -724,8 +730,8 @@ def _order_story(w, rng, match, stage, r, li, buyer, seller, qty, unit,
     p_rows.append({"order_id": oid, "kind": "fee", "channel": _pay_channel(rng, order["fee_amount"]),
                    "amount": order["fee_amount"], "status": "succeeded", "due_at": NA, "paid_at": finish,
                    "created_at": finish})
-    _event(w, buyer, "deal_completed", oid, finish)
-    _event(w, seller, "deal_completed", oid, finish)
+    _event(w, buyer, "deal_completed", oid, finish, "buyer")
+    _event(w, seller, "deal_completed", oid, finish, "seller")
     _reviews(w, rng, oid, buyer, seller, li, finish, rv_rows)
     return ("won", finish)
 
@@ -735,7 +741,10 @@ def _dispute(w, rng, order, oid, buyer, seller, paid, d_rows, *, resolve: bool):
     # The weaker party is usually the one complained about.
     against = seller if (q[seller] < q[buyer]) == (rng.random() < 0.8) else buyer
     raiser = buyer if against == seller else seller
-    created = paid + int(rng.integers(DAY, 8 * DAY))
+    if resolve:
+        created = paid + int(rng.integers(DAY, 8 * DAY))
+    else:  # raised while the deal is still open: some time between deposit and now
+        created = paid + int(rng.uniform(0.2, 0.9) * min(8 * DAY, w.anchor - paid))
     if created >= w.anchor - 600:
         return None
     reason = str(rng.choice(["not_delivered", "wrong_spec", "late_delivery", "price_change", "damage", "other"],
@@ -814,7 +823,8 @@ def _logistics(w, rng, oid, buyer, seller, qty, paid, finish, lg_rows) -> None:
 
 
 def _maybe_loan(w, rng, buyer, oid, amount, paid, ln_rows) -> None:
-    if rng.random() >= (0.25 if w.m_large[buyer] else 0.12):
+    recent = paid > w.anchor - 14 * DAY  # order finance is asked for while the deal is open
+    if rng.random() >= (0.25 if w.m_large[buyer] else 0.12) + (0.2 if recent else 0.0):
         return
     q = w.m_q[buyer]
     applied = paid + int(rng.integers(HOUR, 2 * DAY))
@@ -824,7 +834,7 @@ def _maybe_loan(w, rng, buyer, oid, amount, paid, ln_rows) -> None:
            "status": "applied", "applied_at": applied, "decided_at": NA, "due_at": NA, "closed_at": NA}
     ln_rows.append(row)
     decided = applied + int(rng.integers(4 * HOUR, 4 * DAY))
-    if decided >= w.anchor - 2 * DAY:
+    if decided >= w.anchor - 2 * DAY or applied >= w.anchor - 10 * DAY:
         return  # still waiting for risk
     if rng.random() < 0.12 + 0.2 * (q < -1):
         row.update(status="rejected", decided_at=decided)
@@ -858,13 +868,14 @@ def _finish_matches(w: World, m_rows: list[dict], request_won: set[int], listing
 
 
 # ==================================================================== derived events
-def _event(w: World, merchant: int, kind: str, entity: int, at: int) -> None:
-    w.__dict__.setdefault("extra_events", []).append((merchant, kind, entity, at))
+def _event(w: World, merchant: int, kind: str, entity: int, at: int, role: str = "") -> None:
+    """An event the order story produced; ``role`` says which side of a deal the merchant was."""
+    w.__dict__.setdefault("extra_events", []).append((merchant, kind, entity, at, role))
 
 
 def derived_events(w: World) -> dict[str, np.ndarray]:
     """Every funnel event implied by the tables, as arrays (merchant index, type, entity, time)."""
-    parts: list[tuple[np.ndarray, str | np.ndarray, np.ndarray, np.ndarray]] = []
+    parts: list[tuple] = []  # (merchant, type, entity, time[, role])
     n = w.scale.merchants
     parts.append((np.arange(n), "registered", np.arange(1, n + 1), w.m_reg))
     c = w.tables["app.certifications"].columns
@@ -883,18 +894,21 @@ def derived_events(w: World) -> dict[str, np.ndarray]:
         ml = np.asarray(mt["listing_id"]) - 1
         mc = np.asarray(mt["created_at"], dtype=np.int64)
         ids = np.asarray(mt["id"])
-        parts.append((w.r_buyer[mr], "match_created", ids, mc))
-        parts.append((w.l_seller[ml], "match_created", ids, mc))
+        parts.append((w.r_buyer[mr], "match_created", ids, mc, "buyer"))
+        parts.append((w.l_seller[ml], "match_created", ids, mc, "seller"))
     extra = w.__dict__.get("extra_events", [])
     if extra:
-        em, et, ee, ea = zip(*extra)
-        parts.append((np.array(em), np.array(et, dtype=object), np.array(ee), np.array(ea, dtype=np.int64)))
+        em, et, ee, ea, er = zip(*extra)
+        parts.append((np.array(em), np.array(et, dtype=object), np.array(ee), np.array(ea, dtype=np.int64),
+                      np.array(er, dtype=object)))
     merchant = np.concatenate([p[0] for p in parts]).astype(np.int64)
     kinds = np.concatenate([np.full(len(p[0]), p[1], dtype=object) if isinstance(p[1], str) else p[1]
                             for p in parts])
     entity = np.concatenate([np.asarray(p[2], dtype=np.int64) for p in parts])
     at = np.concatenate([np.asarray(p[3], dtype=np.int64) for p in parts])
-    return {"merchant": merchant, "type": kinds, "entity": entity, "at": at}
+    role = np.concatenate([p[4] if len(p) > 4 and not isinstance(p[4], str)
+                           else np.full(len(p[0]), p[4] if len(p) > 4 else "", dtype=object) for p in parts])
+    return {"merchant": merchant, "type": kinds, "entity": entity, "at": at, "role": role}
 
 
 def login_plan(w: World, derived_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -937,7 +951,7 @@ def notifications(w: World) -> Table:
         local_hour = ((at + 8 * HOUR) % DAY) // HOUR
         if channel == "sms" and (local_hour >= 22 or local_hour < 8):  # quiet hours: hold SMS till 09:00
             send_after = at - (at + 8 * HOUR) % DAY + (DAY if local_hour >= 22 else 0) + 9 * HOUR
-        if send_after > w.anchor - 300:
+        if send_after > w.anchor - 6 * HOUR:  # the last hours' messages are still in the outbox
             status, sent = ("held" if send_after > at else "queued"), NA
         elif rng.random() < 0.01:
             status, sent = "failed", NA
