@@ -1,0 +1,124 @@
+"""Scoring runs and the override-expiry sweep: system work without a signed-in actor.
+
+The console's services (console/services/credit.py) call these for staff, with their own
+role checks and audit; the command line (python -m console.credit) calls them directly.
+Scoring is one INSERT … SELECT inside PostgreSQL (sql/queries/credit_score_run.sql): no
+Python loop per merchant, and memory does not grow with the number of merchants.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.audit import write_audit
+from console.credit.scorecard import Scorecard
+from console.errors import Conflict
+
+
+def register_version(conn: Connection, card: Scorecard) -> int:
+    """The database id of ``card``'s version, copying it in on first use.
+
+    The first version ever registered becomes the active one. A file whose content changed
+    under a version name already used is refused: its stored scores would lose their meaning.
+    """
+    row = db.fetch_one(conn, """SELECT id, config_sha256 FROM ops.credit_scorecard_versions
+                                WHERE version = :v""", v=card.version)
+    if row is not None:
+        if row["config_sha256"] != card.sha256:
+            raise Conflict("credit.error.version_changed", version=card.version)
+        return int(row["id"])
+    has_active = db.scalar(conn, """SELECT EXISTS (SELECT 1 FROM ops.credit_scorecard_versions
+                                                   WHERE status = 'active')""")
+    version_id = db.scalar(conn, """
+        INSERT INTO ops.credit_scorecard_versions
+            (version, config_sha256, config, status, base_points, base_odds, pdo,
+             ih_min_months, ih_min_deals, ih_grade, ih_loan_limit)
+        VALUES (:v, :sha, CAST(:config AS jsonb), :status, :bp, :bo, :pdo,
+                :ihm, :ihd, :ihg, :ihl)
+        ON CONFLICT (version) DO NOTHING
+        RETURNING id""",
+        v=card.version, sha=card.sha256, config=json.dumps(card.raw, ensure_ascii=False),
+        status="candidate" if has_active else "active", bp=card.base_points,
+        bo=card.base_odds, pdo=card.pdo, ihm=card.ih_max_months, ihd=card.ih_max_deals,
+        ihg=card.ih_grade, ihl=card.ih_loan_limit)
+    if version_id is None:   # registered concurrently by another run: use theirs
+        return register_version(conn, card)
+    _insert_bins(conn, version_id, card)
+    return int(version_id)
+
+
+def _insert_bins(conn: Connection, version_id: int, card: Scorecard) -> None:
+    rows = [{"vid": version_id, "factor": f.name, "ord": f.order, "no": b.bin_no,
+             "lo": b.lower, "hi": b.upper,
+             "cats": list(b.categories) if b.categories is not None else None,
+             "miss": b.is_missing, "pts": b.points, "max": f.max_points}
+            for f in card.factors for b in f.bins]
+    conn.execute(sa.text("""
+        INSERT INTO ops.credit_scorecard_bins
+            (version_id, factor, factor_order, bin_no, lower, upper, categories, is_missing,
+             points, max_points)
+        VALUES (:vid, :factor, :ord, :no, :lo, :hi, CAST(:cats AS text[]), :miss, :pts, :max)"""),
+        rows)
+    conn.execute(sa.text("""
+        INSERT INTO ops.credit_grade_bands (version_id, grade, grade_rank, min_score, loan_limit,
+                                            vip_eligible)
+        VALUES (:vid, :grade, :rank, :min, :limit, :vip)"""),
+        [{"vid": version_id, "grade": b.grade, "rank": b.rank, "min": b.min_score,
+          "limit": b.loan_limit, "vip": b.vip} for b in card.bands])
+
+
+def score_all(conn: Connection, card: Scorecard, *, triggered_by: int | None = None) -> int:
+    """Score every merchant in the features mart in the caller's transaction; the run's id."""
+    version_id = register_version(conn, card)
+    run_id = db.scalar(conn, """
+        INSERT INTO ops.credit_runs (version_id, triggered_by, features_as_of)
+        VALUES (:v, :by, (SELECT max(as_of_date) FROM mart.merchant_features))
+        RETURNING id""", v=version_id, by=triggered_by)
+    scored = db.execute(conn, db.named_query("credit_score_run"), run_id=run_id,
+                        version_id=version_id)
+    _check_every_factor_scored(conn, run_id, len(card.factors))
+    db.execute(conn, """UPDATE ops.credit_runs
+                        SET status = 'succeeded', finished_at = clock_timestamp(),
+                            merchants_scored = :n
+                        WHERE id = :id""", n=scored, id=run_id)
+    return int(run_id)
+
+
+def _check_every_factor_scored(conn: Connection, run_id: int, n_factors: int) -> None:
+    """A value no bin covers would silently drop a factor from a total: refuse the run."""
+    incomplete = db.scalar(conn, """
+        SELECT count(*) FROM ops.credit_scores s
+        WHERE s.run_id = :r
+          AND (SELECT count(*) FROM jsonb_object_keys(s.factors)) <> :n""", r=run_id, n=n_factors)
+    if incomplete:
+        raise Conflict("credit.error.unscored_factor", merchants=int(incomplete))
+
+
+def record_failed_run(conn: Connection, card: Scorecard, *, error: str,
+                      triggered_by: int | None = None) -> int:
+    version_id = register_version(conn, card)
+    return int(db.scalar(conn, """
+        INSERT INTO ops.credit_runs (version_id, status, finished_at, triggered_by, error_text)
+        VALUES (:v, 'failed', clock_timestamp(), :by, :err) RETURNING id""",
+        v=version_id, by=triggered_by, err=error[:2000]))
+
+
+def expire_due_overrides(conn: Connection, *, now: datetime | None = None) -> int:
+    """Mark approved or still-proposed overrides past their expiry as 'expired' (audited as
+    the system). The effective-grade view already ignores them from the moment they expire;
+    this keeps the status column and the inbox truthful."""
+    expired = db.fetch_all(conn, """
+        UPDATE ops.credit_overrides
+        SET status = 'expired', version = version + 1
+        WHERE status IN ('approved', 'proposed') AND expires_at <= coalesce(:now, now())
+        RETURNING id, merchant_id, new_grade, expires_at""", now=now)
+    for row in expired:
+        write_audit(conn=conn, actor_id=None, action="credit.override.expire",
+                    entity_type="credit_override", entity_id=row["id"],
+                    after={"status": "expired", "merchant_id": row["merchant_id"],
+                           "new_grade": row["new_grade"], "expires_at": row["expires_at"]})
+    return len(expired)

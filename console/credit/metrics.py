@@ -1,0 +1,124 @@
+"""Monitoring maths, vectorised with numpy/scipy: PSI, KS, ROC-AUC, rates per grade.
+
+Conventions: a higher score means a better merchant; ``bad`` is 1 for a merchant with an
+outcome (deposit default, order-loan default, or a dispute lost), else 0.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from console.credit.scorecard import GRADES
+
+# An empty bin would make PSI infinite; like most monitoring tools we floor each share.
+PSI_FLOOR = 1e-4
+
+
+def psi(expected: Sequence[float], actual: Sequence[float], *, floor: float = PSI_FLOOR) -> float:
+    """Population stability index between two distributions over the same bins.
+
+    Inputs are counts (or shares) per bin; PSI = Σ (a − e) · ln(a / e) over the bins' shares.
+    """
+    e = np.asarray(expected, dtype=float)
+    a = np.asarray(actual, dtype=float)
+    if e.shape != a.shape or e.sum() <= 0 or a.sum() <= 0:
+        return float("nan")
+    e = np.maximum(e / e.sum(), floor)
+    a = np.maximum(a / a.sum(), floor)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def psi_level(value: float, *, investigate: float, shifted: float) -> str:
+    """'stable' below ``investigate``, 'shifted' above ``shifted``, else 'investigate'."""
+    if np.isnan(value):
+        return "unknown"
+    if value < investigate:
+        return "stable"
+    return "shifted" if value > shifted else "investigate"
+
+
+def score_psi(expected_scores: Sequence[float], actual_scores: Sequence[float],
+              *, n_bins: int = 10) -> float:
+    """PSI of scores binned at the expected run's deciles (ties merge bins)."""
+    e = np.asarray(expected_scores, dtype=float)
+    a = np.asarray(actual_scores, dtype=float)
+    if e.size == 0 or a.size == 0:
+        return float("nan")
+    inner = np.unique(np.quantile(e, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    # Right-closed at each edge so that a score equal to an edge counts once in both runs.
+    e_bins = np.searchsorted(inner, e, side="right")
+    a_bins = np.searchsorted(inner, a, side="right")
+    k = inner.size + 1
+    return psi(np.bincount(e_bins, minlength=k), np.bincount(a_bins, minlength=k))
+
+
+def _clean(scores: Sequence[float], bad: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(bad, dtype=int)
+    return s, y
+
+
+def roc_auc(scores: Sequence[float], bad: Sequence[int]) -> float:
+    """P(a random good merchant scores above a random bad one); ties count half.
+
+    Mann–Whitney on average ranks, so ties are exact and it is O(n log n).
+    """
+    s, y = _clean(scores, bad)
+    n_bad, n_good = int(y.sum()), int((1 - y).sum())
+    if n_bad == 0 or n_good == 0:
+        return float("nan")
+    ranks = rankdata(s)
+    good_rank_sum = ranks[y == 0].sum()
+    return float((good_rank_sum - n_good * (n_good + 1) / 2) / (n_good * n_bad))
+
+
+def ks(scores: Sequence[float], bad: Sequence[int]) -> float:
+    """Kolmogorov–Smirnov: the largest gap between the score CDFs of bad and good merchants."""
+    s, y = _clean(scores, bad)
+    n_bad, n_good = int(y.sum()), int((1 - y).sum())
+    if n_bad == 0 or n_good == 0:
+        return float("nan")
+    thresholds = np.unique(s)
+    sorted_bad = np.sort(s[y == 1])
+    sorted_good = np.sort(s[y == 0])
+    cdf_bad = np.searchsorted(sorted_bad, thresholds, side="right") / n_bad
+    cdf_good = np.searchsorted(sorted_good, thresholds, side="right") / n_good
+    return float(np.max(np.abs(cdf_bad - cdf_good)))
+
+
+def default_rate_by_grade(grades: Sequence[str], bad: Sequence[int]) -> pd.DataFrame:
+    """Merchants, bad ones and the default rate per grade, best grade first (all seven)."""
+    frame = pd.DataFrame({"grade": list(grades), "bad": np.asarray(bad, dtype=int)})
+    out = (frame.groupby("grade")["bad"].agg(merchants="count", bad="sum")
+           .reindex(list(GRADES), fill_value=0))
+    out["default_rate"] = np.where(out["merchants"] > 0,
+                                   out["bad"] / out["merchants"].where(out["merchants"] > 0, 1),
+                                   np.nan)
+    return out.rename_axis("grade").reset_index()
+
+
+def is_monotonic_by_grade(table: pd.DataFrame) -> bool:
+    """True when the default rate never falls from a better grade to a worse one
+    (grades without merchants are skipped)."""
+    rates = table.loc[table["merchants"] > 0, "default_rate"].to_numpy()
+    return bool(np.all(np.diff(rates) >= 0))
+
+
+def migration_matrix(before: pd.Series, after: pd.Series) -> pd.DataFrame:
+    """Merchants by grade in the earlier run (rows) and the later run (columns).
+
+    ``before``/``after`` are grades indexed by merchant id; only merchants in both count.
+    """
+    both = pd.concat({"before": before, "after": after}, axis=1, join="inner")
+    table = pd.crosstab(both["before"], both["after"])
+    return table.reindex(index=list(GRADES), columns=list(GRADES), fill_value=0)
+
+
+def rate_level(rate: float, *, warn: float, red: float) -> str:
+    """'ok', 'warn' (from warn) or 'red' (from red): the override-rate traffic light."""
+    if rate >= red:
+        return "red"
+    return "warn" if rate >= warn else "ok"

@@ -1,0 +1,214 @@
+"""The scorecard configuration: load a versioned TOML file, check it, turn bins into points.
+
+Points follow points-to-double-odds scaling: a bin's points are the base points shared
+equally among the factors plus ``pdo × doublings``, rounded half up to whole points. Whole
+points per bin make the total exactly the sum of the factor points a risk officer reads.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from console.errors import InvalidInput
+
+CONFIG_DIR = Path(__file__).parent
+DEFAULT_CONFIG = CONFIG_DIR / "scorecard_v1.toml"
+
+GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C")   # best first; rank = index + 1
+# Features the scorecard may use: the rows of the view ops.credit_feature_values.
+NUMERIC_FEATURES = frozenset({
+    "months_on_platform", "deals_12m", "gmv_12m", "deposit_defaults", "late_payments",
+    "cancellations", "disputes_raised", "disputes_lost", "avg_stars", "review_count",
+    "fake_listings_confirmed", "median_response_hours", "days_since_active"})
+CATEGORY_FEATURES = {"cert_level": frozenset({"none", "personal", "enterprise"})}
+
+
+class ScorecardError(ValueError):
+    """The configuration file is wrong; the message says where (for whoever edits it)."""
+
+
+@dataclass(frozen=True)
+class Bin:
+    bin_no: int               # 0 = missing value; 1.. in value order / listed order
+    points: int
+    lower: float | None = None
+    upper: float | None = None
+    categories: tuple[str, ...] | None = None
+    is_missing: bool = False
+
+
+@dataclass(frozen=True)
+class Factor:
+    name: str
+    order: int
+    direction: str | None     # "up", "down" or None (categorical)
+    bins: tuple[Bin, ...]
+
+    @property
+    def max_points(self) -> int:
+        return max(b.points for b in self.bins)
+
+    def label(self, bin_no: int) -> str:
+        """A bin as people read it: '[3, 6)', 'enterprise', '—'."""
+        b = next(b for b in self.bins if b.bin_no == bin_no)
+        if b.is_missing:
+            return "—"
+        if b.categories is not None:
+            return ", ".join(b.categories)
+        lo = "−∞" if b.lower is None else _num(b.lower)
+        hi = "∞" if b.upper is None else _num(b.upper)
+        return f"[{lo}, {hi})"
+
+
+@dataclass(frozen=True)
+class Band:
+    grade: str
+    rank: int
+    min_score: int | None
+    loan_limit: float
+    vip: bool
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    version: str
+    sha256: str
+    raw: dict[str, Any]
+    base_points: int
+    base_odds: float
+    pdo: float
+    factors: tuple[Factor, ...]
+    bands: tuple[Band, ...]
+    ih_max_months: int
+    ih_max_deals: int
+    ih_grade: str
+    ih_loan_limit: float
+    psi_investigate: float
+    psi_shifted: float
+    override_warn: float
+    override_red: float
+
+    def factor(self, name: str) -> Factor:
+        return next(f for f in self.factors if f.name == name)
+
+    def grade_for(self, score: int) -> str:
+        """The grade a total earns (the same rule the scoring SQL applies)."""
+        for band in self.bands:
+            if band.min_score is None or score >= band.min_score:
+                return band.grade
+        return GRADES[-1]
+
+    def odds_at(self, score: float) -> float:
+        """Odds of good:bad implied by a score under this scaling."""
+        return self.base_odds * 2 ** ((score - self.base_points) / self.pdo)
+
+
+def _num(x: float) -> str:
+    return f"{x:g}" if abs(x) < 1e6 else f"{x:,.0f}"
+
+
+def round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5 + 1e-9))
+
+
+def bin_points(*, share: float, pdo: float, doublings: float) -> int:
+    return round_half_up(share + pdo * doublings)
+
+
+def load(path: Path | str = DEFAULT_CONFIG) -> Scorecard:
+    data = Path(path).read_bytes()
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ScorecardError(f"{path}: {err}") from err
+    return parse(raw, sha256=hashlib.sha256(data).hexdigest())
+
+
+def parse(raw: dict[str, Any], *, sha256: str) -> Scorecard:
+    scaling = _section(raw, "scaling")
+    base_points, base_odds, pdo = scaling["base_points"], scaling["base_odds"], scaling["pdo"]
+    if pdo <= 0 or base_odds <= 0:
+        raise ScorecardError("scaling: pdo and base_odds must be positive")
+    specs = raw.get("factors") or []
+    if not specs:
+        raise ScorecardError("factors: at least one factor is needed")
+    share = base_points / len(specs)
+    factors = tuple(_factor(spec, order, share=share, pdo=pdo)
+                    for order, spec in enumerate(specs, start=1))
+    names = [f.name for f in factors]
+    if len(set(names)) != len(names):
+        raise ScorecardError("factors: a factor is listed twice")
+    ih = _section(raw, "insufficient_history")
+    mon = _section(raw, "monitoring")
+    if ih["grade"] not in GRADES:
+        raise ScorecardError(f"insufficient_history.grade: unknown grade {ih['grade']!r}")
+    return Scorecard(
+        version=str(raw.get("version") or ""), sha256=sha256, raw=raw,
+        base_points=int(base_points), base_odds=float(base_odds), pdo=float(pdo),
+        factors=factors, bands=_bands(raw.get("grades") or []),
+        ih_max_months=int(ih["max_months"]), ih_max_deals=int(ih["max_deals"]),
+        ih_grade=ih["grade"], ih_loan_limit=float(ih["loan_limit"]),
+        psi_investigate=float(mon["psi_investigate"]), psi_shifted=float(mon["psi_shifted"]),
+        override_warn=float(mon["override_warn"]), override_red=float(mon["override_red"]))
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    section = raw.get(name)
+    if not isinstance(section, dict):
+        raise ScorecardError(f"[{name}] is missing")
+    return section
+
+
+def _factor(spec: dict[str, Any], order: int, *, share: float, pdo: float) -> Factor:
+    name = spec.get("name")
+    points = lambda d: bin_points(share=share, pdo=pdo, doublings=float(d))  # noqa: E731
+    missing = Bin(0, points(spec.get("missing", 0.0)), is_missing=True)
+    if name in CATEGORY_FEATURES:
+        cats = spec.get("categories") or {}
+        if set(cats) != CATEGORY_FEATURES[name]:
+            raise ScorecardError(f"{name}: categories must be exactly {sorted(CATEGORY_FEATURES[name])}")
+        bins = [Bin(i, points(d), categories=(c,)) for i, (c, d) in enumerate(cats.items(), start=1)]
+        return Factor(name, order, None, (missing, *bins))
+    if name not in NUMERIC_FEATURES:
+        raise ScorecardError(f"factor {name!r} is not a known feature")
+    edges, doublings = list(spec.get("edges") or []), list(spec.get("doublings") or [])
+    if len(doublings) != len(edges) + 1:
+        raise ScorecardError(f"{name}: needs one doublings entry per bin ({len(edges) + 1})")
+    if any(a >= b for a, b in zip(edges, edges[1:])):
+        raise ScorecardError(f"{name}: edges must rise strictly")
+    direction = spec.get("direction")
+    if direction not in ("up", "down"):
+        raise ScorecardError(f"{name}: direction must be 'up' or 'down'")
+    steps = [b - a for a, b in zip(doublings, doublings[1:])]
+    if (direction == "up" and any(s < 0 for s in steps)) or \
+       (direction == "down" and any(s > 0 for s in steps)):
+        raise ScorecardError(f"{name}: points must move {direction} with the value")
+    bounds = [None, *edges, None]
+    bins = [Bin(i + 1, points(d), lower=bounds[i], upper=bounds[i + 1])
+            for i, d in enumerate(doublings)]
+    return Factor(name, order, direction, (missing, *bins))
+
+
+def _bands(specs: list[dict[str, Any]]) -> tuple[Band, ...]:
+    if [s.get("grade") for s in specs] != list(GRADES):
+        raise ScorecardError(f"grades: list exactly {', '.join(GRADES)}, best first")
+    bands = tuple(Band(s["grade"], rank, s.get("min_score"), float(s["loan_limit"]), bool(s["vip"]))
+                  for rank, s in enumerate(specs, start=1))
+    floors = [b.min_score for b in bands[:-1]]
+    if any(f is None for f in floors) or bands[-1].min_score is not None:
+        raise ScorecardError("grades: every grade but the last needs min_score; the last none")
+    if any(a <= b for a, b in zip(floors, floors[1:])):
+        raise ScorecardError("grades: min_score must fall from AAA down")
+    return bands
+
+
+def check_file(path: Path | str) -> Scorecard:
+    """Load for the command line / the console; a broken file is a refusal with a key."""
+    try:
+        return load(path)
+    except (ScorecardError, KeyError, TypeError) as err:
+        raise InvalidInput("credit.error.bad_config", detail=str(err)) from err

@@ -1,0 +1,464 @@
+"""Merchant credit ratings for staff: grades, rating cards, overrides under four eyes,
+model monitoring and export.
+
+Risk staff score, propose and decide overrides; BD staff and managers read grades.
+Scoring itself is set-based SQL in console/credit/engine.py.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.audit import write_audit
+from console.credit import engine as credit_engine
+from console.credit import metrics
+from console.credit.scorecard import DEFAULT_CONFIG, GRADES, check_file
+from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from console.roles import Actor, requires
+from console.settings import get_settings
+
+READERS = ("risk", "bd", "manager")     # may read grades and rating cards
+MONITORS = ("risk", "manager")           # may read model monitoring and export
+OVERRIDE_REASONS = ("new_information", "guarantee", "collateral", "data_error",
+                    "adverse_news", "other")
+MAX_OVERRIDE_DAYS = 366                  # an override is reviewed at least once a year
+
+
+# ---------------------------------------------------------------- reading grades
+@requires(*READERS)
+def grade_overview(*, conn: Connection, actor: Actor) -> dict[str, Any]:
+    """Effective-grade distribution of the latest run, and the grade trend over runs."""
+    distribution = db.fetch_df(conn, """
+        SELECT g.grade, count(m.merchant_id) AS merchants,
+               count(m.merchant_id) FILTER (WHERE m.is_override) AS overridden,
+               count(m.merchant_id) FILTER (WHERE m.insufficient_history) AS insufficient_history
+        FROM unnest(CAST(:grades AS text[])) WITH ORDINALITY AS g(grade, rank)
+        LEFT JOIN ops.merchant_credit m ON m.effective_grade = g.grade
+        GROUP BY g.grade, g.rank ORDER BY g.rank""", grades=list(GRADES))
+    trend = db.fetch_df(conn, """
+        SELECT r.id AS run_id, r.finished_at, s.grade, count(*) AS merchants
+        FROM (SELECT id, finished_at FROM ops.credit_runs WHERE status = 'succeeded'
+              ORDER BY id DESC LIMIT 24) r
+        JOIN ops.credit_scores s ON s.run_id = r.id
+        GROUP BY r.id, r.finished_at, s.grade
+        ORDER BY r.id, ops.credit_grade_rank(s.grade)""")
+    return {"distribution": distribution, "trend": trend,
+            "latest_run": _latest_run(conn), "override": _override_rate(conn)}
+
+
+def _latest_run(conn: Connection) -> dict[str, Any] | None:
+    row = db.fetch_one(conn, """
+        SELECT r.id, r.finished_at, r.merchants_scored, r.features_as_of, v.version
+        FROM ops.credit_runs r JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+        WHERE r.status = 'succeeded' ORDER BY r.id DESC LIMIT 1""")
+    return dict(row) if row else None
+
+
+@dataclass(frozen=True)
+class OverrideRate:
+    active: int
+    scored: int
+    rate: float
+    level: str            # ok / warn / red
+    warn: float
+    red: float
+
+
+def _override_rate(conn: Connection) -> OverrideRate:
+    row = db.fetch_one(conn, """
+        SELECT count(*) AS scored, count(*) FILTER (WHERE is_override) AS active
+        FROM ops.merchant_credit""")
+    card = check_file(DEFAULT_CONFIG)
+    scored, active = int(row["scored"]), int(row["active"])
+    rate = active / scored if scored else 0.0
+    return OverrideRate(active, scored, rate,
+                        metrics.rate_level(rate, warn=card.override_warn, red=card.override_red),
+                        card.override_warn, card.override_red)
+
+
+@requires(*READERS)
+def search_merchants(*, conn: Connection, actor: Actor, query: str = "",
+                     grade: str | None = None, limit: int = 50,
+                     offset: int = 0) -> tuple[pd.DataFrame, int]:
+    """Merchants by name fragment or id, with their current rating; (page, total)."""
+    if grade is not None and grade not in GRADES:
+        raise InvalidInput("credit.error.bad_grade")
+    text = (query or "").strip()
+    where = """(:q = '' OR m.name ILIKE '%' || :q || '%' OR m.id::text = :q)
+               AND (CAST(:grade AS text) IS NULL OR c.effective_grade = :grade)"""
+    params = {"q": text, "grade": grade}
+    total = db.scalar(conn, f"""SELECT count(*) FROM app.merchants m
+                                LEFT JOIN ops.merchant_credit c ON c.merchant_id = m.id
+                                WHERE {where}""", **params)
+    page = db.fetch_df(conn, f"""
+        SELECT m.id AS merchant_id, m.name, ci.name AS city, m.merchant_type, m.cert_level,
+               c.score, c.grade, c.effective_grade, c.is_override, c.insufficient_history,
+               c.loan_limit, c.vip_eligible
+        FROM app.merchants m
+        JOIN app.cities ci ON ci.id = m.city_id
+        LEFT JOIN ops.merchant_credit c ON c.merchant_id = m.id
+        WHERE {where}
+        ORDER BY c.score DESC NULLS LAST, m.id
+        LIMIT :limit OFFSET :offset""", limit=int(limit), offset=int(offset), **params)
+    return page, int(total)
+
+
+@dataclass
+class RatingCard:
+    merchant: dict[str, Any]
+    current: dict[str, Any] | None          # the ops.merchant_credit row
+    factors: pd.DataFrame                    # factor, value, bin, points, max_points, lost
+    reasons: list[str]                       # factor names, worst first
+    history: pd.DataFrame                    # run_id, finished_at, score, grade
+    overrides: pd.DataFrame
+    version: str | None = None
+    odds: float | None = None                # good:bad odds implied by the score
+    pending_override: dict[str, Any] | None = field(default=None)
+
+
+@requires(*READERS)
+def rating_card(*, conn: Connection, actor: Actor, merchant_id: int) -> RatingCard:
+    merchant = db.fetch_one(conn, """
+        SELECT m.id, m.name, m.merchant_type, m.size_class, m.cert_level, m.status,
+               m.registered_at, ci.name AS city
+        FROM app.merchants m JOIN app.cities ci ON ci.id = m.city_id
+        WHERE m.id = :id""", id=int(merchant_id))
+    if merchant is None:
+        raise NotFound("error.not_found")
+    current = db.fetch_one(conn, "SELECT * FROM ops.merchant_credit WHERE merchant_id = :id",
+                           id=int(merchant_id))
+    factors, reasons, version = pd.DataFrame(), [], None
+    if current is not None:
+        factors = _card_factors(conn, run_id=current["run_id"], merchant_id=int(merchant_id))
+        reasons = list(db.scalar(conn, """SELECT reasons FROM ops.credit_scores
+                                          WHERE run_id = :r AND merchant_id = :m""",
+                                 r=current["run_id"], m=int(merchant_id)) or [])
+        version = db.scalar(conn, """SELECT v.version FROM ops.credit_runs r
+                                     JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+                                     WHERE r.id = :r""", r=current["run_id"])
+    history = db.fetch_df(conn, """
+        SELECT r.id AS run_id, r.finished_at, s.score, s.grade, s.insufficient_history
+        FROM ops.credit_scores s JOIN ops.credit_runs r ON r.id = s.run_id
+        WHERE s.merchant_id = :id AND r.status = 'succeeded'
+        ORDER BY r.id""", id=int(merchant_id))
+    overrides = _overrides_of(conn, merchant_id=int(merchant_id))
+    pending = overrides[overrides["status"] == "proposed"] if not overrides.empty else overrides
+    card = check_file(DEFAULT_CONFIG)
+    return RatingCard(dict(merchant), dict(current) if current else None, factors, reasons,
+                      history, overrides, version,
+                      card.odds_at(current["score"]) if current else None,
+                      pending.iloc[0].to_dict() if not pending.empty else None)
+
+
+def _card_factors(conn: Connection, *, run_id: int, merchant_id: int) -> pd.DataFrame:
+    return db.fetch_df(conn, """
+        SELECT f.key AS factor, f.value->'value' AS value, (f.value->>'bin')::int AS bin_no,
+               (f.value->>'points')::int AS points, b.max_points,
+               b.max_points - (f.value->>'points')::int AS points_lost,
+               b.lower, b.upper, b.categories, b.is_missing
+        FROM ops.credit_scores s
+        JOIN ops.credit_runs r ON r.id = s.run_id
+        CROSS JOIN LATERAL jsonb_each(s.factors) AS f
+        JOIN ops.credit_scorecard_bins b ON b.version_id = r.version_id AND b.factor = f.key
+                                        AND b.bin_no = (f.value->>'bin')::int
+        WHERE s.run_id = :r AND s.merchant_id = :m
+        ORDER BY b.factor_order""", r=run_id, m=merchant_id)
+
+
+def _overrides_of(conn: Connection, *, merchant_id: int) -> pd.DataFrame:
+    return db.fetch_df(conn, """
+        SELECT o.id, o.status, o.from_grade, o.new_grade, o.reason_code, o.reason, o.expires_at,
+               p.display_name AS proposed_by, o.proposed_at,
+               coalesce(a.display_name, j.display_name) AS decided_by, o.decided_at,
+               o.decision_note
+        FROM ops.credit_overrides o
+        JOIN ops.staff p ON p.id = o.proposed_by
+        LEFT JOIN ops.staff a ON a.id = o.approved_by
+        LEFT JOIN ops.staff j ON j.id = o.rejected_by
+        WHERE o.merchant_id = :id ORDER BY o.proposed_at DESC, o.id DESC""", id=merchant_id)
+
+
+# ---------------------------------------------------------------- overrides (four eyes)
+def expiry_instant(expires_on: date) -> datetime:
+    """An override 'until 2026-12-31' holds through that day, Shanghai time."""
+    tz = ZoneInfo(get_settings().timezone)
+    return datetime.combine(expires_on + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def _today() -> date:
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+
+
+@requires("risk")
+def propose_override(*, conn: Connection, actor: Actor, merchant_id: int, new_grade: str,
+                     reason_code: str, reason: str, expires_on: date) -> int:
+    """A risk officer proposes a new grade until a date; another officer must decide."""
+    if new_grade not in GRADES:
+        raise InvalidInput("credit.error.bad_grade")
+    if reason_code not in OVERRIDE_REASONS:
+        raise InvalidInput("credit.error.bad_reason_code")
+    if not (reason or "").strip():
+        raise InvalidInput("error.reason_required")
+    if not isinstance(expires_on, date) or not (
+            _today() <= expires_on <= _today() + timedelta(days=MAX_OVERRIDE_DAYS)):
+        raise InvalidInput("credit.error.bad_expiry", days=MAX_OVERRIDE_DAYS)
+    current = db.fetch_one(conn, """SELECT run_id, effective_grade FROM ops.merchant_credit
+                                    WHERE merchant_id = :m""", m=int(merchant_id))
+    if current is None:
+        raise NotFound("credit.error.not_scored")
+    if current["effective_grade"] == new_grade:
+        raise InvalidInput("credit.error.same_grade")
+    try:
+        with conn.begin_nested():
+            override_id = db.scalar(conn, """
+                INSERT INTO ops.credit_overrides (merchant_id, run_id, from_grade, new_grade,
+                                                  reason_code, reason, expires_at, proposed_by)
+                VALUES (:m, :run, :from_grade, :new_grade, :code, :reason, :exp, :by)
+                RETURNING id""", m=int(merchant_id), run=current["run_id"],
+                from_grade=current["effective_grade"], new_grade=new_grade, code=reason_code,
+                reason=reason.strip(), exp=expiry_instant(expires_on), by=actor.id)
+    except sa.exc.IntegrityError as err:
+        raise Conflict("credit.error.open_proposal_exists") from err
+    write_audit(conn=conn, actor_id=actor.id, action="credit.override.propose",
+                entity_type="credit_override", entity_id=override_id,
+                after={"merchant_id": int(merchant_id), "from_grade": current["effective_grade"],
+                       "new_grade": new_grade, "reason_code": reason_code,
+                       "expires_on": expires_on},
+                reason=reason.strip())
+    return int(override_id)
+
+
+def _lock_proposal(conn: Connection, *, override_id: int, actor: Actor,
+                   expected_version: int | None) -> dict[str, Any]:
+    row = db.fetch_one(conn, """SELECT * FROM ops.credit_overrides WHERE id = :id FOR UPDATE""",
+                       id=int(override_id))
+    if row is None:
+        raise NotFound("error.not_found")
+    if row["proposed_by"] == actor.id:
+        raise PermissionDenied("credit.error.own_override")
+    if row["status"] != "proposed":
+        raise Conflict("credit.error.already_decided", status=row["status"])
+    if expected_version is not None and row["version"] != expected_version:
+        raise Conflict("error.stale")
+    if row["expires_at"] <= db.scalar(conn, "SELECT now()"):
+        raise Conflict("credit.error.override_expired")
+    return dict(row)
+
+
+@requires("risk")
+def approve_override(*, conn: Connection, actor: Actor, override_id: int, note: str = "",
+                     expected_version: int | None = None) -> None:
+    """A second risk officer approves: the new grade holds until the override expires."""
+    row = _lock_proposal(conn, override_id=override_id, actor=actor,
+                         expected_version=expected_version)
+    superseded = [r["id"] for r in db.fetch_all(conn, """
+        UPDATE ops.credit_overrides SET status = 'superseded', version = version + 1
+        WHERE merchant_id = :m AND status = 'approved' AND id <> :id
+        RETURNING id""", m=row["merchant_id"], id=row["id"])]
+    db.execute(conn, """
+        UPDATE ops.credit_overrides
+        SET status = 'approved', approved_by = :by, decided_at = now(), decision_note = :note,
+            version = version + 1
+        WHERE id = :id AND status = 'proposed'""",
+        by=actor.id, note=(note or "").strip() or None, id=row["id"])
+    write_audit(conn=conn, actor_id=actor.id, action="credit.override.approve",
+                entity_type="credit_override", entity_id=row["id"],
+                before={"status": "proposed"},
+                after={"status": "approved", "merchant_id": row["merchant_id"],
+                       "new_grade": row["new_grade"], "expires_at": row["expires_at"],
+                       "superseded": superseded},
+                reason=(note or "").strip() or None)
+
+
+@requires("risk")
+def reject_override(*, conn: Connection, actor: Actor, override_id: int, note: str,
+                    expected_version: int | None = None) -> None:
+    """A second risk officer rejects, saying why; the scored grade stays."""
+    if not (note or "").strip():
+        raise InvalidInput("error.reason_required")
+    row = _lock_proposal(conn, override_id=override_id, actor=actor,
+                         expected_version=expected_version)
+    db.execute(conn, """
+        UPDATE ops.credit_overrides
+        SET status = 'rejected', rejected_by = :by, decided_at = now(), decision_note = :note,
+            version = version + 1
+        WHERE id = :id AND status = 'proposed'""", by=actor.id, note=note.strip(), id=row["id"])
+    write_audit(conn=conn, actor_id=actor.id, action="credit.override.reject",
+                entity_type="credit_override", entity_id=row["id"],
+                before={"status": "proposed"},
+                after={"status": "rejected", "merchant_id": row["merchant_id"]},
+                reason=note.strip())
+
+
+@requires("risk")
+def override_inbox(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """Open proposals, oldest first; mine = proposed by me (I cannot decide those)."""
+    return db.fetch_df(conn, """
+        SELECT o.id, o.version, o.merchant_id, m.name AS merchant, o.from_grade, o.new_grade,
+               o.reason_code, o.reason, o.expires_at, p.display_name AS proposed_by,
+               o.proposed_at, c.score, (o.proposed_by = :me) AS mine
+        FROM ops.credit_overrides o
+        JOIN app.merchants m ON m.id = o.merchant_id
+        JOIN ops.staff p ON p.id = o.proposed_by
+        LEFT JOIN ops.merchant_credit c ON c.merchant_id = o.merchant_id
+        WHERE o.status = 'proposed' AND o.expires_at > now()
+        ORDER BY o.proposed_at, o.id""", me=actor.id)
+
+
+@requires("risk")
+def recent_override_decisions(*, conn: Connection, actor: Actor, limit: int = 50) -> pd.DataFrame:
+    return db.fetch_df(conn, """
+        SELECT o.id, o.merchant_id, m.name AS merchant, o.status, o.from_grade, o.new_grade,
+               o.reason_code, o.expires_at, p.display_name AS proposed_by,
+               coalesce(a.display_name, j.display_name) AS decided_by, o.decided_at,
+               o.decision_note
+        FROM ops.credit_overrides o
+        JOIN app.merchants m ON m.id = o.merchant_id
+        JOIN ops.staff p ON p.id = o.proposed_by
+        LEFT JOIN ops.staff a ON a.id = o.approved_by
+        LEFT JOIN ops.staff j ON j.id = o.rejected_by
+        WHERE o.status <> 'proposed'
+        ORDER BY coalesce(o.decided_at, o.proposed_at) DESC, o.id DESC
+        LIMIT :n""", n=int(limit))
+
+
+# ---------------------------------------------------------------- scoring runs
+@requires("risk")
+def run_scoring(*, conn: Connection, actor: Actor) -> int:
+    """Score every merchant now with the repo's scorecard (audited as this officer)."""
+    card = check_file(DEFAULT_CONFIG)
+    expired = credit_engine.expire_due_overrides(conn)
+    run_id = credit_engine.score_all(conn, card, triggered_by=actor.id)
+    scored = db.scalar(conn, "SELECT merchants_scored FROM ops.credit_runs WHERE id = :r", r=run_id)
+    write_audit(conn=conn, actor_id=actor.id, action="credit.score", entity_type="credit_run",
+                entity_id=run_id, after={"version": card.version, "merchants": scored,
+                                         "overrides_expired": expired})
+    return run_id
+
+
+@requires(*MONITORS)
+def list_runs(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    return db.fetch_df(conn, """
+        SELECT r.id AS run_id, r.status, v.version, r.started_at, r.finished_at,
+               r.features_as_of, r.merchants_scored, s.display_name AS triggered_by, r.error_text
+        FROM ops.credit_runs r
+        JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+        LEFT JOIN ops.staff s ON s.id = r.triggered_by
+        ORDER BY r.id DESC LIMIT 100""")
+
+
+# ---------------------------------------------------------------- monitoring
+@dataclass
+class Monitoring:
+    run_a: int | None
+    run_b: int | None
+    score_psi: float | None = None
+    score_psi_level: str = "unknown"
+    factor_psi: pd.DataFrame = field(default_factory=pd.DataFrame)   # factor, psi, level
+    migration: pd.DataFrame = field(default_factory=pd.DataFrame)    # grade x grade
+    ks: float | None = None
+    auc: float | None = None
+    outcomes: int = 0                                                 # merchants evaluated
+    bad: int = 0
+    by_grade: pd.DataFrame = field(default_factory=pd.DataFrame)     # grade, merchants, bad, rate
+    monotonic: bool | None = None
+    override: OverrideRate | None = None
+
+
+@requires(*MONITORS)
+def monitoring_report(*, conn: Connection, actor: Actor, run_a: int | None = None,
+                      run_b: int | None = None) -> Monitoring:
+    """Stability between two runs (default: the last two) and performance of run_b on the
+    outcomes in the features mart."""
+    runs = [int(r["id"]) for r in db.fetch_all(conn, """
+        SELECT id FROM ops.credit_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 2""")]
+    run_b = run_b if run_b is not None else (runs[0] if runs else None)
+    run_a = run_a if run_a is not None else (runs[1] if len(runs) > 1 else None)
+    report = Monitoring(run_a, run_b, override=_override_rate(conn))
+    if run_b is None:
+        return report
+    card = check_file(DEFAULT_CONFIG)
+    if run_a is not None:
+        _stability(conn, report, card)
+    _performance(conn, report)
+    return report
+
+
+def _stability(conn: Connection, report: Monitoring, card) -> None:
+    scores = db.fetch_df(conn, """SELECT run_id, merchant_id, score, grade FROM ops.credit_scores
+                                  WHERE run_id IN (:a, :b)""", a=report.run_a, b=report.run_b)
+    a = scores[scores["run_id"] == report.run_a]
+    b = scores[scores["run_id"] == report.run_b]
+    report.score_psi = metrics.score_psi(a["score"], b["score"])
+    report.score_psi_level = metrics.psi_level(report.score_psi, investigate=card.psi_investigate,
+                                               shifted=card.psi_shifted)
+    bins = db.fetch_df(conn, """
+        SELECT f.key AS factor, (f.value->>'bin')::int AS bin_no,
+               count(*) FILTER (WHERE s.run_id = :a) AS before,
+               count(*) FILTER (WHERE s.run_id = :b) AS after
+        FROM ops.credit_scores s CROSS JOIN LATERAL jsonb_each(s.factors) AS f
+        WHERE s.run_id IN (:a, :b)
+        GROUP BY 1, 2 ORDER BY 1, 2""", a=report.run_a, b=report.run_b)
+    rows = []
+    for factor, group in bins.groupby("factor", sort=False):
+        value = metrics.psi(group["before"], group["after"])
+        rows.append({"factor": factor, "psi": value,
+                     "level": metrics.psi_level(value, investigate=card.psi_investigate,
+                                                shifted=card.psi_shifted)})
+    order = {f.name: f.order for f in card.factors}
+    report.factor_psi = (pd.DataFrame(rows, columns=["factor", "psi", "level"])
+                         .sort_values("factor", key=lambda s: s.map(order).fillna(99)))
+    report.migration = metrics.migration_matrix(a.set_index("merchant_id")["grade"],
+                                                b.set_index("merchant_id")["grade"])
+
+
+def _performance(conn: Connection, report: Monitoring) -> None:
+    frame = db.fetch_df(conn, """
+        SELECT s.score, s.grade,
+               (f.outcome_deposit_default OR f.outcome_loan_default
+                OR f.outcome_dispute_lost_6m)::int AS bad
+        FROM ops.credit_scores s
+        JOIN mart.merchant_features f ON f.merchant_id = s.merchant_id
+        WHERE s.run_id = :b AND NOT s.insufficient_history""", b=report.run_b)
+    report.outcomes, report.bad = len(frame), int(frame["bad"].sum()) if len(frame) else 0
+    report.by_grade = metrics.default_rate_by_grade(frame["grade"] if len(frame) else [],
+                                                    frame["bad"] if len(frame) else [])
+    if len(frame):
+        report.ks = metrics.ks(frame["score"], frame["bad"])
+        report.auc = metrics.roc_auc(frame["score"], frame["bad"])
+        report.monotonic = metrics.is_monotonic_by_grade(report.by_grade)
+
+
+# ---------------------------------------------------------------- export
+EXPORT_COLUMNS = ("merchant_id", "name", "city", "merchant_type", "score", "grade",
+                  "effective_grade", "is_override", "insufficient_history", "loan_limit",
+                  "vip_eligible", "scored_at")
+
+
+@requires(*MONITORS)
+def export_csv(*, conn: Connection, actor: Actor, grade: str | None = None) -> bytes:
+    """Current ratings as CSV (UTF-8 with BOM so that Excel opens Chinese text); the first
+    line says which filter was applied."""
+    if grade is not None and grade not in GRADES:
+        raise InvalidInput("credit.error.bad_grade")
+    frame = db.fetch_df(conn, """
+        SELECT c.merchant_id, m.name, ci.name AS city, m.merchant_type, c.score, c.grade,
+               c.effective_grade, c.is_override, c.insufficient_history, c.loan_limit,
+               c.vip_eligible, c.scored_at
+        FROM ops.merchant_credit c
+        JOIN app.merchants m ON m.id = c.merchant_id
+        JOIN app.cities ci ON ci.id = m.city_id
+        WHERE CAST(:grade AS text) IS NULL OR c.effective_grade = :grade
+        ORDER BY c.score DESC, c.merchant_id""", grade=grade)
+    out = io.StringIO()
+    out.write(f"# effective_grade={grade or 'all'}\n")
+    frame.reindex(columns=list(EXPORT_COLUMNS)).to_csv(out, index=False)
+    return out.getvalue().encode("utf-8-sig")
