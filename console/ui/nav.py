@@ -30,6 +30,12 @@ PAGES: list[PageSpec] = [
           ("admin",), "staff"),
     _spec("pages/admin_audit.py", "nav.audit", ":material/history:", "nav.section.admin",
           ("admin", "manager"), "audit"),
+    _spec("pages/merchant_directory.py", "nav.merchant_directory", ":material/storefront:",
+          "nav.section.data", ("bd", "ops", "risk", "manager"), "merchants"),
+    _spec("pages/merchant_profile.py", "nav.merchant_profile", ":material/badge:",
+          "nav.section.data", ("bd", "ops", "risk", "manager"), "merchant"),
+    _spec("pages/vehicle_library.py", "nav.vehicle_library", ":material/directions_car:",
+          "nav.section.data", ALL, "vehicles"),
     _spec("pages/mgr_growth.py", "nav.growth", ":material/trending_up:", "nav.section.insight",
           ("manager", "bd"), "growth"),
 ]

@@ -1,0 +1,143 @@
+"""Merchant profile (客户管理): everything on one merchant, and the staff actions on it."""
+from datetime import timedelta
+
+import streamlit as st
+
+from console.services import merchants
+from console.ui import (enum_label, flash, labelled, require_actor, run_action, run_query,
+                        show_flash, t)
+
+actor = require_actor()
+st.title(t("profile.title"))
+show_flash()
+
+# The merchant comes from the directory (query parameter) or is typed here.
+param = st.query_params.get("id")
+default_id = int(param) if param and param.isdigit() else st.session_state.get("profile_merchant_id")
+merchant_id = st.number_input(t("profile.merchant_id"), min_value=1, step=1,
+                              value=default_id, placeholder=t("profile.pick_hint"))
+if not merchant_id:
+    st.info(t("profile.pick_hint"))
+    st.stop()
+merchant_id = int(merchant_id)
+st.session_state["profile_merchant_id"] = merchant_id
+
+profile = run_query(merchants.merchant_profile, actor=actor, merchant_id=merchant_id)
+if profile is None:
+    st.stop()
+me = profile.identity
+
+
+def table(df, prefix: str, enums: dict[str, str] | None = None) -> None:
+    """A section's rows with enum codes shown as labels, or 'nothing here'."""
+    if df.empty:
+        st.caption(t("common.none"))
+        return
+    shown = df.copy()
+    for column, group in (enums or {}).items():
+        shown[column] = shown[column].map(lambda v, g=group: enum_label(g, v) if v else v)
+    st.dataframe(labelled(shown, prefix), hide_index=True, width="stretch")
+
+
+# ---------------------------------------------------------------- header
+st.header(me["name"])
+if me["status"] != "active":
+    st.warning(t("profile.not_active", status=enum_label("merchant_status", me["status"])))
+c = st.columns(4)
+c[0].metric(t("directory.col.merchant_type"), enum_label("merchant_type", me["merchant_type"]))
+c[1].metric(t("directory.col.city"), f"{me['city']} · {enum_label('tier', me['tier_level'])}")
+c[2].metric(t("directory.col.cert_level"), enum_label("cert_level", me["cert_level"]))
+c[3].metric(t("directory.col.bd_owner"), me["bd_owner"] or t("directory.no_owner"))
+st.caption(t("profile.identity_line", phone=me["phone"], contact=me["contact_name"] or "—",
+             channel=enum_label("channel", me["channel"]), registered=me["registered_at"],
+             active=me["last_active_at"] or "—", vip=me["vip_level"]))
+
+tabs = st.tabs([t(f"profile.tab.{k}") for k in (
+    "certs", "credit", "listings", "requests", "deals", "reviews", "disputes", "notifications",
+    "contacts", "history")])
+with tabs[0]:
+    table(profile.certifications, "profile.cert", {"kind": "cert_kind", "status": "cert_status"})
+with tabs[1]:
+    credit = profile.credit
+    if not credit.rated:
+        st.info(t("profile.credit.not_rated"))
+    else:
+        st.metric(t("profile.credit.grade"), credit.grade)
+        st.json(credit.details, expanded=True)
+with tabs[2]:
+    st.subheader(t("profile.live"))
+    table(profile.listings_live, "profile.listing", {"status": "listing_status"})
+    st.subheader(t("profile.past"))
+    table(profile.listings_past, "profile.listing", {"status": "listing_status"})
+with tabs[3]:
+    st.subheader(t("profile.live"))
+    table(profile.requests_live, "profile.request", {"mode": "request_mode", "status": "request_status"})
+    st.subheader(t("profile.past"))
+    table(profile.requests_past, "profile.request", {"mode": "request_mode", "status": "request_status"})
+with tabs[4]:
+    st.subheader(t("profile.matches"))
+    table(profile.matches, "profile.match", {"side": "deal_side", "stage": "match_stage"})
+    st.subheader(t("profile.deals"))
+    table(profile.deals, "profile.deal", {"side": "deal_side", "status": "order_status",
+                                          "escrow_state": "escrow_state"})
+with tabs[5]:
+    st.subheader(t("profile.reviews_received"))
+    table(profile.reviews_received, "profile.review")
+    st.subheader(t("profile.reviews_given"))
+    table(profile.reviews_given, "profile.review")
+with tabs[6]:
+    table(profile.disputes, "profile.dispute", {"side": "dispute_side", "reason": "dispute_reason"})
+with tabs[7]:
+    table(profile.notifications, "profile.notification")
+with tabs[8]:
+    table(profile.contact_log, "profile.contact", {"kind": "contact_kind"})
+with tabs[9]:
+    table(profile.staff_history, "audit")
+
+# ---------------------------------------------------------------- actions
+if actor.has(*merchants.CONTACT_ROLES):
+    with st.expander(t("profile.contact.add"), icon=":material/call:"):
+        with st.form("contact_log", clear_on_submit=True):
+            kind = st.radio(t("profile.contact.kind"), merchants.CONTACT_KINDS, horizontal=True,
+                            format_func=lambda v: enum_label("contact_kind", v))
+            body = st.text_area(t("profile.contact.body"), max_chars=merchants.CONTACT_BODY_MAX)
+            follow = st.date_input(t("profile.contact.next"), value=merchants._today() + timedelta(days=7))
+            if st.form_submit_button(t("common.save"), type="primary"):
+                if run_action(merchants.add_contact, actor=actor, merchant_id=merchant_id,
+                              kind=kind, body=body, next_follow_up=follow):
+                    flash(t("profile.contact.saved"))
+                    st.rerun()
+
+if actor.has(*merchants.OWNER_CHANGE_ROLES):
+    owners = run_query(merchants.list_bd_staff, actor=actor)
+    if owners is not None:
+        names = dict(zip(owners["id"].astype(int), owners["display_name"]))
+        with st.expander(t("profile.owner.change"), icon=":material/swap_horiz:"):
+            with st.form("change_owner"):
+                new_owner = st.selectbox(t("profile.owner.new"), [None, *names],
+                                         format_func=lambda v: t("directory.no_owner") if v is None else names[v])
+                reason = st.text_input(t("common.reason"))
+                if st.form_submit_button(t("profile.owner.change"), type="primary"):
+                    if run_action(merchants.change_owner, actor=actor, merchant_id=merchant_id,
+                                  new_owner_id=new_owner, reason=reason,
+                                  expected_version=me["version"]):
+                        flash(t("profile.owner.changed"))
+                        st.rerun()
+
+if actor.has(*merchants.STATUS_ROLES) and me["status"] in ("active", "suspended"):
+    suspending = me["status"] == "active"
+    label = t("profile.status.suspend" if suspending else "profile.status.reinstate")
+    codes = merchants.SUSPEND_REASONS if suspending else merchants.REINSTATE_REASONS
+    with st.expander(label, icon=":material/block:" if suspending else ":material/check_circle:"):
+        if suspending:
+            st.caption(t("profile.status.suspend_help"))
+        with st.form("merchant_status"):
+            code = st.selectbox(t("common.reason"), codes,
+                                format_func=lambda v: t(f"directory.reason.{v}"))
+            note = st.text_input(t("profile.status.note"))
+            if st.form_submit_button(label, type="primary"):
+                fn = merchants.suspend_merchant if suspending else merchants.reinstate_merchant
+                if run_action(fn, actor=actor, merchant_id=merchant_id, reason_code=code,
+                              note=note, expected_version=me["version"]):
+                    flash(t("common.done"))
+                    st.rerun()
