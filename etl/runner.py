@@ -1,0 +1,341 @@
+"""Running one job: lock → stage the batch → validate → quarantine → load in one transaction
+→ record. Plain functions, so a scheduler (cron, Airflow, Dagster) can call ``run_job``.
+
+Guarantees:
+- one run per job at a time (a PostgreSQL advisory lock); a second is refused and recorded;
+- marts, exclusions and the watermark change in one transaction: a failed run leaves them
+  as they were, and retrying simply runs again from the old watermark;
+- quarantined rows and validation results are history: written even when the run fails.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from etl.checks import Check
+from etl.job import Job
+from etl.validate import validate_relation
+
+LOCK_NAMESPACE = 7_310_040  # advisory-lock namespace of ETL jobs; the job name is the key
+
+Progress = Callable[[str, float], None]
+
+
+class JobRefused(RuntimeError):
+    """Another run of the same job holds the lock."""
+
+
+class ValidationFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class RunResult:
+    job: str
+    run_id: int | None
+    status: str                      # succeeded | failed | refused
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    mart_rows_written: int = 0
+    warnings: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    failed_checks: list[str] = field(default_factory=list)
+
+
+def _q(conn: Connection, sql: str, **params: Any):
+    return conn.execute(sa.text(sql), params)
+
+
+def _noop(step: str, fraction: float) -> None:
+    pass
+
+
+# ---------------------------------------------------------------- the run log
+def _start_run(engine: Engine, job: Job, *, full: bool, since: datetime | None,
+               triggered_by: str, before: dict[str, Any]) -> int:
+    with engine.begin() as conn:
+        # A 'running' row we can lock past belongs to a process that died: close it.
+        _q(conn, """UPDATE etl.runs SET status = 'failed', finished_at = now(),
+                        error_text = 'abandoned: the process running it ended'
+                    WHERE job = :job AND status = 'running'""", job=job.name)
+        return _q(conn, """INSERT INTO etl.runs (job, full_refresh, marts, triggered_by,
+                                                 since_override, watermark_before,
+                                                 source_watermarks_before)
+                           VALUES (:job, :full, :marts, :by, :since, :wm, CAST(:swm AS jsonb))
+                           RETURNING id""",
+                  job=job.name, full=full, marts=list(job.marts), by=triggered_by, since=since,
+                  wm=_display_watermark(before), swm=json.dumps(before)).scalar_one()
+
+
+def _record_refusal(engine: Engine, job: Job, triggered_by: str) -> int:
+    with engine.begin() as conn:
+        return _q(conn, """INSERT INTO etl.runs (job, status, finished_at, marts, triggered_by,
+                                                 error_text)
+                           VALUES (:job, 'refused', now(), :marts, :by,
+                                   'another run of this job is in progress')
+                           RETURNING id""",
+                  job=job.name, marts=list(job.marts), by=triggered_by).scalar_one()
+
+
+def _fail_run(engine: Engine, run_id: int, result: RunResult) -> None:
+    with engine.begin() as conn:
+        _q(conn, """UPDATE etl.runs SET status = 'failed', finished_at = now(), rows_in = :rin,
+                        rows_loaded = 0, rows_quarantined = :rq, warnings = :w, error_text = :err
+                    WHERE id = :id""",
+           id=run_id, rin=result.rows_in, rq=result.rows_quarantined, w=result.warnings,
+           err=(result.error or "")[:4000])
+
+
+def _display_watermark(marks: dict[str, Any]) -> datetime | None:
+    stamps = [datetime.fromisoformat(v) for v in marks.values()
+              if isinstance(v, str) and "-" in v]
+    return max(stamps) if stamps else None
+
+
+# ---------------------------------------------------------------- watermarks and staging
+def _watermarks(conn: Connection, job: Job) -> dict[str, Any]:
+    row = _q(conn, "SELECT sources FROM etl.watermarks WHERE job = :job", job=job.name).first()
+    return dict(row.sources) if row else {}
+
+
+def _stage(conn: Connection, job: Job, *, full: bool, since: datetime | None,
+           before: dict[str, Any]) -> tuple[dict[str, int], dict[str, Any]]:
+    """Copy each source's batch into its staging table; a full run stages a view instead
+    (everything, without copying it). Returns rows per source and the new watermarks."""
+    counts: dict[str, int] = {}
+    after = dict(before)
+    run_started = _q(conn, "SELECT now()").scalar_one()
+    for table in job.sources:
+        src, stg = job.source(table), job.staging(table)
+        _drop_staging(conn, stg)
+        select = f"SELECT s.*, ({src.change_expr}) AS _change FROM {table} s"
+        if full:
+            conn.execute(sa.text(f"CREATE VIEW {stg} AS {select}"))
+        elif since is not None:
+            since_expr = src.change_expr if src.watermark_kind == "ts" else _since_column(table)
+            _q(conn, f"CREATE UNLOGGED TABLE {stg} AS {select} WHERE ({since_expr}) > :since",
+               since=since)
+        elif table in before:
+            mark = before[table]
+            cast = "timestamptz" if src.watermark_kind == "ts" else "bigint"
+            _q(conn, f"CREATE UNLOGGED TABLE {stg} AS {select} "
+                     f"WHERE ({src.change_expr}) > CAST(:mark AS {cast})", mark=mark)
+        else:
+            conn.execute(sa.text(f"CREATE UNLOGGED TABLE {stg} AS {select}"))
+        stats = _q(conn, f"SELECT count(*) AS n, max(_change) AS hi FROM {stg}").one()
+        counts[table] = int(stats.n)
+        if stats.hi is not None:
+            if src.watermark_kind == "ts":
+                # Never past the run's start: a future-dated row must not hide later changes.
+                after[table] = min(stats.hi, run_started).isoformat()
+            else:
+                after[table] = int(stats.hi)
+    return counts, after
+
+
+def _since_column(table: str) -> str:
+    return {"app.events": "occurred_at"}.get(table, "created_at")
+
+
+def _drop_staging(conn: Connection, stg: str) -> None:
+    kind = _q(conn, """SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname || '.' || c.relname = :name""", name=stg).scalar()
+    if kind == "v":
+        conn.execute(sa.text(f"DROP VIEW {stg}"))
+    elif kind is not None:
+        conn.execute(sa.text(f"DROP TABLE {stg}"))
+
+
+# ---------------------------------------------------------------- validation
+def _previous_counts(conn: Connection, job: Job) -> dict[str, int | None]:
+    rows = _q(conn, """SELECT DISTINCT ON (v.expectation) v.expectation, v.observed_value
+                       FROM etl.validation_results v JOIN etl.runs r ON r.id = v.run_id
+                       WHERE v.job = :job AND v.expectation_type = 'expect_table_row_count_to_be_between'
+                         AND r.status = 'succeeded'
+                       ORDER BY v.expectation, v.id DESC""", job=job.name)
+    return {r.expectation: int(r.observed_value) for r in rows if r.observed_value is not None}
+
+
+def _validate(engine: Engine, job: Job, run_id: int, progress: Progress) -> list[tuple[Check, bool]]:
+    """GE over each staging relation plus our SQL row checks; results and failing rows are
+    committed as history. Returns each check with its verdict."""
+    with engine.connect() as conn:
+        previous = _previous_counts(conn, job)
+    verdicts: list[tuple[Check, bool]] = []
+    n = len(job.sources)
+    for i, table in enumerate(job.sources):
+        progress(f"validate {table}", 0.15 + 0.35 * i / n)
+        checks = job.suite.for_source(table)
+        row_checks = [c for c in checks if c.row_level]
+        table_checks = [c for c in checks if not c.row_level]
+        ge = validate_relation(engine=engine, relation=job.staging(table), checks=row_checks,
+                               previous_counts=previous)
+        ge += validate_relation(engine=engine, relation=table, checks=table_checks,
+                                previous_counts=previous)
+        by_name = {g.check: g for g in ge}
+        with engine.begin() as conn:
+            for check in checks:
+                failing = _quarantine(conn, job, run_id, check) if check.row_level else None
+                g = by_name[check.name]
+                ok = g.success and not failing
+                verdicts.append((check, ok))
+                _q(conn, """INSERT INTO etl.validation_results
+                                (run_id, job, suite, expectation, expectation_type, source_table,
+                                 severity, success, ge_success, observed_value, element_count,
+                                 failing_rows, details)
+                            VALUES (:run, :job, :suite, :exp, :etype, :src, :sev, :ok, :ge_ok,
+                                    :obs, :elements, :failing, CAST(:details AS jsonb))""",
+                   run=run_id, job=job.name, suite=job.suite.name, exp=check.name,
+                   etype=g.expectation_type, src=table, sev=check.severity, ok=ok,
+                   ge_ok=g.success, obs=g.observed, elements=g.element_count, failing=failing,
+                   details=json.dumps(g.details, ensure_ascii=False))
+    return verdicts
+
+
+def _quarantine(conn: Connection, job: Job, run_id: int, check: Check) -> int:
+    """Copy the rows failing ``check`` into the quarantine, by key; returns how many."""
+    stg = job.staging(check.source)
+    predicate = check.failing_predicate("s", relation=stg)
+    return _q(conn, f"""INSERT INTO etl.quarantine
+                            (run_id, job, source_table, row_key, expectation, severity, row_data)
+                        SELECT :run, :job, :src, coalesce(s.id::text, '<null>'), :exp, :sev,
+                               to_jsonb(s) - '_change'
+                        FROM {stg} s WHERE {predicate}""",
+              run=run_id, job=job.name, src=check.source, exp=check.name,
+              sev=check.severity).rowcount
+
+
+# ---------------------------------------------------------------- load
+def load_step(conn: Connection, job: Job, step: str, sql: str, params: dict[str, Any]) -> int:
+    """Run one transformation step of the load; returns rows written. (A seam for tests.)"""
+    return conn.execute(sa.text(sql), params).rowcount
+
+
+def _load(conn: Connection, job: Job, run_id: int, *, full: bool, after: dict[str, Any],
+          progress: Progress) -> int:
+    _q(conn, "SELECT set_config('etl.job', :job, true)", job=job.name)
+    if full:
+        _q(conn, "DELETE FROM etl.excluded_rows WHERE job = :job", job=job.name)
+    else:
+        for table in job.sources:  # rows carried again get a fresh verdict
+            _q(conn, f"""DELETE FROM etl.excluded_rows x USING {job.staging(table)} s
+                         WHERE x.job = :job AND x.source_table = :src
+                           AND x.row_key = coalesce(s.id::text, '<null>')""",
+               job=job.name, src=table)
+    _q(conn, """INSERT INTO etl.excluded_rows (job, source_table, row_key, run_id, expectation)
+                SELECT DISTINCT ON (source_table, row_key) job, source_table, row_key, run_id,
+                       expectation
+                FROM etl.quarantine WHERE run_id = :run
+                ORDER BY source_table, row_key, id
+                ON CONFLICT (job, source_table, row_key) DO UPDATE
+                    SET run_id = EXCLUDED.run_id, expectation = EXCLUDED.expectation""",
+       run=run_id)
+    params = {"run_id": run_id, "full": full}
+    written = 0
+    for i, (step, sql) in enumerate(job.steps):
+        progress(f"load {step}", 0.55 + 0.4 * i / max(1, len(job.steps)))
+        count = load_step(conn, job, step, sql, params)
+        if not step.startswith("prep_"):  # prep steps build temp tables, not marts
+            written += max(0, count)
+    _q(conn, """INSERT INTO etl.watermarks (job, watermark, sources, updated_at)
+                VALUES (:job, coalesce(:wm, '-infinity'::timestamptz), CAST(:src AS jsonb), now())
+                ON CONFLICT (job) DO UPDATE SET watermark = EXCLUDED.watermark,
+                    sources = EXCLUDED.sources, updated_at = now()""",
+       job=job.name, wm=_display_watermark(after), src=json.dumps(after))
+    return written
+
+
+# ---------------------------------------------------------------- the run
+def run_job(job: Job, *, engine: Engine, full: bool = False, since: datetime | None = None,
+            progress: Progress | None = None, triggered_by: str = "cli") -> RunResult:
+    progress = progress or _noop
+    started = time.perf_counter()
+    with engine.connect() as lock_conn:
+        got = _q(lock_conn, "SELECT pg_try_advisory_lock(:ns, hashtext(:job))",
+                 ns=LOCK_NAMESPACE, job=job.name).scalar()
+        lock_conn.commit()
+        if not got:
+            run_id = _record_refusal(engine, job, triggered_by)
+            return RunResult(job.name, run_id, "refused",
+                             error=f"job {job.name} is already running; try again when it ends")
+        try:
+            return _run_locked(job, engine=engine, full=full, since=since, progress=progress,
+                               triggered_by=triggered_by, started=started)
+        finally:
+            _q(lock_conn, "SELECT pg_advisory_unlock(:ns, hashtext(:job))",
+               ns=LOCK_NAMESPACE, job=job.name)
+            lock_conn.commit()
+
+
+def _run_locked(job: Job, *, engine: Engine, full: bool, since: datetime | None,
+                progress: Progress, triggered_by: str, started: float) -> RunResult:
+    with engine.connect() as conn:
+        before = {} if full else _watermarks(conn, job)
+    run_id = _start_run(engine, job, full=full, since=since, triggered_by=triggered_by,
+                        before=before)
+    result = RunResult(job.name, run_id, "running")
+    try:
+        progress("extract", 0.05)
+        with engine.begin() as conn:
+            counts, after = _stage(conn, job, full=full, since=since, before=before)
+        result.rows_in = sum(counts.values())
+        if result.rows_in == 0 and not full and not job.always_load:
+            return _finish(engine, result, after, started, quarantined=0, written=0)
+        # An empty batch has no row to check (and its table counts were checked last time).
+        verdicts = _validate(engine, job, run_id, progress) if result.rows_in or full else []
+        result.failed_checks = [c.name for c, ok in verdicts if not ok]
+        result.warnings = sum(1 for c, ok in verdicts if not ok and c.severity == "warn")
+        with engine.connect() as conn:
+            quarantined = _q(conn, """SELECT count(*) FROM (SELECT DISTINCT source_table, row_key
+                                      FROM etl.quarantine WHERE run_id = :run) q""",
+                             run=run_id).scalar_one()
+        result.rows_quarantined = int(quarantined)
+        errors = [c.name for c, ok in verdicts if not ok and c.severity == "error"]
+        if errors:
+            raise ValidationFailed("validation failed (error severity): " + ", ".join(errors))
+        with engine.begin() as conn:
+            written = _load(conn, job, run_id, full=full, after=after, progress=progress)
+            _finish_in(conn, result, after, quarantined=result.rows_quarantined, written=written)
+        result.status, result.seconds = "succeeded", time.perf_counter() - started
+        progress("done", 1.0)
+        return result
+    except Exception as exc:  # the load's transaction rolled back: marts untouched
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.seconds = time.perf_counter() - started
+        _fail_run(engine, run_id, result)
+        return result
+    finally:
+        with engine.begin() as conn:
+            for table in job.sources:
+                _drop_staging(conn, job.staging(table))
+
+
+def _finish(engine: Engine, result: RunResult, after: dict[str, Any], started: float, *,
+            quarantined: int, written: int) -> RunResult:
+    with engine.begin() as conn:
+        _finish_in(conn, result, after, quarantined=quarantined, written=written)
+    result.status, result.seconds = "succeeded", time.perf_counter() - started
+    return result
+
+
+def _finish_in(conn: Connection, result: RunResult, after: dict[str, Any], *,
+               quarantined: int, written: int) -> None:
+    result.rows_quarantined = quarantined
+    result.rows_loaded = result.rows_in - quarantined
+    result.mart_rows_written = written
+    _q(conn, """UPDATE etl.runs SET status = 'succeeded', finished_at = now(), rows_in = :rin,
+                    rows_loaded = :rl, rows_quarantined = :rq, mart_rows_written = :w,
+                    warnings = :warn, watermark_after = :wm,
+                    source_watermarks_after = CAST(:swm AS jsonb)
+                WHERE id = :id""",
+       id=result.run_id, rin=result.rows_in, rl=result.rows_loaded, rq=quarantined, w=written,
+       warn=result.warnings, wm=_display_watermark(after), swm=json.dumps(after))

@@ -1,0 +1,62 @@
+-- Cohort activity: registration month × months since, active = any listing, request, bid,
+-- match, deposit or deal event. The thin merchant_active_months table grows by the batch;
+-- the cohort grid is re-aggregated from it (small), so incremental equals full.
+
+-- step: prune
+DELETE FROM mart.merchant_active_months WHERE :full;
+
+-- step: merge_active_months
+INSERT INTO mart.merchant_active_months (merchant_id, month)
+SELECT DISTINCT e.merchant_id, mart.cn_month(e.occurred_at)
+FROM etl.clean_events e
+WHERE (:full OR e.id IN (SELECT id FROM etl.stg_cohort_activity__events))
+  AND e.event_type IN ('listing_created', 'request_created', 'bid_placed', 'match_created',
+                       'deposit_paid', 'deal_completed')
+ON CONFLICT (merchant_id, month) DO NOTHING;
+
+-- step: prep_grid
+CREATE TEMP TABLE cohort_grid ON COMMIT DROP AS
+WITH cohorts AS (
+    SELECT id AS merchant_id, mart.cn_month(registered_at) AS cohort_month
+    FROM etl.clean_merchants
+),
+sizes AS (
+    SELECT cohort_month, count(*) AS cohort_size FROM cohorts GROUP BY cohort_month
+),
+activity AS (
+    SELECT c.cohort_month,
+           ((extract(year FROM a.month) - extract(year FROM c.cohort_month)) * 12
+            + extract(month FROM a.month) - extract(month FROM c.cohort_month))::integer AS months_since,
+           count(*) AS active_merchants
+    FROM mart.merchant_active_months a
+    JOIN cohorts c ON c.merchant_id = a.merchant_id
+    WHERE a.month >= c.cohort_month
+    GROUP BY 1, 2
+),
+grid AS (
+    SELECT s.cohort_month, s.cohort_size, g AS months_since
+    FROM sizes s
+    CROSS JOIN LATERAL generate_series(0,
+        ((extract(year FROM mart.cn_month(now())) - extract(year FROM s.cohort_month)) * 12
+         + extract(month FROM mart.cn_month(now())) - extract(month FROM s.cohort_month))::integer) g
+)
+SELECT g.cohort_month, g.months_since, g.cohort_size,
+       coalesce(a.active_merchants, 0)::integer AS active_merchants,
+       round(coalesce(a.active_merchants, 0)::numeric / g.cohort_size, 4) AS retention
+FROM grid g LEFT JOIN activity a USING (cohort_month, months_since);
+
+-- step: prune_cohorts
+DELETE FROM mart.cohort_activity t
+WHERE NOT EXISTS (SELECT 1 FROM cohort_grid g
+                  WHERE g.cohort_month = t.cohort_month AND g.months_since = t.months_since);
+
+-- step: merge_cohorts
+INSERT INTO mart.cohort_activity AS t
+    (cohort_month, months_since, cohort_size, active_merchants, retention, computed_at, run_id)
+SELECT cohort_month, months_since, cohort_size, active_merchants, retention, now(), :run_id
+FROM cohort_grid
+ON CONFLICT (cohort_month, months_since) DO UPDATE SET
+    cohort_size = EXCLUDED.cohort_size, active_merchants = EXCLUDED.active_merchants,
+    retention = EXCLUDED.retention, computed_at = now(), run_id = EXCLUDED.run_id
+WHERE (t.cohort_size, t.active_merchants, t.retention)
+      IS DISTINCT FROM (EXCLUDED.cohort_size, EXCLUDED.active_merchants, EXCLUDED.retention);
