@@ -29,12 +29,24 @@ CounterFn = Callable[[Connection, Actor], int]
 # role -> [(label key, function)]; areas append to this.
 COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
     "ops": [
+        # Trust queues (issue 4): snoozed cases wait for their date, so they are not counted.
         ("home.ops.pending_certs", lambda c, a: db.scalar(c, """
             SELECT count(*) FROM app.certifications
-            WHERE status IN ('pending','in_review') AND assignee_id IS NULL""")),
+            WHERE status = 'pending' AND assignee_id IS NULL
+              AND (snoozed_until IS NULL OR snoozed_until <= now())""")),
         ("home.ops.my_certs", lambda c, a: db.scalar(c, """
             SELECT count(*) FROM app.certifications
-            WHERE status IN ('pending','in_review') AND assignee_id = :me""", me=a.id)),
+            WHERE status = 'in_review' AND assignee_id = :me""", me=a.id)),
+        ("home.ops.late_certs", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM app.certifications
+            WHERE status IN ('pending','in_review') AND submitted_at <= now() - interval '48 hours'""")),
+        ("home.ops.open_flags", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM ops.listing_flags
+            WHERE status = 'pending' AND assignee_id IS NULL
+              AND (snoozed_until IS NULL OR snoozed_until <= now())""")),
+        ("home.ops.my_flags", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM ops.listing_flags
+            WHERE status = 'in_review' AND assignee_id = :me""", me=a.id)),
     ],
     "bd": [
         ("home.bd.open_requests", lambda c, a: db.scalar(c, """
@@ -44,6 +56,17 @@ COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
         ("home.bd.my_open_matches", lambda c, a: db.scalar(c, """
             SELECT count(*) FROM ops.matches
             WHERE owner_id = :me AND stage NOT IN ('won','lost')""", me=a.id)),
+        # Matchmaking (issue 5): unowned leads waiting in the pool; my overdue follow-ups.
+        ("home.bd.pool_leads", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM app.requests r
+            WHERE r.status = 'open'
+              AND NOT EXISTS (SELECT 1 FROM ops.lead_claims cl WHERE cl.request_id = r.id)
+              AND (r.mode = 'bidding'
+                   OR EXISTS (SELECT 1 FROM ops.match_suggestions s WHERE s.request_id = r.id))""")),
+        ("home.bd.unattended", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM ops.matches
+            WHERE owner_id = :me AND stage NOT IN ('won','lost') AND next_action_at < now()""",
+            me=a.id)),
     ],
     "risk": [
         ("home.risk.open_disputes", lambda c, a: db.scalar(c, """

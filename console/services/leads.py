@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from console import db
 from console.audit import write_audit
-from console.errors import Conflict, InvalidInput, NotFound
+from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.roles import Actor, requires
 from console.services import deals
 from console.services.matching import MatchPolicy, policy_or_default
@@ -219,11 +219,12 @@ def pool(*, conn: Connection, actor: Actor, mode: str | None = None, offset: int
 
 
 @requires("bd", "manager")
-def my_leads(*, conn: Connection, actor: Actor, owner_id: int | None = None) -> pd.DataFrame:
-    """Leads owned by me (or, for managers, by anyone / a chosen person)."""
-    if owner_id is not None and owner_id != actor.id and not actor.has("manager"):
-        raise InvalidInput("matching.error.not_your_card")
-    team = owner_id is None and actor.has("manager") and not actor.has("bd")
+def my_leads(*, conn: Connection, actor: Actor, scope: str = "mine") -> pd.DataFrame:
+    """Leads owned by me, or (managers, scope 'team') by everyone; least recently touched first."""
+    if scope not in ("mine", "team"):
+        raise InvalidInput("matching.error.unknown_scope")
+    if scope == "team" and not actor.has("manager"):
+        raise PermissionDenied("error.role_required", roles="manager")
     return db.fetch_df(conn, f"""
         SELECT {_LEAD_COLUMNS}, cl.owner_id, st.display_name AS owner, cl.claimed_at,
                cl.last_touched_at
@@ -231,8 +232,8 @@ def my_leads(*, conn: Connection, actor: Actor, owner_id: int | None = None) -> 
         JOIN app.requests r ON r.id = cl.request_id
         JOIN ops.staff st ON st.id = cl.owner_id
         {_LEAD_JOINS}
-        WHERE (:team OR cl.owner_id = :owner)
-        ORDER BY cl.last_touched_at""", team=team, owner=owner_id or actor.id)
+        WHERE (:team OR cl.owner_id = :me)
+        ORDER BY cl.last_touched_at""", team=scope == "team", me=actor.id)
 
 
 @requires("bd", "manager")

@@ -38,6 +38,22 @@ PAGES: list[PageSpec] = [
           "nav.section.data", ALL, "vehicles"),
     _spec("pages/mgr_growth.py", "nav.growth", ":material/trending_up:", "nav.section.insight",
           ("manager", "bd"), "growth"),
+    _spec("pages/bd_leads.py", "nav.bd_leads", ":material/front_hand:", "nav.section.bd",
+          ("bd", "manager"), "leads"),
+    _spec("pages/bd_board.py", "nav.bd_board", ":material/view_kanban:", "nav.section.bd",
+          ("bd", "manager"), "board"),
+    _spec("pages/bd_search.py", "nav.bd_search", ":material/search:", "nav.section.bd",
+          ("bd", "manager"), "car-search"),
+    _spec("pages/bd_leaderboard.py", "nav.bd_leaderboard", ":material/leaderboard:",
+          "nav.section.bd", ("bd", "manager"), "bd-leaderboard"),
+    _spec("pages/ops_cert_queue.py", "nav.ops.cert_queue", ":material/fact_check:",
+          "nav.section.ops", ("ops",), "cert-queue"),
+    _spec("pages/ops_cert_case.py", "nav.ops.cert_case", ":material/assignment_ind:",
+          "nav.section.ops", ("ops",), "cert-case"),
+    _spec("pages/ops_listing_review.py", "nav.ops.listing_review", ":material/gpp_maybe:",
+          "nav.section.ops", ("ops",), "listing-review"),
+    _spec("pages/ops_queue_metrics.py", "nav.ops.queue_metrics", ":material/monitoring:",
+          "nav.section.ops", ("ops", "manager"), "queue-metrics"),
 ]
 
 

@@ -1,0 +1,121 @@
+"""BD: the lead pool (抢线索), my leads with their suggestions or offers, manager assignment."""
+import streamlit as st
+
+from console.services import deals, leads, matching, notify
+from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action, run_query,
+                        show_flash, t)
+
+PAGE_SIZE = 20
+actor = require_actor()
+st.title(t("matching.leads.title"))
+show_flash()
+
+status = run_query(leads.lead_status, actor=actor)
+if status is None:
+    st.stop()
+returned = run_action(leads.return_idle_leads, actor=actor)   # idle leads go back on page load
+held = run_query(notify.held_back_summary, actor=actor)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(t("matching.leads.my_open"), f"{status['open']} / {status['cap']}")
+c2.metric(t("matching.leads.idle_rule"), t("matching.leads.hours", n=status["idle_hours"]))
+c3.metric(t("matching.notify.held"), held.held_today if held else 0,
+          help=t("matching.notify.held_help"))
+c4.metric(t("matching.notify.waiting"), held.waiting_quiet if held else 0,
+          help=t("matching.notify.waiting_help"))
+if returned and returned.value:
+    st.caption(t("matching.leads.returned", n=returned.value))
+
+
+def lead_line(row) -> str:
+    trim = row.trim_name if isinstance(row.trim_name, str) else t("matching.any_trim")
+    deadline = (t("matching.leads.deadline", at=f"{row.bid_deadline:%Y-%m-%d %H:%M}")
+                if row.mode == "bidding" and row.bid_deadline is not None else "")
+    return t("matching.leads.line", id=row.request_id, mode=enum_label("request_mode", row.mode),
+             series=row.series, trim=trim, qty=row.quantity, max=f"{row.max_price:,.0f}",
+             city=row.city, buyer=row.buyer, needed=f"{row.needed_by}", deadline=deadline,
+             n=row.suggestions if row.mode == "normal" else row.offers)
+
+
+tabs = st.tabs([t("matching.leads.pool"), t("matching.leads.mine")]
+               + ([t("matching.leads.assign")] if actor.has("manager") else []))
+
+with tabs[0]:
+    mode = st.radio(t("matching.leads.mode"), [None, "normal", "bidding"], horizontal=True,
+                    key="lead_mode", format_func=lambda m: t("common.all") if m is None
+                    else enum_label("request_mode", m))
+    offset = st.session_state.get("lead_pool__offset", 0)
+    found = run_query(leads.pool, actor=actor, mode=mode, offset=offset, limit=PAGE_SIZE)
+    if found is not None:
+        page, total = found
+        if page.empty:
+            st.info(t("matching.leads.pool_empty"))
+        for row in page.itertuples():
+            with st.container(border=True):
+                left, right = st.columns([6, 1])
+                left.markdown(lead_line(row))
+                if right.button(t("matching.leads.take"), key=f"take_{row.request_id}", type="primary"):
+                    if run_action(leads.take_lead, actor=actor, request_id=int(row.request_id)):
+                        flash(t("matching.leads.taken", id=row.request_id))
+                        st.rerun()
+        new_offset = pager(key="lead_pool", total=total, page_size=PAGE_SIZE)
+        if new_offset != offset:
+            st.session_state["lead_pool__offset"] = new_offset
+            st.rerun()
+
+with tabs[1]:
+    mine = run_query(leads.my_leads, actor=actor)
+    if mine is not None and mine.empty:
+        st.info(t("matching.leads.none_mine"))
+    elif mine is not None:
+        lines = {int(r.request_id): lead_line(r) for r in mine.itertuples()}
+        request_id = st.selectbox(t("matching.leads.pick"), list(lines), format_func=lines.get,
+                                  key="my_lead")
+        lead = mine.set_index("request_id").loc[request_id]
+        st.caption(t("matching.leads.touched", at=f"{lead['last_touched_at']:%Y-%m-%d %H:%M}",
+                     owner=lead["owner"]))
+        if lead["mode"] == "bidding":
+            offers = run_query(matching.bid_offers, actor=actor, request_id=request_id)
+            if offers is not None:
+                st.subheader(t("matching.leads.offers"))
+                st.dataframe(labelled(offers, "matching.col"), hide_index=True, width="stretch")
+        sugg = run_query(matching.suggestions_for_request, actor=actor, request_id=request_id)
+        if sugg is not None and not sugg.empty:
+            st.subheader(t("matching.leads.suggestions"))
+            st.caption(t("matching.leads.points_help"))
+            st.dataframe(labelled(sugg, "matching.col"), hide_index=True, width="stretch")
+            choice = st.selectbox(t("matching.leads.work_which"), list(sugg["listing_id"]),
+                                  key="work_listing",
+                                  format_func=lambda i: t("matching.leads.listing_label", id=i))
+            if st.button(t("matching.leads.work"), key="work_btn"):
+                if run_action(deals.create_match, actor=actor, request_id=request_id,
+                              listing_id=int(choice)):
+                    flash(t("matching.search.created"))
+                    st.rerun()
+        with st.form("release"):
+            reason = st.text_input(t("common.reason"))
+            if st.form_submit_button(t("matching.leads.release")):
+                if run_action(leads.release_lead, actor=actor, request_id=request_id, reason=reason):
+                    flash(t("common.done"))
+                    st.rerun()
+
+if actor.has("manager"):
+    with tabs[2]:
+        staff = run_query(deals.bd_staff, actor=actor)
+        if staff is not None and staff.empty:
+            st.info(t("matching.leads.no_bd"))
+        elif staff is not None:
+            people = dict(zip(staff["id"], staff["display_name"]))
+            with st.form("assign"):
+                rid = st.number_input(t("matching.leads.request_id"), min_value=1, step=1)
+                to = st.selectbox(t("matching.leads.assignee"), list(people), format_func=people.get)
+                reason = st.text_input(t("common.reason"))
+                if st.form_submit_button(t("matching.leads.assign"), type="primary"):
+                    if run_action(leads.assign_lead, actor=actor, request_id=int(rid),
+                                  to_staff_id=int(to), reason=reason):
+                        flash(t("common.done"))
+                        st.rerun()
+            team = run_query(leads.my_leads, actor=actor, scope="team")
+            if team is not None and not team.empty:
+                st.dataframe(labelled(team[["request_id", "series", "buyer", "owner", "claimed_at",
+                                            "last_touched_at"]], "matching.col"),
+                             hide_index=True, width="stretch")

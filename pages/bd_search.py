@@ -1,0 +1,123 @@
+"""BD: car-source search (车源寻找) and hand-made matches against an open request."""
+import streamlit as st
+
+from console.services import deals, search
+from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action, run_query,
+                        show_flash, t)
+
+PAGE_SIZE = 50
+actor = require_actor()
+st.title(t("matching.search.title"))
+show_flash()
+
+opts = run_query(search.search_options, actor=actor)
+if opts is None:
+    st.stop()
+brands, series, trims, cities = opts["brands"], opts["series"], opts["trims"], opts["cities"]
+
+
+def pick(label: str, frame, key: str, **kw):
+    """A selectbox over a frame's ids, empty meaning 'any'."""
+    names = dict(zip(frame["id"], frame["name"]))
+    return st.selectbox(label, [None, *names], key=key, format_func=lambda i: t("common.all")
+                        if i is None else names[i], **kw)
+
+
+c1, c2, c3 = st.columns(3)
+with c1:
+    brand_id = pick(t("matching.f.brand"), brands, "s_brand")
+with c2:
+    series_id = pick(t("matching.f.series"), series if brand_id is None
+                     else series[series["brand_id"] == brand_id], "s_series")
+with c3:
+    trim_id = pick(t("matching.f.trim"), trims[trims["series_id"] == series_id] if series_id
+                   else trims.iloc[0:0], "s_trim", disabled=series_id is None)
+
+c1, c2, c3 = st.columns(3)
+guide = c1.slider(t("matching.f.guide_wan"), 0, 200, (0, 200), key="s_guide")
+price = c2.slider(t("matching.f.price_wan"), 0, 200, (0, 200), key="s_price")
+points = c3.slider(t("matching.f.points"), -20, 40, (-20, 40), key="s_points",
+                   help=t("matching.f.points_help"))
+
+c1, c2, c3, c4 = st.columns(4)
+province = c1.selectbox(t("matching.f.province"), [None, *sorted(cities["province"].unique())],
+                        key="s_province", format_func=lambda p: t("common.all") if p is None else p)
+with c2:
+    city_id = pick(t("matching.f.city"), cities if province is None
+                   else cities[cities["province"] == province], "s_city")
+tier = c3.selectbox(t("matching.f.tier"), [None, 1, 2, 3, 4, 5, 6], key="s_tier",
+                    format_func=lambda v: t("common.all") if v is None else enum_label("tier", v))
+fresh = c4.selectbox(t("matching.f.fresh"), [None, 1, 3, 7, 30], key="s_fresh",
+                     format_func=lambda d: t("common.all") if d is None else t("matching.f.days", n=d))
+
+c1, c2, c3, c4 = st.columns(4)
+colors = c1.multiselect(t("matching.f.colors"), list(opts["colors"]["color"]), key="s_colors")
+types = c2.multiselect(t("matching.f.merchant_type"), ["4s", "secondary", "resource", "parallel_import"],
+                       key="s_types", format_func=lambda v: enum_label("merchant_type", v))
+tri = {None: t("common.all"), True: t("common.yes"), False: t("common.no")}
+parallel = c3.selectbox(t("matching.f.parallel"), list(tri), key="s_parallel", format_func=tri.get)
+self_op = c4.selectbox(t("matching.f.self_operated"), list(tri), key="s_self", format_func=tri.get)
+
+c1, c2, c3 = st.columns(3)
+grades = c1.multiselect(t("matching.f.grade"), ["AAA", "AA", "A", "BBB", "BB", "B", "C"], key="s_grades")
+sort = c2.selectbox(t("matching.f.sort"), list(search.SORTS), key="s_sort",
+                    format_func=lambda s: t(f"matching.sort.{s}"))
+from_names = dict(zip(cities["id"], cities["name"]))
+from_city = c3.selectbox(t("matching.f.from_city"), [None, *from_names], key="s_from",
+                         format_func=lambda i: t("common.all") if i is None else from_names[i])
+if sort == "distance" and from_city is None:
+    st.info(t("matching.search.pick_city"))
+    st.stop()
+
+
+def wan_range(lo_hi, top):
+    lo, hi = lo_hi
+    return (lo * 10_000 if lo > 0 else None, hi * 10_000 if hi < top else None)
+
+
+filters = search.SearchFilters(
+    brand_id=brand_id, series_id=series_id, trim_id=trim_id,
+    guide_min=wan_range(guide, 200)[0], guide_max=wan_range(guide, 200)[1],
+    price_min=wan_range(price, 200)[0], price_max=wan_range(price, 200)[1],
+    points_min=points[0] if points[0] > -20 else None, points_max=points[1] if points[1] < 40 else None,
+    province=province, city_id=city_id, tier=tier, colors=tuple(colors), parallel_import=parallel,
+    self_operated=self_op, fresh_days=fresh, merchant_types=tuple(types), grades=tuple(grades),
+    from_city_id=from_city, sort=sort)
+offset = st.session_state.get("bd_search__offset", 0)
+result = run_query(search.search_listings, actor=actor, filters=filters, offset=offset, limit=PAGE_SIZE)
+if result is None:
+    st.stop()
+if grades and not result.grades_available:
+    st.caption(t("matching.search.no_grades_yet"))
+if result.rows.empty:
+    st.info(t("common.none"))
+    st.stop()
+if result.total_capped:
+    st.caption(t("matching.search.capped", n=f"{result.total:,}"))
+rows = result.rows.assign(merchant_type=result.rows["merchant_type"].map(
+    lambda v: enum_label("merchant_type", v)))
+event = st.dataframe(labelled(rows, "matching.col"), hide_index=True, width="stretch",
+                     on_select="rerun", selection_mode="single-row", key="s_table")
+new_offset = pager(key="bd_search", total=result.total, page_size=PAGE_SIZE)
+if new_offset != offset:
+    st.session_state["bd_search__offset"] = new_offset
+    st.rerun()
+
+selected = event.selection.rows if event is not None else []
+if not selected:
+    st.caption(t("matching.search.select_hint"))
+    st.stop()
+listing_id = int(result.rows.iloc[selected[0]]["listing_id"])
+st.subheader(t("matching.search.manual_match", id=listing_id))
+reqs = run_query(search.open_requests_for_listing, actor=actor, listing_id=listing_id)
+if reqs is None or reqs.empty:
+    st.info(t("matching.search.no_requests"))
+    st.stop()
+labels = {int(r.request_id): t("matching.search.request_label", id=r.request_id, buyer=r.buyer,
+                                 city=r.city, qty=r.quantity, max=f"{r.max_price:,.0f}",
+                                 owner=r.owner or "—") for r in reqs.itertuples()}
+request_id = st.selectbox(t("matching.search.pick_request"), list(labels), format_func=labels.get)
+if st.button(t("matching.search.create"), type="primary", key="s_create"):
+    if run_action(deals.create_match, actor=actor, request_id=request_id, listing_id=listing_id):
+        flash(t("matching.search.created"))
+        st.rerun()
