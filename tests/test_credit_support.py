@@ -94,8 +94,10 @@ def hand_card(tmp_path: Path, text: str = HAND_CARD):
 
 
 def one(engine: Engine, sql: str, **params):
+    """The first value of a statement's result (None for a statement returning no rows)."""
     with engine.begin() as conn:
-        return conn.execute(sa.text(sql), params).scalar()
+        result = conn.execute(sa.text(sql), params)
+        return result.scalar() if result.returns_rows else None
 
 
 def rows(engine: Engine, sql: str, **params) -> list[dict]:
