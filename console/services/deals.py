@@ -116,7 +116,7 @@ def create_match(*, conn: Connection, actor: Actor, request_id: int, listing_id:
     owner = db.scalar(conn, "SELECT owner_id FROM ops.lead_claims WHERE request_id = :r FOR UPDATE",
                       r=request_id)
     if owner is None:
-        leads.claim(conn, actor=actor, request_id=request_id, policy=policy, require_pool=False)
+        leads.claim(conn, claimant=actor, request_id=request_id, policy=policy, require_pool=False)
         owner = actor.id
     elif owner != actor.id and not actor.has("manager"):
         raise Conflict("matching.error.lead_owned_by_other")

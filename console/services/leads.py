@@ -71,9 +71,11 @@ def _hand_over_cards(conn: Connection, request_id: int, owner_id: int | None) ->
                                  AND owner_id IS DISTINCT FROM :o""", r=request_id, o=owner_id)
 
 
-def claim(conn: Connection, *, actor: Actor, request_id: int, policy: MatchPolicy | None = None,
+def claim(conn: Connection, *, claimant: Actor, request_id: int, policy: MatchPolicy | None = None,
           require_pool: bool = True, assigned_by: int | None = None) -> None:
-    """Insert the claim for ``actor`` (cap checked). Conflict if someone owns it already."""
+    """Insert the claim for ``claimant`` (cap checked). Conflict if someone owns it already.
+
+    Internal: callers (take, assign, manual match) have checked the role already."""
     policy = policy_or_default(policy)
     request = db.fetch_one(conn, f"""SELECT r.id, r.status, ({_IS_LEAD}) AS is_lead
                                      FROM app.requests r WHERE r.id = :r""", r=request_id)
@@ -81,10 +83,10 @@ def claim(conn: Connection, *, actor: Actor, request_id: int, policy: MatchPolic
         raise NotFound("error.not_found")
     if request["status"] != "open" or (require_pool and not request["is_lead"]):
         raise InvalidInput("matching.error.not_a_lead")
-    _check_cap(conn, actor.id, policy.lead_cap)
+    _check_cap(conn, claimant.id, policy.lead_cap)
     taken = db.scalar(conn, """INSERT INTO ops.lead_claims (request_id, owner_id, assigned_by)
                                VALUES (:r, :o, :by) ON CONFLICT (request_id) DO NOTHING
-                               RETURNING request_id""", r=request_id, o=actor.id, by=assigned_by)
+                               RETURNING request_id""", r=request_id, o=claimant.id, by=assigned_by)
     if taken is None:
         raise Conflict("matching.error.lead_taken")
 
@@ -108,7 +110,7 @@ def take_lead(*, conn: Connection, actor: Actor, request_id: int,
               policy: MatchPolicy | None = None) -> int | None:
     """抢: take a lead from the pool; returns the id of the card put on the board, if any."""
     policy = policy_or_default(policy)
-    claim(conn, actor=actor, request_id=request_id, policy=policy)
+    claim(conn, claimant=actor, request_id=request_id, policy=policy)
     _hand_over_cards(conn, request_id, actor.id)
     card = _first_card(conn, actor, request_id, policy)
     write_audit(conn=conn, actor_id=actor.id, action="lead.take", entity_type="lead",
@@ -151,7 +153,7 @@ def assign_lead(*, conn: Connection, actor: Actor, request_id: int, to_staff_id:
     assignee = Actor(id=target["id"], username=target["username"],
                      display_name=target["display_name"], roles=frozenset(target["roles"]))
     if current is None:
-        claim(conn, actor=assignee, request_id=request_id, policy=policy, assigned_by=actor.id)
+        claim(conn, claimant=assignee, request_id=request_id, policy=policy, assigned_by=actor.id)
     else:
         _check_cap(conn, to_staff_id, policy.lead_cap)
         db.execute(conn, """UPDATE ops.lead_claims SET owner_id = :o, assigned_by = :by,
