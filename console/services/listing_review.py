@@ -148,6 +148,15 @@ def raise_listing_flags(*, conn: Connection, price_gap: float | None = None,
     return raised
 
 
+def scan_now(*, conn: Connection, actor: Actor) -> dict[str, int]:
+    """An ops member runs the scan from the console instead of waiting for the schedule."""
+    require_role(actor, "ops")
+    raised = raise_listing_flags(conn=conn)
+    write_audit(conn=conn, actor_id=actor.id, action="listing_flag.scan_requested",
+                entity_type="listing_flag", entity_id="scan", after={"raised": raised})
+    return raised
+
+
 def _raise_malformed_vins(conn: Connection, *, chunk: int = 5000) -> int:
     """VINs checked in Python (console.checks is the one implementation), streamed in chunks."""
     # Per-statement option: Connection.execution_options() would change the whole connection.

@@ -184,11 +184,14 @@ def store(conn: Connection, results: dict[int, list[CheckResult]]) -> None:
 
 def results_for(conn: Connection, certification_id: int) -> pd.DataFrame:
     """The stored badges of one case: check_code, outcome, is_hard, detail, checked_at."""
-    return db.fetch_df(conn, """
+    df = db.fetch_df(conn, """
         SELECT check_code, outcome, is_hard, detail, checked_at FROM ops.cert_prechecks
         WHERE certification_id = :id
         ORDER BY is_hard DESC, array_position(CAST(:order AS text[]), check_code)""",
-                       id=certification_id, order=list(ALL_CHECKS))
+                     id=certification_id, order=list(ALL_CHECKS))
+    # pandas turns an all-None column into NaN; keep "no detail" as None.
+    df["detail"] = df["detail"].astype(object).where(df["detail"].notna(), None)
+    return df
 
 
 def main(argv: list[str]) -> int:

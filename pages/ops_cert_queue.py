@@ -1,0 +1,103 @@
+"""Ops: the certification queue — filters, server-side paging, next case, auto-assignment."""
+import streamlit as st
+
+from console.services import certification as cert
+from console.services.certification import CertFilters
+from console.services.prechecks import ALL_CHECKS
+from console.settings import get_settings
+from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action,
+                        run_query, show_flash, t)
+
+CASE_PAGE = "pages/ops_cert_case.py"
+SLA_MARK = {"ok": "🟢", "warn": "🟡", "late": "🔴"}
+AGE_OPTIONS = {"any": (None, None), "under24": (None, 24), "over24": (24, None),
+               "over48": (48, None), "over7d": (168, None)}
+
+actor = require_actor()
+st.title(t("trust.cert_queue.title"))
+show_flash()
+run_action(cert.check_new_submissions, actor=actor)  # new submissions get their badges first
+
+
+def open_case(case_id: int) -> None:
+    st.session_state["cert_case_id"] = int(case_id)
+    st.switch_page(CASE_PAGE)
+
+
+counts = run_query(cert.queue_counts, actor=actor)
+if counts is None:
+    st.stop()
+c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1.2, 1.2])
+c1.metric(t("trust.count.unassigned"), f"{counts['unassigned']:,}")
+c2.metric(t("trust.count.mine"), f"{counts['mine']:,}")
+c3.metric(t("trust.count.late"), f"{counts['late']:,}")
+if c4.button(t("trust.next_case"), type="primary", icon=":material/skip_next:",
+             key="cert_next_case"):
+    taken = run_action(cert.next_case, actor=actor)
+    if taken and taken.value is None:
+        st.info(t("trust.queue_empty"))
+    elif taken:
+        flash(t("trust.took_case", id=taken.value))
+        open_case(taken.value)
+if c5.button(t("trust.auto_assign"), icon=":material/group_add:", key="cert_auto_assign"):
+    given = run_action(cert.auto_assign, actor=actor)
+    if given:
+        flash(t("trust.auto_assigned", n=sum(given.value.values()), people=len(given.value)))
+        st.rerun()
+
+with st.expander(t("trust.filters"), expanded=True, icon=":material/filter_list:"):
+    f1, f2, f3, f4 = st.columns(4)
+    view = f1.radio(t("trust.filter.assignee"), ("any", "me", "unassigned"), horizontal=True,
+                    format_func=lambda v: t(f"trust.assignee.{v}"), key="cq_view")
+    kinds = f2.multiselect(t("trust.filter.kind"), cert.KINDS, key="cq_kinds",
+                           format_func=lambda v: enum_label("cert_kind", v))
+    statuses = f3.multiselect(t("trust.filter.status"), cert.STATUSES,
+                              default=["pending", "in_review"], key="cq_statuses",
+                              format_func=lambda v: enum_label("cert_status", v))
+    age = f4.selectbox(t("trust.filter.age"), list(AGE_OPTIONS), key="cq_age",
+                       format_func=lambda v: t(f"trust.age.{v}"))
+    g1, g2, g3, g4 = st.columns(4)
+    flags = g1.multiselect(t("trust.filter.flags"), ALL_CHECKS, key="cq_flags",
+                           format_func=lambda v: t(f"trust.check.{v}"))
+    tiers = g2.multiselect(t("trust.filter.tier"), cert.TIERS, key="cq_tiers",
+                           format_func=lambda v: enum_label("tier", v))
+    mtypes = g3.multiselect(t("trust.filter.merchant_type"), cert.MERCHANT_TYPES, key="cq_mtypes",
+                            format_func=lambda v: enum_label("merchant_type", v))
+    sort = g4.selectbox(t("trust.filter.sort"), list(cert.SORTS), key="cq_sort",
+                        format_func=lambda v: t(f"trust.sort.{v}"))
+    h1, h2, h3 = st.columns(3)
+    flagged_only = h1.checkbox(t("trust.filter.flagged_only"), key="cq_flagged")
+    include_snoozed = h2.checkbox(t("trust.filter.include_snoozed"), key="cq_snoozed")
+    descending = h3.checkbox(t("trust.filter.descending"), key="cq_desc")
+
+min_age, max_age = AGE_OPTIONS[age]
+filters = CertFilters(kinds=tuple(kinds), statuses=tuple(statuses), flags=tuple(flags),
+                      flagged_only=flagged_only, tiers=tuple(tiers),
+                      merchant_types=tuple(mtypes), min_age_hours=min_age,
+                      max_age_hours=max_age, assignee=view, include_snoozed=include_snoozed)
+size = get_settings().page_size
+offset = (st.session_state.get("cert_queue__page", 1) - 1) * size
+page = run_query(cert.list_queue, actor=actor, filters=filters, sort=sort,
+                 descending=descending, limit=size, offset=offset)
+if page is None:
+    st.stop()
+if page.rows.empty:
+    st.info(t("trust.queue_empty"))
+else:
+    rows = page.rows
+    shown = rows.assign(
+        kind=rows["kind"].map(lambda v: enum_label("cert_kind", v)),
+        status=rows["status"].map(lambda v: enum_label("cert_status", v)),
+        merchant_type=rows["merchant_type"].map(lambda v: enum_label("merchant_type", v)),
+        sla=rows["sla"].map(lambda v: f"{SLA_MARK[v]} {t(f'trust.sla.{v}')}"),
+        flags=rows["flags"].map(lambda fs: "、".join(t(f"trust.check.{f}") for f in fs)),
+    )[["id", "sla", "kind", "status", "merchant_name", "merchant_type", "city", "submitted_at",
+       "age_hours", "flags", "assignee"]]
+    event = st.dataframe(labelled(shown, "trust.col"), hide_index=True, width="stretch",
+                         on_select="rerun", selection_mode="single-row", key="cert_queue_table")
+    picked = event.selection.rows if event is not None else []
+    if picked and st.button(t("trust.open_case", id=int(rows.iloc[picked[0]]["id"])),
+                            key="cert_open_selected"):
+        open_case(int(rows.iloc[picked[0]]["id"]))
+if pager(key="cert_queue", total=page.total, page_size=size) != offset:
+    st.rerun()

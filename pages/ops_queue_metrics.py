@@ -1,0 +1,67 @@
+"""Ops and managers: how the trust queues are doing — backlog, speed, reviewers, checks."""
+import plotly.express as px
+import streamlit as st
+
+from console.services.trust_metrics import queue_metrics
+from console.ui import enum_label, labelled, require_actor, run_query, t
+
+actor = require_actor()
+st.title(t("trust.metrics.title"))
+m = run_query(queue_metrics, actor=actor)
+if m is None:
+    st.stop()
+
+
+def hours(value) -> str:
+    return "—" if value is None else t("trust.hours", h=value)
+
+
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric(t("trust.metrics.open"), f"{m.open_cases:,}")
+c2.metric(t("trust.count.unassigned"), f"{m.unassigned:,}")
+c3.metric(t("trust.metrics.oldest"), hours(m.oldest_age_hours),
+          help=t("trust.metrics.oldest_help", at=m.oldest_submitted_at or "—"))
+c4.metric(t("trust.metrics.median_7d"), hours(m.median_hours_7d))
+c5.metric(t("trust.metrics.median_30d"), hours(m.median_hours_30d))
+
+left, right = st.columns(2)
+with left:
+    st.subheader(t("trust.metrics.per_reviewer"))
+    if m.decisions_per_reviewer.empty:
+        st.caption(t("common.none"))
+    else:
+        df = m.decisions_per_reviewer.assign(
+            decision=m.decisions_per_reviewer["decision"].map(lambda v: enum_label("cert_status", v)))
+        fig = px.bar(df, x="reviewer", y="n", color="decision",
+                     labels={"reviewer": t("trust.metrics.reviewer"), "n": t("trust.metrics.decisions"),
+                             "decision": t("trust.metrics.decision")})
+        st.plotly_chart(fig, width="stretch")
+with right:
+    st.subheader(t("trust.metrics.approval_by_check"))
+    if m.approval_by_check.empty:
+        st.caption(t("common.none"))
+    else:
+        df = m.approval_by_check.assign(check=m.approval_by_check["check_code"].map(
+            lambda c: t(f"trust.check.{c}")))
+        fig = px.bar(df, x="check", y="rate", hover_data=["decided", "approved"],
+                     labels={"check": t("trust.metrics.check"), "rate": t("trust.metrics.rate")},
+                     range_y=[0, 1])
+        st.plotly_chart(fig, width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.subheader(t("trust.metrics.rejections"))
+    if m.rejections_by_reason.empty:
+        st.caption(t("common.none"))
+    else:
+        df = m.rejections_by_reason.assign(reason=m.rejections_by_reason["reason_code"].map(
+            lambda c: t(f"trust.reason.{c}")))
+        st.plotly_chart(px.pie(df, names="reason", values="n"), width="stretch")
+with right:
+    st.subheader(t("trust.metrics.flags"))
+    if m.flags_by_kind.empty:
+        st.caption(t("common.none"))
+    else:
+        df = m.flags_by_kind.assign(kind=m.flags_by_kind["kind"].map(
+            lambda k: t(f"trust.flag_kind.{k}")))
+        st.dataframe(labelled(df, "trust.col"), hide_index=True, width="stretch")
