@@ -55,13 +55,8 @@ class Factor:
     def label(self, bin_no: int) -> str:
         """A bin as people read it: '[3, 6)', 'enterprise', '—'."""
         b = next(b for b in self.bins if b.bin_no == bin_no)
-        if b.is_missing:
-            return "—"
-        if b.categories is not None:
-            return ", ".join(b.categories)
-        lo = "−∞" if b.lower is None else _num(b.lower)
-        hi = "∞" if b.upper is None else _num(b.upper)
-        return f"[{lo}, {hi})"
+        return bin_label(lower=b.lower, upper=b.upper, categories=b.categories,
+                         is_missing=b.is_missing)
 
 
 @dataclass(frozen=True)
@@ -107,7 +102,22 @@ class Scorecard:
         return self.base_odds * 2 ** ((score - self.base_points) / self.pdo)
 
 
+def bin_label(*, lower: float | None, upper: float | None,
+              categories: tuple[str, ...] | list[str] | None, is_missing: bool) -> str:
+    """A bin as people read it: '< 1', '[3, 6)', '≥ 12', 'enterprise', '—' (no value)."""
+    if is_missing:
+        return "—"
+    if categories is not None:
+        return ", ".join(categories)
+    if lower is None:
+        return f"< {_num(upper)}" if upper is not None else "*"
+    if upper is None:
+        return f"≥ {_num(lower)}"
+    return f"[{_num(lower)}, {_num(upper)})"
+
+
 def _num(x: float) -> str:
+    x = float(x)
     return f"{x:g}" if abs(x) < 1e6 else f"{x:,.0f}"
 
 

@@ -20,7 +20,7 @@ from console import db
 from console.audit import write_audit
 from console.credit import engine as credit_engine
 from console.credit import metrics
-from console.credit.scorecard import DEFAULT_CONFIG, GRADES, check_file
+from console.credit.scorecard import DEFAULT_CONFIG, GRADES, bin_label, check_file
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.roles import Actor, requires
 from console.settings import get_settings
@@ -159,7 +159,7 @@ def rating_card(*, conn: Connection, actor: Actor, merchant_id: int) -> RatingCa
 
 
 def _card_factors(conn: Connection, *, run_id: int, merchant_id: int) -> pd.DataFrame:
-    return db.fetch_df(conn, """
+    frame = db.fetch_df(conn, """
         SELECT f.key AS factor, f.value->'value' AS value, (f.value->>'bin')::int AS bin_no,
                (f.value->>'points')::int AS points, b.max_points,
                b.max_points - (f.value->>'points')::int AS points_lost,
@@ -171,6 +171,9 @@ def _card_factors(conn: Connection, *, run_id: int, merchant_id: int) -> pd.Data
                                         AND b.bin_no = (f.value->>'bin')::int
         WHERE s.run_id = :r AND s.merchant_id = :m
         ORDER BY b.factor_order""", r=run_id, m=merchant_id)
+    frame["bin_label"] = [bin_label(lower=r.lower, upper=r.upper, categories=r.categories,
+                                    is_missing=r.is_missing) for r in frame.itertuples()]
+    return frame.drop(columns=["lower", "upper", "categories", "is_missing"])
 
 
 def _overrides_of(conn: Connection, *, merchant_id: int) -> pd.DataFrame:

@@ -73,6 +73,12 @@ COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
             SELECT count(*) FROM app.disputes WHERE status = 'open'""")),
         ("home.risk.loans_applied", lambda c, a: db.scalar(c, """
             SELECT count(*) FROM app.loan_applications WHERE status = 'applied'""")),
+        ("home.risk.overrides_to_approve", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM ops.credit_overrides
+            WHERE status = 'proposed' AND proposed_by <> :me AND expires_at > now()""", me=a.id)),
+        ("home.risk.my_overrides_pending", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM ops.credit_overrides
+            WHERE status = 'proposed' AND proposed_by = :me AND expires_at > now()""", me=a.id)),
     ],
     "manager": [
         ("home.manager.live_posts", lambda c, a: db.scalar(c, """

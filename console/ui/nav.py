@@ -54,6 +54,14 @@ PAGES: list[PageSpec] = [
           "nav.section.ops", ("ops",), "listing-review"),
     _spec("pages/ops_queue_metrics.py", "nav.ops.queue_metrics", ":material/monitoring:",
           "nav.section.ops", ("ops", "manager"), "queue-metrics"),
+    _spec("pages/risk_grades.py", "nav.risk_grades", ":material/bar_chart:", "nav.section.risk",
+          ("risk", "bd", "manager"), "credit-grades"),
+    _spec("pages/risk_card.py", "nav.risk_card", ":material/credit_score:", "nav.section.risk",
+          ("risk", "bd", "manager"), "rating-card"),
+    _spec("pages/risk_overrides.py", "nav.risk_overrides", ":material/approval:",
+          "nav.section.risk", ("risk",), "credit-overrides"),
+    _spec("pages/risk_monitoring.py", "nav.risk_monitoring", ":material/query_stats:",
+          "nav.section.risk", ("risk", "manager"), "credit-monitoring"),
 ]
 
 

@@ -1,0 +1,48 @@
+"""Override inbox: proposals waiting for a second risk officer, oldest first."""
+import streamlit as st
+
+from console.services import credit
+from console.ui import flash, fmt_time, labelled, require_actor, run_action, run_query, show_flash, t
+
+actor = require_actor()
+st.title(t("credit.inbox.title"))
+show_flash()
+
+inbox = run_query(credit.override_inbox, actor=actor)
+if inbox is None:
+    st.stop()
+if inbox.empty:
+    st.info(t("credit.inbox.empty"))
+for row in inbox.itertuples():
+    with st.container(border=True):
+        st.markdown(f"**{row.merchant}** · #{row.merchant_id} · "
+                    f"{row.from_grade} → **{row.new_grade}**")
+        st.caption(t("credit.inbox.meta", who=row.proposed_by, at=fmt_time(row.proposed_at),
+                     until=fmt_time(row.expires_at),
+                     code=t(f"credit.override_reason.{row.reason_code}")))
+        st.write(row.reason)
+        if row.mine:
+            st.caption(t("credit.inbox.own"))
+            continue
+        note = st.text_input(t("credit.col.decision_note"), key=f"credit_note_{row.id}")
+        c1, c2 = st.columns(2)
+        done = False
+        if c1.button(t("credit.override.approve"), key=f"credit_approve_{row.id}", type="primary"):
+            done = run_action(credit.approve_override, actor=actor, override_id=row.id, note=note,
+                              expected_version=row.version)
+        if c2.button(t("credit.override.reject"), key=f"credit_reject_{row.id}"):
+            done = run_action(credit.reject_override, actor=actor, override_id=row.id, note=note,
+                              expected_version=row.version)
+        if done:
+            flash(t("common.done"))
+            st.rerun()
+
+st.subheader(t("credit.inbox.recent"))
+recent = run_query(credit.recent_override_decisions, actor=actor)
+if recent is not None and not recent.empty:
+    shown = recent.assign(status=recent["status"].map(lambda s: t(f"credit.status.{s}")),
+                          reason_code=recent["reason_code"].map(
+                              lambda c: t(f"credit.override_reason.{c}")))
+    st.dataframe(labelled(shown, "credit.col"), hide_index=True, width="stretch")
+else:
+    st.caption(t("common.none"))
