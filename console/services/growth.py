@@ -23,7 +23,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -269,7 +269,7 @@ def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: s
                    if window_days is not None else "true")
     sql = f"""{_moments_cte("''", window_days is not None)}
         SELECT r.merchant_id, r.channel, r.merchant_type, r.province, r.tier_level,
-               to_char(r.cohort_month, 'YYYY-MM') AS cohort_month, r.registered_at,
+               to_char(r.cohort_month, 'YYYY-MM') AS cohort_month, r.t1 AS registered_at,
                r.e{k - 1} AS reached_previous_at,
                ({window_open}) AS window_open,
                st.display_name AS bd_owner
@@ -302,8 +302,13 @@ def drop_off_export(*, conn: Connection, actor: Actor, filters: GrowthFilters, s
     for label, value in header:
         out.write(f"# {label}: {value}\n")
     table = rows.assign(
+        channel=rows["channel"].map(lambda v: tr(f"enum.channel.{v}")),
+        merchant_type=rows["merchant_type"].map(lambda v: tr(f"enum.merchant_type.{v}")),
+        tier_level=rows["tier_level"].map(
+            lambda v: tr(f"enum.tier.{int(v)}") if pd.notna(v) else ""),
         registered_at=rows["registered_at"].map(_iso),
         reached_previous_at=rows["reached_previous_at"].map(_iso),
+        window_open=rows["window_open"].map(lambda v: tr("common.yes" if v else "common.no")),
     )
     table.columns = [tr(f"growth.dropoff.{c}") for c in table.columns]
     table.to_csv(out, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
@@ -383,10 +388,14 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
     range_start = pd.Timestamp(filters.start).to_period(
         {"day": "D", "week": "W-SUN", "month": "M"}[grain]).start_time.date()
     series = frame[frame["period_start"] >= range_start].reset_index(drop=True)
-    current = frame.iloc[-1] if not frame.empty else None
-    previous = frame.iloc[-2] if len(frame) > 1 else None
-    if current is not None and current["period_start"] < range_start:
-        current, previous = None, None
+    current = series.iloc[-1] if not series.empty else None
+    previous = None
+    if current is not None:
+        # The calendar period before, not merely the previous row: a day without a row
+        # has no figures to compare with.
+        before = _previous_period_start(current["period_start"], grain)
+        match = frame[frame["period_start"] == before]
+        previous = match.iloc[0] if not match.empty else None
     return KpiReport(
         grain=grain, series=series,
         comparison=_compare(current, previous),
@@ -394,6 +403,14 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
         previous_period=previous["period_start"] if previous is not None else None,
         payment_mix=_payment_mix(series),
     )
+
+
+def _previous_period_start(start: date, grain: str) -> date:
+    if grain == "day":
+        return start - timedelta(days=1)
+    if grain == "week":
+        return start - timedelta(days=7)
+    return (start.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
 def _ratio(num: Any, den: Any) -> float | None:
@@ -435,7 +452,9 @@ def _compare(current: pd.Series | None, previous: pd.Series | None) -> pd.DataFr
             change = (cur - prev) / prev if prev else None
         rows.append({"metric": metric, "current": cur, "previous": prev,
                      "change": change, "change_kind": kind})
-    return pd.DataFrame(rows, columns=["metric", "current", "previous", "change", "change_kind"])
+    # object dtype keeps None as None ("no figure"), not NaN
+    return pd.DataFrame(rows, columns=["metric", "current", "previous", "change", "change_kind"],
+                        dtype=object)
 
 
 def _payment_mix(series: pd.DataFrame) -> pd.DataFrame:
@@ -613,7 +632,8 @@ def _chart_freshness(chart: str, marts: Sequence[str], by_mart: dict[str, dict],
         last_run_at=_ts(latest["last_run_at"]),
         last_run_status="failed" if failed else latest["last_run_status"],
         validation_passed=all(bool(r["validation_passed"]) for r in runs),
-        failed_expectations=int(sum(int(r["failed_expectations"]) for r in runs)),
+        # Marts of one chart usually share a run: the largest count, not the sum.
+        failed_expectations=max(int(r["failed_expectations"]) for r in runs),
     )
 
 
