@@ -29,7 +29,12 @@ if data is None:
 cards = data.cards
 
 
-@st.dialog(t("matching.board.lost_title"))
+def forget_lost_card() -> None:
+    st.session_state.pop("lost_card", None)
+
+
+# The open dialog is remembered in session state so that it survives a full rerun.
+@st.dialog(t("matching.board.lost_title"), on_dismiss=forget_lost_card)
 def lost_dialog(card_id: int, version: int) -> None:
     reason = st.selectbox(t("matching.board.lost_reason"), list(deals.LOST_REASONS),
                           format_func=lambda r: t(f"matching.lost.{r}"), key="lost_reason")
@@ -37,6 +42,7 @@ def lost_dialog(card_id: int, version: int) -> None:
     if st.button(t("common.confirm"), type="primary", key="lost_confirm"):
         if run_action(deals.move_stage, actor=actor, match_id=card_id, to_stage="lost",
                       version=version, lost_reason=reason, note=note):
+            forget_lost_card()
             flash(t("matching.board.moved", stage=enum_label("match_stage", "lost")))
             st.rerun()
 
@@ -86,7 +92,10 @@ for col, stage in zip(columns, deals.STAGES):
                             flash(t("matching.board.moved", stage=enum_label("match_stage", nxt)))
                             st.rerun()
                     if b2.button(t("matching.board.mark_lost"), key=f"lost_{card.id}"):
-                        lost_dialog(int(card.id), int(card.version))
+                        st.session_state["lost_card"] = (int(card.id), int(card.version))
+
+if "lost_card" in st.session_state:
+    lost_dialog(*st.session_state["lost_card"])
 
 if cards.empty:
     st.info(t("matching.board.empty"))

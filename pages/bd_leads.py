@@ -36,6 +36,12 @@ def lead_line(row) -> str:
              n=row.suggestions if row.mode == "normal" else row.offers)
 
 
+def take(request_id: int) -> None:
+    """A callback, so the click counts even if the lead left the page meanwhile (lost race)."""
+    if run_action(leads.take_lead, actor=actor, request_id=request_id):
+        flash(t("matching.leads.taken", id=request_id))
+
+
 tabs = st.tabs([t("matching.leads.pool"), t("matching.leads.mine")]
                + ([t("matching.leads.assign")] if actor.has("manager") else []))
 
@@ -53,10 +59,8 @@ with tabs[0]:
             with st.container(border=True):
                 left, right = st.columns([6, 1])
                 left.markdown(lead_line(row))
-                if right.button(t("matching.leads.take"), key=f"take_{row.request_id}", type="primary"):
-                    if run_action(leads.take_lead, actor=actor, request_id=int(row.request_id)):
-                        flash(t("matching.leads.taken", id=row.request_id))
-                        st.rerun()
+                right.button(t("matching.leads.take"), key=f"take_{row.request_id}", type="primary",
+                             on_click=take, args=(int(row.request_id),))
         new_offset = pager(key="lead_pool", total=total, page_size=PAGE_SIZE)
         if new_offset != offset:
             st.session_state["lead_pool__offset"] = new_offset

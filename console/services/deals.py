@@ -348,11 +348,17 @@ def leaderboard(*, conn: Connection, actor: Actor, days: int = 90) -> pd.DataFra
             SELECT match_id, min(at) AS at FROM ops.match_stage_history
             WHERE to_stage = 'deposit_paid' GROUP BY match_id
         ), per_card AS (
+            -- Cards made before the board kept history: the match's creation and the
+            -- order's deposit time stand in.
             SELECT m.owner_id, m.stage, m.deal_value, m.stage_entered_at,
-                   extract(epoch FROM (d.at - c.at)) / 3600 AS hours_to_deposit, d.at AS deposit_at
+                   extract(epoch FROM (coalesce(d.at, o.deposit_at)
+                                       - coalesce(c.at, m.created_at))) / 3600 AS hours_to_deposit,
+                   coalesce(d.at, o.deposit_at) AS deposit_at
             FROM ops.matches m
             LEFT JOIN created c ON c.match_id = m.id
             LEFT JOIN deposit d ON d.match_id = m.id
+            LEFT JOIN LATERAL (SELECT min(deposit_paid_at) AS deposit_at FROM app.orders
+                               WHERE match_id = m.id) o ON true
             WHERE m.owner_id IS NOT NULL
         )
         SELECT s.id AS staff_id, s.display_name AS staff,
