@@ -26,7 +26,7 @@ def _opt(options):
     return [ANY, *options]
 
 
-with st.form("directory_filters"):
+with st.form("directory_filter_form"):
     c1, c2, c3, c4 = st.columns(4)
     name = c1.text_input(t("directory.f.name"))
     if can_see_phone(actor):

@@ -11,6 +11,11 @@ actor = require_actor()
 st.title(t("profile.title"))
 show_flash()
 
+# My follow-ups due within a week: also the page's role check before anything is shown.
+due = run_query(merchants.follow_ups_due, actor=actor, within_days=7)
+if due is None:
+    st.stop()
+
 # The merchant comes from the directory (query parameter) or is typed here.
 param = st.query_params.get("id")
 default_id = int(param) if param and param.isdigit() else st.session_state.get("profile_merchant_id")
@@ -18,6 +23,12 @@ merchant_id = st.number_input(t("profile.merchant_id"), min_value=1, step=1,
                               value=default_id, placeholder=t("profile.pick_hint"))
 if not merchant_id:
     st.info(t("profile.pick_hint"))
+    st.subheader(t("profile.follow_ups"))
+    if due.empty:
+        st.caption(t("common.none"))
+    else:
+        shown = due.assign(kind=due["kind"].map(lambda v: enum_label("contact_kind", v)))
+        st.dataframe(labelled(shown, "profile.due"), hide_index=True, width="stretch")
     st.stop()
 merchant_id = int(merchant_id)
 st.session_state["profile_merchant_id"] = merchant_id

@@ -508,3 +508,44 @@ def test_profile_shows_staff_history(world, engine):
     assert prof.staff_history[["actor", "action", "reason"]].values.tolist() == [
         ["OPS1", "merchant.suspend", "fraud_suspected"]]
     assert json.loads(json.dumps(prof.staff_history["after"].iloc[0])) == {"status": "suspended"}
+
+
+def test_follow_ups_due_are_the_latest_entry_per_merchant(world, engine):
+    bd = world["staff"]["bd1"]
+    today = svc._today()
+    with engine.begin() as conn:
+        svc.add_contact(conn=conn, actor=bd, merchant_id=world["m3"], kind="call", body="a",
+                        next_follow_up=today + timedelta(days=3))
+        svc.add_contact(conn=conn, actor=bd, merchant_id=world["m2"], kind="call", body="b",
+                        next_follow_up=today + timedelta(days=30))
+        svc.add_contact(conn=conn, actor=world["staff"]["bd2"], merchant_id=world["m1"],
+                        kind="visit", body="c", next_follow_up=today)
+    with engine.connect() as conn:
+        due = svc.follow_ups_due(conn=conn, actor=bd, within_days=7)
+        assert due[["id", "next_follow_up"]].values.tolist() == [
+            [world["m3"], today + timedelta(days=3)]]
+        assert svc.follow_ups_due(conn=conn, actor=bd).empty      # nothing due today
+    with engine.begin() as conn:   # a newer note without a date closes the follow-up
+        svc.add_contact(conn=conn, actor=bd, merchant_id=world["m3"], kind="wechat", body="done")
+    with engine.connect() as conn:
+        assert svc.follow_ups_due(conn=conn, actor=bd, within_days=7).empty
+
+
+def test_every_column_shown_has_a_label_in_both_languages(world, engine):
+    """The pages label columns as '<prefix>.<column>': each must exist in the catalogue."""
+    from console.i18n import has_key
+    with engine.connect() as conn:
+        prof = svc.merchant_profile(conn=conn, actor=world["staff"]["ops1"], merchant_id=world["m1"])
+        page = search(engine, world["staff"]["ops1"])
+    frames = {"directory.col": page.rows.drop(columns=["size_class"]),
+              "profile.cert": prof.certifications, "profile.listing": prof.listings_live,
+              "profile.request": prof.requests_live, "profile.match": prof.matches,
+              "profile.deal": prof.deals, "profile.review": prof.reviews_given,
+              "profile.dispute": prof.disputes, "profile.notification": prof.notifications,
+              "profile.contact": prof.contact_log, "audit": prof.staff_history}
+    missing = [f"{p}.{c}" for p, df in frames.items() for c in df.columns if not has_key(f"{p}.{c}")]
+    assert missing == []
+    codes = [f"directory.reason.{r}" for r in svc.SUSPEND_REASONS + svc.REINSTATE_REASONS]
+    codes += [f"directory.sort.{s}" for s in svc.SORTS]
+    codes += [f"enum.contact_kind.{k}" for k in svc.CONTACT_KINDS]
+    assert [k for k in codes if not has_key(k)] == []

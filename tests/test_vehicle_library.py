@@ -260,3 +260,18 @@ def test_roles(library, engine, make_actor):
         ["2024款 2.0E 精英版", Decimal("179800.00")], ["2024款 2.5G 豪华版", Decimal("209800.00")]]
     with engine.begin() as conn, pytest.raises(PermissionDenied):
         svc.confirm_import(conn=conn, actor=bd, content=MIXED, digest="x")
+
+
+def test_every_error_code_and_column_shown_has_a_label(library, engine):
+    from console.i18n import has_key
+    plan = preview(engine, library["ops"])
+    with engine.connect() as conn:
+        trims = svc.list_trims(conn=conn, actor=library["ops"], series_id=library["camry"])
+        hist = svc.price_history(conn=conn, actor=library["ops"], trim_id=library["t1"])
+    keys = [f"vehicle.err.{c}" for c in {*plan.errors["code"], "price_too_high"}]
+    keys += [f"vehicle.field.{f}" for f in svc.REQUIRED_COLUMNS + svc.OPTIONAL_COLUMNS]
+    keys += [f"vehicle.errcol.{c}" for c in plan.errors.columns]
+    keys += [f"vehicle.plan.{c}" for c in plan.to_add.columns.union(plan.to_change.columns)
+             if c not in ("series_id", "trim_id")]
+    keys += [f"vehicle.col.{c}" for c in trims.columns] + [f"vehicle.hist.{c}" for c in hist.columns]
+    assert [k for k in keys if not has_key(k)] == []

@@ -462,6 +462,19 @@ def merchant_profile(*, conn: Connection, actor: Actor, merchant_id: int) -> Mer
     )
 
 
+def follow_ups_due(*, conn: Connection, actor: Actor, within_days: int = 0) -> pd.DataFrame:
+    """Merchants whose latest contact by this person asks for a follow-up by today (+N days)."""
+    require_role(actor, *DIRECTORY_ROLES)
+    return db.fetch_df(conn, """
+        SELECT m.id, m.name, last.created_at AS last_contact, last.kind, last.next_follow_up
+        FROM (SELECT DISTINCT ON (merchant_id) merchant_id, created_at, kind, next_follow_up
+              FROM ops.contact_log WHERE staff_id = :me
+              ORDER BY merchant_id, created_at DESC, id DESC) last
+        JOIN app.merchants m ON m.id = last.merchant_id
+        WHERE last.next_follow_up <= CAST(:today AS date) + :days
+        ORDER BY last.next_follow_up, m.id""", me=actor.id, today=_today(), days=within_days)
+
+
 # ---------------------------------------------------------------- staff actions
 def _today() -> date:
     # Business dates are Shanghai dates (UTC+8, no daylight saving).
@@ -542,12 +555,13 @@ def _reason_text(code: str | None, note: str | None, allowed: tuple[str, ...]) -
 
 
 def _set_status(conn: Connection, actor: Actor, merchant_id: int, *, to_status: str,
-                from_status: str, reason: str, expected_version: int, action: str) -> None:
+                from_status: str, reason: str, expected_version: int, action: str,
+                wrong_state_key: str) -> None:
     row = _merchant_for_update(conn, merchant_id)
     if row["version"] != expected_version:
         raise Conflict("error.stale")
     if row["status"] != from_status:
-        raise Conflict("directory.status_not_" + from_status)
+        raise Conflict(wrong_state_key)
     db.execute(conn, """UPDATE app.merchants
                         SET status = :to, updated_at = now(), version = version + 1
                         WHERE id = :id""", to=to_status, id=merchant_id)
@@ -562,7 +576,8 @@ def suspend_merchant(*, conn: Connection, actor: Actor, merchant_id: int, reason
     require_role(actor, *STATUS_ROLES)
     reason = _reason_text(reason_code, note, SUSPEND_REASONS)
     _set_status(conn, actor, merchant_id, to_status="suspended", from_status="active",
-                reason=reason, expected_version=expected_version, action="merchant.suspend")
+                reason=reason, expected_version=expected_version, action="merchant.suspend",
+                wrong_state_key="directory.status_not_active")
 
 
 def reinstate_merchant(*, conn: Connection, actor: Actor, merchant_id: int, reason_code: str,
@@ -571,4 +586,5 @@ def reinstate_merchant(*, conn: Connection, actor: Actor, merchant_id: int, reas
     require_role(actor, *STATUS_ROLES)
     reason = _reason_text(reason_code, note, REINSTATE_REASONS)
     _set_status(conn, actor, merchant_id, to_status="active", from_status="suspended",
-                reason=reason, expected_version=expected_version, action="merchant.reinstate")
+                reason=reason, expected_version=expected_version, action="merchant.reinstate",
+                wrong_state_key="directory.status_not_suspended")
