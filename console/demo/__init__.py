@@ -86,6 +86,8 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
     if scale not in M.SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(M.SCALES)}")
     started = time.perf_counter()
+    with engine.connect() as conn:  # refuse before the expensive part; checked again below
+        _check_empty(conn, force=force)
     credentials = [Credential(u, d, tuple(r), secrets.token_urlsafe(12)) for u, d, r in G.STAFF]
     # argon2 is deliberately slow; hash on the side while the world is generated.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -114,15 +116,22 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
     return report
 
 
-def _refuse_or_clear(conn: sa.Connection, *, force: bool) -> None:
+def _check_empty(conn: sa.Connection, *, force: bool) -> bool:
+    """True if the database holds no seeded data; raise SeedRefused if it may not be cleared."""
     merchants = conn.execute(sa.text("SELECT count(*) FROM app.merchants")).scalar_one()
     staff = conn.execute(sa.text("SELECT count(*) FROM ops.staff")).scalar_one()
     if merchants == 0 and staff == 0:
-        return
+        return True
     if not force:
         raise SeedRefused("the database already holds data; use --force or a fresh database")
     if conn.execute(sa.text("SELECT count(*) FROM ops.audit_log")).scalar_one():
         raise SeedRefused("the audit log is not empty and is append-only; use a fresh database")
+    return False
+
+
+def _refuse_or_clear(conn: sa.Connection, *, force: bool) -> None:
+    if _check_empty(conn, force=force):
+        return
     tables = conn.execute(sa.text(
         """SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
            WHERE schemaname IN ('app', 'ops') ORDER BY 1""")).scalars().all()

@@ -253,12 +253,13 @@ def certifications(w: World) -> Table:
             row.update(status="approved", decided_at=decided)
             return cert_id, "approved"
         if problem == "unclear" or (problem == "mismatch" and rng.random() < 0.4):
+            # Ask for a new upload; the decision is final, a resubmission is a new case.
             code = "document_unclear" if problem == "unclear" else "name_mismatch"
-            if problem == "unclear" and rng.random() < 0.3:
-                row.update(status="rejected", decided_at=decided, reason_code=code)
-                return cert_id, "rejected"
-            requested = "licence" if kind == "enterprise" else str(rng.choice(["id_front", "id_back"]))
-            row.update(status="needs_info", reason_code=code, requested_doc=requested)
+            if kind == "personal":
+                requested = str(rng.choice(["id_front", "id_back", "id_in_hand"]))
+            else:
+                requested = "legal_rep_id" if doc.get("_mismatch") == "legal_rep" else "business_licence"
+            row.update(status="needs_info", decided_at=decided, reason_code=code, requested_doc=requested)
             return cert_id, "needs_info"
         code = {"bad_check": "id_invalid" if kind == "personal" else "licence_invalid",
                 "duplicate": "duplicate_identity", "mismatch": "name_mismatch", "other": "other"}[problem]
@@ -286,6 +287,7 @@ def certifications(w: World) -> Table:
                 "id_doc_ref": f"certs/{i + 1}/id-{len(rows) + 1}.jpg"}
 
     def enterprise_doc(i: int, problem: str | None, legal_rep: str) -> dict:
+        mismatch = ""
         code = people.uscc(rng, region_of(i)[:6])
         company = f"{w.m_city_short[i]}{w.m_trade[i]}{company_suffix[i]}"
         if problem == "duplicate" and issued_usccs:
@@ -299,7 +301,8 @@ def certifications(w: World) -> Table:
                 company = f"{w.m_city_short[i]}{people.trade_names(rng, 1)[0]}{company_suffix[i]}"
             else:
                 legal_rep = people.person_names(rng, 1)[0]
-        return {"company_name": company, "uscc": code, "legal_rep": legal_rep,
+                mismatch = "legal_rep"
+        return {"company_name": company, "uscc": code, "legal_rep": legal_rep, "_mismatch": mismatch,
                 "licence_doc_ref": f"certs/{i + 1}/licence-{len(rows) + 1}.jpg"}
 
     def run_chain(i: int, kind: str, submitted: int, legal_rep: str = "") -> int:
@@ -321,8 +324,6 @@ def certifications(w: World) -> Table:
             submitted = asked + int(rng.exponential(2.5) * DAY) + int(rng.integers(HOUR, 8 * HOUR))
             if submitted >= w.anchor:
                 return NA
-            if row["status"] == "needs_info":  # the new upload closes the old case
-                row.update(status="rejected", decided_at=submitted, updated_at=submitted)
             previous = cert_id
         return NA
 
@@ -566,7 +567,8 @@ def matches_and_orders(w: World) -> None:
             candidates.append((int(r), li, "auto" if rng.random() < 0.7 else "manual", NA))
     for r, k in bid_of_request.items():
         candidates.append((r, int(w.b_listing[k]), "bid", k))
-    candidates.sort(key=lambda c: (c[0], c[2] != "bid"))
+    # In time order, so a car sold to one buyer is no longer available to later matches.
+    candidates.sort(key=lambda c: (max(int(w.r_created[c[0]]), int(w.l_published[c[1]])), c[0], c[2] != "bid"))
     m_rows, o_rows, p_rows, d_rows, rv_rows, lg_rows, ln_rows = [], [], [], [], [], [], []
     seen: set[tuple[int, int]] = set()
     request_won: set[int] = set()
@@ -619,14 +621,15 @@ def matches_and_orders(w: World) -> None:
             request_won.add(r)
             listing_taken.add(li)
         if stage == "lost" and match["lost_reason"] is None:
-            match["lost_reason"] = ("sold_elsewhere" if blocked else
-                                    str(rng.choice(M.LOST_REASONS, p=[0.35, 0.15, 0.2, 0.15, 0.1, 0.05])))
+            match["lost_reason"] = ("no_stock" if blocked else str(rng.choice(
+                M.LOST_REASONS, p=[0.3, 0.08, 0.15, 0.12, 0.15, 0.1, 0.05, 0.05])))
         if stage in ("suggested", "contacted", "negotiating", "deposit_paid"):
             match["next_action_at"] = stage_at + int(rng.integers(-2, 4)) * DAY + 10 * HOUR
         match["stage"] = stage
         match["stage_entered_at"] = stage_at
         match["updated_at"] = stage_at
-    _finish_matches(w, m_rows, request_won, listing_taken)
+    _ensure_open_disputes(w, rng, o_rows, d_rows, minimum=3)
+    _finish_matches(w, m_rows, request_won, listing_taken, {o["match_id"] for o in o_rows})
     w.add(_table("ops.matches", m_rows))
     w.add(_table("app.orders", o_rows))
     w.add(_table("app.payments", p_rows))
@@ -687,7 +690,7 @@ def _order_story(w, rng, match, stage, r, li, buyer, seller, qty, unit,
         order.update(status="cancelled", cancelled_by="platform" if rng.random() < 0.6 else "buyer",
                      cancelled_at=end, updated_at=end)
         _event(w, buyer, "order_cancelled", oid, end)
-        match["lost_reason"] = "buyer_withdrew"
+        match["lost_reason"] = "buyer_cancelled"
         return ("lost", end)
     p_rows.append({"order_id": oid, "kind": "deposit", "channel": channel, "amount": deposit,
                    "status": "succeeded", "due_at": due, "paid_at": paid, "created_at": created})
@@ -715,12 +718,12 @@ def _order_story(w, rng, match, stage, r, li, buyer, seller, qty, unit,
         p_rows.append({"order_id": oid, "kind": "refund", "channel": channel, "amount": deposit,
                        "status": "succeeded", "due_at": NA, "paid_at": end, "created_at": end})
         _event(w, seller if who == "seller" else buyer, "order_cancelled", oid, end)
-        match["lost_reason"] = "seller_unresponsive" if who == "seller" else "buyer_withdrew"
+        match["lost_reason"] = "no_stock" if who == "seller" else "buyer_cancelled"
         return ("lost", end)
     if disputed:
         outcome_stage = _dispute(w, rng, order, oid, buyer, seller, paid, d_rows, resolve=True)
         if outcome_stage is not None:
-            match["lost_reason"] = "other" if outcome_stage[0] == "lost" else None
+            match["lost_reason"] = "trust_concerns" if outcome_stage[0] == "lost" else None
             return outcome_stage
     order.update(status="completed", escrow_state="released", completed_at=finish, updated_at=finish)
     p_rows.append({"order_id": oid, "kind": "balance", "channel": "bank", "amount": round(amount - deposit, 2),
@@ -766,6 +769,20 @@ def _dispute(w, rng, order, oid, buyer, seller, paid, d_rows, *, resolve: bool):
                      cancelled_at=resolved_at, updated_at=resolved_at)
         return ("lost", resolved_at)
     return None
+
+
+def _ensure_open_disputes(w, rng, o_rows, d_rows, *, minimum: int) -> None:
+    """The dispute desk always has cases: if chance left fewer than ``minimum`` open, the most
+    recent orders with a held deposit get one (raised by the side facing the weaker merchant)."""
+    open_now = sum(1 for d in d_rows if d["status"] == "open")
+    held = [k for k, o in enumerate(o_rows) if o["status"] == "deposit_paid"]
+    for k in sorted(held, key=lambda k: -o_rows[k]["deposit_paid_at"]):
+        if open_now >= minimum:
+            return
+        o = o_rows[k]
+        if _dispute(w, rng, o, k + 1, o["buyer_id"] - 1, o["seller_id"] - 1, o["deposit_paid_at"],
+                    d_rows, resolve=False) is not None:
+            open_now += 1
 
 
 def _reviews(w, rng, oid, buyer, seller, li, at, rv_rows) -> None:
@@ -850,8 +867,15 @@ def _maybe_loan(w, rng, buyer, oid, amount, paid, ln_rows) -> None:
         row.update(status="repaid", closed_at=due - int(rng.integers(0, 30)) * DAY)
 
 
-def _finish_matches(w: World, m_rows: list[dict], request_won: set[int], listing_taken: set[int]) -> None:
+def _finish_matches(w: World, m_rows: list[dict], request_won: set[int], listing_taken: set[int],
+                    with_order: set[int]) -> None:
     """Bring requests and listings in line with what their matches achieved."""
+    sold_at = {m["listing_id"]: m["stage_entered_at"] for m in m_rows if m["stage"] == "won"}
+    for m in m_rows:
+        # A card still open on a car that has been sold meanwhile is lost for lack of stock.
+        if m["stage"] in STAGES[:3] and m["listing_id"] in sold_at and m["id"] not in with_order:
+            at = max(int(m["stage_entered_at"]), int(sold_at[m["listing_id"]]))
+            m.update(stage="lost", lost_reason="no_stock", stage_entered_at=at, updated_at=at, next_action_at=NA)
     for m in m_rows:
         r, li = m["request_id"] - 1, m["listing_id"] - 1
         if m["stage"] == "won":
@@ -859,8 +883,8 @@ def _finish_matches(w: World, m_rows: list[dict], request_won: set[int], listing
             w.r_updated[r] = max(int(w.r_updated[r]), int(m["stage_entered_at"]))
             w.l_status[li] = "sold"
             w.l_updated[li] = m["stage_entered_at"]
-        elif m["stage"] != "lost":
-            w.l_status[li] = "live" if w.l_status[li] not in ("sold",) else w.l_status[li]
+        elif m["stage"] != "lost" and m["listing_id"] not in sold_at:
+            w.l_status[li] = "live"  # a car still being negotiated is on offer
     rt = w.tables["app.requests"].columns
     rt["status"], rt["updated_at"] = w.r_status, np.minimum(w.r_updated, w.anchor - 60)
     lt = w.tables["app.listings"].columns

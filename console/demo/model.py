@@ -73,8 +73,9 @@ DUPLICATE_IDENTITY_RATE = 0.02
 NAME_MISMATCH_RATE = 0.04    # enterprise: company name or legal representative differs
 UNCLEAR_DOC_RATE = 0.06      # blurry upload: needs_info or rejected document_unclear
 
-LOST_REASONS = ("price_gap", "sold_elsewhere", "buyer_withdrew", "seller_unresponsive",
-                "spec_mismatch", "other")
+# The deal board's lost reasons (console.services.deals.LOST_REASONS; a test keeps them equal).
+LOST_REASONS = ("price_gap", "no_stock", "buyer_cancelled", "seller_unresponsive",
+                "bought_elsewhere", "delivery_time", "trust_concerns", "other")
 PAYMENT_CHANNELS = np.array(["wechat", "alipay", "bank"])
 
 
