@@ -388,3 +388,45 @@ def test_case_page_masks_id_numbers_for_managers_and_shows_timeline(engine, make
     assert seen.case["id_number"] == number[:3] + "*" * 11 + number[-4:]
     assert list(seen.timeline["kind"]) == ["event", "note"]
     assert list(seen.timeline["text"])[1] == "已电话核实本人"
+
+
+def test_home_counters_for_ops(engine, make_actor, world):
+    from console.services.home import waiting_counts
+    ops = make_actor("ops")
+    tr.cert(engine, merchant_id=world["m1"], age_hours=60)
+    tr.cert(engine, merchant_id=world["m2"], age_hours=1)
+    tr.cert(engine, merchant_id=world["m3"], status="in_review", assignee_id=ops.id)
+    counts = {c.label_key: c.value for c in run(waiting_counts, actor=ops)}
+    assert {k: counts[k] for k in ("home.ops.pending_certs", "home.ops.my_certs",
+                                   "home.ops.late_certs", "home.ops.open_flags",
+                                   "home.ops.my_flags")} == {
+        "home.ops.pending_certs": 2, "home.ops.my_certs": 1, "home.ops.late_certs": 1,
+        "home.ops.open_flags": 0, "home.ops.my_flags": 0}
+
+
+def test_queue_metrics_median_reviewers_and_approval_by_check(engine, make_actor, world):
+    from console.services.trust_metrics import queue_metrics
+    ops = make_actor("ops")
+    a = tr.cert(engine, merchant_id=world["m1"], age_hours=10, status="approved")
+    b = tr.cert(engine, merchant_id=world["m2"], age_hours=30, status="rejected",
+                id_number="110105194912310021")
+    tr.cert(engine, merchant_id=world["m3"], age_hours=5)
+    with engine.begin() as conn:
+        db.execute(conn, "UPDATE app.certifications SET reviewer_id = :me WHERE id IN (:a, :b)",
+                   me=ops.id, a=a, b=b)
+    run(prechecks_for_all)
+    m = run(queue_metrics, actor=make_actor("manager"))
+    assert (m.open_cases, m.unassigned) == (1, 1)
+    assert m.median_hours_30d == 20.0 and m.median_hours_7d == 20.0
+    assert m.decisions_per_reviewer.to_dict("records") == [
+        {"reviewer": ops.display_name, "decision": "approved", "n": 1},
+        {"reviewer": ops.display_name, "decision": "rejected", "n": 1}]
+    assert m.approval_by_check[["check_code", "decided", "approved", "rate"]].to_dict("records") == [
+        {"check_code": "id_number", "decided": 1, "approved": 0, "rate": 0.0},
+        {"check_code": "none", "decided": 1, "approved": 1, "rate": 1.0}]
+
+
+def prechecks_for_all(*, conn):
+    from console.services import prechecks
+    ids = [r["id"] for r in db.fetch_all(conn, "SELECT id FROM app.certifications")]
+    return prechecks.run_prechecks(conn=conn, certification_ids=ids)
