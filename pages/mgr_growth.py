@@ -20,7 +20,7 @@ from console.ui import enum_label, fmt_time, lang, read, require_actor, run_quer
 CHART_GROUPS = 8          # groups drawn in a breakdown chart (the table lists all)
 SD_TOP = 20               # brands drawn in the supply/demand chart
 DROPOFF_SHOWN = 200
-WINDOWS: list[int | None] = [7, 14, 30, 60, None]
+WINDOWS = [7, 14, 30, 60, 0]   # 0 = any time (a None option reads as "nothing picked")
 
 actor = require_actor()
 st.title(t("growth.title"))
@@ -76,6 +76,11 @@ def freshness_line(chart: str) -> None:
     st.caption(t(f"growth.applies.{chart}"))
 
 
+def labels(mapping: dict) -> Any:
+    """A format_func over labels translated now (the widget may call it outside this run)."""
+    return lambda value: mapping.get(value, str(value))
+
+
 def pct(value: float | None) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.1%}"
 
@@ -88,14 +93,14 @@ with st.container(border=True):
     picked = c1.date_input(t("growth.filter.date_range"),
                            value=(last_day - dt.timedelta(days=89), last_day), key="g_dates")
     tiers = c2.multiselect(t("growth.filter.tier"), growth.TIERS, key="g_tiers",
-                           format_func=lambda v: enum_label("tier", v),
+                           format_func=labels({v: enum_label("tier", v) for v in growth.TIERS}),
                            placeholder=t("growth.filter.all"))
     types = c3.multiselect(t("growth.filter.merchant_type"), growth.MERCHANT_TYPES, key="g_types",
-                           format_func=lambda v: enum_label("merchant_type", v),
+                           format_func=labels({v: enum_label("merchant_type", v) for v in growth.MERCHANT_TYPES}),
                            placeholder=t("growth.filter.all"))
     brand_names: dict[int, str] = options.get("brands") or {}
     brands = c4.multiselect(t("growth.filter.brand"), list(brand_names), key="g_brands",
-                            format_func=lambda v: brand_names.get(v, str(v)),
+                            format_func=labels(brand_names),
                             placeholder=t("growth.filter.all"))
 dates = list(picked) if isinstance(picked, (tuple, list)) else [picked]
 start, end = dates[0], dates[-1]          # while picking, the range has one date
@@ -152,11 +157,13 @@ def funnel_table(data: pd.DataFrame, breakdown: str | None) -> pd.DataFrame:
 with tab_funnel:
     w1, w2 = st.columns(2)
     window = w1.selectbox(t("growth.window.label"), WINDOWS, index=1, key="g_window",
-                          format_func=lambda w: t("growth.window.any") if w is None
-                          else t("growth.window.days", days=w))
-    breakdown = w2.selectbox(t("growth.breakdown.label"), [None, *growth.BREAKDOWNS],
+                          format_func=labels({w: t("growth.window.days", days=w) if w
+                                              else t("growth.window.any") for w in WINDOWS})) or None
+    breakdown = w2.selectbox(t("growth.breakdown.label"), ["none", *growth.BREAKDOWNS],
                              key="g_breakdown",
-                             format_func=lambda b: t(f"growth.breakdown.{b or 'none'}"))
+                             format_func=labels({b: t(f"growth.breakdown.{b}")
+                                                for b in ["none", *growth.BREAKDOWNS]}))
+    breakdown = None if breakdown == "none" else breakdown
     freshness_line("funnel")
     data = call("funnel", "funnel", window_days=window, breakdown=breakdown)
     if data is not None and data.empty:
@@ -174,7 +181,7 @@ with tab_funnel:
                      })
         st.subheader(t("growth.dropoff.title"))
         lost_step = st.selectbox(t("growth.dropoff.step"), growth.STEP_NAMES[1:], key="g_lost",
-                                 format_func=step_label)
+                                 format_func=labels({s: step_label(s) for s in growth.STEP_NAMES}))
         lost = call("drop_offs", "funnel", step=lost_step, window_days=window, limit=None)
         if lost is not None:
             st.caption(t("growth.dropoff.count", n=len(lost), shown=min(len(lost), DROPOFF_SHOWN)))
@@ -243,7 +250,7 @@ def line_chart(series: pd.DataFrame, columns: list[str], grain: str, *, kind: st
 
 with tab_kpis:
     grain = st.radio(t("growth.grain.label"), growth.GRAINS, index=1, horizontal=True,
-                     key="g_grain", format_func=lambda g: t(f"growth.grain.{g}"))
+                     key="g_grain", format_func=labels({g: t(f"growth.grain.{g}") for g in growth.GRAINS}))
     freshness_line("kpis")
     report = call("kpis", "kpis", grain=grain)
     if report is not None and report.series.empty:
@@ -332,7 +339,7 @@ def push_label(gap: int, supply: int, demand: int) -> str:
 
 with tab_sd:
     by = st.radio(t("growth.sd.by"), ["brand", "tier"], horizontal=True, key="g_sd_by",
-                  format_func=lambda b: t(f"growth.sd.by.{b}"))
+                  format_func=labels({b: t(f"growth.sd.by.{b}") for b in ("brand", "tier")}))
     freshness_line("supply_demand")
     balance = call("supply_demand", "supply_demand", by=by)
     if balance is not None and balance.empty:
