@@ -380,7 +380,7 @@ class Monitoring:
 def monitoring_report(*, conn: Connection, actor: Actor, run_a: int | None = None,
                       run_b: int | None = None) -> Monitoring:
     """Stability between two runs (default: the last two) and performance of run_b on the
-    outcomes in the features mart."""
+    outcomes in the features mart, over merchants that traded (sql/queries/credit_performance)."""
     runs = [int(r["id"]) for r in db.fetch_all(conn, """
         SELECT id FROM ops.credit_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 2""")]
     run_b = run_b if run_b is not None else (runs[0] if runs else None)
@@ -424,13 +424,7 @@ def _stability(conn: Connection, report: Monitoring, card) -> None:
 
 
 def _performance(conn: Connection, report: Monitoring) -> None:
-    frame = db.fetch_df(conn, """
-        SELECT s.score, s.grade,
-               (f.outcome_deposit_default OR f.outcome_loan_default
-                OR f.outcome_dispute_lost_6m)::int AS bad
-        FROM ops.credit_scores s
-        JOIN mart.merchant_features f ON f.merchant_id = s.merchant_id
-        WHERE s.run_id = :b AND NOT s.insufficient_history""", b=report.run_b)
+    frame = db.fetch_df(conn, db.named_query("credit_performance"), run_id=report.run_b)
     report.outcomes, report.bad = len(frame), int(frame["bad"].sum()) if len(frame) else 0
     report.by_grade = metrics.default_rate_by_grade(frame["grade"] if len(frame) else [],
                                                     frame["bad"] if len(frame) else [])
