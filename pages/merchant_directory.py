@@ -51,10 +51,12 @@ with st.form("directory_filter_form"):
         t("directory.f.cert_status"), _opt(merchants.CERT_STATUSES),
         format_func=lambda v: t("common.all") if v is None else (
             t("directory.cert_status.none") if v == "none" else enum_label("cert_status", v)))
-    grade = c2.selectbox(
-        t("directory.f.credit_grade"), _opt((*merchants.CREDIT_GRADES, merchants.UNRATED)),
-        format_func=lambda v: t("common.all") if v is None else (
-            t("directory.unrated") if v == merchants.UNRATED else v))
+    grade = None
+    if actor.has(*merchants.CREDIT_READERS):
+        grade = c2.selectbox(
+            t("directory.f.credit_grade"), _opt((*merchants.CREDIT_GRADES, merchants.UNRATED)),
+            format_func=lambda v: t("common.all") if v is None else (
+                t("directory.unrated") if v == merchants.UNRATED else v))
     owner = c3.selectbox(
         t("directory.f.bd_owner"), _opt([NO_OWNER, *owner_names]),
         format_func=lambda v: t("common.all") if v is None else (
@@ -95,7 +97,8 @@ else:
         cert_status=page.rows["cert_status"].map(
             lambda v: t("directory.cert_status.none") if v == "none" else enum_label("cert_status", v)),
         tier_level=page.rows["tier_level"].map(lambda v: enum_label("tier", v)),
-        credit_grade=page.rows["credit_grade"].fillna(t("directory.unrated")),
+        credit_grade=page.rows["credit_grade"].fillna(
+            t("directory.unrated") if actor.has(*merchants.CREDIT_READERS) else "—"),
     ).drop(columns=["size_class"])
     event = st.dataframe(labelled(rows, "directory.col"), hide_index=True, width="stretch",
                          on_select="rerun", selection_mode="single-row", key="directory_table")

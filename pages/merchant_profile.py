@@ -70,11 +70,23 @@ with tabs[0]:
     table(profile.certifications, "profile.cert", {"kind": "cert_kind", "status": "cert_status"})
 with tabs[1]:
     credit = profile.credit
-    if not credit.rated:
+    if not credit.visible:
+        st.caption(t("profile.credit.not_for_role"))
+    elif not credit.rated:
         st.info(t("profile.credit.not_rated"))
     else:
-        st.metric(t("profile.credit.grade"), credit.grade)
-        st.json(credit.details, expanded=True)
+        c = st.columns(3)
+        c[0].metric(t("profile.credit.grade"), credit.grade)
+        c[1].metric(t("profile.credit.score"), credit.score)
+        c[2].metric(t("profile.credit.loan_limit"), f"{credit.details.get('loan_limit') or 0:,.0f}")
+        if credit.details.get("is_override"):
+            st.warning(t("profile.credit.override", grade=credit.details.get("grade"),
+                         until=credit.details.get("override_expires_at")))
+        if credit.details.get("insufficient_history"):
+            st.caption(t("profile.credit.insufficient"))
+        if credit.reasons:
+            st.markdown(t("profile.credit.reasons") + "\n\n" + "\n".join(
+                f"- {t(f'credit.factor.{r}')}" for r in credit.reasons))
 with tabs[2]:
     st.subheader(t("profile.live"))
     table(profile.listings_live, "profile.listing", {"status": "listing_status"})

@@ -283,30 +283,69 @@ def test_export_is_masked_carries_filters_and_is_audited(world, engine):
 
 
 # ---------------------------------------------------------------- credit (tolerant)
-def test_credit_section_says_not_rated_until_ratings_exist(world, engine):
+def _rate(engine, grades: dict[int, tuple[str, int, list[str]]]) -> None:
+    """One succeeded scoring run of the credit area (migration 050) with the given grades."""
+    with engine.begin() as c:
+        version = _ins(c, """INSERT INTO ops.credit_scorecard_versions (version, config_sha256,
+                                 config, base_points, base_odds, pdo, ih_min_months, ih_min_deals,
+                                 ih_grade, ih_loan_limit)
+                             VALUES ('test', 'x', '{}', 600, 19, 50, 3, 1, 'BBB', 0) RETURNING id""")
+        for grade in {g for g, _, _ in grades.values()}:
+            c.execute(sa.text("""INSERT INTO ops.credit_grade_bands (version_id, grade, grade_rank,
+                                     loan_limit, vip_eligible)
+                                 VALUES (:v, :g, ops.credit_grade_rank(:g), 100000, false)"""),
+                      {"v": version, "g": grade})
+        run = _ins(c, """INSERT INTO ops.credit_runs (version_id, status, finished_at)
+                         VALUES (:v, 'succeeded', now()) RETURNING id""", v=version)
+        for merchant_id, (grade, score, reasons) in grades.items():
+            c.execute(sa.text("""INSERT INTO ops.credit_scores (run_id, merchant_id, score,
+                                     score_grade, grade, insufficient_history, factors, reasons)
+                                 VALUES (:r, :m, :s, :g, :g, false, '{}', :reasons)"""),
+                      {"r": run, "m": merchant_id, "s": score, "g": grade, "reasons": reasons})
+
+
+def test_credit_grades_show_once_rated_and_say_not_rated_until_then(world, engine):
     bd = world["staff"]["bd1"]
     with engine.connect() as conn:
         prof = svc.merchant_profile(conn=conn, actor=bd, merchant_id=world["m1"])
-    assert (prof.credit.available, prof.credit.rated, prof.credit.grade) == (False, False, None)
-    # The ratings area ships its relation later; simulate it.
-    with engine.begin() as c:
-        c.execute(sa.text("""CREATE TABLE mart.merchant_credit_current (
-                                 merchant_id bigint PRIMARY KEY, grade text NOT NULL,
-                                 score integer, reasons text[])"""))
-        c.execute(sa.text("""INSERT INTO mart.merchant_credit_current VALUES
-                                 (:a, 'A', 642, ARRAY['少量纠纷']), (:b, 'BB', 580, '{}')"""),
-                  {"a": world["m1"], "b": world["m2"]})
+    assert (prof.credit.visible, prof.credit.rated, prof.credit.grade) == (True, False, None)
+    assert ids_of(search(engine, bd, credit_grade="A")) == []
+    _rate(engine, {world["m1"]: ("A", 642, ["disputes_lost", "avg_stars"]),
+                   world["m2"]: ("BB", 580, [])})
     assert ids_of(search(engine, bd, credit_grade="A")) == [world["m1"]]
     assert ids_of(search(engine, bd, credit_grade="unrated")) == sorted(
         world[k] for k in ("m3", "m4", "m5", "m6"))
-    page = search(engine, bd, name="东方")
-    assert list(page.rows["credit_grade"]) == ["A"]
+    assert list(search(engine, bd, name="东方").rows["credit_grade"]) == ["A"]
     with engine.connect() as conn:
         prof = svc.merchant_profile(conn=conn, actor=bd, merchant_id=world["m1"])
         unrated = svc.merchant_profile(conn=conn, actor=bd, merchant_id=world["m3"])
-    assert (prof.credit.rated, prof.credit.grade) == (True, "A")
-    assert prof.credit.details == {"score": 642, "reasons": ["少量纠纷"]}
+    assert (prof.credit.rated, prof.credit.grade, prof.credit.score) == (True, "A", 642)
+    assert prof.credit.reasons == ["disputes_lost", "avg_stars"]
+    assert prof.credit.details["is_override"] is False
     assert (unrated.credit.available, unrated.credit.rated) == (True, False)
+
+
+def test_credit_is_not_shown_to_roles_that_do_not_read_grades(world, engine):
+    _rate(engine, {world["m1"]: ("A", 642, [])})
+    ops = world["staff"]["ops1"]
+    assert list(search(engine, ops, name="东方").rows["credit_grade"]) == [None]
+    with pytest.raises(PermissionDenied) as err:
+        search(engine, ops, credit_grade="A")
+    assert err.value.key == "directory.credit_not_for_role"
+    with engine.connect() as conn:
+        prof = svc.merchant_profile(conn=conn, actor=ops, merchant_id=world["m1"])
+    assert (prof.credit.visible, prof.credit.grade) == (False, None)
+
+
+def test_without_the_ratings_view_everyone_is_not_rated_yet(world, engine):
+    with engine.begin() as c:
+        c.execute(sa.text("DROP VIEW IF EXISTS ops.merchant_credit"))
+    bd = world["staff"]["bd1"]
+    assert ids_of(search(engine, bd, credit_grade="A")) == []
+    assert search(engine, bd, credit_grade="unrated").total == 6
+    with engine.connect() as conn:
+        prof = svc.merchant_profile(conn=conn, actor=bd, merchant_id=world["m1"])
+    assert (prof.credit.visible, prof.credit.available, prof.credit.rated) == (True, False, False)
 
 
 # ---------------------------------------------------------------- profile

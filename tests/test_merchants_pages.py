@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.apptest import app_as
-from tests.test_merchants import PHONE_1, world  # noqa: F401  (fixture)
+from tests.test_merchants import PHONE_1, _rate, world  # noqa: F401  (fixture)
 from tests.test_vehicle_library import MIXED, library  # noqa: F401  (fixture)
 
 DIRECTORY = "pages/merchant_directory.py"
@@ -65,6 +65,15 @@ def test_profile_renders_every_section(world, engine):
             assert not at.exception, (who, lang, at.exception)
             assert not at.error, (who, [e.value for e in at.error])
             assert at.header[0].value == "东方汽车贸易"
+
+
+def test_profile_shows_the_credit_grade_and_its_reasons(world, engine):
+    _rate(engine, {world["m1"]: ("A", 642, ["disputes_lost"])})
+    at = _profile(world["staff"]["risker"], world["m1"], "en")
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Credit grade"], metrics["Score"]) == ("A", "642")
+    assert any("- Disputes lost" in m.value for m in at.markdown)
 
 
 def test_ops_suspends_from_the_profile(world, engine):

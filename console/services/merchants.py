@@ -9,8 +9,9 @@ Who may do what:
   app.matchable_listings / app.matchable_requests (migration 030), which leave out
   every merchant whose status is not 'active'.
 
-Credit grades come from the ratings area (a later migration). Until its relation exists
-the directory and the profile say "not rated yet" instead of failing.
+Credit grades come from the ratings area (migration 050, view ops.merchant_credit), and only
+the roles that area lets read grades (risk, BD, managers) see them here. If the view is
+absent, or a merchant has no score yet, the directory and the profile say "not rated yet".
 """
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ CONTACT_ROLES = ("bd",)
 OWNER_CHANGE_ROLES = ("manager",)
 STATUS_ROLES = ("ops", "risk")
 
-# Contract with the credit-ratings area: one row per merchant, columns merchant_id and
-# grade at least (score, reasons, rated_at shown when present). Absent until it ships.
-CREDIT_RELATION = "mart.merchant_credit_current"
+# The credit area's effective grade: one row per rated merchant (latest run, overrides applied).
+CREDIT_RELATION = "ops.merchant_credit"
+CREDIT_READERS = ("risk", "bd", "manager")   # as console.services.credit.READERS
 CREDIT_GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C")
 UNRATED = "unrated"
 
@@ -119,6 +120,10 @@ def credit_available(conn: Connection) -> bool:
     return db.scalar(conn, "SELECT to_regclass(:rel) IS NOT NULL", rel=CREDIT_RELATION)
 
 
+def _show_credit(actor: Actor, has_credit: bool) -> bool:
+    return has_credit and actor.has(*CREDIT_READERS)
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -171,6 +176,8 @@ def _where(filters: DirectoryFilters, actor: Actor, has_credit: bool) -> tuple[s
         clauses.append("""(SELECT x.status FROM app.certifications x WHERE x.merchant_id = m.id
               ORDER BY x.submitted_at DESC, x.id DESC LIMIT 1) = :cert_status""")
     grade = _choice(filters.credit_grade, CREDIT_GRADES + (UNRATED,), "directory.bad_filter")
+    if grade and not actor.has(*CREDIT_READERS):
+        raise PermissionDenied("directory.credit_not_for_role")
     if grade and not has_credit:
         # No ratings exist yet: everyone is unrated, no one holds a grade.
         clauses.append("true" if grade == UNRATED else "false")
@@ -179,7 +186,7 @@ def _where(filters: DirectoryFilters, actor: Actor, has_credit: bool) -> tuple[s
     elif grade:
         params["grade"] = grade
         clauses.append(f"EXISTS (SELECT 1 FROM {CREDIT_RELATION} g "
-                       "WHERE g.merchant_id = m.id AND g.grade = :grade)")
+                       "WHERE g.merchant_id = m.id AND g.effective_grade = :grade)")
     if filters.no_bd_owner:
         clauses.append("m.bd_owner_id IS NULL")
     elif filters.bd_owner_id is not None:
@@ -194,9 +201,9 @@ def _where(filters: DirectoryFilters, actor: Actor, has_credit: bool) -> tuple[s
     return " AND ".join(clauses), params
 
 
-def _page_sql(where: str, order: str, has_credit: bool) -> str:
-    credit = (f"(SELECT g.grade FROM {CREDIT_RELATION} g WHERE g.merchant_id = m.id LIMIT 1)"
-              if has_credit else "NULL::text")
+def _page_sql(where: str, order: str, show_credit: bool) -> str:
+    credit = (f"(SELECT g.effective_grade FROM {CREDIT_RELATION} g WHERE g.merchant_id = m.id "
+              "LIMIT 1)" if show_credit else "NULL::text")
     return f"""
         WITH page AS (
             SELECT m.id FROM app.merchants m JOIN app.cities c ON c.id = m.city_id
@@ -246,7 +253,7 @@ def search_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilter
     has_credit = credit_available(conn)
     where, params = _where(filters, actor, has_credit)
     total = _count(conn, where, params)
-    rows = db.fetch_df(conn, _page_sql(where, SORTS[sort], has_credit),
+    rows = db.fetch_df(conn, _page_sql(where, SORTS[sort], _show_credit(actor, has_credit)),
                        **params, limit=limit, offset=offset)
     return DirectoryPage(mask_frame(rows, actor), total, offset, limit)
 
@@ -263,7 +270,8 @@ def export_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilter
         raise InvalidInput("directory.export_too_large", n=page.total, max=EXPORT_MAX_ROWS)
     has_credit = credit_available(conn)
     where, params = _where(filters, actor, has_credit)
-    rows = mask_frame(db.fetch_df(conn, _page_sql(where, SORTS[sort], has_credit),
+    rows = mask_frame(db.fetch_df(conn, _page_sql(where, SORTS[sort],
+                                                  _show_credit(actor, has_credit)),
                                   **params, limit=EXPORT_MAX_ROWS, offset=0), actor)
     applied = filters.applied()
     out = io.StringIO()
@@ -293,9 +301,12 @@ def list_bd_staff(*, conn: Connection, actor: Actor) -> pd.DataFrame:
 # ---------------------------------------------------------------- profile
 @dataclass(frozen=True)
 class CreditInfo:
+    visible: bool                # the actor's roles may read grades
     available: bool              # the ratings area exists at all
     rated: bool                  # this merchant has a grade
-    grade: str | None = None
+    grade: str | None = None     # the effective grade (an approved override wins)
+    score: int | None = None
+    reasons: list[str] = field(default_factory=list)   # factor names, worst first
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -346,15 +357,23 @@ def _certifications(conn: Connection, actor: Actor, merchant_id: int) -> pd.Data
     return df
 
 
-def _credit(conn: Connection, merchant_id: int) -> CreditInfo:
+def _credit(conn: Connection, actor: Actor, merchant_id: int) -> CreditInfo:
+    if not actor.has(*CREDIT_READERS):
+        return CreditInfo(visible=False, available=False, rated=False)
     if not credit_available(conn):
-        return CreditInfo(available=False, rated=False)
+        return CreditInfo(visible=True, available=False, rated=False)
     row = db.fetch_one(conn, f"SELECT * FROM {CREDIT_RELATION} WHERE merchant_id = :id LIMIT 1",
                        id=merchant_id)
     if row is None:
-        return CreditInfo(available=True, rated=False)
-    details = {k: v for k, v in dict(row).items() if k not in ("merchant_id", "grade")}
-    return CreditInfo(available=True, rated=True, grade=row["grade"], details=details)
+        return CreditInfo(visible=True, available=True, rated=False)
+    reasons = db.scalar(conn, """SELECT reasons FROM ops.credit_scores
+                                 WHERE run_id = :r AND merchant_id = :m""",
+                        r=row["run_id"], m=merchant_id) or []
+    details = {k: row[k] for k in ("grade", "is_override", "override_expires_at",
+                                   "insufficient_history", "scored_at", "loan_limit",
+                                   "vip_eligible") if k in row}
+    return CreditInfo(visible=True, available=True, rated=True, grade=row["effective_grade"],
+                      score=row["score"], reasons=list(reasons), details=details)
 
 
 _VEHICLE = "b.name || ' ' || s.name"
@@ -444,7 +463,7 @@ def merchant_profile(*, conn: Connection, actor: Actor, merchant_id: int) -> Mer
     return MerchantProfile(
         identity=identity,
         certifications=_certifications(conn, actor, merchant_id),
-        credit=_credit(conn, merchant_id),
+        credit=_credit(conn, actor, merchant_id),
         listings_live=db.fetch_df(conn, _LISTINGS, live=True, **q),
         listings_past=db.fetch_df(conn, _LISTINGS, live=False, **q),
         requests_live=db.fetch_df(conn, _REQUESTS, live=True, **q),
