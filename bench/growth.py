@@ -1,0 +1,202 @@
+"""Growth dashboard speed: every chart's query over the marts, and the same figures computed
+from the raw app tables (what the dashboard would cost without the ETL).
+
+Figures: kpi_chart_ms_max (the slowest chart query's median over the marts; target <= 100 ms
+at large), kpi_raw_ms_max (the slowest of the same figures from app.* / app.events), and
+growth_raw_over_mart (their ratio). Each chart's median is printed too.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from console import db
+from console.roles import Actor
+from console.services import growth
+from console.services.growth import GrowthFilters
+
+ACTOR = Actor(id=0, username="bench", display_name="bench", roles=frozenset({"manager"}))
+GROWTH_JOBS = ("funnel_facts", "daily_kpis", "cohort_activity", "supply_demand")
+RANGE_DAYS = 180
+
+
+def _ensure_data(ctx) -> None:
+    with ctx.engine.connect() as conn:
+        if db.scalar(conn, "SELECT count(*) FROM app.merchants") == 0:
+            from console.demo import seed   # the "load" area normally did this already
+            seed(engine=ctx.engine, scale=ctx.scale, seed=ctx.seed)
+        marts_empty = db.scalar(conn, "SELECT count(*) FROM mart.funnel_facts") == 0
+    if marts_empty:                         # the "etl" area normally did this already
+        from etl.jobs import JOBS
+        from etl.runner import run_job
+        for name in GROWTH_JOBS:
+            run_job(JOBS[name], engine=ctx.engine, full=True, triggered_by="bench")
+
+
+def _filters(ctx) -> GrowthFilters:
+    with ctx.engine.connect() as conn:
+        last = db.scalar(conn, "SELECT max(day) FROM mart.daily_kpis") or date.today()
+    return GrowthFilters(start=last - timedelta(days=RANGE_DAYS), end=last)
+
+
+def _chart_calls(f: GrowthFilters) -> dict[str, object]:
+    tier = GrowthFilters(start=f.start, end=f.end, tiers=(4, 5, 6), merchant_types=("secondary",))
+    return {
+        "funnel": lambda c: growth.funnel(conn=c, actor=ACTOR, filters=f),
+        "funnel_by_province": lambda c: growth.funnel(conn=c, actor=ACTOR, filters=f,
+                                                      breakdown="province", window_days=None),
+        "drop_offs": lambda c: growth.drop_offs(conn=c, actor=ACTOR, filters=f,
+                                                step="first_match", limit=None),
+        "kpis_week": lambda c: growth.kpis(conn=c, actor=ACTOR, filters=f, grain="week"),
+        "kpis_day": lambda c: growth.kpis(conn=c, actor=ACTOR, filters=f, grain="day"),
+        "cohorts": lambda c: growth.cohorts(conn=c, actor=ACTOR, filters=f),
+        "cohorts_filtered": lambda c: growth.cohorts(conn=c, actor=ACTOR, filters=tier),
+        "supply_demand": lambda c: growth.supply_demand(conn=c, actor=ACTOR, filters=f, by="brand"),
+        "freshness": lambda c: growth.freshness(conn=c, actor=ACTOR),
+    }
+
+
+# ---------------------------------------------------------------- the same figures, raw
+_RAW_FUNNEL_BASE = """
+WITH certs AS (
+    SELECT merchant_id, min(submitted_at) AS sub,
+           min(decided_at) FILTER (WHERE status = 'approved') AS cert
+    FROM app.certifications GROUP BY merchant_id
+),
+posts AS (
+    SELECT merchant_id, min(at) AS first_post FROM (
+        SELECT merchant_id, published_at AS at FROM app.listings
+        UNION ALL SELECT merchant_id, created_at FROM app.requests) p GROUP BY merchant_id
+),
+matches AS (
+    SELECT merchant_id, min(created_at) AS first_match FROM (
+        SELECT r.merchant_id, mt.created_at FROM ops.matches mt JOIN app.requests r ON r.id = mt.request_id
+        UNION ALL
+        SELECT l.merchant_id, mt.created_at FROM ops.matches mt JOIN app.listings l ON l.id = mt.listing_id
+    ) x GROUP BY merchant_id
+),
+orders AS (
+    SELECT merchant_id, min(deposit_paid_at) AS first_dep,
+           min(completed_at) FILTER (WHERE status = 'completed') AS first_deal FROM (
+        SELECT buyer_id AS merchant_id, deposit_paid_at, completed_at, status FROM app.orders
+        UNION ALL SELECT seller_id, deposit_paid_at, completed_at, status FROM app.orders) o
+    GROUP BY merchant_id
+),
+base AS (
+    SELECT m.id AS merchant_id, '' AS grp, m.registered_at AS t1, c.sub AS t2, c.cert AS t3,
+           p.first_post AS t4, mt.first_match AS t5, o.first_dep AS t6, o.first_deal AS t7,
+           m.registered_at AS e1
+    FROM app.merchants m
+    LEFT JOIN certs c ON c.merchant_id = m.id LEFT JOIN posts p ON p.merchant_id = m.id
+    LEFT JOIN matches mt ON mt.merchant_id = m.id LEFT JOIN orders o ON o.merchant_id = m.id
+    WHERE m.registered_at >= CAST(:start AS date)::timestamp AT TIME ZONE 'Asia/Shanghai'
+      AND m.registered_at < (CAST(:end AS date) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'
+)"""
+
+
+def _raw_funnel_sql() -> str:
+    moments = ", ".join(f"e{k}" for k in range(2, len(growth.STEPS) + 1))
+    counts = ", ".join(f"count(e{k}) AS n{k}" for k in range(1, len(growth.STEPS) + 1))
+    times = ", ".join(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {growth._hours(k)})"
+                      for k in range(2, len(growth.STEPS) + 1))
+    return f"""{_RAW_FUNNEL_BASE},
+        reached AS (SELECT b.*, {moments} FROM base b {growth._step_moments_sql(True)})
+        SELECT {counts}, {times} FROM reached"""
+
+
+_RAW_KPIS_WEEK = """
+WITH bounds AS (
+    SELECT CAST(:start AS date)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t0,
+           (CAST(:end AS date) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t1
+),
+wau AS (
+    SELECT date_trunc('week', e.occurred_at AT TIME ZONE 'Asia/Shanghai') AS w,
+           count(DISTINCT e.merchant_id) AS active
+    FROM app.events e, bounds b WHERE e.occurred_at >= b.t0 AND e.occurred_at < b.t1 GROUP BY 1
+),
+regs AS (
+    SELECT date_trunc('week', m.registered_at AT TIME ZONE 'Asia/Shanghai') AS w, count(*) AS n
+    FROM app.merchants m, bounds b WHERE m.registered_at >= b.t0 AND m.registered_at < b.t1
+    GROUP BY 1
+),
+deals AS (
+    SELECT date_trunc('week', o.completed_at AT TIME ZONE 'Asia/Shanghai') AS w, count(*) AS n,
+           sum(o.amount) AS gmv, sum(o.fee_amount) AS fees
+    FROM app.orders o, bounds b
+    WHERE o.status = 'completed' AND o.completed_at >= b.t0 AND o.completed_at < b.t1 GROUP BY 1
+),
+reqs AS (
+    SELECT date_trunc('week', r.created_at AT TIME ZONE 'Asia/Shanghai') AS w, count(*) AS n,
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM ops.matches mt WHERE mt.request_id = r.id)) AS matched
+    FROM app.requests r, bounds b WHERE r.created_at >= b.t0 AND r.created_at < b.t1 GROUP BY 1
+)
+SELECT w, wau.active, regs.n AS registrations, deals.n AS deals, deals.gmv, deals.fees,
+       reqs.n AS requests, reqs.matched
+FROM wau FULL JOIN regs USING (w) FULL JOIN deals USING (w) FULL JOIN reqs USING (w)
+ORDER BY w"""
+
+_RAW_COHORTS = """
+WITH members AS (
+    SELECT id AS merchant_id,
+           date_trunc('month', registered_at AT TIME ZONE 'Asia/Shanghai')::date AS cohort_month
+    FROM app.merchants
+    WHERE registered_at >= CAST(:start AS date)::timestamp AT TIME ZONE 'Asia/Shanghai'
+),
+active AS (
+    SELECT DISTINCT merchant_id,
+           date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS month
+    FROM app.events
+    WHERE event_type IN ('listing_created', 'request_created', 'bid_placed', 'match_created',
+                         'deposit_paid', 'deal_completed')
+)
+SELECT m.cohort_month,
+       ((extract(year FROM a.month) - extract(year FROM m.cohort_month)) * 12
+        + extract(month FROM a.month) - extract(month FROM m.cohort_month))::int AS months_since,
+       count(*) AS active_merchants
+FROM members m JOIN active a ON a.merchant_id = m.merchant_id AND a.month >= m.cohort_month
+GROUP BY 1, 2"""
+
+_RAW_SUPPLY_DEMAND = """
+WITH supply AS (
+    SELECT s.brand_id, count(*) AS listings, sum(l.quantity) AS units
+    FROM app.listings l JOIN app.trims t ON t.id = l.trim_id JOIN app.series s ON s.id = t.series_id
+    WHERE l.status = 'live' GROUP BY 1
+),
+demand AS (
+    SELECT s.brand_id, count(*) AS requests, sum(r.quantity) AS units
+    FROM app.requests r JOIN app.series s ON s.id = r.series_id
+    WHERE r.status = 'open' GROUP BY 1
+)
+SELECT b.name, supply.listings, supply.units, demand.requests, demand.units
+FROM app.brands b LEFT JOIN supply ON supply.brand_id = b.id LEFT JOIN demand ON demand.brand_id = b.id
+ORDER BY coalesce(supply.listings, 0) + coalesce(demand.requests, 0) DESC"""
+
+
+def _raw_calls(f: GrowthFilters) -> dict[str, object]:
+    p = {"start": f.start, "end": f.end}
+    funnel_sql = _raw_funnel_sql()
+    return {
+        "funnel": lambda c: db.fetch_df(c, funnel_sql, win=growth.DEFAULT_WINDOW_DAYS, **p),
+        "kpis_week": lambda c: db.fetch_df(c, _RAW_KPIS_WEEK, **p),
+        "cohorts": lambda c: db.fetch_df(c, _RAW_COHORTS, **p),
+        "supply_demand": lambda c: db.fetch_df(c, _RAW_SUPPLY_DEMAND),
+    }
+
+
+def run(ctx) -> None:
+    _ensure_data(ctx)
+    filters = _filters(ctx)
+    chart_ms: dict[str, float] = {}
+    with ctx.engine.connect() as conn:
+        for name, call in _chart_calls(filters).items():
+            chart_ms[name] = ctx.median_ms(lambda call=call: call(conn), repeat=9)
+            ctx.report(f"growth_{name}_ms", chart_ms[name], "ms")
+        raw_ms: dict[str, float] = {}
+        conn.exec_driver_sql("SET statement_timeout = 0")   # raw figures may take long
+        for name, call in _raw_calls(filters).items():
+            raw_ms[name] = ctx.median_ms(lambda call=call: call(conn), repeat=3, warmup=1)
+            ctx.report(f"growth_raw_{name}_ms", raw_ms[name], "ms")
+        conn.rollback()
+    slowest = max(chart_ms.values())
+    ctx.report("kpi_chart_ms_max", slowest, "ms")
+    ctx.report("kpi_raw_ms_max", max(raw_ms.values()), "ms")
+    ctx.report("growth_raw_over_mart", max(raw_ms.values()) / slowest, "x")
