@@ -82,7 +82,9 @@ class Check:
             return gxe.ExpectTableRowCountToBeBetween(min_value=floor, meta=meta)
         # Cross-table and clock checks: GE's own SQL escape hatch, same predicate as ours.
         return gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=f"SELECT * FROM {{batch}} s WHERE {self.failing_predicate('s')}",
+            # GE substitutes {batch} with "(…) AS subselect": the predicate uses that alias.
+            unexpected_rows_query=(f"SELECT * FROM {{batch}} "
+                                   f"WHERE {self.failing_predicate('subselect')}"),
             meta=meta, description=self.name)
 
 

@@ -71,8 +71,11 @@ def _parse(result) -> GeResult:
     observed = body.get("unexpected_count", body.get("observed_value"))
     details = {k: body[k] for k in ("unexpected_percent", "partial_unexpected_list")
                if k in body}
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        details["exception"] = str(result.exception_info.get("exception_message"))[:500]
+    info = result.exception_info or {}
+    # GE reports either one exception, or one per metric keyed by metric id.
+    for item in [info, *[v for v in info.values() if isinstance(v, dict)]]:
+        if item.get("raised_exception"):
+            details["exception"] = str(item.get("exception_message"))[:500]
     return GeResult(check=config.meta["check"], expectation_type=config.type,
                     success=bool(result.success),
                     observed=float(observed) if isinstance(observed, (int, float)) else None,

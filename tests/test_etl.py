@@ -145,3 +145,131 @@ def test_marts_hold_the_hand_computed_values(seeded):
     bd = q(seeded, "SELECT month, merchants_registered, deals_won, won_value, contacts_logged FROM mart.bd_performance WHERE staff_id = 900 ORDER BY 1")
     assert [tuple(r) for r in bd] == [(__import__("datetime").date(2025, 1, 1), 1, 0, 0, 1),
                                       (__import__("datetime").date(2025, 2, 1), 1, 1, Decimal("95000.00"), 0)]
+
+
+CHANGES = """
+UPDATE app.listings SET status = 'sold', updated_at = now() WHERE id = 3;
+UPDATE app.certifications SET status = 'approved', decided_at = '2025-03-02 09:00+08', updated_at = now() WHERE id = 3;
+UPDATE app.merchants SET cert_level = 'personal', updated_at = now() WHERE id = 3;
+INSERT INTO app.orders (id, listing_id, buyer_id, seller_id, quantity, unit_price, amount, deposit_amount, fee_amount, status, escrow_state, created_at, deposit_paid_at, completed_at, updated_at)
+VALUES (3, 3, 4, 3, 2, 90000, 180000, 8000, 900, 'completed', 'released', '2025-03-01 10:00+08', '2025-03-01 12:00+08', '2025-03-05 10:00+08', now());
+INSERT INTO app.payments (id, order_id, kind, channel, amount, status, paid_at, created_at)
+VALUES (4, 3, 'deposit', 'alipay', 8000, 'succeeded', '2025-03-01 12:00+08', '2025-03-01 12:00+08');
+INSERT INTO app.events (id, merchant_id, event_type, occurred_at)
+VALUES (9, 4, 'deal_completed', '2025-03-05 10:00+08'), (10, 3, 'deal_completed', '2025-03-05 10:00+08');
+INSERT INTO app.reviews (id, reviewer_id, target_merchant_id, order_id, stars, created_at)
+VALUES (3, 4, 3, 3, 2, '2025-03-06 10:00+08');
+UPDATE ops.matches SET stage = 'contacted', owner_id = 900, stage_entered_at = '2025-02-22 10:00+08', updated_at = now() WHERE id = 2;
+INSERT INTO app.requests (id, merchant_id, series_id, quantity, city_id, max_price, needed_by, status, created_at, updated_at)
+VALUES (3, 4, 1, 1, 2, 200000, '2025-05-01', 'open', '2025-03-07 10:00+08', now());
+"""
+
+
+def change(engine) -> None:
+    with engine.begin() as conn:
+        conn.connection.cursor().execute(CHANGES)
+
+
+def test_incremental_after_changes_equals_full_rebuild(seeded):
+    run_all(engine=seeded)
+    before = snapshot(seeded)
+    change(seeded)
+    results = run_all(engine=seeded)
+    assert all(r.status == "succeeded" and r.rows_in > 0 for r in results), results
+    incremental = snapshot(seeded)
+    assert incremental != before
+    full = run_all(engine=seeded, full=True)
+    assert all(r.status == "succeeded" for r in full)
+    assert snapshot(seeded) == incremental
+
+
+def test_second_run_without_changes_writes_nothing(seeded):
+    run_all(engine=seeded)
+    stamps = {m: q(seeded, f"SELECT count(*), max(computed_at) FROM {m} WHERE true")[0]
+              for m in MARTS if m != "mart.merchant_active_months"}
+    counts = q(seeded, """SELECT (SELECT count(*) FROM etl.quarantine),
+                                 (SELECT count(*) FROM etl.validation_results)""")[0]
+    again = run_all(engine=seeded)
+    assert [(r.status, r.rows_in, r.mart_rows_written, r.rows_quarantined) for r in again] == \
+        [("succeeded", 0, 0, 0)] * len(JOBS)
+    assert {m: q(seeded, f"SELECT count(*), max(computed_at) FROM {m} WHERE true")[0]
+            for m in stamps} == stamps
+    assert q(seeded, """SELECT (SELECT count(*) FROM etl.quarantine),
+                               (SELECT count(*) FROM etl.validation_results)""")[0] == counts
+
+
+def test_failure_inside_the_load_leaves_marts_unchanged_and_the_retry_completes(seeded, monkeypatch):
+    run_job("funnel_facts", engine=seeded)
+    before = snapshot(seeded)
+    watermark = q(seeded, "SELECT sources FROM etl.watermarks WHERE job = 'funnel_facts'")[0][0]
+    change(seeded)
+    real_step = etl.runner.load_step
+
+    def failing_step(conn, job, step, sql, params):
+        written = real_step(conn, job, step, sql, params)
+        if step == "merge":  # after the mart rows were written in this transaction
+            raise RuntimeError("disk on fire")
+        return written
+
+    monkeypatch.setattr(etl.runner, "load_step", failing_step)
+    failed = run_job("funnel_facts", engine=seeded)
+    assert (failed.status, failed.error) == ("failed", "RuntimeError: disk on fire")
+    assert snapshot(seeded) == before
+    assert q(seeded, "SELECT sources FROM etl.watermarks WHERE job = 'funnel_facts'")[0][0] == watermark
+    assert q(seeded, "SELECT status, error_text FROM etl.runs WHERE id = :id", id=failed.run_id)[0] == \
+        ("failed", "RuntimeError: disk on fire")
+
+    monkeypatch.setattr(etl.runner, "load_step", real_step)
+    retry = run_job("funnel_facts", engine=seeded)
+    assert retry.status == "succeeded" and retry.rows_in == failed.rows_in
+    assert q(seeded, "SELECT certified_at IS NOT NULL, first_deal_at IS NOT NULL FROM mart.funnel_facts WHERE merchant_id = 3")[0] == (True, True)
+
+
+PLANT_WARN_ROWS = """
+INSERT INTO app.listings (id, merchant_id, trim_id, exterior_color, interior_color, quantity, city_id, price, guide_price, available_from, status, published_at)
+VALUES (50, 1, 1, '白', '黑', 5, 1, 20000, 200000, '2025-02-01', 'live', '2025-02-01 10:00+08'),
+       (51, 2, 1, '白', '黑', 1, 2, 190000, 200000, '2025-02-01', 'live', now() + interval '3 days');
+"""
+
+
+def test_planted_bad_rows_land_in_quarantine_and_counts_reconcile(seeded):
+    with seeded.begin() as conn:
+        conn.connection.cursor().execute(PLANT_WARN_ROWS)
+    result = run_job("supply_demand", engine=seeded)
+    assert result.status == "succeeded" and result.warnings == 2
+    assert q(seeded, "SELECT source_table, row_key, expectation, severity FROM etl.quarantine ORDER BY row_key") == [
+        ("app.listings", "50", "listings.price_in_guide_band", "warn"),
+        ("app.listings", "51", "listings.published_at_not_future", "warn")]
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (11, 9, 2)
+    run = q(seeded, "SELECT rows_in, rows_loaded, rows_quarantined FROM etl.runs WHERE id = :id", id=result.run_id)[0]
+    assert run.rows_in == run.rows_loaded + run.rows_quarantined
+    # The bad listings are kept out of the mart: brand 1 tier 1 has only listing 1 live.
+    assert q(seeded, "SELECT live_listings, listing_units FROM mart.supply_demand WHERE brand_id = 1 AND tier_level = 1") == [(1, 3)]
+
+    # Fixed upstream, the row is carried again, passes and loads; the history stays.
+    with seeded.begin() as conn:
+        conn.execute(sa.text("UPDATE app.listings SET price = 185000, updated_at = now() WHERE id = 50"))
+    fixed = run_job("supply_demand", engine=seeded)
+    assert (fixed.rows_in, fixed.rows_loaded, fixed.rows_quarantined) == (1, 1, 0)
+    assert q(seeded, "SELECT live_listings, listing_units FROM mart.supply_demand WHERE brand_id = 1 AND tier_level = 1") == [(2, 8)]
+    assert q(seeded, "SELECT count(*) FROM etl.quarantine") == [(2,)]
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with seeded.begin() as conn:
+            conn.execute(sa.text("DELETE FROM etl.quarantine"))
+
+
+def test_a_concurrent_run_is_refused(seeded):
+    holder = seeded.connect()
+    try:
+        holder.execute(sa.text("SELECT pg_advisory_lock(:ns, hashtext('funnel_facts'))"),
+                       {"ns": etl.runner.LOCK_NAMESPACE})
+        refused = run_job("funnel_facts", engine=seeded)
+        assert refused.status == "refused"
+        assert refused.error == "job funnel_facts is already running; try again when it ends"
+        assert q(seeded, "SELECT job, status, error_text FROM etl.runs WHERE id = :id", id=refused.run_id) == [
+            ("funnel_facts", "refused", "another run of this job is in progress")]
+        assert q(seeded, "SELECT count(*) FROM mart.funnel_facts") == [(0,)]
+    finally:
+        holder.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+        holder.close()
+    assert run_job("funnel_facts", engine=seeded).status == "succeeded"
