@@ -588,3 +588,16 @@ def test_every_column_shown_has_a_label_in_both_languages(world, engine):
     codes += [f"directory.sort.{s}" for s in svc.SORTS]
     codes += [f"enum.contact_kind.{k}" for k in svc.CONTACT_KINDS]
     assert [k for k in codes if not has_key(k)] == []
+
+
+def test_home_counts_my_follow_ups_due_today(world, engine):
+    from console.services.home import waiting_counts
+    bd = world["staff"]["bd1"]
+    with engine.begin() as conn:
+        svc.add_contact(conn=conn, actor=bd, merchant_id=world["m3"], kind="call", body="a",
+                        next_follow_up=svc._today())
+        svc.add_contact(conn=conn, actor=bd, merchant_id=world["m2"], kind="call", body="b",
+                        next_follow_up=svc._today() + timedelta(days=1))
+    with engine.connect() as conn:
+        counts = {c.label_key: c.value for c in waiting_counts(conn=conn, actor=bd)}
+    assert counts["home.bd.follow_ups_due"] == 1

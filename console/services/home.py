@@ -67,6 +67,12 @@ COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
             SELECT count(*) FROM ops.matches
             WHERE owner_id = :me AND stage NOT IN ('won','lost') AND next_action_at < now()""",
             me=a.id)),
+        # Directory (issue 8): merchants whose latest contact by me asks for a follow-up by today.
+        ("home.bd.follow_ups_due", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM (
+                SELECT DISTINCT ON (merchant_id) next_follow_up FROM ops.contact_log
+                WHERE staff_id = :me ORDER BY merchant_id, created_at DESC, id DESC) last
+            WHERE last.next_follow_up <= (now() AT TIME ZONE 'Asia/Shanghai')::date""", me=a.id)),
     ],
     "risk": [
         ("home.risk.open_disputes", lambda c, a: db.scalar(c, """
