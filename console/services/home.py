@@ -98,6 +98,9 @@ COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
             SELECT count(*) FROM ops.staff WHERE is_active""")),
         ("home.admin.locked_staff", lambda c, a: db.scalar(c, """
             SELECT count(*) FROM ops.staff WHERE locked_until > now()""")),
+        ("home.admin.etl_failed_24h", lambda c, a: db.scalar(c, """
+            SELECT count(*) FROM etl.runs
+            WHERE status = 'failed' AND started_at >= now() - interval '24 hours'""")),
     ],
 }
 

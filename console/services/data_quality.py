@@ -1,0 +1,114 @@
+"""Data quality and ETL runs: what the admin page shows, and running a job from it.
+
+Admins run jobs; managers read. The run itself manages its own transactions (lock, stage,
+validate, load); the caller's transaction carries the audit row of who started it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.audit import write_audit
+from console.errors import Conflict, InvalidInput
+from console.roles import Actor, require_role
+
+READERS = ("admin", "manager")
+
+
+def job_names(*, conn: Connection, actor: Actor) -> list[str]:
+    require_role(actor, *READERS)
+    from etl import job_names as names
+    return names()
+
+
+def run_history(*, conn: Connection, actor: Actor, job: str | None = None,
+                limit: int = 200) -> pd.DataFrame:
+    require_role(actor, *READERS)
+    return db.fetch_df(conn, """
+        SELECT id AS run_id, job, status, full_refresh, triggered_by, started_at, finished_at,
+               round(extract(epoch FROM finished_at - started_at)::numeric, 1) AS seconds,
+               rows_in, rows_loaded, rows_quarantined, mart_rows_written, warnings,
+               watermark_before, watermark_after, error_text
+        FROM etl.runs
+        WHERE (CAST(:job AS text) IS NULL OR job = :job)
+        ORDER BY id DESC LIMIT :n""", job=job, n=limit)
+
+
+def quarantine_trend(*, conn: Connection, actor: Actor, days: int = 30) -> pd.DataFrame:
+    """Quarantined rows per day and job over the last ``days`` days."""
+    require_role(actor, *READERS)
+    return db.fetch_df(conn, """
+        SELECT mart.cn_date(quarantined_at) AS day, job, count(*) AS rows
+        FROM etl.quarantine
+        WHERE quarantined_at >= now() - make_interval(days => :days)
+        GROUP BY 1, 2 ORDER BY 1, 2""", days=days)
+
+
+def latest_validation(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """Each suite's results from its latest validated run."""
+    require_role(actor, *READERS)
+    return db.fetch_df(conn, """
+        WITH latest AS (
+            SELECT suite, max(run_id) AS run_id FROM etl.validation_results GROUP BY suite
+        )
+        SELECT v.suite, v.run_id, v.expectation, v.expectation_type, v.severity, v.success,
+               v.observed_value, v.failing_rows, v.element_count, v.validated_at
+        FROM etl.validation_results v JOIN latest l USING (suite, run_id)
+        ORDER BY v.suite, v.success, v.expectation""")
+
+
+def quarantined_rows(*, conn: Connection, actor: Actor, job: str | None = None,
+                     expectation: str | None = None, offset: int = 0,
+                     limit: int = 50) -> tuple[int, pd.DataFrame]:
+    """One page of quarantined rows, newest first, and the total for the pager."""
+    require_role(actor, *READERS)
+    params: dict[str, Any] = {"job": job or None, "exp": expectation or None}
+    where = """WHERE (CAST(:job AS text) IS NULL OR job = :job)
+                 AND (CAST(:exp AS text) IS NULL OR expectation = :exp)"""
+    total = int(db.scalar(conn, f"SELECT count(*) FROM etl.quarantine {where}", **params))
+    page = db.fetch_df(conn, f"""
+        SELECT id, run_id, job, source_table, row_key, expectation, severity, quarantined_at,
+               row_data::text AS row_data
+        FROM etl.quarantine {where}
+        ORDER BY id DESC LIMIT :limit OFFSET :offset""",
+                       limit=limit, offset=max(0, offset), **params)
+    return total, page
+
+
+def mart_freshness(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """When each mart was last computed and whether its job's latest validation passed."""
+    require_role(actor, *READERS)
+    return db.fetch_df(conn, """
+        SELECT mart, job, computed_at,
+               round(extract(epoch FROM now() - computed_at)::numeric / 3600, 1) AS age_hours,
+               last_run_status, last_run_at, validation_passed, failed_expectations
+        FROM mart.freshness ORDER BY mart""")
+
+
+def failed_runs_24h(*, conn: Connection, actor: Actor) -> int:
+    require_role(actor, *READERS)
+    return int(db.scalar(conn, """SELECT count(*) FROM etl.runs
+                                  WHERE status = 'failed' AND started_at >= now() - interval '24 hours'"""))
+
+
+def run_job_now(*, conn: Connection, actor: Actor, job: str, full: bool = False,
+                progress: Callable[[str, float], None] | None = None):
+    """Run one job now for an admin; the audit row records who, what and the outcome."""
+    require_role(actor, "admin")
+    from etl import job_names as names, run_job
+    if job not in names():
+        raise InvalidInput("etl.error.unknown_job", job=job)
+    result = run_job(job, engine=conn.engine, full=full, progress=progress,
+                     triggered_by=f"console:{actor.username}")
+    if result.status == "refused":
+        raise Conflict("etl.error.job_running", job=job)
+    write_audit(conn=conn, actor_id=actor.id, action="etl.run", entity_type="etl_run",
+                entity_id=result.run_id,
+                after={"job": job, "full": full, "status": result.status,
+                       "rows_in": result.rows_in, "rows_loaded": result.rows_loaded,
+                       "rows_quarantined": result.rows_quarantined, "error": result.error})
+    return result

@@ -1,0 +1,75 @@
+"""python -m etl run [JOB ...] [--full] [--since TS]   |   python -m etl list
+
+Shows a progress line per job while it runs and a summary table at the end. Exit status:
+0 all succeeded, 1 a job failed, 2 a job was refused (another run holds its lock).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+from console import db
+from etl import job_names, run_job
+from etl.runner import RunResult
+
+
+def _progress(job: str):
+    def show(step: str, fraction: float) -> None:
+        filled = int(fraction * 20)
+        bar = "#" * filled + "." * (20 - filled)
+        sys.stderr.write(f"\r{job:<18} [{bar}] {fraction:4.0%} {step:<40}")
+        sys.stderr.flush()
+    return show
+
+
+def _summary(results: list[RunResult]) -> str:
+    head = f"{'job':<18} {'status':<10} {'rows in':>9} {'loaded':>9} {'quarant.':>9} {'written':>9} {'warn':>5} {'secs':>7}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(f"{r.job:<18} {r.status:<10} {r.rows_in:>9} {r.rows_loaded:>9} "
+                     f"{r.rows_quarantined:>9} {r.mart_rows_written:>9} {r.warnings:>5} "
+                     f"{r.seconds:>7.1f}")
+        if r.error:
+            lines.append(f"  ! {r.error}")
+        elif r.failed_checks:
+            lines.append(f"  ~ warnings: {', '.join(r.failed_checks)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m etl")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run jobs (all when none is named)")
+    run.add_argument("jobs", nargs="*", metavar="JOB")
+    run.add_argument("--full", action="store_true", help="rebuild the marts from scratch (backfill)")
+    run.add_argument("--since", type=datetime.fromisoformat, metavar="TS",
+                     help="reprocess source rows changed after TS (ISO 8601, e.g. 2025-03-01T00:00+08:00)")
+    sub.add_parser("list", help="list the jobs")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        from etl.jobs import JOBS
+        for job in JOBS.values():
+            print(f"{job.name:<18} {', '.join(job.marts)}\n{'':<18} {job.description}")
+        return 0
+    unknown = [j for j in args.jobs if j not in job_names()]
+    if unknown:
+        parser.error(f"unknown job(s): {', '.join(unknown)}; known: {', '.join(job_names())}")
+    engine = db.get_engine()
+    results = []
+    for name in args.jobs or job_names():
+        result = run_job(name, engine=engine, full=args.full, since=args.since,
+                         progress=_progress(name))
+        sys.stderr.write("\r" + " " * 90 + "\r")
+        print(f"{name}: {result.status}" + (f" — {result.error}" if result.error else ""),
+              file=sys.stderr, flush=True)
+        results.append(result)
+    print(_summary(results))
+    if any(r.status == "failed" for r in results):
+        return 1
+    return 2 if any(r.status == "refused" for r in results) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

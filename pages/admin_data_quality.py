@@ -1,0 +1,97 @@
+"""Admin (managers read): ETL run history, quarantine, latest validations, mart freshness,
+and a button to run a job now."""
+import plotly.express as px
+import streamlit as st
+
+from console.services import data_quality as dq
+from console.settings import get_settings
+from console.ui import flash, labelled, pager, require_actor, run_action, run_query, show_flash, t
+
+actor = require_actor()
+st.title(t("dq.title"))
+show_flash()
+
+# ---------------------------------------------------------------- run a job (admin)
+jobs = run_query(dq.job_names, actor=actor) or []
+if actor.has("admin") and jobs:
+    with st.form("dq_run"):
+        cols = st.columns([3, 1, 1])
+        job = cols[0].selectbox(t("dq.run.job"), jobs)
+        full = cols[1].checkbox(t("dq.run.full"), help=t("dq.run.full.help"))
+        submitted = cols[2].form_submit_button(t("dq.run.submit"), type="primary")
+    if submitted:
+        with st.status(t("dq.run.running", job=job), expanded=True) as status:
+            bar = st.progress(0.0)
+
+            def show(step: str, fraction: float) -> None:
+                bar.progress(min(max(fraction, 0.0), 1.0), text=step)
+
+            outcome = run_action(dq.run_job_now, actor=actor, job=job, full=full, progress=show)
+            if outcome and outcome.value.status == "succeeded":
+                status.update(label=t("dq.run.done", job=job), state="complete")
+                flash(t("dq.run.summary", job=job, rows_in=outcome.value.rows_in,
+                        loaded=outcome.value.rows_loaded,
+                        quarantined=outcome.value.rows_quarantined))
+            else:
+                status.update(label=t("dq.run.failed", job=job), state="error")
+                if outcome:
+                    st.error(outcome.value.error)
+
+# ---------------------------------------------------------------- freshness
+st.subheader(t("dq.freshness"))
+fresh = run_query(dq.mart_freshness, actor=actor)
+if fresh is not None:
+    if fresh.empty:
+        st.info(t("common.none"))
+    else:
+        st.dataframe(labelled(fresh, "dq.col"), hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------- run history
+st.subheader(t("dq.history"))
+job_filter = st.selectbox(t("dq.filter.job"), [""] + jobs,
+                          format_func=lambda j: j or t("dq.filter.all"))
+history = run_query(dq.run_history, actor=actor, job=job_filter or None)
+if history is not None:
+    if history.empty:
+        st.info(t("common.none"))
+    else:
+        st.dataframe(labelled(history, "dq.col"), hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------- quarantine trend
+st.subheader(t("dq.trend"))
+trend = run_query(dq.quarantine_trend, actor=actor, days=30)
+if trend is not None:
+    if trend.empty:
+        st.info(t("dq.trend.none"))
+    else:
+        fig = px.bar(trend, x="day", y="rows", color="job",
+                     labels={"day": t("dq.col.day"), "rows": t("dq.col.rows"), "job": t("dq.col.job")})
+        st.plotly_chart(fig, width="stretch")
+
+# ---------------------------------------------------------------- latest validation per suite
+st.subheader(t("dq.validation"))
+validation = run_query(dq.latest_validation, actor=actor)
+if validation is not None:
+    if validation.empty:
+        st.info(t("common.none"))
+    else:
+        for suite, rows in validation.groupby("suite", sort=True):
+            failed = int((~rows["success"]).sum())
+            label = t("dq.validation.suite", suite=suite, failed=failed, total=len(rows))
+            with st.expander(("⚠️ " if failed else "✅ ") + label, expanded=bool(failed)):
+                st.dataframe(labelled(rows.drop(columns=["suite"]), "dq.col"), hide_index=True,
+                             width="stretch")
+
+# ---------------------------------------------------------------- quarantined rows
+st.subheader(t("dq.quarantine"))
+size = get_settings().page_size
+first = run_query(dq.quarantined_rows, actor=actor, job=job_filter or None, offset=0, limit=1)
+if first is not None:
+    total, _ = first
+    offset = pager(key="dq_quarantine", total=total, page_size=size)
+    _, rows = run_query(dq.quarantined_rows, actor=actor, job=job_filter or None,
+                        offset=offset, limit=size) or (0, None)
+    if rows is None or rows.empty:
+        st.info(t("common.none"))
+    else:
+        st.dataframe(labelled(rows, "dq.col"), hide_index=True, width="stretch")
