@@ -601,3 +601,16 @@ def test_home_counts_my_follow_ups_due_today(world, engine):
     with engine.connect() as conn:
         counts = {c.label_key: c.value for c in waiting_counts(conn=conn, actor=bd)}
     assert counts["home.bd.follow_ups_due"] == 1
+
+
+def test_profile_mixes_personal_and_enterprise_cases(world, engine):
+    """Enterprise cases carry no ID number: the column mixes text and NULL."""
+    with engine.begin() as c:
+        c.execute(sa.text("""INSERT INTO app.certifications (merchant_id, kind, status, real_name,
+                                 id_number, submitted_at)
+                             VALUES (:m, 'personal', 'pending', '赵六', '130102199001011234',
+                                     now())"""), {"m": world["m5"]})
+    with engine.connect() as conn:
+        prof = svc.merchant_profile(conn=conn, actor=world["staff"]["bd1"], merchant_id=world["m5"])
+    assert prof.certifications[["kind", "id_number"]].values.tolist() == [
+        ["personal", "130***********1234"], ["enterprise", None]]

@@ -353,7 +353,9 @@ def _certifications(conn: Connection, actor: Actor, merchant_id: int) -> pd.Data
                x.reason_code, x.reason_note
         FROM app.certifications x LEFT JOIN ops.staff r ON r.id = x.reviewer_id
         WHERE x.merchant_id = :id ORDER BY x.submitted_at DESC, x.id DESC""", id=merchant_id)
-    df["id_number"] = df["id_number"].map(lambda v: id_number_for(actor, v))
+    # Enterprise cases have no ID number (NULL, which pandas may hold as NaN).
+    df["id_number"] = pd.Series([id_number_for(actor, v) if isinstance(v, str) else None
+                                 for v in df["id_number"]], index=df.index, dtype=object)
     return df
 
 
