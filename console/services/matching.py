@@ -29,9 +29,11 @@ from sqlalchemy.engine import Connection
 from console import db
 from console.roles import Actor, requires
 
-# Credit grades come from the ratings area (issue 6, a later migration). Until that relation
-# exists, every seller gets the neutral component. Expected shape: (merchant_id, grade).
-GRADE_RELATION = "ops.merchant_effective_grades"
+# Credit grades come from the ratings area (migration 050, view ops.merchant_credit). Where it
+# is absent, a seller is unrated, or has too little history (and no override), the credit
+# component is neutral.
+GRADE_RELATION = "ops.merchant_credit"
+GRADE_EXPR = "CASE WHEN g.insufficient_history AND NOT g.is_override THEN NULL ELSE g.effective_grade END"
 GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C")
 GRADE_POINTS = {"AAA": 1.0, "AA": 0.85, "A": 0.7, "BBB": 0.55, "BB": 0.4, "B": 0.25, "C": 0.1}
 NEUTRAL = 0.5
@@ -102,7 +104,7 @@ def _grade_join(conn: Connection, seller_col: str) -> tuple[str, str]:
     The relation name is a module constant, never user input.
     """
     if grades_available(conn):
-        return (f"LEFT JOIN {GRADE_RELATION} g ON g.merchant_id = {seller_col}", "g.grade")
+        return (f"LEFT JOIN {GRADE_RELATION} g ON g.merchant_id = {seller_col}", GRADE_EXPR)
     return ("", "CAST(NULL AS text)")
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from console import db
 from console.errors import InvalidInput
 from console.roles import Actor, requires
-from console.services.matching import GRADE_RELATION, GRADES, grades_available
+from console.services.matching import GRADE_EXPR, GRADE_RELATION, GRADES, grades_available
 
 # Counting every match of a broad search costs more than it tells: beyond this we say "10,000+".
 COUNT_CAP = 10_000
@@ -88,7 +88,7 @@ def _where(filters: SearchFilters, with_grades: bool) -> tuple[list[str], dict[s
         unknown = set(filters.grades) - set(GRADES)
         if unknown:
             raise InvalidInput("matching.error.unknown_grade")
-        clauses.append("g.grade = ANY(:grades)")
+        clauses.append(f"({GRADE_EXPR}) = ANY(:grades)")
         params["grades"] = list(filters.grades)
     return clauses, params
 
@@ -132,7 +132,7 @@ def search_listings(*, conn: Connection, actor: Actor, filters: SearchFilters, o
         params["from_city_id"] = filters.from_city_id
     km = ("ops.great_circle_km(fc.latitude, fc.longitude, lc.latitude, lc.longitude)"
           if distance else "CAST(NULL AS double precision)")
-    grade = "g.grade" if with_grades else "CAST(NULL AS text)"
+    grade = GRADE_EXPR if with_grades else "CAST(NULL AS text)"
     rows = db.fetch_df(conn, f"""
         SELECT l.id AS listing_id, b.name AS brand, se.name AS series, t.name AS trim_name,
                l.guide_price, l.price,
