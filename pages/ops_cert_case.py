@@ -13,6 +13,10 @@ OUTCOME_COLOUR = {"pass": "green", "fail": "red", "skip": "gray"}
 
 actor = require_actor()
 show_flash()
+counts = run_query(cert.queue_counts, actor=actor)  # also refuses anyone outside ops
+if counts is None:
+    st.stop()
+st.caption(t("trust.case.queue_counts", unassigned=counts["unassigned"], mine=counts["mine"]))
 
 from_url = st.query_params.get("case")
 default_id = int(from_url) if from_url and from_url.isdigit() else \

@@ -16,7 +16,6 @@ AGE_OPTIONS = {"any": (None, None), "under24": (None, 24), "over24": (24, None),
 actor = require_actor()
 st.title(t("trust.cert_queue.title"))
 show_flash()
-run_action(cert.check_new_submissions, actor=actor)  # new submissions get their badges first
 
 
 def open_case(case_id: int) -> None:
@@ -27,6 +26,7 @@ def open_case(case_id: int) -> None:
 counts = run_query(cert.queue_counts, actor=actor)
 if counts is None:
     st.stop()
+run_action(cert.check_new_submissions, actor=actor)  # new submissions get their badges first
 c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1.2, 1.2])
 c1.metric(t("trust.count.unassigned"), f"{counts['unassigned']:,}")
 c2.metric(t("trust.count.mine"), f"{counts['mine']:,}")

@@ -145,8 +145,8 @@ def _outer_order(sort: str, direction: str) -> str:
 
 
 def queue_counts(*, conn: Connection, actor: Actor) -> dict[str, int]:
-    """Unassigned pending, mine open, and open cases past the 48 h SLA."""
-    require_role(actor, *READ_ROLES)
+    """Unassigned pending, mine open, and open cases past the 48 h SLA (the work pages' header)."""
+    require_role(actor, "ops")
     row = db.fetch_one(conn, """
         SELECT count(*) FILTER (WHERE status = 'pending' AND assignee_id IS NULL
                                   AND (snoozed_until IS NULL OR snoozed_until <= now())) AS unassigned,
@@ -430,5 +430,5 @@ def submit(*, conn: Connection, merchant_id: int, kind: str, real_name: str | No
 
 def check_new_submissions(*, conn: Connection, actor: Actor) -> int:
     """Run pre-checks for open cases that have none yet (the queue page calls this)."""
-    require_role(actor, *READ_ROLES)
+    require_role(actor, "ops")
     return prechecks.run_prechecks(conn=conn)

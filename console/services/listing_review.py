@@ -267,7 +267,8 @@ def list_queue(*, conn: Connection, actor: Actor, filters: FlagFilters = FlagFil
 
 
 def queue_counts(*, conn: Connection, actor: Actor) -> dict[str, int]:
-    require_role(actor, *READ_ROLES)
+    """The work page's header: only the people who work the queue see it."""
+    require_role(actor, "ops")
     row = db.fetch_one(conn, """
         SELECT count(*) FILTER (WHERE status = 'pending' AND assignee_id IS NULL
                                   AND (snoozed_until IS NULL OR snoozed_until <= now())) AS unassigned,
