@@ -59,6 +59,12 @@ def _noop(step: str, fraction: float) -> None:
     pass
 
 
+def _unbounded(conn: Connection) -> None:
+    """ETL statements scan whole tables on a rebuild: lift the console's statement timeout
+    for this transaction only."""
+    _q(conn, "SET LOCAL statement_timeout = 0")
+
+
 # ---------------------------------------------------------------- the run log
 def _start_run(engine: Engine, job: Job, *, full: bool, since: datetime | None,
                triggered_by: str, before: dict[str, Any]) -> int:
@@ -178,6 +184,7 @@ def _validate(engine: Engine, job: Job, run_id: int, progress: Progress) -> list
         row_checks = [c for c in checks if c.row_level]
         table_checks = [c for c in checks if not c.row_level]
         with engine.connect() as conn:
+            _unbounded(conn)
             empty = _q(conn, f"SELECT NOT EXISTS (SELECT 1 FROM {job.staging(table)})").scalar()
         # An empty batch passes every row check; skipping GE there keeps small runs fast.
         ge = ([GeResult(c.name, "skipped_empty_batch", True, 0, 0, {}) for c in row_checks]
@@ -188,6 +195,7 @@ def _validate(engine: Engine, job: Job, run_id: int, progress: Progress) -> list
                                 previous_counts=previous)
         by_name = {g.check: g for g in ge}
         with engine.begin() as conn:
+            _unbounded(conn)
             for check in checks:
                 failing = _quarantine(conn, job, run_id, check) if check.row_level else None
                 g = by_name[check.name]
@@ -291,6 +299,7 @@ def _run_locked(job: Job, *, engine: Engine, full: bool, since: datetime | None,
     try:
         progress("extract", 0.05)
         with engine.begin() as conn:
+            _unbounded(conn)
             counts, after = _stage(conn, job, full=full, since=since, before=before)
         result.rows_in = sum(counts.values())
         if result.rows_in == 0 and not full and not job.always_load:
@@ -308,6 +317,7 @@ def _run_locked(job: Job, *, engine: Engine, full: bool, since: datetime | None,
         if errors:
             raise ValidationFailed("validation failed (error severity): " + ", ".join(errors))
         with engine.begin() as conn:
+            _unbounded(conn)
             written = _load(conn, job, run_id, full=full, after=after, progress=progress)
             _finish_in(conn, result, after, quarantined=result.rows_quarantined, written=written)
         result.status, result.seconds = "succeeded", time.perf_counter() - started
