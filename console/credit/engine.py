@@ -74,13 +74,15 @@ def _insert_bins(conn: Connection, version_id: int, card: Scorecard) -> None:
 def score_all(conn: Connection, card: Scorecard, *, triggered_by: int | None = None) -> int:
     """Score every merchant in the features mart in the caller's transaction; the run's id."""
     version_id = register_version(conn, card)
+    # The per-merchant aggregation sorts one row per merchant and factor; keep it in memory.
+    db.execute(conn, "SET LOCAL work_mem = '256MB'")
     run_id = db.scalar(conn, """
         INSERT INTO ops.credit_runs (version_id, triggered_by, features_as_of)
         VALUES (:v, :by, (SELECT max(as_of_date) FROM mart.merchant_features))
         RETURNING id""", v=version_id, by=triggered_by)
     scored = db.execute(conn, db.named_query("credit_score_run"), run_id=run_id,
                         version_id=version_id)
-    _check_every_factor_scored(conn, run_id, len(card.factors))
+    _check_every_factor_scored(conn, run_id, [f.name for f in card.factors])
     db.execute(conn, """UPDATE ops.credit_runs
                         SET status = 'succeeded', finished_at = clock_timestamp(),
                             merchants_scored = :n
@@ -88,12 +90,14 @@ def score_all(conn: Connection, card: Scorecard, *, triggered_by: int | None = N
     return int(run_id)
 
 
-def _check_every_factor_scored(conn: Connection, run_id: int, n_factors: int) -> None:
+def _check_every_factor_scored(conn: Connection, run_id: int, factors: list[str]) -> None:
     """A value no bin covers would silently drop a factor from a total: refuse the run."""
     incomplete = db.scalar(conn, """
-        SELECT count(*) FROM ops.credit_scores s
-        WHERE s.run_id = :r
-          AND (SELECT count(*) FROM jsonb_object_keys(s.factors)) <> :n""", r=run_id, n=n_factors)
+        SELECT count(*) FROM ops.credit_scores
+        WHERE run_id = :r
+          AND (NOT (factors ?& CAST(:names AS text[]))
+               OR jsonb_path_exists(factors, '$.*.points ? (@ == null)'))""",
+        r=run_id, names=factors)
     if incomplete:
         raise Conflict("credit.error.unscored_factor", merchants=int(incomplete))
 

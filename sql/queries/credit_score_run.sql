@@ -1,24 +1,52 @@
 -- Score every merchant of the features mart with one scorecard version, set-based:
--- unpivoted feature values join the bins of their factor, points add up per merchant, the
--- total finds its grade band. Parameters: :run_id, :version_id.
+-- unpivoted feature values find their bin (width_bucket over the factor's edges), bins give
+-- points, points add up per merchant, the total finds its grade band. Parameters: :run_id, :version_id.
 WITH version AS (
     SELECT id, ih_min_months, ih_min_deals, ih_grade
     FROM ops.credit_scorecard_versions
     WHERE id = :version_id
 ),
-factor_points AS (
-    SELECT fv.merchant_id, b.factor, b.factor_order, b.bin_no, b.points, b.max_points,
-           coalesce(to_jsonb(fv.num_value), to_jsonb(fv.text_value), 'null'::jsonb) AS value
+-- One row per factor: its bin edges as a sorted array (width_bucket finds a numeric value's
+-- bin in one step, no range join) and its points by bin (bins are numbered 0..n, 0 = missing).
+factor_table AS (
+    SELECT factor, min(factor_order) AS factor_order, max(max_points) AS max_points,
+           array_agg(lower ORDER BY bin_no)
+               FILTER (WHERE lower IS NOT NULL AND categories IS NULL) AS lower_bounds,
+           array_agg(points ORDER BY bin_no) AS points_by_bin
+    FROM ops.credit_scorecard_bins
+    WHERE version_id = :version_id
+    GROUP BY factor
+),
+category_bins AS (
+    SELECT factor, unnest(categories) AS category, bin_no
+    FROM ops.credit_scorecard_bins
+    WHERE version_id = :version_id AND categories IS NOT NULL
+),
+binned AS (
+    SELECT fv.merchant_id, fv.feature AS factor, ft.factor_order, ft.max_points,
+           ft.points_by_bin,
+           coalesce(to_jsonb(fv.num_value), to_jsonb(fv.text_value), 'null'::jsonb) AS value,
+           -- numeric bin n covers [edge n-1, edge n), exactly as width_bucket counts edges
+           CASE WHEN fv.num_value IS NULL AND fv.text_value IS NULL THEN 0
+                WHEN fv.text_value IS NOT NULL THEN cb.bin_no
+                WHEN ft.lower_bounds IS NULL THEN 1
+                ELSE width_bucket(fv.num_value, ft.lower_bounds) + 1
+           END AS bin_no
     FROM ops.credit_feature_values fv
-    JOIN ops.credit_scorecard_bins b
-      ON b.version_id = :version_id
-     AND b.factor = fv.feature
-     AND CASE WHEN fv.num_value IS NULL AND fv.text_value IS NULL THEN b.is_missing
-              WHEN b.is_missing THEN false
-              WHEN b.categories IS NOT NULL THEN fv.text_value = ANY (b.categories)
-              ELSE fv.num_value >= coalesce(b.lower, '-Infinity'::numeric)
-               AND fv.num_value <  coalesce(b.upper, 'Infinity'::numeric)
-         END
+    JOIN factor_table ft ON ft.factor = fv.feature
+    LEFT JOIN category_bins cb ON cb.factor = fv.feature AND cb.category = fv.text_value
+),
+factor_points AS (
+    SELECT merchant_id, factor, factor_order, max_points, value, bin_no,
+           points_by_bin[bin_no + 1] AS points
+    FROM binned
+),
+-- Grade bands as score ranges [min_score, next better band's min_score).
+bands AS (
+    SELECT grade, coalesce(min_score, -2147483648) AS lo,
+           coalesce(lag(min_score) OVER (ORDER BY grade_rank), 2147483647) AS hi
+    FROM ops.credit_grade_bands
+    WHERE version_id = :version_id
 ),
 per_merchant AS (
     SELECT merchant_id,
@@ -32,16 +60,13 @@ per_merchant AS (
     GROUP BY merchant_id
 ),
 graded AS (
-    SELECT p.*,
-           (SELECT g.grade FROM ops.credit_grade_bands g
-            WHERE g.version_id = :version_id AND (g.min_score IS NULL OR p.score >= g.min_score)
-            ORDER BY g.grade_rank
-            LIMIT 1) AS score_grade,
+    SELECT p.*, g.grade AS score_grade,
            (f.months_on_platform < v.ih_min_months AND f.deals_total < v.ih_min_deals)
                AS insufficient_history,
            v.ih_grade
     FROM per_merchant p
     JOIN mart.merchant_features f ON f.merchant_id = p.merchant_id
+    JOIN bands g ON p.score >= g.lo AND p.score < g.hi
     CROSS JOIN version v
 )
 INSERT INTO ops.credit_scores (run_id, merchant_id, score, score_grade, grade,
