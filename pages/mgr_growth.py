@@ -65,6 +65,8 @@ def freshness_line(chart: str) -> None:
     with badge:
         if f.state == "ok":
             st.badge(t("growth.fresh.ok"), icon=":material/check_circle:", color="green")
+        elif f.last_run_status == "failed":
+            st.badge(t("growth.fresh.run_failed"), icon=":material/warning:", color="orange")
         elif f.state == "warning":
             st.badge(t("growth.fresh.warning", n=f.failed_expectations),
                      icon=":material/warning:", color="orange")
@@ -132,8 +134,9 @@ def group_label(breakdown: str | None, value: str) -> str:
 def funnel_chart(data: pd.DataFrame, breakdown: str | None) -> go.Figure:
     data = data.assign(step_label=data["step"].map(step_label))
     if not breakdown:
-        fig = go.Figure(go.Funnel(y=data["step_label"], x=data["merchants"],
-                                  textinfo="value+percent previous+percent initial"))
+        fig = go.Figure(go.Funnel(
+            y=data["step_label"], x=data["merchants"], textposition="inside",
+            texttemplate="%{value} · " + t("growth.funnel.conv_first") + " %{percentInitial:.1%}"))
     else:
         top = (data[data["step_no"] == 1].nlargest(CHART_GROUPS, "merchants")["group"]).tolist()
         shown = data[data["group"].isin(top)].assign(
@@ -190,7 +193,10 @@ with tab_funnel:
                 merchant_type=lambda d: d["merchant_type"].map(
                     lambda v: enum_label("merchant_type", v)),
                 tier_level=lambda d: d["tier_level"].map(
-                    lambda v: enum_label("tier", int(v)) if pd.notna(v) else "—"))
+                    lambda v: enum_label("tier", int(v)) if pd.notna(v) else "—"),
+                registered_at=lambda d: d["registered_at"].map(fmt_time),
+                reached_previous_at=lambda d: d["reached_previous_at"].map(fmt_time),
+                bd_owner=lambda d: d["bd_owner"].fillna("—"))
             st.dataframe(shown.rename(columns={c: t(f"growth.dropoff.{c}") for c in shown.columns}),
                          hide_index=True, width="stretch")
             export = call("drop_off_export", "funnel", step=lost_step, window_days=window,
@@ -214,9 +220,15 @@ def kpi_label(metric: str, grain: str) -> str:
     return t(f"growth.kpi.{metric}")
 
 
+def card_label(metric: str, grain: str) -> str:
+    if metric == "active_merchants":
+        return t(f"growth.kpi.active.{grain}")
+    return t(f"growth.card.{metric}")
+
+
 def kpi_value(metric: str, value: float | None) -> str:
     if value is None or pd.isna(value):
-        return t("growth.kpi.take_rate_none") if metric == "take_rate" else "—"
+        return "—"
     if metric in RATE_METRICS:
         return f"{value:.1%}"
     if metric == "median_hours_to_match":
@@ -235,6 +247,8 @@ def kpi_delta(row: pd.Series) -> str | None:
 
 def line_chart(series: pd.DataFrame, columns: list[str], grain: str, *, kind: str = "line",
                percent: bool = False) -> go.Figure:
+    series = series.assign(period_start=series["period_start"].map(
+        lambda d: d.strftime("%Y-%m") if grain == "month" else d.strftime("%m-%d")))
     long = series.melt(id_vars="period_start", value_vars=columns, var_name="metric")
     long["metric"] = long["metric"].map(lambda m: kpi_label(m, grain))
     plot = px.bar if kind == "bar" else px.line
@@ -242,6 +256,8 @@ def line_chart(series: pd.DataFrame, columns: list[str], grain: str, *, kind: st
     fig = plot(long, x="period_start", y="value", color="metric", **extra,
                labels={"period_start": t("growth.chart.period"), "value": t("growth.chart.value"),
                        "metric": t("growth.chart.series")})
+    fig.update_xaxes(type="category", title_text=t(f"growth.grain.{grain}"))
+    fig.update_yaxes(title_text="")
     if percent:
         fig.update_yaxes(tickformat=".0%")
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="")
@@ -265,8 +281,11 @@ with tab_kpis:
         for row_start in range(0, len(KPI_CARDS), 5):
             for col, metric in zip(st.columns(5), KPI_CARDS[row_start:row_start + 5]):
                 row = cards.loc[metric]
-                col.metric(kpi_label(metric, grain), kpi_value(metric, row["current"]),
+                missing_fees = metric == "take_rate" and row["current"] is None
+                col.metric(card_label(metric, grain), kpi_value(metric, row["current"]),
                            delta=kpi_delta(row),
+                           help=t("growth.kpi.take_rate_none") if missing_fees
+                           else kpi_label(metric, grain),
                            delta_color="inverse" if metric == "median_hours_to_match" else "normal",
                            border=True)
         posts = int(cards.loc["live_posts", "current"] or 0)
@@ -320,7 +339,7 @@ with tab_cohorts:
         grid = cells.pivot(index="row", columns="months_since", values="retention").sort_index()
         heat = go.Figure(go.Heatmap(
             z=grid.values.astype(float), x=[str(c) for c in grid.columns], y=list(grid.index),
-            colorscale="Blues", zmin=0, zmax=1, text=[[pct(v) for v in r] for r in grid.values],
+            colorscale="Blues", zmin=0, zmax=1, text=[["" if pd.isna(v) else pct(v) for v in r] for r in grid.values],
             texttemplate="%{text}", hoverongaps=False, colorbar=dict(tickformat=".0%")))
         heat.update_layout(height=max(260, 38 * len(grid) + 80), margin=dict(l=10, r=10, t=10, b=10),
                            xaxis_title=t("growth.cohort.since"), yaxis_title=t("growth.cohort.month"),

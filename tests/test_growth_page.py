@@ -75,7 +75,7 @@ def test_freshness_badges_show_the_failed_validation(manager):
     at = _in_march(app_as(manager, page=PAGE))
     text = " ".join(m.value for m in at.markdown)
     assert "校验通过" in text                               # funnel: the run passed
-    assert "数据校验未通过（1 项）或最近一次运行失败" in text  # KPIs: one expectation failed
+    assert "校验未通过（1 项）" in text                     # KPIs: one expectation failed
     assert "暂无 ETL 运行记录" in text                      # cohorts, supply/demand: no run
     assert "数据计算于 2026-04-06 09:05 · 最近运行 2026-04-06 09:00（成功）" in [
         c.value for c in at.caption]
@@ -85,11 +85,13 @@ def test_kpi_cards_compare_weeks(manager):
     at = app_as(manager, page=PAGE)
     at.date_input(key="g_dates").set_value((date(2026, 3, 9), date(2026, 3, 22))).run()
     cards = {m.label: (m.value, m.delta) for m in at.metric}
-    assert cards["新注册商户"] == ("10", "+100.0%")
+    assert cards["新注册"] == ("10", "+100.0%")
     assert cards["周活 WAU"] == ("50", "+25.0%")
-    assert cards["撮合率（有推荐的寻车）"] == ("70.0%", "+20.0 pp")
-    assert cards["平台费率（手续费/GMV）"] == ("暂无手续费数据", "")
-    assert cards["成交额 GMV（元）"] == ("250,000", "-50.0%")
+    assert cards["撮合率"] == ("70.0%", "+20.0 pp")
+    assert cards["定金率"] == ("30.0%", "+15.0 pp")
+    assert cards["撮合耗时(h)"] == ("10.0", "-20.0%")
+    assert cards["平台费率"] == ("—", "")                 # no fees this week
+    assert cards["GMV（元）"] == ("250,000", "-50.0%")
     at.radio(key="g_grain").set_value("month").run()
     cards = {m.label: (m.value, m.delta) for m in at.metric}
     assert cards["月活 MAU"] == ("70", "")
