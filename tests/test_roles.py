@@ -26,7 +26,10 @@ def functions_taking_an_actor():
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if name.startswith("_") or fn.__module__ != module.__name__:
                 continue
-            if "actor" in inspect.signature(fn).parameters:
+            # Service entry points take keyword-only arguments (house style); positional
+            # internals such as the shared queue engine are called only by gated services.
+            actor = inspect.signature(fn).parameters.get("actor")
+            if actor is not None and actor.kind is inspect.Parameter.KEYWORD_ONLY:
                 yield f"{module.__name__}.{name}", fn
 
 

@@ -22,7 +22,7 @@ from console import db
 from console.audit import write_audit
 from console.errors import InvalidInput, NotFound
 from console.masking import id_number_for
-from console.roles import Actor, require_role
+from console.roles import Actor, requires
 from console.services import prechecks, trust_queue as tq
 from console.settings import get_settings
 
@@ -95,11 +95,11 @@ def _where(filters: CertFilters, actor: Actor) -> tuple[str, dict[str, Any]]:
     return (" AND ".join(clauses) or "true"), params
 
 
+@requires(*READ_ROLES)
 def list_queue(*, conn: Connection, actor: Actor, filters: CertFilters = CertFilters(),
                sort: str = "submitted_at", descending: bool = False,
                limit: int | None = None, offset: int = 0) -> tq.QueuePage:
     """One page of the queue (oldest first by default) and the total the filters match."""
-    require_role(actor, *READ_ROLES)
     if sort not in SORTS:
         raise InvalidInput("trust.error.bad_form_value")
     limit = limit or get_settings().page_size
@@ -144,9 +144,9 @@ def _outer_order(sort: str, direction: str) -> str:
     return f"ORDER BY {outer} {direction}, page.id {direction}"
 
 
+@requires("ops")
 def queue_counts(*, conn: Connection, actor: Actor) -> dict[str, int]:
     """Unassigned pending, mine open, and open cases past the 48 h SLA (the work pages' header)."""
-    require_role(actor, "ops")
     row = db.fetch_one(conn, """
         SELECT count(*) FILTER (WHERE status = 'pending' AND assignee_id IS NULL
                                   AND (snoozed_until IS NULL OR snoozed_until <= now())) AS unassigned,
@@ -157,45 +157,45 @@ def queue_counts(*, conn: Connection, actor: Actor) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ assignment
+@requires("ops")
 def next_case(*, conn: Connection, actor: Actor, kind: str | None = None) -> int | None:
     """Take the oldest unassigned pending case (optionally of one kind); None when empty."""
-    require_role(actor, "ops")
     if kind is None:
         return tq.take_next(conn, Q, actor)
     tq.check_choices([kind], KINDS)
     return tq.take_next(conn, Q, actor, extra_where="AND c.kind = :kind", kind=kind)
 
 
+@requires("ops")
 def assign_case(*, conn: Connection, actor: Actor, case_id: Any, version: Any,
                 assignee_id: Any) -> int:
     """Assign to me (assignee_id = my id) or to a colleague; returns the new version."""
-    require_role(actor, "ops")
     return tq.assign(conn, Q, actor, case_id=case_id, version=version, assignee_id=assignee_id)
 
 
+@requires("ops", "manager")
 def unassign_case(*, conn: Connection, actor: Actor, case_id: Any, version: Any) -> int:
-    require_role(actor, "ops", "manager")
     return tq.unassign(conn, Q, actor, case_id=case_id, version=version)
 
 
+@requires("ops")
 def snooze_case(*, conn: Connection, actor: Actor, case_id: Any, version: Any, until: Any,
                 today: date | None = None) -> int:
-    require_role(actor, "ops")
     return tq.snooze(conn, Q, actor, case_id=case_id, version=version, until=until, today=today)
 
 
+@requires("ops", "manager")
 def auto_assign(*, conn: Connection, actor: Actor, cap: int | None = None) -> dict[int, int]:
     """Spread pending cases evenly over active ops staff, at most ``cap`` open each."""
-    require_role(actor, "ops", "manager")
     cap = cap if cap is not None else get_settings().review_cap_per_person
     if not isinstance(cap, int) or cap < 1:
         raise InvalidInput("trust.error.bad_form_value")
     return tq.auto_assign(conn, Q, actor, cap=cap)
 
 
+@requires(*READ_ROLES)
 def reviewers(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     """Active ops staff with their open case count, for 'assign to colleague'."""
-    require_role(actor, *READ_ROLES)
     return db.fetch_df(conn, """
         SELECT s.id, s.display_name,
                (SELECT count(*) FROM app.certifications c
@@ -213,6 +213,7 @@ class Decision:
     cert_level: str
 
 
+@requires("ops")
 def decide(*, conn: Connection, actor: Actor, case_id: Any, version: Any, decision: Any,
            reason_code: str | None = None, note: str | None = None,
            requested_doc: str | None = None) -> Decision:
@@ -221,7 +222,6 @@ def decide(*, conn: Connection, actor: Actor, case_id: Any, version: Any, decisi
     Only the case's current assignee decides, and only an open case at the version the
     form was loaded with; the loser of a race gets a Conflict and nothing changes.
     """
-    require_role(actor, "ops")
     case_id, version = tq.check_case_id(case_id), tq.check_version(version)
     if decision not in DECISIONS:
         raise InvalidInput("trust.error.bad_form_value")
@@ -320,9 +320,9 @@ def document_codes(*, conn: Connection, kind: str) -> list[str]:
         SELECT code FROM ops.cert_documents WHERE kind = :k ORDER BY sort_order""", k=kind)]
 
 
+@requires(*READ_ROLES)
 def decision_options(*, conn: Connection, actor: Actor) -> dict[str, list[str]]:
     """Reason codes per decision and documents per kind, for the decision form."""
-    require_role(actor, *READ_ROLES)
     return {"reject": tq.reason_codes(conn, Q, "reject"),
             "needs_info": tq.reason_codes(conn, Q, "needs_info"),
             "doc.personal": document_codes(conn=conn, kind="personal"),
@@ -345,9 +345,9 @@ class CaseView:
         return self.case["status"] in tq.OPEN_STATUSES
 
 
+@requires(*READ_ROLES)
 def get_case(*, conn: Connection, actor: Actor, case_id: Any) -> CaseView:
     """Everything the case page shows; ID numbers masked for roles without the right."""
-    require_role(actor, *READ_ROLES)
     case_id = tq.check_case_id(case_id)
     row = db.fetch_one(conn, """
         SELECT c.*, m.name AS merchant_name, m.merchant_type, m.cert_level, m.registered_at,
@@ -393,8 +393,8 @@ def get_case(*, conn: Connection, actor: Actor, case_id: Any) -> CaseView:
     )
 
 
+@requires("ops")
 def add_note(*, conn: Connection, actor: Actor, case_id: Any, body: str) -> int:
-    require_role(actor, "ops")
     return tq.add_note(conn, Q, actor, case_id=case_id, body=body)
 
 
@@ -428,7 +428,7 @@ def submit(*, conn: Connection, merchant_id: int, kind: str, real_name: str | No
     return case_id
 
 
+@requires("ops")
 def check_new_submissions(*, conn: Connection, actor: Actor) -> int:
     """Run pre-checks for open cases that have none yet (the queue page calls this)."""
-    require_role(actor, "ops")
     return prechecks.run_prechecks(conn=conn)

@@ -31,7 +31,7 @@ from console import db
 from console.audit import write_audit
 from console.checks import vin_problem
 from console.errors import InvalidInput, NotFound
-from console.roles import Actor, require_role
+from console.roles import Actor, requires
 from console.services import trust_queue as tq
 from console.settings import get_settings
 
@@ -148,9 +148,9 @@ def raise_listing_flags(*, conn: Connection, price_gap: float | None = None,
     return raised
 
 
+@requires("ops")
 def scan_now(*, conn: Connection, actor: Actor) -> dict[str, int]:
     """An ops member runs the scan from the console instead of waiting for the schedule."""
-    require_role(actor, "ops")
     raised = raise_listing_flags(conn=conn)
     write_audit(conn=conn, actor_id=actor.id, action="listing_flag.scan_requested",
                 entity_type="listing_flag", entity_id="scan", after={"raised": raised})
@@ -229,10 +229,10 @@ def _where(filters: FlagFilters, actor: Actor) -> tuple[str, dict[str, Any]]:
     return (" AND ".join(clauses) or "true"), params
 
 
+@requires(*READ_ROLES)
 def list_queue(*, conn: Connection, actor: Actor, filters: FlagFilters = FlagFilters(),
                sort: str = "raised_at", descending: bool = False,
                limit: int | None = None, offset: int = 0) -> tq.QueuePage:
-    require_role(actor, *READ_ROLES)
     if sort not in SORTS:
         raise InvalidInput("trust.error.bad_form_value")
     limit = limit or get_settings().page_size
@@ -266,9 +266,9 @@ def list_queue(*, conn: Connection, actor: Actor, filters: FlagFilters = FlagFil
     return tq.QueuePage(rows=rows, total=total)
 
 
+@requires("ops")
 def queue_counts(*, conn: Connection, actor: Actor) -> dict[str, int]:
     """The work page's header: only the people who work the queue see it."""
-    require_role(actor, "ops")
     row = db.fetch_one(conn, """
         SELECT count(*) FILTER (WHERE status = 'pending' AND assignee_id IS NULL
                                   AND (snoozed_until IS NULL OR snoozed_until <= now())) AS unassigned,
@@ -278,38 +278,38 @@ def queue_counts(*, conn: Connection, actor: Actor) -> dict[str, int]:
     return {k: int(v or 0) for k, v in dict(row).items()}
 
 
+@requires("ops")
 def next_flag(*, conn: Connection, actor: Actor) -> int | None:
-    require_role(actor, "ops")
     return tq.take_next(conn, Q, actor)
 
 
+@requires("ops")
 def assign_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any,
                 assignee_id: Any) -> int:
-    require_role(actor, "ops")
     return tq.assign(conn, Q, actor, case_id=flag_id, version=version, assignee_id=assignee_id)
 
 
+@requires("ops", "manager")
 def unassign_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any) -> int:
-    require_role(actor, "ops", "manager")
     return tq.unassign(conn, Q, actor, case_id=flag_id, version=version)
 
 
+@requires("ops")
 def snooze_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, until: Any,
                 today: date | None = None) -> int:
-    require_role(actor, "ops")
     return tq.snooze(conn, Q, actor, case_id=flag_id, version=version, until=until, today=today)
 
 
+@requires("ops", "manager")
 def auto_assign(*, conn: Connection, actor: Actor, cap: int | None = None) -> dict[int, int]:
-    require_role(actor, "ops", "manager")
     cap = cap if cap is not None else get_settings().review_cap_per_person
     if not isinstance(cap, int) or cap < 1:
         raise InvalidInput("trust.error.bad_form_value")
     return tq.auto_assign(conn, Q, actor, cap=cap)
 
 
+@requires("ops")
 def add_note(*, conn: Connection, actor: Actor, flag_id: Any, body: str) -> int:
-    require_role(actor, "ops")
     return tq.add_note(conn, Q, actor, case_id=flag_id, body=body)
 
 
@@ -323,10 +323,10 @@ class FlagDecision:
     superseded: tuple[int, ...] = ()
 
 
+@requires("ops")
 def decide_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, decision: Any,
                 reason_code: Any, note: str | None = None) -> FlagDecision:
     """Confirm (take the listing down, warn the merchant) or clear a flag, with a reason."""
-    require_role(actor, "ops")
     flag_id, version = tq.check_case_id(flag_id), tq.check_version(version)
     if decision not in DECISIONS:
         raise InvalidInput("trust.error.bad_form_value")
@@ -375,8 +375,8 @@ def _take_down(conn: Connection, flag) -> tuple[bool, tuple[int, ...]]:
     return taken_down, superseded
 
 
+@requires(*READ_ROLES)
 def decision_options(*, conn: Connection, actor: Actor) -> dict[str, list[str]]:
-    require_role(actor, *READ_ROLES)
     return {"confirm": tq.reason_codes(conn, Q, "confirm"),
             "clear": tq.reason_codes(conn, Q, "clear")}
 
@@ -395,8 +395,8 @@ class FlagView:
         return self.flag["status"] in tq.OPEN_STATUSES
 
 
+@requires(*READ_ROLES)
 def get_flag(*, conn: Connection, actor: Actor, flag_id: Any) -> FlagView:
-    require_role(actor, *READ_ROLES)
     flag_id = tq.check_case_id(flag_id)
     row = db.fetch_one(conn, """
         SELECT f.*, l.status AS listing_status, l.price, l.guide_price, l.vin, l.quantity,
@@ -434,9 +434,9 @@ def get_flag(*, conn: Connection, actor: Actor, flag_id: Any) -> FlagView:
     )
 
 
+@requires("ops", "risk", "manager")
 def confirmed_fake_listings(*, conn: Connection, actor: Actor, merchant_id: int) -> int:
     """The credit factor input: listings of this merchant confirmed fake."""
-    require_role(actor, "ops", "risk", "manager")
     return int(db.scalar(conn, """SELECT coalesce(max(confirmed_listings), 0)
                                   FROM ops.merchant_confirmed_fake_listings
                                   WHERE merchant_id = :mid""", mid=merchant_id))

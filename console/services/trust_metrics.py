@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from console import db
-from console.roles import Actor, require_role
+from console.roles import Actor, requires
 
 
 @dataclass
@@ -33,8 +33,8 @@ def _hours(value) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
+@requires("ops", "manager")
 def queue_metrics(*, conn: Connection, actor: Actor) -> QueueMetrics:
-    require_role(actor, "ops", "manager")
     backlog = db.fetch_one(conn, """
         SELECT count(*) AS open_cases,
                count(*) FILTER (WHERE assignee_id IS NULL) AS unassigned,
