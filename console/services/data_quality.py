@@ -1,7 +1,8 @@
 """Data quality and ETL runs: what the admin page shows, and running a job from it.
 
-Admins run jobs; managers read. The run itself manages its own transactions (lock, stage,
-validate, load); the caller's transaction carries the audit row of who started it.
+Admins run jobs; managers read (each entry point is gated by @requires, checked first).
+The run itself manages its own transactions (lock, stage, validate, load); the caller's
+transaction carries the audit row of who started it.
 """
 from __future__ import annotations
 
@@ -14,20 +15,20 @@ from sqlalchemy.engine import Connection
 from console import db
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput
-from console.roles import Actor, require_role
+from console.roles import Actor, requires
 
 READERS = ("admin", "manager")
 
 
+@requires(*READERS)
 def job_names(*, conn: Connection, actor: Actor) -> list[str]:
-    require_role(actor, *READERS)
     from etl import job_names as names
     return names()
 
 
+@requires(*READERS)
 def run_history(*, conn: Connection, actor: Actor, job: str | None = None,
                 limit: int = 200) -> pd.DataFrame:
-    require_role(actor, *READERS)
     return db.fetch_df(conn, """
         SELECT id AS run_id, job, status, full_refresh, triggered_by, started_at, finished_at,
                round(extract(epoch FROM finished_at - started_at)::numeric, 1) AS seconds,
@@ -38,9 +39,9 @@ def run_history(*, conn: Connection, actor: Actor, job: str | None = None,
         ORDER BY id DESC LIMIT :n""", job=job, n=limit)
 
 
+@requires(*READERS)
 def quarantine_trend(*, conn: Connection, actor: Actor, days: int = 30) -> pd.DataFrame:
     """Quarantined rows per day and job over the last ``days`` days."""
-    require_role(actor, *READERS)
     return db.fetch_df(conn, """
         SELECT mart.cn_date(quarantined_at) AS day, job, count(*) AS rows
         FROM etl.quarantine
@@ -48,9 +49,9 @@ def quarantine_trend(*, conn: Connection, actor: Actor, days: int = 30) -> pd.Da
         GROUP BY 1, 2 ORDER BY 1, 2""", days=days)
 
 
+@requires(*READERS)
 def latest_validation(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     """Each suite's results from its latest validated run."""
-    require_role(actor, *READERS)
     return db.fetch_df(conn, """
         WITH latest AS (
             SELECT suite, max(run_id) AS run_id FROM etl.validation_results GROUP BY suite
@@ -61,11 +62,11 @@ def latest_validation(*, conn: Connection, actor: Actor) -> pd.DataFrame:
         ORDER BY v.suite, v.success, v.expectation""")
 
 
+@requires(*READERS)
 def quarantined_rows(*, conn: Connection, actor: Actor, job: str | None = None,
                      expectation: str | None = None, offset: int = 0,
                      limit: int = 50) -> tuple[int, pd.DataFrame]:
     """One page of quarantined rows, newest first, and the total for the pager."""
-    require_role(actor, *READERS)
     params: dict[str, Any] = {"job": job or None, "exp": expectation or None}
     where = """WHERE (CAST(:job AS text) IS NULL OR job = :job)
                  AND (CAST(:exp AS text) IS NULL OR expectation = :exp)"""
@@ -79,9 +80,9 @@ def quarantined_rows(*, conn: Connection, actor: Actor, job: str | None = None,
     return total, page
 
 
+@requires(*READERS)
 def mart_freshness(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     """When each mart was last computed and whether its job's latest validation passed."""
-    require_role(actor, *READERS)
     return db.fetch_df(conn, """
         SELECT mart, job, computed_at,
                round(extract(epoch FROM now() - computed_at)::numeric / 3600, 1) AS age_hours,
@@ -89,16 +90,16 @@ def mart_freshness(*, conn: Connection, actor: Actor) -> pd.DataFrame:
         FROM mart.freshness ORDER BY mart""")
 
 
+@requires(*READERS)
 def failed_runs_24h(*, conn: Connection, actor: Actor) -> int:
-    require_role(actor, *READERS)
     return int(db.scalar(conn, """SELECT count(*) FROM etl.runs
                                   WHERE status = 'failed' AND started_at >= now() - interval '24 hours'"""))
 
 
+@requires("admin")
 def run_job_now(*, conn: Connection, actor: Actor, job: str, full: bool = False,
                 progress: Callable[[str, float], None] | None = None):
     """Run one job now for an admin; the audit row records who, what and the outcome."""
-    require_role(actor, "admin")
     from etl import job_names as names, run_job
     if job not in names():
         raise InvalidInput("etl.error.unknown_job", job=job)
