@@ -9,6 +9,20 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Days a deal card may sit in a stage before it is marked rotting.
+DEFAULT_ROT_DAYS = {"suggested": 2, "contacted": 3, "negotiating": 7, "deposit_paid": 14}
+
+
+def _rot_days(raw: str | None) -> dict[str, int]:
+    """'contacted=3,negotiating=10' over the defaults; unknown stages are ignored."""
+    days = dict(DEFAULT_ROT_DAYS)
+    for item in filter(None, (raw or "").split(",")):
+        stage, _, value = item.partition("=")
+        if stage.strip() in days and value.strip().isdigit():
+            days[stage.strip()] = int(value)
+    return days
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
@@ -29,6 +43,14 @@ class Settings:
     # Work-queue policy (Marble's default cap of 10 open cases per reviewer).
     review_cap_per_person: int = 10
     page_size: int = 50
+    # Listing authenticity: flag a price more than N points below the series' usual discount.
+    listing_price_gap_points: float = 8.0
+    # Matchmaking: suggestions kept per request, lead ownership, rot limits, notifications.
+    match_top_k: int = 5
+    lead_cap: int = 20
+    lead_idle_hours: int = 48
+    rot_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ROT_DAYS))
+    notify_daily_cap: int = 3
 
 
 @lru_cache(maxsize=1)
@@ -44,4 +66,10 @@ def get_settings() -> Settings:
         default_language=env.get("CONSOLE_LANGUAGE", "zh"),
         review_cap_per_person=_int("CONSOLE_REVIEW_CAP", 10),
         page_size=_int("CONSOLE_PAGE_SIZE", 50),
+        listing_price_gap_points=float(env.get("CONSOLE_PRICE_GAP_POINTS") or 8.0),
+        match_top_k=_int("CONSOLE_MATCH_TOP_K", 5),
+        lead_cap=_int("CONSOLE_LEAD_CAP", 20),
+        lead_idle_hours=_int("CONSOLE_LEAD_IDLE_HOURS", 48),
+        rot_days=_rot_days(env.get("CONSOLE_ROT_DAYS")),
+        notify_daily_cap=_int("CONSOLE_NOTIFY_DAILY_CAP", 3),
     )

@@ -7,7 +7,7 @@ from console.settings import PROJECT_ROOT
 
 # t("key") / translate("key") / ConsoleError("key") / *Error("key") / enum_label / *_key="key"
 KEY_USE = re.compile(
-    r"""(?:\bt|translate|Error|Denied|NotFound|Input|Conflict)\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""")
+    r"""(?:\bt|translate|Error|Denied|NotFound|Input|Conflict)\(\s*["']([a-z_]+\.[a-z0-9_.]*[a-z0-9_])["']""")
 
 
 def code_files():

@@ -18,7 +18,6 @@ Command: ``python -m console.services.listing_review scan [--gap N]``.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,7 +42,6 @@ MERCHANT_TYPES = ("4s", "secondary", "resource", "parallel_import")
 TIERS = (1, 2, 3, 4, 5, 6)
 READ_ROLES = ("ops", "risk", "manager")
 
-DEFAULT_PRICE_GAP_POINTS = 8.0
 RECENT_REJECT_DAYS = 30
 # Fewer listings than this in a series and its median says little: use the market's.
 MIN_SERIES_SAMPLE = 5
@@ -51,11 +49,7 @@ MIN_SERIES_SAMPLE = 5
 
 def price_gap_points() -> float:
     """N of 'more than N points below the series' usual discount' (CONSOLE_PRICE_GAP_POINTS)."""
-    configured = getattr(get_settings(), "listing_price_gap_points", None)
-    if configured is not None:
-        return float(configured)
-    raw = os.environ.get("CONSOLE_PRICE_GAP_POINTS")
-    return float(raw) if raw else DEFAULT_PRICE_GAP_POINTS
+    return float(get_settings().listing_price_gap_points)
 
 
 # ------------------------------------------------------------------ the scan

@@ -17,7 +17,6 @@ CLI: ``python -m console.services.matching rematch --full | --changed | --listin
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from console import db
 from console.roles import Actor, requires
+from console.settings import DEFAULT_ROT_DAYS, get_settings
 
 # Credit grades come from the ratings area (migration 050, view ops.merchant_credit). Where it
 # is absent, a seller is unrated, or has too little history (and no override), the credit
@@ -52,20 +52,6 @@ MAX_USEFUL_KM = 2000.0        # beyond this, logistics cost is flat-out high
 STALE_DAYS = 30.0             # a month-old listing has no freshness left
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
-
-
-def _rot_days_from_env() -> dict[str, int]:
-    days = {"suggested": 2, "contacted": 3, "negotiating": 7, "deposit_paid": 14}
-    for item in filter(None, os.environ.get("CONSOLE_ROT_DAYS", "").split(",")):
-        stage, _, value = item.partition("=")
-        if stage.strip() in days and value.strip().isdigit():
-            days[stage.strip()] = int(value)
-    return days
-
-
 @dataclass(frozen=True, kw_only=True)
 class MatchPolicy:
     """Matchmaking knobs, from the environment; tests pass their own."""
@@ -73,19 +59,17 @@ class MatchPolicy:
     top_k: int = 5
     lead_cap: int = 20                # open leads per BD person
     lead_idle_hours: int = 48         # untouched this long -> back to the pool
-    rot_days: Mapping[str, int] = field(default_factory=lambda: {
-        "suggested": 2, "contacted": 3, "negotiating": 7, "deposit_paid": 14})
+    rot_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_ROT_DAYS))
     notify_daily_cap: int = 3         # new-match notifications per merchant per day
     quiet_start_hour: int = 22        # quiet hours in Asia/Shanghai: 22:00 ..
     quiet_end_hour: int = 8           # .. 08:00
 
     @classmethod
     def from_env(cls) -> MatchPolicy:
-        return cls(top_k=_env_int("CONSOLE_MATCH_TOP_K", 5),
-                   lead_cap=_env_int("CONSOLE_LEAD_CAP", 20),
-                   lead_idle_hours=_env_int("CONSOLE_LEAD_IDLE_HOURS", 48),
-                   rot_days=_rot_days_from_env(),
-                   notify_daily_cap=_env_int("CONSOLE_NOTIFY_DAILY_CAP", 3))
+        """The policy of the one settings object (read from the environment once)."""
+        s = get_settings()
+        return cls(top_k=s.match_top_k, lead_cap=s.lead_cap, lead_idle_hours=s.lead_idle_hours,
+                   rot_days=s.rot_days, notify_daily_cap=s.notify_daily_cap)
 
 
 def policy_or_default(policy: MatchPolicy | None) -> MatchPolicy:
