@@ -856,11 +856,11 @@ def _maybe_loan(w, rng, buyer, oid, amount, paid, ln_rows) -> None:
     if rng.random() < 0.12 + 0.2 * (q < -1):
         row.update(status="rejected", decided_at=decided)
         return
-    due = decided + 90 * DAY
+    due = decided + 60 * DAY  # order loans run for the weeks between deposit and resale
     row.update(status="approved", decided_at=decided, due_at=due)
     if due >= w.anchor:
         return
-    if rng.random() < M.hazard(np.array([q]), 0.08, 1.2)[0]:
+    if rng.random() < M.hazard(np.array([q]), 0.10, 1.4)[0]:
         if due + 30 * DAY < w.anchor:
             row.update(status="defaulted", closed_at=due + 30 * DAY)
     else:
