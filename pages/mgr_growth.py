@@ -93,7 +93,7 @@ with st.container(border=True):
     st.markdown(f"**{t('growth.filter.title')}**")
     c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
     picked = c1.date_input(t("growth.filter.date_range"),
-                           value=(last_day - dt.timedelta(days=89), last_day), key="g_dates")
+                           value=(last_day - dt.timedelta(days=179), last_day), key="g_dates")
     tiers = c2.multiselect(t("growth.filter.tier"), growth.TIERS, key="g_tiers",
                            format_func=labels({v: enum_label("tier", v) for v in growth.TIERS}),
                            placeholder=t("growth.filter.all"))
@@ -135,7 +135,7 @@ def funnel_chart(data: pd.DataFrame, breakdown: str | None) -> go.Figure:
     data = data.assign(step_label=data["step"].map(step_label))
     if not breakdown:
         fig = go.Figure(go.Funnel(
-            y=data["step_label"], x=data["merchants"], textposition="inside",
+            y=data["step_label"], x=data["merchants"], textposition="outside",
             texttemplate="%{value} · " + t("growth.funnel.conv_first") + " %{percentInitial:.1%}"))
     else:
         top = (data[data["step_no"] == 1].nlargest(CHART_GROUPS, "merchants")["group"]).tolist()
@@ -277,6 +277,8 @@ with tab_kpis:
                          previous=report.previous_period))
         else:
             st.caption(t("growth.kpi.no_previous", current=report.current_period))
+        if report.current_partial:
+            st.caption(t("growth.kpi.partial"))
         cards = report.comparison.set_index("metric")
         for row_start in range(0, len(KPI_CARDS), 5):
             for col, metric in zip(st.columns(5), KPI_CARDS[row_start:row_start + 5]):

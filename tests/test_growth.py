@@ -370,3 +370,19 @@ def test_bad_input_is_refused_with_a_catalogue_key(engine, data, call, key):
     with engine.connect() as conn, pytest.raises(InvalidInput) as err:
         call(conn, data)
     assert err.value.key == key
+
+
+def test_a_week_in_progress_is_not_compared(engine, data):
+    with engine.connect() as conn:
+        r = growth.kpis(conn=conn, actor=data, grain="week",
+                        filters=GrowthFilters(start=date(2026, 3, 9), end=date(2026, 3, 18)))
+    # The week of 03-16 runs past 03-18: the cards compare the whole week of 03-09 with
+    # the week of 03-02 (one registration on 03-05); the chart still shows both weeks.
+    assert len(r.series) == 2
+    assert (r.current_period, r.previous_period) == (date(2026, 3, 9), date(2026, 3, 2))
+    assert _cmp(r)["new_registrations"] == (5, 1, approx(4.0))
+    assert not r.current_partial
+    with engine.connect() as conn:
+        month = growth.kpis(conn=conn, actor=data, grain="month",
+                            filters=GrowthFilters(start=date(2026, 3, 9), end=date(2026, 3, 22)))
+    assert month.current_partial       # March does not end on the 22nd, and nothing else is whole

@@ -374,14 +374,16 @@ class KpiReport:
     comparison: pd.DataFrame      # metric, current, previous, change, change_kind
     current_period: date | None
     previous_period: date | None
+    current_partial: bool = False  # the compared period runs past the range (in progress)
     milestone: int = MILESTONE_POSTS
     payment_mix: pd.DataFrame = field(default_factory=pd.DataFrame)  # channel, amount, share
 
 
 @requires(*READERS)
 def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str = "week") -> KpiReport:
-    """KPIs per period at ``grain`` over the date range; the latest period against the one
-    before it (which may lie just before the range: a comparison needs it)."""
+    """KPIs per period at ``grain`` over the date range (whole periods: the first one starts
+    at its calendar start). The latest period that ends inside the range is compared with
+    the calendar period before it (which may lie just before the range)."""
     check_filters(filters)
     if grain not in GRAINS:
         raise InvalidInput("growth.error.bad_grain")
@@ -390,7 +392,7 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
     range_start = pd.Timestamp(filters.start).to_period(
         {"day": "D", "week": "W-SUN", "month": "M"}[grain]).start_time.date()
     series = frame[frame["period_start"] >= range_start].reset_index(drop=True)
-    current = series.iloc[-1] if not series.empty else None
+    current = _compared_period(series, grain, filters.end)
     previous = None
     if current is not None:
         # The calendar period before, not merely the previous row: a day without a row
@@ -403,8 +405,29 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
         comparison=_compare(current, previous),
         current_period=current["period_start"] if current is not None else None,
         previous_period=previous["period_start"] if previous is not None else None,
+        current_partial=bool(current is not None
+                             and _next_period_start(current["period_start"], grain) > filters.end
+                             + timedelta(days=1)),
         payment_mix=_payment_mix(series),
     )
+
+
+def _compared_period(series: pd.DataFrame, grain: str, end: date) -> pd.Series | None:
+    """The latest period that ends inside the range: a week in progress against a whole
+    week would read as a collapse. Falls back to the partial one when none is complete."""
+    if series.empty:
+        return None
+    complete = series[[_next_period_start(p, grain) <= end + timedelta(days=1)
+                       for p in series["period_start"]]]
+    return (complete if not complete.empty else series).iloc[-1]
+
+
+def _next_period_start(start: date, grain: str) -> date:
+    if grain == "day":
+        return start + timedelta(days=1)
+    if grain == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _previous_period_start(start: date, grain: str) -> date:
