@@ -29,7 +29,7 @@ from console import db
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.masking import can_see_phone, id_number_for, mask_frame, phone_for
-from console.roles import Actor, require_role
+from console.roles import Actor, requires
 
 DIRECTORY_ROLES = ("bd", "ops", "risk", "manager")
 CONTACT_ROLES = ("bd",)
@@ -235,17 +235,17 @@ def _count(conn: Connection, where: str, params: dict) -> int:
                          **params))
 
 
+@requires(*DIRECTORY_ROLES)
 def count_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilters) -> int:
     """How many merchants match: the page needs it before drawing its pager."""
-    require_role(actor, *DIRECTORY_ROLES)
     where, params = _where(filters, actor, credit_available(conn))
     return _count(conn, where, params)
 
 
+@requires(*DIRECTORY_ROLES)
 def search_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilters,
                      offset: int = 0, limit: int = 50, sort: str = "last_active") -> DirectoryPage:
     """One page of merchants matching ``filters`` and the total count, masked for the actor."""
-    require_role(actor, *DIRECTORY_ROLES)
     if sort not in SORTS:
         raise InvalidInput("directory.bad_filter", value=sort)
     if not 1 <= limit <= 500 or offset < 0:
@@ -258,6 +258,7 @@ def search_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilter
     return DirectoryPage(mask_frame(rows, actor), total, offset, limit)
 
 
+@requires(*DIRECTORY_ROLES)
 def export_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilters,
                      sort: str = "last_active") -> bytes:
     """All matching merchants as CSV (UTF-8 with BOM for Excel), masked like the screen.
@@ -285,15 +286,15 @@ def export_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilter
     return out.getvalue().encode("utf-8-sig")
 
 
+@requires(*DIRECTORY_ROLES)
 def list_cities(*, conn: Connection, actor: Actor) -> pd.DataFrame:
-    require_role(actor, *DIRECTORY_ROLES)
     return db.fetch_df(conn, """SELECT id, name, province, tier_level FROM app.cities
                                 ORDER BY tier_level, province, name""")
 
 
+@requires(*DIRECTORY_ROLES)
 def list_bd_staff(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     """Active staff holding the BD role: the possible owners of a merchant."""
-    require_role(actor, *DIRECTORY_ROLES)
     return db.fetch_df(conn, """SELECT id, username, display_name FROM ops.staff
                                 WHERE is_active AND 'bd' = ANY(roles) ORDER BY display_name, id""")
 
@@ -457,9 +458,9 @@ _STAFF_HISTORY = """
     ORDER BY a.at DESC, a.id DESC LIMIT :n"""
 
 
+@requires(*DIRECTORY_ROLES)
 def merchant_profile(*, conn: Connection, actor: Actor, merchant_id: int) -> MerchantProfile:
     """Everything staff need on one merchant, newest first, masked for the actor."""
-    require_role(actor, *DIRECTORY_ROLES)
     identity = _identity(conn, actor, merchant_id)
     q = {"id": merchant_id, "n": PROFILE_ROWS}
     return MerchantProfile(
@@ -483,9 +484,9 @@ def merchant_profile(*, conn: Connection, actor: Actor, merchant_id: int) -> Mer
     )
 
 
+@requires(*DIRECTORY_ROLES)
 def follow_ups_due(*, conn: Connection, actor: Actor, within_days: int = 0) -> pd.DataFrame:
     """Merchants whose latest contact by this person asks for a follow-up by today (+N days)."""
-    require_role(actor, *DIRECTORY_ROLES)
     return db.fetch_df(conn, """
         SELECT m.id, m.name, last.created_at AS last_contact, last.kind, last.next_follow_up
         FROM (SELECT DISTINCT ON (merchant_id) merchant_id, created_at, kind, next_follow_up
@@ -502,10 +503,10 @@ def _today() -> date:
     return (datetime.now(timezone.utc) + timedelta(hours=8)).date()
 
 
+@requires(*CONTACT_ROLES)
 def add_contact(*, conn: Connection, actor: Actor, merchant_id: int, kind: str, body: str,
                 next_follow_up: date | None = None) -> int:
     """A BD's note of a call, visit or WeChat with the merchant, with a next follow-up date."""
-    require_role(actor, *CONTACT_ROLES)
     if kind not in CONTACT_KINDS:
         raise InvalidInput("directory.bad_contact_kind", value=kind)
     body = (body or "").strip()
@@ -537,13 +538,13 @@ def _merchant_for_update(conn: Connection, merchant_id: int) -> dict[str, Any]:
     return dict(row)
 
 
+@requires(*OWNER_CHANGE_ROLES)
 def change_owner(*, conn: Connection, actor: Actor, merchant_id: int, new_owner_id: int | None,
                  reason: str, expected_version: int) -> None:
     """Give the merchant to another BD (or to nobody). Managers only, with a reason.
 
     ``expected_version`` is the version the manager saw: a stale form is refused.
     """
-    require_role(actor, *OWNER_CHANGE_ROLES)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("error.reason_required")
@@ -591,20 +592,20 @@ def _set_status(conn: Connection, actor: Actor, merchant_id: int, *, to_status: 
                 after={"status": to_status}, reason=reason)
 
 
+@requires(*STATUS_ROLES)
 def suspend_merchant(*, conn: Connection, actor: Actor, merchant_id: int, reason_code: str,
                      note: str = "", expected_version: int) -> None:
     """Suspend an active merchant: its posts stay, but leave matching (ops or risk)."""
-    require_role(actor, *STATUS_ROLES)
     reason = _reason_text(reason_code, note, SUSPEND_REASONS)
     _set_status(conn, actor, merchant_id, to_status="suspended", from_status="active",
                 reason=reason, expected_version=expected_version, action="merchant.suspend",
                 wrong_state_key="directory.status_not_active")
 
 
+@requires(*STATUS_ROLES)
 def reinstate_merchant(*, conn: Connection, actor: Actor, merchant_id: int, reason_code: str,
                        note: str = "", expected_version: int) -> None:
     """Make a suspended merchant active again (ops or risk)."""
-    require_role(actor, *STATUS_ROLES)
     reason = _reason_text(reason_code, note, REINSTATE_REASONS)
     _set_status(conn, actor, merchant_id, to_status="active", from_status="suspended",
                 reason=reason, expected_version=expected_version, action="merchant.reinstate",

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from console import db
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput
-from console.roles import ROLES, Actor, require_role
+from console.roles import ROLES, Actor, requires
 
 BROWSE_ROLES = ROLES
 IMPORT_ROLES = ("ops", "admin")
@@ -46,8 +46,8 @@ _IMPORT_LOCK_KEY = 7_310_030           # advisory lock serialising library impor
 
 
 # ---------------------------------------------------------------- browse
+@requires(*BROWSE_ROLES)
 def list_brands(*, conn: Connection, actor: Actor) -> pd.DataFrame:
-    require_role(actor, *BROWSE_ROLES)
     return db.fetch_df(conn, """
         SELECT b.id, b.name, b.initial,
                count(DISTINCT s.id) AS series_count, count(t.id) AS trim_count
@@ -57,8 +57,8 @@ def list_brands(*, conn: Connection, actor: Actor) -> pd.DataFrame:
         GROUP BY b.id ORDER BY b.initial NULLS LAST, b.name""")
 
 
+@requires(*BROWSE_ROLES)
 def list_series(*, conn: Connection, actor: Actor, brand_id: int) -> pd.DataFrame:
-    require_role(actor, *BROWSE_ROLES)
     return db.fetch_df(conn, """
         SELECT s.id, s.name, s.manufacturer, s.energy_type, s.origin,
                s.min_guide_price, s.max_guide_price, count(t.id) AS trim_count
@@ -67,16 +67,16 @@ def list_series(*, conn: Connection, actor: Actor, brand_id: int) -> pd.DataFram
         GROUP BY s.id ORDER BY s.sales_count DESC, s.name""", b=brand_id)
 
 
+@requires(*BROWSE_ROLES)
 def list_trims(*, conn: Connection, actor: Actor, series_id: int) -> pd.DataFrame:
-    require_role(actor, *BROWSE_ROLES)
     return db.fetch_df(conn, """
         SELECT id, name, model_year, guide_price, energy_type, is_active, updated_at
         FROM app.trims WHERE series_id = :s
         ORDER BY model_year DESC, guide_price, name""", s=series_id)
 
 
+@requires(*BROWSE_ROLES)
 def price_history(*, conn: Connection, actor: Actor, trim_id: int) -> pd.DataFrame:
-    require_role(actor, *BROWSE_ROLES)
     return db.fetch_df(conn, """
         SELECT h.changed_at, h.old_price, h.new_price, s.display_name AS changed_by, h.source
         FROM app.trim_price_history h LEFT JOIN ops.staff s ON s.id = h.changed_by
@@ -280,9 +280,9 @@ def _digest(adds: list[dict], changes: list[dict]) -> str:
     return hashlib.sha256(json.dumps(plan, ensure_ascii=False).encode()).hexdigest()
 
 
+@requires(*IMPORT_ROLES)
 def preview_import(*, conn: Connection, actor: Actor, content: bytes) -> ImportPreview:
     """What the file would do, row by row. Writes nothing."""
-    require_role(actor, *IMPORT_ROLES)
     return _plan(conn, content)
 
 
@@ -358,13 +358,13 @@ def _apply(conn: Connection, actor: Actor, plan: ImportPreview) -> ImportResult:
     return ImportResult(added=int(added), changed=changed, price_changes=int(added) + price_changes)
 
 
+@requires(*IMPORT_ROLES)
 def confirm_import(*, conn: Connection, actor: Actor, content: bytes, digest: str) -> ImportResult:
     """Write every valid change of the previewed file, all or nothing, in ``conn``'s transaction.
 
     ``digest`` is the preview's: if the library changed since, the plan differs and the
     import is refused (preview again). Rows with errors are skipped, as the preview showed.
     """
-    require_role(actor, *IMPORT_ROLES)
     # One import at a time; other writers of a trim are caught by the conditional UPDATE.
     db.scalar(conn, "SELECT pg_advisory_xact_lock(:k)", k=_IMPORT_LOCK_KEY)
     plan = _plan(conn, content)
