@@ -41,18 +41,28 @@ class Context:
         return statistics.median(samples)
 
 
-def _fresh_database(scale: str) -> Engine:
+def _database(name: str, *, reuse: bool) -> tuple[Engine, bool]:
+    """The bench database; returns (engine, already_loaded).
+
+    --reuse keeps a database an earlier run loaded, so one area can be measured again
+    without paying for the large load each time.
+    """
     base = make_url(db.database_url())
-    name = f"bench_{scale}"
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                              {"n": name}).scalar()
+        if exists and not reuse:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not exists or not reuse:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
     engine = db.make_engine(base.set(database=name).render_as_string(hide_password=False))
     db.set_default_engine(engine)
     migrate(engine=engine)
-    return engine
+    with engine.connect() as conn:
+        loaded = bool(conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM app.merchants)")).scalar())
+    return engine, loaded
 
 
 def area_modules() -> list[str]:
@@ -65,11 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--scale", choices=["small", "demo", "large"], default="small")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep an already loaded bench database (skips the load)")
+    parser.add_argument("--db", help="database name (default bench_<scale>)")
     parser.add_argument("areas", nargs="*", help="only these areas (after load)")
     args = parser.parse_args(argv)
-    ctx = Context(engine=_fresh_database(args.scale), scale=args.scale, seed=args.seed)
+    engine, loaded = _database(args.db or f"bench_{args.scale}", reuse=args.reuse)
+    ctx = Context(engine=engine, scale=args.scale, seed=args.seed)
     for name in area_modules():
         if args.areas and name != "load" and name not in args.areas:
+            continue
+        if name == "load" and loaded:
+            print("-- load skipped: --reuse kept the loaded database", file=sys.stderr)
             continue
         print(f"-- {name}", file=sys.stderr, flush=True)
         importlib.import_module(f"bench.{name}").run(ctx)
