@@ -264,6 +264,23 @@ def line_chart(series: pd.DataFrame, columns: list[str], grain: str, *, kind: st
     return fig
 
 
+def deals_chart(series: pd.DataFrame, grain: str) -> go.Figure:
+    """GMV bars with the deal count as a line on its own axis."""
+    periods = series["period_start"].map(
+        lambda d: d.strftime("%Y-%m") if grain == "month" else d.strftime("%m-%d"))
+    fig = go.Figure([
+        go.Bar(x=periods, y=series["gmv"], name=kpi_label("gmv", grain)),
+        go.Scatter(x=periods, y=series["deals_completed"], name=kpi_label("deals_completed", grain),
+                   yaxis="y2", mode="lines+markers", line=dict(color="#F18F01")),
+    ])
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(type="category", title_text=t(f"growth.grain.{grain}")),
+                      yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
+                                  tickformat=",.0f"),
+                      legend=dict(orientation="h", y=-0.35))
+    return fig
+
+
 with tab_kpis:
     grain = st.radio(t("growth.grain.label"), growth.GRAINS, index=1, horizontal=True,
                      key="g_grain", format_func=labels({g: t(f"growth.grain.{g}") for g in growth.GRAINS}))
@@ -303,8 +320,7 @@ with tab_kpis:
             st.plotly_chart(line_chart(series, ["match_rate", "deposit_rate"], grain, percent=True),
                             width="stretch", key="g_kpi_rates")
             st.markdown(f"**{t('growth.chart.deals')}**")
-            st.plotly_chart(line_chart(series, ["gmv"], grain, kind="bar"), width="stretch",
-                            key="g_kpi_gmv")
+            st.plotly_chart(deals_chart(series, grain), width="stretch", key="g_kpi_gmv")
             st.markdown(f"**{t('growth.chart.payment_mix')}**")
             mix = report.payment_mix.assign(
                 channel=lambda d: d["channel"].map(lambda c: enum_label("payment_channel", c)))
