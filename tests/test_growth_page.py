@@ -111,6 +111,9 @@ def test_supply_demand_table_says_where_to_push(manager):
     assert sd["名称"].tolist() == ["奥迪", "比亚迪"]
     # 奥迪: 24 units for sale, 20 wanted (gap beyond 10%): find buyers; 比亚迪: 5 vs 20.
     assert sd["BD 着力方向"].tolist() == ["找买家", "补车源"]
+    at.multiselect(key="g_brands").set_value([2]).run()       # 比亚迪 only
+    assert at.dataframe[-1].value["名称"].tolist() == ["比亚迪"]
+    at.multiselect(key="g_brands").set_value([]).run()
     at.radio(key="g_sd_by").set_value("tier").run()
     sd = at.dataframe[-1].value
     assert sd["名称"].tolist() == ["二线城市", "一线城市", "四线城市"]
@@ -122,3 +125,20 @@ def test_bd_may_read_ops_may_not(engine, make_actor):
     refused = page_script_as(make_actor("ops"), PAGE)
     assert any("无权访问" in e.value for e in refused.error)
     assert not refused.dataframe
+
+
+def test_a_new_etl_run_refreshes_the_cached_chart(manager, engine):
+    at = _in_march(app_as(manager, page=PAGE))
+    assert _table(at)["商户数"].tolist()[0] == 6
+    with engine.begin() as conn:   # a late registration arrives with the next run
+        conn.exec_driver_sql("""
+            INSERT INTO mart.funnel_facts (merchant_id, registered_at, cohort_month, channel,
+                                           merchant_type, size_class)
+            VALUES (9, '2026-03-05 10:00+08', '2026-03-01', 'ad', '4s', 'small')""")
+    at.run()
+    assert _table(at)["商户数"].tolist()[0] == 6          # same stamp: served from the cache
+    with engine.begin() as conn:
+        growth_rows.log_run(conn, job="funnel_facts", marts=["mart.funnel_facts"],
+                            status="succeeded", finished="2026-04-07 09:05", checks=[True])
+    at.run()
+    assert _table(at)["商户数"].tolist()[0] == 7

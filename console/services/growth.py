@@ -150,8 +150,7 @@ def filter_options(*, conn: Connection, actor: Actor) -> dict[str, Any]:
                greatest((SELECT max(registered_at AT TIME ZONE 'Asia/Shanghai')::date
                          FROM mart.funnel_facts),
                         (SELECT max(day) FROM mart.daily_kpis)) AS last_day""")
-    return {"brands": dict(zip(brands["brand_id"].astype(int), brands["brand_name"]))
-            if not brands.empty else {},
+    return {"brands": {int(b): str(n) for b, n in zip(brands["brand_id"], brands["brand_name"])},
             "first_day": span["first_day"] if span else None,
             "last_day": span["last_day"] if span else None}
 
