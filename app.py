@@ -13,10 +13,12 @@ from console import db
 from console.auth import authenticate, session_expired
 from console.errors import ConsoleError
 from console.i18n import LANGUAGES
-from console.ui import current_actor, lang, show_error, t, touch_session
+from console.ui import (current_actor, lang, localise_widget_placeholders, show_error, t,
+                        touch_session)
 from console.ui.nav import pages_for
 
 st.set_page_config(page_title="车商通运营后台", page_icon=":material/directions_car:", layout="wide")
+localise_widget_placeholders()
 
 
 def brand() -> None:

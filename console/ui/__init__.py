@@ -136,3 +136,30 @@ def pager(*, key: str, total: int, page_size: int) -> int:
     st.session_state[state_key] = page
     cols[1].caption(t("common.page", page=page, pages=pages, total=total))
     return (page - 1) * page_size
+
+
+def _localised(method: Callable[..., Any], key: str) -> Callable[..., Any]:
+    import functools
+
+    @functools.wraps(method)
+    def wrapped(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("placeholder") is None:
+            kwargs["placeholder"] = t(key)
+        return method(self, *args, **kwargs)
+
+    wrapped.localised = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+def localise_widget_placeholders() -> None:
+    """Streamlit's own placeholders ("Choose options") are English whatever the language:
+    give every multiselect and selectbox the catalogue's text unless the page set one."""
+    import types
+
+    from streamlit.delta_generator import DeltaGenerator
+
+    for name, key in (("multiselect", "common.choose_options"), ("selectbox", "common.choose_option")):
+        method = getattr(DeltaGenerator, name)
+        if not getattr(method, "localised", False):
+            setattr(DeltaGenerator, name, _localised(method, key))
+        setattr(st, name, types.MethodType(getattr(DeltaGenerator, name), st._main))
