@@ -109,10 +109,14 @@ card_id = st.selectbox(t("matching.board.detail"), list(all_labels), format_func
 card = cards.set_index("id").loc[card_id]
 history = run_query(deals.timeline, actor=actor, match_id=card_id)
 if history is not None and not history.empty:
+    def stage_label(stage) -> str:  # NULL (a card's creation, a note) arrives as None or NaN
+        return enum_label("match_stage", stage) if isinstance(stage, str) else ""
+
     shown = history.assign(
-        from_stage=history["from_stage"].map(lambda s: enum_label("match_stage", s) if s else ""),
-        to_stage=history["to_stage"].map(lambda s: enum_label("match_stage", s) if s else ""),
-        kind=history["kind"].map(lambda k: t(f"matching.timeline.{k}")))
+        from_stage=history["from_stage"].map(stage_label),
+        to_stage=history["to_stage"].map(stage_label),
+        kind=history["kind"].map(lambda k: t(f"matching.timeline.{k}")),
+        text=history["text"].fillna(""))
     st.dataframe(labelled(shown, "matching.tl"), hide_index=True, width="stretch")
 if card_id in set(open_cards["id"]):
     c1, c2 = st.columns(2)
