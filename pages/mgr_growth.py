@@ -135,8 +135,8 @@ def funnel_chart(data: pd.DataFrame, breakdown: str | None) -> go.Figure:
     data = data.assign(step_label=data["step"].map(step_label))
     if not breakdown:
         fig = go.Figure(go.Funnel(
-            y=data["step_label"], x=data["merchants"], textposition="outside",
-            texttemplate="%{value} · " + t("growth.funnel.conv_first") + " %{percentInitial:.1%}"))
+            y=data["step_label"], x=data["merchants"], textposition="auto",
+            texttemplate="%{value} (%{percentInitial:.1%})"))
     else:
         top = (data[data["step_no"] == 1].nlargest(CHART_GROUPS, "merchants")["group"]).tolist()
         shown = data[data["group"].isin(top)].assign(
