@@ -437,30 +437,25 @@ def _previous_period_start(start: date, grain: str) -> date:
     return (start.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-def _ratio(num: Any, den: Any) -> float | None:
-    num, den = _num(num), _num(den)
-    if num is None or not den:
-        return None
-    return num / den
-
-
 def _derive_kpis(raw: pd.DataFrame) -> pd.DataFrame:
+    """Rates and sums per period, vectorised; a rate over nothing is NaN ("no figure")."""
     if raw.empty:
         return raw.assign(**{m: [] for m, _ in KPI_METRICS})
-    money = ["gmv", "fee_amount", "deposit_held", "deposit_released", "deposit_refunded",
-             "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank", "median_hours_to_match"]
+    numeric = ["gmv", "fee_amount", "deposit_held", "deposit_released", "deposit_refunded",
+               "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank", "median_hours_to_match",
+               "requests_created", "requests_with_match", "requests_with_deposit"]
     frame = raw.copy()
-    for col in money:
-        frame[col] = frame[col].map(_num)
+    frame[numeric] = frame[numeric].astype(float)          # Decimal / None -> float / NaN
     frame["live_posts"] = frame["live_listings"] + frame["open_requests"]
-    frame["match_rate"] = [_ratio(a, b) for a, b in
-                           zip(frame["requests_with_match"], frame["requests_created"])]
-    frame["deposit_rate"] = [_ratio(a, b) for a, b in
-                             zip(frame["requests_with_deposit"], frame["requests_created"])]
+    frame["match_rate"] = _share(frame["requests_with_match"], frame["requests_created"])
+    frame["deposit_rate"] = _share(frame["requests_with_deposit"], frame["requests_created"])
     # Take rate only where the data has fees: no fee rows means "unknown", not 0%.
-    frame["take_rate"] = [_ratio(f, g) if f else None
-                          for f, g in zip(frame["fee_amount"], frame["gmv"])]
+    frame["take_rate"] = _share(frame["fee_amount"], frame["gmv"]).where(frame["fee_amount"] > 0)
     return frame
+
+
+def _share(num: pd.Series, den: pd.Series) -> pd.Series:
+    return num / den.where(den > 0)
 
 
 def _compare(current: pd.Series | None, previous: pd.Series | None) -> pd.DataFrame:
