@@ -82,7 +82,7 @@ def main() -> None:
         sections.setdefault(t(spec.section), []).append(
             st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, url_path=spec.url_path,
                     default=spec.url_path == "home"))
-    st.navigation(sections).run()
+    st.navigation(sections, expanded=True).run()
 
 
 main()

@@ -38,12 +38,27 @@ def cmd_migrate(_args) -> int:
     return 0
 
 
+def cmd_jobs(args) -> int:
+    from console.jobs import run_all
+    results = run_all(engine=db.get_engine(), full=args.full)
+    return 0 if all(r.ok for r in results) else 1
+
+
 def cmd_serve(args) -> int:
     cmd_migrate(args)
     if not _has_demo_data():
         from console.demo import seed  # seeding is a one-off on the first run
-        print("first run: seeding demo data (scale=demo) …", flush=True)
-        seed(engine=db.get_engine(), scale=args.scale, seed=args.seed, progress=True)
+        from console.jobs import run_all
+        print(f"first run: seeding demo data (scale={args.scale}) …", flush=True)
+        report = seed(engine=db.get_engine(), scale=args.scale, seed=args.seed, progress=True)
+        print("first run: pre-checks, listing flags, match suggestions, marts, credit grades …",
+              flush=True)
+        run_all(engine=db.get_engine(), full=True)
+        from console.demo.__main__ import CREDENTIALS_FILE, credentials_table, write_credentials
+        table = credentials_table(report.credentials)
+        write_credentials(CREDENTIALS_FILE, table, f"seeded {report.scale}/{report.seed}")
+        print("\nStaff accounts (shown once; also in .demo-credentials, mode 0600):\n")
+        print(table, flush=True)
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", db.database_url())
     command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
@@ -55,14 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m console")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(fn=cmd_migrate)
+    jobs = sub.add_parser("jobs", help="scheduled system jobs: pre-checks, listing flags, "
+                          "matching, ETL, credit scoring")
+    jobs.add_argument("--full", action="store_true", help="full rematch and ETL rebuild")
+    jobs.set_defaults(fn=cmd_jobs)
     serve = sub.add_parser("serve", help="migrate, seed once, run the console")
     serve.add_argument("--scale", default="demo", choices=["small", "demo", "large"])
     serve.add_argument("--seed", type=int, default=42)
-    serve.add_argument("extra", nargs="*", help="extra streamlit flags, e.g. --server.port=8600")
     serve.set_defaults(fn=cmd_serve)
     sub.add_parser("streamlit-flags", help="print the flags made from streamlit_config.toml"
                    ).set_defaults(fn=lambda a: print(" ".join(streamlit_flags())) or 0)
-    args = parser.parse_args(argv)
+    # serve passes flags it does not know to streamlit, e.g. --server.port=8600
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "serve":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     return args.fn(args)
 
 

@@ -215,15 +215,22 @@ def propose_best_offers(*, conn: Connection, now: datetime | None = None) -> int
     Offers without a listing cannot become a card and are skipped.
     """
     now = now or datetime.now(timezone.utc)
+    # A best offer already on the board (proposed earlier, or matched by hand) is not
+    # proposed again.
     best = db.fetch_all(conn, """
-        SELECT DISTINCT ON (r.id) r.id AS request_id, b.listing_id, c.owner_id
-        FROM app.requests r
-        JOIN app.bids b ON b.request_id = r.id AND b.status = 'active' AND b.listing_id IS NOT NULL
-        JOIN app.listings l ON l.id = b.listing_id AND l.status = 'live'
-        LEFT JOIN ops.lead_claims c ON c.request_id = r.id
-        WHERE r.mode = 'bidding' AND r.status = 'open' AND r.bid_deadline <= :now
-          AND NOT EXISTS (SELECT 1 FROM ops.matches m WHERE m.request_id = r.id AND m.source = 'bid')
-        ORDER BY r.id, b.price, b.id""", now=now)
+        WITH best AS (
+            SELECT DISTINCT ON (r.id) r.id AS request_id, b.listing_id, c.owner_id
+            FROM app.requests r
+            JOIN app.bids b ON b.request_id = r.id AND b.status = 'active' AND b.listing_id IS NOT NULL
+            JOIN app.listings l ON l.id = b.listing_id AND l.status = 'live'
+            LEFT JOIN ops.lead_claims c ON c.request_id = r.id
+            WHERE r.mode = 'bidding' AND r.status = 'open' AND r.bid_deadline <= :now
+              AND NOT EXISTS (SELECT 1 FROM ops.matches m WHERE m.request_id = r.id AND m.source = 'bid')
+            ORDER BY r.id, b.price, b.id)
+        SELECT * FROM best
+        WHERE NOT EXISTS (SELECT 1 FROM ops.matches m
+                          WHERE m.request_id = best.request_id AND m.listing_id = best.listing_id)
+        ORDER BY request_id""", now=now)
     for row in best:
         match_id = insert_card(conn, request_id=row["request_id"], listing_id=row["listing_id"],
                                source="bid", owner_id=row["owner_id"], created_by=None, now=now)

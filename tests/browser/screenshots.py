@@ -46,13 +46,30 @@ def prepare_database(scale: str, seed_value: int) -> tuple[str, str, str]:
     return url, name, password
 
 
+def use_existing_database() -> tuple[str, None, str]:
+    password = secrets.token_urlsafe(16)
+    with db.transaction() as conn:
+        conn.execute(sa.text("""INSERT INTO ops.staff (username, display_name, password_hash, roles)
+                                VALUES ('shots', '截图', :h, :r)
+                                ON CONFLICT (username) DO UPDATE SET password_hash = :h,
+                                    roles = :r, is_active = true, locked_until = NULL"""),
+                     {"h": hash_password(password), "r": list(ROLES)})
+    return db.database_url(), None, password
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", default="small")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--lang", default="zh")
+    parser.add_argument("--existing", action="store_true",
+                        help="shoot the database DATABASE_URL / CONSOLE_PGDATA names instead of "
+                             "seeding a throw-away one (adds an all-roles account 'shots')")
     args = parser.parse_args()
-    url, name, password = prepare_database(args.scale, args.seed)
+    if args.existing:
+        url, name, password = use_existing_database()
+    else:
+        url, name, password = prepare_database(args.scale, args.seed)
     OUT.mkdir(parents=True, exist_ok=True)
     try:
         with console_server(url) as base_url, browser_page() as page:
@@ -72,6 +89,8 @@ def main() -> None:
                 print(f"saved {target.relative_to(PROJECT_ROOT)}")
     finally:
         db.get_engine().dispose()
+        if name is None:
+            return
         admin = sa.create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
