@@ -23,7 +23,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash .ci/browser-deps.sh
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -n 2 --durations=15 tests
 
 bench: $(STAMP)
 	$(PY) -m bench --scale $(SCALE)
