@@ -5,7 +5,8 @@ import streamlit as st
 
 from console.services import data_quality as dq
 from console.settings import get_settings
-from console.ui import flash, labelled, pager, require_actor, run_action, run_query, show_flash, t
+from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action, run_query,
+                        show_flash, t)
 
 actor = require_actor()
 st.title(t("dq.title"))
@@ -37,6 +38,13 @@ if actor.has("admin") and jobs:
                 if outcome:
                     st.error(outcome.value.error)
 
+def with_status_labels(df):
+    """Run statuses (succeeded/failed/refused/running) in the reader's language."""
+    cols = [c for c in ("status", "last_run_status") if c in df.columns]
+    return df.assign(**{c: df[c].map(lambda v: enum_label("run_status", v) if isinstance(v, str)
+                                      else "—") for c in cols})
+
+
 # ---------------------------------------------------------------- freshness
 st.subheader(t("dq.freshness"))
 fresh = run_query(dq.mart_freshness, actor=actor)
@@ -44,7 +52,7 @@ if fresh is not None:
     if fresh.empty:
         st.info(t("common.none"))
     else:
-        st.dataframe(labelled(fresh, "dq.col"), hide_index=True, width="stretch")
+        st.dataframe(labelled(with_status_labels(fresh), "dq.col"), hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------- run history
 st.subheader(t("dq.history"))
@@ -55,7 +63,8 @@ if history is not None:
     if history.empty:
         st.info(t("common.none"))
     else:
-        st.dataframe(labelled(history, "dq.col"), hide_index=True, width="stretch")
+        st.dataframe(labelled(with_status_labels(history), "dq.col"), hide_index=True,
+                     width="stretch")
 
 # ---------------------------------------------------------------- quarantine trend
 st.subheader(t("dq.trend"))

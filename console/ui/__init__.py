@@ -118,9 +118,27 @@ def require_actor() -> Actor:
     return actor
 
 
+def local_times(df):
+    """Timestamp columns as staff read them: Shanghai time, to the minute ('2026-11-20 09:30').
+
+    The ISO text sorts like the time it shows, so sorting the rendered table still works.
+    """
+    import pandas as pd
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(get_settings().timezone)
+    out = df.copy()
+    for col in out.columns:
+        series = out[col]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            out[col] = series.dt.tz_convert(zone).dt.strftime("%Y-%m-%d %H:%M").fillna("—")
+    return out
+
+
 def labelled(df, prefix: str):
-    """Rename a frame's columns through the catalogue: column 'x' -> t(f'{prefix}.x')."""
-    return df.rename(columns={c: t(f"{prefix}.{c}") for c in df.columns})
+    """Rename a frame's columns through the catalogue (column 'x' -> t(f'{prefix}.x')) and
+    show its timestamps in Shanghai time."""
+    return local_times(df).rename(columns={c: t(f"{prefix}.{c}") for c in df.columns})
 
 
 def pager(*, key: str, total: int, page_size: int) -> int:
