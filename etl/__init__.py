@@ -8,12 +8,14 @@ Jobs are plain functions so a scheduler can call them::
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
 from etl.runner import JobRefused, Progress, RunResult
 from etl.runner import run_job as _run
+from etl.runner import run_jobs as _run_jobs
 
 
 def job_names() -> list[str]:
@@ -33,9 +35,17 @@ def run_job(name: str, *, engine: Engine, full: bool = False, since: datetime | 
 
 def run_all(*, engine: Engine, names: list[str] | None = None, full: bool = False,
             since: datetime | None = None, progress: Progress | None = None,
+            progress_for: Callable[[str], Progress] | None = None,
             triggered_by: str = "cli") -> list[RunResult]:
-    return [run_job(n, engine=engine, full=full, since=since, progress=progress,
-                    triggered_by=triggered_by) for n in (names or job_names())]
+    """Run jobs (all by default) in order, staging and validating each shared source once.
+    ``progress_for(job)`` gives a per-job progress callback; ``progress`` one for all."""
+    from etl.jobs import JOBS
+    unknown = [n for n in names or [] if n not in JOBS]
+    if unknown:
+        raise KeyError(f"unknown job(s) {unknown!r}; known: {', '.join(JOBS)}")
+    return _run_jobs([JOBS[n] for n in names or job_names()], engine=engine, full=full,
+                     since=since, progress_for=progress_for or (lambda _: progress),
+                     triggered_by=triggered_by)
 
 
 __all__ = ["JobRefused", "RunResult", "job_names", "run_all", "run_job"]

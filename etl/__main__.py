@@ -10,12 +10,19 @@ import sys
 from datetime import datetime
 
 from console import db
-from etl import job_names, run_job
+from etl import job_names, run_all
 from etl.runner import RunResult
+
+
+_shown: list[str] = []  # the jobs that showed progress so far, in order
 
 
 def _progress(job: str):
     def show(step: str, fraction: float) -> None:
+        if _shown and _shown[-1] != job:  # keep the previous job's last line
+            sys.stderr.write("\n")
+        if not _shown or _shown[-1] != job:
+            _shown.append(job)
         filled = int(fraction * 20)
         bar = "#" * filled + "." * (20 - filled)
         sys.stderr.write(f"\r{job:<18} [{bar}] {fraction:4.0%} {step:<40}")
@@ -57,14 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown job(s): {', '.join(unknown)}; known: {', '.join(job_names())}")
     engine = db.get_engine()
-    results = []
-    for name in args.jobs or job_names():
-        result = run_job(name, engine=engine, full=args.full, since=args.since,
-                         progress=_progress(name))
-        sys.stderr.write("\r" + " " * 90 + "\r")
-        print(f"{name}: {result.status}" + (f" — {result.error}" if result.error else ""),
-              file=sys.stderr, flush=True)
-        results.append(result)
+    # One session for all the jobs: each shared source is staged and validated once.
+    results = run_all(engine=engine, names=args.jobs or job_names(), full=args.full,
+                      since=args.since, progress_for=_progress)
+    if _shown:
+        sys.stderr.write("\n")
     print(_summary(results))
     if any(r.status == "failed" for r in results):
         return 1

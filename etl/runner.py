@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from etl.batches import Batch, Session
 from etl.checks import Check
 from etl.job import Job
-from etl.validate import GeResult, validate_relation
 
 LOCK_NAMESPACE = 7_310_040  # advisory-lock namespace of ETL jobs; the job name is the key
 
@@ -113,43 +113,25 @@ def _watermarks(conn: Connection, job: Job) -> dict[str, Any]:
     return dict(row.sources) if row else {}
 
 
-def _stage(conn: Connection, job: Job, *, full: bool, since: datetime | None,
-           before: dict[str, Any]) -> tuple[dict[str, int], dict[str, Any]]:
-    """Copy each source's batch into its staging table; a full run stages a view instead
-    (everything, without copying it). Returns rows per source and the new watermarks."""
-    counts: dict[str, int] = {}
+def _stage(engine: Engine, job: Job, session: Session, *, full: bool,
+           since: datetime | None, before: dict[str, Any]
+           ) -> tuple[dict[str, Batch], dict[str, Any]]:
+    """The session's batch of each source (staged on first use, shared with the other jobs
+    extracting the same rows), named for this job's SQL by a view ``etl.stg_<job>__<source>``.
+    Returns the batch per source and the new watermarks."""
+    batches: dict[str, Batch] = {}
     after = dict(before)
-    run_started = _q(conn, "SELECT now()").scalar_one()
     for table in job.sources:
-        src, stg = job.source(table), job.staging(table)
-        _drop_staging(conn, stg)
-        select = f"SELECT s.*, ({src.change_expr}) AS _change FROM {table} s"
-        if full:
-            conn.execute(sa.text(f"CREATE VIEW {stg} AS {select}"))
-        elif since is not None:
-            since_expr = src.change_expr if src.watermark_kind == "ts" else _since_column(table)
-            _q(conn, f"CREATE UNLOGGED TABLE {stg} AS {select} WHERE ({since_expr}) > :since",
-               since=since)
-        elif table in before:
-            mark = before[table]
-            cast = "timestamptz" if src.watermark_kind == "ts" else "bigint"
-            _q(conn, f"CREATE UNLOGGED TABLE {stg} AS {select} "
-                     f"WHERE ({src.change_expr}) > CAST(:mark AS {cast})", mark=mark)
-        else:
-            conn.execute(sa.text(f"CREATE UNLOGGED TABLE {stg} AS {select}"))
-        stats = _q(conn, f"SELECT count(*) AS n, max(_change) AS hi FROM {stg}").one()
-        counts[table] = int(stats.n)
-        if stats.hi is not None:
-            if src.watermark_kind == "ts":
-                # Never past the run's start: a future-dated row must not hide later changes.
-                after[table] = min(stats.hi, run_started).isoformat()
-            else:
-                after[table] = int(stats.hi)
-    return counts, after
-
-
-def _since_column(table: str) -> str:
-    return {"app.events": "occurred_at"}.get(table, "created_at")
+        batch = session.batch(table, full=full, since=since, mark=before.get(table))
+        batches[table] = batch
+        if batch.high is not None:
+            after[table] = batch.high
+    with engine.begin() as conn:
+        for table, batch in batches.items():
+            stg = job.staging(table)
+            _drop_staging(conn, stg)
+            conn.execute(sa.text(f"CREATE VIEW {stg} AS SELECT * FROM {batch.relation}"))
+    return batches, after
 
 
 def _drop_staging(conn: Connection, stg: str) -> None:
@@ -171,33 +153,29 @@ def _previous_counts(conn: Connection, job: Job) -> dict[str, int | None]:
     return {r.expectation: int(r.observed_value) for r in rows if r.observed_value is not None}
 
 
-def _validate(engine: Engine, job: Job, run_id: int, progress: Progress) -> list[tuple[Check, bool]]:
-    """GE over each staging relation plus our SQL row checks; results and failing rows are
-    committed as history. Returns each check with its verdict."""
+def _validate(engine: Engine, job: Job, run_id: int, progress: Progress, session: Session,
+              batches: dict[str, Batch]) -> list[tuple[Check, bool]]:
+    """GE over each batch plus our SQL row checks; results and failing rows are committed as
+    history. A batch another job of the session validated already is not validated again:
+    its verdicts and quarantined rows are recorded again under this run. Returns each check
+    with its verdict."""
     with engine.connect() as conn:
         previous = _previous_counts(conn, job)
     verdicts: list[tuple[Check, bool]] = []
     n = len(job.sources)
     for i, table in enumerate(job.sources):
         progress(f"validate {table}", 0.15 + 0.35 * i / n)
-        checks = job.suite.for_source(table)
-        row_checks = [c for c in checks if c.row_level]
-        table_checks = [c for c in checks if not c.row_level]
-        with engine.connect() as conn:
-            _unbounded(conn)
-            empty = _q(conn, f"SELECT NOT EXISTS (SELECT 1 FROM {job.staging(table)})").scalar()
-        # An empty batch passes every row check; skipping GE there keeps small runs fast.
-        ge = ([GeResult(c.name, "skipped_empty_batch", True, 0, 0, {}) for c in row_checks]
-              if empty else
-              validate_relation(engine=engine, relation=job.staging(table), checks=row_checks,
-                                previous_counts=previous))
-        ge += validate_relation(engine=engine, relation=table, checks=table_checks,
-                                previous_counts=previous)
-        by_name = {g.check: g for g in ge}
+        batch, checks = batches[table], job.suite.for_source(table)
+        by_name = session.ge_results(batch, checks, previous)
+        quarantined: list[tuple[Check, int]] = []
         with engine.begin() as conn:
             _unbounded(conn)
             for check in checks:
-                failing = _quarantine(conn, job, run_id, check) if check.row_level else None
+                failing = None
+                if check.row_level:
+                    failing = session.quarantine(conn, job=job.name, run_id=run_id, check=check,
+                                                 batch=batch)
+                    quarantined.append((check, failing))
                 g = by_name[check.name]
                 ok = g.success and not failing
                 verdicts.append((check, ok))
@@ -211,20 +189,9 @@ def _validate(engine: Engine, job: Job, run_id: int, progress: Progress) -> list
                    etype=g.expectation_type, src=table, sev=check.severity, ok=ok,
                    ge_ok=g.success, obs=g.observed, elements=g.element_count, failing=failing,
                    details=json.dumps(g.details, ensure_ascii=False))
+        for check, rows in quarantined:
+            session.quarantine_committed(run_id, batch, check, rows)
     return verdicts
-
-
-def _quarantine(conn: Connection, job: Job, run_id: int, check: Check) -> int:
-    """Copy the rows failing ``check`` into the quarantine, by key; returns how many."""
-    stg = job.staging(check.source)
-    predicate = check.failing_predicate("s", relation=stg)
-    return _q(conn, f"""INSERT INTO etl.quarantine
-                            (run_id, job, source_table, row_key, expectation, severity, row_data)
-                        SELECT :run, :job, :src, coalesce(s.id::text, '<null>'), :exp, :sev,
-                               to_jsonb(s) - '_change'
-                        FROM {stg} s WHERE {predicate}""",
-              run=run_id, job=job.name, src=check.source, exp=check.name,
-              sev=check.severity).rowcount
 
 
 # ---------------------------------------------------------------- load
@@ -269,7 +236,14 @@ def _load(conn: Connection, job: Job, run_id: int, *, full: bool, after: dict[st
 
 # ---------------------------------------------------------------- the run
 def run_job(job: Job, *, engine: Engine, full: bool = False, since: datetime | None = None,
-            progress: Progress | None = None, triggered_by: str = "cli") -> RunResult:
+            progress: Progress | None = None, triggered_by: str = "cli",
+            session: Session | None = None) -> RunResult:
+    """Run one job. Pass the ``session`` of a series of jobs (see ``run_jobs``) so that they
+    stage and validate each shared source once."""
+    if session is None:
+        with Session(engine) as own:
+            return run_job(job, engine=engine, full=full, since=since, progress=progress,
+                           triggered_by=triggered_by, session=own)
     progress = progress or _noop
     started = time.perf_counter()
     with engine.connect() as lock_conn:
@@ -282,7 +256,7 @@ def run_job(job: Job, *, engine: Engine, full: bool = False, since: datetime | N
                              error=f"job {job.name} is already running; try again when it ends")
         try:
             return _run_locked(job, engine=engine, full=full, since=since, progress=progress,
-                               triggered_by=triggered_by, started=started)
+                               triggered_by=triggered_by, started=started, session=session)
         finally:
             _q(lock_conn, "SELECT pg_advisory_unlock(:ns, hashtext(:job))",
                ns=LOCK_NAMESPACE, job=job.name)
@@ -290,7 +264,8 @@ def run_job(job: Job, *, engine: Engine, full: bool = False, since: datetime | N
 
 
 def _run_locked(job: Job, *, engine: Engine, full: bool, since: datetime | None,
-                progress: Progress, triggered_by: str, started: float) -> RunResult:
+                progress: Progress, triggered_by: str, started: float,
+                session: Session) -> RunResult:
     with engine.connect() as conn:
         before = {} if full else _watermarks(conn, job)
     run_id = _start_run(engine, job, full=full, since=since, triggered_by=triggered_by,
@@ -298,14 +273,13 @@ def _run_locked(job: Job, *, engine: Engine, full: bool, since: datetime | None,
     result = RunResult(job.name, run_id, "running")
     try:
         progress("extract", 0.05)
-        with engine.begin() as conn:
-            _unbounded(conn)
-            counts, after = _stage(conn, job, full=full, since=since, before=before)
-        result.rows_in = sum(counts.values())
+        batches, after = _stage(engine, job, session, full=full, since=since, before=before)
+        result.rows_in = sum(b.rows for b in batches.values())
         if result.rows_in == 0 and not full and not job.always_load:
             return _finish(engine, result, after, started, quarantined=0, written=0)
         # An empty batch has no row to check (and its table counts were checked last time).
-        verdicts = _validate(engine, job, run_id, progress) if result.rows_in or full else []
+        verdicts = (_validate(engine, job, run_id, progress, session, batches)
+                    if result.rows_in or full else [])
         result.failed_checks = [c.name for c, ok in verdicts if not ok]
         result.warnings = sum(1 for c, ok in verdicts if not ok and c.severity == "warn")
         with engine.connect() as conn:
@@ -354,3 +328,13 @@ def _finish_in(conn: Connection, result: RunResult, after: dict[str, Any], *,
                 WHERE id = :id""",
        id=result.run_id, rin=result.rows_in, rl=result.rows_loaded, rq=quarantined, w=written,
        warn=result.warnings, wm=_display_watermark(after), swm=json.dumps(after))
+
+
+def run_jobs(jobs: list[Job], *, engine: Engine, full: bool = False,
+             since: datetime | None = None, progress_for: Callable[[str], Progress] | None = None,
+             triggered_by: str = "cli") -> list[RunResult]:
+    """Run jobs in order in one session: each source is staged and validated once."""
+    with Session(engine) as session:
+        return [run_job(job, engine=engine, full=full, since=since,
+                        progress=progress_for(job.name) if progress_for else None,
+                        triggered_by=triggered_by, session=session) for job in jobs]
