@@ -17,7 +17,7 @@ from console.ui import (current_actor, lang, localise_widget_placeholders, show_
                         touch_session)
 from console.ui.nav import pages_for
 
-st.set_page_config(page_title="车商通运营后台", page_icon=":material/directions_car:", layout="wide")
+st.set_page_config(page_title=t("app.title"), page_icon=":material/directions_car:", layout="wide")
 localise_widget_placeholders()
 
 

@@ -41,3 +41,16 @@ def test_every_key_used_in_code_is_in_the_catalogue():
             if key not in known:
                 missing.add(f"{Path(path).relative_to(PROJECT_ROOT)}: {key}")
     assert not missing, sorted(missing)
+
+
+def test_pages_hold_no_chinese_text_of_their_own():
+    """User-facing text lives in the catalogue, so the English switch is complete."""
+    han = re.compile(r"[\u4e00-\u9fff]")
+    offenders = []
+    for path in [*(PROJECT_ROOT / "pages").glob("*.py"), PROJECT_ROOT / "app.py",
+                 *(PROJECT_ROOT / "console" / "ui").glob("*.py")]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if han.search(code) and not code.strip().startswith(('"""', "'''")):
+                offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
