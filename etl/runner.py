@@ -59,10 +59,16 @@ def _noop(step: str, fraction: float) -> None:
     pass
 
 
+# Memory PostgreSQL may use per sort or hash in an ETL transaction: a rebuild's DISTINCT
+# over 10M events spills to disk at the 4MB default. Bounded, whatever the data size.
+ETL_WORK_MEM = "256MB"
+
+
 def _unbounded(conn: Connection) -> None:
     """ETL statements scan whole tables on a rebuild: lift the console's statement timeout
-    for this transaction only."""
+    and give sorts and hashes more memory, for this transaction only."""
     _q(conn, "SET LOCAL statement_timeout = 0")
+    _q(conn, "SELECT set_config('work_mem', :mem, true)", mem=ETL_WORK_MEM)
 
 
 # ---------------------------------------------------------------- the run log

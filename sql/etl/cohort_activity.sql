@@ -6,12 +6,20 @@
 DELETE FROM mart.merchant_active_months WHERE :full;
 
 -- step: merge_active_months
+-- Two exclusive branches rather than "(:full OR e.id IN (…))": the planner cannot turn an
+-- OR'd IN into a join, and would filter all 10M events through a hashed subplan.
 INSERT INTO mart.merchant_active_months (merchant_id, month)
-SELECT DISTINCT e.merchant_id, mart.cn_month(e.occurred_at)
-FROM etl.clean_events e
-WHERE (:full OR e.id IN (SELECT id FROM etl.stg_cohort_activity__events))
-  AND e.event_type IN ('listing_created', 'request_created', 'bid_placed', 'match_created',
-                       'deposit_paid', 'deal_completed')
+SELECT DISTINCT merchant_id, month
+FROM (
+    SELECT e.merchant_id, mart.cn_month(e.occurred_at) AS month, e.event_type
+    FROM etl.clean_events e WHERE :full
+    UNION ALL
+    SELECT e.merchant_id, mart.cn_month(e.occurred_at), e.event_type
+    FROM etl.stg_cohort_activity__events s JOIN etl.clean_events e ON e.id = s.id
+    WHERE NOT :full
+) e
+WHERE event_type IN ('listing_created', 'request_created', 'bid_placed', 'match_created',
+                     'deposit_paid', 'deal_completed')
 ON CONFLICT (merchant_id, month) DO NOTHING;
 
 -- step: prep_grid
