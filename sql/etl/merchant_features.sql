@@ -19,8 +19,12 @@ changed AS (
     UNION SELECT target_merchant_id FROM etl.stg_merchant_features__reviews
     UNION SELECT merchant_id FROM etl.stg_merchant_features__loan_applications
     UNION SELECT merchant_id FROM etl.stg_merchant_features__listing_flags
-    UNION SELECT merchant_id FROM etl.stg_merchant_features__listings
-    UNION SELECT merchant_id FROM etl.stg_merchant_features__requests
+    -- Listings and requests count here only through their matches (match_sides): one
+    -- without a match changes no feature, and most changed posts have none.
+    UNION SELECT l.merchant_id FROM etl.stg_merchant_features__listings l
+          WHERE EXISTS (SELECT 1 FROM ops.matches mt WHERE mt.listing_id = l.id)
+    UNION SELECT r.merchant_id FROM etl.stg_merchant_features__requests r
+          WHERE EXISTS (SELECT 1 FROM ops.matches mt WHERE mt.request_id = r.id)
     UNION SELECT r.merchant_id FROM etl.stg_merchant_features__matches mt
           JOIN app.requests r ON r.id = mt.request_id
     UNION SELECT l.merchant_id FROM etl.stg_merchant_features__matches mt
