@@ -132,6 +132,9 @@ def local_times(df):
         series = out[col]
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             out[col] = series.dt.tz_convert(zone).dt.strftime("%Y-%m-%d %H:%M").fillna("—")
+        elif (pd.api.types.is_string_dtype(series) or series.dtype == object) and series.isna().any():
+            # An empty text cell reads "None" in st.dataframe; staff expect a dash.
+            out[col] = series.astype(object).where(series.notna(), "—")
     return out
 
 
