@@ -243,8 +243,17 @@ class RematchResult:
     suggestions: int
 
 
+def lift_ui_timeout(conn: Connection) -> None:
+    """Batch recomputes run on the console's engine, whose sessions carry the UI's
+    statement_timeout (console/db.py): a page must not hang, but a full rematch over every
+    open request is a batch job that must finish. SET LOCAL ends with the transaction, so
+    the pooled connection goes back to the pool with the UI timeout again."""
+    db.execute(conn, "SET LOCAL statement_timeout = 0")
+
+
 def rematch_full(*, conn: Connection, top_k: int = 5, as_of: datetime | None = None) -> RematchResult:
     """Recompute the top K for every open normal request, in one statement."""
+    lift_ui_timeout(conn)
     # Lock out concurrent incremental runs while the table is rebuilt.
     db.execute(conn, "LOCK TABLE ops.match_suggestions IN SHARE ROW EXCLUSIVE MODE")
     db.execute(conn, "DELETE FROM ops.match_suggestions")
@@ -313,6 +322,7 @@ WATERMARK_JOB = "matching.rematch_changed"
 
 def rematch_changed(*, conn: Connection, top_k: int = 5, as_of: datetime | None = None) -> RematchResult:
     """The scheduler's incremental run: everything changed since the last watermark."""
+    lift_ui_timeout(conn)
     now = _now(as_of)
     since = db.scalar(conn, "SELECT watermark FROM etl.watermarks WHERE job = :j FOR UPDATE",
                       j=WATERMARK_JOB)
@@ -427,6 +437,7 @@ def _main(argv: Iterable[str] | None = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else None)
     k = MatchPolicy.from_env().top_k
     with db.transaction() as conn:
+        lift_ui_timeout(conn)   # a command-line batch, not a page
         if args.cmd == "propose-bids":
             from console.services.deals import propose_best_offers
             print(f"proposed: {propose_best_offers(conn=conn)}")
