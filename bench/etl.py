@@ -3,10 +3,13 @@
 - etl_full_s: every job with --full (stage, validate with great-expectations, rebuild marts);
 - etl_incremental_s: every job incrementally after 1% of the mutable source rows changed;
 - etl_pandas_ratio: the funnel-facts transformation as a pandas read-transform-write round
-  trip, divided by the same transformation in SQL (its load steps, rolled back).
+  trip, divided by the same transformation in SQL (its load steps, rolled back);
+- etl_load_avg_1m: the machine's 1-minute load average after the runs (the bench machine is
+  shared: read the timings against it).
 """
 from __future__ import annotations
 
+import os
 import time
 
 import pandas as pd
@@ -108,7 +111,9 @@ def run(ctx) -> None:
     inc_s, results = _timed(lambda: run_all(engine=ctx.engine, triggered_by="bench"))
     _check(results)
     ctx.report("etl_incremental_s", inc_s, "s")
+    load_avg = os.getloadavg()[0]
 
     sql_s = _sql_funnel_seconds(ctx.engine)
     pandas_s = _pandas_funnel_seconds(ctx.engine)
     ctx.report("etl_pandas_ratio", pandas_s / sql_s, "x")
+    ctx.report("etl_load_avg_1m", load_avg, "")

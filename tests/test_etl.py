@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+import etl.batches
 import etl.runner
 from etl import run_all, run_job
+from etl.batches import Session
 from etl.jobs import JOBS
 
 MARTS = ["mart.funnel_facts", "mart.daily_kpis", "mart.kpi_periods", "mart.merchant_active_months",
@@ -273,3 +275,47 @@ def test_a_concurrent_run_is_refused(seeded):
         holder.execute(sa.text("SELECT pg_advisory_unlock_all()"))
         holder.close()
     assert run_job("funnel_facts", engine=seeded).status == "succeeded"
+
+
+def test_run_all_validates_a_shared_source_once_and_quarantines_it_for_every_job(seeded, monkeypatch):
+    with seeded.begin() as conn:
+        conn.connection.cursor().execute(PLANT_WARN_ROWS)
+    validated = []
+    real_validate = etl.batches.validate_relation
+
+    def counting(*, engine, relation, checks, previous_counts):
+        validated.append(relation)
+        return real_validate(engine=engine, relation=relation, checks=checks,
+                             previous_counts=previous_counts)
+
+    monkeypatch.setattr(etl.batches, "validate_relation", counting)
+    results = {r.job: r for r in run_all(engine=seeded)}
+    listing_jobs = sorted(j.name for j in JOBS.values() if "app.listings" in j.sources)
+    assert listing_jobs == ["daily_kpis", "funnel_facts", "merchant_features", "supply_demand"]
+    # Once for the batch's row checks, once for the table's row count; not once per job.
+    assert [r for r in validated if "listings" in r] == [
+        next(r for r in validated if r.startswith("etl.batch_") and r.endswith("_listings")),
+        "app.listings"]
+    for job in listing_jobs:
+        run = results[job]
+        assert run.status == "succeeded" and run.warnings == 2
+        assert q(seeded, """SELECT row_key, expectation FROM etl.quarantine
+                            WHERE run_id = :run ORDER BY row_key""", run=run.run_id) == [
+            ("50", "listings.price_in_guide_band"), ("51", "listings.published_at_not_future")]
+        assert q(seeded, """SELECT expectation FROM etl.validation_results
+                            WHERE run_id = :run AND NOT success ORDER BY 1""", run=run.run_id) == [
+            ("listings.price_in_guide_band",), ("listings.published_at_not_future",)]
+        assert run.rows_in == run.rows_loaded + run.rows_quarantined and run.rows_quarantined == 2
+    assert q(seeded, "SELECT count(*) FROM pg_class WHERE relname LIKE 'batch\\_%'") == [(0,)]
+
+
+def test_the_next_session_drops_what_a_killed_one_staged_and_spares_a_live_one(seeded):
+    dead = Session(seeded).__enter__()
+    dead_batch = dead.batch("app.listings", full=False, since=None, mark=None)
+    dead._owner.invalidate()  # the process died: its session lock went with its connection
+    with Session(seeded) as live:
+        live_batch = live.batch("app.requests", full=False, since=None, mark=None)
+        assert q(seeded, "SELECT to_regclass(:r) IS NULL", r=dead_batch.relation) == [(True,)]
+        with Session(seeded):
+            assert q(seeded, "SELECT to_regclass(:r) IS NULL", r=live_batch.relation) == [(False,)]
+    assert q(seeded, "SELECT to_regclass(:r) IS NULL", r=live_batch.relation) == [(True,)]
