@@ -151,11 +151,22 @@ def _drop_staging(conn: Connection, stg: str) -> None:
 
 # ---------------------------------------------------------------- validation
 def _previous_counts(conn: Connection, job: Job) -> dict[str, int | None]:
-    rows = _q(conn, """SELECT DISTINCT ON (v.expectation) v.expectation, v.observed_value
-                       FROM etl.validation_results v JOIN etl.runs r ON r.id = v.run_id
-                       WHERE v.job = :job AND v.expectation_type = 'expect_table_row_count_to_be_between'
-                         AND r.status = 'succeeded'
-                       ORDER BY v.expectation, v.id DESC""", job=job.name)
+    """Each row-count check's count at the job's latest succeeded run that recorded it.
+    Walks the job's runs newest first (index on etl.runs (job, started_at)) and probes their
+    results by run id: the cost stays flat however long the validation history grows."""
+    names = [c.name for c in job.suite.checks if c.kind == "row_count_drop"]
+    if not names:
+        return {}
+    rows = _q(conn, """SELECT e.expectation, last.observed_value
+                       FROM unnest(CAST(:names AS text[])) AS e(expectation)
+                       CROSS JOIN LATERAL (
+                           SELECT v.observed_value
+                           FROM etl.runs r JOIN etl.validation_results v ON v.run_id = r.id
+                           WHERE r.job = :job AND r.status = 'succeeded'
+                             AND v.expectation = e.expectation
+                             AND v.expectation_type = 'expect_table_row_count_to_be_between'
+                           ORDER BY r.started_at DESC, r.id DESC, v.id DESC
+                           LIMIT 1) last""", job=job.name, names=names)
     return {r.expectation: int(r.observed_value) for r in rows if r.observed_value is not None}
 
 
