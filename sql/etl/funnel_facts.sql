@@ -73,7 +73,7 @@ orders AS (
     FROM order_sides GROUP BY merchant_id
 ),
 final AS (
-    SELECT m.id AS merchant_id, m.registered_at, mart.cn_month(m.registered_at) AS cohort_month,
+    SELECT m.id AS merchant_id, m.name AS merchant_name, m.registered_at, mart.cn_month(m.registered_at) AS cohort_month,
            m.channel, m.merchant_type, m.size_class, m.city_id, ci.province, ci.tier_level,
            ci.tier_name, m.bd_owner_id, c.cert_submitted_at, c.certified_at,
            l.first_listing_at, r.first_request_at,
@@ -90,16 +90,17 @@ final AS (
     LEFT JOIN orders o ON o.merchant_id = m.id
 )
 INSERT INTO mart.funnel_facts AS t
-    (merchant_id, registered_at, cohort_month, channel, merchant_type, size_class, city_id,
+    (merchant_id, merchant_name, registered_at, cohort_month, channel, merchant_type, size_class, city_id,
      province, tier_level, tier_name, bd_owner_id, cert_submitted_at, certified_at,
      first_listing_at, first_request_at, first_post_at, first_match_at, first_deposit_at,
      first_deal_at, computed_at, run_id)
-SELECT merchant_id, registered_at, cohort_month, channel, merchant_type, size_class, city_id,
+SELECT merchant_id, merchant_name, registered_at, cohort_month, channel, merchant_type, size_class, city_id,
        province, tier_level, tier_name, bd_owner_id, cert_submitted_at, certified_at,
        first_listing_at, first_request_at, first_post_at, first_match_at, first_deposit_at,
        first_deal_at, now(), :run_id
 FROM final
 ON CONFLICT (merchant_id) DO UPDATE SET
+    merchant_name = EXCLUDED.merchant_name,
     registered_at = EXCLUDED.registered_at, cohort_month = EXCLUDED.cohort_month,
     channel = EXCLUDED.channel, merchant_type = EXCLUDED.merchant_type,
     size_class = EXCLUDED.size_class, city_id = EXCLUDED.city_id,
@@ -110,12 +111,12 @@ ON CONFLICT (merchant_id) DO UPDATE SET
     first_post_at = EXCLUDED.first_post_at, first_match_at = EXCLUDED.first_match_at,
     first_deposit_at = EXCLUDED.first_deposit_at, first_deal_at = EXCLUDED.first_deal_at,
     computed_at = now(), run_id = EXCLUDED.run_id
-WHERE (t.registered_at, t.channel, t.merchant_type, t.size_class, t.city_id, t.province,
+WHERE (t.merchant_name, t.registered_at, t.channel, t.merchant_type, t.size_class, t.city_id, t.province,
        t.tier_level, t.tier_name, t.bd_owner_id, t.cert_submitted_at, t.certified_at,
        t.first_listing_at, t.first_request_at, t.first_match_at, t.first_deposit_at,
        t.first_deal_at)
   IS DISTINCT FROM
-      (EXCLUDED.registered_at, EXCLUDED.channel, EXCLUDED.merchant_type, EXCLUDED.size_class,
+      (EXCLUDED.merchant_name, EXCLUDED.registered_at, EXCLUDED.channel, EXCLUDED.merchant_type, EXCLUDED.size_class,
        EXCLUDED.city_id, EXCLUDED.province, EXCLUDED.tier_level, EXCLUDED.tier_name,
        EXCLUDED.bd_owner_id, EXCLUDED.cert_submitted_at, EXCLUDED.certified_at,
        EXCLUDED.first_listing_at, EXCLUDED.first_request_at, EXCLUDED.first_match_at,

@@ -1,0 +1,529 @@
+-- Daily KPIs by merchant segment (city tier × merchant type) and by brand: what the growth
+-- page reads when a tier, merchant-type or brand filter is set.
+-- Same rules as sql/etl/daily_kpis.sql, whose figures these split: each group of figures is
+-- recomputed only for the days its own sources touched (every segment / brand of such a day),
+-- the other figures of a day keep their stored values, and the end-of-day snapshots are
+-- recomputed whole. A row whose figures are all zero is not kept (a full run never makes one).
+--
+-- Attribution (summed over segments, each figure equals mart.daily_kpis'):
+-- - a merchant's own rows (registration, certification, events, listings, requests, live
+--   listings, open requests) go to its own segment;
+-- - matches, the request flags (with a match / with a deposit), orders, deposits, deals,
+--   GMV, fees and payments go to the BUYER's segment (the request's merchant, the order's
+--   buyer): growth in a segment is measured on the demand it brings;
+-- - a merchant the job does not know (quarantined) is tier 0, type 'unknown'.
+-- Brands: a listing by its trim's series' brand, a request by its series' brand, a match,
+-- an order and a deal by the brand of the listing traded.
+-- A merchant's segment is its current one: a merchant moving city or type carries its
+-- history to the new segment at the next full rebuild (the weekly --full).
+
+-- step: prep_segments
+-- Every clean merchant's segment, and its registration time (registrations count these).
+CREATE TEMP TABLE merchant_segment ON COMMIT DROP AS
+SELECT m.id AS merchant_id, m.registered_at, coalesce(ci.tier_level, 0)::smallint AS tier_level,
+       m.merchant_type
+FROM etl.clean_merchants m
+LEFT JOIN app.cities ci ON ci.id = m.city_id
+WHERE m.id IS NOT NULL;
+CREATE INDEX ON merchant_segment (merchant_id);
+ANALYZE merchant_segment;
+
+-- step: prep_days
+-- The days each group must recompute: the day of every timestamp of a batch row it counts.
+CREATE TEMP TABLE seg_affected_days ON COMMIT DROP AS
+SELECT DISTINCT grp, day
+FROM (
+    SELECT 'registrations' AS grp, mart.cn_date(registered_at) AS day
+    FROM etl.stg_segment_kpis__merchants
+    UNION ALL
+    -- A merchant's first approval can move to another of its certifications: all of them.
+    SELECT 'certified', mart.cn_date(c.decided_at) FROM app.certifications c
+    WHERE c.status = 'approved'
+      AND c.merchant_id IN (SELECT merchant_id FROM etl.stg_segment_kpis__certifications)
+    UNION ALL SELECT 'certified', mart.cn_date(decided_at) FROM etl.stg_segment_kpis__certifications
+    UNION ALL SELECT 'events', mart.cn_date(occurred_at) FROM etl.stg_segment_kpis__events
+    UNION ALL SELECT 'listings', mart.cn_date(published_at) FROM etl.stg_segment_kpis__listings
+    UNION ALL SELECT 'requests', mart.cn_date(created_at) FROM etl.stg_segment_kpis__requests
+    UNION ALL SELECT 'requests', mart.cn_date(r.created_at) FROM etl.stg_segment_kpis__matches s
+              JOIN app.requests r ON r.id = s.request_id
+    UNION ALL SELECT 'requests', mart.cn_date(r.created_at) FROM etl.stg_segment_kpis__orders s
+              JOIN app.requests r ON r.id = s.request_id
+    UNION ALL SELECT 'matches', mart.cn_date(created_at) FROM etl.stg_segment_kpis__matches
+    UNION ALL SELECT 'orders', mart.cn_date(t.ts) FROM etl.stg_segment_kpis__orders s
+              CROSS JOIN LATERAL (VALUES (s.created_at), (s.deposit_paid_at), (s.completed_at),
+                                         (s.cancelled_at)) AS t(ts)
+    UNION ALL SELECT 'payments', mart.cn_date(paid_at) FROM etl.stg_segment_kpis__payments
+) d
+WHERE day IS NOT NULL;
+
+-- step: prep_day_flags
+-- One row per touched day, a flag per group, and the day's bounds in Shanghai time.
+CREATE TEMP TABLE seg_days ON COMMIT DROP AS
+SELECT day, day::timestamp AT TIME ZONE 'Asia/Shanghai' AS day_from,
+       (day + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS day_to,
+       bool_or(grp = 'registrations') AS registrations, bool_or(grp = 'certified') AS certified,
+       bool_or(grp = 'events') AS events, bool_or(grp = 'listings') AS listings,
+       bool_or(grp = 'requests') AS requests, bool_or(grp = 'matches') AS matches,
+       bool_or(grp = 'orders') AS orders, bool_or(grp = 'payments') AS payments
+FROM seg_affected_days GROUP BY day;
+ANALYZE seg_days;
+
+-- step: prep_active
+-- Distinct active merchants per touched event day and segment. A merchant is in one
+-- segment, so the segments of a day add up to its DAU. A full run reads every event once;
+-- an incremental run reads only the touched days, by index range scans on occurred_at.
+CREATE TEMP TABLE seg_active ON COMMIT DROP AS
+WITH event_days AS (
+    SELECT day, day_from, day_to FROM seg_days WHERE events AND NOT :full
+),
+pairs AS (
+    SELECT DISTINCT day, merchant_id
+    FROM (
+        SELECT mart.cn_date(e.occurred_at) AS day, e.merchant_id
+        FROM etl.clean_events e WHERE :full
+        UNION ALL
+        SELECT d.day, e.merchant_id
+        FROM event_days d
+        JOIN etl.clean_events e ON e.occurred_at >= d.day_from AND e.occurred_at < d.day_to
+    ) p
+    WHERE merchant_id IS NOT NULL   -- daily_kpis never counts a missing merchant either
+)
+SELECT p.day, coalesce(s.tier_level, 0)::smallint AS tier_level,
+       coalesce(s.merchant_type, 'unknown') AS merchant_type, count(*) AS n
+FROM pairs p LEFT JOIN merchant_segment s ON s.merchant_id = p.merchant_id
+GROUP BY 1, 2, 3;
+
+-- step: prune
+DELETE FROM mart.daily_kpis_segment WHERE :full;
+
+-- step: merge_days
+-- Each figure is aggregated over the span of its group's days, then kept for those days only.
+WITH days AS (SELECT * FROM seg_days),
+span AS (
+    SELECT grp, min(day)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_from,
+           (max(day) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_to
+    FROM seg_affected_days GROUP BY grp
+),
+registrations AS (
+    SELECT mart.cn_date(m.registered_at) AS day, m.tier_level, m.merchant_type, count(*) AS n
+    FROM merchant_segment m JOIN span s ON s.grp = 'registrations'
+    WHERE m.registered_at >= s.t_from AND m.registered_at < s.t_to
+    GROUP BY 1, 2, 3
+),
+first_certified AS (
+    SELECT merchant_id, min(decided_at) AS certified_at
+    FROM etl.clean_certifications WHERE status = 'approved' GROUP BY merchant_id
+),
+certified AS (
+    SELECT mart.cn_date(c.certified_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type, count(*) AS n
+    FROM first_certified c JOIN span s ON s.grp = 'certified'
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = c.merchant_id
+    WHERE c.certified_at >= s.t_from AND c.certified_at < s.t_to
+    GROUP BY 1, 2, 3
+),
+listings AS (
+    SELECT mart.cn_date(l.published_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type, count(*) AS n
+    FROM etl.clean_listings l JOIN span s ON s.grp = 'listings'
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = l.merchant_id
+    WHERE l.published_at >= s.t_from AND l.published_at < s.t_to
+    GROUP BY 1, 2, 3
+),
+matched_requests AS (
+    SELECT DISTINCT request_id FROM etl.clean_matches
+),
+deposit_requests AS (
+    SELECT DISTINCT request_id FROM etl.clean_orders
+    WHERE deposit_paid_at IS NOT NULL AND request_id IS NOT NULL
+),
+requests AS (
+    SELECT mart.cn_date(r.created_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type, count(*) AS n,
+           count(mr.request_id) AS with_match, count(dr.request_id) AS with_deposit
+    FROM etl.clean_requests r JOIN span s ON s.grp = 'requests'
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
+    LEFT JOIN matched_requests mr ON mr.request_id = r.id
+    LEFT JOIN deposit_requests dr ON dr.request_id = r.id
+    WHERE r.created_at >= s.t_from AND r.created_at < s.t_to
+    GROUP BY 1, 2, 3
+),
+matches AS (
+    -- the buyer's side: the request's merchant (looked up in app.requests, as daily_kpis
+    -- counts a match whatever became of its request)
+    SELECT mart.cn_date(mt.created_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type, count(*) AS n
+    FROM etl.clean_matches mt JOIN span s ON s.grp = 'matches'
+    LEFT JOIN app.requests r ON r.id = mt.request_id
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
+    WHERE mt.created_at >= s.t_from AND mt.created_at < s.t_to
+    GROUP BY 1, 2, 3
+),
+orders AS (
+    SELECT o.*, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type
+    FROM etl.clean_orders o
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = o.buyer_id
+    WHERE EXISTS (SELECT 1 FROM span s WHERE s.grp = 'orders')
+),
+orders_created AS (
+    SELECT mart.cn_date(created_at) AS day, tier_level, merchant_type, count(*) AS n
+    FROM orders GROUP BY 1, 2, 3
+),
+deposits AS (
+    SELECT mart.cn_date(deposit_paid_at) AS day, tier_level, merchant_type, count(*) AS n,
+           sum(deposit_amount) FILTER (WHERE escrow_state = 'held') AS held,
+           sum(deposit_amount) FILTER (WHERE escrow_state = 'released') AS released,
+           sum(deposit_amount) FILTER (WHERE escrow_state = 'refunded') AS refunded,
+           sum(deposit_amount) FILTER (WHERE escrow_state = 'disputed') AS disputed
+    FROM orders WHERE deposit_paid_at IS NOT NULL
+    GROUP BY 1, 2, 3
+),
+deals AS (
+    SELECT mart.cn_date(completed_at) AS day, tier_level, merchant_type, count(*) AS n,
+           sum(amount) AS gmv, sum(fee_amount) AS fees
+    FROM orders WHERE status = 'completed' AND completed_at IS NOT NULL
+    GROUP BY 1, 2, 3
+),
+cancelled AS (
+    SELECT mart.cn_date(cancelled_at) AS day, tier_level, merchant_type, count(*) AS n
+    FROM orders WHERE status = 'cancelled' AND cancelled_at IS NOT NULL
+    GROUP BY 1, 2, 3
+),
+payments AS (
+    -- the buyer's side: the order's buyer (looked up in app.orders, as daily_kpis counts a
+    -- payment whatever became of its order)
+    SELECT mart.cn_date(p.paid_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type,
+           sum(p.amount) FILTER (WHERE p.channel = 'wechat') AS wechat,
+           sum(p.amount) FILTER (WHERE p.channel = 'alipay') AS alipay,
+           sum(p.amount) FILTER (WHERE p.channel = 'bank') AS bank
+    FROM etl.clean_payments p JOIN span s ON s.grp = 'payments'
+    LEFT JOIN app.orders o ON o.id = p.order_id
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = o.buyer_id
+    WHERE p.paid_at >= s.t_from AND p.paid_at < s.t_to
+      AND p.status = 'succeeded' AND p.kind IN ('deposit', 'balance')
+    GROUP BY 1, 2, 3
+),
+keys AS (
+    -- every segment of a touched day that has, or had, a figure
+    SELECT t.day, t.tier_level, t.merchant_type
+    FROM mart.daily_kpis_segment t JOIN days d ON d.day = t.day
+    UNION SELECT day, tier_level, merchant_type FROM registrations
+    UNION SELECT day, tier_level, merchant_type FROM certified
+    UNION SELECT day, tier_level, merchant_type FROM seg_active
+    UNION SELECT day, tier_level, merchant_type FROM listings
+    UNION SELECT day, tier_level, merchant_type FROM requests
+    UNION SELECT day, tier_level, merchant_type FROM matches
+    UNION SELECT day, tier_level, merchant_type FROM orders_created
+    UNION SELECT day, tier_level, merchant_type FROM deposits
+    UNION SELECT day, tier_level, merchant_type FROM deals
+    UNION SELECT day, tier_level, merchant_type FROM cancelled
+    UNION SELECT day, tier_level, merchant_type FROM payments
+),
+final AS (
+    -- A figure whose group did not touch the day keeps its stored value.
+    SELECT d.day, k.tier_level, k.merchant_type,
+           CASE WHEN d.registrations THEN coalesce(rg.n, 0) ELSE coalesce(t.new_registrations, 0) END AS new_registrations,
+           CASE WHEN d.certified THEN coalesce(ce.n, 0) ELSE coalesce(t.newly_certified, 0) END AS newly_certified,
+           CASE WHEN d.events THEN coalesce(ac.n, 0) ELSE coalesce(t.active_merchants, 0) END AS active_merchants,
+           CASE WHEN d.listings THEN coalesce(li.n, 0) ELSE coalesce(t.listings_created, 0) END AS listings_created,
+           CASE WHEN d.requests THEN coalesce(rq.n, 0) ELSE coalesce(t.requests_created, 0) END AS requests_created,
+           CASE WHEN d.requests THEN coalesce(rq.with_match, 0) ELSE coalesce(t.requests_with_match, 0) END AS requests_with_match,
+           CASE WHEN d.requests THEN coalesce(rq.with_deposit, 0) ELSE coalesce(t.requests_with_deposit, 0) END AS requests_with_deposit,
+           CASE WHEN d.matches THEN coalesce(mt.n, 0) ELSE coalesce(t.matches_created, 0) END AS matches_created,
+           CASE WHEN d.orders THEN coalesce(oc.n, 0) ELSE coalesce(t.orders_created, 0) END AS orders_created,
+           CASE WHEN d.orders THEN coalesce(dp.n, 0) ELSE coalesce(t.deposits_paid, 0) END AS deposits_paid,
+           CASE WHEN d.orders THEN coalesce(dl.n, 0) ELSE coalesce(t.deals_completed, 0) END AS deals_completed,
+           CASE WHEN d.orders THEN coalesce(ca.n, 0) ELSE coalesce(t.orders_cancelled, 0) END AS orders_cancelled,
+           CASE WHEN d.orders THEN coalesce(dl.gmv, 0) ELSE coalesce(t.gmv, 0) END AS gmv,
+           CASE WHEN d.orders THEN coalesce(dl.fees, 0) ELSE coalesce(t.fee_amount, 0) END AS fee_amount,
+           CASE WHEN d.orders THEN coalesce(dp.held, 0) ELSE coalesce(t.deposit_held, 0) END AS deposit_held,
+           CASE WHEN d.orders THEN coalesce(dp.released, 0) ELSE coalesce(t.deposit_released, 0) END AS deposit_released,
+           CASE WHEN d.orders THEN coalesce(dp.refunded, 0) ELSE coalesce(t.deposit_refunded, 0) END AS deposit_refunded,
+           CASE WHEN d.orders THEN coalesce(dp.disputed, 0) ELSE coalesce(t.deposit_disputed, 0) END AS deposit_disputed,
+           CASE WHEN d.payments THEN coalesce(pa.wechat, 0) ELSE coalesce(t.pay_wechat, 0) END AS pay_wechat,
+           CASE WHEN d.payments THEN coalesce(pa.alipay, 0) ELSE coalesce(t.pay_alipay, 0) END AS pay_alipay,
+           CASE WHEN d.payments THEN coalesce(pa.bank, 0) ELSE coalesce(t.pay_bank, 0) END AS pay_bank
+    FROM keys k
+    JOIN days d ON d.day = k.day
+    LEFT JOIN mart.daily_kpis_segment t
+           ON (t.day, t.tier_level, t.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN registrations rg
+           ON (rg.day, rg.tier_level, rg.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN certified ce
+           ON (ce.day, ce.tier_level, ce.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN seg_active ac
+           ON (ac.day, ac.tier_level, ac.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN listings li
+           ON (li.day, li.tier_level, li.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN requests rq
+           ON (rq.day, rq.tier_level, rq.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN matches mt
+           ON (mt.day, mt.tier_level, mt.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN orders_created oc
+           ON (oc.day, oc.tier_level, oc.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN deposits dp
+           ON (dp.day, dp.tier_level, dp.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN deals dl
+           ON (dl.day, dl.tier_level, dl.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN cancelled ca
+           ON (ca.day, ca.tier_level, ca.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN payments pa
+           ON (pa.day, pa.tier_level, pa.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+)
+INSERT INTO mart.daily_kpis_segment AS t
+    (day, tier_level, merchant_type, new_registrations, newly_certified, active_merchants,
+     listings_created, requests_created, requests_with_match, requests_with_deposit,
+     matches_created, orders_created, deposits_paid, deals_completed, orders_cancelled, gmv,
+     fee_amount, deposit_held, deposit_released, deposit_refunded, deposit_disputed,
+     pay_wechat, pay_alipay, pay_bank, computed_at, run_id)
+SELECT day, tier_level, merchant_type, new_registrations, newly_certified, active_merchants,
+       listings_created, requests_created, requests_with_match, requests_with_deposit,
+       matches_created, orders_created, deposits_paid, deals_completed, orders_cancelled, gmv,
+       fee_amount, deposit_held, deposit_released, deposit_refunded, deposit_disputed,
+       pay_wechat, pay_alipay, pay_bank, now(), :run_id
+FROM final
+ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
+    new_registrations = EXCLUDED.new_registrations, newly_certified = EXCLUDED.newly_certified,
+    active_merchants = EXCLUDED.active_merchants, listings_created = EXCLUDED.listings_created,
+    requests_created = EXCLUDED.requests_created,
+    requests_with_match = EXCLUDED.requests_with_match,
+    requests_with_deposit = EXCLUDED.requests_with_deposit,
+    matches_created = EXCLUDED.matches_created, orders_created = EXCLUDED.orders_created,
+    deposits_paid = EXCLUDED.deposits_paid, deals_completed = EXCLUDED.deals_completed,
+    orders_cancelled = EXCLUDED.orders_cancelled, gmv = EXCLUDED.gmv,
+    fee_amount = EXCLUDED.fee_amount, deposit_held = EXCLUDED.deposit_held,
+    deposit_released = EXCLUDED.deposit_released, deposit_refunded = EXCLUDED.deposit_refunded,
+    deposit_disputed = EXCLUDED.deposit_disputed, pay_wechat = EXCLUDED.pay_wechat,
+    pay_alipay = EXCLUDED.pay_alipay, pay_bank = EXCLUDED.pay_bank,
+    computed_at = now(), run_id = EXCLUDED.run_id
+WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_created,
+       t.requests_created, t.requests_with_match, t.requests_with_deposit, t.matches_created,
+       t.orders_created, t.deposits_paid, t.deals_completed, t.orders_cancelled, t.gmv,
+       t.fee_amount, t.deposit_held, t.deposit_released, t.deposit_refunded, t.deposit_disputed,
+       t.pay_wechat, t.pay_alipay, t.pay_bank)
+  IS DISTINCT FROM
+      (EXCLUDED.new_registrations, EXCLUDED.newly_certified, EXCLUDED.active_merchants,
+       EXCLUDED.listings_created, EXCLUDED.requests_created, EXCLUDED.requests_with_match,
+       EXCLUDED.requests_with_deposit, EXCLUDED.matches_created, EXCLUDED.orders_created,
+       EXCLUDED.deposits_paid, EXCLUDED.deals_completed, EXCLUDED.orders_cancelled,
+       EXCLUDED.gmv, EXCLUDED.fee_amount, EXCLUDED.deposit_held, EXCLUDED.deposit_released,
+       EXCLUDED.deposit_refunded, EXCLUDED.deposit_disputed, EXCLUDED.pay_wechat,
+       EXCLUDED.pay_alipay, EXCLUDED.pay_bank);
+
+-- step: merge_snapshot
+-- Live listings / open requests at the end of each day per segment, first post to today,
+-- by the moves of daily_kpis' snapshot (a post counts from the day it was published until
+-- the day its status last changed away from live/open). A zero is written only over a
+-- stored figure: a segment with nothing live that day has no row.
+WITH moves AS (
+    SELECT mart.cn_date(published_at) AS day, merchant_id, 1 AS listings, 0 AS requests
+    FROM etl.clean_listings
+    UNION ALL
+    SELECT mart.cn_date(updated_at) + 1, merchant_id, -1, 0
+    FROM etl.clean_listings WHERE status <> 'live'
+    UNION ALL
+    SELECT mart.cn_date(created_at), merchant_id, 0, 1 FROM etl.clean_requests
+    UNION ALL
+    SELECT mart.cn_date(updated_at) + 1, merchant_id, 0, -1
+    FROM etl.clean_requests WHERE status <> 'open'
+),
+per_day AS (
+    SELECT mv.day, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type,
+           sum(mv.listings) AS listings, sum(mv.requests) AS requests
+    FROM moves mv LEFT JOIN merchant_segment ms ON ms.merchant_id = mv.merchant_id
+    GROUP BY 1, 2, 3
+),
+segments AS (
+    SELECT DISTINCT tier_level, merchant_type FROM per_day
+),
+calendar AS (
+    SELECT g::date AS day
+    FROM generate_series((SELECT min(day) FROM per_day), mart.cn_date(now()), interval '1 day') g
+),
+running AS (
+    SELECT c.day, sg.tier_level, sg.merchant_type,
+           (sum(coalesce(p.listings, 0)) OVER w)::integer AS live_listings,
+           (sum(coalesce(p.requests, 0)) OVER w)::integer AS open_requests
+    FROM calendar c CROSS JOIN segments sg
+    LEFT JOIN per_day p ON p.day = c.day AND p.tier_level = sg.tier_level
+                       AND p.merchant_type = sg.merchant_type
+    WINDOW w AS (PARTITION BY sg.tier_level, sg.merchant_type ORDER BY c.day)
+),
+final AS (
+    SELECT r.* FROM running r
+    WHERE r.live_listings <> 0 OR r.open_requests <> 0
+       OR EXISTS (SELECT 1 FROM mart.daily_kpis_segment t
+                  WHERE (t.day, t.tier_level, t.merchant_type)
+                      = (r.day, r.tier_level, r.merchant_type))
+)
+INSERT INTO mart.daily_kpis_segment AS t
+    (day, tier_level, merchant_type, live_listings, open_requests, computed_at, run_id)
+SELECT day, tier_level, merchant_type, live_listings, open_requests, now(), :run_id FROM final
+ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
+    live_listings = EXCLUDED.live_listings, open_requests = EXCLUDED.open_requests,
+    computed_at = now(), run_id = EXCLUDED.run_id
+WHERE (t.live_listings, t.open_requests)
+      IS DISTINCT FROM (EXCLUDED.live_listings, EXCLUDED.open_requests);
+
+-- step: prune_empty
+-- Rows left with no figure at all (a full rebuild would not make them).
+DELETE FROM mart.daily_kpis_segment
+WHERE (new_registrations, newly_certified, active_merchants, listings_created,
+       requests_created, live_listings, open_requests, requests_with_match,
+       requests_with_deposit, matches_created, orders_created, deposits_paid, deals_completed,
+       orders_cancelled)
+      = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+  AND (gmv, fee_amount, deposit_held, deposit_released, deposit_refunded, deposit_disputed,
+       pay_wechat, pay_alipay, pay_bank) = (0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+-- step: prune_brand
+DELETE FROM mart.daily_kpis_brand WHERE :full;
+
+-- step: merge_brand_days
+WITH days AS (SELECT * FROM seg_days),
+span AS (
+    SELECT grp, min(day)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_from,
+           (max(day) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_to
+    FROM seg_affected_days GROUP BY grp
+),
+listing_brand AS (
+    SELECT l.id AS listing_id, se.brand_id
+    FROM app.listings l JOIN app.trims tr ON tr.id = l.trim_id
+    JOIN app.series se ON se.id = tr.series_id
+),
+listings AS (
+    SELECT mart.cn_date(l.published_at) AS day, lb.brand_id, count(*) AS n
+    FROM etl.clean_listings l JOIN span s ON s.grp = 'listings'
+    JOIN listing_brand lb ON lb.listing_id = l.id
+    WHERE l.published_at >= s.t_from AND l.published_at < s.t_to
+    GROUP BY 1, 2
+),
+requests AS (
+    SELECT mart.cn_date(r.created_at) AS day, se.brand_id, count(*) AS n
+    FROM etl.clean_requests r JOIN span s ON s.grp = 'requests'
+    JOIN app.series se ON se.id = r.series_id
+    WHERE r.created_at >= s.t_from AND r.created_at < s.t_to
+    GROUP BY 1, 2
+),
+matches AS (
+    SELECT mart.cn_date(mt.created_at) AS day, lb.brand_id, count(*) AS n
+    FROM etl.clean_matches mt JOIN span s ON s.grp = 'matches'
+    JOIN listing_brand lb ON lb.listing_id = mt.listing_id
+    WHERE mt.created_at >= s.t_from AND mt.created_at < s.t_to
+    GROUP BY 1, 2
+),
+orders AS (
+    SELECT o.*, lb.brand_id FROM etl.clean_orders o
+    JOIN listing_brand lb ON lb.listing_id = o.listing_id
+    WHERE EXISTS (SELECT 1 FROM span s WHERE s.grp = 'orders')
+),
+orders_created AS (
+    SELECT mart.cn_date(created_at) AS day, brand_id, count(*) AS n FROM orders GROUP BY 1, 2
+),
+deals AS (
+    SELECT mart.cn_date(completed_at) AS day, brand_id, count(*) AS n, sum(amount) AS gmv
+    FROM orders WHERE status = 'completed' AND completed_at IS NOT NULL
+    GROUP BY 1, 2
+),
+keys AS (
+    SELECT t.day, t.brand_id FROM mart.daily_kpis_brand t JOIN days d ON d.day = t.day
+    UNION SELECT day, brand_id FROM listings
+    UNION SELECT day, brand_id FROM requests
+    UNION SELECT day, brand_id FROM matches
+    UNION SELECT day, brand_id FROM orders_created
+    UNION SELECT day, brand_id FROM deals
+),
+final AS (
+    SELECT d.day, k.brand_id,
+           CASE WHEN d.listings THEN coalesce(li.n, 0) ELSE coalesce(t.listings_created, 0) END AS listings_created,
+           CASE WHEN d.requests THEN coalesce(rq.n, 0) ELSE coalesce(t.requests_created, 0) END AS requests_created,
+           CASE WHEN d.matches THEN coalesce(mt.n, 0) ELSE coalesce(t.matches_created, 0) END AS matches_created,
+           CASE WHEN d.orders THEN coalesce(oc.n, 0) ELSE coalesce(t.orders_created, 0) END AS orders_created,
+           CASE WHEN d.orders THEN coalesce(dl.n, 0) ELSE coalesce(t.deals_completed, 0) END AS deals_completed,
+           CASE WHEN d.orders THEN coalesce(dl.gmv, 0) ELSE coalesce(t.gmv, 0) END AS gmv
+    FROM keys k
+    JOIN days d ON d.day = k.day
+    LEFT JOIN mart.daily_kpis_brand t ON t.day = k.day AND t.brand_id = k.brand_id
+    LEFT JOIN listings li ON li.day = k.day AND li.brand_id = k.brand_id
+    LEFT JOIN requests rq ON rq.day = k.day AND rq.brand_id = k.brand_id
+    LEFT JOIN matches mt ON mt.day = k.day AND mt.brand_id = k.brand_id
+    LEFT JOIN orders_created oc ON oc.day = k.day AND oc.brand_id = k.brand_id
+    LEFT JOIN deals dl ON dl.day = k.day AND dl.brand_id = k.brand_id
+)
+INSERT INTO mart.daily_kpis_brand AS t
+    (day, brand_id, listings_created, requests_created, matches_created, orders_created,
+     deals_completed, gmv, computed_at, run_id)
+SELECT day, brand_id, listings_created, requests_created, matches_created, orders_created,
+       deals_completed, gmv, now(), :run_id
+FROM final
+ON CONFLICT (day, brand_id) DO UPDATE SET
+    listings_created = EXCLUDED.listings_created, requests_created = EXCLUDED.requests_created,
+    matches_created = EXCLUDED.matches_created, orders_created = EXCLUDED.orders_created,
+    deals_completed = EXCLUDED.deals_completed, gmv = EXCLUDED.gmv,
+    computed_at = now(), run_id = EXCLUDED.run_id
+WHERE (t.listings_created, t.requests_created, t.matches_created, t.orders_created,
+       t.deals_completed, t.gmv)
+  IS DISTINCT FROM
+      (EXCLUDED.listings_created, EXCLUDED.requests_created, EXCLUDED.matches_created,
+       EXCLUDED.orders_created, EXCLUDED.deals_completed, EXCLUDED.gmv);
+
+-- step: merge_brand_snapshot
+-- Live listings / open requests at the end of each day per brand (moves as above).
+WITH moves AS (
+    SELECT mart.cn_date(l.published_at) AS day, l.trim_id, NULL::integer AS series_id,
+           1 AS listings, 0 AS requests
+    FROM etl.clean_listings l
+    UNION ALL
+    SELECT mart.cn_date(l.updated_at) + 1, l.trim_id, NULL, -1, 0
+    FROM etl.clean_listings l WHERE l.status <> 'live'
+    UNION ALL
+    SELECT mart.cn_date(r.created_at), NULL, r.series_id, 0, 1 FROM etl.clean_requests r
+    UNION ALL
+    SELECT mart.cn_date(r.updated_at) + 1, NULL, r.series_id, 0, -1
+    FROM etl.clean_requests r WHERE r.status <> 'open'
+),
+per_day AS (
+    SELECT mv.day, se.brand_id, sum(mv.listings) AS listings, sum(mv.requests) AS requests
+    FROM moves mv
+    LEFT JOIN app.trims tr ON tr.id = mv.trim_id
+    JOIN app.series se ON se.id = coalesce(mv.series_id, tr.series_id)
+    GROUP BY 1, 2
+),
+brands AS (
+    SELECT DISTINCT brand_id FROM per_day
+),
+calendar AS (
+    SELECT g::date AS day
+    FROM generate_series((SELECT min(day) FROM per_day), mart.cn_date(now()), interval '1 day') g
+),
+running AS (
+    SELECT c.day, b.brand_id,
+           (sum(coalesce(p.listings, 0)) OVER w)::integer AS live_listings,
+           (sum(coalesce(p.requests, 0)) OVER w)::integer AS open_requests
+    FROM calendar c CROSS JOIN brands b
+    LEFT JOIN per_day p ON p.day = c.day AND p.brand_id = b.brand_id
+    WINDOW w AS (PARTITION BY b.brand_id ORDER BY c.day)
+),
+final AS (
+    SELECT r.* FROM running r
+    WHERE r.live_listings <> 0 OR r.open_requests <> 0
+       OR EXISTS (SELECT 1 FROM mart.daily_kpis_brand t
+                  WHERE t.day = r.day AND t.brand_id = r.brand_id)
+)
+INSERT INTO mart.daily_kpis_brand AS t
+    (day, brand_id, live_listings, open_requests, computed_at, run_id)
+SELECT day, brand_id, live_listings, open_requests, now(), :run_id FROM final
+ON CONFLICT (day, brand_id) DO UPDATE SET
+    live_listings = EXCLUDED.live_listings, open_requests = EXCLUDED.open_requests,
+    computed_at = now(), run_id = EXCLUDED.run_id
+WHERE (t.live_listings, t.open_requests)
+      IS DISTINCT FROM (EXCLUDED.live_listings, EXCLUDED.open_requests);
+
+-- step: prune_brand_empty
+DELETE FROM mart.daily_kpis_brand
+WHERE (listings_created, requests_created, live_listings, open_requests, matches_created,
+       orders_created, deals_completed) = (0, 0, 0, 0, 0, 0, 0)
+  AND gmv = 0;
