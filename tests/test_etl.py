@@ -16,7 +16,7 @@ from etl.jobs import JOBS
 
 MARTS = ["mart.funnel_facts", "mart.daily_kpis", "mart.kpi_periods", "mart.merchant_active_months",
          "mart.cohort_activity", "mart.merchant_features", "mart.supply_demand",
-         "mart.bd_performance"]
+         "mart.bd_performance", "mart.daily_kpis_segment", "mart.daily_kpis_brand"]
 
 SEED = """
 INSERT INTO app.cities (id, name, short_name, adcode, province, tier_level, tier_name, longitude, latitude)
@@ -291,7 +291,8 @@ def test_run_all_validates_a_shared_source_once_and_quarantines_it_for_every_job
     monkeypatch.setattr(etl.batches, "validate_relation", counting)
     results = {r.job: r for r in run_all(engine=seeded)}
     listing_jobs = sorted(j.name for j in JOBS.values() if "app.listings" in j.sources)
-    assert listing_jobs == ["daily_kpis", "funnel_facts", "merchant_features", "supply_demand"]
+    assert listing_jobs == ["daily_kpis", "funnel_facts", "merchant_features", "segment_kpis",
+                            "supply_demand"]
     # Once for the batch's row checks, once for the table's row count; not once per job.
     assert [r for r in validated if "listings" in r] == [
         next(r for r in validated if r.startswith("etl.batch_") and r.endswith("_listings")),

@@ -1,0 +1,147 @@
+"""ETL job segment_kpis: daily KPIs by merchant segment and by brand, on the ETL seed
+(tests/test_etl.py). Hand-computed values; the segments (brands) add up to mart.daily_kpis;
+an incremental run after changes equals a full rebuild; freshness rows for both marts."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from etl import run_all, run_job
+from tests.test_etl import change, q, seed
+
+SEGMENT_COLUMNS = (
+    "new_registrations", "newly_certified", "active_merchants", "listings_created",
+    "requests_created", "live_listings", "open_requests", "requests_with_match",
+    "requests_with_deposit", "matches_created", "orders_created", "deposits_paid",
+    "deals_completed", "orders_cancelled", "gmv", "fee_amount", "deposit_held",
+    "deposit_released", "deposit_refunded", "deposit_disputed", "pay_wechat", "pay_alipay",
+    "pay_bank")
+BRAND_COLUMNS = ("listings_created", "requests_created", "live_listings", "open_requests",
+                 "matches_created", "orders_created", "deals_completed", "gmv")
+
+
+@pytest.fixture
+def seeded(engine):
+    seed(engine)
+    return engine
+
+
+def _segment(engine, day: str, tier: int, mtype: str, *cols: str) -> tuple:
+    rows = q(engine, f"""SELECT {', '.join(cols)} FROM mart.daily_kpis_segment
+                         WHERE day = :d AND tier_level = :t AND merchant_type = :m""",
+             d=day, t=tier, m=mtype)
+    return tuple(rows[0]) if rows else None
+
+
+def _brand(engine, day: str, brand: int, *cols: str) -> tuple:
+    rows = q(engine, f"""SELECT {', '.join(cols)} FROM mart.daily_kpis_brand
+                         WHERE day = :d AND brand_id = :b""", d=day, b=brand)
+    return tuple(rows[0]) if rows else None
+
+
+def test_segments_hold_the_hand_computed_values(seeded):
+    run_all(engine=seeded)
+    # Seed: M1 4S in Shanghai (tier 1), M2 and M4 secondary dealers in Luoyang (tier 4),
+    # M3 resource dealer in Shanghai. 02-15: M2 buys listing 2 from M1 (95,000, fee 500).
+    # The deal goes to the buyer's segment; each side's event makes one active merchant.
+    assert _segment(seeded, "2025-02-15", 4, "secondary", "active_merchants", "deals_completed",
+                    "gmv", "fee_amount", "open_requests") == (1, 1, Decimal("95000.00"),
+                                                              Decimal("500.00"), 1)
+    # M1 on 02-15: its own event, and both its listings still live at the end of the day
+    # (listing 2 was sold that day: it leaves on 02-16); the seller gets no deal.
+    assert _segment(seeded, "2025-02-15", 1, "4s", "active_merchants", "live_listings",
+                    "deals_completed", "gmv") == (1, 2, 0, Decimal("0.00"))
+    # 02-11: M4 (buyer) orders listing 1 with a 10,000 deposit paid by Alipay (released).
+    assert _segment(seeded, "2025-02-11", 4, "secondary", "orders_created", "deposits_paid",
+                    "deposit_released", "pay_alipay") == (1, 1, Decimal("10000.00"),
+                                                          Decimal("10000.00"))
+    assert _segment(seeded, "2025-02-11", 1, "4s", "orders_created", "deposits_paid") == (0, 0)
+    # Registrations and first approvals to the merchant's own segment.
+    assert _segment(seeded, "2025-02-03", 1, "resource", "new_registrations") == (1,)
+    assert _segment(seeded, "2025-01-23", 4, "secondary", "newly_certified") == (1,)
+    # Request 1 (M2, 01-25) was matched and got a deposit; match 1 (01-26) counts to M2.
+    assert _segment(seeded, "2025-01-25", 4, "secondary", "requests_created",
+                    "requests_with_match", "requests_with_deposit") == (1, 1, 1)
+    assert _segment(seeded, "2025-01-26", 4, "secondary", "matches_created") == (1,)
+    # A day with nothing for a segment has no row.
+    assert _segment(seeded, "2025-01-06", 1, "4s", "new_registrations") is None
+
+
+def test_brands_hold_the_hand_computed_values(seeded):
+    run_all(engine=seeded)
+    cols = ("live_listings", "open_requests", "deals_completed", "gmv")
+    # 02-15: Toyota (1) has listing 1 live; BYD (2) listings 2 (sold that day) and 3 live,
+    # request 1 still open that day, and the 95,000 deal of listing 2.
+    assert _brand(seeded, "2025-02-15", 1, *cols) == (1, 0, 0, Decimal("0.00"))
+    assert _brand(seeded, "2025-02-15", 2, *cols) == (2, 1, 1, Decimal("95000.00"))
+    assert _brand(seeded, "2025-01-25", 2, "requests_created") == (1,)
+    # Matches by the brand of the listing: match 1 (listing 2, BYD), match 2 (listing 1, Toyota).
+    assert _brand(seeded, "2025-01-26", 2, "matches_created") == (1,)
+    assert _brand(seeded, "2025-02-21", 1, "matches_created", "open_requests") == (1, 1)
+    assert _brand(seeded, "2025-02-11", 1, "orders_created") == (1,)
+
+
+def _sum_mismatches(engine, mart: str, columns: tuple[str, ...]) -> list:
+    """Days on which a column summed over the mart's segments (brands) differs from
+    mart.daily_kpis (a missing row counts as zero)."""
+    sums = ", ".join(f"sum({c}) AS {c}" for c in columns)
+    differs = " OR ".join(f"coalesce(s.{c}, 0) <> coalesce(d.{c}, 0)" for c in columns)
+    return q(engine, f"""
+        WITH s AS (SELECT day, {sums} FROM {mart} GROUP BY day)
+        SELECT coalesce(s.day, d.day) AS day FROM s FULL JOIN mart.daily_kpis d USING (day)
+        WHERE {differs}""")
+
+
+def test_segments_and_brands_add_up_to_the_daily_kpis(seeded):
+    run_all(engine=seeded)
+    assert q(seeded, "SELECT count(DISTINCT (tier_level, merchant_type)) FROM mart.daily_kpis_segment") == [(3,)]
+    assert _sum_mismatches(seeded, "mart.daily_kpis_segment", SEGMENT_COLUMNS) == []
+    assert _sum_mismatches(seeded, "mart.daily_kpis_brand", BRAND_COLUMNS) == []
+    change(seeded)
+    run_all(engine=seeded)
+    assert _sum_mismatches(seeded, "mart.daily_kpis_segment", SEGMENT_COLUMNS) == []
+    assert _sum_mismatches(seeded, "mart.daily_kpis_brand", BRAND_COLUMNS) == []
+
+
+def _contents(engine) -> dict[str, list[tuple]]:
+    out = {}
+    for mart, cols in (("mart.daily_kpis_segment", ("day", "tier_level", "merchant_type", *SEGMENT_COLUMNS)),
+                       ("mart.daily_kpis_brand", ("day", "brand_id", *BRAND_COLUMNS))):
+        col_list = ", ".join(cols)
+        out[mart] = [tuple(r) for r in q(engine, f"SELECT {col_list} FROM {mart} ORDER BY {col_list}")]
+    return out
+
+
+def test_incremental_after_changes_equals_full_rebuild(seeded):
+    run_job("segment_kpis", engine=seeded)
+    before = _contents(seeded)
+    change(seeded)
+    incremental = run_job("segment_kpis", engine=seeded)
+    assert incremental.status == "succeeded" and incremental.rows_in > 0
+    after = _contents(seeded)
+    assert after != before
+    # The change: M4 (tier 4 secondary) buys listing 3 from M3 on 03-05 (180,000, fee 900).
+    assert _segment(seeded, "2025-03-05", 4, "secondary", "deals_completed", "gmv",
+                    "fee_amount", "active_merchants") == (1, Decimal("180000.00"),
+                                                          Decimal("900.00"), 1)
+    assert _segment(seeded, "2025-03-05", 1, "resource", "active_merchants", "deals_completed") == (1, 0)
+    assert _brand(seeded, "2025-03-05", 2, "deals_completed", "gmv") == (1, Decimal("180000.00"))
+    full = run_job("segment_kpis", engine=seeded, full=True)
+    assert full.status == "succeeded"
+    assert _contents(seeded) == after
+
+
+def test_a_run_without_changes_writes_nothing_and_freshness_names_both_marts(seeded):
+    first = run_job("segment_kpis", engine=seeded)
+    again = run_job("segment_kpis", engine=seeded)
+    assert (again.status, again.rows_in, again.mart_rows_written) == ("succeeded", 0, 0)
+    fresh = q(seeded, """SELECT mart, job, last_run_status, validation_passed FROM mart.freshness
+                         WHERE mart LIKE 'mart.daily_kpis_%' ORDER BY mart""")
+    assert [tuple(r) for r in fresh] == [
+        ("mart.daily_kpis_brand", "segment_kpis", "succeeded", True),
+        ("mart.daily_kpis_segment", "segment_kpis", "succeeded", True)]
+    assert first.mart_rows_written > 0
+    assert q(seeded, "SELECT min(day) FROM mart.daily_kpis_segment") == [(date(2025, 1, 5),)]
