@@ -196,6 +196,7 @@ with tab_funnel:
                     lambda v: enum_label("tier", int(v)) if pd.notna(v) else "—"),
                 registered_at=lambda d: d["registered_at"].map(fmt_time),
                 reached_previous_at=lambda d: d["reached_previous_at"].map(fmt_time),
+                merchant_name=lambda d: d["merchant_name"].fillna("—"),
                 bd_owner=lambda d: d["bd_owner"].fillna("—"))
             st.dataframe(shown.rename(columns={c: t(f"growth.dropoff.{c}") for c in shown.columns}),
                          hide_index=True, width="stretch")
@@ -264,6 +265,14 @@ def line_chart(series: pd.DataFrame, columns: list[str], grain: str, *, kind: st
     return fig
 
 
+def chart_or_note(columns: list[str], unavailable: tuple[str, ...], draw: Any, key: str) -> None:
+    """Draw the chart, unless none of its series exists under the current filters."""
+    if all(c in unavailable for c in columns):
+        st.caption(t("growth.kpi.unavailable"))
+    else:
+        st.plotly_chart(draw(), width="stretch", key=key)
+
+
 def deals_chart(series: pd.DataFrame, grain: str) -> go.Figure:
     """GMV bars with the deal count as a line on its own axis."""
     periods = series["period_start"].map(
@@ -296,6 +305,8 @@ with tab_kpis:
             st.caption(t("growth.kpi.no_previous", current=report.current_period))
         if report.current_partial:
             st.caption(t("growth.kpi.partial"))
+        if report.basis != "platform":
+            st.caption(t(f"growth.kpi.basis.{report.basis}"))
         cards = report.comparison.set_index("metric")
         for row_start in range(0, len(KPI_CARDS), 5):
             for col, metric in zip(st.columns(5), KPI_CARDS[row_start:row_start + 5]):
@@ -303,41 +314,50 @@ with tab_kpis:
                 missing_fees = metric == "take_rate" and row["current"] is None
                 col.metric(card_label(metric, grain), kpi_value(metric, row["current"]),
                            delta=kpi_delta(row),
-                           help=t("growth.kpi.take_rate_none") if missing_fees
+                           help=t("growth.kpi.unavailable") if metric in report.unavailable
+                           else t("growth.kpi.take_rate_none") if missing_fees
                            else kpi_label(metric, grain),
                            delta_color="inverse" if metric == "median_hours_to_match" else "normal",
                            border=True)
         posts = int(cards.loc["live_posts", "current"] or 0)
         st.progress(min(1.0, posts / report.milestone),
                     text=t("growth.kpi.milestone", posts=f"{posts:,}", goal=f"{report.milestone:,}"))
-        series = report.series
+        series, missing = report.series, report.unavailable
         left, right = st.columns(2)
         with left:
             st.markdown(f"**{t('growth.chart.registrations')}**")
-            st.plotly_chart(line_chart(series, ["new_registrations", "newly_certified"], grain,
-                                       kind="bar"), width="stretch", key="g_kpi_reg")
+            chart_or_note(["new_registrations", "newly_certified"], missing,
+                          lambda: line_chart(series, ["new_registrations", "newly_certified"],
+                                             grain, kind="bar"), "g_kpi_reg")
             st.markdown(f"**{t('growth.chart.rates')}**")
-            st.plotly_chart(line_chart(series, ["match_rate", "deposit_rate"], grain, percent=True),
-                            width="stretch", key="g_kpi_rates")
+            chart_or_note(["match_rate", "deposit_rate"], missing,
+                          lambda: line_chart(series, ["match_rate", "deposit_rate"], grain,
+                                             percent=True), "g_kpi_rates")
             st.markdown(f"**{t('growth.chart.deals')}**")
             st.plotly_chart(deals_chart(series, grain), width="stretch", key="g_kpi_gmv")
             st.markdown(f"**{t('growth.chart.payment_mix')}**")
-            mix = report.payment_mix.assign(
-                channel=lambda d: d["channel"].map(lambda c: enum_label("payment_channel", c)))
-            pie = px.pie(mix, names="channel", values="amount", hole=0.5)
-            pie.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
-            st.plotly_chart(pie, width="stretch", key="g_kpi_mix")
+
+            def payment_pie() -> go.Figure:
+                mix = report.payment_mix.assign(
+                    channel=lambda d: d["channel"].map(lambda c: enum_label("payment_channel", c)))
+                pie = px.pie(mix, names="channel", values="amount", hole=0.5)
+                pie.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
+                return pie
+            chart_or_note(["pay_wechat", "pay_alipay", "pay_bank"], missing, payment_pie,
+                          "g_kpi_mix")
         with right:
             st.markdown(f"**{t('growth.chart.active')}**")
-            st.plotly_chart(line_chart(series, ["active_merchants"], grain), width="stretch",
-                            key="g_kpi_active")
+            chart_or_note(["active_merchants"], missing,
+                          lambda: line_chart(series, ["active_merchants"], grain), "g_kpi_active")
             st.markdown(f"**{t('growth.chart.time_to_match')}**")
-            st.plotly_chart(line_chart(series, ["median_hours_to_match"], grain), width="stretch",
-                            key="g_kpi_ttm")
+            chart_or_note(["median_hours_to_match"], missing,
+                          lambda: line_chart(series, ["median_hours_to_match"], grain), "g_kpi_ttm")
             st.markdown(f"**{t('growth.chart.deposits')}**")
-            st.plotly_chart(line_chart(series, ["deposit_held", "deposit_released",
-                                                "deposit_refunded", "deposit_disputed"], grain,
-                                       kind="bar"), width="stretch", key="g_kpi_dep")
+            deposit_series = ["deposit_held", "deposit_released", "deposit_refunded",
+                              "deposit_disputed"]
+            chart_or_note(deposit_series, missing,
+                          lambda: line_chart(series, deposit_series, grain, kind="bar"),
+                          "g_kpi_dep")
             st.markdown(f"**{t('growth.chart.posts')}**")
             posts_fig = line_chart(series, ["live_listings", "open_requests", "live_posts"], grain)
             posts_fig.add_hline(y=report.milestone, line_dash="dash", line_color="firebrick")

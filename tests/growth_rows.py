@@ -39,6 +39,10 @@ FUNNEL = [
      None, None, None, None, None, None),
 ]
 
+# merchant_id -> name (what the drop-off list shows)
+NAMES = {1: "京一汽车", 2: "苏二车行", 3: "苏三车行", 4: "京四汽车", 5: "豫五资源",
+         6: "京六汽车", 7: "苏七车行", 8: "津八平行进口"}
+
 # merchant_id -> months with a listing/request/deal event
 ACTIVE_MONTHS = {1: ["2026-03", "2026-04"], 2: ["2026-03", "2026-05"], 3: ["2026-04"],
                  5: ["2026-03"], 6: ["2026-02", "2026-03", "2026-05"], 7: ["2026-04"]}
@@ -51,13 +55,39 @@ COHORT_CELLS = [("2026-02-01", 0, 1, 1), ("2026-02-01", 1, 1, 1), ("2026-02-01",
 _KPI_COLS = ("day", "new_registrations", "newly_certified", "live_listings", "open_requests",
              "requests_created", "requests_with_match", "requests_with_deposit",
              "deals_completed", "gmv", "fee_amount", "deposit_held", "deposit_released",
-             "deposit_refunded", "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank")
+             "deposit_refunded", "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank",
+             "active_merchants")
 DAILY_KPIS = [
-    ("2026-03-05", 1, 0, 90, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-    ("2026-03-10", 3, 1, 100, 50, 10, 6, 2, 1, 200000, 2000, 10000, 0, 0, 0, 5000, 3000, 2000),
-    ("2026-03-12", 2, 2, 120, 60, 10, 4, 1, 2, 300000, 3000, 5000, 10000, 0, 0, 0, 0, 5000),
-    ("2026-03-16", 4, 0, 130, 70, 5, 4, 2, 1, 100000, 0, 0, 0, 1000, 500, 1000, 1000, 0),
-    ("2026-03-17", 6, 3, 140, 80, 5, 3, 1, 1, 150000, 0, 2000, 3000, 0, 0, 2000, 0, 0),
+    ("2026-03-05", 1, 0, 90, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    ("2026-03-10", 3, 1, 100, 50, 10, 6, 2, 1, 200000, 2000, 10000, 0, 0, 0, 5000, 3000, 2000, 0),
+    ("2026-03-12", 2, 2, 120, 60, 10, 4, 1, 2, 300000, 3000, 5000, 10000, 0, 0, 0, 0, 5000, 0),
+    ("2026-03-16", 4, 0, 130, 70, 5, 4, 2, 1, 100000, 0, 0, 0, 1000, 500, 1000, 1000, 0, 12),
+    ("2026-03-17", 6, 3, 140, 80, 5, 3, 1, 1, 150000, 0, 2000, 3000, 0, 0, 2000, 0, 0, 9),
+]
+# The same days split over two segments, (tier 1, 4S) and (tier 3, secondary), in the
+# columns above after the segment: each column of a day adds up to DAILY_KPIS.
+DAILY_KPIS_SEGMENT = [
+    ("2026-03-05", 1, "4s", 1, 0, 60, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    ("2026-03-05", 3, "secondary", 0, 0, 30, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    ("2026-03-10", 1, "4s", 2, 1, 70, 30, 6, 4, 1, 1, 200000, 2000, 10000, 0, 0, 0, 5000, 0, 2000, 0),
+    ("2026-03-10", 3, "secondary", 1, 0, 30, 20, 4, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 3000, 0, 0),
+    ("2026-03-12", 1, "4s", 1, 1, 80, 35, 4, 1, 0, 1, 100000, 1000, 0, 10000, 0, 0, 0, 0, 5000, 0),
+    ("2026-03-12", 3, "secondary", 1, 1, 40, 25, 6, 3, 1, 1, 200000, 2000, 5000, 0, 0, 0, 0, 0, 0, 0),
+    ("2026-03-16", 1, "4s", 3, 0, 85, 40, 2, 2, 1, 0, 0, 0, 0, 0, 1000, 0, 1000, 0, 0, 7),
+    ("2026-03-16", 3, "secondary", 1, 0, 45, 30, 3, 2, 1, 1, 100000, 0, 0, 0, 0, 500, 0, 1000, 0, 5),
+    ("2026-03-17", 1, "4s", 2, 2, 90, 45, 1, 1, 0, 1, 150000, 0, 2000, 3000, 0, 0, 2000, 0, 0, 4),
+    ("2026-03-17", 3, "secondary", 4, 1, 50, 35, 4, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5),
+]
+# day, brand_id, live_listings, open_requests, requests_created, deals_completed, gmv
+# (奥迪 1, 比亚迪 2; the snapshots, requests, deals and GMV add up to DAILY_KPIS)
+_BRAND_COLS = ("day", "brand_id", "live_listings", "open_requests", "requests_created",
+               "deals_completed", "gmv")
+DAILY_KPIS_BRAND = [
+    ("2026-03-05", 1, 50, 20, 0, 0, 0), ("2026-03-05", 2, 40, 20, 0, 0, 0),
+    ("2026-03-10", 1, 60, 30, 3, 1, 200000), ("2026-03-10", 2, 40, 20, 7, 0, 0),
+    ("2026-03-12", 1, 70, 35, 2, 1, 100000), ("2026-03-12", 2, 50, 25, 8, 1, 200000),
+    ("2026-03-16", 1, 75, 40, 1, 0, 0), ("2026-03-16", 2, 55, 30, 4, 1, 100000),
+    ("2026-03-17", 1, 80, 45, 2, 1, 150000), ("2026-03-17", 2, 60, 35, 3, 0, 0),
 ]
 # grain, period_start, active_merchants, median_hours_to_match
 KPI_PERIODS = [("week", "2026-03-09", 40, 12.5), ("week", "2026-03-16", 50, 10.0),
@@ -79,13 +109,13 @@ def insert_funnel(conn, bd_owner_id: int | None = None) -> None:
     for row in FUNNEL:
         (mid, reg, cohort, channel, mtype, tier, province, sub, cert, post, match, dep, deal) = row
         conn.execute(sa.text("""
-            INSERT INTO mart.funnel_facts (merchant_id, registered_at, cohort_month, channel,
+            INSERT INTO mart.funnel_facts (merchant_id, merchant_name, registered_at, cohort_month, channel,
                 merchant_type, size_class, province, tier_level, tier_name, bd_owner_id,
                 cert_submitted_at, certified_at, first_post_at, first_match_at,
                 first_deposit_at, first_deal_at, computed_at)
-            VALUES (:mid, :reg, :cohort, :channel, :mtype, 'small', :province, :tier, 'x', :bd,
+            VALUES (:mid, :name, :reg, :cohort, :channel, :mtype, 'small', :province, :tier, 'x', :bd,
                     :sub, :cert, :post, :match, :dep, :deal, '2026-04-06 09:00+08')"""),
-            {"mid": mid, "reg": _ts(reg), "cohort": cohort, "channel": channel, "mtype": mtype,
+            {"mid": mid, "name": NAMES[mid], "reg": _ts(reg), "cohort": cohort, "channel": channel, "mtype": mtype,
              "province": province, "tier": tier, "bd": bd_owner_id if mid == 2 else None,
              "sub": _ts(sub), "cert": _ts(cert), "post": _ts(post), "match": _ts(match),
              "dep": _ts(dep), "deal": _ts(deal)})
@@ -110,6 +140,15 @@ def insert_kpis(conn) -> None:
     for row in DAILY_KPIS:
         conn.execute(sa.text(f"INSERT INTO mart.daily_kpis ({cols}) VALUES ({marks})"),
                      dict(zip(_KPI_COLS, row)))
+    seg_cols = ("day", "tier_level", "merchant_type", *_KPI_COLS[1:])
+    for row in DAILY_KPIS_SEGMENT:
+        conn.execute(sa.text(f"""INSERT INTO mart.daily_kpis_segment ({", ".join(seg_cols)})
+                                 VALUES ({", ".join(f":{c}" for c in seg_cols)})"""),
+                     dict(zip(seg_cols, row)))
+    for row in DAILY_KPIS_BRAND:
+        conn.execute(sa.text(f"""INSERT INTO mart.daily_kpis_brand ({", ".join(_BRAND_COLS)})
+                                 VALUES ({", ".join(f":{c}" for c in _BRAND_COLS)})"""),
+                     dict(zip(_BRAND_COLS, row)))
     for grain, start, active, median in KPI_PERIODS:
         conn.execute(sa.text("""
             INSERT INTO mart.kpi_periods (grain, period_start, active_merchants,

@@ -121,6 +121,7 @@ def test_drop_off_list_at_certification_submitted(engine, data):
     # Reached "registered" but not "submitted" within 14 days: M8, M4, M3 (latest first);
     # only M8's window (until 04-14 23:30) is still open on 04-05.
     assert lost["merchant_id"].tolist() == [8, 4, 3]
+    assert lost["merchant_name"].tolist() == ["津八平行进口", "京四汽车", "苏三车行"]
     assert lost["window_open"].tolist() == [True, False, False]
     with engine.connect() as conn:
         any_time = growth.drop_offs(conn=conn, actor=data, filters=MARCH, step="cert_submitted",
@@ -150,10 +151,10 @@ def test_export_carries_the_filters_and_the_rows(engine, data):
         "# 城市等级: 一线城市、二线城市",
         "# 商户类型: 全部",
         "# 行数: 2",
-        "商户ID,获客渠道,商户类型,省份,城市等级,注册月份,注册时间,到达上一步时间,"
+        "商户ID,商户名称,获客渠道,商户类型,省份,城市等级,注册月份,注册时间,到达上一步时间,"
         "窗口未结束（仍可能转化）,负责BD",
-        "4,自然注册,4S店,北京,一线城市,2026-03,2026-03-15 12:00,2026-03-15 12:00,否,",
-        "3,地推拜访,二网,江苏,二线城市,2026-03,2026-03-10 09:00,2026-03-10 09:00,否,",
+        "4,京四汽车,自然注册,4S店,北京,一线城市,2026-03,2026-03-15 12:00,2026-03-15 12:00,否,",
+        "3,苏三车行,地推拜访,二网,江苏,二线城市,2026-03,2026-03-10 09:00,2026-03-10 09:00,否,",
     ]
 
 
@@ -166,7 +167,8 @@ def test_export_in_english_with_any_time_window(engine, data):
                          "# Date range: 2026-03-01 ~ 2026-03-31", "# City tier: All",
                          "# Merchant type: All", "# Rows: 1"]
     # Any time: M5 submitted (03-21 06:00) and was never certified.
-    assert lines[7] == "5,Advertising,Resource dealer,河南,Tier 4,2026-03,2026-03-20 00:00,2026-03-21 06:00,Yes,"
+    assert lines[6].startswith("Merchant ID,Merchant,Channel,")
+    assert lines[7] == "5,豫五资源,Advertising,Resource dealer,河南,Tier 4,2026-03,2026-03-20 00:00,2026-03-21 06:00,Yes,"
 
 
 # ---------------------------------------------------------------- KPIs
@@ -237,6 +239,87 @@ def test_daily_kpis_compare_with_the_calendar_day_before(engine, data):
     assert c["live_posts"] == (220, 200, approx(0.1))
     # 03-11 has no row: the 03-12 figures have nothing to compare with.
     assert gap.current_period == date(2026, 3, 12) and gap.previous_period is None
+
+
+# ---------------------------------------------------------------- KPIs under the page filters
+MARCH_WEEKS = dict(start=date(2026, 3, 9), end=date(2026, 3, 22))
+ADDITIVE = ("new_registrations", "newly_certified", "active_merchants", "live_listings",
+            "open_requests", "requests_created", "requests_with_match", "requests_with_deposit",
+            "deals_completed", "gmv", "fee_amount", "deposit_held", "deposit_released",
+            "deposit_refunded", "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank")
+
+
+def test_the_segment_mart_adds_up_to_the_platform_mart(engine, data):
+    sums = ", ".join(f"sum(s.{c}) AS {c}" for c in ADDITIVE)
+    differs = " OR ".join(f"s.{c} IS DISTINCT FROM d.{c}" for c in ADDITIVE)
+    with engine.connect() as conn:
+        days = conn.exec_driver_sql(f"""
+            WITH s AS (SELECT day, {sums} FROM mart.daily_kpis_segment s GROUP BY day)
+            SELECT d.day, s.day IS NOT NULL AS split, ({differs}) AS differs
+            FROM mart.daily_kpis d LEFT JOIN s USING (day) ORDER BY d.day""").all()
+    assert [(d.day.isoformat(), d.split, d.differs) for d in days] == [
+        (day, True, False) for day in ("2026-03-05", "2026-03-10", "2026-03-12", "2026-03-16",
+                                       "2026-03-17")]
+
+
+def test_every_segment_picked_gives_the_platform_figures(engine, data):
+    every_tier = GrowthFilters(**MARCH_WEEKS, tiers=growth.TIERS)
+    with engine.connect() as conn:
+        plain = growth.kpis(conn=conn, actor=data, grain="week", filters=GrowthFilters(**MARCH_WEEKS))
+        split = growth.kpis(conn=conn, actor=data, grain="week", filters=every_tier)
+        plain_day = growth.kpis(conn=conn, actor=data, grain="day",
+                                filters=GrowthFilters(start=date(2026, 3, 17), end=date(2026, 3, 17)))
+        split_day = growth.kpis(conn=conn, actor=data, grain="day", filters=GrowthFilters(
+            start=date(2026, 3, 17), end=date(2026, 3, 17), merchant_types=growth.MERCHANT_TYPES))
+    assert (plain.basis, split.basis) == ("platform", "segment")
+    same = [m for m, _ in growth.KPI_METRICS if m not in ("active_merchants", "median_hours_to_match")]
+    assert {m: v for m, v in _cmp(split).items() if m in same} == \
+        {m: v for m, v in _cmp(plain).items() if m in same}
+    # A week's distinct merchants and the median do not add up across segments.
+    assert _cmp(split)["active_merchants"] == (None, None, None)
+    assert _cmp(split)["median_hours_to_match"] == (None, None, None)
+    assert split.unavailable == ("median_hours_to_match", "active_merchants")
+    # A day's do: DAU 9 against 12 either way.
+    assert _cmp(split_day)["active_merchants"] == _cmp(plain_day)["active_merchants"] == \
+        (9, 12, approx(-0.25))
+
+
+def test_weekly_kpis_of_one_tier(engine, data):
+    with engine.connect() as conn:
+        r = growth.kpis(conn=conn, actor=data, grain="week",
+                        filters=GrowthFilters(**MARCH_WEEKS, tiers=(1,)))
+    # Tier 1 (the 4S segment): week of 03-09 = 03-10 + 03-12, week of 03-16 = 03-16 + 03-17.
+    c = _cmp(r)
+    assert c["new_registrations"] == (5, 3, approx(2 / 3))       # 3+2 against 2+1
+    assert c["newly_certified"] == (2, 2, approx(0.0))
+    assert c["live_posts"] == (135, 115, approx(20 / 115))       # 90+45 (03-17), 80+35 (03-12)
+    assert c["match_rate"] == (approx(1.0), approx(0.5), approx(0.5))   # 3/3 against 5/10
+    assert c["deposit_rate"] == (approx(1 / 3), approx(0.1), approx(1 / 3 - 0.1))
+    assert c["deals_completed"] == (1, 2, approx(-0.5))
+    assert c["gmv"] == (150000, 300000, approx(-0.5))
+    assert c["take_rate"] == (None, approx(0.01), None)          # 3,000 fees on 300,000
+    assert c["deposit_refunded"] == (1000, 0, None)
+    assert r.payment_mix.set_index("channel")["amount"].tolist() == [8000, 0, 7000]
+    with engine.connect() as conn:
+        day = growth.kpis(conn=conn, actor=data, grain="day", filters=GrowthFilters(
+            start=date(2026, 3, 17), end=date(2026, 3, 17), merchant_types=("4s",)))
+    assert _cmp(day)["active_merchants"] == (4, 7, approx(-3 / 7))
+
+
+def test_weekly_kpis_of_one_brand(engine, data):
+    with engine.connect() as conn:
+        r = growth.kpis(conn=conn, actor=data, grain="week",
+                        filters=GrowthFilters(**MARCH_WEEKS, brands=(2,), tiers=(1,)))
+    # 比亚迪: snapshots of 03-17 (60 + 35) and 03-12 (50 + 25); deals 0+1 and 1+0.
+    # The brand mart is not split by segment: the tier filter does not narrow it.
+    assert r.basis == "brand"
+    c = _cmp(r)
+    assert c["live_posts"] == (95, 75, approx(20 / 75))
+    assert c["deals_completed"] == (1, 1, approx(0.0))
+    assert c["gmv"] == (100000, 200000, approx(-0.5))
+    for metric in ("new_registrations", "active_merchants", "match_rate", "take_rate",
+                   "deposit_held", "pay_wechat", "median_hours_to_match"):
+        assert metric in r.unavailable and c[metric] == (None, None, None), metric
 
 
 # ---------------------------------------------------------------- cohorts

@@ -49,6 +49,7 @@ def test_funnel_table_drop_offs_and_export(manager):
     # The drop-off list defaults to the first step after registration: M8, M4, M3.
     assert "共 3 家商户在此步流失（显示最近 3 家）" in [c.value for c in at.caption]
     assert _table(at, 1)["商户ID"].tolist() == [8, 4, 3]
+    assert _table(at, 1)["商户名称"].tolist() == ["津八平行进口", "京四汽车", "苏三车行"]
     at.selectbox(key="g_lost").set_value("first_match").run()
     lost = _table(at, 1)
     assert lost["商户ID"].tolist() == [2] and lost["负责BD"].tolist() == ["WANGBD"]
@@ -95,6 +96,26 @@ def test_kpi_cards_compare_weeks(manager):
     at.radio(key="g_grain").set_value("month").run()
     cards = {m.label: (m.value, m.delta) for m in at.metric}
     assert cards["月活 MAU"] == ("70", "")
+
+
+def test_kpi_cards_follow_the_tier_and_brand_filters(manager):
+    at = app_as(manager, page=PAGE)
+    at.date_input(key="g_dates").set_value((date(2026, 3, 9), date(2026, 3, 22))).run()
+    at.multiselect(key="g_tiers").set_value([1]).run()
+    cards = {m.label: (m.value, m.delta) for m in at.metric}
+    assert cards["新注册"] == ("5", "+66.7%")               # tier 1: 5 against 3
+    assert cards["撮合率"] == ("100.0%", "+50.0 pp")
+    assert cards["周活 WAU"] == ("—", "")                   # does not add up across segments
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("按所选城市等级/商户类型汇总") for c in captions)
+    assert "适用筛选：日期范围、城市等级、商户类型、品牌（未选等级/类型/品牌时为全平台口径）" in captions
+    assert not any("等级/类型/品牌不适用" in c for c in captions)   # the old note is gone
+    at.multiselect(key="g_brands").set_value([2]).run()
+    cards = {m.label: (m.value, m.delta) for m in at.metric}
+    assert cards["GMV（元）"] == ("100,000", "-50.0%")
+    assert cards["新注册"] == ("—", "")
+    assert any(c.value.startswith("按所选品牌汇总") for c in at.caption)
+    assert not at.error and not at.exception
 
 
 def test_english_page_renders_everything(manager):

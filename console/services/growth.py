@@ -16,6 +16,11 @@ Definitions the numbers follow (the tests compute them by hand the same way):
 - KPI periods are calendar day / ISO week (Monday) / month in Shanghai time. Additive daily
   figures are summed; end-of-day snapshots (live listings, open requests) take the period's
   last day; distinct and median figures come from ``mart.kpi_periods`` at the same grain.
+- KPIs follow the page filters through the ETL's segmented marts: with a tier or merchant
+  type, ``mart.daily_kpis_segment`` (order figures count to the buyer's segment); with a
+  brand, ``mart.daily_kpis_brand`` (posts, deals and GMV only; tier and type do not narrow
+  it). Summed over every segment they equal the platform-wide ``mart.daily_kpis``. What a
+  filtered mart cannot give (a week's distinct merchants, medians) is reported unavailable.
 """
 from __future__ import annotations
 
@@ -65,12 +70,13 @@ BREAKDOWNS: dict[str, str] = {
 # Which marts feed which chart (what its freshness badge speaks for).
 CHART_MARTS: dict[str, tuple[str, ...]] = {
     "funnel": ("funnel_facts",),
-    "kpis": ("daily_kpis", "kpi_periods"),
+    "kpis": ("daily_kpis", "kpi_periods", "daily_kpis_segment", "daily_kpis_brand"),
     "cohorts": ("cohort_activity", "merchant_active_months"),
     "supply_demand": ("supply_demand",),
 }
 # Marts carrying computed_at, for a freshness stamp even before a run is logged.
-_STAMPED = {"funnel_facts", "daily_kpis", "kpi_periods", "cohort_activity", "supply_demand"}
+_STAMPED = {"funnel_facts", "daily_kpis", "kpi_periods", "cohort_activity", "supply_demand",
+            "daily_kpis_segment", "daily_kpis_brand"}
 
 
 # ---------------------------------------------------------------- filters
@@ -177,7 +183,7 @@ def _funnel_base_sql(group_expr: str) -> str:
     cols = ", ".join(f"f.{col} AS t{i}" for i, (_, col) in enumerate(STEPS, start=1))
     return f"""
         base AS (
-            SELECT f.merchant_id, {group_expr} AS grp, {cols}, f.registered_at AS e1,
+            SELECT f.merchant_id, f.merchant_name, {group_expr} AS grp, {cols}, f.registered_at AS e1,
                    f.channel, f.merchant_type, f.province, f.tier_level, f.cohort_month,
                    f.bd_owner_id
             FROM mart.funnel_facts f
@@ -269,7 +275,7 @@ def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: s
                    f"< r.e{k - 1} + make_interval(days => CAST(:win AS integer))"
                    if window_days is not None else "true")
     sql = f"""{_moments_cte("''", window_days is not None)}
-        SELECT r.merchant_id, r.channel, r.merchant_type, r.province, r.tier_level,
+        SELECT r.merchant_id, r.merchant_name, r.channel, r.merchant_type, r.province, r.tier_level,
                to_char(r.cohort_month, 'YYYY-MM') AS cohort_month, r.t1 AS registered_at,
                r.e{k - 1} AS reached_previous_at,
                ({window_open}) AS window_open,
@@ -334,19 +340,74 @@ KPI_METRICS: tuple[tuple[str, str], ...] = (
     ("pay_wechat", "pct"), ("pay_alipay", "pct"), ("pay_bank", "pct"), ("take_rate", "pp"),
 )
 
-_KPI_SQL = """
-WITH days AS (
-    SELECT d.*, date_trunc(:grain, d.day::timestamp)::date AS period_start
-    FROM mart.daily_kpis d
-    WHERE d.day >= (date_trunc(:grain, CAST(:start AS date)::timestamp)
+# The daily figures each KPI source holds (names from code, never from input). The segment
+# mart splits every additive figure of mart.daily_kpis by the merchant's tier and type
+# (order figures by the buyer's); the brand mart only posts, deals and GMV.
+_SEGMENT_FIGURES = (
+    "new_registrations", "newly_certified", "active_merchants", "live_listings",
+    "open_requests", "requests_created", "requests_with_match", "requests_with_deposit",
+    "deals_completed", "gmv", "fee_amount", "deposit_held", "deposit_released",
+    "deposit_refunded", "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank")
+_BRAND_FIGURES = ("live_listings", "open_requests", "requests_created", "deals_completed", "gmv")
+# What a filtered source cannot give: distinct merchants over a week or month and medians
+# do not add up across segments; the brand mart has no merchant or money-flow figures.
+SEGMENT_UNAVAILABLE = ("median_hours_to_match",)
+BRAND_UNAVAILABLE = tuple(f for f in _SEGMENT_FIGURES if f not in _BRAND_FIGURES) + (
+    "median_hours_to_match", "match_rate", "deposit_rate", "take_rate")
+
+_KPI_RANGE = """{alias}.day >= (date_trunc(:grain, CAST(:start AS date)::timestamp)
                     - CAST('1 ' || :grain AS interval))::date
-      AND d.day <= CAST(:end AS date)
-),
+      AND {alias}.day <= CAST(:end AS date)"""
+_SEGMENT_FILTER = """
+    (cardinality(CAST(:tiers AS smallint[])) = 0 OR s.tier_level = ANY(CAST(:tiers AS smallint[])))
+    AND (cardinality(CAST(:types AS text[])) = 0 OR s.merchant_type = ANY(CAST(:types AS text[])))"""
+_BRAND_FILTER = "s.brand_id = ANY(CAST(:brands AS integer[]))"
+
+
+def _kpi_days_sql(basis: str) -> str:
+    """One row per day of mart.daily_kpis in range (its calendar: a day whose filtered
+    figures are all zero has no segment/brand row but still ends a period), with the
+    figures of the basis: the platform's, or the sums of the segments / brands kept."""
+    period = "date_trunc(:grain, d.day::timestamp)::date AS period_start"
+    if basis == "platform":
+        return f"SELECT d.*, {period} FROM mart.daily_kpis d WHERE {_KPI_RANGE.format(alias='d')}"
+    mart, figures, where = (
+        ("mart.daily_kpis_segment", _SEGMENT_FIGURES, _SEGMENT_FILTER) if basis == "segment"
+        else ("mart.daily_kpis_brand", _BRAND_FIGURES, _BRAND_FILTER))
+    sums = ", ".join(f"sum(s.{f}) AS {f}" for f in figures)
+    cols = ", ".join(f"coalesce(s.{f}, 0) AS {f}" if f in figures else f"NULL::numeric AS {f}"
+                     for f in _SEGMENT_FIGURES)
+    return f"""
+        SELECT d.day, {period}, {cols}
+        FROM mart.daily_kpis d
+        LEFT JOIN (SELECT s.day, {sums} FROM {mart} s
+                   WHERE {_KPI_RANGE.format(alias='s')} AND {where}
+                   GROUP BY s.day) s ON s.day = d.day
+        WHERE {_KPI_RANGE.format(alias='d')}"""
+
+
+def _kpi_sql(basis: str) -> str:
+    # Platform: distinct active merchants and medians per period from mart.kpi_periods.
+    # Segments: a merchant is in one segment, so daily active merchants add up (DAU), but a
+    # week's or month's distinct merchants do not; no median. Brand: neither.
+    if basis == "platform":
+        tail = """kp.active_merchants, kp.median_hours_to_match
+            FROM periods p
+            LEFT JOIN mart.kpi_periods kp ON kp.grain = :grain AND kp.period_start = p.period_start"""
+    elif basis == "segment":
+        tail = """CASE WHEN :grain = 'day' THEN p.day_active END AS active_merchants,
+                  NULL::numeric AS median_hours_to_match
+            FROM periods p"""
+    else:
+        tail = "NULL::integer AS active_merchants, NULL::numeric AS median_hours_to_match FROM periods p"
+    return f"""
+WITH days AS ({_kpi_days_sql(basis)}),
 periods AS (
     SELECT period_start,
            max(day) AS last_day, count(*) AS days_covered,
            sum(new_registrations) AS new_registrations,
            sum(newly_certified) AS newly_certified,
+           sum(active_merchants) AS day_active,
            (array_agg(live_listings ORDER BY day DESC))[1] AS live_listings,
            (array_agg(open_requests ORDER BY day DESC))[1] AS open_requests,
            sum(requests_created) AS requests_created,
@@ -359,11 +420,20 @@ periods AS (
            sum(pay_wechat) AS pay_wechat, sum(pay_alipay) AS pay_alipay, sum(pay_bank) AS pay_bank
     FROM days GROUP BY period_start
 )
-SELECT p.*, kp.active_merchants, kp.median_hours_to_match
-FROM periods p
-LEFT JOIN mart.kpi_periods kp ON kp.grain = :grain AND kp.period_start = p.period_start
+SELECT p.*, {tail}
 ORDER BY p.period_start
 """
+
+
+def kpi_basis(filters: GrowthFilters) -> str:
+    """Which mart the KPIs come from: 'brand' when a brand is picked (the brand mart is not
+    split by segment, so tier and type do not narrow it), 'segment' with a tier or merchant
+    type, else 'platform'."""
+    if filters.brands:
+        return "brand"
+    if filters.tiers or filters.merchant_types:
+        return "segment"
+    return "platform"
 
 
 @dataclass(frozen=True)
@@ -376,6 +446,8 @@ class KpiReport:
     current_partial: bool = False  # the compared period runs past the range (in progress)
     milestone: int = MILESTONE_POSTS
     payment_mix: pd.DataFrame = field(default_factory=pd.DataFrame)  # channel, amount, share
+    basis: str = "platform"        # platform | segment | brand: see kpi_basis
+    unavailable: tuple[str, ...] = ()  # metrics the basis cannot give (None in the report)
 
 
 @requires(*READERS)
@@ -386,7 +458,8 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
     check_filters(filters)
     if grain not in GRAINS:
         raise InvalidInput("growth.error.bad_grain")
-    raw = db.fetch_df(conn, _KPI_SQL, grain=grain, start=filters.start, end=filters.end)
+    basis = kpi_basis(filters)
+    raw = db.fetch_df(conn, _kpi_sql(basis), grain=grain, **filters.params())
     frame = _derive_kpis(raw)
     range_start = pd.Timestamp(filters.start).to_period(
         {"day": "D", "week": "W-SUN", "month": "M"}[grain]).start_time.date()
@@ -408,7 +481,17 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
                              and _next_period_start(current["period_start"], grain) > filters.end
                              + timedelta(days=1)),
         payment_mix=_payment_mix(series),
+        basis=basis,
+        unavailable=_unavailable(basis, grain),
     )
+
+
+def _unavailable(basis: str, grain: str) -> tuple[str, ...]:
+    if basis == "platform":
+        return ()
+    if basis == "segment":
+        return SEGMENT_UNAVAILABLE + (("active_merchants",) if grain != "day" else ())
+    return BRAND_UNAVAILABLE
 
 
 def _compared_period(series: pd.DataFrame, grain: str, end: date) -> pd.Series | None:
