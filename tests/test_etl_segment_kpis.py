@@ -145,3 +145,13 @@ def test_a_run_without_changes_writes_nothing_and_freshness_names_both_marts(see
         ("mart.daily_kpis_segment", "segment_kpis", "succeeded", True)]
     assert first.mart_rows_written > 0
     assert q(seeded, "SELECT min(day) FROM mart.daily_kpis_segment") == [(date(2025, 1, 5),)]
+
+
+def test_funnel_facts_carry_the_merchant_name(seeded):
+    run_job("funnel_facts", engine=seeded)
+    assert q(seeded, "SELECT merchant_id, merchant_name FROM mart.funnel_facts ORDER BY 1") == [
+        (1, "沪上4S"), (2, "洛阳二网"), (3, "资源商甲"), (4, "新来的")]
+    with seeded.begin() as conn:
+        conn.execute(sa.text("UPDATE app.merchants SET name = '洛阳二网车行', updated_at = now() WHERE id = 2"))
+    assert run_job("funnel_facts", engine=seeded).mart_rows_written == 1
+    assert q(seeded, "SELECT merchant_name FROM mart.funnel_facts WHERE merchant_id = 2") == [("洛阳二网车行",)]
