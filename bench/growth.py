@@ -15,7 +15,7 @@ from console.services import growth
 from console.services.growth import GrowthFilters
 
 ACTOR = Actor(id=0, username="bench", display_name="bench", roles=frozenset({"manager"}))
-GROWTH_JOBS = ("funnel_facts", "daily_kpis", "cohort_activity", "supply_demand")
+GROWTH_JOBS = ("funnel_facts", "daily_kpis", "segment_kpis", "cohort_activity", "supply_demand")
 RANGE_DAYS = 180
 
 
@@ -48,6 +48,10 @@ def _chart_calls(f: GrowthFilters) -> dict[str, object]:
                                                 step="first_match", limit=None),
         "kpis_week": lambda c: growth.kpis(conn=c, actor=ACTOR, filters=f, grain="week"),
         "kpis_day": lambda c: growth.kpis(conn=c, actor=ACTOR, filters=f, grain="day"),
+        "kpis_week_segment": lambda c: growth.kpis(conn=c, actor=ACTOR, filters=tier, grain="week"),
+        "kpis_week_brand": lambda c: growth.kpis(
+            conn=c, actor=ACTOR, filters=GrowthFilters(start=f.start, end=f.end, brands=(1, 2, 3)),
+            grain="week"),
         "cohorts": lambda c: growth.cohorts(conn=c, actor=ACTOR, filters=f),
         "cohorts_filtered": lambda c: growth.cohorts(conn=c, actor=ACTOR, filters=tier),
         "supply_demand": lambda c: growth.supply_demand(conn=c, actor=ACTOR, filters=f, by="brand"),
