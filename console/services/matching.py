@@ -96,120 +96,177 @@ _CREDIT_CASE = """CASE {grade} WHEN 'AAA' THEN 1.0 WHEN 'AA' THEN 0.85 WHEN 'A' 
                   WHEN 'BBB' THEN 0.55 WHEN 'BB' THEN 0.4 WHEN 'B' THEN 0.25 WHEN 'C' THEN 0.1
                   ELSE 0.5 END"""
 
-# Requests in scope -> candidate pairs (trim-level and series-level branches, so each can use
-# its index) -> seller history -> components -> score -> top K. Filters:
-#   :request_ids NULL = all open normal requests; :listing_ids NULL = all live listings.
-_SCORED_SQL = """
-WITH req AS (
-    SELECT r.id, r.merchant_id, r.series_id, r.trim_id, r.accepted_colors, r.quantity,
-           r.max_price, r.needed_by, c.latitude AS lat, c.longitude AS lon
+# Why the scoring SQL has this shape (a full run covers ~40k open requests x 250k live listings,
+# ~3M candidate pairs, at the large scale):
+# - candidates: per request an index-only scan of live listings by (trim_id, price <= max) on
+#   the covering index of migration 025, the other rules filtered in the index tuples;
+# - everything that does not depend on the pair is computed once, not once per pair: per seller
+#   (active status, response history, credit grade) in ``seller``; per listing (guide-price,
+#   freshness and the seller's points) in ``offer``. The inner join on ``offer`` is what
+#   drops suspended sellers;
+# - per pair only the distance (float) and integer arithmetic are left: components are integers in ten-thousandths
+#   (c4 = round(component, 4) x 10000) and score_milli = round(sum(weight x c4) / 10000, 3) x
+#   1000 = (sum + 5) / 10. The stored score is score_milli / 1000 exactly, so ranking on
+#   score_milli here and on the stored score in _RERANK_SQL agree (ties: listing id);
+# - only the k winners per request get their explainable components and jsonb built.
+
+# Aliases: l = listing, q = request (lat/lon: its city), lc = listing's city.
+_KM = "ops.great_circle_km(q.lat, q.lon, lc.latitude, lc.longitude)"
+_AGE_DAYS = "greatest(date_part('epoch', CAST(:as_of AS timestamptz) - l.published_at) / 86400, 0)"
+_PRICE_CENTS = "(l.price * 100)::bigint"
+_C4 = {
+    "price_vs_guide": "(round(least(greatest((l.guide_price - l.price) / l.guide_price * 100"
+                      " / {full_discount}, 0), 1), 4) * 10000)::int",
+    # Candidates have price <= max, so the headroom is >= 0: integer half-up rounding of
+    # 10000 x (max - price) / max / FULL_HEADROOM, capped at 1.
+    "price_vs_max": "least(10000, (2 * {headroom_scale} * (q.max_cents - {price_cents}) + q.max_cents)"
+                    " / (2 * q.max_cents))::int",
+    "distance": "round((1 - least({km} / {max_km}, 1)) * 10000)::int",
+    "credit": "s.c4",
+    "freshness": "round((1 - least({age} / {stale_days}, 1)) * 10000)::int",
+    "response": "s.r4",
+}
+
+
+def _c4(name: str, price_cents: str = _PRICE_CENTS) -> str:
+    return _C4[name].format(full_discount=FULL_DISCOUNT_POINTS, headroom_scale=round(10000 / FULL_HEADROOM),
+                            price_cents=price_cents, km=_KM, max_km=MAX_USEFUL_KM, age=_AGE_DAYS,
+                            stale_days=STALE_DAYS)
+
+
+def _points(*names: str) -> str:
+    """Sum of weight x c4 over these components (weights are whole points)."""
+    return " + ".join(f"{int(WEIGHTS[n])} * {_c4(n)}" for n in names)
+
+
+def _credit4(grade: str) -> str:
+    cases = " ".join(f"WHEN '{g}' THEN {round(p * 10000)}" for g, p in GRADE_POINTS.items())
+    return f"CASE {grade} {cases} ELSE {round(NEUTRAL * 10000)} END"
+
+
+_SCORING_SQL = """
+WITH req AS MATERIALIZED (   -- open normal requests of active buyers, with the trims each accepts
+    SELECT r.id, r.merchant_id, r.accepted_colors, r.quantity, r.max_price, r.needed_by,
+           (r.max_price * 100)::bigint AS max_cents, c.latitude AS lat, c.longitude AS lon,
+           CASE WHEN r.trim_id IS NOT NULL THEN ARRAY[r.trim_id]
+                ELSE ARRAY(SELECT t.id FROM app.trims t WHERE t.series_id = r.series_id) END AS trim_ids
     FROM app.requests r
     JOIN app.cities c ON c.id = r.city_id
     JOIN app.merchants bm ON bm.id = r.merchant_id AND bm.status = 'active'
-    WHERE r.status = 'open' AND r.mode = 'normal'
-      AND (CAST(:request_ids AS bigint[]) IS NULL OR r.id = ANY(CAST(:request_ids AS bigint[])))
-),
-pairs AS (
-    SELECT q.id AS request_id, l.id AS listing_id
-    FROM req q JOIN app.listings l ON l.trim_id = q.trim_id
-    WHERE q.trim_id IS NOT NULL
-    UNION ALL
-    SELECT q.id, l.id
-    FROM req q JOIN app.trims t ON t.series_id = q.series_id
-               JOIN app.listings l ON l.trim_id = t.id
-    WHERE q.trim_id IS NULL
-),
-cand AS (
-    SELECT q.id AS request_id, l.id AS listing_id, l.merchant_id AS seller_id,
-           l.price, l.guide_price, l.published_at, q.max_price,
-           ops.great_circle_km(q.lat, q.lon, lc.latitude, lc.longitude) AS km
-    FROM pairs p
-    JOIN req q ON q.id = p.request_id
-    JOIN app.listings l ON l.id = p.listing_id
-    JOIN app.cities lc ON lc.id = l.city_id
-    JOIN app.merchants sm ON sm.id = l.merchant_id AND sm.status = 'active'
-    WHERE l.status = 'live'
-      AND (CAST(:listing_ids AS bigint[]) IS NULL OR l.id = ANY(CAST(:listing_ids AS bigint[])))
-      AND l.price <= q.max_price
-      AND l.quantity >= q.quantity
-      AND l.available_from <= q.needed_by
-      AND (cardinality(q.accepted_colors) = 0 OR l.exterior_color = ANY(q.accepted_colors))
-      AND l.merchant_id <> q.merchant_id
+    WHERE r.status = 'open' AND r.mode = 'normal'{request_scope}
 ),
 history AS (   -- seller response: matches that left 'suggested' without the seller going silent
     SELECT l.merchant_id AS seller_id,
            count(*) FILTER (WHERE m.stage <> 'suggested'
                             AND coalesce(m.lost_reason, '') <> 'seller_unresponsive') AS responded,
            count(*) FILTER (WHERE m.stage <> 'suggested') AS decided
-    FROM ops.matches m JOIN app.listings l ON l.id = m.listing_id
-    WHERE l.merchant_id IN (SELECT DISTINCT seller_id FROM cand)
+    FROM ops.matches m JOIN app.listings l ON l.id = m.listing_id{history_scope}
     GROUP BY l.merchant_id
 ),
-raw AS (
-    SELECT c.*, {grade} AS grade,
-           (c.guide_price - c.price) / c.guide_price * 100 AS discount_points,
-           (c.max_price - c.price) / c.max_price AS headroom,
-           greatest(extract(epoch FROM (CAST(:as_of AS timestamptz) - c.published_at)) / 86400, 0)
-               AS age_days,
-           (coalesce(h.responded, 0) + 1.0) / (coalesce(h.decided, 0) + 2.0) AS response_rate
-    FROM cand c
-    LEFT JOIN history h ON h.seller_id = c.seller_id
-    {grade_join}
+seller AS MATERIALIZED (   -- active sellers, once each
+    SELECT x.id, x.grade, x.response_rate, {credit4} AS c4,
+           (round(x.response_rate, 4) * 10000)::int AS r4
+    FROM (SELECT sm.id, {grade} AS grade,
+                 (coalesce(h.responded, 0) + 1.0) / (coalesce(h.decided, 0) + 2.0) AS response_rate
+          FROM app.merchants sm
+          LEFT JOIN history h ON h.seller_id = sm.id
+          {grade_join}
+          WHERE sm.status = 'active'{seller_scope}) x
 ),
-comp AS (
-    SELECT r.*,
-           round(least(greatest(r.discount_points / {full_discount}, 0), 1)::numeric, 4) AS c_guide,
-           round(least(greatest(r.headroom / {full_headroom}, 0), 1)::numeric, 4) AS c_max,
-           round((1 - least(r.km / {max_km}, 1))::numeric, 4) AS c_dist,
-           round(({credit_case})::numeric, 4) AS c_credit,
-           round((1 - least(r.age_days / {stale_days}, 1))::numeric, 4) AS c_fresh,
-           round(r.response_rate::numeric, 4) AS c_resp
-    FROM raw r
+offer AS MATERIALIZED (   -- live listings of active sellers, with their listing-level points
+    SELECT l.id, {price_cents} AS price_cents, {offer_points} AS points
+    FROM app.listings l JOIN seller s ON s.id = l.merchant_id
+    WHERE l.status = 'live'{offer_scope}
 ),
-scored AS (
-    SELECT c.*,
-           round({w_guide} * c_guide + {w_max} * c_max + {w_dist} * c_dist
-                 + {w_credit} * c_credit + {w_fresh} * c_fresh + {w_resp} * c_resp, 3) AS score
-    FROM comp c
+pairs AS (   -- every candidate pair and its score
+    SELECT q.id AS request_id, l.id AS listing_id,
+           (o.points + {w_max} * {m4} + {w_dist} * {d4} + 5) / 10 AS score_milli
+    FROM req q
+    JOIN app.listings l
+      ON l.status = 'live' AND l.trim_id = ANY(q.trim_ids) AND l.price <= q.max_price
+     AND l.quantity >= q.quantity
+     AND l.available_from <= q.needed_by
+     AND (cardinality(q.accepted_colors) = 0 OR l.exterior_color = ANY(q.accepted_colors))
+     AND l.merchant_id <> q.merchant_id{listing_scope}
+    JOIN offer o ON o.id = l.id
+    JOIN app.cities lc ON lc.id = l.city_id
+),
+top AS MATERIALIZED (   -- the best k per request (the window stops at k per request)
+    SELECT request_id, listing_id, score_milli
+    FROM (SELECT p.*, row_number() OVER (PARTITION BY request_id
+                                         ORDER BY score_milli DESC, listing_id) AS rn
+          FROM pairs p) ranked
+    WHERE rn <= :k
+),
+scored AS (   -- the winners' explainable components: the same expressions as their score
+    SELECT t.request_id, t.listing_id, t.score_milli,
+           jsonb_build_object(
+               'price_vs_guide', round({g4} / 10000.0, 4), 'price_vs_max', round({m4_winner} / 10000.0, 4),
+               'distance', round({d4} / 10000.0, 4), 'credit', round(s.c4 / 10000.0, 4),
+               'freshness', round({f4} / 10000.0, 4), 'response', round(s.r4 / 10000.0, 4),
+               'discount_points', round((l.guide_price - l.price) / l.guide_price * 100, 2),
+               'headroom_pct', round((q.max_price - l.price) / q.max_price * 100, 2),
+               'km', round(CAST({km} AS numeric), 1), 'grade', s.grade,
+               'age_days', round(CAST({age} AS numeric), 1),
+               'response_rate', round(s.response_rate, 3), 'price', l.price) AS components
+    FROM top t
+    JOIN req q ON q.id = t.request_id
+    JOIN app.listings l ON l.id = t.listing_id
+    JOIN app.cities lc ON lc.id = l.city_id
+    JOIN seller s ON s.id = l.merchant_id
 )
 """
 
-_COMPONENTS_JSON = """jsonb_build_object(
-    'price_vs_guide', c_guide, 'price_vs_max', c_max, 'distance', c_dist,
-    'credit', c_credit, 'freshness', c_fresh, 'response', c_resp,
-    'discount_points', round(discount_points::numeric, 2), 'headroom_pct', round((headroom * 100)::numeric, 2),
-    'km', round(km::numeric, 1), 'grade', grade, 'age_days', round(age_days::numeric, 1),
-    'response_rate', round(response_rate::numeric, 3), 'price', price)"""
+_REQUEST_SCOPE = "\n      AND r.id = ANY(CAST(:request_ids AS bigint[]))"
+_LISTING_SCOPE = "\n     AND l.id = ANY(CAST(:listing_ids AS bigint[]))"
+# A scoped run needs only the listings and sellers that could appear: live listings of the
+# trims its requests accept.
+_SCOPED_LISTINGS = """
+      AND l.trim_id IN (SELECT unnest(q.trim_ids) FROM req q){listing_scope}"""
+_SCOPED_SELLERS = """(SELECT l.merchant_id FROM app.listings l
+                    WHERE l.status = 'live'{scoped_listings})"""
 
 
-def scored_sql(conn: Connection) -> str:
-    """The CTE chain ending in ``scored``; constants are formatted in, values stay bound."""
-    grade_join, grade = _grade_join(conn, "c.seller_id")
-    return _SCORED_SQL.format(
-        grade=grade, grade_join=grade_join, credit_case=_CREDIT_CASE.format(grade="r.grade"),
-        full_discount=FULL_DISCOUNT_POINTS, full_headroom=FULL_HEADROOM, max_km=MAX_USEFUL_KM,
-        stale_days=STALE_DAYS, w_guide=WEIGHTS["price_vs_guide"], w_max=WEIGHTS["price_vs_max"],
-        w_dist=WEIGHTS["distance"], w_credit=WEIGHTS["credit"], w_fresh=WEIGHTS["freshness"],
-        w_resp=WEIGHTS["response"])
+def scored_sql(conn: Connection, *, requests: bool = False, listings: bool = False) -> str:
+    """The CTE chain ending in ``scored`` (request_id, listing_id, score_milli, components).
+
+    ``requests``/``listings``: restrict to ``:request_ids`` / ``:listing_ids`` (a separate SQL
+    text per scope, so each plan can use its index). Constants are formatted in; values stay
+    bound (:as_of, :k and the id arrays).
+    """
+    grade_join, grade = _grade_join(conn, "sm.id")
+    listing_scope = _LISTING_SCOPE if listings else ""
+    scoped = requests or listings
+    scoped_listings = _SCOPED_LISTINGS.format(listing_scope=listing_scope.replace("\n", " "))
+    sellers = _SCOPED_SELLERS.format(scoped_listings=scoped_listings)
+    return _SCORING_SQL.format(
+        request_scope=_REQUEST_SCOPE if requests else "",
+        seller_scope=f"\n            AND sm.id IN {sellers}" if scoped else "",
+        history_scope=f"\n    WHERE l.merchant_id IN {sellers}" if scoped else "",
+        offer_scope=scoped_listings if scoped else "",
+        listing_scope=listing_scope, grade_join=grade_join, grade=grade,
+        credit4=_credit4("x.grade"), price_cents=_PRICE_CENTS,
+        offer_points=_points("price_vs_guide", "credit", "freshness", "response"),
+        km=_KM, d4=_c4("distance"), m4=_c4("price_vs_max", "o.price_cents"),
+        m4_winner=_c4("price_vs_max"), w_max=int(WEIGHTS["price_vs_max"]),
+        w_dist=int(WEIGHTS["distance"]), g4=_c4("price_vs_guide"), f4=_c4("freshness"), age=_AGE_DAYS)
 
 
-def _insert_top_k_sql(conn: Connection) -> str:
-    return scored_sql(conn) + f"""
-, ranked AS (
-    SELECT s.*, row_number() OVER (PARTITION BY request_id ORDER BY score DESC, listing_id) AS rn
-    FROM scored s
-)
+def _insert_top_k_sql(conn: Connection, *, requests: bool) -> str:
+    return scored_sql(conn, requests=requests) + """
 INSERT INTO ops.match_suggestions (request_id, listing_id, rank, score, components, computed_at)
-SELECT request_id, listing_id, rn, score, {_COMPONENTS_JSON}, CAST(:as_of AS timestamptz)
-FROM ranked WHERE rn <= :k
+SELECT request_id, listing_id,
+       row_number() OVER (PARTITION BY request_id ORDER BY score_milli DESC, listing_id),
+       score_milli / 1000.0, components, CAST(:as_of AS timestamptz)
+FROM scored
 """
 
 
 def _merge_sql(conn: Connection) -> str:
     """Insert the scored rows of some listings into existing top-K lists (re-ranked after)."""
-    return scored_sql(conn) + f"""
+    return scored_sql(conn, requests=True, listings=True) + """
 INSERT INTO ops.match_suggestions (request_id, listing_id, rank, score, components, computed_at)
-SELECT request_id, listing_id, 32767, score, {_COMPONENTS_JSON}, CAST(:as_of AS timestamptz)
+SELECT request_id, listing_id, 32767, score_milli / 1000.0, components, CAST(:as_of AS timestamptz)
 FROM scored
 ON CONFLICT (request_id, listing_id) DO UPDATE
    SET score = EXCLUDED.score, components = EXCLUDED.components, computed_at = EXCLUDED.computed_at
@@ -247,8 +304,12 @@ def lift_ui_timeout(conn: Connection) -> None:
     """Batch recomputes run on the console's engine, whose sessions carry the UI's
     statement_timeout (console/db.py): a page must not hang, but a full rematch over every
     open request is a batch job that must finish. SET LOCAL ends with the transaction, so
-    the pooled connection goes back to the pool with the UI timeout again."""
+    the pooled connection goes back to the pool with the UI timeout again.
+
+    The same goes for work_mem: a full run hashes and sorts the ~3M candidate pairs of the
+    large scale; with the 4MB default both spill to disk in batches several times over."""
     db.execute(conn, "SET LOCAL statement_timeout = 0")
+    db.execute(conn, "SET LOCAL work_mem = '256MB'")
 
 
 def rematch_full(*, conn: Connection, top_k: int = 5, as_of: datetime | None = None) -> RematchResult:
@@ -257,8 +318,7 @@ def rematch_full(*, conn: Connection, top_k: int = 5, as_of: datetime | None = N
     # Lock out concurrent incremental runs while the table is rebuilt.
     db.execute(conn, "LOCK TABLE ops.match_suggestions IN SHARE ROW EXCLUSIVE MODE")
     db.execute(conn, "DELETE FROM ops.match_suggestions")
-    inserted = db.execute(conn, _insert_top_k_sql(conn), request_ids=None, listing_ids=None,
-                          as_of=_now(as_of), k=top_k)
+    inserted = db.execute(conn, _insert_top_k_sql(conn, requests=False), as_of=_now(as_of), k=top_k)
     requests = db.scalar(conn, "SELECT count(DISTINCT request_id) FROM ops.match_suggestions")
     return RematchResult(int(requests or 0), inserted)
 
@@ -271,7 +331,7 @@ def rematch_requests(*, conn: Connection, request_ids: Sequence[int], top_k: int
         return RematchResult(0, 0)
     db.execute(conn, "DELETE FROM ops.match_suggestions WHERE request_id = ANY(CAST(:ids AS bigint[]))",
                ids=ids)
-    inserted = db.execute(conn, _insert_top_k_sql(conn), request_ids=ids, listing_ids=None,
+    inserted = db.execute(conn, _insert_top_k_sql(conn, requests=True), request_ids=ids,
                           as_of=_now(as_of), k=top_k)
     return RematchResult(len(ids), inserted)
 
@@ -279,14 +339,23 @@ def rematch_requests(*, conn: Connection, request_ids: Sequence[int], top_k: int
 _HOLDERS_SQL = """SELECT DISTINCT request_id FROM ops.match_suggestions
                   WHERE listing_id = ANY(CAST(:ids AS bigint[]))"""
 
-# Open normal requests for which any of these listings passes the candidate rules.
+# Open normal requests for which any of these listings passes the candidate rules. Two
+# branches (same trim / any trim of the series) so each probes its partial index on open
+# requests instead of an OR that no index serves.
 _CANDIDATE_REQUESTS_SQL = """
+WITH l AS (
+    SELECT l.*, t.series_id FROM app.listings l JOIN app.trims t ON t.id = l.trim_id
+    WHERE l.id = ANY(CAST(:ids AS bigint[])) AND l.status = 'live'
+), r AS (
+    SELECT r.*, l.id AS listing_id FROM l
+    JOIN app.requests r ON r.status = 'open' AND r.trim_id = l.trim_id
+    UNION ALL
+    SELECT r.*, l.id FROM l
+    JOIN app.requests r ON r.status = 'open' AND r.trim_id IS NULL AND r.series_id = l.series_id
+)
 SELECT DISTINCT r.id
-FROM app.listings l
-JOIN app.trims t ON t.id = l.trim_id
-JOIN app.requests r ON r.status = 'open' AND r.mode = 'normal'
-     AND (r.trim_id = l.trim_id OR (r.trim_id IS NULL AND r.series_id = t.series_id))
-WHERE l.id = ANY(CAST(:ids AS bigint[])) AND l.status = 'live'
+FROM r JOIN app.listings l ON l.id = r.listing_id
+WHERE r.mode = 'normal'
   AND l.price <= r.max_price AND l.quantity >= r.quantity AND l.available_from <= r.needed_by
   AND (cardinality(r.accepted_colors) = 0 OR l.exterior_color = ANY(r.accepted_colors))
   AND l.merchant_id <> r.merchant_id
@@ -312,7 +381,7 @@ def rematch_listings(*, conn: Connection, listing_ids: Sequence[int], top_k: int
     merged = 0
     if others:
         merged = db.execute(conn, _merge_sql(conn), request_ids=others, listing_ids=ids,
-                            as_of=_now(as_of))
+                            as_of=_now(as_of), k=top_k)
         db.execute(conn, _RERANK_SQL, ids=others, k=top_k)
     return RematchResult(len(held) + len(others), rebuilt.suggestions + merged)
 
