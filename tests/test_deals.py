@@ -206,3 +206,29 @@ def test_best_offer_is_proposed_after_the_deadline(engine, world, make_actor):
         row = conn.execute(sa.text("SELECT listing_id, source, stage FROM ops.matches WHERE request_id = :r"),
                            {"r": req}).one()
     assert tuple(row) == (l2, "bid", "suggested")
+
+
+def test_a_column_shows_its_oldest_cards_and_counts_them_all(engine, world, make_actor, monkeypatch):
+    monkeypatch.setattr(deals, "CARDS_PER_COLUMN", 2)
+    buyer, seller = world.merchant(), world.merchant()
+    req = world.request(merchant_id=buyer, quantity=1)
+    bd = make_actor("bd")
+    ids = []
+    with engine.begin() as conn:
+        for price in (170_000, 180_000, 190_000, 160_000):
+            listing = world.listing(merchant_id=seller, price=price, quantity=1)
+            ids.append(deals.create_match(conn=conn, actor=bd, request_id=req, listing_id=listing))
+        # Ages in 'suggested': 3, 1 and 2 days; the fourth card was lost 40 days ago.
+        for match_id, days in zip(ids, (3, 1, 2)):
+            conn.execute(sa.text("UPDATE ops.matches SET stage_entered_at = now() - make_interval(days => :d) "
+                                 "WHERE id = :id"), {"d": days, "id": match_id})
+        conn.execute(sa.text("""UPDATE ops.matches SET stage = 'lost', lost_reason = 'price_gap',
+                                       stage_entered_at = now() - interval '40 days' WHERE id = :id"""),
+                     {"id": ids[3]})
+    with engine.connect() as conn:
+        b = deals.board(conn=conn, actor=bd)
+    assert list(b.cards["id"]) == [ids[0], ids[2]]               # the two oldest, oldest first
+    cols = b.columns.set_index("stage")
+    assert cols.loc["suggested", "count"] == 3
+    assert cols.loc["suggested", "total"] == 540_000
+    assert cols.loc["lost", "count"] == 0                         # closed beyond the 30 days shown

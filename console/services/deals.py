@@ -260,7 +260,7 @@ def _scope_owner(actor: Actor, scope: str, owner_id: int | None) -> int | None:
     return owner_id
 
 
-_CARDS_SQL = """
+_CARD_COLUMNS = """
 SELECT m.id, m.stage, m.version, m.source, m.score, m.deal_value, m.owner_id,
        st.display_name AS owner, m.next_action_at, m.stage_entered_at, m.created_at,
        m.request_id, m.listing_id, m.lost_reason,
@@ -270,7 +270,10 @@ SELECT m.id, m.stage, m.version, m.source, m.score, m.deal_value, m.owner_id,
        extract(epoch FROM (now() - m.stage_entered_at)) / 86400 AS days_in_stage,
        coalesce(o.escrow_state, 'none') AS escrow_state,
        m.next_action_at < now() AS overdue
-FROM ops.matches m
+"""
+
+# Everything a card shows, joined to its match m.
+_CARD_JOINS = """
 JOIN app.requests r ON r.id = m.request_id
 JOIN app.listings l ON l.id = m.listing_id
 JOIN app.trims t ON t.id = l.trim_id
@@ -283,10 +286,52 @@ JOIN app.cities sc ON sc.id = l.city_id
 LEFT JOIN ops.staff st ON st.id = m.owner_id
 LEFT JOIN LATERAL (SELECT escrow_state FROM app.orders
                    WHERE match_id = m.id ORDER BY created_at DESC LIMIT 1) o ON true
-WHERE m.owner_id IS NOT NULL
+"""
+
+# Which cards are on a board: owned, and open or closed within CLOSED_VISIBLE_DAYS.
+_ON_BOARD = """m.owner_id IS NOT NULL
   AND (CAST(:owner AS bigint) IS NULL OR m.owner_id = CAST(:owner AS bigint))
   AND (m.stage IN ('suggested','contacted','negotiating','deposit_paid')
-       OR m.stage_entered_at >= now() - make_interval(days => :closed_days))
+       OR m.stage_entered_at >= now() - make_interval(days => :closed_days))"""
+
+_CARDS_SQL = f"""{_CARD_COLUMNS}FROM ops.matches m
+{_CARD_JOINS}WHERE {_ON_BOARD}
+"""
+
+# A column shows at most this many cards, oldest in the stage first (the ones rotting or about
+# to); its count and money total cover all of its cards. A busy BD holds thousands of cards
+# at the large scale: fetching and drawing them all made the board slow and unreadable.
+CARDS_PER_COLUMN = 50
+
+# _ON_BOARD for the cards of one stage s.stage, written as index ranges on (owner, stage,
+# stage_entered_at) / (stage, stage_entered_at): closed stages from the visibility cut-off on.
+_IN_COLUMN = """m.owner_id IS NOT NULL
+  AND (CAST(:owner AS bigint) IS NULL OR m.owner_id = CAST(:owner AS bigint))
+  AND m.stage = s.stage
+  AND m.stage_entered_at >= CASE WHEN s.stage IN ('won', 'lost')
+                                 THEN now() - make_interval(days => :closed_days)
+                                 ELSE CAST('-infinity' AS timestamptz) END"""
+
+# Per stage, the ids of the cards shown: an index scan per stage that stops at the limit.
+_BOARD_PICK_SQL = f"""
+WITH picked AS (
+    SELECT p.id
+    FROM unnest(CAST(:stages AS text[])) AS s(stage)
+    CROSS JOIN LATERAL (
+        SELECT m.id FROM ops.matches m
+        WHERE {_IN_COLUMN}
+        ORDER BY m.stage_entered_at, m.id
+        LIMIT :per_column) p
+)
+"""
+
+_COLUMN_TOTALS_SQL = f"""
+SELECT s.stage, c.count, c.total
+FROM unnest(CAST(:stages AS text[])) AS s(stage)
+CROSS JOIN LATERAL (
+    SELECT count(*) AS count, coalesce(sum(m.deal_value), 0) AS total
+    FROM ops.matches m
+    WHERE {_IN_COLUMN}) c
 """
 
 
@@ -301,19 +346,22 @@ def board(*, conn: Connection, actor: Actor, scope: str = "mine", owner_id: int 
     """Cards with rot and escrow flags, and each column's count and money total."""
     policy = policy_or_default(policy)
     owner = _scope_owner(actor, scope, owner_id)
-    cards = db.fetch_df(conn, _CARDS_SQL + " ORDER BY m.stage_entered_at",
-                        owner=owner, closed_days=CLOSED_VISIBLE_DAYS)
+    cards = db.fetch_df(conn, f"""{_BOARD_PICK_SQL}{_CARD_COLUMNS}
+                        FROM picked p JOIN ops.matches m ON m.id = p.id
+                        {_CARD_JOINS} ORDER BY m.stage_entered_at, m.id""",
+                        owner=owner, closed_days=CLOSED_VISIBLE_DAYS, stages=list(STAGES),
+                        per_column=CARDS_PER_COLUMN)
     if cards.empty:
         cards["rotting"] = pd.Series(dtype=bool)
     else:
         cards["rotting"] = _rotting(cards, policy.rot_days)
-    grouped = cards.groupby("stage")["deal_value"].agg(["count", "sum"]) if not cards.empty else None
+    totals = {r["stage"]: r for r in db.fetch_all(conn, _COLUMN_TOTALS_SQL, owner=owner,
+                                                   closed_days=CLOSED_VISIBLE_DAYS,
+                                                   stages=list(STAGES))}
     columns = pd.DataFrame({
         "stage": list(STAGES),
-        "count": [int(grouped.loc[s, "count"]) if grouped is not None and s in grouped.index else 0
-                  for s in STAGES],
-        "total": [float(grouped.loc[s, "sum"]) if grouped is not None and s in grouped.index else 0.0
-                  for s in STAGES],
+        "count": [int(totals[s]["count"]) if s in totals else 0 for s in STAGES],
+        "total": [float(totals[s]["total"]) if s in totals else 0.0 for s in STAGES],
     })
     return Board(cards=cards, columns=columns, scope=scope)
 
