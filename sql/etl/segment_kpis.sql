@@ -317,17 +317,21 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
 -- by the moves of daily_kpis' snapshot (a post counts from the day it was published until
 -- the day its status last changed away from live/open). A zero is written only over a
 -- stored figure: a segment with nothing live that day has no row.
+-- One scan of each table yields both moves of a post (in, and out if no longer live/open).
 WITH moves AS (
-    SELECT mart.cn_date(published_at) AS day, merchant_id, 1 AS listings, 0 AS requests
-    FROM etl.clean_listings
+    SELECT mart.cn_date(v.ts) + v.shift AS day, l.merchant_id, v.n AS listings, 0 AS requests
+    FROM etl.clean_listings l
+    CROSS JOIN LATERAL (VALUES (l.published_at, 0, 1),
+                               (CASE WHEN l.status <> 'live' THEN l.updated_at END, 1, -1))
+                       AS v(ts, shift, n)
+    WHERE v.ts IS NOT NULL
     UNION ALL
-    SELECT mart.cn_date(updated_at) + 1, merchant_id, -1, 0
-    FROM etl.clean_listings WHERE status <> 'live'
-    UNION ALL
-    SELECT mart.cn_date(created_at), merchant_id, 0, 1 FROM etl.clean_requests
-    UNION ALL
-    SELECT mart.cn_date(updated_at) + 1, merchant_id, 0, -1
-    FROM etl.clean_requests WHERE status <> 'open'
+    SELECT mart.cn_date(v.ts) + v.shift, r.merchant_id, 0, v.n
+    FROM etl.clean_requests r
+    CROSS JOIN LATERAL (VALUES (r.created_at, 0, 1),
+                               (CASE WHEN r.status <> 'open' THEN r.updated_at END, 1, -1))
+                       AS v(ts, shift, n)
+    WHERE v.ts IS NOT NULL
 ),
 per_day AS (
     SELECT mv.day, coalesce(ms.tier_level, 0) AS tier_level,
@@ -389,15 +393,12 @@ span AS (
            (max(day) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_to
     FROM seg_affected_days GROUP BY grp
 ),
-listing_brand AS (
-    SELECT l.id AS listing_id, se.brand_id
-    FROM app.listings l JOIN app.trims tr ON tr.id = l.trim_id
-    JOIN app.series se ON se.id = tr.series_id
-),
+-- A listing's brand through its trim (small tables, hashed): joining a materialized
+-- listing -> brand list of every listing cost more than the counts themselves.
 listings AS (
-    SELECT mart.cn_date(l.published_at) AS day, lb.brand_id, count(*) AS n
+    SELECT mart.cn_date(l.published_at) AS day, se.brand_id, count(*) AS n
     FROM etl.clean_listings l JOIN span s ON s.grp = 'listings'
-    JOIN listing_brand lb ON lb.listing_id = l.id
+    JOIN app.trims tr ON tr.id = l.trim_id JOIN app.series se ON se.id = tr.series_id
     WHERE l.published_at >= s.t_from AND l.published_at < s.t_to
     GROUP BY 1, 2
 ),
@@ -409,15 +410,17 @@ requests AS (
     GROUP BY 1, 2
 ),
 matches AS (
-    SELECT mart.cn_date(mt.created_at) AS day, lb.brand_id, count(*) AS n
+    SELECT mart.cn_date(mt.created_at) AS day, se.brand_id, count(*) AS n
     FROM etl.clean_matches mt JOIN span s ON s.grp = 'matches'
-    JOIN listing_brand lb ON lb.listing_id = mt.listing_id
+    JOIN app.listings l ON l.id = mt.listing_id JOIN app.trims tr ON tr.id = l.trim_id
+    JOIN app.series se ON se.id = tr.series_id
     WHERE mt.created_at >= s.t_from AND mt.created_at < s.t_to
     GROUP BY 1, 2
 ),
 orders AS (
-    SELECT o.*, lb.brand_id FROM etl.clean_orders o
-    JOIN listing_brand lb ON lb.listing_id = o.listing_id
+    SELECT o.*, se.brand_id FROM etl.clean_orders o
+    JOIN app.listings l ON l.id = o.listing_id JOIN app.trims tr ON tr.id = l.trim_id
+    JOIN app.series se ON se.id = tr.series_id
     WHERE EXISTS (SELECT 1 FROM span s WHERE s.grp = 'orders')
 ),
 orders_created AS (
@@ -473,17 +476,20 @@ WHERE (t.listings_created, t.requests_created, t.matches_created, t.orders_creat
 -- step: merge_brand_snapshot
 -- Live listings / open requests at the end of each day per brand (moves as above).
 WITH moves AS (
-    SELECT mart.cn_date(l.published_at) AS day, l.trim_id, NULL::integer AS series_id,
-           1 AS listings, 0 AS requests
+    SELECT mart.cn_date(v.ts) + v.shift AS day, l.trim_id, NULL::integer AS series_id,
+           v.n AS listings, 0 AS requests
     FROM etl.clean_listings l
+    CROSS JOIN LATERAL (VALUES (l.published_at, 0, 1),
+                               (CASE WHEN l.status <> 'live' THEN l.updated_at END, 1, -1))
+                       AS v(ts, shift, n)
+    WHERE v.ts IS NOT NULL
     UNION ALL
-    SELECT mart.cn_date(l.updated_at) + 1, l.trim_id, NULL, -1, 0
-    FROM etl.clean_listings l WHERE l.status <> 'live'
-    UNION ALL
-    SELECT mart.cn_date(r.created_at), NULL, r.series_id, 0, 1 FROM etl.clean_requests r
-    UNION ALL
-    SELECT mart.cn_date(r.updated_at) + 1, NULL, r.series_id, 0, -1
-    FROM etl.clean_requests r WHERE r.status <> 'open'
+    SELECT mart.cn_date(v.ts) + v.shift, NULL, r.series_id, 0, v.n
+    FROM etl.clean_requests r
+    CROSS JOIN LATERAL (VALUES (r.created_at, 0, 1),
+                               (CASE WHEN r.status <> 'open' THEN r.updated_at END, 1, -1))
+                       AS v(ts, shift, n)
+    WHERE v.ts IS NOT NULL
 ),
 per_day AS (
     SELECT mv.day, se.brand_id, sum(mv.listings) AS listings, sum(mv.requests) AS requests
