@@ -263,13 +263,24 @@ FROM scored
 
 
 def _merge_sql(conn: Connection) -> str:
-    """Insert the scored rows of some listings into existing top-K lists (re-ranked after)."""
+    """Insert the scored rows of some listings into existing top-K lists (re-ranked after).
+
+    A row goes in only where fewer than k stored rows outrank it (the others could not make
+    the list), so a listing that fits many requests but wins few writes few rows. Returns the
+    requests it entered: only those need re-ranking.
+    """
     return scored_sql(conn, requests=True, listings=True) + """
 INSERT INTO ops.match_suggestions (request_id, listing_id, rank, score, components, computed_at)
-SELECT request_id, listing_id, 32767, score_milli / 1000.0, components, CAST(:as_of AS timestamptz)
-FROM scored
+SELECT sc.request_id, sc.listing_id, 32767, sc.score_milli / 1000.0, sc.components,
+       CAST(:as_of AS timestamptz)
+FROM scored sc
+WHERE (SELECT count(*) FROM ops.match_suggestions s
+       WHERE s.request_id = sc.request_id
+         AND (s.score > sc.score_milli / 1000.0
+              OR (s.score = sc.score_milli / 1000.0 AND s.listing_id < sc.listing_id))) < :k
 ON CONFLICT (request_id, listing_id) DO UPDATE
    SET score = EXCLUDED.score, components = EXCLUDED.components, computed_at = EXCLUDED.computed_at
+RETURNING request_id
 """
 
 
@@ -380,9 +391,11 @@ def rematch_listings(*, conn: Connection, listing_ids: Sequence[int], top_k: int
               if r["id"] not in held]
     merged = 0
     if others:
-        merged = db.execute(conn, _merge_sql(conn), request_ids=others, listing_ids=ids,
-                            as_of=_now(as_of), k=top_k)
-        db.execute(conn, _RERANK_SQL, ids=others, k=top_k)
+        entered = [r["request_id"] for r in db.fetch_all(
+            conn, _merge_sql(conn), request_ids=others, listing_ids=ids, as_of=_now(as_of), k=top_k)]
+        merged = len(entered)
+        if entered:
+            db.execute(conn, _RERANK_SQL, ids=sorted(set(entered)), k=top_k)
     return RematchResult(len(held) + len(others), rebuilt.suggestions + merged)
 
 
