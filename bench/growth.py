@@ -98,12 +98,13 @@ base AS (
 
 
 def _raw_funnel_sql() -> str:
-    moments = ", ".join(f"e{k}" for k in range(2, len(growth.STEPS) + 1))
+    moments = ", ".join(f"{expr} AS e{k}" for k, expr in enumerate(growth._step_moments(), start=2))
     counts = ", ".join(f"count(e{k}) AS n{k}" for k in range(1, len(growth.STEPS) + 1))
     times = ", ".join(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {growth._hours(k)})"
                       for k in range(2, len(growth.STEPS) + 1))
     return f"""{_RAW_FUNNEL_BASE},
-        reached AS (SELECT b.*, {moments} FROM base b {growth._step_moments_sql(True)})
+        steps AS (SELECT s.*, {growth._steps_reached_sql(True)} AS reached FROM base s OFFSET 0),
+        reached AS (SELECT b.*, {moments} FROM steps b)
         SELECT {counts}, {times} FROM reached"""
 
 

@@ -162,43 +162,59 @@ def filter_options(*, conn: Connection, actor: Actor) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- funnel
-def _step_moments_sql(window: bool) -> str:
-    """Per merchant, the moment e1..e7 it reached each step under the window rule.
+# The conversion window as a fixed span. Adding whole *days* to a timestamptz converts it to
+# the session's local time and back on every row (most of the funnel's cost); the console's
+# sessions run in Asia/Shanghai, which has no daylight saving, so N days are exactly 24*N hours.
+_WINDOW = "make_interval(hours => 24 * CAST(:win AS integer))"
 
-    One LATERAL per step keeps it a single pass over funnel_facts. ``OFFSET 0`` stops the
-    planner from inlining each step into the next: inlined, e7 would repeat e6's expression
-    four times, e6 e5's, and so on (4^6 evaluations per merchant).
+
+def _latest_of(k: int, alias: str = "b") -> str:
+    """The latest of the first times t1..tk: the moment step k is reached, if it is."""
+    if k == 1:
+        return f"{alias}.t1"
+    return "greatest(" + ", ".join(f"{alias}.t{i}" for i in range(1, k + 1)) + ")"
+
+
+def _steps_reached_sql(window: bool) -> str:
+    """Per merchant (a row s carrying t1..t7), how many steps it reached in order.
+
+    Reached steps chain ``e_k = greatest(e_{k-1}, t_k)``, so e_k is the latest of t1..tk,
+    and step k is reached when step k-1 was and t_k lies within the window after e_{k-1}
+    (``greatest(e_{k-1}, t_k) <= e_{k-1} + window`` is just ``t_k <= e_{k-1} + window``).
+    A CASE stops at the first step missed: at most one test per step and merchant, where
+    nested step-by-step definitions repeat every earlier step in each later one.
     """
-    laterals = []
+    missed = []
     for k in range(2, len(STEPS) + 1):
-        within = (f"greatest(e{k - 1}, b.t{k}) <= e{k - 1} + make_interval(days => CAST(:win AS integer))"
-                  if window else "true")
-        laterals.append(
-            f"CROSS JOIN LATERAL (SELECT CASE WHEN e{k - 1} IS NOT NULL AND b.t{k} IS NOT NULL "
-            f"AND {within} THEN greatest(e{k - 1}, b.t{k}) END AS e{k} OFFSET 0) s{k}")
-    return "\n".join(laterals)
+        test = f"s.t{k} IS NULL"
+        if window:
+            test += f" OR s.t{k} > {_latest_of(k - 1, 's')} + {_WINDOW}"
+        missed.append(f"WHEN {test} THEN {k - 1}")
+    return f"CASE {' '.join(missed)} ELSE {len(STEPS)} END"
 
 
-def _funnel_base_sql(group_expr: str) -> str:
+def _step_moments() -> list[str]:
+    """SQL for the moments e2..e7 over a row b carrying t1..t7 and ``reached``."""
+    return [f"CASE WHEN b.reached >= {k} THEN {_latest_of(k)} END"
+            for k in range(2, len(STEPS) + 1)]
+
+
+def _facts_sql(group_expr: str, window: bool, extra: str = "") -> str:
+    """funnel_facts in the page's range and filters as t1..t7, grp and steps ``reached``.
+
+    ``OFFSET 0`` keeps it a subquery so ``reached`` is computed once per merchant, not
+    once per moment that reads it."""
     cols = ", ".join(f"f.{col} AS t{i}" for i, (_, col) in enumerate(STEPS, start=1))
     return f"""
-        base AS (
-            SELECT f.merchant_id, f.merchant_name, {group_expr} AS grp, {cols}, f.registered_at AS e1,
-                   f.channel, f.merchant_type, f.province, f.tier_level, f.cohort_month,
-                   f.bd_owner_id
-            FROM mart.funnel_facts f
-            WHERE {_ENTRY_RANGE} AND {_FUNNEL_FILTERS}
-        )"""
+        SELECT s.*, {_steps_reached_sql(window)} AS reached
+        FROM (SELECT {group_expr} AS grp, {cols}{extra}
+              FROM mart.funnel_facts f
+              WHERE {_ENTRY_RANGE} AND {_FUNNEL_FILTERS}) s
+        OFFSET 0"""
 
 
-def _moments_cte(group_expr: str, window: bool) -> str:
-    moments = ", ".join(f"e{k}" for k in range(2, len(STEPS) + 1))
-    return f"""WITH {_funnel_base_sql(group_expr)},
-        reached AS (
-            SELECT b.*, {moments}
-            FROM base b
-            {_step_moments_sql(window)}
-        )"""
+_DROP_OFF_COLUMNS = """, f.merchant_id, f.merchant_name, f.channel, f.merchant_type, f.province,
+        f.tier_level, f.cohort_month, f.bd_owner_id"""
 
 
 def _hours(k: int) -> str:
@@ -216,16 +232,46 @@ def funnel(*, conn: Connection, actor: Actor, filters: GrowthFilters,
     if breakdown is not None and breakdown not in BREAKDOWNS:
         raise InvalidInput("growth.error.bad_breakdown")
     group_expr = BREAKDOWNS[breakdown] if breakdown else "''"
-    counts = ", ".join(f"count(e{k}) AS n{k}" for k in range(1, len(STEPS) + 1))
-    times = ", ".join(
-        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {_hours(k)}) AS med{k}, "
-        f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {_hours(k)}) AS p90_{k}"
-        for k in range(2, len(STEPS) + 1))
-    sql = f"""{_moments_cte(group_expr, window_days is not None)}
-        SELECT coalesce(grp, '') AS grp, {counts}, {times}
-        FROM reached GROUP BY grp ORDER BY count(*) DESC, grp"""
-    wide = db.fetch_df(conn, sql, win=window_days, **filters.params())
+    wide = db.fetch_df(conn, _funnel_sql(group_expr, window_days is not None),
+                       win=window_days, **filters.params())
     return _funnel_long(wide)
+
+
+def _funnel_sql(group_expr: str, window: bool) -> str:
+    """One pass over funnel_facts: each merchant's moments (only the columns the counts
+    need), the hours between them, then per group the counts and one percentile sort per
+    step giving median and p90 together."""
+    n = len(STEPS)
+    moments = ", ".join(f"{expr} AS e{k}" for k, expr in enumerate(_step_moments(), start=2))
+    # Hours as float8 straight from the exact epoch (percentile_cont sorts float8 anyway):
+    # the same values, at most a last-bit rounding apart, without a numeric division per
+    # merchant and step.
+    hours = ", ".join(f"extract(epoch FROM e{k} - e{k - 1})::float8 / 3600.0 AS h{k}"
+                      for k in range(2, n + 1))
+    counts = ", ".join(f"count(e{k}) AS n{k}" for k in range(1, n + 1))
+    quantiles = ", ".join(f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY h{k}) AS q{k}"
+                          for k in range(2, n + 1))
+    times = ", ".join(f"q{k}[1] AS med{k}, q{k}[2] AS p90_{k}" for k in range(2, n + 1))
+    ns = ", ".join(f"n{k}" for k in range(1, n + 1))
+    # One group needs no GROUP BY (and so no sort of every merchant by a constant); HAVING
+    # keeps "no merchants" an empty result, as grouping would.
+    grouped = group_expr != "''"
+    grp, grouping = ("grp", "GROUP BY grp") if grouped else ("''::text AS grp", "HAVING count(*) > 0")
+    return f"""
+        WITH per_group AS (
+            SELECT {grp}, count(*) AS merchants, {counts}, {quantiles}
+            FROM (
+                SELECT m.*, {hours}
+                FROM (
+                    SELECT b.grp, b.t1 AS e1, {moments}
+                    FROM ({_facts_sql(group_expr, window)}) b
+                    OFFSET 0   -- each moment once, not once per use above
+                ) m
+            ) x
+            {grouping}
+        )
+        SELECT coalesce(grp, '') AS grp, {ns}, {times}
+        FROM per_group ORDER BY merchants DESC, grp"""
 
 
 def _funnel_long(wide: pd.DataFrame) -> pd.DataFrame:
@@ -272,18 +318,20 @@ def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: s
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise InvalidInput("growth.error.bad_filter")
     window_open = ("coalesce(CAST(:as_of AS timestamptz), now()) "
-                   f"< r.e{k - 1} + make_interval(days => CAST(:win AS integer))"
+                   "< r.reached_previous_at + make_interval(days => CAST(:win AS integer))"
                    if window_days is not None else "true")
-    sql = f"""{_moments_cte("''", window_days is not None)}
+    # Reached step k-1 and stopped there: the moments are computed for those rows only.
+    sql = f"""
         SELECT r.merchant_id, r.merchant_name, r.channel, r.merchant_type, r.province, r.tier_level,
                to_char(r.cohort_month, 'YYYY-MM') AS cohort_month, r.t1 AS registered_at,
-               r.e{k - 1} AS reached_previous_at,
+               r.reached_previous_at,
                ({window_open}) AS window_open,
                st.display_name AS bd_owner
-        FROM reached r
+        FROM (SELECT b.*, {_latest_of(k - 1)} AS reached_previous_at
+              FROM ({_facts_sql("''", window_days is not None, _DROP_OFF_COLUMNS)}) b
+              WHERE b.reached = {k - 1}) r
         LEFT JOIN ops.staff st ON st.id = r.bd_owner_id
-        WHERE r.e{k - 1} IS NOT NULL AND r.e{k} IS NULL
-        ORDER BY r.e{k - 1} DESC, r.merchant_id
+        ORDER BY r.reached_previous_at DESC, r.merchant_id
         LIMIT CAST(:lim AS integer)"""
     return db.fetch_df(conn, sql, win=window_days, as_of=as_of, lim=limit, **filters.params())
 
