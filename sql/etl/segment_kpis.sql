@@ -2,8 +2,11 @@
 -- page reads when a tier, merchant-type or brand filter is set.
 -- Same rules as sql/etl/daily_kpis.sql, whose figures these split: each group of figures is
 -- recomputed only for the days its own sources touched (every segment / brand of such a day),
--- the other figures of a day keep their stored values, and the end-of-day snapshots are
--- recomputed whole. A row whose figures are all zero is not kept (a full run never makes one).
+-- the other figures of a day keep their stored values. The end-of-day snapshots are running
+-- sums of per-day moves kept in etl.segment_snapshot_moves / etl.brand_snapshot_moves (047),
+-- which a run corrects by the moves of its changed posts only (the old ones, kept per post in
+-- etl.segment_post_moves, taken back). A row whose figures are all zero is not kept (a full
+-- run never makes one).
 --
 -- Attribution (summed over segments, each figure equals mart.daily_kpis'):
 -- - a merchant's own rows (registration, certification, events, listings, requests, live
@@ -92,6 +95,73 @@ SELECT p.day, coalesce(s.tier_level, 0)::smallint AS tier_level,
        coalesce(s.merchant_type, 'unknown') AS merchant_type, count(*) AS n
 FROM pairs p LEFT JOIN merchant_segment s ON s.merchant_id = p.merchant_id
 GROUP BY 1, 2, 3;
+
+-- step: prep_post_moves
+-- Each changed post's snapshot moves as of now: its segment and brand, the day it went live /
+-- open, the day after it stopped being so (none while it still is). A post now excluded has
+-- none. A full run starts the state over: its batch carries every post.
+DELETE FROM etl.segment_post_moves WHERE :full;
+DELETE FROM etl.segment_snapshot_moves WHERE :full;
+DELETE FROM etl.brand_snapshot_moves WHERE :full;
+CREATE TEMP TABLE changed_posts ON COMMIT DROP AS
+SELECT 'l'::char(1) AS kind, id AS post_id FROM etl.stg_segment_kpis__listings WHERE id IS NOT NULL
+UNION SELECT 'r', id FROM etl.stg_segment_kpis__requests WHERE id IS NOT NULL;
+CREATE TEMP TABLE post_moves_now ON COMMIT DROP AS
+SELECT 'l'::char(1) AS kind, l.id AS post_id, coalesce(ms.tier_level, 0)::smallint AS tier_level,
+       coalesce(ms.merchant_type, 'unknown') AS merchant_type, se.brand_id,
+       mart.cn_date(l.published_at) AS day_in,
+       CASE WHEN l.status <> 'live' THEN mart.cn_date(l.updated_at) + 1 END AS day_out
+FROM etl.clean_listings l
+JOIN changed_posts c ON c.kind = 'l' AND c.post_id = l.id
+LEFT JOIN merchant_segment ms ON ms.merchant_id = l.merchant_id
+LEFT JOIN app.trims tr ON tr.id = l.trim_id
+LEFT JOIN app.series se ON se.id = tr.series_id
+UNION ALL
+SELECT 'r', r.id, coalesce(ms.tier_level, 0)::smallint, coalesce(ms.merchant_type, 'unknown'),
+       se.brand_id, mart.cn_date(r.created_at),
+       CASE WHEN r.status <> 'open' THEN mart.cn_date(r.updated_at) + 1 END
+FROM etl.clean_requests r
+JOIN changed_posts c ON c.kind = 'r' AND c.post_id = r.id
+LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
+LEFT JOIN app.series se ON se.id = r.series_id;
+
+-- step: prep_post_state
+-- The per-day moves change by the changed posts' new moves minus their stored old ones; then
+-- the new ones are stored. (A prep step: the marts are written by the merges below.)
+CREATE TEMP TABLE post_move_deltas ON COMMIT DROP AS
+SELECT kind, tier_level, merchant_type, brand_id, day, sum(n)::integer AS n
+FROM (
+    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, -v.n AS n
+    FROM etl.segment_post_moves p
+    JOIN changed_posts c ON c.kind = p.kind AND c.post_id = p.post_id
+    CROSS JOIN LATERAL (VALUES (p.day_in, 1), (p.day_out, -1)) AS v(day, n)
+    UNION ALL
+    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, v.n
+    FROM post_moves_now p
+    CROSS JOIN LATERAL (VALUES (p.day_in, 1), (p.day_out, -1)) AS v(day, n)
+) m
+WHERE day IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5
+HAVING sum(n) <> 0;
+DELETE FROM etl.segment_post_moves p USING changed_posts c
+WHERE p.kind = c.kind AND p.post_id = c.post_id;
+INSERT INTO etl.segment_post_moves
+    (kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out)
+SELECT kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out FROM post_moves_now;
+INSERT INTO etl.segment_snapshot_moves AS t (day, tier_level, merchant_type, listings, requests)
+SELECT day, tier_level, merchant_type, coalesce(sum(n) FILTER (WHERE kind = 'l'), 0),
+       coalesce(sum(n) FILTER (WHERE kind = 'r'), 0)
+FROM post_move_deltas GROUP BY 1, 2, 3
+ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
+    listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests;
+INSERT INTO etl.brand_snapshot_moves AS t (day, brand_id, listings, requests)
+SELECT day, brand_id, coalesce(sum(n) FILTER (WHERE kind = 'l'), 0),
+       coalesce(sum(n) FILTER (WHERE kind = 'r'), 0)
+FROM post_move_deltas WHERE brand_id IS NOT NULL GROUP BY 1, 2
+ON CONFLICT (day, brand_id) DO UPDATE SET
+    listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests;
+DELETE FROM etl.segment_snapshot_moves WHERE (listings, requests) = (0, 0);
+DELETE FROM etl.brand_snapshot_moves WHERE (listings, requests) = (0, 0);
 
 -- step: prune
 DELETE FROM mart.daily_kpis_segment WHERE :full;
@@ -313,32 +383,12 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
        EXCLUDED.pay_alipay, EXCLUDED.pay_bank);
 
 -- step: merge_snapshot
--- Live listings / open requests at the end of each day per segment, first post to today,
--- by the moves of daily_kpis' snapshot (a post counts from the day it was published until
--- the day its status last changed away from live/open). A zero is written only over a
--- stored figure: a segment with nothing live that day has no row.
--- One scan of each table yields both moves of a post (in, and out if no longer live/open).
-WITH moves AS (
-    SELECT mart.cn_date(v.ts) + v.shift AS day, l.merchant_id, v.n AS listings, 0 AS requests
-    FROM etl.clean_listings l
-    CROSS JOIN LATERAL (VALUES (l.published_at, 0, 1),
-                               (CASE WHEN l.status <> 'live' THEN l.updated_at END, 1, -1))
-                       AS v(ts, shift, n)
-    WHERE v.ts IS NOT NULL
-    UNION ALL
-    SELECT mart.cn_date(v.ts) + v.shift, r.merchant_id, 0, v.n
-    FROM etl.clean_requests r
-    CROSS JOIN LATERAL (VALUES (r.created_at, 0, 1),
-                               (CASE WHEN r.status <> 'open' THEN r.updated_at END, 1, -1))
-                       AS v(ts, shift, n)
-    WHERE v.ts IS NOT NULL
-),
-per_day AS (
-    SELECT mv.day, coalesce(ms.tier_level, 0) AS tier_level,
-           coalesce(ms.merchant_type, 'unknown') AS merchant_type,
-           sum(mv.listings) AS listings, sum(mv.requests) AS requests
-    FROM moves mv LEFT JOIN merchant_segment ms ON ms.merchant_id = mv.merchant_id
-    GROUP BY 1, 2, 3
+-- Live listings / open requests at the end of each day per segment, first post to today:
+-- the running sum of the kept per-day moves (a post counts from the day it was published
+-- until the day its status last changed away from live/open, as in daily_kpis). A zero is
+-- written only over a stored figure: a segment with nothing live that day has no row.
+WITH per_day AS (
+    SELECT day, tier_level, merchant_type, listings, requests FROM etl.segment_snapshot_moves
 ),
 segments AS (
     SELECT DISTINCT tier_level, merchant_type FROM per_day
@@ -474,29 +524,9 @@ WHERE (t.listings_created, t.requests_created, t.matches_created, t.orders_creat
        EXCLUDED.orders_created, EXCLUDED.deals_completed, EXCLUDED.gmv);
 
 -- step: merge_brand_snapshot
--- Live listings / open requests at the end of each day per brand (moves as above).
-WITH moves AS (
-    SELECT mart.cn_date(v.ts) + v.shift AS day, l.trim_id, NULL::integer AS series_id,
-           v.n AS listings, 0 AS requests
-    FROM etl.clean_listings l
-    CROSS JOIN LATERAL (VALUES (l.published_at, 0, 1),
-                               (CASE WHEN l.status <> 'live' THEN l.updated_at END, 1, -1))
-                       AS v(ts, shift, n)
-    WHERE v.ts IS NOT NULL
-    UNION ALL
-    SELECT mart.cn_date(v.ts) + v.shift, NULL, r.series_id, 0, v.n
-    FROM etl.clean_requests r
-    CROSS JOIN LATERAL (VALUES (r.created_at, 0, 1),
-                               (CASE WHEN r.status <> 'open' THEN r.updated_at END, 1, -1))
-                       AS v(ts, shift, n)
-    WHERE v.ts IS NOT NULL
-),
-per_day AS (
-    SELECT mv.day, se.brand_id, sum(mv.listings) AS listings, sum(mv.requests) AS requests
-    FROM moves mv
-    LEFT JOIN app.trims tr ON tr.id = mv.trim_id
-    JOIN app.series se ON se.id = coalesce(mv.series_id, tr.series_id)
-    GROUP BY 1, 2
+-- Live listings / open requests at the end of each day per brand (kept moves, as above).
+WITH per_day AS (
+    SELECT day, brand_id, listings, requests FROM etl.brand_snapshot_moves
 ),
 brands AS (
     SELECT DISTINCT brand_id FROM per_day
