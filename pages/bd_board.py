@@ -80,7 +80,10 @@ for col, stage in zip(columns, deals.STAGES):
         st.markdown(f"#### {enum_label('match_stage', stage)}")
         st.caption(t("matching.board.column", n=int(summary.loc[stage, "count"]),
                      total=f"{summary.loc[stage, 'total']:,.0f}"))
-        for card in cards[cards["stage"] == stage].itertuples():
+        stage_cards = cards[cards["stage"] == stage]
+        if len(stage_cards) < int(summary.loc[stage, "count"]):
+            st.caption(t("matching.board.oldest_shown", shown=len(stage_cards)))
+        for card in stage_cards.itertuples():
             with st.container(border=True):
                 card_body(card)
                 if stage in deals.NEXT_STAGE:
