@@ -91,7 +91,8 @@ def named_query(name: str) -> str:
 
 def fetch_df(conn: Connection, sql: str, /, **params: Any) -> pd.DataFrame:
     result = conn.execute(sa.text(sql), params)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    # Plain tuples: pandas reads SQLAlchemy Row objects item by item, ~4x slower on big pages.
+    return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
 
 
 def fetch_all(conn: Connection, sql: str, /, **params: Any) -> list[Mapping[str, Any]]:
