@@ -187,9 +187,6 @@ def snooze_case(*, conn: Connection, actor: Actor, case_id: Any, version: Any, u
 @requires("ops", "manager")
 def auto_assign(*, conn: Connection, actor: Actor, cap: int | None = None) -> dict[int, int]:
     """Spread pending cases evenly over active ops staff, at most ``cap`` open each."""
-    cap = cap if cap is not None else get_settings().review_cap_per_person
-    if not isinstance(cap, int) or cap < 1:
-        raise InvalidInput("trust.error.bad_form_value")
     return tq.auto_assign(conn, Q, actor, cap=cap)
 
 

@@ -296,9 +296,6 @@ def snooze_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, u
 
 @requires("ops", "manager")
 def auto_assign(*, conn: Connection, actor: Actor, cap: int | None = None) -> dict[int, int]:
-    cap = cap if cap is not None else get_settings().review_cap_per_person
-    if not isinstance(cap, int) or cap < 1:
-        raise InvalidInput("trust.error.bad_form_value")
     return tq.auto_assign(conn, Q, actor, cap=cap)
 
 

@@ -24,6 +24,7 @@ from console import db
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.roles import Actor
+from console.settings import get_settings
 
 OPEN_STATUSES = ("pending", "in_review")
 SLA_WARN_HOURS = 24
@@ -197,14 +198,18 @@ def snooze(conn: Connection, q: QueueTable, actor: Actor, *, case_id: Any, versi
     return new_version
 
 
-def auto_assign(conn: Connection, q: QueueTable, actor: Actor, *, cap: int) -> dict[int, int]:
+def auto_assign(conn: Connection, q: QueueTable, actor: Actor, *,
+                cap: int | None) -> dict[int, int]:
     """Spread pending unassigned cases over active ops staff, oldest first, evenly, up to
-    ``cap`` open cases per person. Returns {staff id: cases given now}.
+    ``cap`` open cases per person (None: the configured cap). Returns {staff id: cases given now}.
 
     Each reviewer's free slots are numbered load+1 … cap; ordering all slots by
     (slot number, staff id) and pairing them with cases by rank fills the least-loaded
     reviewers first, one case each per round, in one statement.
     """
+    cap = cap if cap is not None else get_settings().review_cap_per_person
+    if not isinstance(cap, int) or cap < 1:
+        raise InvalidInput("trust.error.bad_form_value")
     rows = db.fetch_all(conn, f"""
         WITH reviewers AS (
             SELECT s.id,
