@@ -15,11 +15,11 @@ import streamlit as st
 
 from console.errors import ConsoleError
 from console.services import growth
-from console.ui import enum_label, fmt_time, lang, read, require_actor, run_query, show_error, t
+from console.ui import (enum_label, fmt_time, lang, pager, read, require_actor, run_query,
+                        show_error, t)
 
 CHART_GROUPS = 8          # groups drawn in a breakdown chart (the table lists all)
 SD_TOP = 20               # brands drawn in the supply/demand chart
-DROPOFF_SHOWN = 200
 WINDOWS = [7, 14, 30, 60, 0]   # 0 = any time (a None option reads as "nothing picked")
 
 actor = require_actor()
@@ -48,13 +48,26 @@ def cached(name: str, stamp: str, key: tuple, _actor, **extra: Any) -> Any:
         return err
 
 
-def call(name: str, chart: str, **extra: Any) -> Any:
+def stamp(chart: str) -> str:
+    """The cache stamp: a new ETL run or a recomputed mart makes cached answers stale."""
     f = fresh[chart]
-    stamp = f"{f.computed_at}|{f.last_run_at}"
-    result = cached(name, stamp, filter_key, actor, **extra)
+    return f"{f.computed_at}|{f.last_run_at}"
+
+
+def call(name: str, chart: str, **extra: Any) -> Any:
+    result = cached(name, stamp(chart), filter_key, actor, **extra)
     if isinstance(result, ConsoleError):
         show_error(result)
         return None
+    return result
+
+
+def export(step: str, window: int | None) -> bytes:
+    """The drop-off CSV for the download button; a refusal is raised, to show in its place."""
+    result = cached("drop_off_export", stamp("funnel"), filter_key, actor, step=step,
+                    window_days=window, lang=lang())
+    if isinstance(result, ConsoleError):
+        raise result
     return result
 
 
@@ -184,11 +197,14 @@ with tab_funnel:
                      })
         st.subheader(t("growth.dropoff.title"))
         lost_step = st.selectbox(t("growth.dropoff.step"), growth.STEP_NAMES[1:], key="g_lost",
-                                 format_func=labels({s: step_label(s) for s in growth.STEP_NAMES}))
-        lost = call("drop_offs", "funnel", step=lost_step, window_days=window, limit=None)
+                                 format_func=labels({s: step_label(s) for s in growth.STEP_NAMES}),
+                                 on_change=lambda: st.session_state.update({"g_lost__page": 1}))
+        offset = (st.session_state.get("g_lost__page", 1) - 1) * growth.DROP_OFF_PAGE
+        lost = call("drop_off_page", "funnel", step=lost_step, window_days=window, offset=offset,
+                    limit=growth.DROP_OFF_PAGE)
         if lost is not None:
-            st.caption(t("growth.dropoff.count", n=len(lost), shown=min(len(lost), DROPOFF_SHOWN)))
-            shown = lost.head(DROPOFF_SHOWN).assign(
+            st.caption(t("growth.dropoff.count", n=lost.total))
+            rows = lost.rows.assign(
                 channel=lambda d: d["channel"].map(lambda v: enum_label("channel", v)),
                 merchant_type=lambda d: d["merchant_type"].map(
                     lambda v: enum_label("merchant_type", v)),
@@ -198,14 +214,15 @@ with tab_funnel:
                 reached_previous_at=lambda d: d["reached_previous_at"].map(fmt_time),
                 merchant_name=lambda d: d["merchant_name"].fillna("—"),
                 bd_owner=lambda d: d["bd_owner"].fillna("—"))
-            st.dataframe(shown.rename(columns={c: t(f"growth.dropoff.{c}") for c in shown.columns}),
+            st.dataframe(rows.rename(columns={c: t(f"growth.dropoff.{c}") for c in rows.columns}),
                          hide_index=True, width="stretch")
-            export = call("drop_off_export", "funnel", step=lost_step, window_days=window,
-                          lang=lang())
-            if export is not None:
-                st.download_button(t("growth.dropoff.export"), data=export,
-                                   file_name=f"dropoffs_{lost_step}_{start}_{end}.csv",
-                                   mime="text/csv", icon=":material/download:", key="g_export")
+            if pager(key="g_lost", total=lost.total, page_size=growth.DROP_OFF_PAGE) != offset:
+                st.rerun()
+            # Built only when clicked: the whole list, not the page, goes into the file.
+            st.download_button(t("growth.dropoff.export"),
+                               data=lambda: export(lost_step, window),
+                               file_name=f"dropoffs_{lost_step}_{start}_{end}.csv",
+                               mime="text/csv", icon=":material/download:", key="g_export")
 
 
 # ---------------------------------------------------------------- KPIs

@@ -129,6 +129,31 @@ def test_drop_off_list_at_certification_submitted(engine, data):
     assert any_time["merchant_id"].tolist() == [8, 4]
 
 
+def test_drop_off_page_counts_all_and_shows_one_page(engine, data):
+    with engine.connect() as conn:
+        first = growth.drop_off_page(conn=conn, actor=data, filters=MARCH, step="cert_submitted",
+                                     as_of=AS_OF, limit=2)
+        second = growth.drop_off_page(conn=conn, actor=data, filters=MARCH,
+                                      step="cert_submitted", as_of=AS_OF, limit=2, offset=2)
+        past_end = growth.drop_off_page(conn=conn, actor=data, filters=MARCH,
+                                        step="cert_submitted", as_of=AS_OF, limit=2, offset=4)
+        listed = growth.drop_offs(conn=conn, actor=data, filters=MARCH, step="cert_submitted")
+    # M8, M4, M3 dropped off (latest first): pages of two, the total on every page.
+    assert (first.total, first.rows["merchant_id"].tolist()) == (3, [8, 4])
+    assert (second.total, second.rows["merchant_id"].tolist()) == (3, [3])
+    # A page past the end (the list shrank after an ETL run) still says how many there are.
+    assert (past_end.total, past_end.rows.empty) == (3, True)
+    assert "total_rows" not in first.rows.columns
+    assert first.rows.columns.tolist() == listed.columns.tolist()
+
+
+@pytest.mark.parametrize("bad", [dict(offset=-1), dict(offset="0"), dict(limit=0),
+                                 dict(limit=True), dict(offset=True)])
+def test_drop_off_page_refuses_forged_paging(engine, data, bad):
+    with engine.connect() as conn, pytest.raises(InvalidInput):
+        growth.drop_off_page(conn=conn, actor=data, filters=MARCH, step="certified", **bad)
+
+
 def test_drop_off_at_first_match_names_the_bd_owner(engine, data):
     with engine.connect() as conn:
         lost = growth.drop_offs(conn=conn, actor=data, filters=MARCH, step="first_match")

@@ -47,13 +47,29 @@ def test_funnel_table_drop_offs_and_export(manager):
     assert funnel["商户数"].tolist() == [6, 3, 2, 2, 1, 1, 1]
     assert funnel["步骤"].tolist()[:3] == ["注册", "提交认证", "认证通过"]
     # The drop-off list defaults to the first step after registration: M8, M4, M3.
-    assert "共 3 家商户在此步流失（显示最近 3 家）" in [c.value for c in at.caption]
+    assert "共 3 家商户在此步流失，最近流失的在前" in [c.value for c in at.caption]
+    assert "第 1 / 1 页，共 3 条" in [c.value for c in at.caption]
     assert _table(at, 1)["商户ID"].tolist() == [8, 4, 3]
     assert _table(at, 1)["商户名称"].tolist() == ["津八平行进口", "京四汽车", "苏三车行"]
     at.selectbox(key="g_lost").set_value("first_match").run()
     lost = _table(at, 1)
     assert lost["商户ID"].tolist() == [2] and lost["负责BD"].tolist() == ["WANGBD"]
     assert not at.error
+
+
+def test_drop_off_list_pages_on_the_server(manager, monkeypatch):
+    from console.services import growth
+    monkeypatch.setattr(growth, "DROP_OFF_PAGE", 2)
+    at = _in_march(app_as(manager, page=PAGE))
+    assert _table(at, 1)["商户ID"].tolist() == [8, 4]
+    assert "第 1 / 2 页，共 3 条" in [c.value for c in at.caption]
+    at.button(key="g_lost__next").click().run()
+    assert _table(at, 1)["商户ID"].tolist() == [3]
+    assert "第 2 / 2 页，共 3 条" in [c.value for c in at.caption]
+    # Another step starts again on its first page.
+    at.selectbox(key="g_lost").set_value("certified").run()
+    assert "第 1 / 1 页，共 1 条" in [c.value for c in at.caption]
+    assert not at.exception, at.exception
 
 
 def test_any_time_window_and_breakdown(manager):

@@ -304,19 +304,55 @@ def _check_step(step: str) -> int:
     return STEP_NAMES.index(step) + 1
 
 
+DROP_OFF_PAGE = 200                   # rows the page shows at a time; the export has them all
+
+
+@dataclass(frozen=True)
+class DropOffPage:
+    total: int                        # every merchant who dropped off at the step
+    rows: pd.DataFrame                # one page of them, latest first
+
+
 @requires(*READERS)
 def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: str,
               window_days: int | None = DEFAULT_WINDOW_DAYS, as_of: datetime | None = None,
-              limit: int | None = 500) -> pd.DataFrame:
+              limit: int | None = 500, offset: int = 0) -> pd.DataFrame:
     """Merchants who reached the step before ``step`` but not ``step`` itself, latest first.
 
     ``window_open`` marks those whose window has not yet run out at ``as_of`` (default now):
     they may still convert.
     """
+    sql, params = _drop_off_query(filters, step, window_days, as_of, limit, offset, total=False)
+    return _fetch_rows_df(conn, sql, **params)
+
+
+@requires(*READERS)
+def drop_off_page(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: str,
+                  window_days: int | None = DEFAULT_WINDOW_DAYS, as_of: datetime | None = None,
+                  limit: int = DROP_OFF_PAGE, offset: int = 0) -> DropOffPage:
+    """One page of ``drop_offs`` and how many there are in all, in one query: the page never
+    fetches the whole list (thousands of rows at scale) to show two hundred."""
+    sql, params = _drop_off_query(filters, step, window_days, as_of, limit, offset, total=True)
+    rows = _fetch_rows_df(conn, sql, **params)
+    if rows.empty and offset > 0:      # the list shrank under a later page: count it alone
+        count_sql, count_params = _drop_off_query(filters, step, window_days, as_of, 1, 0,
+                                                  total=True)
+        first = _fetch_rows_df(conn, count_sql, **count_params)
+        total = int(first["total_rows"].iloc[0]) if len(first) else 0
+    else:
+        total = int(rows["total_rows"].iloc[0]) if len(rows) else 0
+    return DropOffPage(total=total, rows=rows.drop(columns="total_rows"))
+
+
+def _drop_off_query(filters: GrowthFilters, step: str, window_days: int | None,
+                    as_of: datetime | None, limit: int | None, offset: int,
+                    *, total: bool) -> tuple[str, dict[str, Any]]:
     check_filters(filters)
     window_days = _check_window(window_days)
     k = _check_step(step)
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise InvalidInput("growth.error.bad_filter")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise InvalidInput("growth.error.bad_filter")
     window_open = ("coalesce(CAST(:as_of AS timestamptz), now()) "
                    "< r.reached_previous_at + make_interval(days => CAST(:win AS integer))"
@@ -327,14 +363,15 @@ def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: s
                to_char(r.cohort_month, 'YYYY-MM') AS cohort_month, r.t1 AS registered_at,
                r.reached_previous_at,
                ({window_open}) AS window_open,
-               st.display_name AS bd_owner
+               st.display_name AS bd_owner{", count(*) OVER () AS total_rows" if total else ""}
         FROM (SELECT b.*, {_latest_of(k - 1)} AS reached_previous_at
               FROM ({_facts_sql("''", window_days is not None, _DROP_OFF_COLUMNS)}) b
               WHERE b.reached = {k - 1}) r
         LEFT JOIN ops.staff st ON st.id = r.bd_owner_id
         ORDER BY r.reached_previous_at DESC, r.merchant_id
-        LIMIT CAST(:lim AS integer)"""
-    return _fetch_rows_df(conn, sql, win=window_days, as_of=as_of, lim=limit, **filters.params())
+        LIMIT CAST(:lim AS integer) OFFSET CAST(:off AS integer)"""
+    params = dict(win=window_days, as_of=as_of, lim=limit, off=offset, **filters.params())
+    return sql, params
 
 
 def _fetch_rows_df(conn: Connection, sql: str, /, **params: Any) -> pd.DataFrame:
