@@ -155,3 +155,46 @@ def test_funnel_facts_carry_the_merchant_name(seeded):
         conn.execute(sa.text("UPDATE app.merchants SET name = '洛阳二网车行', updated_at = now() WHERE id = 2"))
     assert run_job("funnel_facts", engine=seeded).mart_rows_written == 1
     assert q(seeded, "SELECT merchant_name FROM mart.funnel_facts WHERE merchant_id = 2") == [("洛阳二网车行",)]
+
+
+FLAG_CHANGES = """
+-- Request 2 (M2, 02-20, Toyota) gets a paid deposit through a new order.
+INSERT INTO app.orders (id, request_id, listing_id, buyer_id, seller_id, quantity, unit_price,
+                        amount, deposit_amount, status, escrow_state, created_at,
+                        deposit_paid_at, updated_at)
+VALUES (4, 2, 1, 2, 1, 1, 180000, 180000, 9000, 'deposit_paid', 'held',
+        '2025-03-02 10:00+08', '2025-03-02 11:00+08', now());
+-- A new request by M1 on 02-20, matched on 03-03.
+INSERT INTO app.requests (id, merchant_id, series_id, quantity, city_id, max_price, needed_by,
+                          status, created_at, updated_at)
+VALUES (5, 1, 2, 1, 1, 99000, '2025-05-01', 'open', '2025-02-20 15:00+08', now());
+INSERT INTO ops.matches (id, request_id, listing_id, source, stage, stage_entered_at,
+                         created_at, updated_at)
+VALUES (5, 5, 3, 'auto', 'suggested', '2025-03-03 10:00+08', '2025-03-03 10:00+08', now());
+-- Listing 3 was entered under the wrong trim: it is a Toyota, not a BYD.
+UPDATE app.listings SET trim_id = 1, price = 185000, guide_price = 200000, updated_at = now()
+WHERE id = 3;
+"""
+
+
+def test_request_flags_and_brand_moves_follow_incremental_runs(seeded):
+    run_all(engine=seeded)
+    assert _segment(seeded, "2025-02-20", 4, "secondary", "requests_created",
+                    "requests_with_match", "requests_with_deposit") == (1, 1, 0)
+    with seeded.begin() as conn:
+        conn.connection.cursor().execute(FLAG_CHANGES)
+    assert all(r.status == "succeeded" for r in run_all(engine=seeded))
+    # The flags turned on the requests' own day, though neither request row changed.
+    assert _segment(seeded, "2025-02-20", 4, "secondary", "requests_created",
+                    "requests_with_match", "requests_with_deposit") == (1, 1, 1)
+    assert _segment(seeded, "2025-02-20", 1, "4s", "requests_created",
+                    "requests_with_match", "requests_with_deposit") == (1, 1, 0)
+    # Listing 3 moved brand: created on 02-05 under Toyota now, and live there since.
+    assert _brand(seeded, "2025-02-05", 1, "listings_created", "live_listings") == (1, 2)
+    assert _brand(seeded, "2025-02-05", 2, "listings_created", "live_listings") == (0, 1)
+    # Summed over segments and brands, still the platform's figures recounted day by day.
+    assert _sum_mismatches(seeded, "mart.daily_kpis_segment", SEGMENT_COLUMNS) == []
+    assert _sum_mismatches(seeded, "mart.daily_kpis_brand", BRAND_COLUMNS) == []
+    incremental = _contents(seeded)
+    assert run_job("segment_kpis", engine=seeded, full=True).status == "succeeded"
+    assert _contents(seeded) == incremental

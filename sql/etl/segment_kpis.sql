@@ -2,11 +2,13 @@
 -- page reads when a tier, merchant-type or brand filter is set.
 -- Same rules as sql/etl/daily_kpis.sql, whose figures these split: each group of figures is
 -- recomputed only for the days its own sources touched (every segment / brand of such a day),
--- the other figures of a day keep their stored values. The end-of-day snapshots are running
--- sums of per-day moves kept in etl.segment_snapshot_moves / etl.brand_snapshot_moves (047),
--- which a run corrects by the moves of its changed posts only (the old ones, kept per post in
--- etl.segment_post_moves, taken back). A row whose figures are all zero is not kept (a full
--- run never makes one).
+-- the other figures of a day keep their stored values. What counts posts (listings and
+-- requests created, requests with a match / a deposit, and the end-of-day snapshots, running
+-- sums of per-day moves) is kept per day in etl.segment_post_days / etl.brand_post_days
+-- (047, 055), which a run corrects by its changed posts only: their old figures, kept per
+-- post in etl.segment_post_moves, are taken back and their new ones added. A 1% change
+-- touches every day; recounting those days would read every post again. A row whose
+-- figures are all zero is not kept (a full run never makes one).
 --
 -- Attribution (summed over segments, each figure equals mart.daily_kpis'):
 -- - a merchant's own rows (registration, certification, events, listings, requests, live
@@ -97,20 +99,27 @@ FROM pairs p LEFT JOIN merchant_segment s ON s.merchant_id = p.merchant_id
 GROUP BY 1, 2, 3;
 
 -- step: prep_post_moves
--- Each changed post's snapshot moves as of now: its segment and brand, the day it went live /
--- open, the day after it stopped being so (none while it still is). A post now excluded has
--- none. A full run starts the state over: its batch carries every post.
+-- Each changed post as of now: its segment and brand, the day it was created and went live /
+-- open, the day after it stopped being so (none while it still is), and for a request
+-- whether it has a match and a paid deposit. A post now excluded has no row. The changed
+-- posts are the batch's listings and requests, and the requests of its matches and orders
+-- (their flags may have turned). A full run starts the state over: its batch carries every
+-- post.
 DELETE FROM etl.segment_post_moves WHERE :full;
-DELETE FROM etl.segment_snapshot_moves WHERE :full;
-DELETE FROM etl.brand_snapshot_moves WHERE :full;
+DELETE FROM etl.segment_post_days WHERE :full;
+DELETE FROM etl.brand_post_days WHERE :full;
 CREATE TEMP TABLE changed_posts ON COMMIT DROP AS
 SELECT 'l'::char(1) AS kind, id AS post_id FROM etl.stg_segment_kpis__listings WHERE id IS NOT NULL
-UNION SELECT 'r', id FROM etl.stg_segment_kpis__requests WHERE id IS NOT NULL;
+UNION SELECT 'r', id FROM etl.stg_segment_kpis__requests WHERE id IS NOT NULL
+UNION SELECT 'r', request_id FROM etl.stg_segment_kpis__matches WHERE request_id IS NOT NULL
+UNION SELECT 'r', request_id FROM etl.stg_segment_kpis__orders WHERE request_id IS NOT NULL;
+ANALYZE changed_posts;
 CREATE TEMP TABLE post_moves_now ON COMMIT DROP AS
 SELECT 'l'::char(1) AS kind, l.id AS post_id, coalesce(ms.tier_level, 0)::smallint AS tier_level,
        coalesce(ms.merchant_type, 'unknown') AS merchant_type, se.brand_id,
        mart.cn_date(l.published_at) AS day_in,
-       CASE WHEN l.status <> 'live' THEN mart.cn_date(l.updated_at) + 1 END AS day_out
+       CASE WHEN l.status <> 'live' THEN mart.cn_date(l.updated_at) + 1 END AS day_out,
+       false AS matched, false AS deposited
 FROM etl.clean_listings l
 JOIN changed_posts c ON c.kind = 'l' AND c.post_id = l.id
 LEFT JOIN merchant_segment ms ON ms.merchant_id = l.merchant_id
@@ -119,49 +128,77 @@ LEFT JOIN app.series se ON se.id = tr.series_id
 UNION ALL
 SELECT 'r', r.id, coalesce(ms.tier_level, 0)::smallint, coalesce(ms.merchant_type, 'unknown'),
        se.brand_id, mart.cn_date(r.created_at),
-       CASE WHEN r.status <> 'open' THEN mart.cn_date(r.updated_at) + 1 END
+       CASE WHEN r.status <> 'open' THEN mart.cn_date(r.updated_at) + 1 END,
+       EXISTS (SELECT 1 FROM etl.clean_matches mt WHERE mt.request_id = r.id),
+       EXISTS (SELECT 1 FROM etl.clean_orders o
+               WHERE o.request_id = r.id AND o.deposit_paid_at IS NOT NULL)
 FROM etl.clean_requests r
 JOIN changed_posts c ON c.kind = 'r' AND c.post_id = r.id
 LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
 LEFT JOIN app.series se ON se.id = r.series_id;
 
 -- step: prep_post_state
--- The per-day moves change by the changed posts' new moves minus their stored old ones; then
--- the new ones are stored. (A prep step: the marts are written by the merges below.)
-CREATE TEMP TABLE post_move_deltas ON COMMIT DROP AS
-SELECT kind, tier_level, merchant_type, brand_id, day, sum(n)::integer AS n
+-- The per-day figures change by the changed posts' new figures minus their stored old ones;
+-- then the new ones are stored. A post counts on its creation day (created, and +1 to the
+-- snapshot) and on the day after it closed (-1). (A prep step: the marts are written by the
+-- merges below.)
+CREATE TEMP TABLE post_day_deltas ON COMMIT DROP AS
+SELECT kind, tier_level, merchant_type, brand_id, day, sum(live)::integer AS live,
+       sum(created)::integer AS created, sum(matched)::integer AS matched,
+       sum(deposited)::integer AS deposited
 FROM (
-    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, -v.n AS n
+    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, -v.live AS live,
+           -v.created AS created, -v.matched AS matched, -v.deposited AS deposited
     FROM etl.segment_post_moves p
     JOIN changed_posts c ON c.kind = p.kind AND c.post_id = p.post_id
-    CROSS JOIN LATERAL (VALUES (p.day_in, 1), (p.day_out, -1)) AS v(day, n)
+    CROSS JOIN LATERAL (VALUES (p.day_in, 1, 1, p.matched::int, p.deposited::int),
+                               (p.day_out, -1, 0, 0, 0)) AS v(day, live, created, matched, deposited)
     UNION ALL
-    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, v.n
+    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, v.live, v.created,
+           v.matched, v.deposited
     FROM post_moves_now p
-    CROSS JOIN LATERAL (VALUES (p.day_in, 1), (p.day_out, -1)) AS v(day, n)
+    CROSS JOIN LATERAL (VALUES (p.day_in, 1, 1, p.matched::int, p.deposited::int),
+                               (p.day_out, -1, 0, 0, 0)) AS v(day, live, created, matched, deposited)
 ) m
 WHERE day IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5
-HAVING sum(n) <> 0;
+HAVING (sum(live), sum(created), sum(matched), sum(deposited)) <> (0, 0, 0, 0);
 DELETE FROM etl.segment_post_moves p USING changed_posts c
 WHERE p.kind = c.kind AND p.post_id = c.post_id;
 INSERT INTO etl.segment_post_moves
-    (kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out)
-SELECT kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out FROM post_moves_now;
-INSERT INTO etl.segment_snapshot_moves AS t (day, tier_level, merchant_type, listings, requests)
-SELECT day, tier_level, merchant_type, coalesce(sum(n) FILTER (WHERE kind = 'l'), 0),
-       coalesce(sum(n) FILTER (WHERE kind = 'r'), 0)
-FROM post_move_deltas GROUP BY 1, 2, 3
+    (kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out, matched, deposited)
+SELECT kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out, matched, deposited
+FROM post_moves_now;
+INSERT INTO etl.segment_post_days AS t
+    (day, tier_level, merchant_type, listings, requests, listings_created, requests_created,
+     requests_matched, requests_deposited)
+SELECT day, tier_level, merchant_type,
+       coalesce(sum(live) FILTER (WHERE kind = 'l'), 0), coalesce(sum(live) FILTER (WHERE kind = 'r'), 0),
+       coalesce(sum(created) FILTER (WHERE kind = 'l'), 0),
+       coalesce(sum(created) FILTER (WHERE kind = 'r'), 0), sum(matched), sum(deposited)
+FROM post_day_deltas GROUP BY 1, 2, 3
 ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
-    listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests;
-INSERT INTO etl.brand_snapshot_moves AS t (day, brand_id, listings, requests)
-SELECT day, brand_id, coalesce(sum(n) FILTER (WHERE kind = 'l'), 0),
-       coalesce(sum(n) FILTER (WHERE kind = 'r'), 0)
-FROM post_move_deltas WHERE brand_id IS NOT NULL GROUP BY 1, 2
+    listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests,
+    listings_created = t.listings_created + EXCLUDED.listings_created,
+    requests_created = t.requests_created + EXCLUDED.requests_created,
+    requests_matched = t.requests_matched + EXCLUDED.requests_matched,
+    requests_deposited = t.requests_deposited + EXCLUDED.requests_deposited;
+INSERT INTO etl.brand_post_days AS t
+    (day, brand_id, listings, requests, listings_created, requests_created)
+SELECT day, brand_id,
+       coalesce(sum(live) FILTER (WHERE kind = 'l'), 0), coalesce(sum(live) FILTER (WHERE kind = 'r'), 0),
+       coalesce(sum(created) FILTER (WHERE kind = 'l'), 0),
+       coalesce(sum(created) FILTER (WHERE kind = 'r'), 0)
+FROM post_day_deltas WHERE brand_id IS NOT NULL GROUP BY 1, 2
 ON CONFLICT (day, brand_id) DO UPDATE SET
-    listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests;
-DELETE FROM etl.segment_snapshot_moves WHERE (listings, requests) = (0, 0);
-DELETE FROM etl.brand_snapshot_moves WHERE (listings, requests) = (0, 0);
+    listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests,
+    listings_created = t.listings_created + EXCLUDED.listings_created,
+    requests_created = t.requests_created + EXCLUDED.requests_created;
+DELETE FROM etl.segment_post_days
+WHERE (listings, requests, listings_created, requests_created, requests_matched,
+       requests_deposited) = (0, 0, 0, 0, 0, 0);
+DELETE FROM etl.brand_post_days
+WHERE (listings, requests, listings_created, requests_created) = (0, 0, 0, 0);
 
 -- step: prune
 DELETE FROM mart.daily_kpis_segment WHERE :full;
@@ -192,31 +229,15 @@ certified AS (
     WHERE c.certified_at >= s.t_from AND c.certified_at < s.t_to
     GROUP BY 1, 2, 3
 ),
+-- Posts created per day come from the kept per-day counts (prep_post_state).
 listings AS (
-    SELECT mart.cn_date(l.published_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
-           coalesce(ms.merchant_type, 'unknown') AS merchant_type, count(*) AS n
-    FROM etl.clean_listings l JOIN span s ON s.grp = 'listings'
-    LEFT JOIN merchant_segment ms ON ms.merchant_id = l.merchant_id
-    WHERE l.published_at >= s.t_from AND l.published_at < s.t_to
-    GROUP BY 1, 2, 3
-),
-matched_requests AS (
-    SELECT DISTINCT request_id FROM etl.clean_matches
-),
-deposit_requests AS (
-    SELECT DISTINCT request_id FROM etl.clean_orders
-    WHERE deposit_paid_at IS NOT NULL AND request_id IS NOT NULL
+    SELECT p.day, p.tier_level, p.merchant_type, p.listings_created AS n
+    FROM etl.segment_post_days p JOIN days d ON d.day = p.day AND d.listings
 ),
 requests AS (
-    SELECT mart.cn_date(r.created_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
-           coalesce(ms.merchant_type, 'unknown') AS merchant_type, count(*) AS n,
-           count(mr.request_id) AS with_match, count(dr.request_id) AS with_deposit
-    FROM etl.clean_requests r JOIN span s ON s.grp = 'requests'
-    LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
-    LEFT JOIN matched_requests mr ON mr.request_id = r.id
-    LEFT JOIN deposit_requests dr ON dr.request_id = r.id
-    WHERE r.created_at >= s.t_from AND r.created_at < s.t_to
-    GROUP BY 1, 2, 3
+    SELECT p.day, p.tier_level, p.merchant_type, p.requests_created AS n,
+           p.requests_matched AS with_match, p.requests_deposited AS with_deposit
+    FROM etl.segment_post_days p JOIN days d ON d.day = p.day AND d.requests
 ),
 matches AS (
     -- the buyer's side: the request's merchant (looked up in app.requests, as daily_kpis
@@ -388,7 +409,7 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
 -- until the day its status last changed away from live/open, as in daily_kpis). A zero is
 -- written only over a stored figure: a segment with nothing live that day has no row.
 WITH per_day AS (
-    SELECT day, tier_level, merchant_type, listings, requests FROM etl.segment_snapshot_moves
+    SELECT day, tier_level, merchant_type, listings, requests FROM etl.segment_post_days
 ),
 segments AS (
     SELECT DISTINCT tier_level, merchant_type FROM per_day
@@ -443,21 +464,13 @@ span AS (
            (max(day) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_to
     FROM seg_affected_days GROUP BY grp
 ),
--- A listing's brand through its trim (small tables, hashed): joining a materialized
--- listing -> brand list of every listing cost more than the counts themselves.
 listings AS (
-    SELECT mart.cn_date(l.published_at) AS day, se.brand_id, count(*) AS n
-    FROM etl.clean_listings l JOIN span s ON s.grp = 'listings'
-    JOIN app.trims tr ON tr.id = l.trim_id JOIN app.series se ON se.id = tr.series_id
-    WHERE l.published_at >= s.t_from AND l.published_at < s.t_to
-    GROUP BY 1, 2
+    SELECT p.day, p.brand_id, p.listings_created AS n
+    FROM etl.brand_post_days p JOIN days d ON d.day = p.day AND d.listings
 ),
 requests AS (
-    SELECT mart.cn_date(r.created_at) AS day, se.brand_id, count(*) AS n
-    FROM etl.clean_requests r JOIN span s ON s.grp = 'requests'
-    JOIN app.series se ON se.id = r.series_id
-    WHERE r.created_at >= s.t_from AND r.created_at < s.t_to
-    GROUP BY 1, 2
+    SELECT p.day, p.brand_id, p.requests_created AS n
+    FROM etl.brand_post_days p JOIN days d ON d.day = p.day AND d.requests
 ),
 matches AS (
     SELECT mart.cn_date(mt.created_at) AS day, se.brand_id, count(*) AS n
@@ -526,7 +539,7 @@ WHERE (t.listings_created, t.requests_created, t.matches_created, t.orders_creat
 -- step: merge_brand_snapshot
 -- Live listings / open requests at the end of each day per brand (kept moves, as above).
 WITH per_day AS (
-    SELECT day, brand_id, listings, requests FROM etl.brand_snapshot_moves
+    SELECT day, brand_id, listings, requests FROM etl.brand_post_days
 ),
 brands AS (
     SELECT DISTINCT brand_id FROM per_day
