@@ -5,8 +5,6 @@ navigation from the page registry for the signed-in person's roles.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import streamlit as st
 
 from console import db

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from console import clock
+
 # ------------------------------------------------------------------ ID number (GB 11643-1999)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -40,7 +42,7 @@ def id_number_problem(id_number: str, *, today: date | None = None) -> str | Non
     if not isinstance(id_number, str) or not _ID_FORMAT.match(id_number):
         return "format"
     born = id_birth_date(id_number)
-    today = today or date.today()
+    today = today or clock.today()
     if born is None or born > today or born.year < 1900:
         return "birth_date"
     if id_check_char(id_number[:17]) != id_number[17]:

@@ -338,7 +338,9 @@ def _finish_in(conn: Connection, result: RunResult, after: dict[str, Any], *,
     result.rows_quarantined = quarantined
     result.rows_loaded = result.rows_in - quarantined
     result.mart_rows_written = written
-    _q(conn, """UPDATE etl.runs SET status = 'succeeded', finished_at = now(), rows_in = :rin,
+    # clock_timestamp(): the load's transaction began before its steps ran, and now() is
+    # that beginning; the run log's duration must include the load.
+    _q(conn, """UPDATE etl.runs SET status = 'succeeded', finished_at = clock_timestamp(), rows_in = :rin,
                     rows_loaded = :rl, rows_quarantined = :rq, mart_rows_written = :w,
                     warnings = :warn, watermark_after = :wm,
                     source_watermarks_after = CAST(:swm AS jsonb)

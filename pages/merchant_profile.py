@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from console import clock
 from console.services import merchants
 from console.ui import (enum_label, flash, labelled, require_actor, run_action, run_query,
                         show_flash, t)
@@ -124,7 +125,7 @@ if actor.has(*merchants.CONTACT_ROLES):
             kind = st.radio(t("profile.contact.kind"), merchants.CONTACT_KINDS, horizontal=True,
                             format_func=lambda v: enum_label("contact_kind", v))
             body = st.text_area(t("profile.contact.body"), max_chars=merchants.CONTACT_BODY_MAX)
-            follow = st.date_input(t("profile.contact.next"), value=merchants._today() + timedelta(days=7))
+            follow = st.date_input(t("profile.contact.next"), value=clock.today() + timedelta(days=7))
             if st.form_submit_button(t("common.save"), type="primary"):
                 if run_action(merchants.add_contact, actor=actor, merchant_id=merchant_id,
                               kind=kind, body=body, next_follow_up=follow):

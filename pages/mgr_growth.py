@@ -13,6 +13,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from console import clock
 from console.errors import ConsoleError
 from console.services import growth
 from console.ui import (enum_label, fmt_time, lang, pager, read, require_actor, run_query,
@@ -101,7 +102,7 @@ def pct(value: float | None) -> str:
 
 
 # ---------------------------------------------------------------- page-wide filters
-last_day = options.get("last_day") or dt.date.today()
+last_day = options.get("last_day") or clock.today()
 with st.container(border=True):
     st.markdown(f"**{t('growth.filter.title')}**")
     c1, c2, c3, c4 = st.columns([2, 2, 2, 3])

@@ -1,8 +1,9 @@
 """Ops: one certification case — submitted fields, pre-checks, history, timeline, decisions."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import streamlit as st
 
+from console import clock
 from console.services import certification as cert
 from console.ui import (enum_label, flash, labelled, require_actor, run_action, run_query,
                         show_flash, t)
@@ -123,7 +124,7 @@ elif actor.has("ops"):
                 if run_action(cert.assign_case, actor=actor, case_id=case["id"],
                               version=version, assignee_id=colleague):
                     done("trust.assigned")
-        until = a3.date_input(t("trust.snooze_until"), value=date.today() + timedelta(days=1),
+        until = a3.date_input(t("trust.snooze_until"), value=clock.today() + timedelta(days=1),
                               key="case_snooze_date")
         if a3.button(t("trust.snooze"), key="case_snooze"):
             if run_action(cert.snooze_case, actor=actor, case_id=case["id"], version=version,

@@ -1,8 +1,9 @@
 """Ops: listing authenticity review — flagged listings, next flag, confirm or clear."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import streamlit as st
 
+from console import clock
 from console.services import listing_review as lr
 from console.services.listing_review import FlagFilters
 from console.settings import get_settings
@@ -139,7 +140,7 @@ elif actor.has("ops"):
     else:
         a1.warning(t("trust.case.held_by_other", name=flag["assignee"]))
     if flag["assignee_id"] in (None, actor.id):
-        until = a3.date_input(t("trust.snooze_until"), value=date.today() + timedelta(days=1),
+        until = a3.date_input(t("trust.snooze_until"), value=clock.today() + timedelta(days=1),
                               key="flag_snooze_date")
         if a3.button(t("trust.snooze"), key="flag_snooze"):
             if run_action(lr.snooze_flag, actor=actor, flag_id=flag["id"], version=version,

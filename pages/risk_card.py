@@ -1,10 +1,11 @@
 """Rating card: find a merchant, read its score, factor points, reasons, history and
 overrides; risk officers propose an override here."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import plotly.express as px
 import streamlit as st
 
+from console import clock
 from console.credit.scorecard import GRADES
 from console.services import credit
 from console.settings import get_settings
@@ -117,9 +118,9 @@ if actor.has("risk"):
                                     format_func=lambda c: t(f"credit.override_reason.{c}"))
                 reason = st.text_area(t("common.reason"))
                 expires_on = st.date_input(t("credit.col.expires_at"),
-                                           value=date.today() + timedelta(days=90),
-                                           min_value=date.today(),
-                                           max_value=date.today() + timedelta(days=credit.MAX_OVERRIDE_DAYS))
+                                           value=clock.today() + timedelta(days=90),
+                                           min_value=clock.today(),
+                                           max_value=clock.today() + timedelta(days=credit.MAX_OVERRIDE_DAYS))
                 if st.form_submit_button(t("credit.override.propose"), type="primary"):
                     if run_action(credit.propose_override, actor=actor, merchant_id=merchant_id,
                                   new_grade=new_grade, reason_code=code, reason=reason,

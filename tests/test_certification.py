@@ -1,11 +1,11 @@
 """Certification queue: paging, sorting, filters, assignment, decisions and their side effects."""
 from __future__ import annotations
 
-import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from console.clock import today
 from console import db
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.services import certification as cert
@@ -221,9 +221,9 @@ def test_snooze_hides_a_case_until_the_date(engine, make_actor, world):
     ops = make_actor("ops")
     case = tr.cert(engine, merchant_id=world["m1"])
     with pytest.raises(InvalidInput):
-        run(cert.snooze_case, actor=ops, case_id=case, version=1, until=date.today())
+        run(cert.snooze_case, actor=ops, case_id=case, version=1, until=today())
     run(cert.snooze_case, actor=ops, case_id=case, version=1,
-        until=date.today() + timedelta(days=2))
+        until=today() + timedelta(days=2))
     assert run(cert.list_queue, actor=ops).total == 0
     shown = run(cert.list_queue, actor=ops, filters=CertFilters(include_snoozed=True))
     assert list(shown.rows["id"]) == [case]
@@ -319,7 +319,7 @@ def test_a_decided_case_is_frozen(engine, make_actor, world):
     run(cert.decide, actor=ops, case_id=case, version=2, decision="approve")
     for fn, kw in [(cert.decide, {"decision": "reject", "reason_code": "other", "note": "n"}),
                    (cert.assign_case, {"assignee_id": ops.id}),
-                   (cert.snooze_case, {"until": date.today() + timedelta(days=3)})]:
+                   (cert.snooze_case, {"until": today() + timedelta(days=3)})]:
         with pytest.raises(Conflict) as err:
             run(fn, actor=ops, case_id=case, version=3, **kw)
         assert err.value.key == "trust.error.already_decided"

@@ -6,12 +6,13 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from console.clock import today
 from console.credit import engine as credit_engine
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.services import credit
 from tests.test_credit_support import hand_card, merchant, one, rows
 
-IN_30_DAYS = date.today() + timedelta(days=30)
+IN_30_DAYS = today() + timedelta(days=30)
 
 
 @pytest.fixture
@@ -119,8 +120,8 @@ def test_one_open_proposal_per_merchant(engine, make_actor, scored):
     ({"new_grade": "AAAA"}, "credit.error.bad_grade"),
     ({"reason_code": "friend_of_boss"}, "credit.error.bad_reason_code"),
     ({"reason": "   "}, "error.reason_required"),
-    ({"expires_on": date.today() - timedelta(days=1)}, "credit.error.bad_expiry"),
-    ({"expires_on": date.today() + timedelta(days=400)}, "credit.error.bad_expiry"),
+    ({"expires_on": today() - timedelta(days=1)}, "credit.error.bad_expiry"),
+    ({"expires_on": today() + timedelta(days=400)}, "credit.error.bad_expiry"),
     ({"new_grade": "BB"}, "credit.error.same_grade"),
 ])
 def test_bad_proposals_are_refused_and_change_nothing(engine, make_actor, scored, bad, key):
@@ -146,7 +147,7 @@ def _age(engine, oid, *, days: int) -> None:
 
 def test_an_override_expires_when_it_should(engine, make_actor, scored):
     alice, bob = make_actor("risk"), make_actor("risk")
-    oid = propose(engine, alice, scored["weak"], expires_on=date.today() + timedelta(days=2))
+    oid = propose(engine, alice, scored["weak"], expires_on=today() + timedelta(days=2))
     call(engine, credit.approve_override, actor=bob, override_id=oid)
     _age(engine, oid, days=1)                     # expires tomorrow midnight: still holds
     assert effective(engine, scored["weak"])["effective_grade"] == "BBB"
@@ -163,7 +164,7 @@ def test_an_override_expires_when_it_should(engine, make_actor, scored):
 
 def test_an_expired_proposal_cannot_be_approved(engine, make_actor, scored):
     alice, bob = make_actor("risk"), make_actor("risk")
-    oid = propose(engine, alice, scored["weak"], expires_on=date.today())
+    oid = propose(engine, alice, scored["weak"], expires_on=today())
     _age(engine, oid, days=2)
     with pytest.raises(Conflict) as err:
         call(engine, credit.approve_override, actor=bob, override_id=oid)
@@ -195,3 +196,17 @@ def test_override_inbox_and_rate(engine, make_actor, scored):
     dist = overview["distribution"].set_index("grade")
     assert (dist.loc["AAA", "merchants"], dist.loc["BBB", "merchants"],
             dist.loc["BBB", "overridden"], dist.loc["BB", "merchants"]) == (1, 1, 1, 0)
+
+
+def test_expiry_dates_are_shanghai_dates_whatever_the_server_clock(engine, make_actor, scored,
+                                                                     monkeypatch):
+    from datetime import datetime, timezone
+
+    from console import clock
+    # 21:40 UTC on 11-29 is 05:40 on 11-30 in Shanghai: "today" is the 30th for staff.
+    at = datetime(2026, 11, 29, 21, 40, tzinfo=timezone.utc).astimezone(clock.business_tz())
+    monkeypatch.setattr(clock, "now", lambda: at)
+    assert clock.today() == date(2026, 11, 30)
+    with pytest.raises(InvalidInput):
+        propose(engine, make_actor("risk"), scored["weak"], expires_on=date(2026, 11, 29))
+    assert propose(engine, make_actor("risk"), scored["weak"], expires_on=date(2026, 11, 30)) > 0

@@ -1,10 +1,11 @@
 """The credit pages on a scored database, as the people who use them."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from console.clock import today
 from console.credit import engine as credit_engine
 from console.services import credit
 from tests.apptest import app_as
@@ -38,7 +39,7 @@ def test_second_officer_approves_in_the_inbox_and_the_proposer_cannot(engine, ma
     with engine.begin() as conn:
         credit.propose_override(conn=conn, actor=alice, merchant_id=scored["weak"], new_grade="A",
                                 reason_code="guarantee", reason="集团担保",
-                                expires_on=date.today() + timedelta(days=30))
+                                expires_on=today() + timedelta(days=30))
     own = app_as(alice, page="pages/risk_overrides.py")
     assert not own.exception
     assert [b.label for b in own.button if b.label in ("批准", "驳回")] == []

@@ -2,7 +2,6 @@
 and every expectation of every suite catching the defect it promises."""
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -225,6 +224,23 @@ def test_failure_inside_the_load_leaves_marts_unchanged_and_the_retry_completes(
     retry = run_job("funnel_facts", engine=seeded)
     assert retry.status == "succeeded" and retry.rows_in == failed.rows_in
     assert q(seeded, "SELECT certified_at IS NOT NULL, first_deal_at IS NOT NULL FROM mart.funnel_facts WHERE merchant_id = 3")[0] == (True, True)
+
+
+def test_the_run_log_duration_includes_the_load(seeded, monkeypatch):
+    real_step = etl.runner.load_step
+    last_step_ended = []
+
+    def noting_step(conn, job, step, sql, params):
+        written = real_step(conn, job, step, sql, params)
+        last_step_ended.append(conn.execute(sa.text("SELECT clock_timestamp()")).scalar())
+        return written
+
+    monkeypatch.setattr(etl.runner, "load_step", noting_step)
+    run = run_job("funnel_facts", engine=seeded)
+    started, finished = q(seeded, "SELECT started_at, finished_at FROM etl.runs WHERE id = :id",
+                          id=run.run_id)[0]
+    # The load's transaction began before its steps; the run ends after the last of them.
+    assert started < last_step_ended[0] and finished >= max(last_step_ended)
 
 
 PLANT_WARN_ROWS = """

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from console.clock import today
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.services import merchants as svc
 from console.services.merchants import DirectoryFilters
@@ -386,7 +387,7 @@ def test_profile_of_unknown_merchant(world, engine):
 # ---------------------------------------------------------------- contact log
 def test_bd_logs_a_contact_with_next_follow_up(world, engine):
     bd = world["staff"]["bd1"]
-    follow = svc._today() + timedelta(days=3)
+    follow = today() + timedelta(days=3)
     with engine.begin() as conn:
         svc.add_contact(conn=conn, actor=bd, merchant_id=world["m3"], kind="visit",
                         body="  到店拜访，对方有20台凯美瑞  ", next_follow_up=follow)
@@ -410,7 +411,7 @@ def test_bd_logs_a_contact_with_next_follow_up(world, engine):
 def test_bad_contact_entries_are_refused(world, engine, kind, body, days, key):
     with engine.begin() as conn, pytest.raises(InvalidInput) as err:
         svc.add_contact(conn=conn, actor=world["staff"]["bd1"], merchant_id=world["m3"],
-                        kind=kind, body=body, next_follow_up=svc._today() + timedelta(days=days))
+                        kind=kind, body=body, next_follow_up=today() + timedelta(days=days))
     assert err.value.key == key
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM ops.contact_log")).scalar() == 0
@@ -551,18 +552,18 @@ def test_profile_shows_staff_history(world, engine):
 
 def test_follow_ups_due_are_the_latest_entry_per_merchant(world, engine):
     bd = world["staff"]["bd1"]
-    today = svc._today()
+    now = today()
     with engine.begin() as conn:
         svc.add_contact(conn=conn, actor=bd, merchant_id=world["m3"], kind="call", body="a",
-                        next_follow_up=today + timedelta(days=3))
+                        next_follow_up=now + timedelta(days=3))
         svc.add_contact(conn=conn, actor=bd, merchant_id=world["m2"], kind="call", body="b",
-                        next_follow_up=today + timedelta(days=30))
+                        next_follow_up=now + timedelta(days=30))
         svc.add_contact(conn=conn, actor=world["staff"]["bd2"], merchant_id=world["m1"],
-                        kind="visit", body="c", next_follow_up=today)
+                        kind="visit", body="c", next_follow_up=now)
     with engine.connect() as conn:
         due = svc.follow_ups_due(conn=conn, actor=bd, within_days=7)
         assert due[["id", "next_follow_up"]].values.tolist() == [
-            [world["m3"], today + timedelta(days=3)]]
+            [world["m3"], now + timedelta(days=3)]]
         assert svc.follow_ups_due(conn=conn, actor=bd).empty      # nothing due today
     with engine.begin() as conn:   # a newer note without a date closes the follow-up
         svc.add_contact(conn=conn, actor=bd, merchant_id=world["m3"], kind="wechat", body="done")
@@ -595,9 +596,9 @@ def test_home_counts_my_follow_ups_due_today(world, engine):
     bd = world["staff"]["bd1"]
     with engine.begin() as conn:
         svc.add_contact(conn=conn, actor=bd, merchant_id=world["m3"], kind="call", body="a",
-                        next_follow_up=svc._today())
+                        next_follow_up=today())
         svc.add_contact(conn=conn, actor=bd, merchant_id=world["m2"], kind="call", body="b",
-                        next_follow_up=svc._today() + timedelta(days=1))
+                        next_follow_up=today() + timedelta(days=1))
     with engine.connect() as conn:
         counts = {c.label_key: c.value for c in waiting_counts(conn=conn, actor=bd)}
     assert counts["home.bd.follow_ups_due"] == 1

@@ -10,20 +10,18 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import clock, db
 from console.audit import write_audit
 from console.credit import engine as credit_engine
 from console.credit import metrics
 from console.credit.scorecard import DEFAULT_CONFIG, GRADES, bin_label, check_file
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.roles import Actor, requires
-from console.settings import get_settings
 
 READERS = ("risk", "bd", "manager")     # may read grades and rating cards
 MONITORS = ("risk", "manager")           # may read model monitoring and export
@@ -192,12 +190,7 @@ def _overrides_of(conn: Connection, *, merchant_id: int) -> pd.DataFrame:
 # ---------------------------------------------------------------- overrides (four eyes)
 def expiry_instant(expires_on: date) -> datetime:
     """An override 'until 2026-12-31' holds through that day, Shanghai time."""
-    tz = ZoneInfo(get_settings().timezone)
-    return datetime.combine(expires_on + timedelta(days=1), time.min, tzinfo=tz)
-
-
-def _today() -> date:
-    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+    return datetime.combine(expires_on + timedelta(days=1), time.min, tzinfo=clock.business_tz())
 
 
 @requires("risk")
@@ -211,7 +204,7 @@ def propose_override(*, conn: Connection, actor: Actor, merchant_id: int, new_gr
     if not (reason or "").strip():
         raise InvalidInput("error.reason_required")
     if not isinstance(expires_on, date) or not (
-            _today() <= expires_on <= _today() + timedelta(days=MAX_OVERRIDE_DAYS)):
+            clock.today() <= expires_on <= clock.today() + timedelta(days=MAX_OVERRIDE_DAYS)):
         raise InvalidInput("credit.error.bad_expiry", days=MAX_OVERRIDE_DAYS)
     current = db.fetch_one(conn, """SELECT run_id, effective_grade FROM ops.merchant_credit
                                     WHERE merchant_id = :m""", m=int(merchant_id))

@@ -20,7 +20,6 @@ import argparse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Connection

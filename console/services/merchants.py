@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import clock, db
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.masking import can_see_phone, id_number_for, mask_frame, phone_for
@@ -494,15 +494,10 @@ def follow_ups_due(*, conn: Connection, actor: Actor, within_days: int = 0) -> p
               ORDER BY merchant_id, created_at DESC, id DESC) last
         JOIN app.merchants m ON m.id = last.merchant_id
         WHERE last.next_follow_up <= CAST(:today AS date) + :days
-        ORDER BY last.next_follow_up, m.id""", me=actor.id, today=_today(), days=within_days)
+        ORDER BY last.next_follow_up, m.id""", me=actor.id, today=clock.today(), days=within_days)
 
 
 # ---------------------------------------------------------------- staff actions
-def _today() -> date:
-    # Business dates are Shanghai dates (UTC+8, no daylight saving).
-    return (datetime.now(timezone.utc) + timedelta(hours=8)).date()
-
-
 @requires(*CONTACT_ROLES)
 def add_contact(*, conn: Connection, actor: Actor, merchant_id: int, kind: str, body: str,
                 next_follow_up: date | None = None) -> int:
@@ -515,8 +510,8 @@ def add_contact(*, conn: Connection, actor: Actor, merchant_id: int, kind: str, 
     if len(body) > CONTACT_BODY_MAX:
         raise InvalidInput("directory.contact_body_too_long", max=CONTACT_BODY_MAX)
     if next_follow_up is not None:
-        today = _today()
-        if next_follow_up < today or next_follow_up > today + timedelta(days=FOLLOW_UP_MAX_DAYS):
+        first = clock.today()
+        if next_follow_up < first or next_follow_up > first + timedelta(days=FOLLOW_UP_MAX_DAYS):
             raise InvalidInput("directory.follow_up_out_of_range", max=FOLLOW_UP_MAX_DAYS)
     if not db.scalar(conn, "SELECT 1 FROM app.merchants WHERE id = :id", id=merchant_id):
         raise NotFound("error.not_found")

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import clock, db
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.roles import Actor
@@ -181,7 +181,7 @@ def snooze(conn: Connection, q: QueueTable, actor: Actor, *, case_id: Any, versi
            until: Any, today: date | None = None) -> int:
     """Hide an open case from the queue until the start of ``until`` (Shanghai time)."""
     case_id, version = check_case_id(case_id), check_version(version)
-    today = today or date.today()
+    today = today or clock.today()
     if not isinstance(until, date) or until <= today:
         raise InvalidInput("trust.error.snooze_future")
     new_version = db.scalar(conn, f"""

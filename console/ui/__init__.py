@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from console import db
 from console.auth import load_actor
+from console.clock import business_tz
 from console.errors import ConsoleError
 from console.i18n import translate
 from console.roles import Actor
@@ -51,8 +52,7 @@ def fmt_time(value: datetime | None) -> str:
     """A timestamp as staff read it: Shanghai time, to the minute."""
     if value is None:
         return "—"
-    from zoneinfo import ZoneInfo
-    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(business_tz()).strftime("%Y-%m-%d %H:%M")
 
 
 def show_error(err: ConsoleError) -> None:
@@ -124,9 +124,8 @@ def local_times(df):
     The ISO text sorts like the time it shows, so sorting the rendered table still works.
     """
     import pandas as pd
-    from zoneinfo import ZoneInfo
 
-    zone = ZoneInfo(get_settings().timezone)
+    zone = business_tz()
     out = df.copy()
     for col in out.columns:
         series = out[col]
