@@ -54,3 +54,22 @@ def test_pages_hold_no_chinese_text_of_their_own():
             if han.search(code) and not code.strip().startswith(('"""', "'''")):
                 offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_streamlit_placeholders_come_from_the_catalogue():
+    from streamlit.testing.v1 import AppTest
+
+    script = """
+import pandas as pd
+import streamlit as st
+from console.ui import localise_widget_placeholders
+localise_widget_placeholders()
+st.dataframe(pd.DataFrame({"median_hours": [None, 24.8]}))
+st.selectbox("step", ["a", "b"], index=None)
+st.multiselect("tiers", [1, 2])
+"""
+    at = AppTest.from_string(script).run()
+    # Streamlit's own texts are English ("None", "Choose an option") in a Chinese console.
+    assert at.dataframe[0].proto.placeholder == "—"
+    assert at.selectbox[0].placeholder == "请选择"
+    assert at.multiselect[0].placeholder == translate("common.choose_options")

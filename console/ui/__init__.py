@@ -173,12 +173,14 @@ def _localised(method: Callable[..., Any], key: str) -> Callable[..., Any]:
 
 def localise_widget_placeholders() -> None:
     """Streamlit's own placeholders ("Choose options") are English whatever the language:
-    give every multiselect and selectbox the catalogue's text unless the page set one."""
+    give every multiselect and selectbox the catalogue's text unless the page set one, and
+    every table "—" for a missing value (Streamlit writes "None")."""
     import types
 
     from streamlit.delta_generator import DeltaGenerator
 
-    for name, key in (("multiselect", "common.choose_options"), ("selectbox", "common.choose_option")):
+    for name, key in (("multiselect", "common.choose_options"), ("selectbox", "common.choose_option"),
+                      ("dataframe", "common.missing_value")):
         method = getattr(DeltaGenerator, name)
         if not getattr(method, "localised", False):
             setattr(DeltaGenerator, name, _localised(method, key))

@@ -1,6 +1,7 @@
 """Screenshots of every page for the README: `make screenshots` (or python -m tests.browser.screenshots).
 
-Seeds a throw-away database with demo data, creates a one-off account holding every
+Seeds a throw-away database with demo data and runs the system jobs on it (ETL marts,
+matches, credit ratings), creates a one-off account holding every
 role (random password, never stored), signs in with Debian's Chromium and saves one PNG
 per page into docs/screenshots/.
 """
@@ -38,6 +39,8 @@ def prepare_database(scale: str, seed_value: int) -> tuple[str, str, str]:
     db.set_default_engine(engine)
     migrate(engine=engine)
     seed(engine=engine, scale=scale, seed=seed_value)
+    from console import jobs     # the marts, matches and ratings a running console has
+    jobs.run_all(engine=engine, echo=lambda _: None)
     password = secrets.token_urlsafe(16)
     with engine.begin() as conn:
         conn.execute(sa.text("""INSERT INTO ops.staff (username, display_name, password_hash, roles)
@@ -65,7 +68,9 @@ def main() -> None:
     parser.add_argument("--existing", action="store_true",
                         help="shoot the database DATABASE_URL / CONSOLE_PGDATA names instead of "
                              "seeding a throw-away one (adds an all-roles account 'shots')")
+    parser.add_argument("pages", nargs="*", help="only these pages (url paths, e.g. growth)")
     args = parser.parse_args()
+    specs = [p for p in PAGES if not args.pages or p.url_path in args.pages]
     if args.existing:
         url, name, password = use_existing_database()
     else:
@@ -77,7 +82,7 @@ def main() -> None:
             if args.lang == "en":
                 page.get_by_text("English", exact=True).click()
                 wait_idle(page)
-            for spec in PAGES:
+            for spec in specs:
                 # A full page load would start a new, signed-out Streamlit session:
                 # navigate the way a person does, through the sidebar.
                 page.get_by_role("link", name=translate(spec.title_key, args.lang)).click()
