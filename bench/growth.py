@@ -17,7 +17,7 @@ from console.services import growth
 from console.services.growth import GrowthFilters
 
 ACTOR = Actor(id=0, username="bench", display_name="bench", roles=frozenset({"manager"}))
-GROWTH_JOBS = ("funnel_facts", "daily_kpis", "segment_kpis", "cohort_activity", "supply_demand")
+GROWTH_JOBS = ("funnel_facts", "daily_kpis", "cohort_activity", "supply_demand")
 RANGE_DAYS = 180
 
 

@@ -307,8 +307,7 @@ def test_run_all_validates_a_shared_source_once_and_quarantines_it_for_every_job
     monkeypatch.setattr(etl.batches, "validate_relation", counting)
     results = {r.job: r for r in run_all(engine=seeded)}
     listing_jobs = sorted(j.name for j in JOBS.values() if "app.listings" in j.sources)
-    assert listing_jobs == ["daily_kpis", "funnel_facts", "merchant_features", "segment_kpis",
-                            "supply_demand"]
+    assert listing_jobs == ["daily_kpis", "funnel_facts", "merchant_features", "supply_demand"]
     # Once for the batch's row checks, once for the table's row count; not once per job.
     assert [r for r in validated if "listings" in r] == [
         next(r for r in validated if r.startswith("etl.batch_") and r.endswith("_listings")),

@@ -116,10 +116,10 @@ def _contents(engine) -> dict[str, list[tuple]]:
 
 
 def test_incremental_after_changes_equals_full_rebuild(seeded):
-    run_job("segment_kpis", engine=seeded)
+    run_job("daily_kpis", engine=seeded)
     before = _contents(seeded)
     change(seeded)
-    incremental = run_job("segment_kpis", engine=seeded)
+    incremental = run_job("daily_kpis", engine=seeded)
     assert incremental.status == "succeeded" and incremental.rows_in > 0
     after = _contents(seeded)
     assert after != before
@@ -129,20 +129,20 @@ def test_incremental_after_changes_equals_full_rebuild(seeded):
                                                           Decimal("900.00"), 1)
     assert _segment(seeded, "2025-03-05", 1, "resource", "active_merchants", "deals_completed") == (1, 0)
     assert _brand(seeded, "2025-03-05", 2, "deals_completed", "gmv") == (1, Decimal("180000.00"))
-    full = run_job("segment_kpis", engine=seeded, full=True)
+    full = run_job("daily_kpis", engine=seeded, full=True)
     assert full.status == "succeeded"
     assert _contents(seeded) == after
 
 
 def test_a_run_without_changes_writes_nothing_and_freshness_names_both_marts(seeded):
-    first = run_job("segment_kpis", engine=seeded)
-    again = run_job("segment_kpis", engine=seeded)
+    first = run_job("daily_kpis", engine=seeded)
+    again = run_job("daily_kpis", engine=seeded)
     assert (again.status, again.rows_in, again.mart_rows_written) == ("succeeded", 0, 0)
     fresh = q(seeded, """SELECT mart, job, last_run_status, validation_passed FROM mart.freshness
                          WHERE mart LIKE 'mart.daily_kpis_%' ORDER BY mart""")
     assert [tuple(r) for r in fresh] == [
-        ("mart.daily_kpis_brand", "segment_kpis", "succeeded", True),
-        ("mart.daily_kpis_segment", "segment_kpis", "succeeded", True)]
+        ("mart.daily_kpis_brand", "daily_kpis", "succeeded", True),
+        ("mart.daily_kpis_segment", "daily_kpis", "succeeded", True)]
     assert first.mart_rows_written > 0
     assert q(seeded, "SELECT min(day) FROM mart.daily_kpis_segment") == [(date(2025, 1, 5),)]
 
@@ -196,5 +196,5 @@ def test_request_flags_and_brand_moves_follow_incremental_runs(seeded):
     assert _sum_mismatches(seeded, "mart.daily_kpis_segment", SEGMENT_COLUMNS) == []
     assert _sum_mismatches(seeded, "mart.daily_kpis_brand", BRAND_COLUMNS) == []
     incremental = _contents(seeded)
-    assert run_job("segment_kpis", engine=seeded, full=True).status == "succeeded"
+    assert run_job("daily_kpis", engine=seeded, full=True).status == "succeeded"
     assert _contents(seeded) == incremental

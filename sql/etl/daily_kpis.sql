@@ -1,9 +1,33 @@
--- Daily KPIs and per-period KPIs (day / week / month).
+-- Daily KPIs: platform-wide per day (mart.daily_kpis), per day and merchant segment (city tier
+-- x merchant type, mart.daily_kpis_segment), per day and brand (mart.daily_kpis_brand), and
+-- the figures that do not add up across days per day / week / month (mart.kpi_periods).
+-- One job, so that the three per-day marts are one computation: a day's platform figures are
+-- the sums of its segments' (a merchant is in exactly one segment), written in the same
+-- transaction.
+--
 -- Incremental: each group of figures is recomputed only for the days (periods) its own
 -- sources touched, from all clean rows of those days; the other figures of a day keep their
 -- stored values. So a batch of changed listings recounts listings, not the active merchants
--- of 10M events. A full run stages everything: every figure of every day is recomputed by
--- the same SQL. A day (period) gets a row as soon as any group touches it.
+-- of 10M events. What counts posts (listings and requests created, requests with a match /
+-- a deposit, and the end-of-day snapshots, running sums of per-day moves) is kept per day in
+-- etl.segment_post_days / etl.brand_post_days (047, 055), which a run corrects by its changed
+-- posts only: their old figures, kept per post in etl.segment_post_moves, are taken back and
+-- their new ones added. A 1% change touches every day; recounting those days would read every
+-- post again. A full run stages everything and starts the state over: every figure of every
+-- day is recomputed by the same SQL. A day (period) gets a row in mart.daily_kpis as soon as
+-- any group touches it; a segment / brand row whose figures are all zero is not kept.
+--
+-- Attribution to segments (summed over segments, each figure equals the platform's):
+-- - a merchant's own rows (registration, certification, events, listings, requests, live
+--   listings, open requests) go to its own segment;
+-- - matches, the request flags (with a match / with a deposit), orders, deposits, deals,
+--   GMV, fees and payments go to the BUYER's segment (the request's merchant, the order's
+--   buyer): growth in a segment is measured on the demand it brings;
+-- - a merchant the job does not know (quarantined) is tier 0, type 'unknown'.
+-- Brands: a listing by its trim's series' brand, a request by its series' brand, a match,
+-- an order and a deal by the brand of the listing traded.
+-- A merchant's segment is its current one: a merchant moving city or type carries its
+-- history to the new segment at the next full rebuild (the weekly --full).
 
 -- step: prep_days
 -- The days each group must recompute: the day of every timestamp of a batch row it counts.
@@ -96,11 +120,138 @@ FROM (
 WHERE merchant_id IS NOT NULL;  -- count(DISTINCT merchant_id) never counted a missing one
 ANALYZE merchant_days;
 
+-- step: prep_segments
+-- Every clean merchant's segment, and its registration time (registrations count these).
+CREATE TEMP TABLE merchant_segment ON COMMIT DROP AS
+SELECT m.id AS merchant_id, m.registered_at, coalesce(ci.tier_level, 0)::smallint AS tier_level,
+       m.merchant_type
+FROM etl.clean_merchants m
+LEFT JOIN app.cities ci ON ci.id = m.city_id
+WHERE m.id IS NOT NULL;
+CREATE INDEX ON merchant_segment (merchant_id);
+ANALYZE merchant_segment;
+
+-- step: prep_active
+-- Distinct active merchants per touched event day and segment, from the (day, merchant) pairs
+-- above: a merchant is in one segment, so the segments of a day add up to its DAU.
+CREATE TEMP TABLE seg_active ON COMMIT DROP AS
+SELECT md.day, coalesce(s.tier_level, 0)::smallint AS tier_level,
+       coalesce(s.merchant_type, 'unknown') AS merchant_type, count(*) AS n
+FROM merchant_days md
+JOIN affected_day_bounds d ON d.day = md.day AND d.events
+LEFT JOIN merchant_segment s ON s.merchant_id = md.merchant_id
+GROUP BY 1, 2, 3;
+
+-- step: prep_post_moves
+-- Each changed post as of now: its segment and brand, the day it was created and went live /
+-- open, the day after it stopped being so (none while it still is), and for a request
+-- whether it has a match and a paid deposit. A post now excluded has no row. The changed
+-- posts are the batch's listings and requests, and the requests of its matches and orders
+-- (their flags may have turned). A full run starts the state over: its batch carries every
+-- post.
+DELETE FROM etl.segment_post_moves WHERE :full;
+DELETE FROM etl.segment_post_days WHERE :full;
+DELETE FROM etl.brand_post_days WHERE :full;
+CREATE TEMP TABLE changed_posts ON COMMIT DROP AS
+SELECT 'l'::char(1) AS kind, id AS post_id FROM etl.stg_daily_kpis__listings WHERE id IS NOT NULL
+UNION SELECT 'r', id FROM etl.stg_daily_kpis__requests WHERE id IS NOT NULL
+UNION SELECT 'r', request_id FROM etl.stg_daily_kpis__matches WHERE request_id IS NOT NULL
+UNION SELECT 'r', request_id FROM etl.stg_daily_kpis__orders WHERE request_id IS NOT NULL;
+ANALYZE changed_posts;
+CREATE TEMP TABLE post_moves_now ON COMMIT DROP AS
+SELECT 'l'::char(1) AS kind, l.id AS post_id, coalesce(ms.tier_level, 0)::smallint AS tier_level,
+       coalesce(ms.merchant_type, 'unknown') AS merchant_type, se.brand_id,
+       mart.cn_date(l.published_at) AS day_in,
+       CASE WHEN l.status <> 'live' THEN mart.cn_date(l.updated_at) + 1 END AS day_out,
+       false AS matched, false AS deposited
+FROM etl.clean_listings l
+JOIN changed_posts c ON c.kind = 'l' AND c.post_id = l.id
+LEFT JOIN merchant_segment ms ON ms.merchant_id = l.merchant_id
+LEFT JOIN app.trims tr ON tr.id = l.trim_id
+LEFT JOIN app.series se ON se.id = tr.series_id
+UNION ALL
+SELECT 'r', r.id, coalesce(ms.tier_level, 0)::smallint, coalesce(ms.merchant_type, 'unknown'),
+       se.brand_id, mart.cn_date(r.created_at),
+       CASE WHEN r.status <> 'open' THEN mart.cn_date(r.updated_at) + 1 END,
+       EXISTS (SELECT 1 FROM etl.clean_matches mt WHERE mt.request_id = r.id),
+       EXISTS (SELECT 1 FROM etl.clean_orders o
+               WHERE o.request_id = r.id AND o.deposit_paid_at IS NOT NULL)
+FROM etl.clean_requests r
+JOIN changed_posts c ON c.kind = 'r' AND c.post_id = r.id
+LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
+LEFT JOIN app.series se ON se.id = r.series_id;
+
+-- step: prep_post_state
+-- The per-day figures change by the changed posts' new figures minus their stored old ones;
+-- then the new ones are stored. A post counts on its creation day (created, and +1 to the
+-- snapshot) and on the day after it closed (-1). (A prep step: the marts are written by the
+-- merges below.)
+CREATE TEMP TABLE post_day_deltas ON COMMIT DROP AS
+SELECT kind, tier_level, merchant_type, brand_id, day, sum(live)::integer AS live,
+       sum(created)::integer AS created, sum(matched)::integer AS matched,
+       sum(deposited)::integer AS deposited
+FROM (
+    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, -v.live AS live,
+           -v.created AS created, -v.matched AS matched, -v.deposited AS deposited
+    FROM etl.segment_post_moves p
+    JOIN changed_posts c ON c.kind = p.kind AND c.post_id = p.post_id
+    CROSS JOIN LATERAL (VALUES (p.day_in, 1, 1, p.matched::int, p.deposited::int),
+                               (p.day_out, -1, 0, 0, 0)) AS v(day, live, created, matched, deposited)
+    UNION ALL
+    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, v.live, v.created,
+           v.matched, v.deposited
+    FROM post_moves_now p
+    CROSS JOIN LATERAL (VALUES (p.day_in, 1, 1, p.matched::int, p.deposited::int),
+                               (p.day_out, -1, 0, 0, 0)) AS v(day, live, created, matched, deposited)
+) m
+WHERE day IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5
+HAVING (sum(live), sum(created), sum(matched), sum(deposited)) <> (0, 0, 0, 0);
+DELETE FROM etl.segment_post_moves p USING changed_posts c
+WHERE p.kind = c.kind AND p.post_id = c.post_id;
+INSERT INTO etl.segment_post_moves
+    (kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out, matched, deposited)
+SELECT kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out, matched, deposited
+FROM post_moves_now;
+INSERT INTO etl.segment_post_days AS t
+    (day, tier_level, merchant_type, listings, requests, listings_created, requests_created,
+     requests_matched, requests_deposited)
+SELECT day, tier_level, merchant_type,
+       coalesce(sum(live) FILTER (WHERE kind = 'l'), 0), coalesce(sum(live) FILTER (WHERE kind = 'r'), 0),
+       coalesce(sum(created) FILTER (WHERE kind = 'l'), 0),
+       coalesce(sum(created) FILTER (WHERE kind = 'r'), 0), sum(matched), sum(deposited)
+FROM post_day_deltas GROUP BY 1, 2, 3
+ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
+    listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests,
+    listings_created = t.listings_created + EXCLUDED.listings_created,
+    requests_created = t.requests_created + EXCLUDED.requests_created,
+    requests_matched = t.requests_matched + EXCLUDED.requests_matched,
+    requests_deposited = t.requests_deposited + EXCLUDED.requests_deposited;
+INSERT INTO etl.brand_post_days AS t
+    (day, brand_id, listings, requests, listings_created, requests_created)
+SELECT day, brand_id,
+       coalesce(sum(live) FILTER (WHERE kind = 'l'), 0), coalesce(sum(live) FILTER (WHERE kind = 'r'), 0),
+       coalesce(sum(created) FILTER (WHERE kind = 'l'), 0),
+       coalesce(sum(created) FILTER (WHERE kind = 'r'), 0)
+FROM post_day_deltas WHERE brand_id IS NOT NULL GROUP BY 1, 2
+ON CONFLICT (day, brand_id) DO UPDATE SET
+    listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests,
+    listings_created = t.listings_created + EXCLUDED.listings_created,
+    requests_created = t.requests_created + EXCLUDED.requests_created;
+DELETE FROM etl.segment_post_days
+WHERE (listings, requests, listings_created, requests_created, requests_matched,
+       requests_deposited) = (0, 0, 0, 0, 0, 0);
+DELETE FROM etl.brand_post_days
+WHERE (listings, requests, listings_created, requests_created) = (0, 0, 0, 0);
+
 -- step: prune
 DELETE FROM mart.daily_kpis WHERE :full;
+DELETE FROM mart.daily_kpis_segment WHERE :full;
+DELETE FROM mart.daily_kpis_brand WHERE :full;
 
--- step: merge_days
--- Each figure is aggregated over the span of its group's days, then kept for those days only.
+-- step: merge_segment_days
+-- Each figure is aggregated over the span of its group's days, then kept for those days only;
+-- posts created per day come from the kept per-day counts (prep_post_state).
 WITH days AS (SELECT * FROM affected_day_bounds),
 span AS (
     SELECT grp, min(day)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_from,
@@ -108,94 +259,109 @@ span AS (
     FROM affected_days GROUP BY grp
 ),
 registrations AS (
-    SELECT mart.cn_date(m.registered_at) AS day, count(*) AS n
-    FROM etl.clean_merchants m JOIN span s ON s.grp = 'registrations'
+    SELECT mart.cn_date(m.registered_at) AS day, m.tier_level, m.merchant_type, count(*) AS n
+    FROM merchant_segment m JOIN span s ON s.grp = 'registrations'
     WHERE m.registered_at >= s.t_from AND m.registered_at < s.t_to
-    GROUP BY 1
+    GROUP BY 1, 2, 3
 ),
 first_certified AS (
     SELECT merchant_id, min(decided_at) AS certified_at
     FROM etl.clean_certifications WHERE status = 'approved' GROUP BY merchant_id
 ),
 certified AS (
-    SELECT mart.cn_date(c.certified_at) AS day, count(*) AS n
+    SELECT mart.cn_date(c.certified_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type, count(*) AS n
     FROM first_certified c JOIN span s ON s.grp = 'certified'
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = c.merchant_id
     WHERE c.certified_at >= s.t_from AND c.certified_at < s.t_to
-    GROUP BY 1
+    GROUP BY 1, 2, 3
 ),
-active AS (
-    SELECT md.day, count(*) AS n FROM merchant_days md
-    WHERE md.day IN (SELECT day FROM days WHERE events)
-    GROUP BY md.day
-),
+-- Posts created per day come from the kept per-day counts (prep_post_state).
 listings AS (
-    SELECT mart.cn_date(l.published_at) AS day, count(*) AS n
-    FROM etl.clean_listings l JOIN span s ON s.grp = 'listings'
-    WHERE l.published_at >= s.t_from AND l.published_at < s.t_to
-    GROUP BY 1
-),
-matched_requests AS (
-    SELECT DISTINCT request_id FROM etl.clean_matches
-),
-deposit_requests AS (
-    SELECT DISTINCT request_id FROM etl.clean_orders
-    WHERE deposit_paid_at IS NOT NULL AND request_id IS NOT NULL
+    SELECT p.day, p.tier_level, p.merchant_type, p.listings_created AS n
+    FROM etl.segment_post_days p JOIN days d ON d.day = p.day AND d.listings
 ),
 requests AS (
-    SELECT mart.cn_date(r.created_at) AS day, count(*) AS n,
-           count(mr.request_id) AS with_match, count(dr.request_id) AS with_deposit
-    FROM etl.clean_requests r JOIN span s ON s.grp = 'requests'
-    LEFT JOIN matched_requests mr ON mr.request_id = r.id
-    LEFT JOIN deposit_requests dr ON dr.request_id = r.id
-    WHERE r.created_at >= s.t_from AND r.created_at < s.t_to
-    GROUP BY 1
+    SELECT p.day, p.tier_level, p.merchant_type, p.requests_created AS n,
+           p.requests_matched AS with_match, p.requests_deposited AS with_deposit
+    FROM etl.segment_post_days p JOIN days d ON d.day = p.day AND d.requests
 ),
 matches AS (
-    SELECT mart.cn_date(mt.created_at) AS day, count(*) AS n
+    -- the buyer's side: the request's merchant (looked up in app.requests, as daily_kpis
+    -- counts a match whatever became of its request)
+    SELECT mart.cn_date(mt.created_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type, count(*) AS n
     FROM etl.clean_matches mt JOIN span s ON s.grp = 'matches'
+    LEFT JOIN app.requests r ON r.id = mt.request_id
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
     WHERE mt.created_at >= s.t_from AND mt.created_at < s.t_to
-    GROUP BY 1
+    GROUP BY 1, 2, 3
 ),
 orders AS (
-    SELECT o.* FROM etl.clean_orders o
+    SELECT o.*, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type
+    FROM etl.clean_orders o
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = o.buyer_id
     WHERE EXISTS (SELECT 1 FROM span s WHERE s.grp = 'orders')
 ),
 orders_created AS (
-    SELECT mart.cn_date(created_at) AS day, count(*) AS n FROM orders GROUP BY 1
+    SELECT mart.cn_date(created_at) AS day, tier_level, merchant_type, count(*) AS n
+    FROM orders GROUP BY 1, 2, 3
 ),
 deposits AS (
-    SELECT mart.cn_date(deposit_paid_at) AS day, count(*) AS n,
+    SELECT mart.cn_date(deposit_paid_at) AS day, tier_level, merchant_type, count(*) AS n,
            sum(deposit_amount) FILTER (WHERE escrow_state = 'held') AS held,
            sum(deposit_amount) FILTER (WHERE escrow_state = 'released') AS released,
            sum(deposit_amount) FILTER (WHERE escrow_state = 'refunded') AS refunded,
            sum(deposit_amount) FILTER (WHERE escrow_state = 'disputed') AS disputed
     FROM orders WHERE deposit_paid_at IS NOT NULL
-    GROUP BY 1
+    GROUP BY 1, 2, 3
 ),
 deals AS (
-    SELECT mart.cn_date(completed_at) AS day, count(*) AS n, sum(amount) AS gmv,
-           sum(fee_amount) AS fees
+    SELECT mart.cn_date(completed_at) AS day, tier_level, merchant_type, count(*) AS n,
+           sum(amount) AS gmv, sum(fee_amount) AS fees
     FROM orders WHERE status = 'completed' AND completed_at IS NOT NULL
-    GROUP BY 1
+    GROUP BY 1, 2, 3
 ),
 cancelled AS (
-    SELECT mart.cn_date(cancelled_at) AS day, count(*) AS n
+    SELECT mart.cn_date(cancelled_at) AS day, tier_level, merchant_type, count(*) AS n
     FROM orders WHERE status = 'cancelled' AND cancelled_at IS NOT NULL
-    GROUP BY 1
+    GROUP BY 1, 2, 3
 ),
 payments AS (
-    SELECT mart.cn_date(p.paid_at) AS day,
+    -- the buyer's side: the order's buyer (looked up in app.orders, as daily_kpis counts a
+    -- payment whatever became of its order)
+    SELECT mart.cn_date(p.paid_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
+           coalesce(ms.merchant_type, 'unknown') AS merchant_type,
            sum(p.amount) FILTER (WHERE p.channel = 'wechat') AS wechat,
            sum(p.amount) FILTER (WHERE p.channel = 'alipay') AS alipay,
            sum(p.amount) FILTER (WHERE p.channel = 'bank') AS bank
     FROM etl.clean_payments p JOIN span s ON s.grp = 'payments'
+    LEFT JOIN app.orders o ON o.id = p.order_id
+    LEFT JOIN merchant_segment ms ON ms.merchant_id = o.buyer_id
     WHERE p.paid_at >= s.t_from AND p.paid_at < s.t_to
       AND p.status = 'succeeded' AND p.kind IN ('deposit', 'balance')
-    GROUP BY 1
+    GROUP BY 1, 2, 3
+),
+keys AS (
+    -- every segment of a touched day that has, or had, a figure
+    SELECT t.day, t.tier_level, t.merchant_type
+    FROM mart.daily_kpis_segment t JOIN days d ON d.day = t.day
+    UNION SELECT day, tier_level, merchant_type FROM registrations
+    UNION SELECT day, tier_level, merchant_type FROM certified
+    UNION SELECT day, tier_level, merchant_type FROM seg_active
+    UNION SELECT day, tier_level, merchant_type FROM listings
+    UNION SELECT day, tier_level, merchant_type FROM requests
+    UNION SELECT day, tier_level, merchant_type FROM matches
+    UNION SELECT day, tier_level, merchant_type FROM orders_created
+    UNION SELECT day, tier_level, merchant_type FROM deposits
+    UNION SELECT day, tier_level, merchant_type FROM deals
+    UNION SELECT day, tier_level, merchant_type FROM cancelled
+    UNION SELECT day, tier_level, merchant_type FROM payments
 ),
 final AS (
     -- A figure whose group did not touch the day keeps its stored value.
-    SELECT d.day,
+    SELECT d.day, k.tier_level, k.merchant_type,
            CASE WHEN d.registrations THEN coalesce(rg.n, 0) ELSE coalesce(t.new_registrations, 0) END AS new_registrations,
            CASE WHEN d.certified THEN coalesce(ce.n, 0) ELSE coalesce(t.newly_certified, 0) END AS newly_certified,
            CASE WHEN d.events THEN coalesce(ac.n, 0) ELSE coalesce(t.active_merchants, 0) END AS active_merchants,
@@ -217,28 +383,46 @@ final AS (
            CASE WHEN d.payments THEN coalesce(pa.wechat, 0) ELSE coalesce(t.pay_wechat, 0) END AS pay_wechat,
            CASE WHEN d.payments THEN coalesce(pa.alipay, 0) ELSE coalesce(t.pay_alipay, 0) END AS pay_alipay,
            CASE WHEN d.payments THEN coalesce(pa.bank, 0) ELSE coalesce(t.pay_bank, 0) END AS pay_bank
-    FROM days d
-    LEFT JOIN mart.daily_kpis t ON t.day = d.day
-    LEFT JOIN registrations rg ON rg.day = d.day LEFT JOIN certified ce ON ce.day = d.day
-    LEFT JOIN active ac ON ac.day = d.day LEFT JOIN listings li ON li.day = d.day
-    LEFT JOIN requests rq ON rq.day = d.day LEFT JOIN matches mt ON mt.day = d.day
-    LEFT JOIN orders_created oc ON oc.day = d.day LEFT JOIN deposits dp ON dp.day = d.day
-    LEFT JOIN deals dl ON dl.day = d.day LEFT JOIN cancelled ca ON ca.day = d.day
-    LEFT JOIN payments pa ON pa.day = d.day
+    FROM keys k
+    JOIN days d ON d.day = k.day
+    LEFT JOIN mart.daily_kpis_segment t
+           ON (t.day, t.tier_level, t.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN registrations rg
+           ON (rg.day, rg.tier_level, rg.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN certified ce
+           ON (ce.day, ce.tier_level, ce.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN seg_active ac
+           ON (ac.day, ac.tier_level, ac.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN listings li
+           ON (li.day, li.tier_level, li.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN requests rq
+           ON (rq.day, rq.tier_level, rq.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN matches mt
+           ON (mt.day, mt.tier_level, mt.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN orders_created oc
+           ON (oc.day, oc.tier_level, oc.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN deposits dp
+           ON (dp.day, dp.tier_level, dp.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN deals dl
+           ON (dl.day, dl.tier_level, dl.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN cancelled ca
+           ON (ca.day, ca.tier_level, ca.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN payments pa
+           ON (pa.day, pa.tier_level, pa.merchant_type) = (k.day, k.tier_level, k.merchant_type)
 )
-INSERT INTO mart.daily_kpis AS t
-    (day, new_registrations, newly_certified, active_merchants, listings_created,
-     requests_created, requests_with_match, requests_with_deposit, matches_created,
-     orders_created, deposits_paid, deals_completed, orders_cancelled, gmv, fee_amount,
-     deposit_held, deposit_released, deposit_refunded, deposit_disputed, pay_wechat,
-     pay_alipay, pay_bank, computed_at, run_id)
-SELECT day, new_registrations, newly_certified, active_merchants, listings_created,
-       requests_created, requests_with_match, requests_with_deposit, matches_created,
-       orders_created, deposits_paid, deals_completed, orders_cancelled, gmv, fee_amount,
-       deposit_held, deposit_released, deposit_refunded, deposit_disputed, pay_wechat,
-       pay_alipay, pay_bank, now(), :run_id
+INSERT INTO mart.daily_kpis_segment AS t
+    (day, tier_level, merchant_type, new_registrations, newly_certified, active_merchants,
+     listings_created, requests_created, requests_with_match, requests_with_deposit,
+     matches_created, orders_created, deposits_paid, deals_completed, orders_cancelled, gmv,
+     fee_amount, deposit_held, deposit_released, deposit_refunded, deposit_disputed,
+     pay_wechat, pay_alipay, pay_bank, computed_at, run_id)
+SELECT day, tier_level, merchant_type, new_registrations, newly_certified, active_merchants,
+       listings_created, requests_created, requests_with_match, requests_with_deposit,
+       matches_created, orders_created, deposits_paid, deals_completed, orders_cancelled, gmv,
+       fee_amount, deposit_held, deposit_released, deposit_refunded, deposit_disputed,
+       pay_wechat, pay_alipay, pay_bank, now(), :run_id
 FROM final
-ON CONFLICT (day) DO UPDATE SET
+ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
     new_registrations = EXCLUDED.new_registrations, newly_certified = EXCLUDED.newly_certified,
     active_merchants = EXCLUDED.active_merchants, listings_created = EXCLUDED.listings_created,
     requests_created = EXCLUDED.requests_created,
@@ -266,22 +450,256 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
        EXCLUDED.deposit_refunded, EXCLUDED.deposit_disputed, EXCLUDED.pay_wechat,
        EXCLUDED.pay_alipay, EXCLUDED.pay_bank);
 
+-- step: merge_segment_snapshot
+-- Live listings / open requests at the end of each day per segment, first post to today:
+-- the running sum of the kept per-day moves (a post counts from the day it was published
+-- until the day its status last changed away from live/open, as in daily_kpis). A zero is
+-- written only over a stored figure: a segment with nothing live that day has no row.
+WITH per_day AS (
+    SELECT day, tier_level, merchant_type, listings, requests FROM etl.segment_post_days
+),
+segments AS (
+    SELECT DISTINCT tier_level, merchant_type FROM per_day
+),
+calendar AS (
+    SELECT g::date AS day
+    FROM generate_series((SELECT min(day) FROM per_day), mart.cn_date(now()), interval '1 day') g
+),
+running AS (
+    SELECT c.day, sg.tier_level, sg.merchant_type,
+           (sum(coalesce(p.listings, 0)) OVER w)::integer AS live_listings,
+           (sum(coalesce(p.requests, 0)) OVER w)::integer AS open_requests
+    FROM calendar c CROSS JOIN segments sg
+    LEFT JOIN per_day p ON p.day = c.day AND p.tier_level = sg.tier_level
+                       AND p.merchant_type = sg.merchant_type
+    WINDOW w AS (PARTITION BY sg.tier_level, sg.merchant_type ORDER BY c.day)
+),
+final AS (
+    SELECT r.* FROM running r
+    WHERE r.live_listings <> 0 OR r.open_requests <> 0
+       OR EXISTS (SELECT 1 FROM mart.daily_kpis_segment t
+                  WHERE (t.day, t.tier_level, t.merchant_type)
+                      = (r.day, r.tier_level, r.merchant_type))
+)
+INSERT INTO mart.daily_kpis_segment AS t
+    (day, tier_level, merchant_type, live_listings, open_requests, computed_at, run_id)
+SELECT day, tier_level, merchant_type, live_listings, open_requests, now(), :run_id FROM final
+ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
+    live_listings = EXCLUDED.live_listings, open_requests = EXCLUDED.open_requests,
+    computed_at = now(), run_id = EXCLUDED.run_id
+WHERE (t.live_listings, t.open_requests)
+      IS DISTINCT FROM (EXCLUDED.live_listings, EXCLUDED.open_requests);
+
+-- step: prune_segment_empty
+-- Rows left with no figure at all (a full rebuild would not make them).
+DELETE FROM mart.daily_kpis_segment
+WHERE (new_registrations, newly_certified, active_merchants, listings_created,
+       requests_created, live_listings, open_requests, requests_with_match,
+       requests_with_deposit, matches_created, orders_created, deposits_paid, deals_completed,
+       orders_cancelled)
+      = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+  AND (gmv, fee_amount, deposit_held, deposit_released, deposit_refunded, deposit_disputed,
+       pay_wechat, pay_alipay, pay_bank) = (0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+-- step: merge_brand_days
+WITH days AS (SELECT * FROM affected_day_bounds),
+span AS (
+    SELECT grp, min(day)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_from,
+           (max(day) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_to
+    FROM affected_days GROUP BY grp
+),
+listings AS (
+    SELECT p.day, p.brand_id, p.listings_created AS n
+    FROM etl.brand_post_days p JOIN days d ON d.day = p.day AND d.listings
+),
+requests AS (
+    SELECT p.day, p.brand_id, p.requests_created AS n
+    FROM etl.brand_post_days p JOIN days d ON d.day = p.day AND d.requests
+),
+matches AS (
+    SELECT mart.cn_date(mt.created_at) AS day, se.brand_id, count(*) AS n
+    FROM etl.clean_matches mt JOIN span s ON s.grp = 'matches'
+    JOIN app.listings l ON l.id = mt.listing_id JOIN app.trims tr ON tr.id = l.trim_id
+    JOIN app.series se ON se.id = tr.series_id
+    WHERE mt.created_at >= s.t_from AND mt.created_at < s.t_to
+    GROUP BY 1, 2
+),
+orders AS (
+    SELECT o.*, se.brand_id FROM etl.clean_orders o
+    JOIN app.listings l ON l.id = o.listing_id JOIN app.trims tr ON tr.id = l.trim_id
+    JOIN app.series se ON se.id = tr.series_id
+    WHERE EXISTS (SELECT 1 FROM span s WHERE s.grp = 'orders')
+),
+orders_created AS (
+    SELECT mart.cn_date(created_at) AS day, brand_id, count(*) AS n FROM orders GROUP BY 1, 2
+),
+deals AS (
+    SELECT mart.cn_date(completed_at) AS day, brand_id, count(*) AS n, sum(amount) AS gmv
+    FROM orders WHERE status = 'completed' AND completed_at IS NOT NULL
+    GROUP BY 1, 2
+),
+keys AS (
+    SELECT t.day, t.brand_id FROM mart.daily_kpis_brand t JOIN days d ON d.day = t.day
+    UNION SELECT day, brand_id FROM listings
+    UNION SELECT day, brand_id FROM requests
+    UNION SELECT day, brand_id FROM matches
+    UNION SELECT day, brand_id FROM orders_created
+    UNION SELECT day, brand_id FROM deals
+),
+final AS (
+    SELECT d.day, k.brand_id,
+           CASE WHEN d.listings THEN coalesce(li.n, 0) ELSE coalesce(t.listings_created, 0) END AS listings_created,
+           CASE WHEN d.requests THEN coalesce(rq.n, 0) ELSE coalesce(t.requests_created, 0) END AS requests_created,
+           CASE WHEN d.matches THEN coalesce(mt.n, 0) ELSE coalesce(t.matches_created, 0) END AS matches_created,
+           CASE WHEN d.orders THEN coalesce(oc.n, 0) ELSE coalesce(t.orders_created, 0) END AS orders_created,
+           CASE WHEN d.orders THEN coalesce(dl.n, 0) ELSE coalesce(t.deals_completed, 0) END AS deals_completed,
+           CASE WHEN d.orders THEN coalesce(dl.gmv, 0) ELSE coalesce(t.gmv, 0) END AS gmv
+    FROM keys k
+    JOIN days d ON d.day = k.day
+    LEFT JOIN mart.daily_kpis_brand t ON t.day = k.day AND t.brand_id = k.brand_id
+    LEFT JOIN listings li ON li.day = k.day AND li.brand_id = k.brand_id
+    LEFT JOIN requests rq ON rq.day = k.day AND rq.brand_id = k.brand_id
+    LEFT JOIN matches mt ON mt.day = k.day AND mt.brand_id = k.brand_id
+    LEFT JOIN orders_created oc ON oc.day = k.day AND oc.brand_id = k.brand_id
+    LEFT JOIN deals dl ON dl.day = k.day AND dl.brand_id = k.brand_id
+)
+INSERT INTO mart.daily_kpis_brand AS t
+    (day, brand_id, listings_created, requests_created, matches_created, orders_created,
+     deals_completed, gmv, computed_at, run_id)
+SELECT day, brand_id, listings_created, requests_created, matches_created, orders_created,
+       deals_completed, gmv, now(), :run_id
+FROM final
+ON CONFLICT (day, brand_id) DO UPDATE SET
+    listings_created = EXCLUDED.listings_created, requests_created = EXCLUDED.requests_created,
+    matches_created = EXCLUDED.matches_created, orders_created = EXCLUDED.orders_created,
+    deals_completed = EXCLUDED.deals_completed, gmv = EXCLUDED.gmv,
+    computed_at = now(), run_id = EXCLUDED.run_id
+WHERE (t.listings_created, t.requests_created, t.matches_created, t.orders_created,
+       t.deals_completed, t.gmv)
+  IS DISTINCT FROM
+      (EXCLUDED.listings_created, EXCLUDED.requests_created, EXCLUDED.matches_created,
+       EXCLUDED.orders_created, EXCLUDED.deals_completed, EXCLUDED.gmv);
+
+-- step: merge_brand_snapshot
+-- Live listings / open requests at the end of each day per brand (kept moves, as above).
+WITH per_day AS (
+    SELECT day, brand_id, listings, requests FROM etl.brand_post_days
+),
+brands AS (
+    SELECT DISTINCT brand_id FROM per_day
+),
+calendar AS (
+    SELECT g::date AS day
+    FROM generate_series((SELECT min(day) FROM per_day), mart.cn_date(now()), interval '1 day') g
+),
+running AS (
+    SELECT c.day, b.brand_id,
+           (sum(coalesce(p.listings, 0)) OVER w)::integer AS live_listings,
+           (sum(coalesce(p.requests, 0)) OVER w)::integer AS open_requests
+    FROM calendar c CROSS JOIN brands b
+    LEFT JOIN per_day p ON p.day = c.day AND p.brand_id = b.brand_id
+    WINDOW w AS (PARTITION BY b.brand_id ORDER BY c.day)
+),
+final AS (
+    SELECT r.* FROM running r
+    WHERE r.live_listings <> 0 OR r.open_requests <> 0
+       OR EXISTS (SELECT 1 FROM mart.daily_kpis_brand t
+                  WHERE t.day = r.day AND t.brand_id = r.brand_id)
+)
+INSERT INTO mart.daily_kpis_brand AS t
+    (day, brand_id, live_listings, open_requests, computed_at, run_id)
+SELECT day, brand_id, live_listings, open_requests, now(), :run_id FROM final
+ON CONFLICT (day, brand_id) DO UPDATE SET
+    live_listings = EXCLUDED.live_listings, open_requests = EXCLUDED.open_requests,
+    computed_at = now(), run_id = EXCLUDED.run_id
+WHERE (t.live_listings, t.open_requests)
+      IS DISTINCT FROM (EXCLUDED.live_listings, EXCLUDED.open_requests);
+
+-- step: prune_brand_empty
+DELETE FROM mart.daily_kpis_brand
+WHERE (listings_created, requests_created, live_listings, open_requests, matches_created,
+       orders_created, deals_completed) = (0, 0, 0, 0, 0, 0, 0)
+  AND gmv = 0;
+
+-- step: merge_days
+-- The platform's figures of each touched day: the sums of its segments (zero when none).
+WITH final AS (
+    SELECT d.day,
+           coalesce(sum(s.new_registrations), 0) AS new_registrations,
+           coalesce(sum(s.newly_certified), 0) AS newly_certified,
+           coalesce(sum(s.active_merchants), 0) AS active_merchants,
+           coalesce(sum(s.listings_created), 0) AS listings_created,
+           coalesce(sum(s.requests_created), 0) AS requests_created,
+           coalesce(sum(s.requests_with_match), 0) AS requests_with_match,
+           coalesce(sum(s.requests_with_deposit), 0) AS requests_with_deposit,
+           coalesce(sum(s.matches_created), 0) AS matches_created,
+           coalesce(sum(s.orders_created), 0) AS orders_created,
+           coalesce(sum(s.deposits_paid), 0) AS deposits_paid,
+           coalesce(sum(s.deals_completed), 0) AS deals_completed,
+           coalesce(sum(s.orders_cancelled), 0) AS orders_cancelled,
+           coalesce(sum(s.gmv), 0) AS gmv,
+           coalesce(sum(s.fee_amount), 0) AS fee_amount,
+           coalesce(sum(s.deposit_held), 0) AS deposit_held,
+           coalesce(sum(s.deposit_released), 0) AS deposit_released,
+           coalesce(sum(s.deposit_refunded), 0) AS deposit_refunded,
+           coalesce(sum(s.deposit_disputed), 0) AS deposit_disputed,
+           coalesce(sum(s.pay_wechat), 0) AS pay_wechat,
+           coalesce(sum(s.pay_alipay), 0) AS pay_alipay,
+           coalesce(sum(s.pay_bank), 0) AS pay_bank
+    FROM affected_day_bounds d
+    LEFT JOIN mart.daily_kpis_segment s ON s.day = d.day
+    GROUP BY d.day
+)
+INSERT INTO mart.daily_kpis AS t
+    (day, new_registrations, newly_certified, active_merchants, listings_created,
+     requests_created, requests_with_match, requests_with_deposit, matches_created,
+     orders_created, deposits_paid, deals_completed, orders_cancelled, gmv, fee_amount,
+     deposit_held, deposit_released, deposit_refunded, deposit_disputed, pay_wechat,
+     pay_alipay, pay_bank, computed_at, run_id)
+SELECT day, new_registrations, newly_certified, active_merchants, listings_created,
+       requests_created, requests_with_match, requests_with_deposit, matches_created,
+       orders_created, deposits_paid, deals_completed, orders_cancelled, gmv, fee_amount,
+       deposit_held, deposit_released, deposit_refunded, deposit_disputed, pay_wechat,
+       pay_alipay, pay_bank, now(), :run_id
+FROM final
+ON CONFLICT (day) DO UPDATE SET
+    new_registrations = EXCLUDED.new_registrations,
+    newly_certified = EXCLUDED.newly_certified,
+    active_merchants = EXCLUDED.active_merchants,
+    listings_created = EXCLUDED.listings_created,
+    requests_created = EXCLUDED.requests_created,
+    requests_with_match = EXCLUDED.requests_with_match,
+    requests_with_deposit = EXCLUDED.requests_with_deposit,
+    matches_created = EXCLUDED.matches_created, orders_created = EXCLUDED.orders_created,
+    deposits_paid = EXCLUDED.deposits_paid, deals_completed = EXCLUDED.deals_completed,
+    orders_cancelled = EXCLUDED.orders_cancelled, gmv = EXCLUDED.gmv,
+    fee_amount = EXCLUDED.fee_amount, deposit_held = EXCLUDED.deposit_held,
+    deposit_released = EXCLUDED.deposit_released,
+    deposit_refunded = EXCLUDED.deposit_refunded,
+    deposit_disputed = EXCLUDED.deposit_disputed, pay_wechat = EXCLUDED.pay_wechat,
+    pay_alipay = EXCLUDED.pay_alipay, pay_bank = EXCLUDED.pay_bank, computed_at = now(),
+    run_id = EXCLUDED.run_id
+WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_created,
+       t.requests_created, t.requests_with_match, t.requests_with_deposit,
+       t.matches_created, t.orders_created, t.deposits_paid, t.deals_completed,
+       t.orders_cancelled, t.gmv, t.fee_amount, t.deposit_held, t.deposit_released,
+       t.deposit_refunded, t.deposit_disputed, t.pay_wechat, t.pay_alipay, t.pay_bank)
+  IS DISTINCT FROM
+      (EXCLUDED.new_registrations, EXCLUDED.newly_certified, EXCLUDED.active_merchants,
+       EXCLUDED.listings_created, EXCLUDED.requests_created, EXCLUDED.requests_with_match,
+       EXCLUDED.requests_with_deposit, EXCLUDED.matches_created, EXCLUDED.orders_created,
+       EXCLUDED.deposits_paid, EXCLUDED.deals_completed, EXCLUDED.orders_cancelled,
+       EXCLUDED.gmv, EXCLUDED.fee_amount, EXCLUDED.deposit_held, EXCLUDED.deposit_released,
+       EXCLUDED.deposit_refunded, EXCLUDED.deposit_disputed, EXCLUDED.pay_wechat,
+       EXCLUDED.pay_alipay, EXCLUDED.pay_bank);
 
 -- step: merge_snapshot
--- Live listings / open requests at the end of each day, first post to today: a post counts
--- from the day it was published until the day its status last changed away from live/open.
-WITH moves AS (
-    SELECT mart.cn_date(published_at) AS day, 1 AS listings, 0 AS requests
-    FROM etl.clean_listings
-    UNION ALL
-    SELECT mart.cn_date(updated_at) + 1, -1, 0 FROM etl.clean_listings WHERE status <> 'live'
-    UNION ALL
-    SELECT mart.cn_date(created_at), 0, 1 FROM etl.clean_requests
-    UNION ALL
-    SELECT mart.cn_date(updated_at) + 1, 0, -1 FROM etl.clean_requests WHERE status <> 'open'
-),
-per_day AS (
-    SELECT day, sum(listings) AS listings, sum(requests) AS requests FROM moves GROUP BY day
+-- Live listings / open requests at the end of each day, first post to today: the running sum
+-- of the kept per-day moves of every segment (a post counts from the day it was published
+-- until the day its status last changed away from live/open).
+WITH per_day AS (
+    SELECT day, sum(listings) AS listings, sum(requests) AS requests
+    FROM etl.segment_post_days GROUP BY day
 ),
 calendar AS (
     SELECT g::date AS day
