@@ -105,7 +105,7 @@ def pct(value: float | None) -> str:
 last_day = options.get("last_day") or clock.today()
 with st.container(border=True):
     st.markdown(f"**{t('growth.filter.title')}**")
-    c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 3])
     picked = c1.date_input(t("growth.filter.date_range"),
                            value=(last_day - dt.timedelta(days=179), last_day), key="g_dates")
     tiers = c2.multiselect(t("growth.filter.tier"), growth.TIERS, key="g_tiers",
