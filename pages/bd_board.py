@@ -48,10 +48,13 @@ def lost_dialog(card_id: int, version: int) -> None:
 
 
 late = run_query(deals.unattended, actor=actor, scope=scope, owner_id=owner_id)
-if late is not None and not late.empty:
-    with st.expander(t("matching.board.unattended", n=len(late)), icon=":material/alarm:"):
-        st.dataframe(labelled(late[["id", "series", "buyer", "seller", "stage", "owner",
-                                    "next_action_at"]].assign(stage=late["stage"].map(
+if late is not None and late.total:
+    rows = late.rows
+    with st.expander(t("matching.board.unattended", n=late.total), icon=":material/alarm:"):
+        if late.total > len(rows):
+            st.caption(t("matching.board.unattended_shown", shown=len(rows), n=late.total))
+        st.dataframe(labelled(rows[["id", "series", "buyer", "seller", "stage", "owner",
+                                    "next_action_at"]].assign(stage=rows["stage"].map(
                                         lambda s: enum_label("match_stage", s))), "matching.col"),
                      hide_index=True, width="stretch")
 

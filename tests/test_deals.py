@@ -153,7 +153,30 @@ def test_board_columns_rot_escrow_and_unattended(engine, world, card, make_actor
     assert list(b.cards["rotting"]) == [True]
     assert list(strict.cards["rotting"]) == [False]
     assert list(b.cards["escrow_state"]) == ["held"]
-    assert list(late["id"]) == [match_id]
+    assert (late.total, list(late.rows["id"])) == (1, [match_id])
+
+
+def test_unattended_lists_the_most_overdue_and_counts_all(engine, world, card, make_actor):
+    match_id, bd = card
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ops.matches SET next_action_at = now() - interval '2 hours' "
+                             "WHERE id = :id"), {"id": match_id})
+        request_id = conn.execute(sa.text("SELECT request_id FROM ops.matches WHERE id = :id"),
+                                  {"id": match_id}).scalar()
+    for hours in (5, 1):   # two more of this BD's cards on the same request, 5 h and 1 h overdue
+        listing = world.listing(merchant_id=world.merchant(), price=180_000, quantity=2)
+        with engine.begin() as conn:
+            conn.execute(sa.text("""INSERT INTO ops.matches (request_id, listing_id, source, stage,
+                                        owner_id, stage_entered_at, next_action_at)
+                                    VALUES (:r, :l, 'manual', 'contacted', :o, now(),
+                                            now() - make_interval(hours => :h))"""),
+                         {"r": request_id, "l": listing, "o": bd.id, "h": hours})
+    with engine.connect() as conn:
+        top = deals.unattended(conn=conn, actor=bd, limit=2)
+        with pytest.raises(InvalidInput):
+            deals.unattended(conn=conn, actor=bd, limit=0)
+    assert top.total == 3
+    assert len(top.rows) == 2 and top.rows["id"].iloc[1] == match_id   # 5 h, then 2 h overdue
 
 
 def test_team_board_is_for_managers_only(engine, card, make_actor):

@@ -366,15 +366,30 @@ def board(*, conn: Connection, actor: Actor, scope: str = "mine", owner_id: int 
     return Board(cards=cards, columns=columns, scope=scope)
 
 
+UNATTENDED_SHOWN = 100   # the most overdue cards the board lists; the count covers them all
+
+
+@dataclass(frozen=True)
+class Unattended:
+    total: int               # every open card whose next action date has passed
+    rows: pd.DataFrame       # the most overdue of them, most overdue first
+
+
 @requires("bd", "manager")
 def unattended(*, conn: Connection, actor: Actor, scope: str = "mine",
-               owner_id: int | None = None) -> pd.DataFrame:
-    """Open cards whose next action date has passed, most overdue first."""
+               owner_id: int | None = None, limit: int = UNATTENDED_SHOWN) -> Unattended:
+    """Open cards whose next action date has passed, most overdue first: the first ``limit``
+    of them and how many there are (a team's backlog runs to thousands at scale)."""
     owner = _scope_owner(actor, scope, owner_id)
-    return db.fetch_df(conn, _CARDS_SQL + """ AND m.stage NOT IN ('won','lost')
-                                              AND m.next_action_at < now()
-                                            ORDER BY m.next_action_at""",
-                       owner=owner, closed_days=CLOSED_VISIBLE_DAYS)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
+        raise InvalidInput("error.bad_limit")
+    rows = db.fetch_df(conn, f"""
+        SELECT c.*, count(*) OVER () AS total_rows
+        FROM ({_CARDS_SQL} AND m.stage NOT IN ('won','lost') AND m.next_action_at < now()) c
+        ORDER BY c.next_action_at, c.id
+        LIMIT :lim""", owner=owner, closed_days=CLOSED_VISIBLE_DAYS, lim=limit)
+    total = int(rows["total_rows"].iloc[0]) if len(rows) else 0
+    return Unattended(total=total, rows=rows.drop(columns="total_rows"))
 
 
 @requires("bd", "manager")
