@@ -198,3 +198,37 @@ def test_request_flags_and_brand_moves_follow_incremental_runs(seeded):
     incremental = _contents(seeded)
     assert run_job("daily_kpis", engine=seeded, full=True).status == "succeeded"
     assert _contents(seeded) == incremental
+
+
+MOVES = """
+-- Order 1's completion was entered on the wrong day: 02-18, not 02-15.
+UPDATE app.orders SET completed_at = '2025-02-18 10:00+08', updated_at = now() WHERE id = 1;
+-- Match 2 was made on 02-22, not 02-21.
+UPDATE ops.matches SET created_at = '2025-02-22 10:00+08', updated_at = now() WHERE id = 2;
+"""
+
+
+def test_a_timestamp_moved_to_another_day_leaves_nothing_on_the_old_day(seeded):
+    run_all(engine=seeded)
+    assert _segment(seeded, "2025-02-15", 4, "secondary", "deals_completed", "gmv") == \
+        (1, Decimal("95000.00"))
+    with seeded.begin() as conn:
+        conn.connection.cursor().execute(MOVES)
+    assert all(r.status == "succeeded" for r in run_all(engine=seeded))
+    # The deal (M2 buying, BYD) moved from 02-15 to 02-18, in every mart.
+    assert _segment(seeded, "2025-02-15", 4, "secondary", "deals_completed", "gmv") == \
+        (0, Decimal("0.00"))
+    assert _segment(seeded, "2025-02-18", 4, "secondary", "deals_completed", "gmv",
+                    "fee_amount") == (1, Decimal("95000.00"), Decimal("500.00"))
+    assert _brand(seeded, "2025-02-15", 2, "deals_completed", "gmv") == (0, Decimal("0.00"))
+    assert _brand(seeded, "2025-02-18", 2, "deals_completed", "gmv") == (1, Decimal("95000.00"))
+    assert q(seeded, "SELECT day, deals_completed FROM mart.daily_kpis WHERE day IN "
+                     "('2025-02-15', '2025-02-18') ORDER BY day") == [
+        (date(2025, 2, 15), 0), (date(2025, 2, 18), 1)]
+    # The match moved to 02-22.
+    assert _brand(seeded, "2025-02-21", 1, "matches_created") in (None, (0,))
+    assert _brand(seeded, "2025-02-22", 1, "matches_created") == (1,)
+    assert _sum_mismatches(seeded, "mart.daily_kpis_segment", SEGMENT_COLUMNS) == []
+    incremental = _contents(seeded)
+    assert run_job("daily_kpis", engine=seeded, full=True).status == "succeeded"
+    assert _contents(seeded) == incremental

@@ -8,13 +8,15 @@
 -- Incremental: each group of figures is recomputed only for the days (periods) its own
 -- sources touched, from all clean rows of those days; the other figures of a day keep their
 -- stored values. So a batch of changed listings recounts listings, not the active merchants
--- of 10M events. What counts posts (listings and requests created, requests with a match /
--- a deposit, and the end-of-day snapshots, running sums of per-day moves) is kept per day in
--- etl.segment_post_days / etl.brand_post_days (047, 055), which a run corrects by its changed
--- posts only: their old figures, kept per post in etl.segment_post_moves, are taken back and
--- their new ones added. A 1% change touches every day; recounting those days would read every
--- post again. A full run stages everything and starts the state over: every figure of every
--- day is recomputed by the same SQL. A day (period) gets a row in mart.daily_kpis as soon as
+-- of 10M events. Every figure that counts rows other than merchants and events (posts
+-- created, requests with a match / a deposit, live listings and open requests as running sums
+-- of per-day moves, matches, orders, deposits, deals, GMV, fees, payments) is kept per day and
+-- segment / brand in etl.kpi_segment_days / etl.kpi_brand_days (047, 055, 057), which a run
+-- corrects by its changed rows only: their old contributions, kept per row in
+-- etl.kpi_{post,match,order,payment}_moves, are taken back and their new ones added. A 1%
+-- change touches every day; recounting those days would read every row again. A full run
+-- stages everything and starts the state over: every figure of every day is recomputed by
+-- the same SQL. A day (period) gets a row in mart.daily_kpis as soon as
 -- any group touches it; a segment / brand row whose figures are all zero is not kept.
 --
 -- Attribution to segments (summed over segments, each figure equals the platform's):
@@ -142,16 +144,22 @@ JOIN affected_day_bounds d ON d.day = md.day AND d.events
 LEFT JOIN merchant_segment s ON s.merchant_id = md.merchant_id
 GROUP BY 1, 2, 3;
 
--- step: prep_post_moves
--- Each changed post as of now: its segment and brand, the day it was created and went live /
--- open, the day after it stopped being so (none while it still is), and for a request
--- whether it has a match and a paid deposit. A post now excluded has no row. The changed
--- posts are the batch's listings and requests, and the requests of its matches and orders
--- (their flags may have turned). A full run starts the state over: its batch carries every
--- post.
-DELETE FROM etl.segment_post_moves WHERE :full;
-DELETE FROM etl.segment_post_days WHERE :full;
-DELETE FROM etl.brand_post_days WHERE :full;
+-- step: prep_row_moves
+-- Each changed row's contributions as of now, kept per row (etl.kpi_*_moves) so that the next
+-- change can take them back. Posts: segment and brand, the day a post was created and went
+-- live / open, the day after it stopped being so (none while it still is), and for a request
+-- whether it has a match and a paid deposit; the changed requests include those of the
+-- batch's matches and orders (their flags may have turned). Matches, orders, payments: the
+-- buyer's segment (the request's merchant, the order's buyer, looked up in app.requests /
+-- app.orders: a row counts whatever became of the one it points to), the traded listing's
+-- brand, the days they count on. A row now excluded has none. A full run starts the state
+-- over: its batch carries every row.
+DELETE FROM etl.kpi_post_moves WHERE :full;
+DELETE FROM etl.kpi_match_moves WHERE :full;
+DELETE FROM etl.kpi_order_moves WHERE :full;
+DELETE FROM etl.kpi_payment_moves WHERE :full;
+DELETE FROM etl.kpi_segment_days WHERE :full;
+DELETE FROM etl.kpi_brand_days WHERE :full;
 CREATE TEMP TABLE changed_posts ON COMMIT DROP AS
 SELECT 'l'::char(1) AS kind, id AS post_id FROM etl.stg_daily_kpis__listings WHERE id IS NOT NULL
 UNION SELECT 'r', id FROM etl.stg_daily_kpis__requests WHERE id IS NOT NULL
@@ -180,69 +188,202 @@ FROM etl.clean_requests r
 JOIN changed_posts c ON c.kind = 'r' AND c.post_id = r.id
 LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
 LEFT JOIN app.series se ON se.id = r.series_id;
+CREATE TEMP TABLE changed_matches ON COMMIT DROP AS
+SELECT DISTINCT id FROM etl.stg_daily_kpis__matches WHERE id IS NOT NULL;
+CREATE TEMP TABLE match_moves_now ON COMMIT DROP AS
+SELECT mt.id AS match_id, coalesce(ms.tier_level, 0)::smallint AS tier_level,
+       coalesce(ms.merchant_type, 'unknown') AS merchant_type, se.brand_id,
+       mart.cn_date(mt.created_at) AS day
+FROM etl.clean_matches mt
+JOIN changed_matches c ON c.id = mt.id
+LEFT JOIN app.requests r ON r.id = mt.request_id
+LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
+LEFT JOIN app.listings l ON l.id = mt.listing_id
+LEFT JOIN app.trims tr ON tr.id = l.trim_id
+LEFT JOIN app.series se ON se.id = tr.series_id;
+CREATE TEMP TABLE changed_orders ON COMMIT DROP AS
+SELECT DISTINCT id FROM etl.stg_daily_kpis__orders WHERE id IS NOT NULL;
+CREATE TEMP TABLE order_moves_now ON COMMIT DROP AS
+SELECT o.id AS order_id, coalesce(ms.tier_level, 0)::smallint AS tier_level,
+       coalesce(ms.merchant_type, 'unknown') AS merchant_type, se.brand_id,
+       mart.cn_date(o.created_at) AS created_day, mart.cn_date(o.deposit_paid_at) AS deposit_day,
+       CASE WHEN o.status = 'completed' THEN mart.cn_date(o.completed_at) END AS completed_day,
+       CASE WHEN o.status = 'cancelled' THEN mart.cn_date(o.cancelled_at) END AS cancelled_day,
+       o.escrow_state, o.deposit_amount, o.amount, o.fee_amount
+FROM etl.clean_orders o
+JOIN changed_orders c ON c.id = o.id
+LEFT JOIN merchant_segment ms ON ms.merchant_id = o.buyer_id
+LEFT JOIN app.listings l ON l.id = o.listing_id
+LEFT JOIN app.trims tr ON tr.id = l.trim_id
+LEFT JOIN app.series se ON se.id = tr.series_id;
+CREATE TEMP TABLE changed_payments ON COMMIT DROP AS
+SELECT DISTINCT id FROM etl.stg_daily_kpis__payments WHERE id IS NOT NULL;
+CREATE TEMP TABLE payment_moves_now ON COMMIT DROP AS
+SELECT p.id AS payment_id, coalesce(ms.tier_level, 0)::smallint AS tier_level,
+       coalesce(ms.merchant_type, 'unknown') AS merchant_type, mart.cn_date(p.paid_at) AS day,
+       p.channel, p.amount
+FROM etl.clean_payments p
+JOIN changed_payments c ON c.id = p.id
+LEFT JOIN app.orders o ON o.id = p.order_id
+LEFT JOIN merchant_segment ms ON ms.merchant_id = o.buyer_id
+WHERE p.status = 'succeeded' AND p.kind IN ('deposit', 'balance');
 
--- step: prep_post_state
--- The per-day figures change by the changed posts' new figures minus their stored old ones;
--- then the new ones are stored. A post counts on its creation day (created, and +1 to the
--- snapshot) and on the day after it closed (-1). (A prep step: the marts are written by the
--- merges below.)
-CREATE TEMP TABLE post_day_deltas ON COMMIT DROP AS
-SELECT kind, tier_level, merchant_type, brand_id, day, sum(live)::integer AS live,
-       sum(created)::integer AS created, sum(matched)::integer AS matched,
-       sum(deposited)::integer AS deposited
-FROM (
-    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, -v.live AS live,
-           -v.created AS created, -v.matched AS matched, -v.deposited AS deposited
-    FROM etl.segment_post_moves p
+-- step: prep_row_state
+-- The per-day figures change by the changed rows' new contributions minus their kept old
+-- ones (one row per day, segment, brand and figure); then the new ones are kept. This is a
+-- prep step: the marts are written by the merges below.
+CREATE TEMP TABLE row_day_deltas ON COMMIT DROP AS
+WITH posts AS (
+    SELECT -1 AS sign, p.* FROM etl.kpi_post_moves p
     JOIN changed_posts c ON c.kind = p.kind AND c.post_id = p.post_id
-    CROSS JOIN LATERAL (VALUES (p.day_in, 1, 1, p.matched::int, p.deposited::int),
-                               (p.day_out, -1, 0, 0, 0)) AS v(day, live, created, matched, deposited)
+    UNION ALL SELECT 1, n.* FROM post_moves_now n
+),
+matches AS (
+    SELECT -1 AS sign, m.* FROM etl.kpi_match_moves m JOIN changed_matches c ON c.id = m.match_id
+    UNION ALL SELECT 1, n.* FROM match_moves_now n
+),
+orders AS (
+    SELECT -1 AS sign, o.* FROM etl.kpi_order_moves o JOIN changed_orders c ON c.id = o.order_id
+    UNION ALL SELECT 1, n.* FROM order_moves_now n
+),
+payments AS (
+    SELECT -1 AS sign, p.* FROM etl.kpi_payment_moves p
+    JOIN changed_payments c ON c.id = p.payment_id
+    UNION ALL SELECT 1, n.* FROM payment_moves_now n
+),
+contributions AS (
+    -- listings / requests: the snapshot moves (+1 in, -1 the day after out)
+    SELECT v.day, p.tier_level, p.merchant_type, p.brand_id, v.figure, p.sign * v.value AS value
+    FROM posts p CROSS JOIN LATERAL (VALUES
+        (p.day_in, CASE p.kind WHEN 'l' THEN 'listings' ELSE 'requests' END, 1::numeric),
+        (p.day_out, CASE p.kind WHEN 'l' THEN 'listings' ELSE 'requests' END, -1),
+        (p.day_in, CASE p.kind WHEN 'l' THEN 'listings_created' ELSE 'requests_created' END, 1),
+        (p.day_in, 'requests_matched', p.matched::int),
+        (p.day_in, 'requests_deposited', p.deposited::int)) AS v(day, figure, value)
     UNION ALL
-    SELECT p.kind, p.tier_level, p.merchant_type, p.brand_id, v.day, v.live, v.created,
-           v.matched, v.deposited
-    FROM post_moves_now p
-    CROSS JOIN LATERAL (VALUES (p.day_in, 1, 1, p.matched::int, p.deposited::int),
-                               (p.day_out, -1, 0, 0, 0)) AS v(day, live, created, matched, deposited)
-) m
-WHERE day IS NOT NULL
+    SELECT m.day, m.tier_level, m.merchant_type, m.brand_id, 'matches_created', m.sign
+    FROM matches m
+    UNION ALL
+    SELECT v.day, o.tier_level, o.merchant_type, o.brand_id, v.figure, o.sign * v.value
+    FROM orders o CROSS JOIN LATERAL (VALUES
+        (o.created_day, 'orders_created', 1::numeric),
+        (o.deposit_day, 'deposits_paid', 1),
+        (o.deposit_day, 'deposit_' || o.escrow_state, o.deposit_amount),  -- held / released / …
+        (o.completed_day, 'deals_completed', 1),
+        (o.completed_day, 'gmv', o.amount),
+        (o.completed_day, 'fee_amount', o.fee_amount),
+        (o.cancelled_day, 'orders_cancelled', 1)) AS v(day, figure, value)
+    UNION ALL
+    SELECT p.day, p.tier_level, p.merchant_type, NULL::integer, 'pay_' || p.channel,
+           p.sign * p.amount
+    FROM payments p
+)
+SELECT day, tier_level, merchant_type, brand_id, figure, sum(value) AS value
+FROM contributions
+WHERE day IS NOT NULL AND value <> 0
 GROUP BY 1, 2, 3, 4, 5
-HAVING (sum(live), sum(created), sum(matched), sum(deposited)) <> (0, 0, 0, 0);
-DELETE FROM etl.segment_post_moves p USING changed_posts c
+HAVING sum(value) <> 0;
+DELETE FROM etl.kpi_post_moves p USING changed_posts c
 WHERE p.kind = c.kind AND p.post_id = c.post_id;
-INSERT INTO etl.segment_post_moves
+INSERT INTO etl.kpi_post_moves
     (kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out, matched, deposited)
 SELECT kind, post_id, tier_level, merchant_type, brand_id, day_in, day_out, matched, deposited
 FROM post_moves_now;
-INSERT INTO etl.segment_post_days AS t
+DELETE FROM etl.kpi_match_moves m USING changed_matches c WHERE m.match_id = c.id;
+INSERT INTO etl.kpi_match_moves SELECT * FROM match_moves_now;
+DELETE FROM etl.kpi_order_moves o USING changed_orders c WHERE o.order_id = c.id;
+INSERT INTO etl.kpi_order_moves SELECT * FROM order_moves_now;
+DELETE FROM etl.kpi_payment_moves p USING changed_payments c WHERE p.payment_id = c.id;
+INSERT INTO etl.kpi_payment_moves SELECT * FROM payment_moves_now;
+INSERT INTO etl.kpi_segment_days AS t
     (day, tier_level, merchant_type, listings, requests, listings_created, requests_created,
-     requests_matched, requests_deposited)
+    requests_matched, requests_deposited, matches_created, orders_created, deposits_paid,
+    deals_completed, orders_cancelled, gmv, fee_amount, deposit_held, deposit_released,
+    deposit_refunded, deposit_disputed, pay_wechat, pay_alipay, pay_bank)
 SELECT day, tier_level, merchant_type,
-       coalesce(sum(live) FILTER (WHERE kind = 'l'), 0), coalesce(sum(live) FILTER (WHERE kind = 'r'), 0),
-       coalesce(sum(created) FILTER (WHERE kind = 'l'), 0),
-       coalesce(sum(created) FILTER (WHERE kind = 'r'), 0), sum(matched), sum(deposited)
-FROM post_day_deltas GROUP BY 1, 2, 3
+       coalesce(sum(value) FILTER (WHERE figure = 'listings'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'requests'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'listings_created'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'requests_created'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'requests_matched'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'requests_deposited'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'matches_created'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'orders_created'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'deposits_paid'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'deals_completed'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'orders_cancelled'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'gmv'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'fee_amount'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'deposit_held'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'deposit_released'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'deposit_refunded'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'deposit_disputed'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'pay_wechat'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'pay_alipay'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'pay_bank'), 0)
+FROM row_day_deltas GROUP BY 1, 2, 3
 ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
     listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests,
     listings_created = t.listings_created + EXCLUDED.listings_created,
     requests_created = t.requests_created + EXCLUDED.requests_created,
     requests_matched = t.requests_matched + EXCLUDED.requests_matched,
-    requests_deposited = t.requests_deposited + EXCLUDED.requests_deposited;
-INSERT INTO etl.brand_post_days AS t
-    (day, brand_id, listings, requests, listings_created, requests_created)
+    requests_deposited = t.requests_deposited + EXCLUDED.requests_deposited,
+    matches_created = t.matches_created + EXCLUDED.matches_created,
+    orders_created = t.orders_created + EXCLUDED.orders_created,
+    deposits_paid = t.deposits_paid + EXCLUDED.deposits_paid,
+    deals_completed = t.deals_completed + EXCLUDED.deals_completed,
+    orders_cancelled = t.orders_cancelled + EXCLUDED.orders_cancelled,
+    gmv = t.gmv + EXCLUDED.gmv, fee_amount = t.fee_amount + EXCLUDED.fee_amount,
+    deposit_held = t.deposit_held + EXCLUDED.deposit_held,
+    deposit_released = t.deposit_released + EXCLUDED.deposit_released,
+    deposit_refunded = t.deposit_refunded + EXCLUDED.deposit_refunded,
+    deposit_disputed = t.deposit_disputed + EXCLUDED.deposit_disputed,
+    pay_wechat = t.pay_wechat + EXCLUDED.pay_wechat,
+    pay_alipay = t.pay_alipay + EXCLUDED.pay_alipay,
+    pay_bank = t.pay_bank + EXCLUDED.pay_bank;
+INSERT INTO etl.kpi_brand_days AS t
+    (day, brand_id, listings, requests, listings_created, requests_created, matches_created,
+    orders_created, deals_completed, gmv)
 SELECT day, brand_id,
-       coalesce(sum(live) FILTER (WHERE kind = 'l'), 0), coalesce(sum(live) FILTER (WHERE kind = 'r'), 0),
-       coalesce(sum(created) FILTER (WHERE kind = 'l'), 0),
-       coalesce(sum(created) FILTER (WHERE kind = 'r'), 0)
-FROM post_day_deltas WHERE brand_id IS NOT NULL GROUP BY 1, 2
+       coalesce(sum(value) FILTER (WHERE figure = 'listings'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'requests'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'listings_created'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'requests_created'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'matches_created'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'orders_created'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'deals_completed'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'gmv'), 0)
+FROM row_day_deltas WHERE brand_id IS NOT NULL GROUP BY 1, 2
 ON CONFLICT (day, brand_id) DO UPDATE SET
     listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests,
     listings_created = t.listings_created + EXCLUDED.listings_created,
-    requests_created = t.requests_created + EXCLUDED.requests_created;
-DELETE FROM etl.segment_post_days
+    requests_created = t.requests_created + EXCLUDED.requests_created,
+    matches_created = t.matches_created + EXCLUDED.matches_created,
+    orders_created = t.orders_created + EXCLUDED.orders_created,
+    deals_completed = t.deals_completed + EXCLUDED.deals_completed,
+    gmv = t.gmv + EXCLUDED.gmv;
+DELETE FROM etl.kpi_segment_days
 WHERE (listings, requests, listings_created, requests_created, requests_matched,
-       requests_deposited) = (0, 0, 0, 0, 0, 0);
-DELETE FROM etl.brand_post_days
-WHERE (listings, requests, listings_created, requests_created) = (0, 0, 0, 0);
+       requests_deposited, matches_created, orders_created, deposits_paid, deals_completed,
+       orders_cancelled, gmv, fee_amount, deposit_held, deposit_released, deposit_refunded,
+       deposit_disputed, pay_wechat, pay_alipay, pay_bank)
+    = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+DELETE FROM etl.kpi_brand_days
+WHERE (listings, requests, listings_created, requests_created, matches_created, orders_created, deals_completed, gmv) = (0, 0, 0, 0, 0, 0, 0, 0);
+
+-- step: prep_touched_days
+-- The days whose marts a run rewrites: those its batch touched, and those whose kept per-day
+-- figures just changed (a row's old day included). Registrations, first approvals and active
+-- merchants are recounted on the days flagged for them; every other figure is read from the
+-- kept per-day figures.
+CREATE TEMP TABLE touched_days ON COMMIT DROP AS
+SELECT day, bool_or(registrations) AS registrations, bool_or(certified) AS certified,
+       bool_or(events) AS events
+FROM (SELECT day, registrations, certified, events FROM affected_day_bounds
+      UNION ALL
+      SELECT DISTINCT day, false, false, false FROM row_day_deltas) d
+GROUP BY day;
+ANALYZE touched_days;
 
 -- step: prune
 DELETE FROM mart.daily_kpis WHERE :full;
@@ -250,10 +391,10 @@ DELETE FROM mart.daily_kpis_segment WHERE :full;
 DELETE FROM mart.daily_kpis_brand WHERE :full;
 
 -- step: merge_segment_days
--- Each figure is aggregated over the span of its group's days, then kept for those days only;
--- posts created per day come from the kept per-day counts (prep_post_state).
-WITH days AS (SELECT * FROM affected_day_bounds),
-span AS (
+-- Registrations and first approvals are counted over the span of their group's days and kept
+-- for those days only; active merchants come from prep_active; the other figures from the
+-- kept per-day figures (prep_row_state).
+WITH span AS (
     SELECT grp, min(day)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_from,
            (max(day) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_to
     FROM affected_days GROUP BY grp
@@ -276,115 +417,44 @@ certified AS (
     WHERE c.certified_at >= s.t_from AND c.certified_at < s.t_to
     GROUP BY 1, 2, 3
 ),
--- Posts created per day come from the kept per-day counts (prep_post_state).
-listings AS (
-    SELECT p.day, p.tier_level, p.merchant_type, p.listings_created AS n
-    FROM etl.segment_post_days p JOIN days d ON d.day = p.day AND d.listings
-),
-requests AS (
-    SELECT p.day, p.tier_level, p.merchant_type, p.requests_created AS n,
-           p.requests_matched AS with_match, p.requests_deposited AS with_deposit
-    FROM etl.segment_post_days p JOIN days d ON d.day = p.day AND d.requests
-),
-matches AS (
-    -- the buyer's side: the request's merchant (looked up in app.requests, as daily_kpis
-    -- counts a match whatever became of its request)
-    SELECT mart.cn_date(mt.created_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
-           coalesce(ms.merchant_type, 'unknown') AS merchant_type, count(*) AS n
-    FROM etl.clean_matches mt JOIN span s ON s.grp = 'matches'
-    LEFT JOIN app.requests r ON r.id = mt.request_id
-    LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
-    WHERE mt.created_at >= s.t_from AND mt.created_at < s.t_to
-    GROUP BY 1, 2, 3
-),
-orders AS (
-    SELECT o.*, coalesce(ms.tier_level, 0) AS tier_level,
-           coalesce(ms.merchant_type, 'unknown') AS merchant_type
-    FROM etl.clean_orders o
-    LEFT JOIN merchant_segment ms ON ms.merchant_id = o.buyer_id
-    WHERE EXISTS (SELECT 1 FROM span s WHERE s.grp = 'orders')
-),
-orders_created AS (
-    SELECT mart.cn_date(created_at) AS day, tier_level, merchant_type, count(*) AS n
-    FROM orders GROUP BY 1, 2, 3
-),
-deposits AS (
-    SELECT mart.cn_date(deposit_paid_at) AS day, tier_level, merchant_type, count(*) AS n,
-           sum(deposit_amount) FILTER (WHERE escrow_state = 'held') AS held,
-           sum(deposit_amount) FILTER (WHERE escrow_state = 'released') AS released,
-           sum(deposit_amount) FILTER (WHERE escrow_state = 'refunded') AS refunded,
-           sum(deposit_amount) FILTER (WHERE escrow_state = 'disputed') AS disputed
-    FROM orders WHERE deposit_paid_at IS NOT NULL
-    GROUP BY 1, 2, 3
-),
-deals AS (
-    SELECT mart.cn_date(completed_at) AS day, tier_level, merchant_type, count(*) AS n,
-           sum(amount) AS gmv, sum(fee_amount) AS fees
-    FROM orders WHERE status = 'completed' AND completed_at IS NOT NULL
-    GROUP BY 1, 2, 3
-),
-cancelled AS (
-    SELECT mart.cn_date(cancelled_at) AS day, tier_level, merchant_type, count(*) AS n
-    FROM orders WHERE status = 'cancelled' AND cancelled_at IS NOT NULL
-    GROUP BY 1, 2, 3
-),
-payments AS (
-    -- the buyer's side: the order's buyer (looked up in app.orders, as daily_kpis counts a
-    -- payment whatever became of its order)
-    SELECT mart.cn_date(p.paid_at) AS day, coalesce(ms.tier_level, 0) AS tier_level,
-           coalesce(ms.merchant_type, 'unknown') AS merchant_type,
-           sum(p.amount) FILTER (WHERE p.channel = 'wechat') AS wechat,
-           sum(p.amount) FILTER (WHERE p.channel = 'alipay') AS alipay,
-           sum(p.amount) FILTER (WHERE p.channel = 'bank') AS bank
-    FROM etl.clean_payments p JOIN span s ON s.grp = 'payments'
-    LEFT JOIN app.orders o ON o.id = p.order_id
-    LEFT JOIN merchant_segment ms ON ms.merchant_id = o.buyer_id
-    WHERE p.paid_at >= s.t_from AND p.paid_at < s.t_to
-      AND p.status = 'succeeded' AND p.kind IN ('deposit', 'balance')
-    GROUP BY 1, 2, 3
+kept AS (
+    SELECT s.* FROM etl.kpi_segment_days s JOIN touched_days d ON d.day = s.day
 ),
 keys AS (
     -- every segment of a touched day that has, or had, a figure
     SELECT t.day, t.tier_level, t.merchant_type
-    FROM mart.daily_kpis_segment t JOIN days d ON d.day = t.day
+    FROM mart.daily_kpis_segment t JOIN touched_days d ON d.day = t.day
     UNION SELECT day, tier_level, merchant_type FROM registrations
     UNION SELECT day, tier_level, merchant_type FROM certified
     UNION SELECT day, tier_level, merchant_type FROM seg_active
-    UNION SELECT day, tier_level, merchant_type FROM listings
-    UNION SELECT day, tier_level, merchant_type FROM requests
-    UNION SELECT day, tier_level, merchant_type FROM matches
-    UNION SELECT day, tier_level, merchant_type FROM orders_created
-    UNION SELECT day, tier_level, merchant_type FROM deposits
-    UNION SELECT day, tier_level, merchant_type FROM deals
-    UNION SELECT day, tier_level, merchant_type FROM cancelled
-    UNION SELECT day, tier_level, merchant_type FROM payments
+    UNION SELECT day, tier_level, merchant_type FROM kept
 ),
 final AS (
-    -- A figure whose group did not touch the day keeps its stored value.
+    -- A recounted figure whose group did not touch the day keeps its stored value.
     SELECT d.day, k.tier_level, k.merchant_type,
            CASE WHEN d.registrations THEN coalesce(rg.n, 0) ELSE coalesce(t.new_registrations, 0) END AS new_registrations,
            CASE WHEN d.certified THEN coalesce(ce.n, 0) ELSE coalesce(t.newly_certified, 0) END AS newly_certified,
            CASE WHEN d.events THEN coalesce(ac.n, 0) ELSE coalesce(t.active_merchants, 0) END AS active_merchants,
-           CASE WHEN d.listings THEN coalesce(li.n, 0) ELSE coalesce(t.listings_created, 0) END AS listings_created,
-           CASE WHEN d.requests THEN coalesce(rq.n, 0) ELSE coalesce(t.requests_created, 0) END AS requests_created,
-           CASE WHEN d.requests THEN coalesce(rq.with_match, 0) ELSE coalesce(t.requests_with_match, 0) END AS requests_with_match,
-           CASE WHEN d.requests THEN coalesce(rq.with_deposit, 0) ELSE coalesce(t.requests_with_deposit, 0) END AS requests_with_deposit,
-           CASE WHEN d.matches THEN coalesce(mt.n, 0) ELSE coalesce(t.matches_created, 0) END AS matches_created,
-           CASE WHEN d.orders THEN coalesce(oc.n, 0) ELSE coalesce(t.orders_created, 0) END AS orders_created,
-           CASE WHEN d.orders THEN coalesce(dp.n, 0) ELSE coalesce(t.deposits_paid, 0) END AS deposits_paid,
-           CASE WHEN d.orders THEN coalesce(dl.n, 0) ELSE coalesce(t.deals_completed, 0) END AS deals_completed,
-           CASE WHEN d.orders THEN coalesce(ca.n, 0) ELSE coalesce(t.orders_cancelled, 0) END AS orders_cancelled,
-           CASE WHEN d.orders THEN coalesce(dl.gmv, 0) ELSE coalesce(t.gmv, 0) END AS gmv,
-           CASE WHEN d.orders THEN coalesce(dl.fees, 0) ELSE coalesce(t.fee_amount, 0) END AS fee_amount,
-           CASE WHEN d.orders THEN coalesce(dp.held, 0) ELSE coalesce(t.deposit_held, 0) END AS deposit_held,
-           CASE WHEN d.orders THEN coalesce(dp.released, 0) ELSE coalesce(t.deposit_released, 0) END AS deposit_released,
-           CASE WHEN d.orders THEN coalesce(dp.refunded, 0) ELSE coalesce(t.deposit_refunded, 0) END AS deposit_refunded,
-           CASE WHEN d.orders THEN coalesce(dp.disputed, 0) ELSE coalesce(t.deposit_disputed, 0) END AS deposit_disputed,
-           CASE WHEN d.payments THEN coalesce(pa.wechat, 0) ELSE coalesce(t.pay_wechat, 0) END AS pay_wechat,
-           CASE WHEN d.payments THEN coalesce(pa.alipay, 0) ELSE coalesce(t.pay_alipay, 0) END AS pay_alipay,
-           CASE WHEN d.payments THEN coalesce(pa.bank, 0) ELSE coalesce(t.pay_bank, 0) END AS pay_bank
+           coalesce(st.listings_created, 0) AS listings_created,
+           coalesce(st.requests_created, 0) AS requests_created,
+           coalesce(st.requests_matched, 0) AS requests_with_match,
+           coalesce(st.requests_deposited, 0) AS requests_with_deposit,
+           coalesce(st.matches_created, 0) AS matches_created,
+           coalesce(st.orders_created, 0) AS orders_created,
+           coalesce(st.deposits_paid, 0) AS deposits_paid,
+           coalesce(st.deals_completed, 0) AS deals_completed,
+           coalesce(st.orders_cancelled, 0) AS orders_cancelled,
+           coalesce(st.gmv, 0) AS gmv,
+           coalesce(st.fee_amount, 0) AS fee_amount,
+           coalesce(st.deposit_held, 0) AS deposit_held,
+           coalesce(st.deposit_released, 0) AS deposit_released,
+           coalesce(st.deposit_refunded, 0) AS deposit_refunded,
+           coalesce(st.deposit_disputed, 0) AS deposit_disputed,
+           coalesce(st.pay_wechat, 0) AS pay_wechat,
+           coalesce(st.pay_alipay, 0) AS pay_alipay,
+           coalesce(st.pay_bank, 0) AS pay_bank
     FROM keys k
-    JOIN days d ON d.day = k.day
+    JOIN touched_days d ON d.day = k.day
     LEFT JOIN mart.daily_kpis_segment t
            ON (t.day, t.tier_level, t.merchant_type) = (k.day, k.tier_level, k.merchant_type)
     LEFT JOIN registrations rg
@@ -393,22 +463,8 @@ final AS (
            ON (ce.day, ce.tier_level, ce.merchant_type) = (k.day, k.tier_level, k.merchant_type)
     LEFT JOIN seg_active ac
            ON (ac.day, ac.tier_level, ac.merchant_type) = (k.day, k.tier_level, k.merchant_type)
-    LEFT JOIN listings li
-           ON (li.day, li.tier_level, li.merchant_type) = (k.day, k.tier_level, k.merchant_type)
-    LEFT JOIN requests rq
-           ON (rq.day, rq.tier_level, rq.merchant_type) = (k.day, k.tier_level, k.merchant_type)
-    LEFT JOIN matches mt
-           ON (mt.day, mt.tier_level, mt.merchant_type) = (k.day, k.tier_level, k.merchant_type)
-    LEFT JOIN orders_created oc
-           ON (oc.day, oc.tier_level, oc.merchant_type) = (k.day, k.tier_level, k.merchant_type)
-    LEFT JOIN deposits dp
-           ON (dp.day, dp.tier_level, dp.merchant_type) = (k.day, k.tier_level, k.merchant_type)
-    LEFT JOIN deals dl
-           ON (dl.day, dl.tier_level, dl.merchant_type) = (k.day, k.tier_level, k.merchant_type)
-    LEFT JOIN cancelled ca
-           ON (ca.day, ca.tier_level, ca.merchant_type) = (k.day, k.tier_level, k.merchant_type)
-    LEFT JOIN payments pa
-           ON (pa.day, pa.tier_level, pa.merchant_type) = (k.day, k.tier_level, k.merchant_type)
+    LEFT JOIN kept st
+           ON (st.day, st.tier_level, st.merchant_type) = (k.day, k.tier_level, k.merchant_type)
 )
 INSERT INTO mart.daily_kpis_segment AS t
     (day, tier_level, merchant_type, new_registrations, newly_certified, active_merchants,
@@ -456,7 +512,7 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
 -- until the day its status last changed away from live/open, as in daily_kpis). A zero is
 -- written only over a stored figure: a segment with nothing live that day has no row.
 WITH per_day AS (
-    SELECT day, tier_level, merchant_type, listings, requests FROM etl.segment_post_days
+    SELECT day, tier_level, merchant_type, listings, requests FROM etl.kpi_segment_days
 ),
 segments AS (
     SELECT DISTINCT tier_level, merchant_type FROM per_day
@@ -502,66 +558,23 @@ WHERE (new_registrations, newly_certified, active_merchants, listings_created,
        pay_wechat, pay_alipay, pay_bank) = (0, 0, 0, 0, 0, 0, 0, 0, 0);
 
 -- step: merge_brand_days
-WITH days AS (SELECT * FROM affected_day_bounds),
-span AS (
-    SELECT grp, min(day)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_from,
-           (max(day) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS t_to
-    FROM affected_days GROUP BY grp
-),
-listings AS (
-    SELECT p.day, p.brand_id, p.listings_created AS n
-    FROM etl.brand_post_days p JOIN days d ON d.day = p.day AND d.listings
-),
-requests AS (
-    SELECT p.day, p.brand_id, p.requests_created AS n
-    FROM etl.brand_post_days p JOIN days d ON d.day = p.day AND d.requests
-),
-matches AS (
-    SELECT mart.cn_date(mt.created_at) AS day, se.brand_id, count(*) AS n
-    FROM etl.clean_matches mt JOIN span s ON s.grp = 'matches'
-    JOIN app.listings l ON l.id = mt.listing_id JOIN app.trims tr ON tr.id = l.trim_id
-    JOIN app.series se ON se.id = tr.series_id
-    WHERE mt.created_at >= s.t_from AND mt.created_at < s.t_to
-    GROUP BY 1, 2
-),
-orders AS (
-    SELECT o.*, se.brand_id FROM etl.clean_orders o
-    JOIN app.listings l ON l.id = o.listing_id JOIN app.trims tr ON tr.id = l.trim_id
-    JOIN app.series se ON se.id = tr.series_id
-    WHERE EXISTS (SELECT 1 FROM span s WHERE s.grp = 'orders')
-),
-orders_created AS (
-    SELECT mart.cn_date(created_at) AS day, brand_id, count(*) AS n FROM orders GROUP BY 1, 2
-),
-deals AS (
-    SELECT mart.cn_date(completed_at) AS day, brand_id, count(*) AS n, sum(amount) AS gmv
-    FROM orders WHERE status = 'completed' AND completed_at IS NOT NULL
-    GROUP BY 1, 2
+-- Every figure of a touched day from the kept per-day figures (prep_row_state).
+WITH kept AS (
+    SELECT b.* FROM etl.kpi_brand_days b JOIN touched_days d ON d.day = b.day
 ),
 keys AS (
-    SELECT t.day, t.brand_id FROM mart.daily_kpis_brand t JOIN days d ON d.day = t.day
-    UNION SELECT day, brand_id FROM listings
-    UNION SELECT day, brand_id FROM requests
-    UNION SELECT day, brand_id FROM matches
-    UNION SELECT day, brand_id FROM orders_created
-    UNION SELECT day, brand_id FROM deals
+    SELECT t.day, t.brand_id FROM mart.daily_kpis_brand t JOIN touched_days d ON d.day = t.day
+    UNION SELECT day, brand_id FROM kept
 ),
 final AS (
-    SELECT d.day, k.brand_id,
-           CASE WHEN d.listings THEN coalesce(li.n, 0) ELSE coalesce(t.listings_created, 0) END AS listings_created,
-           CASE WHEN d.requests THEN coalesce(rq.n, 0) ELSE coalesce(t.requests_created, 0) END AS requests_created,
-           CASE WHEN d.matches THEN coalesce(mt.n, 0) ELSE coalesce(t.matches_created, 0) END AS matches_created,
-           CASE WHEN d.orders THEN coalesce(oc.n, 0) ELSE coalesce(t.orders_created, 0) END AS orders_created,
-           CASE WHEN d.orders THEN coalesce(dl.n, 0) ELSE coalesce(t.deals_completed, 0) END AS deals_completed,
-           CASE WHEN d.orders THEN coalesce(dl.gmv, 0) ELSE coalesce(t.gmv, 0) END AS gmv
-    FROM keys k
-    JOIN days d ON d.day = k.day
-    LEFT JOIN mart.daily_kpis_brand t ON t.day = k.day AND t.brand_id = k.brand_id
-    LEFT JOIN listings li ON li.day = k.day AND li.brand_id = k.brand_id
-    LEFT JOIN requests rq ON rq.day = k.day AND rq.brand_id = k.brand_id
-    LEFT JOIN matches mt ON mt.day = k.day AND mt.brand_id = k.brand_id
-    LEFT JOIN orders_created oc ON oc.day = k.day AND oc.brand_id = k.brand_id
-    LEFT JOIN deals dl ON dl.day = k.day AND dl.brand_id = k.brand_id
+    SELECT k.day, k.brand_id,
+           coalesce(b.listings_created, 0) AS listings_created,
+           coalesce(b.requests_created, 0) AS requests_created,
+           coalesce(b.matches_created, 0) AS matches_created,
+           coalesce(b.orders_created, 0) AS orders_created,
+           coalesce(b.deals_completed, 0) AS deals_completed,
+           coalesce(b.gmv, 0) AS gmv
+    FROM keys k LEFT JOIN kept b ON b.day = k.day AND b.brand_id = k.brand_id
 )
 INSERT INTO mart.daily_kpis_brand AS t
     (day, brand_id, listings_created, requests_created, matches_created, orders_created,
@@ -583,7 +596,7 @@ WHERE (t.listings_created, t.requests_created, t.matches_created, t.orders_creat
 -- step: merge_brand_snapshot
 -- Live listings / open requests at the end of each day per brand (kept moves, as above).
 WITH per_day AS (
-    SELECT day, brand_id, listings, requests FROM etl.brand_post_days
+    SELECT day, brand_id, listings, requests FROM etl.kpi_brand_days
 ),
 brands AS (
     SELECT DISTINCT brand_id FROM per_day
@@ -646,7 +659,7 @@ WITH final AS (
            coalesce(sum(s.pay_wechat), 0) AS pay_wechat,
            coalesce(sum(s.pay_alipay), 0) AS pay_alipay,
            coalesce(sum(s.pay_bank), 0) AS pay_bank
-    FROM affected_day_bounds d
+    FROM touched_days d
     LEFT JOIN mart.daily_kpis_segment s ON s.day = d.day
     GROUP BY d.day
 )
@@ -699,7 +712,7 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
 -- until the day its status last changed away from live/open).
 WITH per_day AS (
     SELECT day, sum(listings) AS listings, sum(requests) AS requests
-    FROM etl.segment_post_days GROUP BY day
+    FROM etl.kpi_segment_days GROUP BY day
 ),
 calendar AS (
     SELECT g::date AS day
