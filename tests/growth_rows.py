@@ -52,6 +52,20 @@ COHORT_CELLS = [("2026-02-01", 0, 1, 1), ("2026-02-01", 1, 1, 1), ("2026-02-01",
                 ("2026-03-01", 0, 6, 3), ("2026-03-01", 1, 6, 2), ("2026-03-01", 2, 6, 1),
                 ("2026-04-01", 0, 1, 1)]
 
+# cohort_activity_segment, worked out from FUNNEL and ACTIVE_MONTHS: (cohort, months since,
+# tier, type, size, active). The ETL writes every cell up to the current month; these carry
+# every cell someone was active in, and one zero cell for M8's segment (its size).
+COHORT_SEGMENT_CELLS = [
+    ("2026-02-01", 0, 1, "4s", 1, 1), ("2026-02-01", 1, 1, "4s", 1, 1),   # M6
+    ("2026-02-01", 3, 1, "4s", 1, 1),
+    ("2026-03-01", 0, 1, "4s", 2, 1), ("2026-03-01", 1, 1, "4s", 2, 1),   # M1 (M4 never)
+    ("2026-03-01", 0, 3, "secondary", 2, 1), ("2026-03-01", 1, 3, "secondary", 2, 1),
+    ("2026-03-01", 2, 3, "secondary", 2, 1),                               # M2, M3
+    ("2026-03-01", 0, 5, "resource", 1, 1),                                # M5
+    ("2026-03-01", 0, 2, "parallel_import", 1, 0),                         # M8
+    ("2026-04-01", 0, 3, "secondary", 1, 1),                               # M7
+]
+
 _KPI_COLS = ("day", "new_registrations", "newly_certified", "live_listings", "open_requests",
              "requests_created", "requests_with_match", "requests_with_deposit",
              "deals_completed", "gmv", "fee_amount", "deposit_held", "deposit_released",
@@ -132,6 +146,12 @@ def insert_cohorts(conn) -> None:
                 active_merchants, retention, computed_at)
             VALUES (:c, :s, :n, :a, CAST(:a AS numeric) / :n, '2026-04-06 08:00+08')"""),
             {"c": cohort, "s": since, "n": size, "a": active})
+    for cohort, since, tier, mtype, size, active in COHORT_SEGMENT_CELLS:
+        conn.execute(sa.text("""
+            INSERT INTO mart.cohort_activity_segment (cohort_month, months_since, tier_level,
+                merchant_type, cohort_size, active_merchants, computed_at)
+            VALUES (:c, :s, :t, :m, :n, :a, '2026-04-06 08:00+08')"""),
+            {"c": cohort, "s": since, "t": tier, "m": mtype, "n": size, "a": active})
 
 
 def insert_kpis(conn) -> None:

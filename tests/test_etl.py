@@ -15,7 +15,8 @@ from etl.jobs import JOBS
 
 MARTS = ["mart.funnel_facts", "mart.daily_kpis", "mart.kpi_periods", "mart.merchant_active_months",
          "mart.cohort_activity", "mart.merchant_features", "mart.supply_demand",
-         "mart.bd_performance", "mart.daily_kpis_segment", "mart.daily_kpis_brand"]
+         "mart.bd_performance", "mart.daily_kpis_segment", "mart.daily_kpis_brand",
+         "mart.cohort_activity_segment"]
 
 SEED = """
 INSERT INTO app.cities (id, name, short_name, adcode, province, tier_level, tier_name, longitude, latitude)
@@ -143,6 +144,26 @@ def test_marts_hold_the_hand_computed_values(seeded):
     assert [tuple(r) for r in sd] == [(1, 1, "4s", 1, 0), (1, 4, "secondary", 0, 1), (2, 1, "resource", 1, 0)]
     cohort = q(seeded, "SELECT months_since, cohort_size, active_merchants FROM mart.cohort_activity WHERE cohort_month = '2025-01-01' ORDER BY 1 LIMIT 2")
     assert [tuple(r) for r in cohort] == [(0, 2, 2), (1, 2, 2)]
+    # By segment: M1 (tier 1, 4S) and M2 (tier 4, secondary) of January, each active in
+    # January (listing / request) and February (the deal); M3 (tier 1, resource) of February
+    # listed in February; M4 (tier 4, secondary) only logged in.
+    cells = q(seeded, """SELECT to_char(cohort_month, 'YYYY-MM'), tier_level, merchant_type,
+                                months_since, cohort_size, active_merchants
+                         FROM mart.cohort_activity_segment WHERE months_since <= 1
+                         ORDER BY 1, 2, 3, 4""")
+    assert [tuple(r) for r in cells] == [
+        ("2025-01", 1, "4s", 0, 1, 1), ("2025-01", 1, "4s", 1, 1, 1),
+        ("2025-01", 4, "secondary", 0, 1, 1), ("2025-01", 4, "secondary", 1, 1, 1),
+        ("2025-02", 1, "resource", 0, 1, 1), ("2025-02", 1, "resource", 1, 1, 0),
+        ("2025-02", 4, "secondary", 0, 1, 0), ("2025-02", 4, "secondary", 1, 1, 0)]
+    # Summed over segments, every cell is the platform's.
+    assert q(seeded, """SELECT count(*) FROM mart.cohort_activity c FULL JOIN (
+                            SELECT cohort_month, months_since, sum(cohort_size) AS size,
+                                   sum(active_merchants) AS active
+                            FROM mart.cohort_activity_segment GROUP BY 1, 2) s
+                          USING (cohort_month, months_since)
+                        WHERE (c.cohort_size, c.active_merchants)
+                              IS DISTINCT FROM (s.size, s.active)""") == [(0,)]
     bd = q(seeded, "SELECT month, merchants_registered, deals_won, won_value, contacts_logged FROM mart.bd_performance WHERE staff_id = 900 ORDER BY 1")
     assert [tuple(r) for r in bd] == [(__import__("datetime").date(2025, 1, 1), 1, 0, 0, 1),
                                       (__import__("datetime").date(2025, 2, 1), 1, 1, Decimal("95000.00"), 0)]

@@ -383,6 +383,16 @@ def test_filtered_cohorts_agree_with_the_mart_and_narrow_it(engine, data):
         ("2026-03", 0): (2, 1), ("2026-03", 1): (2, 1), ("2026-03", 2): (2, 0)}
 
 
+def test_cohorts_of_one_merchant_type_come_from_its_segments(engine, data):
+    secondary = GrowthFilters(start=FEB_APR.start, end=FEB_APR.end, merchant_types=("secondary",))
+    with engine.connect() as conn:
+        cells = growth.cohorts(conn=conn, actor=data, filters=secondary)
+    # March: M2 (active Mar, May) and M3 (Apr); April: M7 (Apr). Up to May, 0 where nobody.
+    assert _cells(cells) == {
+        ("2026-03", 0): (2, 1), ("2026-03", 1): (2, 1), ("2026-03", 2): (2, 1),
+        ("2026-04", 0): (1, 1), ("2026-04", 1): (1, 0)}
+
+
 def test_cohort_range_keeps_only_cohorts_inside(engine, data):
     with engine.connect() as conn:
         cells = growth.cohorts(conn=conn, actor=data, filters=GrowthFilters(

@@ -72,12 +72,12 @@ BREAKDOWNS: dict[str, str] = {
 CHART_MARTS: dict[str, tuple[str, ...]] = {
     "funnel": ("funnel_facts",),
     "kpis": ("daily_kpis", "kpi_periods", "daily_kpis_segment", "daily_kpis_brand"),
-    "cohorts": ("cohort_activity", "merchant_active_months"),
+    "cohorts": ("cohort_activity", "cohort_activity_segment", "merchant_active_months"),
     "supply_demand": ("supply_demand",),
 }
 # Marts carrying computed_at, for a freshness stamp even before a run is logged.
 _STAMPED = {"funnel_facts", "daily_kpis", "kpi_periods", "cohort_activity", "supply_demand",
-            "daily_kpis_segment", "daily_kpis_brand"}
+            "daily_kpis_segment", "daily_kpis_brand", "cohort_activity_segment"}
 
 
 # ---------------------------------------------------------------- filters
@@ -667,26 +667,15 @@ FROM mart.cohort_activity
 WHERE cohort_month >= date_trunc('month', CAST(:start AS date)::timestamp)::date
   AND cohort_month <= CAST(:end AS date)
 """
-# With a tier or merchant-type filter: the same figures from the cohort mart's per-merchant
-# active months, restricted to the merchants the filter keeps.
-_COHORT_FILTERED = f"""
-WITH members AS (
-    SELECT f.merchant_id, f.cohort_month FROM mart.funnel_facts f
-    WHERE f.cohort_month >= date_trunc('month', CAST(:start AS date)::timestamp)::date
-      AND f.cohort_month <= CAST(:end AS date) AND {_FUNNEL_FILTERS}
-),
-sizes AS (SELECT cohort_month, count(*) AS cohort_size FROM members GROUP BY cohort_month),
-active AS (
-    SELECT m.cohort_month,
-           ((extract(year FROM a.month) - extract(year FROM m.cohort_month)) * 12
-            + extract(month FROM a.month) - extract(month FROM m.cohort_month))::int AS months_since,
-           count(*) AS active_merchants
-    FROM members m JOIN mart.merchant_active_months a ON a.merchant_id = m.merchant_id
-    WHERE a.month >= m.cohort_month
-    GROUP BY 1, 2
-)
-SELECT s.cohort_month, a.months_since, s.cohort_size, a.active_merchants
-FROM sizes s JOIN active a USING (cohort_month)
+# With a tier or merchant-type filter: the same cells summed over the segments the filter keeps
+# (mart.cohort_activity_segment: a merchant is in one segment, so the sums are exact).
+_COHORT_FILTERED = """
+SELECT cohort_month, months_since, sum(cohort_size) AS cohort_size,
+       sum(active_merchants) AS active_merchants
+FROM mart.cohort_activity_segment f
+WHERE cohort_month >= date_trunc('month', CAST(:start AS date)::timestamp)::date
+  AND cohort_month <= CAST(:end AS date) AND """ + _FUNNEL_FILTERS + """
+GROUP BY 1, 2
 """
 
 
@@ -705,24 +694,16 @@ def cohorts(*, conn: Connection, actor: Actor, filters: GrowthFilters) -> pd.Dat
         (SELECT max(month) FROM mart.merchant_active_months),
         (SELECT max((cohort_month + make_interval(months => months_since))::date)
          FROM mart.cohort_activity))""")
-    sizes = db.fetch_df(conn, f"""
-        SELECT f.cohort_month, count(*) AS cohort_size FROM mart.funnel_facts f
-        WHERE f.cohort_month >= date_trunc('month', CAST(:start AS date)::timestamp)::date
-          AND f.cohort_month <= CAST(:end AS date) AND {_FUNNEL_FILTERS}
-        GROUP BY 1""", **filters.params()) if filtered else None
-    return _complete_cohorts(cells, latest, sizes)
+    return _complete_cohorts(cells, latest)
 
 
 def _months_between(a: date, b: date) -> int:
     return (b.year - a.year) * 12 + b.month - a.month
 
 
-def _complete_cohorts(cells: pd.DataFrame, latest: date | None,
-                      sizes: pd.DataFrame | None) -> pd.DataFrame:
+def _complete_cohorts(cells: pd.DataFrame, latest: date | None) -> pd.DataFrame:
     columns = ["cohort_month", "months_since", "cohort_size", "active_merchants", "retention"]
-    size_of = {}
-    if sizes is not None:
-        size_of.update(zip(sizes["cohort_month"], sizes["cohort_size"].astype(int)))
+    size_of: dict[date, int] = {}
     if not cells.empty:
         for month, size in zip(cells["cohort_month"], cells["cohort_size"].astype(int)):
             size_of.setdefault(month, size)

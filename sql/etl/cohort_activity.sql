@@ -1,5 +1,5 @@
--- Cohort activity: registration month × months since, active = any listing, request, bid,
--- match, deposit or deal event. The thin merchant_active_months table grows by the batch;
+-- Cohort activity: registration month × months since (and by merchant segment), active = any
+-- listing, request, bid, match, deposit or deal event. The thin merchant_active_months table grows by the batch;
 -- the cohort grid is re-aggregated from it (small), so incremental equals full.
 
 -- step: prune
@@ -23,35 +23,47 @@ WHERE event_type IN ('listing_created', 'request_created', 'bid_placed', 'match_
 ON CONFLICT (merchant_id, month) DO NOTHING;
 
 -- step: prep_grid
-CREATE TEMP TABLE cohort_grid ON COMMIT DROP AS
+-- The grid per cohort month and merchant segment (city tier × merchant type, what the growth
+-- page's filters select), every month from registration to the current one, 0 where nobody
+-- was active; the platform grid is its sum over segments (a merchant is in one segment).
+CREATE TEMP TABLE cohort_grid_segment ON COMMIT DROP AS
 WITH cohorts AS (
-    SELECT id AS merchant_id, mart.cn_month(registered_at) AS cohort_month
-    FROM etl.clean_merchants
+    SELECT m.id AS merchant_id, mart.cn_month(m.registered_at) AS cohort_month,
+           coalesce(ci.tier_level, 0)::smallint AS tier_level, m.merchant_type
+    FROM etl.clean_merchants m
+    LEFT JOIN app.cities ci ON ci.id = m.city_id
 ),
 sizes AS (
-    SELECT cohort_month, count(*) AS cohort_size FROM cohorts GROUP BY cohort_month
+    SELECT cohort_month, tier_level, merchant_type, count(*) AS cohort_size
+    FROM cohorts GROUP BY 1, 2, 3
 ),
 activity AS (
-    SELECT c.cohort_month,
+    SELECT c.cohort_month, c.tier_level, c.merchant_type,
            ((extract(year FROM a.month) - extract(year FROM c.cohort_month)) * 12
             + extract(month FROM a.month) - extract(month FROM c.cohort_month))::integer AS months_since,
            count(*) AS active_merchants
     FROM mart.merchant_active_months a
     JOIN cohorts c ON c.merchant_id = a.merchant_id
     WHERE a.month >= c.cohort_month
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3, 4
 ),
 grid AS (
-    SELECT s.cohort_month, s.cohort_size, g AS months_since
+    SELECT s.cohort_month, s.tier_level, s.merchant_type, s.cohort_size, g AS months_since
     FROM sizes s
     CROSS JOIN LATERAL generate_series(0,
         ((extract(year FROM mart.cn_month(now())) - extract(year FROM s.cohort_month)) * 12
          + extract(month FROM mart.cn_month(now())) - extract(month FROM s.cohort_month))::integer) g
 )
-SELECT g.cohort_month, g.months_since, g.cohort_size,
-       coalesce(a.active_merchants, 0)::integer AS active_merchants,
-       round(coalesce(a.active_merchants, 0)::numeric / g.cohort_size, 4) AS retention
-FROM grid g LEFT JOIN activity a USING (cohort_month, months_since);
+SELECT g.cohort_month, g.months_since, g.tier_level, g.merchant_type, g.cohort_size,
+       coalesce(a.active_merchants, 0)::integer AS active_merchants
+FROM grid g
+LEFT JOIN activity a USING (cohort_month, tier_level, merchant_type, months_since);
+CREATE TEMP TABLE cohort_grid ON COMMIT DROP AS
+SELECT cohort_month, months_since, sum(cohort_size)::integer AS cohort_size,
+       sum(active_merchants)::integer AS active_merchants,
+       round(sum(active_merchants)::numeric / sum(cohort_size), 4) AS retention
+FROM cohort_grid_segment
+GROUP BY 1, 2;
 
 -- step: prune_cohorts
 DELETE FROM mart.cohort_activity t
@@ -68,3 +80,22 @@ ON CONFLICT (cohort_month, months_since) DO UPDATE SET
     retention = EXCLUDED.retention, computed_at = now(), run_id = EXCLUDED.run_id
 WHERE (t.cohort_size, t.active_merchants, t.retention)
       IS DISTINCT FROM (EXCLUDED.cohort_size, EXCLUDED.active_merchants, EXCLUDED.retention);
+
+-- step: prune_cohort_segments
+DELETE FROM mart.cohort_activity_segment t
+WHERE NOT EXISTS (SELECT 1 FROM cohort_grid_segment g
+                  WHERE (g.cohort_month, g.months_since, g.tier_level, g.merchant_type)
+                      = (t.cohort_month, t.months_since, t.tier_level, t.merchant_type));
+
+-- step: merge_cohort_segments
+INSERT INTO mart.cohort_activity_segment AS t
+    (cohort_month, months_since, tier_level, merchant_type, cohort_size, active_merchants,
+     computed_at, run_id)
+SELECT cohort_month, months_since, tier_level, merchant_type, cohort_size, active_merchants,
+       now(), :run_id
+FROM cohort_grid_segment
+ON CONFLICT (cohort_month, months_since, tier_level, merchant_type) DO UPDATE SET
+    cohort_size = EXCLUDED.cohort_size, active_merchants = EXCLUDED.active_merchants,
+    computed_at = now(), run_id = EXCLUDED.run_id
+WHERE (t.cohort_size, t.active_merchants)
+      IS DISTINCT FROM (EXCLUDED.cohort_size, EXCLUDED.active_merchants);
