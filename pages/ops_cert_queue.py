@@ -7,11 +7,9 @@ from console.services.prechecks import ALL_CHECKS
 from console.settings import get_settings
 from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action,
                         run_query, show_flash, t)
+from console.ui.trust import AGE_OPTIONS, sla_label
 
 CASE_PAGE = "pages/ops_cert_case.py"
-SLA_MARK = {"ok": "🟢", "warn": "🟡", "late": "🔴"}
-AGE_OPTIONS = {"any": (None, None), "under24": (None, 24), "over24": (24, None),
-               "over48": (48, None), "over7d": (168, None)}
 
 actor = require_actor()
 st.title(t("trust.cert_queue.title"))
@@ -89,7 +87,7 @@ else:
         kind=rows["kind"].map(lambda v: enum_label("cert_kind", v)),
         status=rows["status"].map(lambda v: enum_label("cert_status", v)),
         merchant_type=rows["merchant_type"].map(lambda v: enum_label("merchant_type", v)),
-        sla=rows["sla"].map(lambda v: f"{SLA_MARK[v]} {t(f'trust.sla.{v}')}"),
+        sla=rows["sla"].map(sla_label),
         flags=rows["flags"].map(lambda fs: "、".join(t(f"trust.check.{f}") for f in fs)),
     )[["id", "sla", "kind", "status", "merchant_name", "merchant_type", "city", "submitted_at",
        "age_hours", "flags", "assignee"]]

@@ -9,10 +9,7 @@ from console.services.listing_review import FlagFilters
 from console.settings import get_settings
 from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action,
                         run_query, show_flash, t)
-
-SLA_MARK = {"ok": "🟢", "warn": "🟡", "late": "🔴"}
-AGE_OPTIONS = {"any": (None, None), "under24": (None, 24), "over24": (24, None),
-               "over48": (48, None), "over7d": (168, None)}
+from console.ui.trust import AGE_OPTIONS, sla_label
 
 actor = require_actor()
 st.title(t("trust.listing.title"))
@@ -83,7 +80,7 @@ else:
         kind=rows["kind"].map(lambda v: t(f"trust.flag_kind.{v}")),
         status=rows["status"].map(lambda v: t(f"trust.flag_status.{v}")),
         merchant_type=rows["merchant_type"].map(lambda v: enum_label("merchant_type", v)),
-        sla=rows["sla"].map(lambda v: f"{SLA_MARK[v]} {t(f'trust.sla.{v}')}"),
+        sla=rows["sla"].map(sla_label),
     )[["id", "sla", "kind", "status", "listing_id", "merchant_name", "merchant_type", "city",
        "price", "points", "vin", "raised_at", "assignee"]]
     event = st.dataframe(labelled(shown, "trust.col"), hide_index=True, width="stretch",
