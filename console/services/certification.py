@@ -24,15 +24,12 @@ from console.errors import InvalidInput, NotFound
 from console.masking import id_number_for
 from console.roles import Actor, requires
 from console.services import prechecks, trust_queue as tq
-from console.settings import get_settings
 
 Q = tq.CERTIFICATION
 KINDS = ("personal", "enterprise")
 STATUSES = ("pending", "in_review", "needs_info", "approved", "rejected")
 DECISIONS = {"approve": "approved", "reject": "rejected", "needs_info": "needs_info"}
-MERCHANT_TYPES = ("4s", "secondary", "resource", "parallel_import")
-TIERS = (1, 2, 3, 4, 5, 6)
-ASSIGNEE_VIEWS = ("any", "me", "unassigned")
+MERCHANT_TYPES, TIERS = tq.MERCHANT_TYPES, tq.TIERS
 READ_ROLES = ("ops", "risk", "manager")
 
 # Sort keys a page may ask for -> SQL; id breaks ties so paging is stable.
@@ -76,22 +73,8 @@ def _where(filters: CertFilters, actor: Actor) -> tuple[str, dict[str, Any]]:
     if filters.flagged_only:
         clauses.append("""EXISTS (SELECT 1 FROM ops.cert_prechecks p WHERE p.certification_id = c.id
                           AND p.outcome = 'fail' AND p.is_hard)""")
-    if filters.tiers:
-        clauses.append("ci.tier_level = ANY (:tiers)")
-        params["tiers"] = [int(t) for t in tq.check_choices(filters.tiers, TIERS)]
-    if filters.merchant_types:
-        clauses.append("m.merchant_type = ANY (:mtypes)")
-        params["mtypes"] = tq.check_choices(filters.merchant_types, MERCHANT_TYPES)
-    tq.age_where("c.submitted_at", filters.min_age_hours, filters.max_age_hours, clauses, params)
-    if filters.assignee not in ASSIGNEE_VIEWS:
-        raise InvalidInput("trust.error.bad_form_value")
-    if filters.assignee == "me":
-        clauses.append("c.assignee_id = :me")
-        params["me"] = actor.id
-    elif filters.assignee == "unassigned":
-        clauses.append("c.assignee_id IS NULL")
-    if not filters.include_snoozed:
-        clauses.append("(c.snoozed_until IS NULL OR c.snoozed_until <= now())")
+    tq.shared_where(filters, actor, alias="c", age_column="c.submitted_at", clauses=clauses,
+                    params=params)
     return (" AND ".join(clauses) or "true"), params
 
 
@@ -100,11 +83,7 @@ def list_queue(*, conn: Connection, actor: Actor, filters: CertFilters = CertFil
                sort: str = "submitted_at", descending: bool = False,
                limit: int | None = None, offset: int = 0) -> tq.QueuePage:
     """One page of the queue (oldest first by default) and the total the filters match."""
-    if sort not in SORTS:
-        raise InvalidInput("trust.error.bad_form_value")
-    limit = limit or get_settings().page_size
-    if not (0 < limit <= 500) or offset < 0:
-        raise InvalidInput("trust.error.bad_form_value")
+    limit = tq.check_page(sort, SORTS, limit, offset)
     where, params = _where(filters, actor)
     base = f"""FROM app.certifications c
                JOIN app.merchants m ON m.id = c.merchant_id

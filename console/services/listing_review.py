@@ -38,8 +38,7 @@ Q = tq.LISTING_FLAG
 KINDS = ("price_below_guide", "vin_malformed", "vin_duplicate", "cert_rejected", "reported_fake")
 STATUSES = ("pending", "in_review", "confirmed", "cleared", "superseded")
 DECISIONS = {"confirm": "confirmed", "clear": "cleared"}
-MERCHANT_TYPES = ("4s", "secondary", "resource", "parallel_import")
-TIERS = (1, 2, 3, 4, 5, 6)
+MERCHANT_TYPES, TIERS = tq.MERCHANT_TYPES, tq.TIERS
 READ_ROLES = ("ops", "risk", "manager")
 
 RECENT_REJECT_DAYS = 30
@@ -204,22 +203,8 @@ def _where(filters: FlagFilters, actor: Actor) -> tuple[str, dict[str, Any]]:
     if filters.statuses:
         clauses.append("f.status = ANY (:statuses)")
         params["statuses"] = tq.check_choices(filters.statuses, STATUSES)
-    if filters.tiers:
-        clauses.append("ci.tier_level = ANY (:tiers)")
-        params["tiers"] = [int(t) for t in tq.check_choices(filters.tiers, TIERS)]
-    if filters.merchant_types:
-        clauses.append("m.merchant_type = ANY (:mtypes)")
-        params["mtypes"] = tq.check_choices(filters.merchant_types, MERCHANT_TYPES)
-    tq.age_where("f.raised_at", filters.min_age_hours, filters.max_age_hours, clauses, params)
-    if filters.assignee not in ("any", "me", "unassigned"):
-        raise InvalidInput("trust.error.bad_form_value")
-    if filters.assignee == "me":
-        clauses.append("f.assignee_id = :me")
-        params["me"] = actor.id
-    elif filters.assignee == "unassigned":
-        clauses.append("f.assignee_id IS NULL")
-    if not filters.include_snoozed:
-        clauses.append("(f.snoozed_until IS NULL OR f.snoozed_until <= now())")
+    tq.shared_where(filters, actor, alias="f", age_column="f.raised_at", clauses=clauses,
+                    params=params)
     return (" AND ".join(clauses) or "true"), params
 
 
@@ -227,11 +212,7 @@ def _where(filters: FlagFilters, actor: Actor) -> tuple[str, dict[str, Any]]:
 def list_queue(*, conn: Connection, actor: Actor, filters: FlagFilters = FlagFilters(),
                sort: str = "raised_at", descending: bool = False,
                limit: int | None = None, offset: int = 0) -> tq.QueuePage:
-    if sort not in SORTS:
-        raise InvalidInput("trust.error.bad_form_value")
-    limit = limit or get_settings().page_size
-    if not (0 < limit <= 500) or offset < 0:
-        raise InvalidInput("trust.error.bad_form_value")
+    limit = tq.check_page(sort, SORTS, limit, offset)
     where, params = _where(filters, actor)
     joins = """FROM ops.listing_flags f
                JOIN app.listings l ON l.id = f.listing_id

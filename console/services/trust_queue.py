@@ -290,6 +290,44 @@ def check_reason(conn: Connection, q: QueueTable, decision: str, code: Any) -> s
     return code
 
 
+MERCHANT_TYPES = ("4s", "secondary", "resource", "parallel_import")
+TIERS = (1, 2, 3, 4, 5, 6)
+ASSIGNEE_VIEWS = ("any", "me", "unassigned")
+
+
+def shared_where(filters: Any, actor: Actor, *, alias: str, age_column: str,
+                 clauses: list[str], params: dict[str, Any]) -> None:
+    """Add the filters both queues offer (the merchant's city tier and type, how long a case
+    has waited, whose it is, snoozed or not) to a filter being built. ``alias`` is the queue
+    table's; the merchant's city is joined as ``ci`` and the merchant as ``m``."""
+    if filters.tiers:
+        clauses.append("ci.tier_level = ANY (:tiers)")
+        params["tiers"] = [int(t) for t in check_choices(filters.tiers, TIERS)]
+    if filters.merchant_types:
+        clauses.append("m.merchant_type = ANY (:mtypes)")
+        params["mtypes"] = check_choices(filters.merchant_types, MERCHANT_TYPES)
+    age_where(age_column, filters.min_age_hours, filters.max_age_hours, clauses, params)
+    if filters.assignee not in ASSIGNEE_VIEWS:
+        raise InvalidInput("trust.error.bad_form_value")
+    if filters.assignee == "me":
+        clauses.append(f"{alias}.assignee_id = :me")
+        params["me"] = actor.id
+    elif filters.assignee == "unassigned":
+        clauses.append(f"{alias}.assignee_id IS NULL")
+    if not filters.include_snoozed:
+        clauses.append(f"({alias}.snoozed_until IS NULL OR {alias}.snoozed_until <= now())")
+
+
+def check_page(sort: str, sorts: Any, limit: int | None, offset: int) -> int:
+    """A queue page's sort key and bounds must be the page's own; returns the page size."""
+    if sort not in sorts:
+        raise InvalidInput("trust.error.bad_form_value")
+    limit = limit or get_settings().page_size
+    if not (0 < limit <= 500) or offset < 0:
+        raise InvalidInput("trust.error.bad_form_value")
+    return limit
+
+
 def age_where(column: str, min_age_hours: Any, max_age_hours: Any,
               clauses: list[str], params: dict[str, Any]) -> None:
     """Add age bounds (hours since ``column``) to a filter being built."""
