@@ -63,6 +63,21 @@ if report.outcomes:
         st.warning(t("credit.monitor.not_monotonic"))
 st.dataframe(labelled(by_grade, "credit.col"), hide_index=True, width="stretch",
              column_config={t("credit.col.default_rate"): st.column_config.NumberColumn(format="percent")})
+st.caption(t("credit.monitor.in_sample_note"))
+
+st.subheader(t("credit.monitor.out_of_time", days=credit.OOT_WINDOW_DAYS))
+oot = report.out_of_time
+o1, o2, o3, o4 = st.columns(4)
+o1.metric("KS", fmt(oot.ks), help=t("credit.monitor.ks_help"))
+o2.metric("ROC-AUC", fmt(oot.auc), help=t("credit.monitor.auc_help"))
+o3.metric(t("credit.monitor.outcomes"), f"{oot.bad:,} / {oot.outcomes:,}")
+o4.metric(t("credit.monitor.days_since_run"), f"{report.days_since_run or 0} / {credit.OOT_WINDOW_DAYS}")
+if (report.days_since_run or 0) < credit.OOT_WINDOW_DAYS:
+    st.info(t("credit.monitor.window_open", days=report.days_since_run or 0,
+              window=credit.OOT_WINDOW_DAYS))
+if oot.bad:
+    st.dataframe(labelled(oot.by_grade, "credit.col"), hide_index=True, width="stretch",
+                 column_config={t("credit.col.default_rate"): st.column_config.NumberColumn(format="percent")})
 
 st.subheader(t("credit.monitor.stability"))
 if report.run_a is None:

@@ -352,6 +352,20 @@ def list_runs(*, conn: Connection, actor: Actor) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- monitoring
+OOT_WINDOW_DAYS = 180   # out-of-time outcomes: six months after a run, as the outcome definition
+
+
+@dataclass
+class Performance:
+    """How well one run's scores separate good from bad merchants on a set of outcomes."""
+    ks: float | None = None
+    auc: float | None = None
+    outcomes: int = 0                                                 # merchants evaluated
+    bad: int = 0
+    by_grade: pd.DataFrame = field(default_factory=pd.DataFrame)     # grade, merchants, bad, rate
+    monotonic: bool | None = None
+
+
 @dataclass
 class Monitoring:
     run_a: int | None
@@ -367,6 +381,10 @@ class Monitoring:
     by_grade: pd.DataFrame = field(default_factory=pd.DataFrame)     # grade, merchants, bad, rate
     monotonic: bool | None = None
     override: OverrideRate | None = None
+    # Out of time: outcomes that happened after run_b scored, within OOT_WINDOW_DAYS; the
+    # figures above count outcomes already known then and flatter the card.
+    out_of_time: Performance = field(default_factory=Performance)
+    days_since_run: int | None = None
 
 
 @requires(*MONITORS)
@@ -417,14 +435,32 @@ def _stability(conn: Connection, report: Monitoring, card) -> None:
 
 
 def _performance(conn: Connection, report: Monitoring) -> None:
-    frame = db.fetch_df(conn, db.named_query("credit_performance"), run_id=report.run_b)
-    report.outcomes, report.bad = len(frame), int(frame["bad"].sum()) if len(frame) else 0
-    report.by_grade = metrics.default_rate_by_grade(frame["grade"] if len(frame) else [],
-                                                    frame["bad"] if len(frame) else [])
+    inside = _measure(db.fetch_df(conn, db.named_query("credit_performance"), run_id=report.run_b))
+    report.ks, report.auc, report.outcomes, report.bad = (inside.ks, inside.auc, inside.outcomes,
+                                                          inside.bad)
+    report.by_grade, report.monotonic = inside.by_grade, inside.monotonic
+    report.out_of_time = _measure(db.fetch_df(conn, db.named_query("credit_performance_oot"),
+                                              run_id=report.run_b, window_days=OOT_WINDOW_DAYS))
+    report.days_since_run = db.scalar(conn, """
+        SELECT (now()::date - (finished_at AT TIME ZONE 'Asia/Shanghai')::date)
+        FROM ops.credit_runs WHERE id = :r""", r=report.run_b)
+
+
+def _measure(frame: pd.DataFrame) -> Performance:
+    """KS, AUC and default rate per grade of one population (score, grade, bad)."""
+    out = Performance(outcomes=len(frame), bad=int(frame["bad"].sum()) if len(frame) else 0)
+    out.by_grade = metrics.default_rate_by_grade(frame["grade"] if len(frame) else [],
+                                                 frame["bad"] if len(frame) else [])
     if len(frame):
-        report.ks = metrics.ks(frame["score"], frame["bad"])
-        report.auc = metrics.roc_auc(frame["score"], frame["bad"])
-        report.monotonic = metrics.is_monotonic_by_grade(report.by_grade)
+        # Undefined (NaN) without both good and bad merchants: None, shown as "—".
+        out.ks = _defined(metrics.ks(frame["score"], frame["bad"]))
+        out.auc = _defined(metrics.roc_auc(frame["score"], frame["bad"]))
+        out.monotonic = metrics.is_monotonic_by_grade(out.by_grade)
+    return out
+
+
+def _defined(value: float) -> float | None:
+    return None if value != value else float(value)
 
 
 # ---------------------------------------------------------------- export
