@@ -42,42 +42,47 @@ def fmt(value, pattern="{:.3f}"):
     return "—" if value is None or value != value else pattern.format(value)
 
 
+def performance_metrics(perf: credit.Performance) -> st.delta_generator.DeltaGenerator:
+    """KS, AUC and bad / assessed in three columns; the fourth column is returned."""
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("KS", fmt(perf.ks), help=t("credit.monitor.ks_help"))
+    c2.metric("ROC-AUC", fmt(perf.auc), help=t("credit.monitor.auc_help"))
+    c3.metric(t("credit.monitor.outcomes"), f"{perf.bad:,} / {perf.outcomes:,}")
+    return c4
+
+
+def grade_table(perf: credit.Performance) -> None:
+    st.dataframe(labelled(perf.by_grade, "credit.col"), hide_index=True, width="stretch",
+                 column_config={t("credit.col.default_rate"): st.column_config.NumberColumn(format="percent")})
+
+
+inside = report.in_sample
 st.subheader(t("credit.monitor.performance"))
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("KS", fmt(report.ks), help=t("credit.monitor.ks_help"))
-m2.metric("ROC-AUC", fmt(report.auc), help=t("credit.monitor.auc_help"))
-m3.metric(t("credit.monitor.outcomes"), f"{report.bad:,} / {report.outcomes:,}")
 rate = report.override
-m4.metric(t("credit.override_rate"), f"{LEVEL_ICON[rate.level]} {rate.rate:.1%}",
-          help=t("credit.override_rate.help", warn=f"{rate.warn:.0%}", red=f"{rate.red:.0%}"))
+performance_metrics(inside).metric(
+    t("credit.override_rate"), f"{LEVEL_ICON[rate.level]} {rate.rate:.1%}",
+    help=t("credit.override_rate.help", warn=f"{rate.warn:.0%}", red=f"{rate.red:.0%}"))
 if rate.level != "ok":
     (st.warning if rate.level == "warn" else st.error)(
         t(f"credit.override_rate.{rate.level}", rate=f"{rate.rate:.1%}"))
-by_grade = report.by_grade
-if report.outcomes:
-    fig = px.bar(by_grade, x="grade", y="default_rate", text_auto=".1%",
+if inside.outcomes:
+    fig = px.bar(inside.by_grade, x="grade", y="default_rate", text_auto=".1%",
                  labels={"grade": t("credit.col.grade"), "default_rate": t("credit.col.default_rate")})
     fig.update_yaxes(tickformat=".0%")
     st.plotly_chart(fig, width="stretch")
-    if report.monotonic is False:
+    if inside.monotonic is False:
         st.warning(t("credit.monitor.not_monotonic"))
-st.dataframe(labelled(by_grade, "credit.col"), hide_index=True, width="stretch",
-             column_config={t("credit.col.default_rate"): st.column_config.NumberColumn(format="percent")})
+grade_table(inside)
 st.caption(t("credit.monitor.in_sample_note"))
 
 st.subheader(t("credit.monitor.out_of_time", days=credit.OOT_WINDOW_DAYS))
-oot = report.out_of_time
-o1, o2, o3, o4 = st.columns(4)
-o1.metric("KS", fmt(oot.ks), help=t("credit.monitor.ks_help"))
-o2.metric("ROC-AUC", fmt(oot.auc), help=t("credit.monitor.auc_help"))
-o3.metric(t("credit.monitor.outcomes"), f"{oot.bad:,} / {oot.outcomes:,}")
-o4.metric(t("credit.monitor.days_since_run"), f"{report.days_since_run or 0} / {credit.OOT_WINDOW_DAYS}")
-if (report.days_since_run or 0) < credit.OOT_WINDOW_DAYS:
-    st.info(t("credit.monitor.window_open", days=report.days_since_run or 0,
-              window=credit.OOT_WINDOW_DAYS))
+oot, elapsed = report.out_of_time, report.days_since_run or 0
+performance_metrics(oot).metric(t("credit.monitor.days_since_run"),
+                                f"{elapsed} / {credit.OOT_WINDOW_DAYS}")
+if elapsed < credit.OOT_WINDOW_DAYS:
+    st.info(t("credit.monitor.window_open", days=elapsed, window=credit.OOT_WINDOW_DAYS))
 if oot.bad:
-    st.dataframe(labelled(oot.by_grade, "credit.col"), hide_index=True, width="stretch",
-                 column_config={t("credit.col.default_rate"): st.column_config.NumberColumn(format="percent")})
+    grade_table(oot)
 
 st.subheader(t("credit.monitor.stability"))
 if report.run_a is None:

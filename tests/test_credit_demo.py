@@ -30,11 +30,11 @@ def demo_scored(engine):
 def test_default_rate_per_grade_is_monotonic_on_demo_data(engine, make_actor, demo_scored):
     with engine.connect() as conn:
         report = credit.monitoring_report(conn=conn, actor=make_actor("risk", username="credit_probe"))
-    table = report.by_grade
+    table = report.in_sample.by_grade
     populated = table[table["merchants"] > 0]
-    assert report.bad > 0 and len(populated) >= 4, table.to_string()   # spread over grades
+    assert report.in_sample.bad > 0 and len(populated) >= 4, table.to_string()   # spread over grades
     rates = populated["default_rate"].tolist()
     assert rates == sorted(rates), table.to_string()                     # C worst … AAA best
     assert rates[0] < rates[-1]
-    assert report.monotonic is True
-    assert report.auc > 0.75 and report.ks > 0.3
+    assert report.in_sample.monotonic is True
+    assert report.in_sample.auc > 0.75 and report.in_sample.ks > 0.3

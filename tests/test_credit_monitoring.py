@@ -27,7 +27,7 @@ def test_out_of_time_counts_only_what_went_bad_after_the_run(engine, tmp_path, m
     with engine.connect() as conn:
         report = credit.monitoring_report(conn=conn, actor=make_actor("risk"), run_b=run_id)
     # In sample: every merchant that traded, bad if an outcome flag is set (B and C).
-    assert (report.outcomes, report.bad) == (4, 2)
+    assert (report.in_sample.outcomes, report.in_sample.bad) == (4, 2)
     # Out of time: A, B, D assessed; only B went bad within the window.
     oot = report.out_of_time
     assert (oot.outcomes, oot.bad) == (3, 1)
@@ -42,6 +42,6 @@ def test_a_fresh_run_has_no_out_of_time_outcomes_yet(engine, tmp_path, make_acto
         credit_engine.score_all(conn, hand_card(tmp_path))
     with engine.connect() as conn:
         report = credit.monitoring_report(conn=conn, actor=make_actor("manager"))
-    assert (report.outcomes, report.bad) == (2, 1)
+    assert (report.in_sample.outcomes, report.in_sample.bad) == (2, 1)
     assert (report.out_of_time.outcomes, report.out_of_time.bad, report.out_of_time.ks) == (1, 0, None)
     assert report.days_since_run == 0

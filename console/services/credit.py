@@ -374,15 +374,10 @@ class Monitoring:
     score_psi_level: str = "unknown"
     factor_psi: pd.DataFrame = field(default_factory=pd.DataFrame)   # factor, psi, level
     migration: pd.DataFrame = field(default_factory=pd.DataFrame)    # grade x grade
-    ks: float | None = None
-    auc: float | None = None
-    outcomes: int = 0                                                 # merchants evaluated
-    bad: int = 0
-    by_grade: pd.DataFrame = field(default_factory=pd.DataFrame)     # grade, merchants, bad, rate
-    monotonic: bool | None = None
     override: OverrideRate | None = None
-    # Out of time: outcomes that happened after run_b scored, within OOT_WINDOW_DAYS; the
-    # figures above count outcomes already known then and flatter the card.
+    # In sample: outcomes including those already known when run_b scored (they flatter the
+    # card). Out of time: merchants not yet bad then; bad = went bad within OOT_WINDOW_DAYS.
+    in_sample: Performance = field(default_factory=Performance)
     out_of_time: Performance = field(default_factory=Performance)
     days_since_run: int | None = None
 
@@ -435,15 +430,15 @@ def _stability(conn: Connection, report: Monitoring, card) -> None:
 
 
 def _performance(conn: Connection, report: Monitoring) -> None:
-    inside = _measure(db.fetch_df(conn, db.named_query("credit_performance"), run_id=report.run_b))
-    report.ks, report.auc, report.outcomes, report.bad = (inside.ks, inside.auc, inside.outcomes,
-                                                          inside.bad)
-    report.by_grade, report.monotonic = inside.by_grade, inside.monotonic
-    report.out_of_time = _measure(db.fetch_df(conn, db.named_query("credit_performance_oot"),
-                                              run_id=report.run_b, window_days=OOT_WINDOW_DAYS))
-    report.days_since_run = db.scalar(conn, """
-        SELECT (now()::date - (finished_at AT TIME ZONE 'Asia/Shanghai')::date)
-        FROM ops.credit_runs WHERE id = :r""", r=report.run_b)
+    frame = db.fetch_df(conn, db.named_query("credit_performance"), run_id=report.run_b)
+    scored_at = pd.Timestamp(db.scalar(conn, "SELECT finished_at FROM ops.credit_runs WHERE id = :r",
+                                       r=report.run_b))
+    report.days_since_run = (clock.today() - scored_at.tz_convert(clock.business_tz()).date()).days
+    report.in_sample = _measure(frame)
+    first_bad = pd.to_datetime(frame["first_bad_at"], utc=True)
+    later = frame[first_bad.isna() | (first_bad > scored_at)]
+    went_bad = first_bad[later.index] <= scored_at + pd.Timedelta(days=OOT_WINDOW_DAYS)
+    report.out_of_time = _measure(later.assign(bad=went_bad.astype(int)))
 
 
 def _measure(frame: pd.DataFrame) -> Performance:
