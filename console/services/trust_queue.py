@@ -5,6 +5,13 @@ assigned_at, snoozed_until, version). Every change is one conditional UPDATE, so
 reviewers can never hold the same case; when the UPDATE touches no row, ``explain_refusal``
 reads the row again to tell the loser why.
 
+Each person holds at most the configured number of open cases per queue
+(``review_cap_per_person``). "Next case" and auto-assign change a reviewer's load only
+under a transaction-scoped advisory lock on that reviewer, taken before the load is
+counted: two transactions counting the same person's load would otherwise both see room
+under the cap (twenty people pressing auto-assign at once used to give each reviewer the
+cap twenty times over).
+
 Table and column names come only from the two ``QueueTable`` constants below, never from
 input; every value is a bound parameter.
 
@@ -37,10 +44,13 @@ class QueueTable:
     table: str           # schema-qualified table holding the cases
     age_column: str      # when the case entered the queue
     reason_queue: str    # ops.review_reasons.queue
+    lock_namespace: int  # advisory-lock namespace of one reviewer's load in this queue
 
 
-CERTIFICATION = QueueTable("certification", "app.certifications", "submitted_at", "certification")
-LISTING_FLAG = QueueTable("listing_flag", "ops.listing_flags", "raised_at", "listing_flag")
+# Advisory-lock namespaces 51 and 52 are the lead cap's and the notification cap's.
+CERTIFICATION = QueueTable("certification", "app.certifications", "submitted_at", "certification",
+                           53)
+LISTING_FLAG = QueueTable("listing_flag", "ops.listing_flags", "raised_at", "listing_flag", 54)
 
 
 @dataclass(frozen=True)
@@ -112,13 +122,38 @@ def open_load(conn: Connection, q: QueueTable, staff_id: int) -> int:
                                    WHERE assignee_id = :s AND status = 'in_review'""", s=staff_id))
 
 
+def lock_reviewers(conn: Connection, q: QueueTable, staff_ids: list[int]) -> None:
+    """Hold each reviewer's load in this queue until the transaction ends.
+
+    Taken in ascending id order, so two callers locking overlapping sets of reviewers
+    (two auto-assigns, an auto-assign and a "next case") queue behind each other and
+    never deadlock. The statement after the locks reads a fresh snapshot (READ COMMITTED),
+    so it counts the cases the previous holder committed.
+    """
+    for staff_id in sorted(set(staff_ids)):
+        db.execute(conn, "SELECT pg_advisory_xact_lock(:ns, CAST(:s AS integer))",
+                   ns=q.lock_namespace, s=staff_id)
+
+
+def configured_cap(cap: Any = None) -> int:
+    cap = cap if cap is not None else get_settings().review_cap_per_person
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+        raise InvalidInput("trust.error.bad_form_value")
+    return cap
+
+
 def take_next(conn: Connection, q: QueueTable, actor: Actor, *, extra_where: str = "",
               **params: Any) -> int | None:
     """Assign the oldest unassigned, unsnoozed pending case to ``actor``; None if none left.
+    Conflict when ``actor`` already holds the configured cap of open cases.
 
     SKIP LOCKED lets concurrent callers pass over a row another transaction is taking,
     so each caller gets a different case and nobody waits.
     """
+    cap = configured_cap()
+    lock_reviewers(conn, q, [actor.id])
+    if open_load(conn, q, actor.id) >= cap:
+        raise Conflict("trust.error.cap_reached", cap=cap)
     case_id = db.scalar(conn, f"""
         UPDATE {q.table} t
         SET assignee_id = :me, assigned_at = now(), status = 'in_review',
@@ -206,17 +241,22 @@ def auto_assign(conn: Connection, q: QueueTable, actor: Actor, *,
     Each reviewer's free slots are numbered load+1 … cap; ordering all slots by
     (slot number, staff id) and pairing them with cases by rank fills the least-loaded
     reviewers first, one case each per round, in one statement.
+
+    Every reviewer's lock is held before the loads are counted, and only the reviewers
+    locked get cases (someone made a reviewer meanwhile waits for the next press).
     """
-    cap = cap if cap is not None else get_settings().review_cap_per_person
-    if not isinstance(cap, int) or cap < 1:
-        raise InvalidInput("trust.error.bad_form_value")
+    cap = configured_cap(cap)
+    staff_ids = [r["id"] for r in db.fetch_all(conn, """
+        SELECT id FROM ops.staff WHERE is_active AND 'ops' = ANY (roles) ORDER BY id""")]
+    lock_reviewers(conn, q, staff_ids)
     rows = db.fetch_all(conn, f"""
         WITH reviewers AS (
             SELECT s.id,
                    (SELECT count(*) FROM {q.table} c
                     WHERE c.assignee_id = s.id AND c.status = 'in_review') AS load
             FROM ops.staff s
-            WHERE s.is_active AND 'ops' = ANY (s.roles)
+            WHERE s.id = ANY (CAST(:staff AS bigint[]))
+              AND s.is_active AND 'ops' = ANY (s.roles)
         ),
         slots AS (
             SELECT r.id AS staff_id,
@@ -238,7 +278,7 @@ def auto_assign(conn: Connection, q: QueueTable, actor: Actor, *,
             version = t.version + 1, updated_at = now()
         FROM cases JOIN slots USING (rank)
         WHERE t.id = cases.id
-        RETURNING t.id, t.assignee_id""", cap=cap)
+        RETURNING t.id, t.assignee_id""", cap=cap, staff=staff_ids)
     given: dict[int, int] = {}
     for row in rows:
         given[row["assignee_id"]] = given.get(row["assignee_id"], 0) + 1

@@ -1,0 +1,65 @@
+"""Concurrent calls for the race tests: each call in its own thread and connection, released
+together by a barrier, with an engine whose pool lets every thread hold a connection at once
+(the console's own pool stops at 15, which would queue the 16th caller instead of racing it).
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from console import db
+from console.errors import ConsoleError
+
+Call = tuple[Callable[..., Any], dict[str, Any]]
+
+
+@contextmanager
+def wide_engine(url: str, connections: int) -> Iterator[Engine]:
+    """An engine on the test's database for ``connections`` racers, set as the console's.
+
+    Twice as many connections: each racer's transaction, plus the one the role gate
+    (console.roles.requires) reads the caller's account with while that transaction is open.
+    """
+    eng = sa.create_engine(url, pool_size=connections, max_overflow=connections,
+                           connect_args={"options": "-c timezone=Asia/Shanghai"})
+    db.set_default_engine(eng)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def race(engine: Engine, calls: Sequence[Call], *, timeout: float = 120) -> list[tuple[str, Any]]:
+    """Run each ``fn(conn=…, **kwargs)`` in its own transaction, all released at once.
+
+    Returns one outcome per call, in order: ("ok", value), ("refused", (error class name,
+    catalogue key)) for the console's own errors, or ("crash", repr) for anything else,
+    which a test should treat as a failure (a raw DeadlockDetected, say).
+    """
+    barrier = threading.Barrier(len(calls))
+    results: list[tuple[str, Any]] = [("crash", "did not finish")] * len(calls)
+
+    def worker(i: int, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        with engine.connect() as warm:      # connect before the barrier, not inside the race
+            warm.close()
+        barrier.wait()
+        try:
+            with engine.begin() as conn:
+                results[i] = ("ok", fn(conn=conn, **kwargs))
+        except ConsoleError as err:
+            results[i] = ("refused", (type(err).__name__, err.key))
+        except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
+            results[i] = ("crash", repr(exc))
+
+    threads = [threading.Thread(target=worker, args=(i, fn, kw))
+               for i, (fn, kw) in enumerate(calls)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=timeout)
+    return results
