@@ -1,22 +1,40 @@
-"""Roles and the one check every service calls first."""
+"""Roles, and the one check every gated service call passes first.
+
+A caller hands a service an ``Actor``, but nothing in it is trusted: `@requires` reads the
+account again by id inside every call (roles, enabled, lock, open session) and hands the
+body the Actor it read. A script, a job or a future API caller that builds an Actor with
+a role it does not have, for an account that is disabled, locked or does not exist, or
+for a session an admin ended, is refused before the body runs.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from console.errors import PermissionDenied
+from sqlalchemy.engine import Connection
+
+from console.errors import InvalidInput, PermissionDenied
 
 ROLES = ("ops", "bd", "risk", "manager", "admin")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Actor:
-    """The signed-in staff member a service acts for."""
+    """The signed-in staff member a service acts for.
+
+    ``session_epoch`` is the account's epoch when this person signed in: an admin ending
+    the person's sessions, a disable, a forced password reset or a lockout moves the
+    account's epoch on, and every Actor still carrying the old one is refused.
+    """
 
     id: int
     username: str
     display_name: str
     roles: frozenset[str]
+    session_epoch: int = 0
+    must_change_password: bool = False
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -35,27 +53,99 @@ def validate_roles(roles: Iterable[str]) -> list[str]:
     roles = list(dict.fromkeys(roles))
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        from console.errors import InvalidInput
         raise InvalidInput("error.unknown_role", role=", ".join(unknown))
     return roles
 
 
-# Registry of every protected service function and the roles it admits; the test suite
-# checks every role against every entry.
+# Primary-key lookup: one small indexed read per gated call.
+_CURRENT_ACCOUNT_SQL = """
+    SELECT id, username, display_name, roles, is_active, locked_until, session_epoch,
+           must_change_password
+    FROM ops.staff WHERE id = :id"""
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass: True must not pass for staff id 1.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@contextmanager
+def _console_connection(offered: object) -> Iterator[Connection]:
+    """A connection of the console's own engine for the account read.
+
+    The caller's connection is used when it is one of that engine's: a second checkout
+    per call would deadlock the pool once as many actions run at once as it holds
+    connections (each holding one, each waiting for another). Any other connection (a
+    script's engine, an object that only looks like one) is not trusted: a connection of
+    the console's own is taken instead.
+    """
+    from console import db
+
+    engine = db.get_engine()
+    if isinstance(offered, Connection) and offered.engine is engine and not offered.closed:
+        yield offered
+    else:
+        with engine.connect() as conn:
+            yield conn
+
+
+def current_actor(staff_id: int, *, session_epoch: int, conn: object = None) -> Actor:
+    """The account as it is now, or PermissionDenied saying why the session no longer holds.
+
+    Read through the console's engine (see _console_connection), never trusting the
+    caller's account data.
+    """
+    from console import clock, db
+
+    if not (_is_int(staff_id) and _is_int(session_epoch)):
+        raise PermissionDenied("error.not_signed_in")
+    if not -2**63 <= staff_id < 2**63:  # a bigint id; anything larger is nobody
+        raise PermissionDenied("error.actor_unknown")
+    with _console_connection(conn) as read:
+        row = db.fetch_one(read, _CURRENT_ACCOUNT_SQL, id=staff_id)
+    if row is None:
+        raise PermissionDenied("error.actor_unknown")
+    if not row["is_active"]:
+        raise PermissionDenied("auth.disabled")
+    if row["locked_until"] is not None and row["locked_until"] > clock.now():
+        raise PermissionDenied("auth.locked", until=row["locked_until"])
+    if row["session_epoch"] != session_epoch:
+        raise PermissionDenied("error.session_ended")
+    return Actor(id=row["id"], username=row["username"], display_name=row["display_name"],
+                 roles=frozenset(row["roles"]), session_epoch=row["session_epoch"],
+                 must_change_password=row["must_change_password"])
+
+
+def resolve(claimed: object, *allowed: str, conn: object = None) -> Actor:
+    """The caller's account re-read now, holding one of ``allowed``; the claim's roles are ignored."""
+    if not isinstance(claimed, Actor):   # None, a dict, a look-alike: nobody signed in
+        raise PermissionDenied("error.not_signed_in")
+    actor = current_actor(claimed.id, session_epoch=claimed.session_epoch, conn=conn)
+    if actor.must_change_password:
+        raise PermissionDenied("auth.password_change_required")
+    return require_role(actor, *allowed)
+
+
+# Registry of every protected service function and the roles it admits; the role-matrix
+# test compares it with the checked-in table tests/data/role_matrix.csv.
 PROTECTED: dict[str, frozenset[str]] = {}
 
 
 def requires(*allowed: str):
-    """Decorator for a service function taking ``actor=`` : refuse other roles first.
+    """Decorator for a service function taking ``actor=``: re-read the actor, check its roles
+    and the arguments, then run the body with the Actor just read.
 
-    The check runs before the body, so a refused call never touches the database.
+    Every refusal happens before the body: a refused call has read one ops.staff row and
+    written nothing.
     """
-    import functools
 
     def wrap(fn):
         @functools.wraps(fn)
         def guarded(*args, **kwargs):
-            require_role(kwargs.get("actor"), *allowed)
+            from console import boundary  # the module attribute, so the hook can be replaced
+
+            kwargs["actor"] = resolve(kwargs.get("actor"), *allowed, conn=kwargs.get("conn"))
+            kwargs = boundary.check_arguments(fn, kwargs)
             return fn(*args, **kwargs)
 
         guarded.allowed_roles = frozenset(allowed)

@@ -1,4 +1,5 @@
-"""Admin: create, disable and re-role staff accounts (audited in the service)."""
+"""Admin: create, disable and re-role staff accounts, force a password reset, end a person's
+open sessions (each audited in the service)."""
 import streamlit as st
 
 from console.roles import ROLES
@@ -27,9 +28,11 @@ with st.expander(t("staff.create"), icon=":material/person_add:"):
         display_name = st.text_input(t("staff.display_name"))
         password = st.text_input(t("login.password"), type="password")
         roles = st.multiselect(t("staff.roles"), ROLES, format_func=lambda r: t(f"role.{r}"))
+        first_change = st.checkbox(t("staff.must_change_on_first_login"), value=True)
         if st.form_submit_button(t("staff.create"), type="primary"):
             if run_action(staff.create_staff, actor=actor, username=username,
-                          display_name=display_name, password=password, roles=roles):
+                          display_name=display_name, password=password, roles=roles,
+                          must_change_password=first_change):
                 flash(t("staff.created", username=username))
                 st.rerun()
 
@@ -43,10 +46,14 @@ if staff_id is not None:
         new_roles = st.multiselect(t("staff.roles"), ROLES, default=list(current.roles),
                                    format_func=lambda r: t(f"role.{r}"))
         reason = st.text_input(t("common.reason"))
-        c1, c2, c3 = st.columns(3)
+        temporary = st.text_input(t("staff.temporary_password"), type="password",
+                                  help=t("login.password_rules"))
+        c1, c2, c3, c4, c5 = st.columns(5)
         set_roles = c1.form_submit_button(t("staff.set_roles"))
         toggle = c2.form_submit_button(t("staff.disable" if current.is_active else "staff.enable"))
         unlock = c3.form_submit_button(t("staff.unlock"))
+        force_reset = c4.form_submit_button(t("staff.force_reset"))
+        end_sessions = c5.form_submit_button(t("staff.end_sessions"))
     done = False
     if set_roles:
         done = run_action(staff.set_roles, actor=actor, staff_id=staff_id, roles=new_roles,
@@ -56,6 +63,15 @@ if staff_id is not None:
                           active=not current.is_active, reason=reason)
     elif unlock:
         done = run_action(staff.unlock, actor=actor, staff_id=staff_id)
+    elif force_reset:
+        if run_action(staff.force_password_reset, actor=actor, staff_id=staff_id, reason=reason,
+                      temporary_password=temporary or None):
+            flash(t("staff.force_reset_done", username=current.username))
+            st.rerun()
+    elif end_sessions:
+        if run_action(staff.end_sessions, actor=actor, staff_id=staff_id, reason=reason):
+            flash(t("staff.end_sessions_done", username=current.username))
+            st.rerun()
     if done:
         flash(t("common.done"))
         st.rerun()

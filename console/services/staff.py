@@ -1,5 +1,8 @@
-"""Staff accounts: admin creates, disables and re-roles accounts; every change is audited."""
+"""Staff accounts: admin creates, disables and re-roles accounts, forces a password reset and
+ends a person's open sessions; every change is audited in the same transaction."""
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 from sqlalchemy.engine import Connection
@@ -10,39 +13,55 @@ from console.auth import check_password_strength, hash_password
 from console.errors import Conflict, InvalidInput, NotFound
 from console.roles import Actor, requires, validate_roles
 
+# The limits of ops.staff's own checks, refused here with a message rather than by the
+# database (whose error would carry the new account's password hash among its parameters).
+_USERNAME = re.compile(r"[a-z0-9_.-]{3,40}")
+_MAX_DISPLAY_NAME = 60
+
 
 @requires("admin")
 def list_staff(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     return db.fetch_df(conn, """SELECT id, username, display_name, roles, is_active,
-                                       last_login_at, locked_until, created_at
+                                       must_change_password, last_login_at, locked_until,
+                                       created_at
                                 FROM ops.staff ORDER BY id""")
 
 
 @requires("admin")
 def create_staff(*, conn: Connection, actor: Actor, username: str, display_name: str,
-                 password: str, roles: list[str]) -> int:
+                 password: str, roles: list[str], must_change_password: bool = False) -> int:
+    """A new account; with ``must_change_password`` the person replaces the password the
+    admin chose at the first sign-in."""
     username = (username or "").strip().lower()
     display_name = (display_name or "").strip()
     if not username or not display_name:
         raise InvalidInput("error.required_fields")
+    if not _USERNAME.fullmatch(username):
+        raise InvalidInput("error.username_format")
+    if len(display_name) > _MAX_DISPLAY_NAME:
+        raise InvalidInput("error.display_name_too_long", n=_MAX_DISPLAY_NAME)
     roles = validate_roles(roles)
     if not roles:
         raise InvalidInput("error.role_missing")
-    check_password_strength(password)
+    check_password_strength(password, username=username)
     if db.scalar(conn, "SELECT 1 FROM ops.staff WHERE username = :u", u=username):
         raise Conflict("error.username_taken", username=username)
-    staff_id = db.scalar(conn, """INSERT INTO ops.staff (username, display_name, password_hash, roles)
-                                  VALUES (:u, :d, :h, :r) RETURNING id""",
-                         u=username, d=display_name, h=hash_password(password), r=roles)
+    staff_id = db.scalar(conn, """INSERT INTO ops.staff (username, display_name, password_hash, roles,
+                                                         must_change_password)
+                                  VALUES (:u, :d, :h, :r, :m) RETURNING id""",
+                         u=username, d=display_name, h=hash_password(password), r=roles,
+                         m=bool(must_change_password))
     write_audit(conn=conn, actor_id=actor.id, action="staff.create", entity_type="staff",
                 entity_id=staff_id, after={"username": username, "display_name": display_name,
-                                           "roles": roles})
+                                           "roles": roles,
+                                           **({"must_change_password": True}
+                                              if must_change_password else {})})
     return staff_id
 
 
 def _lock_row(conn: Connection, staff_id: int):
-    row = db.fetch_one(conn, """SELECT id, username, roles, is_active, version FROM ops.staff
-                                WHERE id = :id FOR UPDATE""", id=staff_id)
+    row = db.fetch_one(conn, """SELECT id, username, roles, is_active, session_epoch, version
+                                FROM ops.staff WHERE id = :id FOR UPDATE""", id=staff_id)
     if row is None:
         raise NotFound("error.not_found")
     return row
@@ -75,7 +94,9 @@ def set_active(*, conn: Connection, actor: Actor, staff_id: int, active: bool, r
     row = _lock_row(conn, staff_id)
     if row["is_active"] == active:
         raise Conflict("error.already_in_state")
-    db.execute(conn, """UPDATE ops.staff SET is_active = :a, updated_at = now(), version = version + 1
+    # Disabling also ends the open sessions, so a later re-enable does not revive them.
+    db.execute(conn, """UPDATE ops.staff SET is_active = :a, updated_at = now(), version = version + 1,
+                               session_epoch = session_epoch + CASE WHEN :a THEN 0 ELSE 1 END
                         WHERE id = :id""", a=active, id=staff_id)
     write_audit(conn=conn, actor_id=actor.id, action="staff.enable" if active else "staff.disable",
                 entity_type="staff", entity_id=staff_id, before={"is_active": row["is_active"]},
@@ -89,6 +110,52 @@ def unlock(*, conn: Connection, actor: Actor, staff_id: int) -> None:
                id=staff_id)
     write_audit(conn=conn, actor_id=actor.id, action="staff.unlock", entity_type="staff",
                 entity_id=staff_id)
+
+
+def _reason(reason: str) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("error.reason_required")
+    return reason.strip()
+
+
+@requires("admin")
+def force_password_reset(*, conn: Connection, actor: Actor, staff_id: int, reason: str,
+                         temporary_password: str | None = None) -> None:
+    """The person must choose a new password at the next sign-in; their open sessions end now.
+
+    With ``temporary_password`` (someone who forgot theirs) the account signs in with it
+    once; without it, the current password still opens the sign-in that asks for a new one.
+    """
+    reason = _reason(reason)
+    row = _lock_row(conn, staff_id)
+    new_hash = None
+    if temporary_password:
+        check_password_strength(temporary_password, username=row["username"])
+        new_hash = hash_password(temporary_password)
+    db.execute(conn, """UPDATE ops.staff
+                        SET must_change_password = true, session_epoch = session_epoch + 1,
+                            password_hash = COALESCE(:h, password_hash),
+                            updated_at = now(), version = version + 1
+                        WHERE id = :id""", h=new_hash, id=staff_id)
+    write_audit(conn=conn, actor_id=actor.id, action="staff.force_password_reset",
+                entity_type="staff", entity_id=staff_id,
+                before={"session_epoch": row["session_epoch"]},
+                after={"must_change_password": True, "session_epoch": row["session_epoch"] + 1,
+                       "temporary_password_set": new_hash is not None},
+                reason=reason)
+
+
+@requires("admin")
+def end_sessions(*, conn: Connection, actor: Actor, staff_id: int, reason: str) -> None:
+    """Sign the person out everywhere: each open session is refused at its next step."""
+    reason = _reason(reason)
+    row = _lock_row(conn, staff_id)
+    db.execute(conn, """UPDATE ops.staff SET session_epoch = session_epoch + 1, updated_at = now(),
+                                             version = version + 1
+                        WHERE id = :id""", id=staff_id)
+    write_audit(conn=conn, actor_id=actor.id, action="staff.end_sessions", entity_type="staff",
+                entity_id=staff_id, before={"session_epoch": row["session_epoch"]},
+                after={"session_epoch": row["session_epoch"] + 1}, reason=reason)
 
 
 @requires("admin", "manager")

@@ -14,11 +14,10 @@ import streamlit as st
 from sqlalchemy.engine import Connection
 
 from console import db
-from console.auth import load_actor
 from console.clock import business_tz
-from console.errors import ConsoleError
+from console.errors import ConsoleError, PermissionDenied
 from console.i18n import translate
-from console.roles import Actor
+from console.roles import Actor, current_actor as account_now
 from console.settings import get_settings
 
 T = TypeVar("T")
@@ -37,11 +36,39 @@ def enum_label(group: str, value: Any) -> str:
     return t(f"enum.{group}.{value}")
 
 
+SESSION_KEYS = ("staff_id", "session_epoch", "last_seen")
+
+
+def sign_in(actor: Actor) -> None:
+    """Open this browser session for ``actor``: it lasts while the account's epoch stays."""
+    st.session_state["staff_id"] = actor.id
+    st.session_state["session_epoch"] = actor.session_epoch
+    touch_session()
+
+
+def sign_out(notice: ConsoleError | None = None) -> None:
+    """Forget the signed-in person; ``notice`` is what the sign-in page then says and why."""
+    for key in SESSION_KEYS:
+        st.session_state.pop(key, None)
+    if notice is not None:
+        st.session_state["sign_in_notice"] = (notice.key, notice.params)
+
+
 def current_actor() -> Actor | None:
+    """The signed-in person as the database has them now, re-read on every run.
+
+    An account disabled, locked, deleted or whose sessions were ended since the sign-in
+    signs this session out, and the sign-in page says why.
+    """
     staff_id = st.session_state.get("staff_id")
     if staff_id is None:
         return None
-    return load_actor(engine=db.get_engine(), staff_id=staff_id)
+    try:
+        # A session opened before epochs existed (or by a test) started at epoch 0.
+        return account_now(staff_id, session_epoch=st.session_state.get("session_epoch", 0))
+    except PermissionDenied as refusal:
+        sign_out(refusal)
+        return None
 
 
 def touch_session() -> None:
