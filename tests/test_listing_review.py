@@ -211,3 +211,48 @@ def test_twenty_reviewers_race_for_one_flag(engine, make_actor, w):
     for th in threads:
         th.join(timeout=60)
     assert Counter(r is None for r in results) == {True: 19, False: 1}
+
+
+def held_flag(engine, listing_id: int, merchant_id: int, kind: str, holder_id: int) -> int:
+    """A flag already taken by ``holder_id`` (version 2, as after "next flag")."""
+    with engine.begin() as conn:
+        return db.scalar(conn, """
+            INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, status, assignee_id,
+                                           assigned_at, version)
+            VALUES (:l, :m, :k, 'in_review', :s, now(), 2) RETURNING id""",
+                         l=listing_id, m=merchant_id, k=kind, s=holder_id)
+
+
+def test_ten_confirms_on_two_flags_of_one_listing_decide_each_flag_once(
+        engine, fresh_db, make_actor, w):
+    """Confirming flag A locks the listing, then flag B (to supersede it); confirming B at the
+    same time used to lock B first, then wait for the listing: a deadlock, raised raw."""
+    from tests.races import race, wide_engine
+
+    a, b = make_actor("ops"), make_actor("ops")
+    rounds, per_flag = 6, 5
+    with wide_engine(fresh_db, 2 * per_flag) as wide:
+        for _ in range(rounds):
+            target = listing(engine, w, price=100_000)
+            two = [held_flag(engine, target, w["a"], kind, holder.id)
+                   for kind, holder in (("price_below_guide", a), ("reported_fake", b))]
+            calls = [(lr.decide_flag, {"actor": holder, "flag_id": flag, "version": 2,
+                                       "decision": "confirm", "reason_code": "price_fake",
+                                       "note": f"race {i}"})
+                     for flag, holder in zip(two, (a, b)) for i in range(per_flag)]
+            results = race(wide, calls)
+            assert Counter(status for status, _ in results) == {"ok": 1, "refused": 9}, results
+            assert {why for status, why in results if status == "refused"} == {
+                ("Conflict", "trust.error.already_decided")}
+            won = next(v for status, v in results if status == "ok")
+            loser = next(f for f in two if f != won.flag_id)
+            assert won.listing_taken_down is True and won.superseded == (loser,)
+            assert tr.rows(engine, """SELECT id, status FROM ops.listing_flags
+                                      WHERE listing_id = :l ORDER BY id""", l=target) == sorted(
+                [{"id": won.flag_id, "status": "confirmed"}, {"id": loser, "status": "superseded"}],
+                key=lambda r: r["id"])
+            assert tr.value(engine, """SELECT count(*) FROM ops.audit_log
+                                       WHERE action = 'listing_flag.confirmed'
+                                         AND entity_id = :id""", id=str(won.flag_id)) == 1
+            assert tr.value(engine, "SELECT status FROM app.listings WHERE id = :id",
+                            id=target) == "taken_down"

@@ -305,6 +305,7 @@ def decide_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, d
     code = tq.check_reason(conn, Q, decision, reason_code)
     note = (note or "").strip() or None
     status = DECISIONS[decision]
+    _lock_listing_of(conn, flag_id)
     row = db.fetch_one(conn, """
         UPDATE ops.listing_flags
         SET status = :status, decided_at = now(), decided_by = :me, reason_code = :code,
@@ -324,6 +325,25 @@ def decide_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, d
                 reason=note or code)
     return FlagDecision(flag_id=row["id"], status=status, listing_id=row["listing_id"],
                         listing_taken_down=taken_down, superseded=superseded)
+
+
+def _lock_listing_of(conn: Connection, flag_id: int) -> None:
+    """Lock the flag's listing, then all of the listing's flags in id order.
+
+    A confirmation writes the listing and every open flag of it (they are superseded). Two
+    confirmations on different flags of one listing used to lock their own flag first and
+    then wait for each other's: a deadlock. One fixed order, listing first, makes the
+    second wait at the listing; when it gets there, the conditional UPDATE finds its flag
+    decided and it gets the Conflict any loser of a race gets. NO KEY UPDATE is what the
+    UPDATEs take anyway, and lets the scan insert flags that reference the listing.
+    """
+    listing_id = db.scalar(conn, "SELECT listing_id FROM ops.listing_flags WHERE id = :id",
+                           id=flag_id)
+    if listing_id is None:
+        raise NotFound("error.not_found")
+    db.execute(conn, "SELECT 1 FROM app.listings WHERE id = :l FOR NO KEY UPDATE", l=listing_id)
+    db.execute(conn, """SELECT 1 FROM ops.listing_flags WHERE listing_id = :l
+                        ORDER BY id FOR NO KEY UPDATE""", l=listing_id)
 
 
 def _take_down(conn: Connection, flag) -> tuple[bool, tuple[int, ...]]:
