@@ -1,6 +1,7 @@
 """New-match notifications: quiet hours, the per-merchant daily cap, no duplicates."""
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -104,3 +105,25 @@ def test_manual_match_notifies_buyer_and_seller(engine, world, make_actor):
         rows = conn.execute(sa.text("SELECT merchant_id, dedupe_key FROM app.notification_outbox ORDER BY merchant_id")).all()
     assert [tuple(r) for r in rows] == [(buyer, f"match:{req}:{listing}:buyer"),
                                         (seller, f"match:{req}:{listing}:seller")]
+
+
+def test_ten_concurrent_enqueues_queue_exactly_the_cap(engine, fresh_db, world):
+    """Ten new matches for one merchant committed at once: 3 queued, 7 held, every time.
+    Without the per-merchant lock each transaction counts the day before the others commit."""
+    from tests.races import race, wide_engine
+
+    with wide_engine(fresh_db, 10) as wide:
+        for round_ in range(5):
+            buyer, now = world.merchant(), shanghai(10, 10)
+            results = race(wide, [(notify.enqueue, {"notices": notices(buyer, 1,
+                                                                       start=100 * round_ + i),
+                                                    "now": now, "policy": POLICY})
+                                  for i in range(10)])
+            assert Counter(results) == {
+                ("ok", notify.EnqueueResult(queued=1, deferred=0, held=0, duplicates=0)): 3,
+                ("ok", notify.EnqueueResult(queued=0, deferred=0, held=1, duplicates=0)): 7}
+            with wide.connect() as conn:
+                counts = dict(conn.execute(sa.text(
+                    """SELECT status, count(*) FROM app.notification_outbox
+                       WHERE merchant_id = :m GROUP BY status"""), {"m": buyer}).all())
+            assert counts == {"queued": 3, "held": 7}
