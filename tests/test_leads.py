@@ -158,3 +158,73 @@ def test_manager_assigns_and_reassigns_within_caps(engine, world, make_actor):
                             {"r": a}).scalar() == bob.id
     with pytest.raises(PermissionDenied), engine.begin() as conn:
         leads.assign_lead(conn=conn, actor=ann, request_id=b, to_staff_id=ann.id)
+
+
+def lose(engine, actor, card: int) -> None:
+    """The BD marks the card lost and puts the lead back in the pool."""
+    from console.services import deals
+    with engine.begin() as conn:
+        deals.move_stage(conn=conn, actor=actor, match_id=card, to_stage="lost",
+                         lost_reason="no_stock", note="卖家已无现车")
+        leads.release_lead(conn=conn, actor=actor, request_id=cards_request(conn, card),
+                           reason="卖家无车")
+
+
+def cards_request(conn, card: int) -> int:
+    return conn.execute(sa.text("SELECT request_id FROM ops.matches WHERE id = :id"),
+                        {"id": card}).scalar_one()
+
+
+def board_of(engine, request_id: int) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            """SELECT listing_id, stage, owner_id FROM ops.matches WHERE request_id = :r
+               ORDER BY id"""), {"r": request_id})]
+
+
+def test_a_lead_whose_match_was_lost_is_taken_again_with_its_next_suggestion(
+        engine, world, make_actor):
+    """A lost card closes that pairing for good (lost is final on the board); whoever takes
+    the lead next gets a card for the best suggestion not yet tried. Taking it used to fail
+    with match_exists for ever, because the top suggestion was the lost pair."""
+    buyer = world.merchant()
+    best = world.listing(merchant_id=world.merchant(), price=170_000)
+    second = world.listing(merchant_id=world.merchant(), price=185_000)
+    req = world.request(merchant_id=buyer)
+    with engine.begin() as conn:
+        matching.rematch_full(conn=conn, as_of=AS_OF)
+        ranked = [r for (r,) in conn.execute(sa.text(
+            "SELECT listing_id FROM ops.match_suggestions WHERE request_id = :r ORDER BY rank"),
+            {"r": req})]
+    assert ranked == [best, second]
+    first_bd, next_bd = make_actor("bd"), make_actor("bd")
+    with engine.begin() as conn:
+        card = leads.take_lead(conn=conn, actor=first_bd, request_id=req)
+    lose(engine, first_bd, card)
+    with engine.connect() as conn:
+        page, total = leads.pool(conn=conn, actor=next_bd)
+    assert (total, list(page["request_id"])) == (1, [req])
+    with engine.begin() as conn:
+        again = leads.take_lead(conn=conn, actor=next_bd, request_id=req)
+    assert owners(engine) == {req: next_bd.id}
+    assert board_of(engine, req) == [(best, "lost", first_bd.id),
+                                     (second, "suggested", next_bd.id)]
+    # Both suggestions tried and lost: the lead can still be taken, with no card to show;
+    # its new owner pairs it by hand (search) or releases it.
+    lose(engine, next_bd, again)
+    with engine.begin() as conn:
+        assert leads.take_lead(conn=conn, actor=first_bd, request_id=req) is None
+    assert owners(engine) == {req: first_bd.id}
+    assert [stage for _, stage, _ in board_of(engine, req)] == ["lost", "lost"]
+
+
+def test_a_manager_assigns_a_lead_whose_match_was_lost(engine, world, make_actor):
+    req, = open_requests_with_suggestions(engine, world, 1)
+    bd, boss, other = make_actor("bd"), make_actor("manager"), make_actor("bd")
+    with engine.begin() as conn:
+        card = leads.take_lead(conn=conn, actor=bd, request_id=req)
+    lose(engine, bd, card)
+    with engine.begin() as conn:
+        leads.assign_lead(conn=conn, actor=boss, request_id=req, to_staff_id=other.id)
+    assert owners(engine) == {req: other.id}
+    assert [stage for _, stage, _ in board_of(engine, req)] == ["lost"]

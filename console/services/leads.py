@@ -92,13 +92,23 @@ def claim(conn: Connection, *, claimant: Actor, request_id: int, policy: MatchPo
 
 
 def _first_card(conn: Connection, actor: Actor, request_id: int, policy: MatchPolicy) -> int | None:
-    """The lead's best suggestion becomes a card when the lead has no open card yet."""
+    """The lead's best suggestion not tried yet becomes a card when the lead has no open card.
+
+    A pair already on the board is skipped: a lost card is final (the board has no move out
+    of 'lost'), and the pair's card cannot be made twice, so taking a lead whose top
+    suggestion was lost used to fail for ever. With every suggestion tried the lead is
+    taken without a card.
+    """
     has_card = db.scalar(conn, """SELECT EXISTS (SELECT 1 FROM ops.matches WHERE request_id = :r
                                                  AND stage NOT IN ('won','lost'))""", r=request_id)
     if has_card:
         return None
-    listing_id = db.scalar(conn, """SELECT listing_id FROM ops.match_suggestions
-                                    WHERE request_id = :r ORDER BY rank LIMIT 1""", r=request_id)
+    listing_id = db.scalar(conn, """
+        SELECT s.listing_id FROM ops.match_suggestions s
+        WHERE s.request_id = :r
+          AND NOT EXISTS (SELECT 1 FROM ops.matches m
+                          WHERE m.request_id = s.request_id AND m.listing_id = s.listing_id)
+        ORDER BY s.rank LIMIT 1""", r=request_id)
     if listing_id is None:
         return None
     return deals.insert_card(conn, request_id=request_id, listing_id=listing_id, source="auto",
