@@ -1,4 +1,5 @@
-"""Standard vectors for the check-character algorithms (GB 11643, GB 32100, ISO 3779)."""
+"""Standard vectors for the check-character algorithms (GB 11643, GB 32100, ISO 3779), and
+codes read as a person types them: spaces, full width and case forgiven, nothing else."""
 from __future__ import annotations
 
 from datetime import date
@@ -6,7 +7,8 @@ from datetime import date
 import pytest
 
 from console.checks import (id_check_char, id_number_problem, make_id_number, make_uscc,
-                            make_vin, uscc_check_char, uscc_problem, vin_problem)
+                            make_vin, normalise_code, uscc_check_char, uscc_problem, vin_problem,
+                            vin_reason, was_normalised)
 
 TODAY = date(2025, 6, 1)
 
@@ -14,11 +16,19 @@ TODAY = date(2025, 6, 1)
 @pytest.mark.parametrize("value, problem", [
     ("11010519491231002X", None),              # the standard's published example
     ("440524188001010014", "birth_date"),      # annex example: check digit right, born 1880
-    ("11010519491231002x", "format"),          # lower-case x is not the standard's X
+    ("11010519491231002x", None),              # lower-case x reads as the standard's X
+    ("11010519491231002X ", None),             # a space typed after it
+    ("11010519491231002 ", "format"),          # 17 characters and a space
+    ("110105 19491231 002X", None),            # grouped with spaces
+    ("\u3000１１０１０５１９４９１２３１００２Ｘ", None),  # full width, ideographic space
+    ("11010519491231002X\n", "format"),        # a trailing newline is not a space
+    ("\n11010519491231002X", "format"),
+    ("11010519491231002\tX", "format"),
+    ("١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "format"),         # Arabic-Indic digits are digits, not ASCII
     ("11010519491231002", "format"),           # 17 characters
     ("11010519491231002X1", "format"),         # 19 characters
     ("1101051949123100XX", "format"),          # X only in the last place
-    ("11010519491231002 ", "format"),
+    ("１１０１０５１９４９１２３１００２１", "check_digit"),  # read, then checked
     ("110105194912310021", "check_digit"),
     ("110105194913310028", "birth_date"),      # month 13
     ("110105203001010011", "birth_date"),      # born in the future
@@ -37,7 +47,13 @@ def test_id_check_char_of_the_published_example():
     ("91110000600037341L", None),
     ("91350100M000100Y4", "format"),           # 17 characters
     ("91350100M000100Y433", "format"),         # 19 characters
-    ("91350100m000100Y43", "format"),          # lower case
+    ("91350100m000100y43", None),              # lower case reads as upper
+    ("9135010０M000100Y43", None),              # a full-width digit: read, no ValueError
+    ("９１３５０１００Ｍ０００１００Ｙ４３", None),
+    ("9135 0100 M000 100Y 43", None),
+    ("91350100M000100Y43\n", "format"),
+    ("9135010٠M000100Y43", "format"),          # Arabic-Indic zero
+    ("9135010０M000100Y44", "check_char"),
     ("91350100M000100Y44", "check_char"),
     ("91350100M00I100Y43", "format"),          # I, O, Z, S, V are not in the alphabet
     ("91350100M00O100Y43", "format"),
@@ -61,11 +77,60 @@ def test_uscc_check_char_of_the_published_example():
     ("1M8GDM9AXKP04278I", "format"),           # I, O, Q never appear in a VIN
     ("1M8GDM9AXKP0427O8", "format"),
     ("1M8GDM9AXKP0427Q8", "format"),
-    ("1m8gdm9axkp042788", "format"),
+    ("1m8gdm9axkp042788", None),               # lower case reads as upper
+    ("1M8GDM9AXKP042788\n", "format"),
     ("1M8GDM9AXKP04278", "format"),            # 16 characters
 ])
 def test_vin_vectors(value, problem):
     assert vin_problem(value) == problem
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("WP0ZZZ99ZTS392124", "not_checkable"),    # a Porsche built for Europe: no check digit
+    ("WDC1671231A123456", "not_checkable"),    # Mercedes, Germany
+    ("JTEBU3FJ00K123456", "not_checkable"),    # Toyota, Japan
+    ("wp0zzz99zts392124", "not_checkable"),    # read first
+    ("WP0ZZZ99ZTS39212", "format"),            # not checkable is not "anything goes"
+    ("WP0ZZZ99ZTS39212O", "format"),
+    ("LSVAU033512345678", "check_digit"),      # China: GB 16735 requires it
+    ("LFV2A21K0S3123456", "check_digit"),
+    ("1M8GDM9A0KP042788", "check_digit"),      # North America requires it too
+    ("2T1BR32E05C123456", "check_digit"),      # Canada
+    ("1M8GDM9AXKP042788", None),
+])
+def test_vin_reason_by_the_rules_of_its_market(value, reason):
+    assert vin_reason(value) == reason
+    assert vin_problem(value) == (reason if reason in ("format", "check_digit") else None)
+
+
+def test_a_chinese_vin_made_with_its_check_digit_is_valid():
+    vin = make_vin("LFV", "2A21K", "S", "3", "123456")
+    assert vin_reason(vin) is None
+    assert vin_reason(vin[:8] + ("0" if vin[8] != "0" else "1") + vin[9:]) == "check_digit"
+
+
+@pytest.mark.parametrize("typed, read, changed", [
+    ("11010519491231002X", "11010519491231002X", False),
+    (" 110105\u300019491231002x\u00a0", "11010519491231002X", True),
+    ("ＡＢＣ１２３ａｂｃ", "ABC123ABC", True),
+    ("abc\n", "ABC\n", True),                   # the newline stays, for the format to refuse
+    ("ı", "ı", False),                           # only ASCII letters are upper-cased
+])
+def test_codes_are_read_as_a_person_types_them(typed, read, changed):
+    assert normalise_code(typed) == read
+    assert was_normalised(typed) is changed
+
+
+def test_the_database_reads_codes_the_same_way(engine):
+    """app.normalise_code (the duplicate checks' index) and console.checks agree."""
+    import sqlalchemy as sa
+    from console.checks import NORMALISE_DROP, NORMALISE_FROM
+    samples = [NORMALISE_FROM + NORMALISE_DROP + "-ı\n\tX", " ９１ｍ\u3000x ", "WP0ZZZ99ZTS392124",
+               "١٢٣", ""]
+    with engine.connect() as conn:
+        got = [conn.execute(sa.text("SELECT app.normalise_code(:c)"), {"c": c}).scalar()
+               for c in samples]
+    assert got == [normalise_code(c) for c in samples]
 
 
 def test_generators_make_valid_codes():

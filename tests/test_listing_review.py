@@ -73,6 +73,31 @@ def test_vin_malformed_and_duplicated_across_merchants(engine, w):
     assert problems == {broken: "check_digit", letter_o: "format"}
 
 
+def test_vins_are_checked_by_the_rules_of_their_market_and_as_read(engine, w):
+    """A VIN built for Europe carries no check digit: not checkable, never 'malformed',
+    whatever the listing's parallel-import flag says. A Chinese VIN must have it."""
+    europe_import = listing(engine, w, "a", vin="WP0ZZZ99ZTS392124")
+    europe_unflagged = listing(engine, w, "b", vin="WDC1671231A123456")
+    with engine.begin() as conn:
+        db.execute(conn, "UPDATE app.listings SET is_parallel_import = (id = :pi)",
+                   pi=europe_import)
+    chinese = tr.good_vin(777)
+    wrong_digit = chinese[:8] + ("0" if chinese[8] != "0" else "1") + chinese[9:]
+    bad_chinese = listing(engine, w, "a", vin=wrong_digit)
+    newline = listing(engine, w, "a", vin=tr.good_vin(778) + "\n")
+    first = listing(engine, w, "a", vin=tr.good_vin(779), age_days=5)
+    copied_loosely = listing(engine, w, "b", vin=" " + tr.good_vin(779).lower(), age_days=1)
+    raised = scan(price_gap=50)
+    assert (raised["vin_malformed"], raised["vin_duplicate"]) == (2, 1)
+    assert flags(engine) == {(bad_chinese, "vin_malformed"), (newline, "vin_malformed"),
+                             (copied_loosely, "vin_duplicate")}
+    problems = {r["listing_id"]: r["p"] for r in tr.rows(
+        engine, "SELECT listing_id, detail->>'problem' AS p FROM ops.listing_flags "
+                "WHERE kind = 'vin_malformed'")}
+    assert problems == {bad_chinese: "check_digit", newline: "format"}
+    assert europe_unflagged and first
+
+
 def test_recent_rejection_and_fake_listing_reports(engine, w):
     rejected = listing(engine, w, "a")
     reported = listing(engine, w, "b")

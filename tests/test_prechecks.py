@@ -37,7 +37,8 @@ def test_valid_personal_submission_passes_every_check(engine, hz):
 
 
 @pytest.mark.parametrize("id_number, detail", [
-    ("11010519491231002x", "format"),
+    ("11010519491231002X\n", "format"),        # a trailing newline used to pass
+    ("１１０１０５１９４９１２３１００２Ｘ\n", "format"),
     ("110105194912310021", "check_digit"),
     ("110105194913310028", "birth_date"),
 ])
@@ -128,3 +129,47 @@ def test_run_is_idempotent_and_refresh_recomputes(engine, hz):
     assert badges(engine, case)["id_duplicate"] == ("pass", None)
     assert check_all(engine, refresh=True) == 1
     assert badges(engine, case)["id_duplicate"] == ("fail", f"merchant:{owner}")
+
+
+@pytest.mark.parametrize("typed", ["11010519491231002x", "110105 19491231 002X",
+                                   "１１０１０５１９４９１２３１００２Ｘ"])
+def test_a_number_typed_loosely_passes_as_read_and_says_so(engine, hz, typed):
+    case = tr.cert(engine, merchant_id=tr.merchant(engine, city_id=hz), id_number=typed)
+    check_all(engine)
+    assert badges(engine, case)["id_number"] == ("pass", "normalised")
+    # Stored as submitted: the reviewer sees what the merchant typed.
+    assert tr.value(engine, "SELECT id_number FROM app.certifications WHERE id = :id",
+                    id=case) == typed
+
+
+def test_a_full_width_id_is_caught_by_the_duplicate_check(engine, hz):
+    owner, copier, third = (tr.merchant(engine, city_id=hz) for _ in range(3))
+    tr.cert(engine, merchant_id=owner, id_number="11010519491231002X", status="approved")
+    wide = tr.cert(engine, merchant_id=copier, id_number="１１０１０５１９４９１２３１００２Ｘ")
+    spaced = tr.cert(engine, merchant_id=third, id_number="110105 19491231 002x")
+    check_all(engine)
+    assert badges(engine, wide)["id_duplicate"] == ("fail", f"merchant:{owner}")
+    assert badges(engine, spaced)["id_duplicate"] == ("fail", f"merchant:{owner}")
+
+
+def test_an_approved_full_width_uscc_is_found_from_its_ascii_spelling(engine, hz):
+    owner, copier = tr.merchant(engine, city_id=hz), tr.merchant(engine, city_id=hz)
+    tr.cert(engine, merchant_id=owner, kind="enterprise", uscc="９１３５０１００Ｍ０００１００Ｙ４３",
+            status="approved")
+    case = tr.cert(engine, merchant_id=copier, kind="enterprise", uscc="91350100M000100Y43")
+    check_all(engine)
+    assert badges(engine, case)["uscc_duplicate"] == ("fail", f"merchant:{owner}")
+
+
+def test_a_full_width_uscc_is_read_and_the_job_checks_every_case(engine, hz):
+    """A full-width digit used to raise ValueError inside the check, aborting the whole run
+    (and every later run) before any case got its badges."""
+    m = tr.merchant(engine, city_id=hz, name="杭州顺达汽车")
+    cases = [tr.cert(engine, merchant_id=m, kind="enterprise", uscc=code,
+                     company_name="杭州顺达汽车销售服务有限公司")
+             for code in ("9135010０M000100Y43", "9135010０M000100Y44", "91350100M000100Y43")]
+    personal = tr.cert(engine, merchant_id=tr.merchant(engine, city_id=hz))
+    assert check_all(engine) == 4
+    assert [badges(engine, c)["uscc"] for c in cases] == [
+        ("pass", "normalised"), ("fail", "check_char"), ("pass", None)]
+    assert badges(engine, personal)["id_number"] == ("pass", None)

@@ -3,8 +3,11 @@
 A scan raises a flag on a live listing when
 - price_below_guide: it is more than N points below its series' usual discount
   (the median discount of the series' listings; N configurable);
-- vin_malformed: its VIN fails ISO 3779 (check digit in position 9, as GB 16735 requires);
-- vin_duplicate: the VIN was first listed by another merchant;
+- vin_malformed: its VIN, as read (console.checks), is malformed: wrong format, or a wrong
+  check digit in position 9 where its market requires one (China, GB 16735; North
+  America). A VIN built for another market (a parallel import's WDC…, WP0…) carries no check
+  digit: it is not checkable, and not flagged, whatever the listing's import flag says;
+- vin_duplicate: the VIN (as read) was first listed by another merchant;
 - cert_rejected: the merchant had a certification rejected recently (and none approved since);
 - reported_fake: other merchants tagged it 'fake_listing' in a review.
 
@@ -84,7 +87,7 @@ SELECT l.id, l.merchant_id, 'vin_duplicate',
 FROM app.listings l
 CROSS JOIN LATERAL (
     SELECT o.id, o.merchant_id FROM app.listings o
-    WHERE o.vin = l.vin
+    WHERE o.vin IS NOT NULL AND app.normalise_code(o.vin) = app.normalise_code(l.vin)
     ORDER BY o.published_at, o.id LIMIT 1) e
 WHERE l.status = 'live' AND l.vin IS NOT NULL
   AND e.merchant_id <> l.merchant_id  -- the first to list a VIN owns it; relisting is fine

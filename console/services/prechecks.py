@@ -8,6 +8,11 @@ Checks (hard ones flag the case; nothing is ever auto-rejected):
 - company_name (soft): the licence's company name against the merchant's name;
 - legal_rep (soft): the legal representative against the merchant's personal certification.
 
+Numbers are checked as read (console.checks.normalise_code: spaces dropped, full-width made
+ASCII, upper case), and the duplicate checks compare them as read. When reading changed
+what was typed, a passing id_number / uscc badge carries the detail 'normalised', so the
+reviewer knows the stored text is not exactly the number checked.
+
 Everything a check needs comes from one set-based query; the check-character algorithms
 run in Python because console.checks is their single implementation.
 
@@ -27,7 +32,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from console import db
-from console.checks import id_number_problem, uscc_problem
+from console.checks import id_number_problem, uscc_problem, was_normalised
 
 HARD_CHECKS = ("id_number", "uscc", "id_duplicate", "uscc_duplicate", "phone_shared")
 SOFT_CHECKS = ("company_name", "legal_rep")
@@ -81,7 +86,7 @@ def evaluate(case: Mapping[str, Any], *, today: date | None = None) -> list[Chec
     out: list[CheckResult] = []
     if personal:
         problem = id_number_problem(case["id_number"], today=today)
-        out.append(CheckResult("id_number", "fail" if problem else "pass", problem))
+        out.append(_code_check("id_number", problem, case["id_number"]))
         out.append(CheckResult("uscc", "skip"))
         out.append(_duplicate("id_duplicate", case["id_dup_merchant"]))
         out.append(CheckResult("uscc_duplicate", "skip"))
@@ -90,7 +95,7 @@ def evaluate(case: Mapping[str, Any], *, today: date | None = None) -> list[Chec
     else:
         problem = uscc_problem(case["uscc"])
         out.append(CheckResult("id_number", "skip"))
-        out.append(CheckResult("uscc", "fail" if problem else "pass", problem))
+        out.append(_code_check("uscc", problem, case["uscc"]))
         out.append(CheckResult("id_duplicate", "skip"))
         out.append(_duplicate("uscc_duplicate", case["uscc_dup_merchant"]))
         cities = (case["city_name"], case["city_short"])
@@ -101,6 +106,14 @@ def evaluate(case: Mapping[str, Any], *, today: date | None = None) -> list[Chec
         out.append(_legal_rep(case["legal_rep"], case["personal_name"]))
     out.append(_duplicate("phone_shared", case["phone_dup_merchant"]))
     return out
+
+
+def _code_check(code: str, problem: str | None, typed: Any) -> CheckResult:
+    """A failure says why; a pass says 'normalised' when the number was read differently
+    from how it was typed."""
+    if problem:
+        return CheckResult(code, "fail", problem)
+    return CheckResult(code, "pass", "normalised" if was_normalised(typed) else None)
 
 
 def _duplicate(code: str, other_merchant: Any) -> CheckResult:
@@ -117,7 +130,8 @@ def _legal_rep(legal_rep: str | None, personal_name: str | None) -> CheckResult:
 
 
 # Facts for each case: the merchant, the personal name on file, and the lowest id of another
-# merchant holding the same approved ID / USCC or the same phone.
+# merchant holding the same approved ID / USCC (as read: app.normalise_code, indexed) or the
+# same phone.
 _FACTS_SQL = """
 SELECT c.id, c.kind, c.id_number, c.uscc, c.company_name, c.legal_rep,
        m.name AS merchant_name, ci.name AS city_name, ci.short_name AS city_short,
@@ -125,10 +139,12 @@ SELECT c.id, c.kind, c.id_number, c.uscc, c.company_name, c.legal_rep,
         WHERE p.merchant_id = c.merchant_id AND p.kind = 'personal' AND p.status <> 'rejected'
         ORDER BY (p.status = 'approved') DESC, p.submitted_at DESC LIMIT 1) AS personal_name,
        (SELECT min(o.merchant_id) FROM app.certifications o
-        WHERE c.kind = 'personal' AND o.id_number = c.id_number AND o.status = 'approved'
+        WHERE c.kind = 'personal' AND o.status = 'approved' AND o.id_number IS NOT NULL
+          AND app.normalise_code(o.id_number) = app.normalise_code(c.id_number)
           AND o.merchant_id <> c.merchant_id) AS id_dup_merchant,
        (SELECT min(o.merchant_id) FROM app.certifications o
-        WHERE c.kind = 'enterprise' AND o.uscc = c.uscc AND o.status = 'approved'
+        WHERE c.kind = 'enterprise' AND o.status = 'approved' AND o.uscc IS NOT NULL
+          AND app.normalise_code(o.uscc) = app.normalise_code(c.uscc)
           AND o.merchant_id <> c.merchant_id) AS uscc_dup_merchant,
        (SELECT min(o.id) FROM app.merchants o
         WHERE o.phone = m.phone AND o.id <> m.id) AS phone_dup_merchant
