@@ -73,7 +73,7 @@ def test_vin_malformed_and_duplicated_across_merchants(engine, w):
     assert problems == {broken: "check_digit", letter_o: "format"}
 
 
-def test_vins_are_checked_by_the_rules_of_their_market_and_as_read(engine, w):
+def test_vins_are_checked_by_the_rules_of_their_market_and_as_read(engine, make_actor, w):
     """A VIN built for Europe carries no check digit: not checkable, never 'malformed',
     whatever the listing's parallel-import flag says. A Chinese VIN must have it."""
     europe_import = listing(engine, w, "a", vin="WP0ZZZ99ZTS392124")
@@ -96,6 +96,13 @@ def test_vins_are_checked_by_the_rules_of_their_market_and_as_read(engine, w):
                 "WHERE kind = 'vin_malformed'")}
     assert problems == {bad_chinese: "check_digit", newline: "format"}
     assert europe_unflagged and first
+    # The flag page says how the VIN reads, whatever the flag is about.
+    ops = make_actor("ops")
+    reported = held_flag(engine, europe_import, w["a"], "reported_fake", ops.id)
+    assert run(lr.get_flag, actor=ops, flag_id=reported).flag["vin_reason"] == "not_checkable"
+    malformed = tr.value(engine, "SELECT id FROM ops.listing_flags WHERE listing_id = :l",
+                         l=bad_chinese)
+    assert run(lr.get_flag, actor=ops, flag_id=malformed).flag["vin_reason"] == "check_digit"
 
 
 def test_recent_rejection_and_fake_listing_reports(engine, w):

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 
 from console import db
 from console.audit import write_audit
-from console.checks import vin_problem
+from console.checks import vin_problem, vin_reason
 from console.errors import InvalidInput, NotFound
 from console.roles import Actor, requires
 from console.services import trust_queue as tq
@@ -412,6 +412,10 @@ def get_flag(*, conn: Connection, actor: Actor, flag_id: Any) -> FlagView:
     if row is None:
         raise NotFound("error.not_found")
     flag = dict(row)
+    # How the listing's VIN reads whatever the flag: None (valid), 'format' / 'check_digit'
+    # (malformed) or 'not_checkable' (a market without a check digit); the catalogue's
+    # trust.detail.* says it in words.
+    flag["vin_reason"] = vin_reason(flag["vin"]) if flag["vin"] is not None else None
     flag["age_hours"] = round(float(flag["age_hours"]), 1)
     flag["sla"] = tq.sla_level(flag["age_hours"])
     return FlagView(
