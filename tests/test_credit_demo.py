@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import pytest
 
+from console import demo
 from console.credit import engine as credit_engine
 from console.credit.scorecard import DEFAULT_CONFIG, load
 from console.services import credit
-
-demo = pytest.importorskip("console.demo")
-etl_jobs = pytest.importorskip("etl.jobs")
-etl_runner = pytest.importorskip("etl.runner")
+from etl import jobs as etl_jobs
+from etl import runner as etl_runner
 
 
 @pytest.fixture
