@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from console import db
 from console.audit import write_audit
+from console.boundary import bad_character
 from console.errors import InvalidInput, PermissionDenied
 from console.roles import Actor, current_actor
 from console.settings import PROJECT_ROOT, get_settings
@@ -21,6 +22,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-account-password")
 
 MIN_PASSWORD_LENGTH = 10
+USERNAME_MAX = 40                 # ops.staff.username: ^[a-z0-9_.-]{3,40}$
 # Far above any passphrase; argon2's cost grows with the length, so it is capped.
 MAX_PASSWORD_LENGTH = 128
 COMMON_PASSWORDS = PROJECT_ROOT / "console" / "data" / "common_passwords.txt"
@@ -107,6 +109,11 @@ def authenticate(*, engine: Engine, username: str, password: str,
     settings = get_settings()
     now = now or datetime.now(timezone.utc)
     username = (username or "").strip().lower()
+    if bad_character(username) is not None or len(username) > USERNAME_MAX:
+        # No account has such a name (NUL, control characters, too long): a wrong credential,
+        # answered like an unknown user, before a query the driver would refuse.
+        verify_password(_DUMMY_HASH, password or "")
+        raise InvalidInput("auth.bad_credentials")
     refusal: Exception | None = None
     with engine.begin() as conn:
         row = db.fetch_one(conn, """SELECT id, username, display_name, roles, password_hash,

@@ -13,7 +13,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from console import clock
+from console import clock, db
 from console.errors import ConsoleError
 from console.services import growth
 from console.ui import (enum_label, fmt_time, lang, pager, read, require_actor, run_query,
@@ -64,12 +64,14 @@ def call(name: str, chart: str, **extra: Any) -> Any:
 
 
 def export(step: str, window: int | None) -> bytes:
-    """The drop-off CSV for the download button; a refusal is raised, to show in its place."""
-    result = cached("drop_off_export", stamp("funnel"), filter_key, actor, step=step,
-                    window_days=window, lang=lang())
-    if isinstance(result, ConsoleError):
-        raise result
-    return result
+    """The drop-off CSV for the download button, built on click; a refusal is raised, to show
+    in its place. Not cached, and in a transaction that commits: every file built is audited."""
+    start, end, tiers, types, brands = filter_key
+    filters = growth.GrowthFilters(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end),
+                                   tiers=tiers, merchant_types=types, brands=brands)
+    with db.transaction() as conn:
+        return growth.drop_off_export(conn=conn, actor=actor, filters=filters, step=step,
+                                      window_days=window, lang=lang())
 
 
 def freshness_line(chart: str) -> None:
@@ -77,7 +79,10 @@ def freshness_line(chart: str) -> None:
     f = fresh[chart]
     badge, detail = st.columns([2, 5], vertical_alignment="center")
     with badge:
-        if f.state == "ok":
+        if f.state == "broken":  # a mart's contract failed: before freshness, in red
+            st.badge(t("growth.fresh.contract_failed", n=f.failed_contracts),
+                     icon=":material/error:", color="red")
+        elif f.state == "ok":
             st.badge(t("growth.fresh.ok"), icon=":material/check_circle:", color="green")
         elif f.last_run_status == "failed":
             st.badge(t("growth.fresh.run_failed"), icon=":material/warning:", color="orange")

@@ -2,6 +2,7 @@
 import plotly.express as px
 import streamlit as st
 
+from console import db
 from console.credit.scorecard import GRADES
 from console.services import credit
 from console.ui import fmt_time, labelled, require_actor, run_query, t
@@ -54,8 +55,12 @@ if actor.has(*credit.MONITORS):
     st.subheader(t("credit.export.title"))
     choice = st.selectbox(t("credit.col.effective_grade"), ["", *GRADES],
                           format_func=lambda g: g or t("common.all"), key="credit_export_grade")
-    data = run_query(credit.export_csv, actor=actor, grade=choice or None)
-    if data is not None:
-        st.download_button(t("common.export_csv"), data,
-                           file_name=f"credit_ratings_{choice or 'all'}.csv", mime="text/csv",
-                           icon=":material/download:")
+
+    def export() -> bytes:
+        """Built on click, in a transaction that commits: every file built is audited."""
+        with db.transaction() as conn:
+            return credit.export_csv(conn=conn, actor=actor, grade=choice or None)
+
+    st.download_button(t("common.export_csv"), data=export,
+                       file_name=f"credit_ratings_{choice or 'all'}.csv", mime="text/csv",
+                       icon=":material/download:")

@@ -6,7 +6,6 @@ Scoring itself is set-based SQL in console/credit/engine.py.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,10 +16,12 @@ from sqlalchemy.engine import Connection
 
 from console import clock, db
 from console.audit import write_audit
+from console.boundary import like_contains
 from console.credit import engine as credit_engine
 from console.credit import metrics
 from console.credit.scorecard import DEFAULT_CONFIG, GRADES, bin_label, check_file
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from console.exports import audited_csv
 from console.roles import Actor, requires
 
 READERS = ("risk", "bd", "manager")     # may read grades and rating cards
@@ -90,9 +91,10 @@ def search_merchants(*, conn: Connection, actor: Actor, query: str = "",
     if grade is not None and grade not in GRADES:
         raise InvalidInput("credit.error.bad_grade")
     text = (query or "").strip()
-    where = """(:q = '' OR m.name ILIKE '%' || :q || '%' OR m.id::text = :q)
+    # % and _ in the query are letters to look for, not wildcards.
+    where = r"""(:q = '' OR m.name ILIKE :pattern ESCAPE '\' OR m.id::text = :q)
                AND (CAST(:grade AS text) IS NULL OR c.effective_grade = :grade)"""
-    params = {"q": text, "grade": grade}
+    params = {"q": text, "pattern": like_contains(text), "grade": grade}
     total = db.scalar(conn, f"""SELECT count(*) FROM app.merchants m
                                 LEFT JOIN ops.merchant_credit c ON c.merchant_id = m.id
                                 WHERE {where}""", **params)
@@ -391,6 +393,11 @@ def monitoring_report(*, conn: Connection, actor: Actor, run_a: int | None = Non
         SELECT id FROM ops.credit_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 2""")]
     run_b = run_b if run_b is not None else (runs[0] if runs else None)
     run_a = run_a if run_a is not None else (runs[1] if len(runs) > 1 else None)
+    chosen = [r for r in (run_a, run_b) if r is not None]
+    if chosen and db.scalar(conn, """SELECT count(*) FROM ops.credit_runs
+                                     WHERE id = ANY(:ids) AND status = 'succeeded'""",
+                            ids=chosen) != len(set(chosen)):
+        raise NotFound("error.not_found")      # a run that does not exist or did not succeed
     report = Monitoring(run_a, run_b, override=_override_rate(conn))
     if run_b is None:
         return report
@@ -467,7 +474,8 @@ EXPORT_COLUMNS = ("merchant_id", "name", "city", "merchant_type", "score", "grad
 @requires(*MONITORS)
 def export_csv(*, conn: Connection, actor: Actor, grade: str | None = None) -> bytes:
     """Current ratings as CSV (UTF-8 with BOM so that Excel opens Chinese text); the first
-    line says which filter was applied."""
+    line says which filter was applied. The export is audited (console.exports), so the
+    caller's transaction must commit."""
     if grade is not None and grade not in GRADES:
         raise InvalidInput("credit.error.bad_grade")
     frame = db.fetch_df(conn, """
@@ -479,7 +487,7 @@ def export_csv(*, conn: Connection, actor: Actor, grade: str | None = None) -> b
         JOIN app.cities ci ON ci.id = m.city_id
         WHERE CAST(:grade AS text) IS NULL OR c.effective_grade = :grade
         ORDER BY c.score DESC, c.merchant_id""", grade=grade)
-    out = io.StringIO()
-    out.write(f"# effective_grade={grade or 'all'}\n")
-    frame.reindex(columns=list(EXPORT_COLUMNS)).to_csv(out, index=False)
-    return out.getvalue().encode("utf-8-sig")
+    return audited_csv(conn=conn, actor=actor, export="credit_ratings",
+                       filters={"effective_grade": grade}, entity_type="credit",
+                       frame=frame.reindex(columns=list(EXPORT_COLUMNS)),
+                       preamble=[[f"# effective_grade={grade or 'all'}"]])

@@ -24,8 +24,6 @@ Definitions the numbers follow (the tests compute them by hand the same way):
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -37,6 +35,7 @@ from sqlalchemy.engine import Connection
 
 from console import db
 from console.errors import InvalidInput
+from console.exports import audited_csv
 from console.i18n import translate
 from console.roles import Actor, requires
 
@@ -386,7 +385,8 @@ def drop_off_export(*, conn: Connection, actor: Actor, filters: GrowthFilters, s
                     window_days: int | None = DEFAULT_WINDOW_DAYS, lang: str = "zh",
                     as_of: datetime | None = None) -> bytes:
     """The whole drop-off list as CSV (UTF-8 with BOM, so Excel reads the Chinese), headed
-    by the filters that produced it, each on a ``# label: value`` line."""
+    by the filters that produced it, each on a ``# label: value`` line. The export is
+    audited (console.exports), so the caller's transaction must commit."""
     rows = drop_offs(conn=conn, actor=actor, filters=filters, step=step,
                      window_days=window_days, as_of=as_of, limit=None)
     tr = lambda key: translate(key, lang)  # noqa: E731
@@ -398,9 +398,6 @@ def drop_off_export(*, conn: Connection, actor: Actor, filters: GrowthFilters, s
         *filters.describe(lang),
         (tr("growth.export.rows"), str(len(rows))),
     ]
-    out = io.StringIO()
-    for label, value in header:
-        out.write(f"# {label}: {value}\n")
     table = rows.assign(
         channel=rows["channel"].map(lambda v: tr(f"enum.channel.{v}")),
         merchant_type=rows["merchant_type"].map(lambda v: tr(f"enum.merchant_type.{v}")),
@@ -411,8 +408,12 @@ def drop_off_export(*, conn: Connection, actor: Actor, filters: GrowthFilters, s
         window_open=rows["window_open"].map(lambda v: tr("common.yes" if v else "common.no")),
     )
     table.columns = [tr(f"growth.dropoff.{c}") for c in table.columns]
-    table.to_csv(out, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-    return out.getvalue().encode("utf-8-sig")
+    applied = {"start": filters.start, "end": filters.end, "tiers": list(filters.tiers),
+               "merchant_types": list(filters.merchant_types), "step": step,
+               "window_days": window_days}
+    return audited_csv(conn=conn, actor=actor, export="growth_drop_offs", filters=applied,
+                       frame=table, preamble=[[f"# {label}: {value}"] for label, value in header],
+                       entity_type="growth")
 
 
 def _iso(value: Any) -> str:

@@ -15,8 +15,6 @@ absent, or a merchant has no score yet, the directory and the profile say "not r
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -27,7 +25,9 @@ from sqlalchemy.engine import Connection
 
 from console import clock, db
 from console.audit import write_audit
+from console.boundary import like_contains
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from console.exports import audited_csv
 from console.masking import can_see_phone, id_number_for, mask_frame, phone_for
 from console.roles import Actor, requires
 
@@ -124,21 +124,17 @@ def _show_credit(actor: Actor, has_credit: bool) -> bool:
     return has_credit and actor.has(*CREDIT_READERS)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _where(filters: DirectoryFilters, actor: Actor, has_credit: bool) -> tuple[str, dict]:
     """WHERE text (constant fragments joined) and its bound parameters."""
     clauses: list[str] = ["true"]
     params: dict[str, Any] = {}
     name = (filters.name or "").strip()
     if name:
-        params["name_pat"] = f"%{_escape_like(name)}%"
-        clauses.append("""(m.name ILIKE :name_pat OR EXISTS (
+        params["name_pat"] = like_contains(name)
+        clauses.append(r"""(m.name ILIKE :name_pat ESCAPE '\' OR EXISTS (
             SELECT 1 FROM app.certifications x WHERE x.merchant_id = m.id
               AND x.kind = 'enterprise' AND x.status = 'approved'
-              AND x.company_name ILIKE :name_pat))""")
+              AND x.company_name ILIKE :name_pat ESCAPE '\'))""")
     if (filters.phone or "").strip():
         if not can_see_phone(actor):
             raise PermissionDenied("directory.phone_search_refused")
@@ -275,15 +271,11 @@ def export_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilter
                                                   _show_credit(actor, has_credit)),
                                   **params, limit=EXPORT_MAX_ROWS, offset=0), actor)
     applied = filters.applied()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([f"# exported_at={datetime.now(timezone.utc).isoformat(timespec='seconds')}",
-                     f"by={actor.username}", f"rows={len(rows)}"])
-    writer.writerow(["# filters"] + [f"{k}={v}" for k, v in applied.items()])
-    rows.to_csv(out, index=False)
-    write_audit(conn=conn, actor_id=actor.id, action="merchant.export", entity_type="merchant",
-                entity_id="directory", after={"filters": applied, "rows": len(rows)})
-    return out.getvalue().encode("utf-8-sig")
+    preamble = [[f"# exported_at={datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+                 f"by={actor.username}", f"rows={len(rows)}"],
+                ["# filters"] + [f"{k}={v}" for k, v in applied.items()]]
+    return audited_csv(conn=conn, actor=actor, export="directory", filters=applied, frame=rows,
+                       preamble=preamble, action="merchant.export", entity_type="merchant")
 
 
 @requires(*DIRECTORY_ROLES)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from sqlalchemy.engine import Connection
 
 from console import db
+from console.boundary import Number
 from console.errors import InvalidInput
 from console.roles import Actor, requires
 from console.services.matching import GRADE_EXPR, GRADE_RELATION, GRADES, grades_available
@@ -29,17 +30,23 @@ SORTS = {
 }
 
 
+# The boundary (console/boundary.py) holds the numeric filters to these ranges: yuan within
+# numeric(14,2), discount points at most 100 (a price of 0) and not absurdly negative.
+Yuan = Annotated[float, Number(min=0, max=1e12, key="input.price")]
+Points = Annotated[float, Number(min=-1_000, max=100, key="input.points")]
+
+
 @dataclass(frozen=True, kw_only=True)
 class SearchFilters:
     brand_id: int | None = None
     series_id: int | None = None
     trim_id: int | None = None
-    guide_min: float | None = None
-    guide_max: float | None = None
-    price_min: float | None = None
-    price_max: float | None = None
-    points_min: float | None = None     # 下X点: (guide - price) / guide * 100
-    points_max: float | None = None
+    guide_min: Yuan | None = None
+    guide_max: Yuan | None = None
+    price_min: Yuan | None = None
+    price_max: Yuan | None = None
+    points_min: Points | None = None     # 下X点: (guide - price) / guide * 100
+    points_max: Points | None = None
     province: str | None = None
     city_id: int | None = None
     tier: int | None = None

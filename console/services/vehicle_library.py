@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from console import db
 from console.audit import write_audit
+from console.boundary import bad_character
 from console.errors import Conflict, InvalidInput
 from console.roles import ROLES, Actor, requires
 
@@ -42,6 +44,12 @@ MODEL_YEARS_AHEAD = 2          # next year's 款 is announced in advance, not fu
 MAX_IMPORT_BYTES = 5_000_000
 MAX_IMPORT_ROWS = 20_000
 MAX_PRICE = Decimal("100000000")   # ¥100M: above any car on sale; a typo guard
+# Cell lengths the preview holds every row to, so that confirm never meets a value the
+# database refuses (a 3,200-character trim name overflows the btree index on
+# (series_id, name)). The longest real trim name in the reference data is 47 characters.
+# The catalogue's vehicle.err.too_long states both numbers.
+TRIM_NAME_MAX = 100
+CELL_MAX = 200
 _IMPORT_LOCK_KEY = 7_310_030           # advisory lock serialising library imports
 
 
@@ -133,16 +141,19 @@ def _read_rows(content: bytes) -> list[tuple[int, dict[str, str]]]:
     """(spreadsheet row number, cells by canonical column) for each non-blank data row."""
     if len(content) > MAX_IMPORT_BYTES:
         raise InvalidInput("vehicle.import_too_large", max=MAX_IMPORT_ROWS)
-    reader = csv.reader(io.StringIO(_decode(content)))
-    header = next(reader, None)
-    if not header:
+    records = _records(csv.reader(io.StringIO(_decode(content))))
+    header = next(records, None)
+    if header is None or not header:
         raise InvalidInput("vehicle.import_empty")
     columns = [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise InvalidInput("vehicle.import_missing_columns", columns=", ".join(missing))
     rows = []
-    for line_no, cells in enumerate(reader, start=2):
+    for line_no, cells in enumerate(records, start=2):
+        if cells is None:                       # a row the CSV reader could not read
+            rows.append((line_no, {UNREADABLE: ""}))
+            continue
         if not any(c.strip() for c in cells):
             continue
         record = {col: (cells[i].strip() if i < len(cells) else "")
@@ -153,6 +164,41 @@ def _read_rows(content: bytes) -> list[tuple[int, dict[str, str]]]:
     if not rows:
         raise InvalidInput("vehicle.import_empty")
     return rows
+
+
+UNREADABLE = "_unreadable"
+
+
+def _records(reader) -> Iterator[list[str] | None]:
+    """The reader's records, None for one it cannot read (a cell over the csv module's
+    131,072-character field limit), so that one row is an error and the rest still read."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield None
+
+
+def _cell_errors(line: int, rec: dict[str, str]) -> list[RowError]:
+    """Cells no column of the library may hold: control characters, or longer than the
+    column allows. Checked first, so the preview shows what confirm would fail on."""
+    if UNREADABLE in rec:
+        return [RowError(line, "unreadable", "", "")]
+    errors = []
+    for col, value in rec.items():
+        if bad_character(value) is not None:
+            errors.append(RowError(line, "bad_characters", col, _shown(value)))
+        elif len(value) > (TRIM_NAME_MAX if col == "trim" else CELL_MAX):
+            errors.append(RowError(line, "too_long", col, _shown(value)))
+    return errors
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A refused cell as the preview shows it: short, its invisible characters spelled out."""
+    head = "".join(ch if bad_character(ch) is None else f"\\u{ord(ch):04x}" for ch in value[:limit])
+    return head + (f"… ({len(value):,})" if len(value) > limit else "")
 
 
 def _parse_price(raw: str) -> tuple[Decimal | None, str | None]:
@@ -191,6 +237,10 @@ def _library(conn: Connection) -> tuple[dict, dict, dict]:
 def _validate_row(line: int, rec: dict[str, str], brands: dict, series: dict,
                   errors: list[RowError]) -> dict[str, Any] | None:
     """The row as typed values with its series, or None after appending its errors."""
+    unusable = _cell_errors(line, rec)
+    if unusable:
+        errors.extend(unusable)
+        return None
     before = len(errors)
     for col in REQUIRED_COLUMNS:
         if not rec.get(col):
