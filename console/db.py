@@ -2,7 +2,13 @@
 
 Without DATABASE_URL an embedded PostgreSQL (pgserver) is started in the project's
 git-ignored data folder and reused across runs. Values never go into SQL text: every
-statement here takes bound parameters.
+statement here takes bound parameters, and no engine ever puts them into an error message
+(``hide_parameters``): a failed statement's values may be a password hash or a phone number,
+and Streamlit writes tracebacks to the server log.
+
+Each part of the system connects as its own database role (migration 060, README
+"Database roles"): the console as dh_console (``get_engine()``), the scheduled jobs as
+dh_jobs (``get_engine(role="jobs")``), dashboards as dh_readonly, migrations as the owner.
 """
 from __future__ import annotations
 
@@ -15,13 +21,17 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from console.settings import PROJECT_ROOT, get_settings
 
 QUERY_DIR = PROJECT_ROOT / "sql" / "queries"
 _engine_lock = threading.Lock()
 _engines: dict[str, Engine] = {}
+
+# The database login role of each part of the system.
+ROLE_USERS = {"console": "dh_console", "jobs": "dh_jobs", "readonly": "dh_readonly",
+              "owner": "dh_owner"}
 
 
 def embedded_url(pgdata: Path) -> str:
@@ -34,14 +44,43 @@ def embedded_url(pgdata: Path) -> str:
     return server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
+def _with_driver(url: str) -> str:
+    if url.startswith("postgresql://"):
+        url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    return url
+
+
 def database_url() -> str:
+    """The base URL: DATABASE_URL, or else the embedded server's (as its superuser)."""
     settings = get_settings()
     if settings.database_url:
-        url = settings.database_url
-        if url.startswith("postgresql://"):
-            url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
-        return url
+        return _with_driver(settings.database_url)
     return embedded_url(settings.pgdata_dir)
+
+
+def with_user(url: str, user: str) -> str:
+    """``url`` signing in as ``user``, without the base URL's password (it is not theirs)."""
+    return make_url(url).set(username=user, password=None).render_as_string(hide_password=False)
+
+
+def role_url(role: str = "console") -> str:
+    """The URL ``role`` connects with: its own variable (DATABASE_URL, JOBS_DATABASE_URL,
+    MIGRATE_DATABASE_URL, READONLY_DATABASE_URL) or, when unset, the base URL with the
+    role's user name. Derived URLs carry no password: they work where the server trusts the
+    local socket or reads ~/.pgpass (the embedded server does); a deployment with passwords
+    sets each variable. Without DATABASE_URL the console, jobs and dashboards still use
+    their roles on the embedded server, and its superuser migrates."""
+    if role not in ROLE_USERS:
+        raise ValueError(f"unknown database role {role!r}; known: {', '.join(ROLE_USERS)}")
+    settings = get_settings()
+    explicit = {"console": settings.database_url, "jobs": settings.jobs_database_url,
+                "owner": settings.migrate_database_url,
+                "readonly": settings.readonly_database_url}[role]
+    if explicit:
+        return _with_driver(explicit)
+    if role == "owner" and not settings.database_url:
+        return database_url()
+    return with_user(database_url(), ROLE_USERS[role])
 
 
 def make_engine(url: str) -> Engine:
@@ -51,23 +90,36 @@ def make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
+        # Errors show the statement, never its bound values (see the module's docstring).
+        hide_parameters=True,
         # Every session runs in UTC-agnostic timestamptz, shown in Shanghai time.
         connect_args={"options": f"-c statement_timeout={timeout} -c timezone=Asia/Shanghai"},
     )
 
 
-def get_engine(url: str | None = None) -> Engine:
-    key = url or "default"
+def _engine_key(role: str) -> str:
+    return "default" if role == "console" else role
+
+
+def get_engine(url: str | None = None, *, role: str = "console") -> Engine:
+    """The engine of ``role`` (the console's by default), created on first use."""
+    key = url or _engine_key(role)
     with _engine_lock:
         if key not in _engines:
-            _engines[key] = make_engine(url or database_url())
+            _engines[key] = make_engine(url or role_url(role))
         return _engines[key]
 
 
-def set_default_engine(engine: Engine) -> None:
-    """Tests point the whole console at their own database."""
+def set_default_engine(engine: Engine, *, role: str = "console") -> None:
+    """Tests point the whole console (or one role) at their own database."""
     with _engine_lock:
-        _engines["default"] = engine
+        _engines[_engine_key(role)] = engine
+
+
+def forget_engines() -> None:
+    """Drop every cached engine (tests, after disposing of their own)."""
+    with _engine_lock:
+        _engines.clear()
 
 
 @contextmanager

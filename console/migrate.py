@@ -3,6 +3,10 @@
 Each file runs in its own transaction (PostgreSQL DDL is transactional), so a failing
 migration leaves the schema as it was. Applied versions are recorded with a checksum;
 applying twice is a no-op. An advisory lock keeps two migrators from racing.
+
+Once migration 060 has created the roles, each migration runs as ``dh_owner`` (SET ROLE),
+so whatever it creates belongs to the owner and not to the superuser or person who ran
+it. After every run, ``sql/grants.sql`` sets the privileges of the login roles afresh.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from sqlalchemy.engine import Engine
 from console.settings import PROJECT_ROOT
 
 MIGRATION_DIR = PROJECT_ROOT / "sql" / "migrations"
+GRANTS_FILE = PROJECT_ROOT / "sql" / "grants.sql"
+OWNER_ROLE = "dh_owner"
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 7_310_001  # arbitrary constant shared by every migrator
 
@@ -68,8 +74,12 @@ def applied_versions(conn: sa.Connection) -> dict[int, str]:
     return {r.version: r.checksum for r in rows}
 
 
-def migrate(*, engine: Engine, directory: Path = MIGRATION_DIR) -> list[Migration]:
-    """Apply pending migrations in order; return those applied now."""
+def migrate(*, engine: Engine, directory: Path = MIGRATION_DIR,
+            grants: Path | None = GRANTS_FILE) -> list[Migration]:
+    """Apply pending migrations in order, then the grants; return the migrations applied now.
+
+    ``engine`` connects as a superuser or as a member of dh_owner (MIGRATE_DATABASE_URL).
+    """
     applied_now: list[Migration] = []
     with engine.connect() as lock_conn:
         lock_conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
@@ -88,17 +98,48 @@ def migrate(*, engine: Engine, directory: Path = MIGRATION_DIR) -> list[Migratio
                 except Exception as exc:  # the transaction rolled back: schema unchanged
                     raise MigrationError(f"{mig.path.name} failed, nothing applied: {exc}") from exc
                 applied_now.append(mig)
+            if grants is not None:
+                apply_grants(engine, grants)
         finally:
             lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
             lock_conn.commit()
     return applied_now
 
 
+def _as_owner(conn: sa.Connection) -> bool:
+    """SET LOCAL ROLE dh_owner once migration 060 has run on this database (dh_owner owns
+    the schemas) and the connected user may become it. Before that, the connected user (a
+    superuser) creates the objects and 060 hands them to dh_owner."""
+    can = conn.execute(sa.text(
+        """SELECT CASE WHEN r.oid IS NULL THEN false
+                       ELSE n.nspowner = r.oid AND pg_has_role(session_user, r.oid, 'MEMBER') END
+           FROM pg_namespace n LEFT JOIN pg_roles r ON r.rolname = :r
+           WHERE n.nspname = 'ops'"""), {"r": OWNER_ROLE}).scalar()
+    if can:
+        conn.exec_driver_sql(f"SET LOCAL ROLE {OWNER_ROLE}")
+    return bool(can)
+
+
+def _run_script(conn: sa.Connection, sql: str) -> None:
+    # Raw DBAPI cursor: the file is many statements and may hold '%'.
+    with conn.connection.cursor() as cur:
+        cur.execute(sql)
+
+
 def _apply(engine: Engine, mig: Migration) -> None:
     with engine.begin() as conn:
-        # Raw DBAPI cursor: the file is many statements and may hold '%'.
-        with conn.connection.cursor() as cur:
-            cur.execute(mig.sql)
+        _as_owner(conn)
+        _run_script(conn, mig.sql)
         conn.execute(sa.text(
-                        "INSERT INTO public.schema_migrations (version, name, checksum) "
+            "INSERT INTO public.schema_migrations (version, name, checksum) "
             "VALUES (:v, :n, :c)"), {"v": mig.version, "n": mig.name, "c": mig.checksum})
+
+
+def apply_grants(engine: Engine, path: Path = GRANTS_FILE) -> None:
+    """The login roles' privileges, afresh and in one transaction (idempotent)."""
+    with engine.begin() as conn:
+        if not conn.execute(sa.text("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = :r)"),
+                            {"r": OWNER_ROLE}).scalar():
+            return  # no roles yet: a database migrated only up to before 060
+        _as_owner(conn)
+        _run_script(conn, path.read_text(encoding="utf-8"))

@@ -31,7 +31,12 @@ def _int(name: str, default: int) -> int:
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     # Without DATABASE_URL an embedded PostgreSQL (pgserver) runs in pgdata_dir.
+    # DATABASE_URL is the console's (role dh_console); the other roles have their own URL,
+    # derived from it (or from the embedded server) when unset: see console/db.py role_url.
     database_url: str | None = None
+    jobs_database_url: str | None = None
+    migrate_database_url: str | None = None
+    readonly_database_url: str | None = None
     pgdata_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".pgdata")
     statement_timeout_ms: int = 30_000
     # Login policy: five failures lock for 15 minutes; idle sessions expire.
@@ -58,6 +63,9 @@ def get_settings() -> Settings:
     env = os.environ
     return Settings(
         database_url=env.get("DATABASE_URL") or None,
+        jobs_database_url=env.get("JOBS_DATABASE_URL") or None,
+        migrate_database_url=env.get("MIGRATE_DATABASE_URL") or None,
+        readonly_database_url=env.get("READONLY_DATABASE_URL") or None,
         pgdata_dir=Path(env.get("CONSOLE_PGDATA", PROJECT_ROOT / ".pgdata")),
         statement_timeout_ms=_int("CONSOLE_STATEMENT_TIMEOUT_MS", 30_000),
         max_failed_logins=_int("CONSOLE_MAX_FAILED_LOGINS", 5),

@@ -4,21 +4,35 @@ TEST_DATABASE_URL names a server (any database on it; the tests create their own
 Without it an embedded pgserver runs in `.pgdata-test`. Migrations build a template
 database once per session; each test that asks for `engine` gets a fresh copy of it
 (CREATE DATABASE … TEMPLATE), so tests never see each other's rows.
+
+Database roles (migration 060): `engine` and `demo_engine` connect as the server's
+superuser, which the tests use to insert fixture rows and run jobs. The console itself, on
+the same database, connects as dh_console (`db.get_engine()`, `console_engine`) and the
+jobs' engine as dh_jobs (`db.get_engine(role="jobs")`, `jobs_engine`). And whichever
+connection a test hands a gated service, the service runs as dh_console
+(`services_run_as_console`): every service call of the suite has the console's privileges
+only, so a missing grant fails the service's own tests.
 """
 from __future__ import annotations
 
+import functools
+import importlib
 import os
+import pkgutil
+import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
+import console.services
 from console import db
 from console.auth import hash_password
 from console.migrate import migrate
-from console.roles import Actor
+from console.roles import PROTECTED, Actor
 from console.settings import PROJECT_ROOT
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -80,15 +94,112 @@ def fresh_db(server_url, admin_engine, template_db) -> Iterator[str]:
     _drop_database(admin_engine, name)
 
 
+def _superuser_engine(url: str) -> Engine:
+    eng = db.make_engine(url)
+
+    @sa.event.listens_for(eng, "checkin")
+    def _back_to_superuser(dbapi_conn, _record):
+        # A service that failed inside `services_run_as_console` may leave its connection as
+        # dh_console; the pool must hand out the superuser again.
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("RESET ROLE")
+            dbapi_conn.commit()
+        except Exception:  # a broken connection is discarded by the pool anyway
+            pass
+
+    return eng
+
+
+@contextmanager
+def _console_roles(url: str, monkeypatch) -> Iterator[None]:
+    """Point the console (dh_console) and the jobs (dh_jobs) at the database ``url``."""
+    console = db.make_engine(db.with_user(url, db.ROLE_USERS["console"]))
+    jobs = db.make_engine(db.with_user(url, db.ROLE_USERS["jobs"]))
+    db.set_default_engine(console)
+    db.set_default_engine(jobs, role="jobs")
+    monkeypatch.setenv("DATABASE_URL", db.with_user(url, db.ROLE_USERS["console"]))
+    monkeypatch.setenv("JOBS_DATABASE_URL", db.with_user(url, db.ROLE_USERS["jobs"]))
+    monkeypatch.setenv("READONLY_DATABASE_URL", db.with_user(url, db.ROLE_USERS["readonly"]))
+    monkeypatch.setenv("MIGRATE_DATABASE_URL", url)
+    try:
+        yield
+    finally:
+        console.dispose()
+        jobs.dispose()
+        db.forget_engines()
+
+
 @pytest.fixture
 def engine(fresh_db, monkeypatch) -> Iterator[Engine]:
-    """The console's engine, pointed at this test's own database."""
-    eng = db.make_engine(fresh_db)
-    db.set_default_engine(eng)
-    monkeypatch.setenv("DATABASE_URL", fresh_db)
-    yield eng
-    eng.dispose()
-    db._engines.pop("default", None)
+    """The superuser's engine on this test's own database (the console: dh_console on it)."""
+    eng = _superuser_engine(fresh_db)
+    with _console_roles(fresh_db, monkeypatch):
+        yield eng
+        eng.dispose()
+
+
+def _test_database_engine(request) -> Engine:
+    """The database of this test: the demo copy when the test asks for it, else its own."""
+    name = "demo_engine" if "demo_engine" in request.fixturenames else "engine"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def console_engine(request) -> Engine:
+    """dh_console on the test's database (`engine` or `demo_engine`): what the console uses."""
+    _test_database_engine(request)
+    return db.get_engine()
+
+
+@pytest.fixture
+def jobs_engine(request) -> Engine:
+    """dh_jobs on the test's database (`engine` or `demo_engine`): what the jobs use."""
+    _test_database_engine(request)
+    return db.get_engine(role="jobs")
+
+
+@functools.cache
+def _gated_services() -> list[tuple[object, str]]:
+    """(module, name) of every gated service function (console.roles.PROTECTED)."""
+    for info in pkgutil.walk_packages(console.services.__path__, "console.services."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    found = []
+    for qualname in PROTECTED:
+        module_name, _, name = qualname.rpartition(".")
+        module = sys.modules.get(module_name)
+        if module is not None and hasattr(getattr(module, name, None), "allowed_roles"):
+            found.append((module, name))
+    return found
+
+
+def _as_console(fn):
+    """Run ``fn`` as dh_console on the connection it is handed (SET ROLE: the superuser's
+    session may take the role and give it back), once, however deeply services nest."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        conn = kwargs.get("conn")
+        if (not isinstance(conn, Connection) or conn.info.get("as_console")
+                or conn.engine.url.username == db.ROLE_USERS["console"]):
+            return fn(*args, **kwargs)
+        conn.exec_driver_sql(f"SET ROLE {db.ROLE_USERS['console']}")
+        conn.info["as_console"] = True
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            conn.info.pop("as_console", None)
+            try:
+                conn.exec_driver_sql("RESET ROLE")
+            except sa.exc.DBAPIError:
+                pass  # the transaction failed: its rollback undoes the SET ROLE
+    return call
+
+
+@pytest.fixture(autouse=True)
+def services_run_as_console(monkeypatch) -> None:
+    for module, name in _gated_services():
+        monkeypatch.setattr(module, name, _as_console(getattr(module, name)))
 
 
 @pytest.fixture
@@ -129,14 +240,13 @@ def demo_template(server_url, admin_engine, template_db) -> Iterator[str]:
 
 @pytest.fixture
 def demo_engine(server_url, admin_engine, demo_template, monkeypatch) -> Iterator[Engine]:
-    """The console's engine on a fresh copy of the seeded small demo database."""
+    """The superuser's engine on a fresh copy of the seeded small demo database (the
+    console: dh_console on it)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     _create_database(admin_engine, name, template=demo_template)
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    eng = db.make_engine(url)
-    db.set_default_engine(eng)
-    monkeypatch.setenv("DATABASE_URL", url)
-    yield eng
-    eng.dispose()
-    db._engines.pop("default", None)
+    eng = _superuser_engine(url)
+    with _console_roles(url, monkeypatch):
+        yield eng
+        eng.dispose()
     _drop_database(admin_engine, name)

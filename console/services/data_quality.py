@@ -1,8 +1,9 @@
 """Data quality and ETL runs: what the admin page shows, and running a job from it.
 
 Admins run jobs; managers read (each entry point is gated by @requires, checked first).
-The run itself manages its own transactions (lock, stage, validate, load); the caller's
-transaction carries the audit row of who started it.
+The run itself manages its own transactions (lock, stage, validate, load) on the jobs'
+engine, as the jobs' database role; the caller's transaction carries the audit row of who
+started it.
 """
 from __future__ import annotations
 
@@ -103,7 +104,9 @@ def run_job_now(*, conn: Connection, actor: Actor, job: str, full: bool = False,
     from etl import job_names as names, run_job
     if job not in names():
         raise InvalidInput("etl.error.unknown_job", job=job)
-    result = run_job(job, engine=conn.engine, full=full, progress=progress,
+    # The job runs as the jobs' role, on the jobs' engine: the console's role only reads
+    # mart and etl, and is not widened for the one button that starts a job.
+    result = run_job(job, engine=db.get_engine(role="jobs"), full=full, progress=progress,
                      triggered_by=f"console:{actor.username}")
     if result.status == "refused":
         raise Conflict("etl.error.job_running", job=job)
