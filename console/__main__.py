@@ -1,4 +1,8 @@
-"""Console commands: `python -m console migrate | serve | streamlit-flags`."""
+"""Console commands: `python -m console migrate | jobs | serve | audit verify | streamlit-flags`.
+
+Each command connects as the database role its work needs (README "Database roles"):
+migrate as the owner, jobs as dh_jobs, the console itself and `audit verify` as dh_console.
+"""
 from __future__ import annotations
 
 import argparse
@@ -28,20 +32,34 @@ def streamlit_flags(config_path=CONFIG_FILE) -> list[str]:
 
 
 def _has_demo_data() -> bool:
-    with db.connection() as conn:
+    with db.get_engine(role="owner").connect() as conn:
         return bool(db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM app.merchants)"))
 
 
 def cmd_migrate(_args) -> int:
-    applied = migrate(engine=db.get_engine())
+    applied = migrate(engine=db.get_engine(role="owner"))
     print(f"migrations applied: {[m.path.name for m in applied] or 'none (up to date)'}")
     return 0
 
 
 def cmd_jobs(args) -> int:
     from console.jobs import run_all
-    results = run_all(engine=db.get_engine(), full=args.full)
+    results = run_all(engine=db.get_engine(role="jobs"), full=args.full)
     return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_audit_verify(_args) -> int:
+    """Recompute the audit log's hash chain: exit 0 when intact, 1 at the first break."""
+    from console.audit import describe_chain, verify_chain
+    from console.i18n import translate
+    with db.connection() as conn:
+        report = verify_chain(conn)
+    key, params = describe_chain(report)
+    print(translate(key, "en", **{**params, "at": report.verified_at.isoformat(timespec="seconds")}))
+    # Kept somewhere the database's superuser cannot reach, the head proves later that
+    # nobody rewrote the chain up to here and recomputed every hash after an edit.
+    print(f"chain head: link {report.links}, hash {report.head_hash or '-'}")
+    return 0 if report.intact else 1
 
 
 def cmd_serve(args) -> int:
@@ -50,17 +68,24 @@ def cmd_serve(args) -> int:
         from console.demo import seed  # seeding is a one-off on the first run
         from console.jobs import run_all
         print(f"first run: seeding demo data (scale={args.scale}) …", flush=True)
-        report = seed(engine=db.get_engine(), scale=args.scale, seed=args.seed, progress=True)
+        # The owner fills the demo world (its loader may skip triggers); the system jobs
+        # then run as they always will, as dh_jobs.
+        report = seed(engine=db.get_engine(role="owner"), scale=args.scale, seed=args.seed,
+                      progress=True)
         print("first run: pre-checks, listing flags, match suggestions, marts, credit grades …",
               flush=True)
-        run_all(engine=db.get_engine(), full=True)
+        run_all(engine=db.get_engine(role="jobs"), full=True)
         from console.demo.__main__ import CREDENTIALS_FILE, credentials_table, write_credentials
         table = credentials_table(report.credentials)
         write_credentials(CREDENTIALS_FILE, table, f"seeded {report.scale}/{report.seed}")
         print("\nStaff accounts (shown once; also in .demo-credentials, mode 0600):\n")
         print(table, flush=True)
-    env = dict(os.environ)
-    env.setdefault("DATABASE_URL", db.database_url())
+    # Streamlit runs as dh_console (and its "run a job" button as dh_jobs), never as the
+    # superuser that migrated; the migration URL stays out of its environment.
+    env = {k: v for k, v in os.environ.items() if k != "MIGRATE_DATABASE_URL"}
+    env["DATABASE_URL"] = db.role_url("console")
+    env["JOBS_DATABASE_URL"] = db.role_url("jobs")
+    env["READONLY_DATABASE_URL"] = db.role_url("readonly")
     command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
                *streamlit_flags(), *args.extra]
     return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
@@ -78,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--scale", default="demo", choices=["small", "demo", "large"])
     serve.add_argument("--seed", type=int, default=42)
     serve.set_defaults(fn=cmd_serve)
+    audit = sub.add_parser("audit", help="the audit log's hash chain")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="recompute the chain; exit 0 intact, 1 broken "
+                         "(prints where)").set_defaults(fn=cmd_audit_verify)
     sub.add_parser("streamlit-flags", help="print the flags made from streamlit_config.toml"
                    ).set_defaults(fn=lambda a: print(" ".join(streamlit_flags())) or 0)
     # serve passes flags it does not know to streamlit, e.g. --server.port=8600
