@@ -40,3 +40,28 @@ def test_wrong_password_keeps_the_visitor_out(live_console, make_actor):
         page.get_by_label("密码").fill("wrong-password")
         page.get_by_role("button", name="登录").click()
         page.get_by_text("用户名或密码错误。").wait_for()
+
+
+def test_an_ended_session_signs_out_and_a_forced_reset_asks_for_a_new_password(
+        live_console, make_actor, engine):
+    from console.services import staff
+
+    admin = make_actor("admin")
+    person = make_actor("admin", username="reset.me")
+    with browser_page() as page:
+        sign_in(page, live_console, person.username, TEST_PASSWORD)
+        page.get_by_role("link", name="员工账号").click()
+        page.get_by_role("heading", name="员工账号管理").wait_for()
+        wait_idle(page)
+        with engine.begin() as conn:
+            staff.force_password_reset(conn=conn, actor=admin, staff_id=person.id,
+                                       reason="shared on a chat group")
+        page.get_by_role("button", name="更新角色").click()   # the session's next step
+        page.get_by_text("你的登录已失效（管理员结束了会话、重置了密码，或账号曾被锁定），请重新登录。").wait_for()
+        sign_in(page, live_console, person.username, TEST_PASSWORD)
+        page.get_by_role("heading", name="设置新密码").wait_for()
+        page.get_by_label("新密码", exact=True).fill("copper-kettle-58")
+        page.get_by_label("再次输入新密码").fill("copper-kettle-58")
+        page.get_by_role("button", name="保存新密码").click()
+        page.get_by_role("heading", name=f"{person.display_name}，你好").wait_for()
+        page.get_by_text("密码已更新。").wait_for()
