@@ -24,7 +24,12 @@ def test_language_switch_and_sign_out(live_console, make_actor):
     actor = make_actor("manager", "admin")
     with browser_page() as page:
         sign_in(page, live_console, actor.username, TEST_PASSWORD)
-        page.get_by_text("English", exact=True).click()
+        # "English" alone matched twice in strict mode on a busy machine; the option is the
+        # one in the sidebar's language radio group (its label is lang.label), once the
+        # signed-in run has finished drawing.
+        wait_idle(page)
+        language = page.get_by_role("radiogroup", name="语言 / Language")
+        language.get_by_text("English", exact=True).click()
         page.get_by_role("heading", name=f"Hello, {actor.display_name}").wait_for()
         page.get_by_role("link", name="Staff accounts").wait_for()
         page.get_by_role("button", name="Sign out").click()
