@@ -95,19 +95,31 @@ class PassedTheGate(Exception):
 
 
 @pytest.fixture(scope="module")
-def matrix_engine(server_url, admin_engine, template_db):
+def matrix_db(server_url, admin_engine, template_db):
     """One database for the whole matrix: a refused call changes nothing, and an admitted one
-    stops at the probe, so the cases cannot disturb each other."""
+    stops at the probe, so the cases cannot disturb each other. Yields (the superuser's
+    engine, which sets the accounts up and counts rows; the console's, dh_console, which
+    the services are called on, as in the console)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with admin_engine.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    eng = db.make_engine(make_url(server_url).set(database=name).render_as_string(hide_password=False))
-    db.set_default_engine(eng)
-    yield eng
-    eng.dispose()
-    db._engines.pop("default", None)
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    superuser = db.make_engine(url)
+    console = db.make_engine(db.with_user(url, db.ROLE_USERS["console"]))
+    db.set_default_engine(console)
+    yield superuser, console
+    superuser.dispose()
+    console.dispose()
+    db.forget_engines()
     with admin_engine.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def matrix_engine(matrix_db):
+    # Other tests of the module may have pointed the console elsewhere meanwhile.
+    db.set_default_engine(matrix_db[1])
+    return matrix_db
 
 
 def _account(conn, username, roles, **columns):
@@ -126,10 +138,10 @@ PASSWORD_HASH = hash_password("correct-horse-battery")
 
 
 @pytest.fixture(scope="module")
-def callers(matrix_engine):
+def callers(matrix_db):
     """Each caller: (the Actor handed to the service, the roles the service must see, or the
     catalogue key of the refusal every service must give)."""
-    with matrix_engine.begin() as conn:
+    with matrix_db[0].begin() as conn:
         people = {role: _account(conn, f"{role}1", {role}) for role in ROLES}
         disabled = _account(conn, "disabled.admin", {"admin"}, is_active=False)
         locked = _account(conn, "locked.admin", {"admin"},
@@ -212,10 +224,11 @@ def counts(engine):
 
 @pytest.mark.parametrize("name", sorted(TABLE))
 def test_role_matrix(name, matrix_engine, callers, probe):
+    superuser, console = matrix_engine
     fn, allowed = gated(name), TABLE[name]
-    before = counts(matrix_engine)
+    before = counts(superuser)
     for who, (actor, expected) in callers.items():
-        outcome, wrote, touched = call(matrix_engine, fn, actor)
+        outcome, wrote, touched = call(console, fn, actor)
         if isinstance(expected, frozenset) and expected & allowed:
             assert outcome[0] == "passed", f"{who} should pass the gate of {name}: {outcome}"
             seen = outcome[1]
@@ -227,7 +240,7 @@ def test_role_matrix(name, matrix_engine, callers, probe):
             assert not wrote, f"{who}: {name} wrote before refusing"
             # The caller's connection read the caller's own staff row, if anything.
             assert touched <= {"ops.staff"}, f"{who}: {name} touched {touched}"
-    assert counts(matrix_engine) == before
+    assert counts(superuser) == before
 
 
 def test_the_table_admits_no_risk_or_admin_power_to_bd():
