@@ -11,7 +11,9 @@ limit or score held as a number (int, float, Decimal) is written as ``-5.00`` an
 the number it is; a spreadsheet never evaluates a plain number. The same characters inside
 a text column ("-2+3" as a merchant name) are text and get the quote.
 
-The file is UTF-8 with a BOM, so Excel and WPS read the Chinese, and lines end in ``\\n``.
+The file is UTF-8 with a BOM, so Excel and WPS read the Chinese. Lines end in ``\\r\\n``
+(RFC 4180): then the csv writer quotes every cell holding a carriage return or a line feed,
+which with ``\\n`` alone it would leave bare for a CR.
 Leading ``#`` lines say what the file holds (filters, who, when); they start with ``#``
 and are neutralised like any cell. ``audited_csv`` writes the audit row (who, which export,
 which filters, how many rows) in the caller's transaction, when the file is built.
@@ -30,6 +32,7 @@ from console.audit import write_audit
 from console.roles import Actor
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+LINE_END = "\r\n"
 
 
 def neutralise(value: Any) -> Any:
@@ -52,11 +55,11 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def csv_bytes(frame: pd.DataFrame, *, preamble: Iterable[Sequence[Any]] = ()) -> bytes:
     """``frame`` as CSV bytes (UTF-8 with BOM), after ``preamble`` rows; all neutralised."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator=LINE_END)
     for row in preamble:
         writer.writerow([neutralise(cell) for cell in row])
     neutralise_frame(frame).to_csv(out, index=False, quoting=csv.QUOTE_MINIMAL,
-                                   lineterminator="\n")
+                                   lineterminator=LINE_END)
     return out.getvalue().encode("utf-8-sig")
 
 
