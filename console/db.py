@@ -60,7 +60,9 @@ def database_url() -> str:
 
 def with_user(url: str, user: str) -> str:
     """``url`` signing in as ``user``, without the base URL's password (it is not theirs)."""
-    return make_url(url).set(username=user, password=None).render_as_string(hide_password=False)
+    # URL.set() cannot clear a field (None means "keep"): _replace can.
+    return make_url(url)._replace(username=user, password=None).render_as_string(
+        hide_password=False)
 
 
 def role_url(role: str = "console") -> str:
