@@ -127,9 +127,10 @@ def test_the_shipped_list_holds_the_common_chinese_passwords():
 
 # ------------------------------------------------------------------ open sessions
 
-def test_a_session_open_before_a_lockout_is_refused_on_its_next_call(engine, make_actor,
-                                                                     monkeypatch):
+def test_a_session_open_before_a_lockout_is_refused_on_its_next_call(engine, console_engine,
+                                                                     make_actor, monkeypatch):
     make_actor("admin", username="carol")
+    engine = console_engine   # sign in as the console does: its own role, dh_console
     session = authenticate(engine=engine, username="carol", password=TEST_PASSWORD)
     with engine.connect() as conn:
         assert len(staff.list_staff(conn=conn, actor=session)) == 1
