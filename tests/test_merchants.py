@@ -303,6 +303,8 @@ def _rate(engine, grades: dict[int, tuple[str, int, list[str]]]) -> None:
                                      score_grade, grade, insufficient_history, factors, reasons)
                                  VALUES (:r, :m, :s, :g, :g, false, '{}', :reasons)"""),
                       {"r": run, "m": merchant_id, "s": score, "g": grade, "reasons": reasons})
+        # A scoring run ends by writing the current grades (migration 066), as score_all does.
+        c.execute(sa.text("SELECT ops.refresh_merchant_grades()"))
 
 
 def test_credit_grades_show_once_rated_and_say_not_rated_until_then(world, engine):

@@ -87,7 +87,19 @@ def score_all(conn: Connection, card: Scorecard, *, triggered_by: int | None = N
                         SET status = 'succeeded', finished_at = clock_timestamp(),
                             merchants_scored = :n
                         WHERE id = :id""", n=scored, id=run_id)
+    # The current-grade table (migration 066) follows the run in the same transaction.
+    db.scalar(conn, "SELECT ops.refresh_merchant_grades()")
     return int(run_id)
+
+
+def lock_current_grades(conn: Connection) -> None:
+    """Serialise with scoring runs before writing overrides in bulk.
+
+    A run holds the current-grade table in EXCLUSIVE mode while it rewrites it; a sweep that
+    first changed some overrides (their trigger holds row locks on the table) and then scores
+    would otherwise deadlock with another run doing the same. Pages keep reading meanwhile.
+    """
+    db.execute(conn, "LOCK TABLE ops.merchant_grade_current IN EXCLUSIVE MODE")
 
 
 def _check_every_factor_scored(conn: Connection, run_id: int, factors: list[str]) -> None:
@@ -113,8 +125,10 @@ def record_failed_run(conn: Connection, card: Scorecard, *, error: str,
 
 def expire_due_overrides(conn: Connection, *, now: datetime | None = None) -> int:
     """Mark approved or still-proposed overrides past their expiry as 'expired' (audited as
-    the system). The effective-grade view already ignores them from the moment they expire;
-    this keeps the status column and the inbox truthful."""
+    the system). The effective grade already ignores them from the moment they expire (the
+    current-grade row carries the expiry, ops.merchant_credit compares it with now()); this
+    keeps the status column and the inbox truthful, and clears the rows (their trigger)."""
+    lock_current_grades(conn)
     expired = db.fetch_all(conn, """
         UPDATE ops.credit_overrides
         SET status = 'expired', version = version + 1

@@ -28,9 +28,9 @@ from console import db
 from console.roles import Actor, requires
 from console.settings import DEFAULT_ROT_DAYS, get_settings
 
-# Credit grades come from the ratings area (migration 050, view ops.merchant_credit). Where it
-# is absent, a seller is unrated, or has too little history (and no override), the credit
-# component is neutral.
+# Credit grades come from the ratings area: ops.merchant_credit, a thin view on the current-grade
+# table (one row per merchant, migration 066), looked up by merchant id. Where it is absent, a
+# seller is unrated, or has too little history (and no override), the credit component is neutral.
 GRADE_RELATION = "ops.merchant_credit"
 GRADE_EXPR = "CASE WHEN g.insufficient_history AND NOT g.is_override THEN NULL ELSE g.effective_grade END"
 GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C")

@@ -9,7 +9,8 @@ Who may do what:
   app.matchable_listings / app.matchable_requests (migration 030), which leave out
   every merchant whose status is not 'active'.
 
-Credit grades come from the ratings area (migration 050, view ops.merchant_credit), and only
+Credit grades come from the ratings area (ops.merchant_credit, a thin view on the current-grade
+table of migration 066), and only
 the roles that area lets read grades (risk, BD, managers) see them here. If the view is
 absent, or a merchant has no score yet, the directory and the profile say "not rated yet".
 """
@@ -36,7 +37,8 @@ CONTACT_ROLES = ("bd",)
 OWNER_CHANGE_ROLES = ("manager",)
 STATUS_ROLES = ("ops", "risk")
 
-# The credit area's effective grade: one row per rated merchant (latest run, overrides applied).
+# The credit area's effective grade: one row per rated merchant (latest run, overrides applied),
+# kept as a table by scoring runs and override decisions (migration 066).
 CREDIT_RELATION = "ops.merchant_credit"
 CREDIT_READERS = ("risk", "bd", "manager")   # as console.services.credit.READERS
 CREDIT_GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C")
