@@ -125,15 +125,15 @@ def forget_engines() -> None:
 
 
 @contextmanager
-def transaction() -> Iterator[Connection]:
+def transaction(*, role: str = "console") -> Iterator[Connection]:
     """One unit of work: commits on success, rolls back on any exception."""
-    with get_engine().begin() as conn:
+    with get_engine(role=role).begin() as conn:
         yield conn
 
 
 @contextmanager
-def connection() -> Iterator[Connection]:
-    with get_engine().connect() as conn:
+def connection(*, role: str = "console") -> Iterator[Connection]:
+    with get_engine(role=role).connect() as conn:
         yield conn
 
 

@@ -136,10 +136,13 @@ def _apply(engine: Engine, mig: Migration) -> None:
 
 
 def apply_grants(engine: Engine, path: Path = GRANTS_FILE) -> None:
-    """The login roles' privileges, afresh and in one transaction (idempotent)."""
+    """The login roles' privileges, afresh and in one transaction (idempotent).
+
+    Run as the connected user, not SET ROLE dh_owner: a superuser's GRANT on the owner's
+    objects is recorded as the owner's, and only a superuser may also revoke CREATE on the
+    public schema and grant the jobs pg_read_all_stats (the file warns when it cannot)."""
     with engine.begin() as conn:
         if not conn.execute(sa.text("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = :r)"),
                             {"r": OWNER_ROLE}).scalar():
             return  # no roles yet: a database migrated only up to before 060
-        _as_owner(conn)
         _run_script(conn, path.read_text(encoding="utf-8"))

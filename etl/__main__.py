@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [j for j in args.jobs if j not in job_names()]
     if unknown:
         parser.error(f"unknown job(s): {', '.join(unknown)}; known: {', '.join(job_names())}")
-    engine = db.get_engine()
+    engine = db.get_engine(role="jobs")  # the jobs' database role (README)
     # One session for all the jobs: each shared source is staged and validated once.
     results = run_all(engine=engine, names=args.jobs or job_names(), full=args.full,
                       since=args.since, progress_for=_progress)

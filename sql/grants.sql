@@ -1,7 +1,8 @@
 -- The privileges of the project's database roles, in one place (roles: migration 060).
 --
 -- console/migrate.py applies this file after every migrate run, in one transaction, as the
--- owner. It is declarative: it first takes every privilege away from the login roles, then
+-- migrating user (a superuser's grants on dh_owner's objects count as dh_owner's). It is
+-- declarative: it first takes every privilege away from the login roles, then
 -- grants exactly what is written here, so a privilege granted by hand does not survive the
 -- next migrate, and a table added by a later migration gets its schema's rules at once.
 -- A table that needs something other than its schema's rule gets a line below, with why.
@@ -51,6 +52,22 @@ GRANT EXECUTE ON ALL ROUTINES IN SCHEMA app, ops, mart, etl TO dh_jobs;
 -- views that great-expectations reads over its own connection, so temporary tables cannot
 -- serve) and drops them when the session ends. Only etl: the jobs create nothing elsewhere.
 GRANT CREATE ON SCHEMA etl TO dh_jobs;
+-- The incremental jobs hold their watermark back to the oldest open write transaction
+-- (etl/horizon.py), whose start pg_stat_activity shows other roles only with this role.
+-- Cluster-wide, so granted once, by a superuser; concurrent migrations may race to it.
+DO $$
+BEGIN
+    IF NOT pg_has_role('dh_jobs', 'pg_read_all_stats', 'MEMBER') THEN
+        GRANT pg_read_all_stats TO dh_jobs;
+    END IF;
+EXCEPTION
+    WHEN unique_violation OR duplicate_object THEN
+        NULL;  -- another database's migration granted it just now
+    WHEN insufficient_privilege THEN
+        RAISE WARNING 'dh_jobs lacks pg_read_all_stats: a superuser should run '
+                      '"GRANT pg_read_all_stats TO dh_jobs" (incremental jobs keep their '
+                      'watermark while they cannot see open transactions)';
+END $$;
 -- The staff accounts are none of the jobs' business (password hashes).
 REVOKE ALL ON ops.staff FROM dh_jobs;
 -- What the jobs write outside mart and etl:

@@ -6,6 +6,7 @@ expire – only mark overrides past their expiry as expired.
 check  – load and check a scorecard file, print its points table.
 
 Plain functions underneath, so a scheduler (cron, Airflow, Dagster) can call them too.
+The command runs as the jobs' database role (JOBS_DATABASE_URL, README).
 """
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ from console.errors import ConsoleError
 def score(card: Scorecard) -> int:
     """One scoring run in its own transaction; a failure is recorded as a failed run."""
     try:
-        with db.transaction() as conn:
+        with db.transaction(role="jobs") as conn:
             expired = credit_engine.expire_due_overrides(conn)
             run_id = credit_engine.score_all(conn, card)
     except Exception as err:
-        with db.transaction() as conn:
+        with db.transaction(role="jobs") as conn:
             credit_engine.record_failed_run(conn, card, error=f"{type(err).__name__}: {err}")
         raise
     print(f"overrides expired: {expired}")
@@ -35,7 +36,7 @@ def score(card: Scorecard) -> int:
 
 
 def _print_distribution(run_id: int) -> None:
-    with db.connection() as conn:
+    with db.connection(role="jobs") as conn:
         rows = db.fetch_all(conn, """SELECT grade, count(*) AS n,
                                             count(*) FILTER (WHERE insufficient_history) AS ih
                                      FROM ops.credit_scores WHERE run_id = :r
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_points(card)
         return 0
     if args.command == "expire":
-        with db.transaction() as conn:
+        with db.transaction(role="jobs") as conn:
             print(f"overrides expired: {credit_engine.expire_due_overrides(conn)}")
         return 0
     started = time.perf_counter()
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConsoleError as err:
         print(f"scoring refused: {err.key} {err.params}", file=sys.stderr)
         return 1
-    with db.connection() as conn:
+    with db.connection(role="jobs") as conn:
         n = db.scalar(conn, "SELECT merchants_scored FROM ops.credit_runs WHERE id = :r", r=run_id)
     print(f"run {run_id}: {n:,} merchants scored with {card.version} "
           f"in {time.perf_counter() - started:.1f}s")

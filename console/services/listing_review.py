@@ -446,7 +446,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m console.services.listing_review scan [--gap N]", file=sys.stderr)
         return 2
     gap = float(argv[argv.index("--gap") + 1]) if "--gap" in argv else None
-    with db.transaction() as conn:
+    with db.transaction(role="jobs") as conn:  # a scheduled job: the jobs' role
         raised = raise_listing_flags(conn=conn, price_gap=gap)
     for kind, n in raised.items():
         print(f"listing flags raised: {kind} = {n}")

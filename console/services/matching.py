@@ -517,7 +517,7 @@ def _main(argv: Iterable[str] | None = None) -> int:
     sub.add_parser("propose-bids", help="propose the best offer of bidding requests past deadline")
     args = parser.parse_args(list(argv) if argv is not None else None)
     k = MatchPolicy.from_env().top_k
-    with db.transaction() as conn:
+    with db.transaction(role="jobs") as conn:  # a scheduled job's work: the jobs' role
         lift_ui_timeout(conn)   # a command-line batch, not a page
         if args.cmd == "propose-bids":
             from console.services.deals import propose_best_offers

@@ -212,7 +212,7 @@ def results_for(conn: Connection, certification_id: int) -> pd.DataFrame:
 
 def main(argv: list[str]) -> int:
     refresh = "--refresh" in argv
-    with db.transaction() as conn:
+    with db.transaction(role="jobs") as conn:  # a scheduled job: the jobs' role
         n = run_prechecks(conn=conn, refresh=refresh)
     print(f"prechecks: {n} cases checked")
     return 0
