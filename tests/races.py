@@ -20,17 +20,21 @@ Call = tuple[Callable[..., Any], dict[str, Any]]
 
 @contextmanager
 def wide_engine(url: str, connections: int) -> Iterator[Engine]:
-    """An engine on the test's database for ``connections`` racers, set as the console's.
+    """The console's engine (dh_console) on the test's database, for ``connections`` racers,
+    set as the console's default until the block ends.
 
     Twice as many connections: each racer's transaction, plus the one the role gate
     (console.roles.requires) reads the caller's account with while that transaction is open.
     """
-    eng = sa.create_engine(url, pool_size=connections, max_overflow=connections,
+    eng = sa.create_engine(db.with_user(url, db.ROLE_USERS["console"]),
+                           pool_size=connections, max_overflow=connections,
                            connect_args={"options": "-c timezone=Asia/Shanghai"})
+    previous = db.get_engine()
     db.set_default_engine(eng)
     try:
         yield eng
     finally:
+        db.set_default_engine(previous)
         eng.dispose()
 
 
