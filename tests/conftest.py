@@ -33,7 +33,7 @@ from console import db
 from console.auth import hash_password
 from console.migrate import migrate
 from console.roles import PROTECTED, Actor
-from console.settings import PROJECT_ROOT
+from console.settings import PROJECT_ROOT, get_settings
 
 TEST_PASSWORD = "correct-horse-battery"
 
@@ -122,12 +122,14 @@ def _console_roles(url: str, monkeypatch) -> Iterator[None]:
     monkeypatch.setenv("JOBS_DATABASE_URL", db.with_user(url, db.ROLE_USERS["jobs"]))
     monkeypatch.setenv("READONLY_DATABASE_URL", db.with_user(url, db.ROLE_USERS["readonly"]))
     monkeypatch.setenv("MIGRATE_DATABASE_URL", url)
+    get_settings.cache_clear()   # db.role_url() reads these through the settings
     try:
         yield
     finally:
         console.dispose()
         jobs.dispose()
         db.forget_engines()
+        get_settings.cache_clear()
 
 
 @pytest.fixture

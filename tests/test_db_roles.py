@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from console import db
 from console.audit import verify_chain, write_audit
 from console.migrate import MIGRATION_DIR, migrate
-from console.settings import get_settings
+from console.settings import PROJECT_ROOT, get_settings
 
 LOGIN_ROLES = ("dh_console", "dh_jobs", "dh_readonly")
 
@@ -278,3 +278,38 @@ def test_roles_are_created_once_when_databases_migrate_at_the_same_moment(admin_
         with admin_engine.connect() as conn:
             for role in ("owner", "console", "jobs", "readonly"):
                 conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{prefix}{role}"')
+
+
+def test_without_database_url_the_embedded_server_serves_each_role(monkeypatch):
+    for name in ("DATABASE_URL", "JOBS_DATABASE_URL", "MIGRATE_DATABASE_URL",
+                 "READONLY_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CONSOLE_PGDATA", str(PROJECT_ROOT / ".pgdata-test"))  # already running
+    get_settings.cache_clear()
+    try:
+        superuser = make_url(db.database_url())
+        urls = {role: make_url(db.role_url(role)) for role in db.ROLE_USERS}
+    finally:
+        get_settings.cache_clear()
+    assert superuser.username == "postgres"
+    assert urls["owner"] == superuser   # the embedded server's superuser migrates
+    assert {r: (u.username, u.database, u.query) for r, u in urls.items() if r != "owner"} == {
+        r: (db.ROLE_USERS[r], superuser.database, superuser.query)
+        for r in ("console", "jobs", "readonly")}
+
+
+def test_serve_starts_streamlit_as_the_console_role(demo_engine, monkeypatch):
+    """`make run` migrates as the owner, then Streamlit gets dh_console's URL (and the jobs'
+    for its run-a-job button), never the superuser's or the migration URL."""
+    import console.__main__ as cli
+
+    started = {}
+    monkeypatch.setattr(cli.subprocess, "call",
+                        lambda command, env, cwd: started.update(command=command, env=env) or 0)
+    assert cli.main(["serve", "--server.port=8999"]) == 0
+    env, test_db = started["env"], demo_engine.url.database
+    assert make_url(env["DATABASE_URL"]).username == "dh_console"
+    assert make_url(env["JOBS_DATABASE_URL"]).username == "dh_jobs"
+    assert {make_url(env[k]).database for k in ("DATABASE_URL", "JOBS_DATABASE_URL")} == {test_db}
+    assert "MIGRATE_DATABASE_URL" not in env
+    assert started["command"][-1] == "--server.port=8999"
