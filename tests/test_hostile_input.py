@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from console import boundary, clock, db
 from console.auth import hash_password
 from console.errors import ConsoleError, InvalidInput
-from console.i18n import has_key
+from console.i18n import LANGUAGES, has_key, translate
 from console.roles import PROTECTED, Actor
 from tests.test_roles import service_modules  # noqa: F401  (imports every service module)
 
@@ -259,6 +259,9 @@ def test_hostile_values_are_refused_or_answered(name, hostile_db, world):
                     continue
                 if outcome == "refused" and not has_key(result.key):
                     problems.append(f"{path} = {label}: key {result.key} not in the catalogue")
+                elif outcome == "refused" and any(
+                        "{" in translate(result.key, lang, **result.params) for lang in LANGUAGES):
+                    problems.append(f"{path} = {label}: {result.key} is missing a placeholder")
                 must_refuse = label.strip("[]") not in MAY_PASS
                 if must_refuse and not (outcome == "refused" and isinstance(result, InvalidInput)):
                     problems.append(f"{path} = {label}: not refused ({outcome}: {result!r:.100})")
@@ -337,6 +340,21 @@ def test_multiline_fields_keep_line_breaks_single_line_fields_do_not():
 def test_like_escape_makes_wildcards_literal():
     assert boundary.like_escape("100%_a\\b") == "100\\%\\_a\\\\b"
     assert boundary.like_contains("%") == "%\\%%"
+
+
+def test_every_like_search_takes_an_escaped_pattern():
+    """A LIKE over a bound value must say ESCAPE (the pattern comes from like_contains);
+    building the pattern in SQL ('%' || :q || '%') would let % and _ match anything."""
+    import re
+    from console.settings import PROJECT_ROOT
+    found, unescaped = 0, []
+    for path in (PROJECT_ROOT / "console").rglob("*.py"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"\bI?LIKE\s+(:|'%'\s*\|\|)", line):
+                found += 1
+                if not re.search(r"I?LIKE\s+:\w+\s+ESCAPE", line):
+                    unescaped.append(f"{path.name}:{number}: {line.strip()}")
+    assert unescaped == [] and found >= 3
 
 
 # ---------------------------------------------------------------- exact cases on the demo
