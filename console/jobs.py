@@ -43,8 +43,12 @@ def _leads_and_matches(engine: Engine, *, full: bool) -> str:
     from console.services.leads import return_untouched
     from console.services.matching import rematch_changed, rematch_full
     policy = MatchPolicy.from_env()
+    # Committed before the rematch: the returns write audit rows, and an audit row holds the
+    # audit chain's head (migration 061) until its transaction ends, so every staff action
+    # would wait for the whole rematch.
     with engine.begin() as conn:
         returned = return_untouched(conn=conn, idle_hours=policy.lead_idle_hours)
+    with engine.begin() as conn:
         rematch = (rematch_full if full else rematch_changed)(conn=conn, top_k=policy.top_k)
         proposed = propose_best_offers(conn=conn)
     return (f"leads returned={returned}, requests rematched={rematch.requests}, "
@@ -64,8 +68,9 @@ def _credit(engine: Engine) -> str:
     from console.credit import engine as credit_engine
     from console.credit.scorecard import DEFAULT_CONFIG, load
     card = load(DEFAULT_CONFIG)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # audit rows: committed before the long run (see above)
         expired = credit_engine.expire_due_overrides(conn)
+    with engine.begin() as conn:
         run_id = credit_engine.score_all(conn, card)
     return f"scoring run {run_id}, overrides expired={expired}"
 
@@ -81,6 +86,7 @@ def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
 
 
 def run_all(*, engine: Engine, full: bool = False, echo: Callable[[str], None] = print) -> list[StepResult]:
+    """Every step in order on ``engine``: the jobs' (``db.get_engine(role="jobs")``)."""
     results = []
     for name, fn in steps(full=full):
         started = time.perf_counter()

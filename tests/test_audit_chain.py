@@ -229,3 +229,40 @@ def test_migration_061_chains_the_rows_that_were_there_in_id_order(server_url, a
         eng.dispose()
         with admin_engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_long_job_step_does_not_hold_the_chain_head(engine, jobs_engine, monkeypatch):
+    """The matching step returns idle leads (audit rows) and then rematches for a long time:
+    the returns commit first, so a staff action's audit row does not wait for the rematch."""
+    import time
+
+    from console import jobs
+    from console.services import leads, matching
+
+    rematching = threading.Event()
+
+    def returned_one(*, conn, idle_hours):
+        write_audit(conn=conn, actor_id=None, action="lead.auto_return", entity_type="lead",
+                    entity_id=1)
+        return 1
+
+    def slow_rematch(*, conn, top_k):
+        rematching.set()
+        conn.execute(sa.text("SELECT pg_sleep(2)"))
+        return matching.RematchResult(0, 0)
+
+    monkeypatch.setattr(leads, "return_untouched", returned_one)
+    monkeypatch.setattr(matching, "rematch_full", slow_rematch)
+    job = threading.Thread(target=jobs._leads_and_matches, args=(jobs_engine,), kwargs={"full": True})
+    job.start()
+    try:
+        assert rematching.wait(10)
+        started = time.perf_counter()
+        with db.transaction() as conn:
+            write_audit(conn=conn, actor_id=None, action="staff.action", entity_type="x",
+                        entity_id=2)
+        waited = time.perf_counter() - started
+    finally:
+        job.join()
+    assert waited < 1.0
+    assert verify().rows == 2

@@ -23,9 +23,12 @@ from console.errors import ConsoleError
 
 def score(card: Scorecard) -> int:
     """One scoring run in its own transaction; a failure is recorded as a failed run."""
+    # Expiry writes audit rows, which hold the audit chain's head until they commit
+    # (migration 061): commit them before the long scoring run, not after it.
+    with db.transaction(role="jobs") as conn:
+        expired = credit_engine.expire_due_overrides(conn)
     try:
         with db.transaction(role="jobs") as conn:
-            expired = credit_engine.expire_due_overrides(conn)
             run_id = credit_engine.score_all(conn, card)
     except Exception as err:
         with db.transaction(role="jobs") as conn:
