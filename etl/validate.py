@@ -53,7 +53,9 @@ def _datasource(engine: Engine):
     url = engine.url.render_as_string(hide_password=False)
     if url not in _datasources:
         name = f"pg_{len(_datasources)}_{uuid.uuid4().hex[:6]}"
-        _datasources[url] = _context().data_sources.add_sql(name, connection_string=url)
+        # GE makes its own engine: it too keeps bound values out of its errors (console/db.py).
+        _datasources[url] = _context().data_sources.add_sql(
+            name, connection_string=url, kwargs={"hide_parameters": True})
     return _datasources[url]
 
 
