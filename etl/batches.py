@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from etl.checks import Check
+from etl.horizon import change_horizon
 from etl.sources import SOURCES
 from etl.validate import GeResult, validate_relation
 
@@ -38,7 +39,7 @@ class Batch:
     table: str              # the source, e.g. "app.listings"
     relation: str           # etl.batch_<token>_<short>
     rows: int
-    high: Any               # the new watermark of the source, or None when the batch is empty
+    high: str | None        # the source's next watermark (ISO time); None: keep the old one
 
 
 @dataclass
@@ -159,36 +160,38 @@ class Session:
 def _stage(conn: Connection, table: str, relation: str, *, full: bool,
            since: datetime | None, mark: Any) -> Batch:
     """Copy the source's batch into an unlogged table; a full run stages a view instead
-    (everything, without copying it)."""
+    (everything, without copying it).
+
+    An incremental batch holds the rows changed at or after the watermark ``mark``; the new
+    watermark is the change horizon read here, before the batch (``etl/horizon.py``), not the
+    newest change seen: a transaction still open now may commit rows older than that.
+    """
     src = SOURCES[table]
-    run_started = _q(conn, "SELECT now()").scalar_one()
-    select = f"SELECT s.*, ({src.change_expr}) AS _change FROM {table} s"
+    horizon = change_horizon(conn)
+    select = f"SELECT s.*, s.updated_at AS _change FROM {table} s"
     if full:
         conn.execute(sa.text(f"CREATE VIEW {relation} AS {select}"))
     elif since is not None:
-        since_expr = src.change_expr if src.watermark_kind == "ts" else _since_column(table)
-        _q(conn, f"CREATE UNLOGGED TABLE {relation} AS {select} WHERE ({since_expr}) > :since",
+        _q(conn, f"CREATE UNLOGGED TABLE {relation} AS {select} WHERE ({src.since_expr}) > :since",
            since=since)
     elif mark is not None:
-        cast = "timestamptz" if src.watermark_kind == "ts" else "bigint"
+        # >=: a row stamped exactly at the horizon may have committed after the last batch.
         _q(conn, f"CREATE UNLOGGED TABLE {relation} AS {select} "
-                 f"WHERE ({src.change_expr}) > CAST(:mark AS {cast})", mark=mark)
+                 f"WHERE s.updated_at >= CAST(:mark AS timestamptz)", mark=_as_time(mark))
     else:
         conn.execute(sa.text(f"CREATE UNLOGGED TABLE {relation} AS {select}"))
     if not full:
         # The loads join the batch to large tables: give the planner its real size.
         conn.execute(sa.text(f"ANALYZE {relation}"))
-    stats = _q(conn, f"SELECT count(*) AS n, max(_change) AS hi FROM {relation}").one()
-    high = None
-    if stats.hi is not None:
-        # Never past the staging time: a future-dated row must not hide later changes.
-        high = min(stats.hi, run_started).isoformat() if src.watermark_kind == "ts" \
-            else int(stats.hi)
-    return Batch(table, relation, int(stats.n), high)
+    rows = _q(conn, f"SELECT count(*) FROM {relation}").scalar_one()
+    return Batch(table, relation, int(rows), horizon.isoformat() if horizon else None)
 
 
-def _since_column(table: str) -> str:
-    return {"app.events": "occurred_at"}.get(table, "created_at")
+def _as_time(mark: Any) -> str:
+    if isinstance(mark, str):
+        return mark
+    # An id mark from before migration 064 that the migration did not convert.
+    raise ValueError(f"watermark {mark!r} is not a time: run this job with --full once")
 
 
 def _drop(conn: Connection, relation: str) -> None:

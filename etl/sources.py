@@ -1,14 +1,14 @@
 """The source tables the jobs read, how each one is extracted incrementally, and the
 checks every batch of it must pass.
 
-Watermarks: mutable tables by ``updated_at``; append-only tables by ``id`` (late events
-with an old timestamp are still picked up); the few mutable tables without ``updated_at``
-by the latest of their state timestamps (a payment is paid, a dispute resolved).
+Watermarks: every source is extracted by ``updated_at``, which the database stamps on every
+write (migration 064), from the change horizon of the previous run (``etl/horizon.py``): no
+row committed late, whatever its id or business times, falls below it. ``--since`` reprocesses
+by a business time where the change time would not serve (an event's ``occurred_at``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from etl import checks as ck
 from etl.checks import Check
@@ -17,28 +17,34 @@ from etl.checks import Check
 @dataclass(frozen=True)
 class Source:
     table: str                                # e.g. "app.listings"
-    watermark_kind: Literal["ts", "id"]
-    change_expr: str                          # SQL over the table's columns, alias-free
+    # What ``--since TS`` compares with TS (SQL over the table's columns, alias-free).
+    since_expr: str = "updated_at"
 
     @property
     def short(self) -> str:
         return self.table.split(".", 1)[1]
 
+    @property
+    def change_expr(self) -> str:
+        """The row's change time, kept by the database (migration 064)."""
+        return "updated_at"
+
 
 SOURCES: dict[str, Source] = {s.table: s for s in (
-    Source("app.merchants", "ts", "updated_at"),
-    Source("app.certifications", "ts", "updated_at"),
-    Source("app.listings", "ts", "updated_at"),
-    Source("app.requests", "ts", "updated_at"),
-    Source("ops.matches", "ts", "updated_at"),
-    Source("app.orders", "ts", "updated_at"),
-    Source("app.payments", "ts", "greatest(created_at, paid_at)"),
-    Source("app.events", "id", "id"),
-    Source("app.reviews", "id", "id"),
-    Source("app.disputes", "ts", "greatest(created_at, resolved_at)"),
-    Source("app.loan_applications", "ts", "greatest(applied_at, decided_at, closed_at)"),
-    Source("ops.listing_flags", "ts", "updated_at"),
-    Source("ops.contact_log", "id", "id"),
+    Source("app.merchants"),
+    Source("app.certifications"),
+    Source("app.listings"),
+    Source("app.requests"),
+    Source("ops.matches"),
+    Source("app.orders"),
+    Source("app.payments"),
+    # Append-only: rows written before migration 064 all read its time as their updated_at.
+    Source("app.events", "occurred_at"),
+    Source("app.reviews", "created_at"),
+    Source("app.disputes"),
+    Source("app.loan_applications"),
+    Source("ops.listing_flags"),
+    Source("ops.contact_log", "created_at"),
 )}
 
 EVENT_TYPES = ('registered', 'login', 'cert_submitted', 'cert_approved', 'cert_rejected',

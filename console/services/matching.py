@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from console import db
 from console.roles import Actor, requires
 from console.settings import DEFAULT_ROT_DAYS, get_settings
+from etl.horizon import change_horizon
 
 # Credit grades come from the ratings area: ops.merchant_credit, a thin view on the current-grade
 # table (one row per merchant, migration 066), looked up by merchant id. Where it is absent, a
@@ -402,31 +403,38 @@ WATERMARK_JOB = "matching.rematch_changed"
 
 
 def rematch_changed(*, conn: Connection, top_k: int = 5, as_of: datetime | None = None) -> RematchResult:
-    """The scheduler's incremental run: everything changed since the last watermark."""
+    """The scheduler's incremental run: everything changed since the last watermark.
+
+    The next watermark is the change horizon read before the changed rows are (the run's
+    clock held back to the oldest write transaction still open, etl/horizon.py): a listing
+    whose transaction began before this run and commits after it is read by the next one.
+    """
     lift_ui_timeout(conn)
     now = _now(as_of)
     since = db.scalar(conn, "SELECT watermark FROM etl.watermarks WHERE job = :j FOR UPDATE",
                       j=WATERMARK_JOB)
+    horizon = change_horizon(conn, clock=as_of)
     if since is None:
         result = rematch_full(conn=conn, top_k=top_k, as_of=now)
     else:
         listing_ids = [r["id"] for r in db.fetch_all(conn, """
-            SELECT l.id FROM app.listings l WHERE l.updated_at > :since
+            SELECT l.id FROM app.listings l WHERE l.updated_at >= :since
             UNION
             SELECT l.id FROM app.listings l JOIN app.merchants m ON m.id = l.merchant_id
-            WHERE m.updated_at > :since""", since=since)]
+            WHERE m.updated_at >= :since""", since=since)]
         request_ids = [r["id"] for r in db.fetch_all(conn, """
-            SELECT r.id FROM app.requests r WHERE r.updated_at > :since
+            SELECT r.id FROM app.requests r WHERE r.updated_at >= :since
             UNION
             SELECT r.id FROM app.requests r JOIN app.merchants m ON m.id = r.merchant_id
-            WHERE m.updated_at > :since""", since=since)]
+            WHERE m.updated_at >= :since""", since=since)]
         a = rematch_requests(conn=conn, request_ids=request_ids, top_k=top_k, as_of=now)
         b = rematch_listings(conn=conn, listing_ids=listing_ids, top_k=top_k, as_of=now)
         result = RematchResult(a.requests + b.requests, a.suggestions + b.suggestions)
-    db.execute(conn, """INSERT INTO etl.watermarks (job, watermark) VALUES (:j, :w)
-                        ON CONFLICT (job) DO UPDATE SET watermark = EXCLUDED.watermark,
-                                                        updated_at = now()""",
-               j=WATERMARK_JOB, w=now)
+    if horizon is not None:  # None: an open writer's start is hidden; keep the watermark
+        db.execute(conn, """INSERT INTO etl.watermarks (job, watermark) VALUES (:j, :w)
+                            ON CONFLICT (job) DO UPDATE SET watermark = EXCLUDED.watermark,
+                                                            updated_at = now()""",
+                   j=WATERMARK_JOB, w=horizon)
     return result
 
 
