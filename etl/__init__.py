@@ -48,4 +48,17 @@ def run_all(*, engine: Engine, names: list[str] | None = None, full: bool = Fals
                      triggered_by=triggered_by)
 
 
-__all__ = ["JobRefused", "RunResult", "job_names", "run_all", "run_job"]
+def check_contracts(*, engine: Engine, names: list[str] | None = None,
+                    triggered_by: str = "cli") -> dict[str, list[str]]:
+    """Validate the marts of some jobs (all by default) against their contracts, loading
+    nothing; returns each job's failed checks (etl/contracts.py)."""
+    from etl.jobs import JOBS
+    from etl.runner import check_contracts as _check
+    unknown = [n for n in names or [] if n not in JOBS]
+    if unknown:
+        raise KeyError(f"unknown job(s) {unknown!r}; known: {', '.join(JOBS)}")
+    return _check([JOBS[n] for n in names or job_names()], engine=engine,
+                  triggered_by=triggered_by)
+
+
+__all__ = ["JobRefused", "RunResult", "check_contracts", "job_names", "run_all", "run_job"]

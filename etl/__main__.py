@@ -1,4 +1,4 @@
-"""python -m etl run [JOB ...] [--full] [--since TS]   |   python -m etl list
+"""python -m etl run [JOB ...] [--full] [--since TS]  |  python -m etl check [JOB ...]  |  python -m etl list
 
 Shows a progress line per job while it runs and a summary table at the end. Exit status:
 0 all succeeded, 1 a job failed, 2 a job was refused (another run holds its lock).
@@ -10,7 +10,7 @@ import sys
 from datetime import datetime
 
 from console import db
-from etl import job_names, run_all
+from etl import check_contracts, job_names, run_all
 from etl.runner import RunResult
 
 
@@ -41,6 +41,8 @@ def _summary(results: list[RunResult]) -> str:
             lines.append(f"  ! {r.error}")
         elif r.failed_checks:
             lines.append(f"  ~ warnings: {', '.join(r.failed_checks)}")
+        if r.contracts_failed:
+            lines.append(f"  x contracts failed: {', '.join(r.contracts_failed)}")
     return "\n".join(lines)
 
 
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--full", action="store_true", help="rebuild the marts from scratch (backfill)")
     run.add_argument("--since", type=datetime.fromisoformat, metavar="TS",
                      help="reprocess source rows changed after TS (ISO 8601, e.g. 2025-03-01T00:00+08:00)")
+    check = sub.add_parser("check", help="validate the marts against their contracts, loading nothing")
+    check.add_argument("jobs", nargs="*", metavar="JOB")
     sub.add_parser("list", help="list the jobs")
     args = parser.parse_args(argv)
 
@@ -64,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown job(s): {', '.join(unknown)}; known: {', '.join(job_names())}")
     engine = db.get_engine(role="jobs")  # the jobs' database role (README)
+    if args.command == "check":  # exit 1 when a contract failed
+        failed = check_contracts(engine=engine, names=args.jobs or job_names())
+        for job, names in failed.items():
+            print(f"{job:<18} {'ok' if not names else 'FAILED: ' + ', '.join(names)}")
+        return 1 if any(failed.values()) else 0
     # One session for all the jobs: each shared source is staged and validated once.
     results = run_all(engine=engine, names=args.jobs or job_names(), full=args.full,
                       since=args.since, progress_for=_progress)

@@ -25,13 +25,15 @@ class Check:
     name: str                     # unique in a suite, e.g. "listings.status_in_set"
     source: str                   # the source table, e.g. "app.listings"
     kind: str                     # not_null | unique | in_set | non_negative | not_future | fk | price_band | row_count_drop
+                                  # and, for the marts' contracts: unique_key | between | has_columns | rows_violating
     severity: Severity
     column: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def row_level(self) -> bool:
-        return self.kind != "row_count_drop"
+        """A check whose failing rows go to the quarantine (the sources' checks)."""
+        return self.kind in _ROW_KINDS
 
     def failing_predicate(self, alias: str = "s", relation: str = "") -> str:
         """SQL boolean over ``alias`` (a staging row): true when the row fails.
@@ -80,12 +82,30 @@ class Check:
             floor = 0 if previous_count is None else int(
                 previous_count * (1 - self.params["max_drop_pct"] / 100))
             return gxe.ExpectTableRowCountToBeBetween(min_value=floor, meta=meta)
+        if self.kind == "unique_key":
+            columns = list(self.params["columns"])
+            if len(columns) == 1:  # GE's compound expectation wants two or more
+                return gxe.ExpectColumnValuesToBeUnique(column=columns[0], meta=meta)
+            return gxe.ExpectCompoundColumnsToBeUnique(column_list=columns, meta=meta)
+        if self.kind == "between":
+            return gxe.ExpectColumnValuesToBeBetween(column=self.column, min_value=self.params["low"],
+                                                     max_value=self.params["high"], meta=meta)
+        if self.kind == "has_columns":
+            return gxe.ExpectTableColumnsToMatchSet(column_set=list(self.params["columns"]),
+                                                    exact_match=False, meta=meta)
+        if self.kind == "rows_violating":
+            return gxe.UnexpectedRowsExpectation(unexpected_rows_query=self.params["query"],
+                                                 meta=meta, description=self.name)
         # Cross-table and clock checks: GE's own SQL escape hatch, same predicate as ours.
         return gxe.UnexpectedRowsExpectation(
             # GE substitutes {batch} with "(…) AS subselect": the predicate uses that alias.
             unexpected_rows_query=(f"SELECT * FROM {{batch}} "
                                    f"WHERE {self.failing_predicate('subselect')}"),
             meta=meta, description=self.name)
+
+
+_ROW_KINDS = frozenset({"not_null", "unique", "in_set", "non_negative", "not_future", "fk",
+                        "price_band"})
 
 
 def _literal(value: Any) -> str:
@@ -136,3 +156,29 @@ def row_count_drop(source: str, max_drop_pct: float = 50, severity: Severity = "
     """The source table may not shrink by more than max_drop_pct since the last run."""
     return Check(f"{_short(source)}.row_count_drop", source, "row_count_drop", severity,
                  params={"max_drop_pct": max_drop_pct})
+
+
+# ---------------------------------------------------------------- the marts' contracts
+def unique_key(relation: str, columns: Sequence[str]) -> Check:
+    """The mart's key: unique over these columns (compound)."""
+    return Check(f"{_short(relation)}.key_unique", relation, "unique_key", "error",
+                 params={"columns": tuple(columns)})
+
+
+def between(relation: str, column: str, low: float | None, high: float | None,
+            name: str | None = None) -> Check:
+    return Check(name or f"{_short(relation)}.{column}_between", relation, "between", "error",
+                 column, {"low": low, "high": high})
+
+
+def has_columns(relation: str, columns: Sequence[str]) -> Check:
+    """The columns the dashboards read are there (more may be)."""
+    return Check(f"{_short(relation)}.columns", relation, "has_columns", "error",
+                 params={"columns": tuple(columns)})
+
+
+def rows_violating(relation: str, name: str, query: str) -> Check:
+    """An invariant across rows or tables: ``query`` selects the rows that break it, reading
+    the mart as ``{batch}`` (great-expectations names it ``subselect``)."""
+    return Check(f"{_short(relation)}.{name}", relation, "rows_violating", "error",
+                 params={"query": query})

@@ -52,7 +52,12 @@ if fresh is not None:
     if fresh.empty:
         st.info(t("common.none"))
     else:
-        st.dataframe(labelled(with_status_labels(fresh), "dq.col"), hide_index=True, width="stretch")
+        broken = fresh.loc[fresh["contract"] == "failed", "mart"].tolist()
+        if broken:  # a mart that broke its contract: in red, above the table
+            st.error(t("dq.contract.broken", marts=", ".join(broken)), icon=":material/error:")
+        shown = with_status_labels(fresh).assign(contract=fresh["contract"].map(
+            lambda v: ("🔴 " if v == "failed" else "") + t(f"dq.contract.{v}")))
+        st.dataframe(labelled(shown, "dq.col"), hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------- run history
 st.subheader(t("dq.history"))

@@ -83,11 +83,15 @@ def quarantined_rows(*, conn: Connection, actor: Actor, job: str | None = None,
 
 @requires(*READERS)
 def mart_freshness(*, conn: Connection, actor: Actor) -> pd.DataFrame:
-    """When each mart was last computed and whether its job's latest validation passed."""
+    """When each mart was last computed, whether its job's latest validation passed, and
+    the verdict of the mart's latest contract validation (``contract``: passed, failed, or
+    none when never validated) with the number of its failed checks."""
     return db.fetch_df(conn, """
         SELECT mart, job, computed_at,
                round(extract(epoch FROM now() - computed_at)::numeric / 3600, 1) AS age_hours,
-               last_run_status, last_run_at, validation_passed, failed_expectations
+               last_run_status, last_run_at, validation_passed, failed_expectations,
+               CASE WHEN contract_passed THEN 'passed' WHEN NOT contract_passed THEN 'failed'
+                    ELSE 'none' END AS contract, failed_contracts
         FROM mart.freshness ORDER BY mart""")
 
 

@@ -764,10 +764,16 @@ class ChartFreshness:
     last_run_status: str | None      # succeeded | failed | running | None (never run)
     validation_passed: bool | None   # None: no run logged
     failed_expectations: int
+    # Marts whose latest contract validation failed (etl/contracts.py), and how many checks.
+    broken_marts: tuple[str, ...] = ()
+    failed_contracts: int = 0
 
     @property
     def state(self) -> str:
-        """'ok', 'warning' (last run failed or its validation did not pass) or 'unknown'."""
+        """'broken' (a mart's contract failed: the figures cannot be trusted), 'warning'
+        (last run failed or its validation did not pass), 'ok' or 'unknown'."""
+        if self.broken_marts:
+            return "broken"
         if self.last_run_status is None:
             return "unknown"
         if self.last_run_status == "failed" or self.validation_passed is False:
@@ -782,7 +788,8 @@ def freshness(*, conn: Connection, actor: Actor) -> dict[str, ChartFreshness]:
     names = sorted({m for marts in CHART_MARTS.values() for m in marts})
     logged = db.fetch_df(conn, """
         SELECT regexp_replace(mart, '^mart\\.', '') AS mart, computed_at, last_run_status,
-               last_run_at, validation_passed, failed_expectations
+               last_run_at, validation_passed, failed_expectations, contract_passed,
+               failed_contracts
         FROM mart.freshness
         WHERE regexp_replace(mart, '^mart\\.', '') = ANY(CAST(:names AS text[]))""", names=names)
     by_mart = {r["mart"]: r for r in logged.to_dict("records")}
@@ -803,6 +810,7 @@ def _chart_freshness(chart: str, marts: Sequence[str], by_mart: dict[str, dict],
     failed = [r for r in runs if r["last_run_status"] == "failed"]
     latest = max(runs, key=lambda r: (r["last_run_at"] is not None, _ts(r["last_run_at"])
                                       or datetime.fromtimestamp(0).astimezone()))
+    broken = [m for m in marts if m in by_mart and _is_false(by_mart[m].get("contract_passed"))]
     return ChartFreshness(
         chart=chart,
         computed_at=min(computed) if computed else None,
@@ -811,7 +819,14 @@ def _chart_freshness(chart: str, marts: Sequence[str], by_mart: dict[str, dict],
         validation_passed=all(bool(r["validation_passed"]) for r in runs),
         # Marts of one chart usually share a run: the largest count, not the sum.
         failed_expectations=max(int(r["failed_expectations"]) for r in runs),
+        broken_marts=tuple(broken),
+        failed_contracts=sum(int(by_mart[m].get("failed_contracts") or 0) for m in broken),
     )
+
+
+def _is_false(value: Any) -> bool:
+    """A verdict read through pandas: False (numpy or not), never None or NaN."""
+    return value is not None and not pd.isna(value) and not bool(value)
 
 
 def _ts(value: Any) -> datetime | None:
