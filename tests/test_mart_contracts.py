@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+import streamlit as st
 
 from console.services import data_quality as dq
 from console.services import growth
 from etl import check_contracts, run_all, run_job
 from etl.contracts import CONTRACTS
 from etl.jobs import JOBS
+from tests.apptest import app_as, page_script_as
 from tests.test_etl import change, q, seed
 
 
@@ -128,3 +130,22 @@ def test_a_corrupted_mart_fails_the_contract_that_names_it(seeded, make_actor, c
     chart = next(c for c, marts in growth.CHART_MARTS.items() if mart.split(".")[1] in marts)
     charts, table = badges(seeded, make_actor)
     assert charts[chart] == "broken" and table[mart] == "failed"
+
+
+def test_the_pages_mark_the_broken_mart_in_red(seeded, make_actor):
+    st.cache_data.clear()
+    with seeded.begin() as conn:
+        conn.execute(sa.text("UPDATE mart.supply_demand SET live_listings = -1 "
+                             "WHERE brand_id = 1 AND tier_level = 1"))
+    check_contracts(engine=seeded, names=["supply_demand"])
+    growth_page = app_as(make_actor("manager"), page="pages/mgr_growth.py")
+    assert not growth_page.exception
+    badges_text = [m.value for m in growth_page.markdown if "校验" in m.value]
+    assert any("数据校验未通过（1 项）" in b and ":red-badge" in b for b in badges_text), badges_text
+    quality = page_script_as(make_actor("admin"), "pages/admin_data_quality.py", lang="en")
+    assert not quality.exception
+    assert [e.value for e in quality.error] == [
+        "Contract failed: mart.supply_demand. Their figures cannot be trusted and their "
+        "dashboards are marked red; see the contract:… suites under “Latest validation per "
+        "suite” below."]
+    st.cache_data.clear()
