@@ -14,6 +14,7 @@ import csv
 import io
 import itertools
 
+from bench import _actors
 from console import db
 from console.roles import Actor
 from console.services import merchants, vehicle_library
@@ -29,16 +30,7 @@ def _ensure_data(ctx) -> None:
 
 
 def _actor(ctx, role: str) -> Actor:
-    with ctx.engine.begin() as conn:
-        row = db.fetch_one(conn, """SELECT id, username, display_name, roles FROM ops.staff
-                                    WHERE :r = ANY (roles) AND is_active ORDER BY id LIMIT 1""", r=role)
-        if row is None:
-            row = db.fetch_one(conn, """
-                INSERT INTO ops.staff (username, display_name, password_hash, roles)
-                VALUES (:u, 'BENCH', 'x', ARRAY[:r]) RETURNING id, username, display_name, roles""",
-                u=f"bench_{role}", r=role)
-    return Actor(id=row["id"], username=row["username"], display_name=row["display_name"],
-                 roles=frozenset(row["roles"]))
+    return _actors.actor(ctx.engine, role)
 
 
 def _filter_mix(ctx, bd: Actor) -> list[DirectoryFilters]:
@@ -56,7 +48,7 @@ def _directory_ms(ctx, bd: Actor) -> float:
         with ctx.engine.connect() as conn:
             merchants.count_directory(conn=conn, actor=bd, filters=filters)
             merchants.search_directory(conn=conn, actor=bd, filters=filters, limit=50)
-    return ctx.median_ms(one, repeat=18)
+    return ctx.measure("directory_page_ms", one, repeat=18)
 
 
 def _profile_ms(ctx, bd: Actor) -> float:
@@ -71,7 +63,7 @@ def _profile_ms(ctx, bd: Actor) -> float:
     def one() -> None:
         with ctx.engine.connect() as conn:
             merchants.merchant_profile(conn=conn, actor=bd, merchant_id=next(ids))
-    return ctx.median_ms(one, repeat=10)
+    return ctx.measure("merchant_profile_ms", one, repeat=10)
 
 
 def _preview_ms(ctx, ops: Actor) -> float:
@@ -93,12 +85,12 @@ def _preview_ms(ctx, ops: Actor) -> float:
     def one() -> None:
         with ctx.engine.connect() as conn:
             vehicle_library.preview_import(conn=conn, actor=ops, content=content)
-    return ctx.median_ms(one, repeat=5, warmup=1)
+    return ctx.measure("library_preview_ms", one, repeat=5)
 
 
 def run(ctx) -> None:
     _ensure_data(ctx)
     bd, ops = _actor(ctx, "bd"), _actor(ctx, "ops")
-    ctx.report("directory_page_ms", _directory_ms(ctx, bd), "ms")
-    ctx.report("merchant_profile_ms", _profile_ms(ctx, bd), "ms")
-    ctx.report("library_preview_ms", _preview_ms(ctx, ops), "ms")
+    _directory_ms(ctx, bd)
+    _profile_ms(ctx, bd)
+    _preview_ms(ctx, ops)

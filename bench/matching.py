@@ -1,10 +1,14 @@
 """Matchmaking speed: search, full and incremental rematch (SQL vs a pandas baseline), board.
 
-Figures: search_ms (target <= 200 at large), rematch_full_s (<= 60), rematch_pandas_s (for the
-ratio), rematch_one_listing_ms (<= 100), board_ms (<= 150).
+Figures (targets at large): search_ms (<= 150: the median of every timed search, all filter
+cases pooled) and search_ms_max (<= 300: the slowest case's median, named; every case is
+printed), rematch_full_s (<= 60), rematch_pandas_s (a cost reference), rematch_one_listing_ms
+(<= 100), board_ms (<= 150). Each is the median of its runs, printed with it; the runs that
+commit (full rematch) each run after a change set of their own.
 """
 from __future__ import annotations
 
+import statistics
 import time
 from datetime import datetime, timezone
 
@@ -12,9 +16,12 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from bench import _actors, _changes
 from console import db
 from console.roles import Actor
 from console.services import deals, matching, search
+
+RUNS = 3
 
 
 def _ensure_data(ctx) -> None:
@@ -25,32 +32,103 @@ def _ensure_data(ctx) -> None:
     seed(engine=ctx.engine, scale=ctx.scale, seed=ctx.seed)
 
 
+def _search_cases(ctx) -> dict[str, search.SearchFilters]:
+    """Every filter the search offers, alone, and the combinations staff use; named."""
+    with ctx.engine.connect() as conn:
+        top = db.fetch_one(conn, """
+            SELECT t.series_id, se.brand_id, l.trim_id, lc.province, l.city_id
+            FROM app.listings l JOIN app.trims t ON t.id = l.trim_id
+            JOIN app.series se ON se.id = t.series_id JOIN app.cities lc ON lc.id = l.city_id
+            WHERE l.status = 'live'
+            GROUP BY 1, 2, 3, 4, 5 ORDER BY count(*) DESC LIMIT 1""")
+        from_city = db.scalar(conn, "SELECT id FROM app.cities ORDER BY tier_level, id LIMIT 1")
+        colours = [r["exterior_color"] for r in db.fetch_all(conn, """
+            SELECT exterior_color FROM app.listings WHERE status = 'live'
+            GROUP BY 1 ORDER BY count(*) DESC LIMIT 2""")]
+        rare_colour = db.scalar(conn, """
+            SELECT exterior_color FROM app.listings WHERE status = 'live'
+            GROUP BY 1 HAVING count(*) >= 100 ORDER BY count(*) LIMIT 1""")
+    F = search.SearchFilters
+    series, brand, trim = top["series_id"], top["brand_id"], top["trim_id"]
+    province, city = top["province"], top["city_id"]
+    return {
+        "none": F(),
+        "sort_price": F(sort="price"),
+        "sort_price_desc": F(sort="price_desc"),
+        "sort_discount": F(sort="discount"),
+        "brand": F(brand_id=brand, sort="price"),
+        "series": F(series_id=series, sort="price"),
+        "trim": F(trim_id=trim, sort="price"),
+        "guide_range": F(guide_min=150_000, guide_max=300_000),
+        "price_range": F(price_min=100_000, price_max=200_000, sort="price"),
+        "discount_5_15": F(points_min=5, points_max=15, sort="discount"),
+        "series+discount_5_15": F(series_id=series, points_min=5, points_max=15, sort="discount"),
+        "brand+discount_min_10": F(brand_id=brand, points_min=10, sort="discount"),
+        "province": F(province=province),
+        "city": F(city_id=city, sort="price"),
+        "tier+colour+fresh_30": F(tier=1, colors=colours[:1], fresh_days=30),
+        "colours": F(colors=colours, sort="price_desc"),
+        "rare_colour": F(colors=(rare_colour,), sort="price"),
+        "luxury_guide_range": F(guide_min=1_000_000, sort="price_desc"),
+        "parallel_import": F(parallel_import=True),
+        "self_operated": F(self_operated=True, sort="price"),
+        "fresh_7": F(fresh_days=7),
+        "merchant_type": F(merchant_types=("resource",)),
+        "grade_a_or_better": F(grades=("AAA", "AA", "A")),
+        "grade_c": F(grades=("C",), sort="price"),
+        "series+grade+discount": F(series_id=series, grades=("AAA", "AA", "A", "BBB"),
+                                   points_min=5, points_max=15, sort="discount"),
+        "distance": F(from_city_id=from_city, sort="distance"),
+        "series+distance": F(series_id=series, from_city_id=from_city, sort="distance"),
+        "province+discount+distance": F(province=province, points_min=5, points_max=15,
+                                        from_city_id=from_city, sort="distance"),
+        "brand+province+price+type+grade": F(
+            brand_id=brand, province=province, price_min=100_000, price_max=400_000,
+            merchant_types=("4s", "secondary"), grades=("AAA", "AA", "A", "BBB")),
+        "everything": F(brand_id=brand, series_id=series, guide_min=100_000, guide_max=500_000,
+                        price_min=50_000, price_max=500_000, points_min=1, points_max=30,
+                        tier=1, colors=colours, parallel_import=False, self_operated=False,
+                        fresh_days=365, merchant_types=("4s", "secondary", "resource"),
+                        grades=("AAA", "AA", "A", "BBB", "BB"), from_city_id=from_city,
+                        sort="distance"),
+    }
+
+
 def _bench_search(ctx) -> None:
+    """search_ms: the median of every timed search, all cases pooled (each case 5 runs);
+    search_ms_max: the slowest case's median, named. Every case is printed."""
+    actor = _actors.actor(ctx.engine, "bd")
+    pooled: list[float] = []
+    per_case: dict[str, float] = {}
     with ctx.engine.connect() as conn:
-        series_id = db.scalar(conn, """SELECT t.series_id FROM app.listings l JOIN app.trims t ON t.id = l.trim_id
-                                       WHERE l.status = 'live' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""")
-        city_id = db.scalar(conn, "SELECT id FROM app.cities ORDER BY tier_level, id LIMIT 1")
-    actor = Actor(id=0, username="bench", display_name="bench", roles=frozenset({"bd"}))
-    cases = [
-        search.SearchFilters(series_id=series_id, sort="price"),
-        search.SearchFilters(series_id=series_id, points_min=5, points_max=15, sort="discount"),
-        search.SearchFilters(tier=1, colors=("白",), fresh_days=30, sort="freshness"),
-        search.SearchFilters(series_id=series_id, from_city_id=city_id, sort="distance"),
-    ]
-    samples = []
-    with ctx.engine.connect() as conn:
-        for filters in cases:
-            samples.append(ctx.median_ms(lambda f=filters: search.search_listings(
-                conn=conn, actor=actor, filters=f, limit=50), repeat=7))
-    ctx.report("search_ms", float(np.median(samples)), "ms")
+        for name, filters in _search_cases(ctx).items():
+            runs = ctx.samples(lambda f=filters: search.search_listings(
+                conn=conn, actor=actor, filters=f, limit=50), repeat=5)
+            pooled += runs
+            per_case[name] = statistics.median(runs)
+            print(f"    search {name:<32} {per_case[name]:8.1f} ms  (runs: "
+                  + ", ".join(f"{r:.1f}" for r in runs) + ")", flush=True)
+    slowest = max(per_case, key=per_case.get)
+    ctx.report("search_ms", statistics.median(pooled), "ms",
+               note=f"median of {len(pooled)} searches over {len(per_case)} filter cases")
+    ctx.report("search_ms_max", per_case[slowest], "ms", note=f"slowest case: {slowest}")
 
 
-def _bench_rematch_full(ctx, as_of: datetime) -> None:
-    start = time.perf_counter()
-    with ctx.engine.begin() as conn:
-        result = matching.rematch_full(conn=conn, top_k=5, as_of=as_of)
-    ctx.report("rematch_full_s", time.perf_counter() - start, "s")
-    ctx.report("rematch_full_suggestions", result.suggestions, "rows")
+def _bench_rematch_full(ctx) -> None:
+    """Three full recomputes, each after a change set of its own (0.2% of the rows: listings
+    sold and new ones published, requests touched), so each one recomputes changed data."""
+    runs, suggestions = [], 0
+    for n in range(RUNS):
+        with ctx.engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            _changes.apply(conn, per_mille=2, salt=900 + n)
+        start = time.perf_counter()
+        with ctx.engine.begin() as conn:
+            result = matching.rematch_full(conn=conn, top_k=5, as_of=datetime.now(timezone.utc))
+        runs.append(time.perf_counter() - start)
+        suggestions = result.suggestions
+    ctx.report("rematch_full_s", statistics.median(runs), "s", runs=runs)
+    ctx.report("rematch_full_suggestions", suggestions, "rows")
 
 
 def _pandas_rematch(conn, as_of: datetime, k: int = 5, chunk: int = 5_000) -> int:
@@ -118,11 +196,17 @@ def _pandas_rematch(conn, as_of: datetime, k: int = 5, chunk: int = 5_000) -> in
     return written
 
 
-def _bench_pandas(ctx, as_of: datetime) -> None:
-    start = time.perf_counter()
-    with ctx.engine.connect() as conn:
-        rows = _pandas_rematch(conn, as_of)
-    ctx.report("rematch_pandas_s", time.perf_counter() - start, "s")
+def _bench_pandas(ctx) -> None:
+    """The same recompute the pandas way, three times (it writes nothing). Not asserted equal
+    to the SQL's suggestions: it scores credit as neutral and rounds in floats, so it is a
+    cost reference for the set-based SQL, not a second answer."""
+    rows = 0
+
+    def once() -> None:
+        nonlocal rows
+        with ctx.engine.connect() as conn:
+            rows = _pandas_rematch(conn, datetime.now(timezone.utc))
+    ctx.measure("rematch_pandas_s", once, unit="s", repeat=RUNS, warmup=0)
     ctx.report("rematch_pandas_suggestions", rows, "rows")
 
 
@@ -151,7 +235,9 @@ def _bench_one_listing(ctx, as_of: datetime) -> None:
             return elapsed
 
     one(sources[0])   # warm-up
-    ctx.report("rematch_one_listing_ms", float(np.median([one(s) for s in sources])), "ms")
+    runs = [one(s) for s in sources]
+    ctx.report("rematch_one_listing_ms", statistics.median(runs), "ms", runs=runs,
+               note="a new listing per run, rolled back")
 
 
 def _bench_board(ctx) -> None:
@@ -163,16 +249,15 @@ def _bench_board(ctx) -> None:
         return
     bd = Actor(id=owner, username="bench", display_name="bench", roles=frozenset({"bd"}))
     with ctx.engine.connect() as conn:
-        ctx.report("board_ms", ctx.median_ms(lambda: deals.board(conn=conn, actor=bd), repeat=9), "ms")
+        ctx.measure("board_ms", lambda: deals.board(conn=conn, actor=bd), repeat=9)
 
 
 def run(ctx) -> None:
     _ensure_data(ctx)
     with ctx.engine.begin() as conn:
         conn.execute(sa.text("ANALYZE"))
-    as_of = datetime.now(timezone.utc)
     _bench_search(ctx)
-    _bench_rematch_full(ctx, as_of)
-    _bench_pandas(ctx, as_of)
-    _bench_one_listing(ctx, as_of)
+    _bench_rematch_full(ctx)
+    _bench_pandas(ctx)
+    _bench_one_listing(ctx, datetime.now(timezone.utc))
     _bench_board(ctx)
