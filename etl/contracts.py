@@ -74,12 +74,25 @@ class Contract:
         not_null = " OR ".join(f"subselect.{c} IS NULL" for c in present)
         out.append(ck.rows_violating(self.mart, "not_null",
                                      f"SELECT * FROM {{batch}} WHERE {not_null}"))
-        out += [ck.non_negative(self.mart, c, severity="error") for c in self.figures]
+        if self.figures:
+            out.append(_non_negative(self.mart, self.key, self.figures))
         out += [ck.fk(self.mart, column, ref, severity="error")
                 for column, ref in self.relationships]
         out += list(self.extra)
         assert len({c.name for c in out}) == len(out), f"{short}: duplicate check names"
         return out
+
+
+def _non_negative(mart: str, key: Sequence[str], figures: Sequence[str]) -> Check:
+    """No figure is below zero; violations name the key and the figures. One query for all
+    the figures: great-expectations computes each column expectation with its own query and
+    ~15 ms of Python, and the KPI marts have 23 figures."""
+    keys = ", ".join(f"subselect.{k}" for k in key)
+    named = ", ".join(f"CASE WHEN subselect.{f} < 0 THEN '{f}' END" for f in figures)
+    below = " OR ".join(f"subselect.{f} < 0" for f in figures)
+    return ck.rows_violating(mart, "figures_non_negative", f"""
+        SELECT {keys}, array_to_string(ARRAY[{named}], ',') AS figures
+        FROM {{batch}} WHERE {below}""")
 
 
 def _side(relation: str, alias: str) -> tuple[str, str]:

@@ -91,7 +91,12 @@ def test_a_run_that_writes_nothing_keeps_the_mark(seeded, make_actor):
         conn.execute(sa.text("UPDATE mart.supply_demand SET live_listings = -1 "
                              "WHERE brand_id = 1 AND tier_level = 1"))
     assert check_contracts(engine=seeded, names=["supply_demand"]) == {
-        "supply_demand": ["supply_demand.live_listings_non_negative"]}
+        "supply_demand": ["supply_demand.figures_non_negative"]}
+    broken = q(seeded, """SELECT details -> 'rows' FROM etl.validation_results
+                          WHERE expectation = 'supply_demand.figures_non_negative'
+                            AND NOT success""")[0][0]
+    assert {(r["brand_id"], r["tier_level"], r["figures"]) for r in broken} == {
+        (1, 1, "live_listings")}
     assert run_job("supply_demand", engine=seeded).mart_rows_written == 0
     assert badges(seeded, make_actor)[0]["supply_demand"] == "broken"
 
@@ -100,7 +105,7 @@ def test_a_run_that_writes_nothing_keeps_the_mark(seeded, make_actor):
     # A negative count (a stock: listings live at the end of the day).
     ("UPDATE mart.daily_kpis SET live_listings = -2 WHERE day = '2025-01-20'",
      "daily_kpis", "mart.daily_kpis",
-     ["daily_kpis.live_listings_non_negative", "daily_kpis.segments_sum_to_platform"]),
+     ["daily_kpis.figures_non_negative", "daily_kpis.segments_sum_to_platform"]),
     # A duplicated key: only possible once the primary key is gone (a migration's slip).
     ("""ALTER TABLE mart.supply_demand DROP CONSTRAINT supply_demand_pkey;
         INSERT INTO mart.supply_demand SELECT * FROM mart.supply_demand WHERE brand_id = 2""",
