@@ -26,9 +26,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def console_server(database_url: str) -> Iterator[str]:
-    """Start `streamlit run app.py` with the project's config on a free port; yield its URL."""
+    """Start `streamlit run app.py` with the project's config on a free port; yield its URL.
+
+    The console connects as its own role (dh_console), as `make run` does, so the journeys
+    exercise its grants; ``database_url`` may name any user of the server.
+    """
+    from console.db import with_user
+
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": with_user(database_url, "dh_console")}
     cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
            *streamlit_flags(), f"--server.port={port}"]
     proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
