@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 import etl
 from console import jobs
-from console.services import matching
 from etl.horizon import change_horizon
 from tests.test_etl import MARTS, snapshot
 
@@ -142,8 +141,7 @@ def test_a_transaction_open_across_the_scheduled_run_is_read_by_the_next_run(dem
 
     results = etl.run_all(engine=engine, full=True)
     assert all(r.status == "succeeded" for r in results), results
-    with engine.begin() as conn:
-        matching.rematch_full(conn=conn, top_k=matching.MatchPolicy.from_env().top_k)
+    dict(jobs.steps(full=True))["matching"](engine)     # the weekly full rematch
     full_marts = snapshot(engine)
     differ = [m for m in MARTS if incremental_marts[m] != full_marts[m]]
     assert differ == []
