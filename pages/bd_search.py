@@ -1,6 +1,7 @@
 """BD: car-source search (车源寻找) and hand-made matches against an open request."""
 import streamlit as st
 
+from console.grades import GRADES
 from console.services import deals, search
 from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action, run_query,
                         show_flash, t)
@@ -59,7 +60,7 @@ parallel = c3.selectbox(t("matching.f.parallel"), list(tri), key="s_parallel", f
 self_op = c4.selectbox(t("matching.f.self_operated"), list(tri), key="s_self", format_func=tri.get)
 
 c1, c2, c3 = st.columns(3)
-grades = c1.multiselect(t("matching.f.grade"), ["AAA", "AA", "A", "BBB", "BB", "B", "C"], key="s_grades")
+grades = c1.multiselect(t("matching.f.grade"), list(GRADES), key="s_grades")
 sort = c2.selectbox(t("matching.f.sort"), list(search.SORTS), key="s_sort",
                     format_func=lambda s: t(f"matching.sort.{s}"))
 from_names = dict(zip(cities["id"], cities["name"]))

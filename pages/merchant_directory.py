@@ -1,6 +1,7 @@
 """Merchant directory (车商名录): filter, page through on the server, export, open a profile."""
 import streamlit as st
 
+from console.grades import GRADES
 from console.masking import can_see_phone
 from console.services import merchants
 from console.services.merchants import DirectoryFilters
@@ -54,7 +55,7 @@ with st.form("directory_filter_form"):
     grade = None
     if actor.has(*merchants.CREDIT_READERS):
         grade = c2.selectbox(
-            t("directory.f.credit_grade"), _opt((*merchants.CREDIT_GRADES, merchants.UNRATED)),
+            t("directory.f.credit_grade"), _opt((*GRADES, merchants.UNRATED)),
             format_func=lambda v: t("common.all") if v is None else (
                 t("directory.unrated") if v == merchants.UNRATED else v))
     owner = c3.selectbox(

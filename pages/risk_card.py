@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from console import clock
-from console.credit.scorecard import GRADES
+from console.grades import GRADES
 from console.services import credit
 from console.settings import get_settings
 from console.ui import (enum_label, flash, fmt_time, labelled, pager, require_actor, run_action,

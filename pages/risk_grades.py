@@ -3,7 +3,7 @@ import plotly.express as px
 import streamlit as st
 
 from console import db
-from console.credit.scorecard import GRADES
+from console.grades import GRADES
 from console.services import credit
 from console.ui import fmt_time, labelled, require_actor, run_query, t
 

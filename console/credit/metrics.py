@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from console.credit.scorecard import GRADES
+from console.grades import GRADES
 
 # An empty bin would make PSI infinite; like most monitoring tools we floor each share.
 PSI_FLOOR = 1e-4

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import InvalidInput
+from console.grades import GRADES
 
 CONFIG_DIR = Path(__file__).parent
 DEFAULT_CONFIG = CONFIG_DIR / "scorecard_v1.toml"
 
-GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C")   # best first; rank = index + 1
 # Features the scorecard may use: the rows of the view ops.credit_feature_values.
 NUMERIC_FEATURES = frozenset({
     "months_on_platform", "deals_12m", "gmv_12m", "deposit_defaults", "late_payments",

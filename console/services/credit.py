@@ -19,9 +19,10 @@ from console.audit import write_audit
 from console.boundary import like_contains
 from console.credit import engine as credit_engine
 from console.credit import metrics
-from console.credit.scorecard import DEFAULT_CONFIG, GRADES, bin_label, check_file
+from console.credit.scorecard import DEFAULT_CONFIG, bin_label, check_file
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.exports import audited_csv
+from console.grades import GRADES
 from console.roles import Actor, requires
 
 READERS = ("risk", "bd", "manager")     # may read grades and rating cards

@@ -29,6 +29,7 @@ from console.audit import write_audit
 from console.boundary import like_contains
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.exports import audited_csv
+from console.grades import GRADES
 from console.masking import can_see_phone, id_number_for, mask_frame, phone_for
 from console.roles import Actor, requires
 
@@ -41,7 +42,6 @@ STATUS_ROLES = ("ops", "risk")
 # kept as a table by scoring runs and override decisions (migration 066).
 CREDIT_RELATION = "ops.merchant_credit"
 CREDIT_READERS = ("risk", "bd", "manager")   # as console.services.credit.READERS
-CREDIT_GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C")
 UNRATED = "unrated"
 
 MERCHANT_TYPES = ("4s", "secondary", "resource", "parallel_import")
@@ -82,7 +82,7 @@ class DirectoryFilters:
     status: str | None = None
     cert_level: str | None = None
     cert_status: str | None = None
-    credit_grade: str | None = None     # one of CREDIT_GRADES or UNRATED
+    credit_grade: str | None = None     # one of GRADES or UNRATED
     bd_owner_id: int | None = None
     no_bd_owner: bool = False
     active_within_days: int | None = None
@@ -173,7 +173,7 @@ def _where(filters: DirectoryFilters, actor: Actor, has_credit: bool) -> tuple[s
         params["cert_status"] = cert_status
         clauses.append("""(SELECT x.status FROM app.certifications x WHERE x.merchant_id = m.id
               ORDER BY x.submitted_at DESC, x.id DESC LIMIT 1) = :cert_status""")
-    grade = _choice(filters.credit_grade, CREDIT_GRADES + (UNRATED,), "directory.bad_filter")
+    grade = _choice(filters.credit_grade, GRADES + (UNRATED,), "directory.bad_filter")
     if grade and not actor.has(*CREDIT_READERS):
         raise PermissionDenied("directory.credit_not_for_role")
     if grade and not has_credit:

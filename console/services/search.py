@@ -18,8 +18,9 @@ from sqlalchemy.engine import Connection
 from console import db
 from console.boundary import Number
 from console.errors import InvalidInput
+from console.grades import GRADES
 from console.roles import Actor, requires
-from console.services.matching import GRADE_EXPR, GRADE_RELATION, GRADES, grades_available
+from console.services.matching import GRADE_EXPR, GRADE_RELATION, grades_available
 
 # Counting every match of a broad search costs more than it tells: beyond this we say "10,000+".
 COUNT_CAP = 10_000
