@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from console.services.matching import MatchPolicy
+from console import match_policy
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def _leads_and_matches(engine: Engine, *, full: bool) -> str:
     from console.services.deals import propose_best_offers
     from console.services.leads import return_untouched
     from console.services.matching import rematch_changed, rematch_full
-    policy = MatchPolicy.from_env()
+    policy = match_policy.current()
     # Committed before the rematch: the returns write audit rows, and an audit row holds the
     # audit chain's head (migration 061) until its transaction ends, so every staff action
     # would wait for the whole rematch.

@@ -205,6 +205,30 @@ def services_run_as_console(monkeypatch) -> None:
 
 
 @pytest.fixture
+def settings_env() -> Iterator:
+    """Configure the console as a deployment does: ``settings_env(CONSOLE_LEAD_CAP=4)`` sets
+    the environment and has the settings read again. The gated services take no limits or
+    clocks from their callers, so this is how a test chooses them. The environment and the
+    settings are restored after the test (here, not by monkeypatch: nothing may read the
+    settings in between and keep the test's values)."""
+    saved: dict[str, str | None] = {}
+
+    def _set(**env: object) -> None:
+        for name, value in env.items():
+            saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = str(value)
+        get_settings.cache_clear()
+
+    yield _set
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def make_actor(engine):
     """Create a staff account with the given roles; returns its Actor."""
     counter = iter(range(1, 10_000))

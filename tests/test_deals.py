@@ -8,7 +8,6 @@ import sqlalchemy as sa
 
 from console.errors import Conflict, InvalidInput, PermissionDenied
 from console.services import deals, matching
-from console.services.matching import MatchPolicy
 from tests.test_matching_support import AS_OF, build_world
 
 
@@ -127,7 +126,7 @@ def test_stale_version_and_other_peoples_cards_are_refused(engine, card, make_ac
     assert stage_of(engine, match_id) == "contacted"
 
 
-def test_board_columns_rot_escrow_and_unattended(engine, world, card, make_actor):
+def test_board_columns_rot_escrow_and_unattended(engine, world, card, make_actor, settings_env):
     match_id, bd = card
     move(engine, bd, match_id, "contacted")
     with engine.begin() as conn:
@@ -144,9 +143,11 @@ def test_board_columns_rot_escrow_and_unattended(engine, world, card, make_actor
                                 VALUES (:m, :r, :l, :b, :s, 2, 180000, 360000, 10000, 'deposit_paid', 'held', now())"""),
                      {"m": match_id, "r": m.request_id, "l": m.listing_id, "b": buyer, "s": seller})
     with engine.connect() as conn:
-        b = deals.board(conn=conn, actor=bd, policy=MatchPolicy(rot_days={"contacted": 3}))
+        settings_env(CONSOLE_ROT_DAYS="contacted=3")      # 4 days in 'contacted': rotting
+        b = deals.board(conn=conn, actor=bd)
         late = deals.unattended(conn=conn, actor=bd)
-        strict = deals.board(conn=conn, actor=bd, policy=MatchPolicy(rot_days={"contacted": 5}))
+        settings_env(CONSOLE_ROT_DAYS="contacted=5")
+        strict = deals.board(conn=conn, actor=bd)
     cols = b.columns.set_index("stage")
     assert cols.loc["contacted", "count"] == 1 and cols.loc["contacted", "total"] == 360_000
     assert cols.loc["suggested", "count"] == 0

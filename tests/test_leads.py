@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from console.errors import Conflict, InvalidInput, PermissionDenied
 from console.services import leads, matching
-from console.services.matching import MatchPolicy
 from tests.test_matching_support import AS_OF, build_world
 
 
@@ -78,10 +77,10 @@ def test_bidding_request_is_a_lead_without_suggestions(engine, world, make_actor
     assert owners(engine) == {req: bd.id}
 
 
-def test_twenty_threads_race_for_100_leads(engine, world, make_actor):
+def test_twenty_threads_race_for_100_leads(engine, world, make_actor, settings_env):
     reqs = open_requests_with_suggestions(engine, world, 100)
     people = [make_actor("bd") for _ in range(20)]
-    policy = MatchPolicy(lead_cap=4)          # 20 x 4 = 80 < 100: the caps bind
+    settings_env(CONSOLE_LEAD_CAP=4)          # 20 x 4 = 80 < 100: the caps bind
     wins: dict[int, list[int]] = {p.id: [] for p in people}
     barrier = threading.Barrier(len(people))
 
@@ -92,7 +91,7 @@ def test_twenty_threads_race_for_100_leads(engine, world, make_actor):
         for req in order:
             try:
                 with engine.begin() as conn:
-                    leads.take_lead(conn=conn, actor=person, request_id=req, policy=policy)
+                    leads.take_lead(conn=conn, actor=person, request_id=req)
                 wins[person.id].append(req)
             except Conflict as err:
                 if err.key == "matching.error.cap_reached":
@@ -137,20 +136,20 @@ def test_idle_leads_return_to_the_pool_with_an_audit_row(engine, world, make_act
                             {"id": card}).scalar() == other.id
 
 
-def test_manager_assigns_and_reassigns_within_caps(engine, world, make_actor):
+def test_manager_assigns_and_reassigns_within_caps(engine, world, make_actor, settings_env):
     a, b = open_requests_with_suggestions(engine, world, 2)
     boss, ann, bob = make_actor("manager"), make_actor("bd"), make_actor("bd")
-    policy = MatchPolicy(lead_cap=1)
+    settings_env(CONSOLE_LEAD_CAP=1)
     with engine.begin() as conn:
-        leads.assign_lead(conn=conn, actor=boss, request_id=a, to_staff_id=ann.id, policy=policy)
+        leads.assign_lead(conn=conn, actor=boss, request_id=a, to_staff_id=ann.id)
     with pytest.raises(InvalidInput) as err, engine.begin() as conn:    # reassign needs a reason
-        leads.assign_lead(conn=conn, actor=boss, request_id=a, to_staff_id=bob.id, policy=policy)
+        leads.assign_lead(conn=conn, actor=boss, request_id=a, to_staff_id=bob.id)
     assert err.value.key == "error.reason_required"
     with engine.begin() as conn:
         leads.assign_lead(conn=conn, actor=boss, request_id=a, to_staff_id=bob.id,
-                          reason="客户指定", policy=policy)
+                          reason="客户指定")
     with pytest.raises(Conflict) as err, engine.begin() as conn:       # bob is at his cap
-        leads.assign_lead(conn=conn, actor=boss, request_id=b, to_staff_id=bob.id, policy=policy)
+        leads.assign_lead(conn=conn, actor=boss, request_id=b, to_staff_id=bob.id)
     assert err.value.key == "matching.error.cap_reached"
     assert owners(engine) == {a: bob.id}
     with engine.connect() as conn:

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from console import clock
+from console.match_policy import MatchPolicy
 from console.services import notify
-from console.services.matching import MatchPolicy
 from tests.test_matching_support import build_world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -51,7 +52,7 @@ def enqueue(engine, items, now):
         return notify.enqueue(conn=conn, notices=items, now=now, policy=POLICY)
 
 
-def test_daily_cap_holds_back_the_rest(engine, world, make_actor):
+def test_daily_cap_holds_back_the_rest(engine, world, make_actor, monkeypatch):
     buyer, other = world.merchant(), world.merchant()
     now = shanghai(10, 10)
     result = enqueue(engine, notices(buyer, 5) + notices(other, 1, start=100), now)
@@ -61,8 +62,9 @@ def test_daily_cap_holds_back_the_rest(engine, world, make_actor):
     assert statuses["match:100:1:buyer"] == "queued"
     later = enqueue(engine, notices(buyer, 1, start=10), shanghai(10, 18))   # same day: still capped
     assert later.held == 1
+    monkeypatch.setattr(clock, "now", lambda: shanghai(10, 19))   # the page, that evening
     with engine.connect() as conn:
-        summary = notify.held_back_summary(conn=conn, actor=make_actor("bd"), now=shanghai(10, 19))
+        summary = notify.held_back_summary(conn=conn, actor=make_actor("bd"))
     assert summary == notify.HeldBack(held_today=3, waiting_quiet=0)
 
 
@@ -73,13 +75,15 @@ def test_next_day_has_a_fresh_allowance(engine, world):
     assert result.queued == 1 and result.held == 0
 
 
-def test_quiet_hours_defer_and_count_against_the_delivery_day(engine, world, make_actor):
+def test_quiet_hours_defer_and_count_against_the_delivery_day(engine, world, make_actor,
+                                                              monkeypatch):
     buyer = world.merchant()
     night = enqueue(engine, notices(buyer, 2), shanghai(10, 23))
     assert night == notify.EnqueueResult(queued=0, deferred=2, held=0, duplicates=0)
     assert {s for _, _, s in outbox(engine)} == {shanghai(11, 8)}
+    monkeypatch.setattr(clock, "now", lambda: shanghai(10, 23, 30))
     with engine.connect() as conn:
-        summary = notify.held_back_summary(conn=conn, actor=make_actor("bd"), now=shanghai(10, 23, 30))
+        summary = notify.held_back_summary(conn=conn, actor=make_actor("bd"))
     assert summary.waiting_quiet == 2
     morning = enqueue(engine, notices(buyer, 2, start=10), shanghai(11, 9))
     assert (morning.queued, morning.held) == (1, 1)     # 2 deferred + 1 = the cap of 3

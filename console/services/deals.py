@@ -4,6 +4,10 @@
 and 失败 lost from any open stage (with a reason from LOST_REASONS and a note). Any other move
 is refused unless a manager overrides it with a reason. Every move writes the card's stage
 history (its timeline) and one audit row; a version column refuses stale forms.
+
+Cards are born in leads.py, which owns a lead's way to its cards (claim, cap, first card,
+a card made by hand, a best offer's card); this module moves them on and shows the board.
+The rot limits are configuration (console.match_policy), never a caller's argument.
 """
 from __future__ import annotations
 
@@ -15,12 +19,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import db, match_policy
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.roles import Actor, requires
-from console.services import notify
-from console.services.matching import MatchPolicy, policy_or_default
+from console.services import leads
 
 STAGES = ("suggested", "contacted", "negotiating", "deposit_paid", "won", "lost")
 OPEN_STAGES = STAGES[:4]
@@ -42,54 +45,6 @@ CLOSED_VISIBLE_DAYS = 30
 
 # ------------------------------------------------------------------ internal helpers
 
-def touch_lead(conn: Connection, request_id: int) -> None:
-    """Working a card keeps its lead from returning to the pool."""
-    db.execute(conn, "UPDATE ops.lead_claims SET last_touched_at = now() WHERE request_id = :r",
-               r=request_id)
-
-
-def _history(conn: Connection, *, match_id: int, from_stage: str | None, to_stage: str,
-             staff_id: int | None, override: bool = False, reason: str | None = None) -> None:
-    db.execute(conn, """INSERT INTO ops.match_stage_history
-                            (match_id, from_stage, to_stage, staff_id, is_override, reason)
-                        VALUES (:m, :f, :t, :s, :o, :r)""",
-               m=match_id, f=from_stage, t=to_stage, s=staff_id, o=override, r=reason)
-
-
-def insert_card(conn: Connection, *, request_id: int, listing_id: int, source: str,
-                owner_id: int | None, created_by: int | None,
-                policy: MatchPolicy | None = None, now: datetime | None = None) -> int:
-    """Create a card in 'suggested' (history, notifications); Conflict when the pair exists."""
-    pair = db.fetch_one(conn, """
-        SELECT r.merchant_id AS buyer_id, l.merchant_id AS seller_id, r.status AS request_status,
-               l.status AS listing_status, l.price, least(r.quantity, l.quantity) AS qty,
-               s.score
-        FROM app.requests r
-        JOIN app.listings l ON l.id = :l
-        LEFT JOIN ops.match_suggestions s ON s.request_id = r.id AND s.listing_id = l.id
-        WHERE r.id = :r""", r=request_id, l=listing_id)
-    if pair is None:
-        raise NotFound("error.not_found")
-    if pair["request_status"] != "open" or pair["listing_status"] != "live":
-        raise InvalidInput("matching.error.not_open")
-    if pair["buyer_id"] == pair["seller_id"]:
-        raise InvalidInput("matching.error.same_merchant")
-    match_id = db.scalar(conn, """
-        INSERT INTO ops.matches (request_id, listing_id, source, score, stage, owner_id,
-                                 deal_value, created_by)
-        VALUES (:r, :l, :src, :score, 'suggested', :owner, :value, :by)
-        ON CONFLICT (request_id, listing_id) DO NOTHING RETURNING id""",
-        r=request_id, l=listing_id, src=source, score=pair["score"], owner=owner_id,
-        value=pair["price"] * pair["qty"], by=created_by)
-    if match_id is None:
-        raise Conflict("matching.error.match_exists")
-    _history(conn, match_id=match_id, from_stage=None, to_stage="suggested", staff_id=created_by)
-    notify.enqueue(conn=conn, now=now, policy=policy, notices=notify.match_notices(
-        request_id=request_id, listing_id=listing_id, buyer_id=pair["buyer_id"],
-        seller_id=pair["seller_id"]))
-    return match_id
-
-
 def _lock_card(conn: Connection, match_id: int) -> Mapping[str, Any]:
     row = db.fetch_one(conn, """SELECT id, request_id, listing_id, stage, owner_id, version,
                                        next_action_at, deal_value
@@ -109,20 +64,9 @@ def _check_may_work(actor: Actor, card: Mapping[str, Any], version: int | None) 
 # ------------------------------------------------------------------ actions
 
 @requires("bd", "manager")
-def create_match(*, conn: Connection, actor: Actor, request_id: int, listing_id: int,
-                 policy: MatchPolicy | None = None) -> int:
+def create_match(*, conn: Connection, actor: Actor, request_id: int, listing_id: int) -> int:
     """A BD pairs a request with a listing by hand; the lead becomes theirs if unowned."""
-    from console.services import leads   # leads builds on this module
-    owner = db.scalar(conn, "SELECT owner_id FROM ops.lead_claims WHERE request_id = :r FOR UPDATE",
-                      r=request_id)
-    if owner is None:
-        leads.claim(conn, claimant=actor, request_id=request_id, policy=policy, require_pool=False)
-        owner = actor.id
-    elif owner != actor.id and not actor.has("manager"):
-        raise Conflict("matching.error.lead_owned_by_other")
-    match_id = insert_card(conn, request_id=request_id, listing_id=listing_id, source="manual",
-                           owner_id=owner, created_by=actor.id, policy=policy)
-    touch_lead(conn, request_id)
+    match_id, owner = leads.match_by_hand(conn, actor, request_id=request_id, listing_id=listing_id)
     write_audit(conn=conn, actor_id=actor.id, action="match.create", entity_type="match",
                 entity_id=match_id, after={"request_id": request_id, "listing_id": listing_id,
                                            "source": "manual", "owner_id": owner})
@@ -161,9 +105,9 @@ def move_stage(*, conn: Connection, actor: Actor, match_id: int, to_stage: str,
             lost_note = CASE WHEN :to = 'lost' THEN :note ELSE lost_note END
         WHERE id = :id RETURNING version""",
         to=to_stage, why=lost_reason, note=note, id=match_id)
-    _history(conn, match_id=match_id, from_stage=from_stage, to_stage=to_stage,
-             staff_id=actor.id, override=override, reason=reason or note)
-    touch_lead(conn, card["request_id"])
+    leads.record_stage(conn, match_id=match_id, from_stage=from_stage, to_stage=to_stage,
+                       staff_id=actor.id, override=override, reason=reason or note)
+    leads.touch_lead(conn, card["request_id"])
     after: dict[str, Any] = {"stage": to_stage}
     if to_stage == "lost":
         after.update(lost_reason=lost_reason, lost_note=note)
@@ -184,7 +128,7 @@ def add_note(*, conn: Connection, actor: Actor, match_id: int, body: str) -> int
     note_id = db.scalar(conn, """INSERT INTO ops.notes (entity_type, entity_id, staff_id, body)
                                  VALUES ('match', :m, :s, :b) RETURNING id""",
                         m=match_id, s=actor.id, b=body)
-    touch_lead(conn, card["request_id"])
+    leads.touch_lead(conn, card["request_id"])
     write_audit(conn=conn, actor_id=actor.id, action="match.note", entity_type="match",
                 entity_id=match_id, after={"note_id": note_id, "body": body})
     return note_id
@@ -201,7 +145,7 @@ def set_next_action(*, conn: Connection, actor: Actor, match_id: int,
                                             version = version + 1
                                      WHERE id = :id RETURNING version""",
                             at=next_action_at, id=match_id)
-    touch_lead(conn, card["request_id"])
+    leads.touch_lead(conn, card["request_id"])
     write_audit(conn=conn, actor_id=actor.id, action="match.next_action", entity_type="match",
                 entity_id=match_id, before={"next_action_at": card["next_action_at"]},
                 after={"next_action_at": next_action_at})
@@ -232,8 +176,8 @@ def propose_best_offers(*, conn: Connection, now: datetime | None = None) -> int
                           WHERE m.request_id = best.request_id AND m.listing_id = best.listing_id)
         ORDER BY request_id""", now=now)
     for row in best:
-        match_id = insert_card(conn, request_id=row["request_id"], listing_id=row["listing_id"],
-                               source="bid", owner_id=row["owner_id"], created_by=None, now=now)
+        match_id = leads.create_card(conn, request_id=row["request_id"], listing_id=row["listing_id"],
+                                     source="bid", owner_id=row["owner_id"], created_by=None, now=now)
         write_audit(conn=conn, actor_id=None, action="match.propose_best_offer", entity_type="match",
                     entity_id=match_id, after={"request_id": row["request_id"],
                                                "listing_id": row["listing_id"]})
@@ -341,10 +285,9 @@ def _rotting(cards: pd.DataFrame, rot_days: Mapping[str, int]) -> pd.Series:
 
 
 @requires("bd", "manager")
-def board(*, conn: Connection, actor: Actor, scope: str = "mine", owner_id: int | None = None,
-          policy: MatchPolicy | None = None) -> Board:
+def board(*, conn: Connection, actor: Actor, scope: str = "mine",
+          owner_id: int | None = None) -> Board:
     """Cards with rot and escrow flags, and each column's count and money total."""
-    policy = policy_or_default(policy)
     owner = _scope_owner(actor, scope, owner_id)
     cards = db.fetch_df(conn, f"""{_BOARD_PICK_SQL}{_CARD_COLUMNS}
                         FROM picked p JOIN ops.matches m ON m.id = p.id
@@ -354,7 +297,7 @@ def board(*, conn: Connection, actor: Actor, scope: str = "mine", owner_id: int 
     if cards.empty:
         cards["rotting"] = pd.Series(dtype=bool)
     else:
-        cards["rotting"] = _rotting(cards, policy.rot_days)
+        cards["rotting"] = _rotting(cards, match_policy.current().rot_days)
     totals = {r["stage"]: r for r in db.fetch_all(conn, _COLUMN_TOTALS_SQL, owner=owner,
                                                    closed_days=CLOSED_VISIBLE_DAYS,
                                                    stages=list(STAGES))}

@@ -8,22 +8,28 @@
   and on page load), audited as a system action.
 - Managers assign and reassign.
 A lead's cards follow its owner: taking or assigning a lead hands its open cards over.
+
+This module owns the way from a lead to its cards: the claim under the cap, the first card
+of a taken or assigned lead, a card made by hand (``match_by_hand``, which claims the lead
+when nobody owns it) and every card's birth (``create_card``: its first timeline row and the
+merchants' notices). The deal board (deals.py) calls it and moves the cards on; this module
+never calls the board. The limits (cap, idle hours) are configuration (console.match_policy),
+never a caller's argument.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import clock, db, match_policy
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.roles import Actor, requires
-from console.services import deals
-from console.services.matching import MatchPolicy, policy_or_default
+from console.services import notify
 
 _LOCK_NAMESPACE = 51   # advisory-lock namespace: one person's claims at a time
 
@@ -58,7 +64,8 @@ def _lock_person(conn: Connection, staff_id: int) -> None:
                ns=_LOCK_NAMESPACE, s=staff_id)
 
 
-def _check_cap(conn: Connection, staff_id: int, cap: int) -> None:
+def _check_cap(conn: Connection, staff_id: int) -> None:
+    cap = match_policy.current().lead_cap
     _lock_person(conn, staff_id)
     if open_lead_count(conn, staff_id) >= cap:
         raise Conflict("matching.error.cap_reached", cap=cap)
@@ -71,19 +78,18 @@ def _hand_over_cards(conn: Connection, request_id: int, owner_id: int | None) ->
                                  AND owner_id IS DISTINCT FROM :o""", r=request_id, o=owner_id)
 
 
-def claim(conn: Connection, *, claimant: Actor, request_id: int, policy: MatchPolicy | None = None,
-          require_pool: bool = True, assigned_by: int | None = None) -> None:
+def claim(conn: Connection, *, claimant: Actor, request_id: int, require_pool: bool = True,
+          assigned_by: int | None = None) -> None:
     """Insert the claim for ``claimant`` (cap checked). Conflict if someone owns it already.
 
     Internal: callers (take, assign, manual match) have checked the role already."""
-    policy = policy_or_default(policy)
     request = db.fetch_one(conn, f"""SELECT r.id, r.status, ({_IS_LEAD}) AS is_lead
                                      FROM app.requests r WHERE r.id = :r""", r=request_id)
     if request is None:
         raise NotFound("error.not_found")
     if request["status"] != "open" or (require_pool and not request["is_lead"]):
         raise InvalidInput("matching.error.not_a_lead")
-    _check_cap(conn, claimant.id, policy.lead_cap)
+    _check_cap(conn, claimant.id)
     taken = db.scalar(conn, """INSERT INTO ops.lead_claims (request_id, owner_id, assigned_by)
                                VALUES (:r, :o, :by) ON CONFLICT (request_id) DO NOTHING
                                RETURNING request_id""", r=request_id, o=claimant.id, by=assigned_by)
@@ -91,7 +97,72 @@ def claim(conn: Connection, *, claimant: Actor, request_id: int, policy: MatchPo
         raise Conflict("matching.error.lead_taken")
 
 
-def _first_card(conn: Connection, actor: Actor, request_id: int, policy: MatchPolicy) -> int | None:
+def touch_lead(conn: Connection, request_id: int) -> None:
+    """Working a card keeps its lead from returning to the pool."""
+    db.execute(conn, "UPDATE ops.lead_claims SET last_touched_at = now() WHERE request_id = :r",
+               r=request_id)
+
+
+def record_stage(conn: Connection, *, match_id: int, from_stage: str | None, to_stage: str,
+                 staff_id: int | None, override: bool = False, reason: str | None = None) -> None:
+    """One row of a card's timeline (its birth here, its moves on the board)."""
+    db.execute(conn, """INSERT INTO ops.match_stage_history
+                            (match_id, from_stage, to_stage, staff_id, is_override, reason)
+                        VALUES (:m, :f, :t, :s, :o, :r)""",
+               m=match_id, f=from_stage, t=to_stage, s=staff_id, o=override, r=reason)
+
+
+def create_card(conn: Connection, *, request_id: int, listing_id: int, source: str,
+                owner_id: int | None, created_by: int | None, now: datetime | None = None) -> int:
+    """Create a card in 'suggested' (history, notifications); Conflict when the pair exists."""
+    pair = db.fetch_one(conn, """
+        SELECT r.merchant_id AS buyer_id, l.merchant_id AS seller_id, r.status AS request_status,
+               l.status AS listing_status, l.price, least(r.quantity, l.quantity) AS qty,
+               s.score
+        FROM app.requests r
+        JOIN app.listings l ON l.id = :l
+        LEFT JOIN ops.match_suggestions s ON s.request_id = r.id AND s.listing_id = l.id
+        WHERE r.id = :r""", r=request_id, l=listing_id)
+    if pair is None:
+        raise NotFound("error.not_found")
+    if pair["request_status"] != "open" or pair["listing_status"] != "live":
+        raise InvalidInput("matching.error.not_open")
+    if pair["buyer_id"] == pair["seller_id"]:
+        raise InvalidInput("matching.error.same_merchant")
+    match_id = db.scalar(conn, """
+        INSERT INTO ops.matches (request_id, listing_id, source, score, stage, owner_id,
+                                 deal_value, created_by)
+        VALUES (:r, :l, :src, :score, 'suggested', :owner, :value, :by)
+        ON CONFLICT (request_id, listing_id) DO NOTHING RETURNING id""",
+        r=request_id, l=listing_id, src=source, score=pair["score"], owner=owner_id,
+        value=pair["price"] * pair["qty"], by=created_by)
+    if match_id is None:
+        raise Conflict("matching.error.match_exists")
+    record_stage(conn, match_id=match_id, from_stage=None, to_stage="suggested", staff_id=created_by)
+    notify.enqueue(conn=conn, now=now, notices=notify.match_notices(
+        request_id=request_id, listing_id=listing_id, buyer_id=pair["buyer_id"],
+        seller_id=pair["seller_id"]))
+    return match_id
+
+
+def match_by_hand(conn: Connection, actor: Actor, *, request_id: int,
+                  listing_id: int) -> tuple[int, int]:
+    """A card for a pair a BD chose; the lead becomes theirs if nobody owns it (cap checked).
+    Returns (card id, the lead's owner). Internal: deals.create_match checked the role."""
+    owner = db.scalar(conn, "SELECT owner_id FROM ops.lead_claims WHERE request_id = :r FOR UPDATE",
+                      r=request_id)
+    if owner is None:
+        claim(conn, claimant=actor, request_id=request_id, require_pool=False)
+        owner = actor.id
+    elif owner != actor.id and not actor.has("manager"):
+        raise Conflict("matching.error.lead_owned_by_other")
+    match_id = create_card(conn, request_id=request_id, listing_id=listing_id, source="manual",
+                           owner_id=owner, created_by=actor.id)
+    touch_lead(conn, request_id)
+    return match_id, owner
+
+
+def _first_card(conn: Connection, actor: Actor, request_id: int) -> int | None:
     """The lead's best suggestion not tried yet becomes a card when the lead has no open card.
 
     A pair already on the board is skipped: a lost card is final (the board has no move out
@@ -111,18 +182,16 @@ def _first_card(conn: Connection, actor: Actor, request_id: int, policy: MatchPo
         ORDER BY s.rank LIMIT 1""", r=request_id)
     if listing_id is None:
         return None
-    return deals.insert_card(conn, request_id=request_id, listing_id=listing_id, source="auto",
-                             owner_id=actor.id, created_by=actor.id, policy=policy)
+    return create_card(conn, request_id=request_id, listing_id=listing_id, source="auto",
+                       owner_id=actor.id, created_by=actor.id)
 
 
 @requires("bd", "manager")
-def take_lead(*, conn: Connection, actor: Actor, request_id: int,
-              policy: MatchPolicy | None = None) -> int | None:
+def take_lead(*, conn: Connection, actor: Actor, request_id: int) -> int | None:
     """抢: take a lead from the pool; returns the id of the card put on the board, if any."""
-    policy = policy_or_default(policy)
-    claim(conn, claimant=actor, request_id=request_id, policy=policy)
+    claim(conn, claimant=actor, request_id=request_id)
     _hand_over_cards(conn, request_id, actor.id)
-    card = _first_card(conn, actor, request_id, policy)
+    card = _first_card(conn, actor, request_id)
     write_audit(conn=conn, actor_id=actor.id, action="lead.take", entity_type="lead",
                 entity_id=request_id, after={"owner_id": actor.id, "card_id": card})
     return card
@@ -147,9 +216,8 @@ def release_lead(*, conn: Connection, actor: Actor, request_id: int, reason: str
 
 @requires("manager")
 def assign_lead(*, conn: Connection, actor: Actor, request_id: int, to_staff_id: int,
-                reason: str = "", policy: MatchPolicy | None = None) -> None:
+                reason: str = "") -> None:
     """A manager gives a lead (pooled or owned) to a BD person, within that person's cap."""
-    policy = policy_or_default(policy)
     target = db.fetch_one(conn, """SELECT id, username, display_name, roles, is_active
                                    FROM ops.staff WHERE id = :s""", s=to_staff_id)
     if target is None or not target["is_active"] or "bd" not in target["roles"]:
@@ -163,14 +231,14 @@ def assign_lead(*, conn: Connection, actor: Actor, request_id: int, to_staff_id:
     assignee = Actor(id=target["id"], username=target["username"],
                      display_name=target["display_name"], roles=frozenset(target["roles"]))
     if current is None:
-        claim(conn, claimant=assignee, request_id=request_id, policy=policy, assigned_by=actor.id)
+        claim(conn, claimant=assignee, request_id=request_id, assigned_by=actor.id)
     else:
-        _check_cap(conn, to_staff_id, policy.lead_cap)
+        _check_cap(conn, to_staff_id)
         db.execute(conn, """UPDATE ops.lead_claims SET owner_id = :o, assigned_by = :by,
                                    claimed_at = now(), last_touched_at = now(), version = version + 1
                             WHERE request_id = :r""", o=to_staff_id, by=actor.id, r=request_id)
     _hand_over_cards(conn, request_id, to_staff_id)
-    _first_card(conn, assignee, request_id, policy)
+    _first_card(conn, assignee, request_id)
     write_audit(conn=conn, actor_id=actor.id, action="lead.assign", entity_type="lead",
                 entity_id=request_id,
                 before={"owner_id": current["owner_id"] if current else None},
@@ -201,14 +269,16 @@ FROM gone g
 
 
 def return_untouched(*, conn: Connection, idle_hours: int, now: datetime | None = None) -> int:
-    """Return idle leads to the pool (system action, one audit row each); returns how many."""
-    return db.execute(conn, _RETURN_SQL, now=now or datetime.now(timezone.utc), hours=idle_hours)
+    """Return idle leads to the pool (system action, one audit row each); returns how many.
+
+    Ungated: the scheduler's job (console/jobs.py) passes the configured idle hours."""
+    return db.execute(conn, _RETURN_SQL, now=now or clock.now(), hours=idle_hours)
 
 
 @requires("bd", "manager")
-def return_idle_leads(*, conn: Connection, actor: Actor, policy: MatchPolicy | None = None) -> int:
+def return_idle_leads(*, conn: Connection, actor: Actor) -> int:
     """The pool page runs the idle return on load, so nobody waits for the scheduler."""
-    return return_untouched(conn=conn, idle_hours=policy_or_default(policy).lead_idle_hours)
+    return return_untouched(conn=conn, idle_hours=match_policy.current().lead_idle_hours)
 
 
 # ------------------------------------------------------------------ reads
@@ -249,8 +319,8 @@ def my_leads(*, conn: Connection, actor: Actor, scope: str = "mine") -> pd.DataF
 
 
 @requires("bd", "manager")
-def lead_status(*, conn: Connection, actor: Actor, policy: MatchPolicy | None = None) -> Mapping[str, Any]:
+def lead_status(*, conn: Connection, actor: Actor) -> Mapping[str, Any]:
     """My open-lead count against the cap, for the page header."""
-    policy = policy_or_default(policy)
+    policy = match_policy.current()
     return {"open": open_lead_count(conn, actor.id), "cap": policy.lead_cap,
             "idle_hours": policy.lead_idle_hours}

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import db, match_policy
+from console.grades import GRADE_POINTS
 from console.roles import Actor, requires
-from console.settings import DEFAULT_ROT_DAYS, get_settings
 from etl.horizon import change_horizon
 
 # Credit grades come from the ratings area: ops.merchant_credit, a thin view on the current-grade
@@ -34,9 +34,7 @@ from etl.horizon import change_horizon
 # seller is unrated, or has too little history (and no override), the credit component is neutral.
 GRADE_RELATION = "ops.merchant_credit"
 GRADE_EXPR = "CASE WHEN g.insufficient_history AND NOT g.is_override THEN NULL ELSE g.effective_grade END"
-GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C")
-GRADE_POINTS = {"AAA": 1.0, "AA": 0.85, "A": 0.7, "BBB": 0.55, "BB": 0.4, "B": 0.25, "C": 0.1}
-NEUTRAL = 0.5
+NEUTRAL = 0.5   # the credit component of an unrated seller (GRADE_POINTS: console/grades.py)
 
 # Weights of the components in the 0..100 score (sum = 100). Why these: price is what the
 # buyer asks about first, distance is logistics cost, the rest is trust and liveliness.
@@ -50,30 +48,6 @@ FULL_DISCOUNT_POINTS = 20.0   # 下20点 is as good as it gets
 FULL_HEADROOM = 0.10          # 10% under the buyer's maximum
 MAX_USEFUL_KM = 2000.0        # beyond this, logistics cost is flat-out high
 STALE_DAYS = 30.0             # a month-old listing has no freshness left
-
-
-@dataclass(frozen=True, kw_only=True)
-class MatchPolicy:
-    """Matchmaking knobs, from the environment; tests pass their own."""
-
-    top_k: int = 5
-    lead_cap: int = 20                # open leads per BD person
-    lead_idle_hours: int = 48         # untouched this long -> back to the pool
-    rot_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_ROT_DAYS))
-    notify_daily_cap: int = 3         # new-match notifications per merchant per day
-    quiet_start_hour: int = 22        # quiet hours in Asia/Shanghai: 22:00 ..
-    quiet_end_hour: int = 8           # .. 08:00
-
-    @classmethod
-    def from_env(cls) -> MatchPolicy:
-        """The policy of the one settings object (read from the environment once)."""
-        s = get_settings()
-        return cls(top_k=s.match_top_k, lead_cap=s.lead_cap, lead_idle_hours=s.lead_idle_hours,
-                   rot_days=s.rot_days, notify_daily_cap=s.notify_daily_cap)
-
-
-def policy_or_default(policy: MatchPolicy | None) -> MatchPolicy:
-    return policy or MatchPolicy.from_env()
 
 
 # ------------------------------------------------------------------ the scoring SQL
@@ -92,9 +66,11 @@ def _grade_join(conn: Connection, seller_col: str) -> tuple[str, str]:
     return ("", "CAST(NULL AS text)")
 
 
-_CREDIT_CASE = """CASE {grade} WHEN 'AAA' THEN 1.0 WHEN 'AA' THEN 0.85 WHEN 'A' THEN 0.7
-                  WHEN 'BBB' THEN 0.55 WHEN 'BB' THEN 0.4 WHEN 'B' THEN 0.25 WHEN 'C' THEN 0.1
-                  ELSE 0.5 END"""
+def _credit_points(grade: str) -> str:
+    """The credit component (0..1) of the grade expression ``grade``, in SQL."""
+    cases = " ".join(f"WHEN '{g}' THEN {p}" for g, p in GRADE_POINTS.items())
+    return f"CASE {grade} {cases} ELSE {NEUTRAL} END"
+
 
 # Why the scoring SQL has this shape (a full run covers ~40k open requests x 250k live listings,
 # ~3M candidate pairs, at the large scale):
@@ -502,7 +478,7 @@ def bid_offers(*, conn: Connection, actor: Actor, request_id: int) -> pd.DataFra
             SELECT b.*, {grade} AS grade,
                    round(({WEIGHTS['price_vs_max']} * least(greatest((b.max_price - b.price) / b.max_price / {FULL_HEADROOM}, 0), 1)
                     + {WEIGHTS['distance']} * (1 - least(b.km / {MAX_USEFUL_KM}, 1))
-                    + {WEIGHTS['credit']} * ({_CREDIT_CASE.format(grade=grade)})
+                    + {WEIGHTS['credit']} * ({_credit_points(grade)})
                     + {WEIGHTS['response']} * b.response_rate)::numeric, 3) AS score
             FROM b {grade_join}
         )
@@ -524,7 +500,7 @@ def _main(argv: Iterable[str] | None = None) -> int:
     what.add_argument("--request", type=int, action="append", help="after this request changed")
     sub.add_parser("propose-bids", help="propose the best offer of bidding requests past deadline")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    k = MatchPolicy.from_env().top_k
+    k = match_policy.current().top_k
     with db.transaction(role="jobs") as conn:  # a scheduled job's work: the jobs' role
         lift_ui_timeout(conn)   # a command-line batch, not a page
         if args.cmd == "propose-bids":

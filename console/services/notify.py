@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import clock, db
+from console.match_policy import MatchPolicy, policy_or_default
 from console.roles import Actor, requires
-from console.services.matching import MatchPolicy, policy_or_default
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEMPLATE = "new_match"
@@ -100,7 +100,7 @@ def enqueue(*, conn: Connection, notices: Iterable[Notice], now: datetime | None
     notices = list(notices)
     if not notices:
         return EnqueueResult(0, 0, 0, 0)
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     send_after = delivery_time(now, policy)
     day: date = send_after.astimezone(SHANGHAI).date()
     day_start = datetime.combine(day, time(0), SHANGHAI)
@@ -127,9 +127,9 @@ class HeldBack:
 
 
 @requires("bd", "manager")
-def held_back_summary(*, conn: Connection, actor: Actor, now: datetime | None = None) -> HeldBack:
+def held_back_summary(*, conn: Connection, actor: Actor) -> HeldBack:
     """How many new-match notifications the rules held back today (Shanghai day)."""
-    now = now or datetime.now(timezone.utc)
+    now = clock.now()
     day_start = datetime.combine(now.astimezone(SHANGHAI).date(), time(0), SHANGHAI)
     row = db.fetch_one(conn, """
         SELECT count(*) FILTER (WHERE status = 'held' AND created_at >= :start) AS held,
