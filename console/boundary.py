@@ -1,8 +1,10 @@
 """The one validated boundary of every gated service call.
 
 `requires` calls `check_arguments` after it has re-resolved the actor and before the
-service body runs, so no unchecked value reaches SQL. Each keyword argument is checked
-against the function's type annotation:
+service body runs, so no unchecked value reaches SQL. A keyword the function does not
+declare is refused (``input.unknown``): a caller cannot hand a gated service a limit, a
+policy or a clock it does not take. Each keyword argument is checked against the function's
+type annotation:
 
 - ``str``: no NUL or other control character (tab and line breaks only in multi-line
   fields), no bidirectional override (the "Trojan Source" trick), no lone surrogate (it
@@ -28,6 +30,7 @@ database. Whether a value is one of the allowed choices stays the service's busi
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import numbers
 import re
@@ -114,6 +117,10 @@ _ID_RULE = Number(min=1, max=BIGINT_MAX, key="input.id")
 # ---------------------------------------------------------------- the entry point
 def check_arguments(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     """Return the (normalised) keyword arguments, or raise InvalidInput."""
+    declared = _declared(fn)
+    unknown = [name for name in kwargs if declared is not None and name not in declared]
+    if unknown:      # before any value is read: an unknown name is refused whatever comes first
+        raise InvalidInput("input.unknown", field=unknown[0], problem="unknown")
     hints = _hints(fn)
     out = dict(kwargs)
     for name, value in kwargs.items():
@@ -406,6 +413,15 @@ def _shown(bound: float | None) -> str:
     if bound is None:
         return "—"
     return f"{int(bound):,}" if float(bound).is_integer() else f"{bound:,}"
+
+
+@lru_cache(maxsize=1024)
+def _declared(fn: Callable[..., Any]) -> frozenset[str] | None:
+    """The keyword names ``fn`` takes; None when it takes any (``**kwargs``)."""
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL)
 
 
 @lru_cache(maxsize=1024)

@@ -195,7 +195,8 @@ def test_stale_version_is_refused(engine, make_actor, world):
                     id=case) == "in_review"
 
 
-def test_auto_assign_spreads_evenly_with_a_cap(engine, make_actor, world):
+def test_auto_assign_spreads_evenly_with_a_cap(engine, make_actor, world, settings_env):
+    settings_env(CONSOLE_REVIEW_CAP=4)
     lead = make_actor("ops", "manager")
     a, b = make_actor("ops"), make_actor("ops")
     make_actor("bd")  # not a reviewer
@@ -204,7 +205,7 @@ def test_auto_assign_spreads_evenly_with_a_cap(engine, make_actor, world):
         tr.cert(engine, merchant_id=world["m1"], status="in_review", assignee_id=a.id)
     for h in range(12):
         tr.cert(engine, merchant_id=world["m2"], age_hours=100 - h)
-    given = run(cert.auto_assign, actor=lead, cap=4)
+    given = run(cert.auto_assign, actor=lead)
     # Slots: lead 4, a 2, b 4 = 10 of the 12 pending cases, least loaded first.
     assert given == {lead.id: 4, a.id: 2, b.id: 4}
     load = {r["assignee_id"]: r["n"] for r in tr.rows(engine, """
@@ -214,7 +215,7 @@ def test_auto_assign_spreads_evenly_with_a_cap(engine, make_actor, world):
     left = tr.rows(engine, """SELECT round(extract(epoch FROM now() - submitted_at) / 3600) AS h
                              FROM app.certifications WHERE status = 'pending' ORDER BY h""")
     assert [int(r["h"]) for r in left] == [89, 90]  # the two newest stay in the pool
-    assert run(cert.auto_assign, actor=lead, cap=4) == {}
+    assert run(cert.auto_assign, actor=lead) == {}
 
 
 def test_snooze_hides_a_case_until_the_date(engine, make_actor, world):

@@ -90,7 +90,7 @@ def targets(fn):
     """(path, annotation) of every parameter, and of every field of a dataclass parameter."""
     hints = boundary._hints(fn)
     for name in inspect.signature(fn).parameters:
-        if name in boundary.SKIPPED or name == "policy":
+        if name in boundary.SKIPPED:
             continue
         annotation = hints.get(name, typing.Any)
         classes = [a for a in (annotation, *typing.get_args(annotation))

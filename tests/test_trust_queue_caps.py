@@ -76,15 +76,9 @@ def queue(request, engine):
 
 
 @pytest.fixture
-def review_cap(monkeypatch):
-    """Set the configured cap (CONSOLE_REVIEW_CAP) for this test."""
-    from console.settings import get_settings
-
-    def _set(cap: int) -> None:
-        monkeypatch.setenv("CONSOLE_REVIEW_CAP", str(cap))
-        get_settings.cache_clear()
-
-    yield _set
+def review_cap(settings_env):
+    """Set the configured cap (CONSOLE_REVIEW_CAP) for this test, as a deployment does."""
+    return lambda cap: settings_env(CONSOLE_REVIEW_CAP=cap)
 
 
 @pytest.fixture
@@ -94,12 +88,13 @@ def wide(fresh_db, engine):
 
 
 def test_twenty_people_pressing_auto_assign_at_once_fill_each_reviewer_to_the_cap(
-        wide, make_actor, queue):
+        wide, make_actor, queue, review_cap):
     cap = 25
+    review_cap(cap)
     people = [make_actor("ops") for _ in range(PEOPLE)]
     queue.fill(wide, PEOPLE * cap + 40)
     for _ in range(ROUNDS):
-        results = race(wide, [(queue.auto_fn, {"actor": p, "cap": cap}) for p in people])
+        results = race(wide, [(queue.auto_fn, {"actor": p}) for p in people])
         assert [status for status, _ in results] == ["ok"] * PEOPLE, results
         # Every reviewer holds exactly the cap; what the racers gave adds up to it.
         assert queue.open_per_person(wide) == {p.id: cap for p in people}
@@ -111,12 +106,13 @@ def test_twenty_people_pressing_auto_assign_at_once_fill_each_reviewer_to_the_ca
         queue.reset(wide)
 
 
-def test_two_managers_auto_assigning_at_once_stop_at_the_cap(wide, make_actor, queue):
+def test_two_managers_auto_assigning_at_once_stop_at_the_cap(wide, make_actor, queue, review_cap):
     cap = 70
+    review_cap(cap)
     leads = [make_actor("ops", "manager") for _ in range(2)]
     queue.fill(wide, 2 * cap + 10)
     for _ in range(ROUNDS):
-        results = race(wide, [(queue.auto_fn, {"actor": p, "cap": cap}) for p in leads])
+        results = race(wide, [(queue.auto_fn, {"actor": p}) for p in leads])
         assert [status for status, _ in results] == ["ok", "ok"], results
         assert queue.open_per_person(wide) == {p.id: cap for p in leads}
         assert queue.pending(wide) == 10

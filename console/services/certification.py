@@ -12,7 +12,6 @@ notification in app.notification_outbox.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -158,15 +157,14 @@ def unassign_case(*, conn: Connection, actor: Actor, case_id: Any, version: Any)
 
 
 @requires("ops")
-def snooze_case(*, conn: Connection, actor: Actor, case_id: Any, version: Any, until: Any,
-                today: date | None = None) -> int:
-    return tq.snooze(conn, Q, actor, case_id=case_id, version=version, until=until, today=today)
+def snooze_case(*, conn: Connection, actor: Actor, case_id: Any, version: Any, until: Any) -> int:
+    return tq.snooze(conn, Q, actor, case_id=case_id, version=version, until=until)
 
 
 @requires("ops", "manager")
-def auto_assign(*, conn: Connection, actor: Actor, cap: int | None = None) -> dict[int, int]:
-    """Spread pending cases evenly over active ops staff, at most ``cap`` open each."""
-    return tq.auto_assign(conn, Q, actor, cap=cap)
+def auto_assign(*, conn: Connection, actor: Actor) -> dict[int, int]:
+    """Spread pending cases evenly over active ops staff, at most the configured cap open each."""
+    return tq.auto_assign(conn, Q, actor)
 
 
 @requires(*READ_ROLES)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -273,14 +272,13 @@ def unassign_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any)
 
 
 @requires("ops")
-def snooze_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, until: Any,
-                today: date | None = None) -> int:
-    return tq.snooze(conn, Q, actor, case_id=flag_id, version=version, until=until, today=today)
+def snooze_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, until: Any) -> int:
+    return tq.snooze(conn, Q, actor, case_id=flag_id, version=version, until=until)
 
 
 @requires("ops", "manager")
-def auto_assign(*, conn: Connection, actor: Actor, cap: int | None = None) -> dict[int, int]:
-    return tq.auto_assign(conn, Q, actor, cap=cap)
+def auto_assign(*, conn: Connection, actor: Actor) -> dict[int, int]:
+    return tq.auto_assign(conn, Q, actor)
 
 
 @requires("ops")

@@ -135,8 +135,9 @@ def lock_reviewers(conn: Connection, q: QueueTable, staff_ids: list[int]) -> Non
                    ns=q.lock_namespace, s=staff_id)
 
 
-def configured_cap(cap: Any = None) -> int:
-    cap = cap if cap is not None else get_settings().review_cap_per_person
+def configured_cap() -> int:
+    """The per-person cap of the settings (CONSOLE_REVIEW_CAP): never a caller's number."""
+    cap = get_settings().review_cap_per_person
     if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
         raise InvalidInput("trust.error.bad_form_value")
     return cap
@@ -213,11 +214,10 @@ def unassign(conn: Connection, q: QueueTable, actor: Actor, *, case_id: Any, ver
 
 
 def snooze(conn: Connection, q: QueueTable, actor: Actor, *, case_id: Any, version: Any,
-           until: Any, today: date | None = None) -> int:
+           until: Any) -> int:
     """Hide an open case from the queue until the start of ``until`` (Shanghai time)."""
     case_id, version = check_case_id(case_id), check_version(version)
-    today = today or clock.today()
-    if not isinstance(until, date) or until <= today:
+    if not isinstance(until, date) or until <= clock.today():
         raise InvalidInput("trust.error.snooze_future")
     new_version = db.scalar(conn, f"""
         UPDATE {q.table}
@@ -233,10 +233,9 @@ def snooze(conn: Connection, q: QueueTable, actor: Actor, *, case_id: Any, versi
     return new_version
 
 
-def auto_assign(conn: Connection, q: QueueTable, actor: Actor, *,
-                cap: int | None) -> dict[int, int]:
+def auto_assign(conn: Connection, q: QueueTable, actor: Actor) -> dict[int, int]:
     """Spread pending unassigned cases over active ops staff, oldest first, evenly, up to
-    ``cap`` open cases per person (None: the configured cap). Returns {staff id: cases given now}.
+    the configured cap of open cases per person. Returns {staff id: cases given now}.
 
     Each reviewer's free slots are numbered load+1 … cap; ordering all slots by
     (slot number, staff id) and pairing them with cases by rank fills the least-loaded
@@ -245,7 +244,7 @@ def auto_assign(conn: Connection, q: QueueTable, actor: Actor, *,
     Every reviewer's lock is held before the loads are counted, and only the reviewers
     locked get cases (someone made a reviewer meanwhile waits for the next press).
     """
-    cap = configured_cap(cap)
+    cap = configured_cap()
     staff_ids = [r["id"] for r in db.fetch_all(conn, """
         SELECT id FROM ops.staff WHERE is_active AND 'ops' = ANY (roles) ORDER BY id""")]
     lock_reviewers(conn, q, staff_ids)
