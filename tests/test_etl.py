@@ -2,6 +2,8 @@
 and every expectation of every suite catching the defect it promises."""
 from __future__ import annotations
 
+import time
+
 from decimal import Decimal
 
 import pytest
@@ -349,7 +351,14 @@ def test_run_all_validates_a_shared_source_once_and_quarantines_it_for_every_job
 def test_the_next_session_drops_what_a_killed_one_staged_and_spares_a_live_one(seeded):
     dead = Session(seeded).__enter__()
     dead_batch = dead.batch("app.listings", full=False, since=None, mark=None)
+    dead_pid = dead._owner.exec_driver_sql("SELECT pg_backend_pid()").scalar()
     dead._owner.invalidate()  # the process died: its session lock went with its connection
+    # The server ends the closed backend asynchronously: under load its lock outlives the
+    # close by a moment, and the sweep would rightly spare it. Wait for the backend to go.
+    for _ in range(200):
+        if q(seeded, "SELECT count(*) FROM pg_stat_activity WHERE pid = :p", p=dead_pid) == [(0,)]:
+            break
+        time.sleep(0.05)
     with Session(seeded) as live:
         live_batch = live.batch("app.requests", full=False, since=None, mark=None)
         assert q(seeded, "SELECT to_regclass(:r) IS NULL", r=dead_batch.relation) == [(True,)]
