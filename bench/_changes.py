@@ -4,7 +4,8 @@ ETL, the daily history and the commit-measuring figures run on.
 A change set touches ``per_mille``/1000 of the rows of every mutable or growing source, each
 change stamped now(). ``salt`` chooses which rows (by id modulo 1000), so consecutive sets
 touch different rows: a figure measured on a new salt each time measures fresh work, not a
-re-run over rows an earlier run already processed.
+re-run over rows an earlier run already processed. Slices in use (id % 1000): the load's
+history 2..61, the ETL bench 100..129, the rematch bench 800..805.
 
 - listings: that share of live listings is sold, and as many new live listings are published
   (copies, 1% cheaper): the live stock stays the size it was, as on the platform;

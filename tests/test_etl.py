@@ -3,7 +3,6 @@ and every expectation of every suite catching the defect it promises."""
 from __future__ import annotations
 
 import time
-
 from decimal import Decimal
 
 import pytest
