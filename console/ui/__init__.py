@@ -4,6 +4,7 @@ Only pages and this package import streamlit; services never do.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from console import db
 from console.clock import business_tz
@@ -21,6 +23,7 @@ from console.roles import Actor, current_actor as account_now
 from console.settings import get_settings
 
 T = TypeVar("T")
+_log = logging.getLogger("console.ui")
 
 
 def lang() -> str:
@@ -114,6 +117,9 @@ def run_action(fn: Callable[..., Any], /, **kwargs: Any) -> Outcome:
     except ConsoleError as err:
         show_error(err)
         return Outcome(False)
+    except SQLAlchemyError as err:
+        _database_failure(fn, err)
+        return Outcome(False)
 
 
 def flash(message: str) -> None:
@@ -134,6 +140,19 @@ def run_query(fn: Callable[..., T], /, **kwargs: Any) -> T | None:
     except ConsoleError as err:
         show_error(err)
         return None
+    except SQLAlchemyError as err:
+        _database_failure(fn, err)
+        return None
+
+
+def _database_failure(fn: Callable[..., Any], err: SQLAlchemyError) -> None:
+    """A database failure (timeout, lost connection, a bug) the service did not turn into a
+    refusal: the person reads the project's own message, the log gets the service and the
+    SQLSTATE only, never the statement's values or the driver's text."""
+    code = getattr(getattr(err, "orig", None), "pgcode", None)
+    _log.error("service %s.%s failed in the database: %s (SQLSTATE %s)",
+               fn.__module__, fn.__qualname__, type(err).__name__, code or "-")
+    st.error(t("error.unexpected"))
 
 
 def require_actor() -> Actor:
