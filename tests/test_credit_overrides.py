@@ -210,3 +210,43 @@ def test_expiry_dates_are_shanghai_dates_whatever_the_server_clock(engine, make_
     with pytest.raises(InvalidInput):
         propose(engine, make_actor("risk"), scored["weak"], expires_on=date(2026, 11, 29))
     assert propose(engine, make_actor("risk"), scored["weak"], expires_on=date(2026, 11, 30)) > 0
+
+
+def test_a_scoring_run_does_not_hold_the_audit_chain_while_it_scores(engine, make_actor, scored,
+                                                                     monkeypatch):
+    """The run expires overrides (audit rows) and then scores for a long time: its audit rows
+    come last, so a staff decision's audit row does not wait for the scoring."""
+    import threading
+    import time
+
+    from console import db
+    from console.audit import write_audit
+
+    alice, bob, officer = make_actor("risk"), make_actor("risk"), make_actor("risk")
+    oid = propose(engine, alice, scored["weak"], expires_on=today() + timedelta(days=2))
+    call(engine, credit.approve_override, actor=bob, override_id=oid)
+    _age(engine, oid, days=3)                     # due to expire in the run
+    scoring, real_score_all = threading.Event(), credit_engine.score_all
+
+    def slow_score_all(conn, card, **kwargs):
+        scoring.set()
+        conn.execute(sa.text("SELECT pg_sleep(2)"))
+        return real_score_all(conn, card, **kwargs)
+
+    monkeypatch.setattr(credit_engine, "score_all", slow_score_all)
+    run = threading.Thread(target=lambda: call(engine, credit.run_scoring, actor=officer))
+    run.start()
+    try:
+        assert scoring.wait(10)
+        started = time.perf_counter()
+        with db.transaction() as conn:
+            write_audit(conn=conn, actor_id=alice.id, action="staff.action", entity_type="x",
+                        entity_id=1)
+        waited = time.perf_counter() - started
+    finally:
+        run.join()
+    assert waited < 1.0
+    assert status(engine, oid) == "expired"
+    assert rows(engine, """SELECT action FROM ops.audit_log WHERE action IN
+                           ('credit.override.expire', 'credit.score') ORDER BY chain_seq""") == [
+        {"action": "credit.override.expire"}, {"action": "credit.score"}]

@@ -8,7 +8,9 @@ Python loop per merchant, and memory does not grow with the number of merchants.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -128,15 +130,26 @@ def expire_due_overrides(conn: Connection, *, now: datetime | None = None) -> in
     the system). The effective grade already ignores them from the moment they expire (the
     current-grade row carries the expiry, ops.merchant_credit compares it with now()); this
     keeps the status column and the inbox truthful, and clears the rows (their trigger)."""
+    expired = mark_expired_overrides(conn, now=now)
+    audit_expired_overrides(conn, expired)
+    return len(expired)
+
+
+def mark_expired_overrides(conn: Connection, *, now: datetime | None = None) -> list[Mapping[str, Any]]:
+    """The expiry without its audit rows, for a caller that does long work in the same
+    transaction: an audit row holds the audit chain's head until commit (migration 061), so
+    such a caller writes them last, with ``audit_expired_overrides``."""
     lock_current_grades(conn)
-    expired = db.fetch_all(conn, """
+    return db.fetch_all(conn, """
         UPDATE ops.credit_overrides
         SET status = 'expired', version = version + 1
         WHERE status IN ('approved', 'proposed') AND expires_at <= coalesce(:now, now())
         RETURNING id, merchant_id, new_grade, expires_at""", now=now)
+
+
+def audit_expired_overrides(conn: Connection, expired: list[Mapping[str, Any]]) -> None:
     for row in expired:
         write_audit(conn=conn, actor_id=None, action="credit.override.expire",
                     entity_type="credit_override", entity_id=row["id"],
                     after={"status": "expired", "merchant_id": row["merchant_id"],
                            "new_grade": row["new_grade"], "expires_at": row["expires_at"]})
-    return len(expired)

@@ -334,12 +334,15 @@ def recent_override_decisions(*, conn: Connection, actor: Actor, limit: int = 50
 def run_scoring(*, conn: Connection, actor: Actor) -> int:
     """Score every merchant now with the repo's scorecard (audited as this officer)."""
     card = check_file(DEFAULT_CONFIG)
-    expired = credit_engine.expire_due_overrides(conn)
+    expired = credit_engine.mark_expired_overrides(conn)
     run_id = credit_engine.score_all(conn, card, triggered_by=actor.id)
     scored = db.scalar(conn, "SELECT merchants_scored FROM ops.credit_runs WHERE id = :r", r=run_id)
+    # Audit rows last: the first one takes the audit chain's head until this transaction
+    # commits, and every staff decision would wait for the whole scoring run behind it.
+    credit_engine.audit_expired_overrides(conn, expired)
     write_audit(conn=conn, actor_id=actor.id, action="credit.score", entity_type="credit_run",
                 entity_id=run_id, after={"version": card.version, "merchants": scored,
-                                         "overrides_expired": expired})
+                                         "overrides_expired": len(expired)})
     return run_id
 
 
