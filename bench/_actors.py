@@ -1,16 +1,18 @@
 """Staff accounts the bench acts as: real rows of ops.staff (services read the account again
-on every call), the seed's first active account of the role, or a bench account."""
+on every call), the seed's first active account of the role, or a bench account of its own
+(``own=True``: one that holds no cases, e.g. for "next case" under the per-person cap)."""
 from __future__ import annotations
 
 from console import db
 from console.roles import Actor
 
 
-def actor(engine, role: str) -> Actor:
+def actor(engine, role: str, *, own: bool = False) -> Actor:
     with engine.begin() as conn:
         row = db.fetch_one(conn, """SELECT id, username, display_name, roles FROM ops.staff
                                     WHERE :r = ANY (roles) AND is_active
-                                    ORDER BY id LIMIT 1""", r=role)
+                                      AND (NOT :own OR username = 'bench_' || :r)
+                                    ORDER BY id LIMIT 1""", r=role, own=own)
         if row is None:
             row = db.fetch_one(conn, """
                 INSERT INTO ops.staff (username, display_name, password_hash, roles)
