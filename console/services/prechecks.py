@@ -131,18 +131,20 @@ def _legal_rep(legal_rep: str | None, personal_name: str | None) -> CheckResult:
 
 # Facts for each case: the merchant, the personal name on file, and the lowest id of another
 # merchant holding the same approved ID / USCC (as read: app.normalise_code, indexed) or the
-# same phone.
+# same phone. `min(merchant_id + 0)`: on a plain min() the planner walks the whole merchant_id
+# index filtering every row through the normalisation (103 s for 200 cases on the large bench
+# database) instead of looking the number up in its expression index (54 ms).
 _FACTS_SQL = """
 SELECT c.id, c.kind, c.id_number, c.uscc, c.company_name, c.legal_rep,
        m.name AS merchant_name, ci.name AS city_name, ci.short_name AS city_short,
        (SELECT p.real_name FROM app.certifications p
         WHERE p.merchant_id = c.merchant_id AND p.kind = 'personal' AND p.status <> 'rejected'
         ORDER BY (p.status = 'approved') DESC, p.submitted_at DESC LIMIT 1) AS personal_name,
-       (SELECT min(o.merchant_id) FROM app.certifications o
+       (SELECT min(o.merchant_id + 0) FROM app.certifications o
         WHERE c.kind = 'personal' AND o.status = 'approved' AND o.id_number IS NOT NULL
           AND app.normalise_code(o.id_number) = app.normalise_code(c.id_number)
           AND o.merchant_id <> c.merchant_id) AS id_dup_merchant,
-       (SELECT min(o.merchant_id) FROM app.certifications o
+       (SELECT min(o.merchant_id + 0) FROM app.certifications o
         WHERE c.kind = 'enterprise' AND o.status = 'approved' AND o.uscc IS NOT NULL
           AND app.normalise_code(o.uscc) = app.normalise_code(c.uscc)
           AND o.merchant_id <> c.merchant_id) AS uscc_dup_merchant,
