@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from console.clock import today
 from console.credit import engine as credit_engine
 from console.services import credit
-from tests.test_credit_support import hand_card, merchant, one, rows, set_features
+from tests.test_credit_support import age_override, hand_card, merchant, one, rows, set_features
 
 # The effective grade computed from scratch, as the view of migration 050 did: the latest
 # succeeded run's scores, an approved override that has not expired replacing the grade, the
@@ -42,15 +42,6 @@ JOIN ops.credit_scores s ON s.run_id = r.id
 LEFT JOIN active_override o ON o.merchant_id = s.merchant_id
 JOIN ops.credit_grade_bands b ON b.version_id = r.version_id AND b.grade = coalesce(o.new_grade, s.grade)
 ORDER BY s.merchant_id"""
-
-
-def age(engine, oid, *, days: int) -> None:
-    """Move an override's clock back by ``days`` (as if it had been made that long ago)."""
-    one(engine, """UPDATE ops.credit_overrides
-                   SET proposed_at = proposed_at - make_interval(days => :d),
-                       decided_at = decided_at - make_interval(days => :d),
-                       expires_at = expires_at - make_interval(days => :d)
-                   WHERE id = :i""", d=days, i=oid)
 
 
 def current(engine):
@@ -109,7 +100,7 @@ def test_every_grade_event_leaves_the_table_as_ranking_would(engine, make_actor,
     new_override = approve(engine, alice, bob, ids["new"], new_grade="A")   # over too little history
     assert_current_is_expected(engine)
 
-    age(engine, oid, days=3)                                      # its expiry has passed
+    age_override(engine, oid, days=3)                                      # its expiry has passed
     assert_current_is_expected(engine)
     assert table_row(engine, ids["weak"])["override_id"] is None   # the trigger cleared it
 

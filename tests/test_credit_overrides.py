@@ -10,7 +10,7 @@ from console.clock import today
 from console.credit import engine as credit_engine
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.services import credit
-from tests.test_credit_support import hand_card, merchant, one, rows
+from tests.test_credit_support import age_override, hand_card, merchant, one, rows
 
 IN_30_DAYS = today() + timedelta(days=30)
 
@@ -136,23 +136,14 @@ def test_an_unscored_merchant_cannot_be_overridden(engine, make_actor, scored):
         propose(engine, make_actor("risk"), 999_999)
 
 
-def _age(engine, oid, *, days: int) -> None:
-    """Move an override's clock back by ``days`` (as if it had been made that long ago)."""
-    one(engine, """UPDATE ops.credit_overrides
-                   SET proposed_at = proposed_at - make_interval(days => :d),
-                       decided_at = decided_at - make_interval(days => :d),
-                       expires_at = expires_at - make_interval(days => :d)
-                   WHERE id = :i""", d=days, i=oid)
-
-
 def test_an_override_expires_when_it_should(engine, make_actor, scored):
     alice, bob = make_actor("risk"), make_actor("risk")
     oid = propose(engine, alice, scored["weak"], expires_on=today() + timedelta(days=2))
     call(engine, credit.approve_override, actor=bob, override_id=oid)
-    _age(engine, oid, days=1)                     # expires tomorrow midnight: still holds
+    age_override(engine, oid, days=1)                     # expires tomorrow midnight: still holds
     assert effective(engine, scored["weak"])["effective_grade"] == "BBB"
     assert call(engine, credit_engine.expire_due_overrides) == 0
-    _age(engine, oid, days=2)                     # expired yesterday: the scored grade is back
+    age_override(engine, oid, days=2)                     # expired yesterday: the scored grade is back
     assert effective(engine, scored["weak"]) == {"grade": "BB", "effective_grade": "BB",
                                                  "is_override": False, "loan_limit": 500_000}
     assert call(engine, credit_engine.expire_due_overrides) == 1
@@ -165,7 +156,7 @@ def test_an_override_expires_when_it_should(engine, make_actor, scored):
 def test_an_expired_proposal_cannot_be_approved(engine, make_actor, scored):
     alice, bob = make_actor("risk"), make_actor("risk")
     oid = propose(engine, alice, scored["weak"], expires_on=today())
-    _age(engine, oid, days=2)
+    age_override(engine, oid, days=2)
     with pytest.raises(Conflict) as err:
         call(engine, credit.approve_override, actor=bob, override_id=oid)
     assert err.value.key == "credit.error.override_expired"
@@ -225,7 +216,7 @@ def test_a_scoring_run_does_not_hold_the_audit_chain_while_it_scores(engine, mak
     alice, bob, officer = make_actor("risk"), make_actor("risk"), make_actor("risk")
     oid = propose(engine, alice, scored["weak"], expires_on=today() + timedelta(days=2))
     call(engine, credit.approve_override, actor=bob, override_id=oid)
-    _age(engine, oid, days=3)                     # due to expire in the run
+    age_override(engine, oid, days=3)                     # due to expire in the run
     scoring, real_score_all = threading.Event(), credit_engine.score_all
 
     def slow_score_all(conn, card, **kwargs):

@@ -105,6 +105,15 @@ def rows(engine: Engine, sql: str, **params) -> list[dict]:
         return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
 
 
+def age_override(engine: Engine, override_id: int, *, days: int) -> None:
+    """Move an override's clock back by ``days`` (as if it had been made that long ago)."""
+    one(engine, """UPDATE ops.credit_overrides
+                   SET proposed_at = proposed_at - make_interval(days => :d),
+                       decided_at = decided_at - make_interval(days => :d),
+                       expires_at = expires_at - make_interval(days => :d)
+                   WHERE id = :i""", d=days, i=override_id)
+
+
 def city(engine: Engine) -> int:
     return one(engine, """INSERT INTO app.cities (name, short_name, adcode, province, tier_level,
                                                   tier_name, longitude, latitude)
