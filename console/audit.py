@@ -154,7 +154,9 @@ def verify_chain(conn: Connection) -> ChainReport:
     the caller's isolation level (a row committed meanwhile cannot pass for a gap), and the
     rows are streamed rather than held in memory.
     """
-    result = conn.execution_options(yield_per=5000).execute(sa.text(f"""
+    # Streamed per statement: Connection.execution_options() would set it on the caller's
+    # connection for good, and a later INSERT there would go out as a server-side cursor.
+    result = conn.execute(sa.text(f"""
         SELECT 0 AS part, now() AS verified_at, NULL::bigint AS id, chain_seq, row_hash,
                NULL::bigint AS actor_id, NULL AS action, NULL AS entity_type,
                NULL AS entity_id, NULL AS before, NULL AS after, NULL AS reason,
@@ -162,7 +164,7 @@ def verify_chain(conn: Connection) -> ChainReport:
         FROM ops.audit_chain_head
         UNION ALL
         SELECT 1, now(), {_CHAIN_COLUMNS} FROM ops.audit_log
-        ORDER BY part, chain_seq NULLS LAST, id"""))
+        ORDER BY part, chain_seq NULLS LAST, id"""), execution_options={"yield_per": 5000})
     try:
         rows = iter(result.mappings())
         first = next(rows, None)

@@ -1,13 +1,302 @@
-"""The audit log's hash chain, as the admin audit page shows it (migration 061)."""
+"""The audit log as people read it (issue #14): who did what to which record, the fields it
+changed in words (label, old value → new value, formatted), the decision's note; filters,
+paging and an audited export; and the hash chain's verification (migration 061), run on
+request and remembered as an audit row of its own rather than recomputed on every load.
+
+Every action code the services write has a catalogue label ``audit.action.<code>``;
+a code without one shows as itself (``action_label``), and tests/test_audit_page.py fails
+for a code written in the source without a label.
+"""
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from console.audit import ChainReport, verify_chain
+from console import db, fmt
+from console.audit import ChainBreak, ChainReport, verify_chain, write_audit
+from console.clock import business_tz
+from console.errors import InvalidInput
+from console.exports import audited_csv
+from console.i18n import catalogue, has_key, translate
 from console.roles import Actor, requires
 
+READ_ROLES = ("admin", "manager")
+Lang = Literal["zh", "en"]
+EXPORT_MAX_ROWS = 50_000
+CHAIN_ENTITY = ("audit_log", "chain")     # where a verification records its result
 
-@requires("admin", "manager")
+# Fields whose value is a staff id: shown as the person's display name.
+STAFF_FIELDS = frozenset({"assignee_id", "owner_id", "bd_owner_id", "actor_id", "staff_id"})
+# Where a field's value is an enumeration, the catalogue groups it may belong to, in order.
+ENUM_FIELDS = {
+    "status": ("cert_status", "merchant_status", "listing_status", "request_status",
+               "order_status", "run_status", "escrow_state"),
+    "stage": ("match_stage",),
+    "from_stage": ("match_stage",),
+    "to_stage": ("match_stage",),
+    "kind": ("channel", "cert_kind"),
+}
+# An exclusive end at local midnight, shown as the day chosen (fmt.expiry_day).
+EXPIRY_FIELDS = frozenset({"expires_at"})
+# Lists of record ids.
+ID_LIST_FIELDS = frozenset({"superseded"})
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TEXT_SHOWN = 80      # characters of a long text value (a note's body) shown in a row
+
+
+# ---------------------------------------------------------------- words for codes
+def action_codes() -> list[str]:
+    """Every action code the catalogue has a label for, sorted."""
+    return sorted(k.removeprefix("audit.action.") for k in catalogue()
+                  if k.startswith("audit.action."))
+
+
+def entity_types() -> list[str]:
+    return sorted(k.removeprefix("audit.entity.") for k in catalogue()
+                  if k.startswith("audit.entity."))
+
+
+def action_label(code: str, lang: str) -> str:
+    """'match.move' -> '移动交易卡片' / 'Deal card moved'; an unknown code shows as itself."""
+    key = f"audit.action.{code}"
+    return translate(key, lang) if has_key(key) else code
+
+
+def entity_label(entity_type: str, lang: str) -> str:
+    key = f"audit.entity.{entity_type}"
+    return translate(key, lang) if has_key(key) else entity_type
+
+
+def field_label(field: str, lang: str) -> str:
+    key = f"audit.field.{field}"
+    return translate(key, lang) if has_key(key) else field
+
+
+def value_text(field: str, value: Any, *, lang: str, staff: dict[int, str]) -> str:
+    """One stored value in words: a person's name, an enumeration's label, a time in
+    Shanghai time, yes/no, a list joined; never a Python or JSON literal."""
+    if value is None or value == "":
+        return fmt.MISSING
+    if isinstance(value, bool):
+        return translate("audit.value.yes" if value else "audit.value.no", lang)
+    if field in STAFF_FIELDS and isinstance(value, int):
+        return staff.get(value, f"#{value}")
+    if field == "roles" and isinstance(value, list):
+        return "、".join(translate(f"role.{r}", lang) for r in value) if lang == "zh" \
+            else ", ".join(translate(f"role.{r}", lang) for r in value)
+    if field in ENUM_FIELDS and isinstance(value, str):
+        for group in ENUM_FIELDS[field]:
+            if has_key(f"enum.{group}.{value}"):
+                return translate(f"enum.{group}.{value}", lang)
+        if has_key(f"audit.value.{value}"):
+            return translate(f"audit.value.{value}", lang)
+        return value
+    if field == "filters" and isinstance(value, dict):
+        if not value:
+            return translate("audit.value.no_filters", lang)
+        return "; ".join(f"{k}={value_text(k, v, lang=lang, staff=staff)}" for k, v in value.items())
+    if field in ID_LIST_FIELDS and isinstance(value, list):
+        return ", ".join(f"#{v}" for v in value) or fmt.MISSING
+    if isinstance(value, list):
+        return ", ".join(value_text(field, v, lang=lang, staff=staff) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    if isinstance(value, int):
+        return f"#{value}" if field.endswith("_id") else fmt.number(value)
+    if isinstance(value, float):
+        return fmt.number(value, digits=2 if abs(value) < 100 else 0)
+    text = str(value)
+    if _ISO_TIME.match(text):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return fmt.expiry_day(moment) if field in EXPIRY_FIELDS else fmt.when(moment)
+        except ValueError:
+            return text
+    if _ISO_DAY.match(text):
+        return text
+    if field.endswith("sha256") and len(text) == 64:
+        return text[:12] + "…"
+    return text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN - 1] + "…"
+
+
+def changes_text(before: Any, after: Any, *, lang: str, staff: dict[int, str]) -> str:
+    """'负责人：— → 王芳；状态：审核中 → 已通过': each field once, in the order written;
+    a field only in ``after`` reads 'label：value', one only in ``before`` 'label：value → —'."""
+    before = before if isinstance(before, dict) else {}
+    after = after if isinstance(after, dict) else {}
+    colon, sep = ("：", "；") if lang == "zh" else (": ", "; ")
+    parts = []
+    for field in list(before) + [f for f in after if f not in before]:
+        label = field_label(field, lang)
+        new = value_text(field, after.get(field), lang=lang, staff=staff)
+        if field in before:
+            old = value_text(field, before[field], lang=lang, staff=staff)
+            parts.append(f"{label}{colon}{old} → {new}")
+        else:
+            parts.append(f"{label}{colon}{new}")
+    return sep.join(parts)
+
+
+# ---------------------------------------------------------------- filters and rows
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the log is filtered by; empty fields filter nothing. Days are Shanghai days,
+    both ends included."""
+
+    actor_id: int | None = None
+    action: str | None = None
+    entity_type: str | None = None
+    entity_id: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def applied(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+
+def _where(filters: AuditFilters) -> tuple[str, dict[str, Any]]:
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise InvalidInput("audit.error.date_order")
+    clauses, params = [], {}
+    if filters.actor_id is not None:
+        clauses.append("a.actor_id = :actor_id")
+        params["actor_id"] = filters.actor_id
+    if filters.action:
+        clauses.append("a.action = :action")
+        params["action"] = filters.action
+    if filters.entity_type:
+        clauses.append("a.entity_type = :entity_type")
+        params["entity_type"] = filters.entity_type
+    if filters.entity_id.strip():
+        clauses.append("a.entity_id = :entity_id")
+        params["entity_id"] = filters.entity_id.strip().lstrip("#")
+    tz = business_tz()
+    if filters.date_from:
+        clauses.append("a.at >= :from_at")
+        params["from_at"] = datetime.combine(filters.date_from, time(), tz)
+    if filters.date_to:
+        clauses.append("a.at < :to_at")
+        params["to_at"] = datetime.combine(filters.date_to + timedelta(days=1), time(), tz)
+    return (" AND ".join(clauses) or "TRUE"), params
+
+
+def _staff_names(conn: Connection) -> dict[int, str]:
+    return {r.id: r.display_name for r in conn.execute(sa.text(
+        "SELECT id, display_name FROM ops.staff"))}
+
+
+@requires(*READ_ROLES)
+def people(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """Staff to filter by: id and display name, by name."""
+    return db.fetch_df(conn, "SELECT id, display_name, username FROM ops.staff ORDER BY display_name, id")
+
+
+@requires(*READ_ROLES)
+def count_audit(*, conn: Connection, actor: Actor, filters: AuditFilters) -> int:
+    where, params = _where(filters)
+    return conn.execute(sa.text(f"SELECT count(*) FROM ops.audit_log a WHERE {where}"),
+                        params).scalar_one()
+
+
+def _rows(conn: Connection, filters: AuditFilters, *, offset: int, limit: int,
+          lang: str) -> pd.DataFrame:
+    where, params = _where(filters)
+    raw = conn.execute(sa.text(
+        f"""SELECT a.id, a.at, a.actor_id, a.action, a.entity_type, a.entity_id,
+                   a.before, a.after, a.reason
+            FROM ops.audit_log a WHERE {where}
+            ORDER BY a.at DESC, a.id DESC OFFSET :offset LIMIT :limit"""),
+        {**params, "offset": offset, "limit": limit}).mappings().all()
+    staff = _staff_names(conn)
+    system = translate("audit.system", lang)
+    rows = [{
+        "id": r["id"],
+        "at": fmt.when(r["at"]),
+        "actor": system if r["actor_id"] is None else staff.get(r["actor_id"], f"#{r['actor_id']}"),
+        "action": action_label(r["action"], lang),
+        "record": f"{entity_label(r['entity_type'], lang)} #{r['entity_id']}",
+        "changes": changes_text(r["before"], r["after"], lang=lang, staff=staff) or fmt.MISSING,
+        "reason": r["reason"] or fmt.MISSING,
+    } for r in raw]
+    return pd.DataFrame(rows, columns=["id", "at", "actor", "action", "record", "changes", "reason"])
+
+
+@requires(*READ_ROLES)
+def search_audit(*, conn: Connection, actor: Actor, filters: AuditFilters, offset: int = 0,
+                 limit: int = 50, lang: Lang = "zh") -> pd.DataFrame:
+    """One page of the log, newest first, every cell in words (columns id, at, actor,
+    action, record, changes, reason)."""
+    return _rows(conn, filters, offset=offset, limit=limit, lang=lang)
+
+
+@requires(*READ_ROLES)
+def export_audit(*, conn: Connection, actor: Actor, filters: AuditFilters,
+                 lang: Lang = "zh") -> bytes:
+    """The filtered log as CSV, as the page words it (neutralised), with an audit row of
+    the export itself; refused above EXPORT_MAX_ROWS rows."""
+    total = count_audit(conn=conn, actor=actor, filters=filters)
+    if total > EXPORT_MAX_ROWS:
+        raise InvalidInput("audit.error.export_too_large", n=fmt.number(total),
+                           max=fmt.number(EXPORT_MAX_ROWS))
+    rows = _rows(conn, filters, offset=0, limit=EXPORT_MAX_ROWS, lang=lang)
+    applied = filters.applied()
+    frame = rows.rename(columns={c: translate(f"audit.col.{c}", lang) for c in rows.columns})
+    preamble = [[f"# {translate('audit.export.by', lang)}={actor.display_name}",
+                 f"{translate('audit.export.rows', lang)}={len(rows)}"],
+                ["# filters"] + [f"{k}={v}" for k, v in applied.items()]]
+    return audited_csv(conn=conn, actor=actor, export="audit_log", filters=applied,
+                       frame=frame, preamble=preamble, action="audit.export",
+                       entity_type="audit_log")
+
+
+# ---------------------------------------------------------------- the chain, on request
+@requires(*READ_ROLES)
+def verify_now(*, conn: Connection, actor: Actor) -> ChainReport:
+    """Recompute the whole chain now (seconds at a million rows) and record the result as
+    an audit row, so the page shows the last verification without redoing it."""
+    report = verify_chain(conn)
+    broken = None if report.broken is None else asdict(report.broken)
+    write_audit(conn=conn, actor_id=actor.id, action="audit.verify",
+                entity_type=CHAIN_ENTITY[0], entity_id=CHAIN_ENTITY[1],
+                after={"intact": report.intact, "rows": report.rows, "links": report.links,
+                       "head_hash": report.head_hash, "broken": broken})
+    return report
+
+
+@dataclass(frozen=True)
+class Verification:
+    report: ChainReport
+    by: str               # who ran it
+
+
+@requires(*READ_ROLES)
+def last_verification(*, conn: Connection, actor: Actor) -> Verification | None:
+    """The newest recorded verification (one index look-up), or None when never run."""
+    row = conn.execute(sa.text(
+        """SELECT a.at, a.after, s.display_name
+           FROM ops.audit_log a LEFT JOIN ops.staff s ON s.id = a.actor_id
+           WHERE a.entity_type = :etype AND a.entity_id = :eid AND a.action = 'audit.verify'
+           ORDER BY a.at DESC, a.id DESC LIMIT 1"""),
+        {"etype": CHAIN_ENTITY[0], "eid": CHAIN_ENTITY[1]}).mappings().first()
+    if row is None:
+        return None
+    after = row["after"]
+    broken = ChainBreak(**after["broken"]) if after.get("broken") else None
+    report = ChainReport(rows=after["rows"], links=after["links"], head_hash=after["head_hash"],
+                         verified_at=row["at"], broken=broken)
+    return Verification(report=report, by=row["display_name"] or "")
+
+
+@requires(*READ_ROLES)
 def chain_status(*, conn: Connection, actor: Actor) -> ChainReport:
-    """Whether the audit log is intact, recomputed now, or where it first breaks."""
+    """Whether the audit log is intact, recomputed now, or where it first breaks
+    (read-only: the command line and tests; the page uses verify_now)."""
     return verify_chain(conn)
