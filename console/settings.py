@@ -56,6 +56,8 @@ class Settings:
     lead_idle_hours: int = 48
     rot_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ROT_DAYS))
     notify_daily_cap: int = 3
+    # Escrow disputes: a decision over this many yuan needs a second risk officer (four eyes).
+    dispute_second_approval_yuan: int = 50_000
 
 
 @lru_cache(maxsize=1)
@@ -80,4 +82,5 @@ def get_settings() -> Settings:
         lead_idle_hours=_int("CONSOLE_LEAD_IDLE_HOURS", 48),
         rot_days=_rot_days(env.get("CONSOLE_ROT_DAYS")),
         notify_daily_cap=_int("CONSOLE_NOTIFY_DAILY_CAP", 3),
+        dispute_second_approval_yuan=_int("CONSOLE_DISPUTE_SECOND_APPROVAL_YUAN", 50_000),
     )

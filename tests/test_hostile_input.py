@@ -170,6 +170,8 @@ def world(hostile_engine):
             "case_id": one("SELECT min(id) FROM app.certifications"),
             "flag_id": one("SELECT coalesce(min(id), 1) FROM ops.listing_flags"),
             "override_id": one("SELECT coalesce(min(id), 1) FROM ops.credit_overrides"),
+            "dispute_id": one("SELECT min(id) FROM app.disputes WHERE status = 'open'"),
+            "decision_id": one("SELECT coalesce(min(id), 1) FROM ops.dispute_decisions"),
             "staff_id": actors["bd"].id, "to_staff_id": actors["bd"].id,
             "assignee_id": actors["ops"].id,
         }

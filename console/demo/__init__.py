@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from console.auth import hash_password
+from console.demo import disputes as D
 from console.demo import generate as G
 from console.demo import model as M
 from console.demo.writer import Progress, copy_frame, copy_table, format_column
@@ -27,14 +28,16 @@ from console.demo.writer import Progress, copy_frame, copy_table, format_column
 SEEDED_TABLES = (
     "ops.staff", "app.cities", "app.brands", "app.series", "app.trims", "app.trim_price_history",
     "app.merchants", "app.certifications", "app.listings", "app.requests", "app.bids",
-    "ops.matches", "app.orders", "app.payments", "app.disputes", "app.reviews",
+    "ops.matches", "app.orders", "app.payments", "app.disputes", "app.dispute_statements",
+    "app.reviews",
     "app.logistics_requests", "app.loan_applications", "app.events", "app.notification_outbox",
 )
 # Columns left out of the content hash: secrets and login bookkeeping, different every run;
 # and the change times the database stamps on rows the generator writes without one
 # (migration 064: the time of the seed).
 HASH_EXCLUDED = {"ops.staff": {"password_hash", "last_login_at", "failed_attempts", "locked_until"},
-                 **{t: {"updated_at"} for t in ("app.payments", "app.disputes", "app.reviews",
+                 **{t: {"updated_at"} for t in ("app.payments", "app.disputes",
+                                                 "app.dispute_statements", "app.reviews",
                                                  "app.loan_applications", "app.events")}}
 EVENT_WINDOW_DAYS = 15
 
@@ -81,6 +84,7 @@ def build_world(*, scale: str, seed: int, anchor: datetime | None = None) -> G.W
     G.matches_and_orders(world)
     G.merchant_standing(world)
     G.notifications(world)
+    D.statements(world)
     return world
 
 
