@@ -121,12 +121,23 @@ def test_dealers_spread_into_lower_tiers_over_time(world):
     assert float(late) > float(early) + 0.1
 
 
-def test_listing_prices_stay_within_30_percent_of_guide(world):
-    within, below_guide, outliers = one(world, """
-        SELECT avg((abs(price / guide_price - 1) <= 0.30)::int),
-               avg((price <= guide_price)::int),
-               count(*) FILTER (WHERE price < 0.75 * guide_price) FROM app.listings""")
-    assert within >= 0.99
+# A listing's discount (下X点) against the median of its series' listings.
+SERIES_OFFSET = """
+    WITH p AS (SELECT l.id, l.status, l.price, l.guide_price, t.series_id,
+                      (l.guide_price - l.price) / l.guide_price * 100 AS points
+               FROM app.listings l JOIN app.trims t ON t.id = l.trim_id),
+         s AS (SELECT series_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual
+               FROM p GROUP BY series_id)
+    SELECT p.*, p.points - s.usual AS beyond FROM p JOIN s USING (series_id)"""
+
+
+def test_listing_prices_sit_near_their_series_usual_discount(world):
+    # Discounts differ by brand group (tests/test_demo_prices.py): a joint venture's car sells
+    # ~27 points below guide, a Tesla near list; within one series the listings stay close.
+    within, below_guide, outliers = one(world, f"""
+        SELECT avg((abs(beyond) <= 10)::int), avg((price <= guide_price)::int),
+               count(*) FILTER (WHERE beyond > 12) FROM ({SERIES_OFFSET}) x""")
+    assert within >= 0.98
     assert below_guide >= 0.9          # mostly 下X点
     assert outliers >= 1               # and a few suspicious ones
 
@@ -314,7 +325,7 @@ def test_vins_include_malformed_and_duplicated_ones(world):
     ("needs info waiting for the merchant",
      """SELECT count(*) FROM app.certifications c WHERE status = 'needs_info' AND requested_doc IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM app.certifications n WHERE n.previous_id = c.id)""", 3),
-    ("suspicious live listings", "SELECT count(*) FROM app.listings WHERE status = 'live' AND price < 0.75 * guide_price", 1),
+    ("suspicious live listings", f"SELECT count(*) FROM ({SERIES_OFFSET}) x WHERE status = 'live' AND beyond > 8", 1),
     ("fake-listing reports", "SELECT count(*) FROM app.reviews WHERE 'fake_listing' = ANY (tags) AND listing_id IS NOT NULL", 3),
     ("open requests with live supply of the same trim",
      """SELECT count(DISTINCT r.id) FROM app.requests r JOIN app.listings l

@@ -50,7 +50,7 @@ def test_price_far_below_the_series_usual_discount_is_flagged(engine, w):
     assert raised["price_below_guide"] == 1
     assert flags(engine) == {(cheap, "price_below_guide")}
     detail = tr.value(engine, "SELECT detail FROM ops.listing_flags")
-    assert detail == {"points": 20.0, "usual": 6.0, "gap": 8}
+    assert detail == {"points": 20.0, "usual": 6.0, "gap": 8, "basis": "series"}
     # N is configurable: with a 20-point gap nothing is that far out.
     assert normal and scan(price_gap=20)["price_below_guide"] == 0
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from console.checks import make_vin
 from console.demo import model as M
-from console.demo import people
+from console.demo import people, prices
 from console.demo import reference as ref
 
 NA = -1
@@ -139,6 +139,13 @@ def library(w: World) -> None:
     w.trim_import = np.array([ss[s - 1].origin == "import" for s in w.trim_series])  # type: ignore[attr-defined]
     w.trim_year = np.array([t.model_year for t in trims])           # type: ignore[attr-defined]
     w.brand_weight = np.bincount(w.trim_brand, weights=w.trim_weight)  # type: ignore[attr-defined]
+
+
+def _discounts(w: World) -> prices.SeriesDiscounts:
+    """Every series' usual discount and its drift, drawn once per world from the price stream."""
+    if "price_discounts" not in w.__dict__:
+        w.price_discounts = prices.series_discounts(prices.price_rng(w.rng), w.anchor)  # type: ignore[attr-defined]
+    return w.price_discounts  # type: ignore[attr-defined]
 
 
 def guide_at(w: World, trim_idx: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -383,13 +390,18 @@ def listings(w: World) -> Table:
     imports = np.flatnonzero(w.trim_import)
     trim[pi_rows] = imports[_pick(rng, w.trim_weight[imports], len(pi_rows))]
     guide = guide_at(w, trim, published)
-    points = 15 * rng.beta(1.6, 2.4, total)  # 下X点: mostly 0-15 points below guide
+    # 下X点 around the series' usual discount at publication, from its brand group (prices.py).
+    disc, s_idx = _discounts(w), w.trim_series[trim] - 1
+    points = prices.listing_points(disc, s_idx, published, rng.beta(1.6, 2.4, total))
     price = guide * (1 - points / 100)
-    premium = rng.random(total) < M.PRICE_PREMIUM_RATE
+    # 加价: hot models of brands that sell near list price are quoted above guide.
+    premium = ((rng.random(total) < M.PRICE_PREMIUM_RATE)
+               & (disc.usual(s_idx, published) < prices.PREMIUM_BELOW))
     price = np.where(premium, guide + rng.choice([5_000, 10_000, 20_000], total), price)
     price = np.minimum(price, guide * 1.25)
     outlier = rng.random(total) < M.hazard(q[seller], M.PRICE_OUTLIER_RATE, 0.7, cap=0.05)
-    price = np.where(outlier, guide * (1 - rng.uniform(0.25, 0.40, total)), price)
+    price = np.where(outlier, guide * (1 - prices.outlier_points(disc, s_idx, published,
+                                                                 rng.random(total)) / 100), price)
     price = np.maximum(_round(price, 100), 100)
     fake = rng.random(total) < M.hazard(q[seller], 0.012, 1.2, cap=0.2)
     age = (w.anchor - published) / DAY
@@ -468,7 +480,9 @@ def requests(w: World) -> Table:
     series_level = rng.random(total) < 0.25
     series = w.trim_series[trim]
     guide = guide_at(w, trim, created)
-    max_price = _round(guide * (1 - rng.uniform(0.0, 0.12, total)), 1000)
+    # The buyer's ceiling: the series' usual discount at the time, 6 points either way.
+    max_points = prices.request_max_points(_discounts(w), series - 1, created, rng.random(total))
+    max_price = _round(guide * (1 - max_points / 100), 1000)
     needed_by = created + rng.integers(7, 46, total) * DAY
     # 竞价寻车 is the newer feature: a tenth of all requests, a quarter of the last fortnight's.
     bidding = rng.random(total) < np.where(created > w.anchor - 14 * DAY, 0.25, 0.09)

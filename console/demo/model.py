@@ -57,8 +57,8 @@ CHANNELS = np.array(["bd_visit", "referral", "organic", "ad", "event", "partner"
 CHANNEL_SHARE = np.array([0.30, 0.18, 0.22, 0.15, 0.08, 0.07])
 
 # ------------------------------------------------------------------ listings
-PRICE_OUTLIER_RATE = 0.006   # suspicious listings 25-40% below guide (some beyond -30%)
-PRICE_PREMIUM_RATE = 0.02    # hot models quoted 加X万 above guide
+PRICE_OUTLIER_RATE = 0.006   # suspicious listings 12-25 points below their series' usual discount
+PRICE_PREMIUM_RATE = 0.02    # hot models quoted 加X万 above guide (series within 6 points of guide)
 VIN_SHARE = 0.40
 VIN_MALFORMED_RATE = 0.01    # of the VINs given
 VIN_DUPLICATE_RATE = 0.005   # of the VINs given, copied from another merchant's listing

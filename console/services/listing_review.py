@@ -2,7 +2,10 @@
 
 A scan raises a flag on a live listing when
 - price_below_guide: it is more than N points below its series' usual discount
-  (the median discount of the series' listings; N configurable);
+  (the median discount of the series' listings; N configurable). Discounts differ by brand
+  (a Chinese brand sells about 14 points below guide, a joint venture 27, Tesla near list):
+  a series with fewer than MIN_SERIES_SAMPLE listings is judged by its brand's listings of
+  the same origin, and only then by the market's; the flag's detail names the basis;
 - vin_malformed: its VIN, as read (console.checks), is malformed: wrong format, or a wrong
   check digit in position 9 where its market requires one (China, GB 16735; North
   America). A VIN built for another market (a parallel import's WDC…, WP0…) carries no check
@@ -44,7 +47,8 @@ MERCHANT_TYPES, TIERS = tq.MERCHANT_TYPES, tq.TIERS
 READ_ROLES = ("ops", "risk", "manager")
 
 RECENT_REJECT_DAYS = 30
-# Fewer listings than this in a series and its median says little: use the market's.
+# Fewer listings than this in a series and its median says little: use its brand's (same
+# origin), and with fewer than this in the brand too, the market's.
 MIN_SERIES_SAMPLE = 5
 
 
@@ -56,9 +60,9 @@ def price_gap_points() -> float:
 # ------------------------------------------------------------------ the scan
 _PRICE_SQL = """
 WITH points AS (
-    SELECT l.id, l.merchant_id, l.status, t.series_id,
+    SELECT l.id, l.merchant_id, l.status, t.series_id, se.brand_id, se.origin,
            CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision) AS points
-    FROM app.listings l JOIN app.trims t ON t.id = l.trim_id
+    FROM app.listings l JOIN app.trims t ON t.id = l.trim_id JOIN app.series se ON se.id = t.series_id
     WHERE l.status IN ('live','sold','expired')
 ),
 usual AS (
@@ -66,15 +70,26 @@ usual AS (
            percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual
     FROM points GROUP BY series_id
 ),
+brand_usual AS (   -- a thin series: its brand's cars of the same origin (an import is not local)
+    SELECT brand_id, origin, count(*) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual
+    FROM points GROUP BY brand_id, origin
+),
 market AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual FROM points)
 INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
 SELECT p.id, p.merchant_id, 'price_below_guide',
        jsonb_build_object('points', round(CAST(p.points AS numeric), 1),
-                          'usual', round(CAST(b.usual AS numeric), 1), 'gap', :gap)
+                          'usual', round(CAST(b.usual AS numeric), 1), 'gap', :gap,
+                          'basis', b.basis)
 FROM points p
 JOIN usual u USING (series_id)
+JOIN brand_usual bu USING (brand_id, origin)
 CROSS JOIN market m
-CROSS JOIN LATERAL (SELECT CASE WHEN u.n >= :min_n THEN u.usual ELSE m.usual END AS usual) b
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN u.n >= :min_n THEN u.usual WHEN bu.n >= :min_n THEN bu.usual
+                ELSE m.usual END AS usual,
+           CASE WHEN u.n >= :min_n THEN 'series' WHEN bu.n >= :min_n THEN 'brand'
+                ELSE 'market' END AS basis) b
 WHERE p.status = 'live' AND p.points > b.usual + :gap
 ON CONFLICT (listing_id, kind) DO NOTHING
 """
