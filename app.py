@@ -1,9 +1,16 @@
 """Entry point: `streamlit run app.py` (the Makefile applies streamlit_config.toml).
 
-Signs the user in, applies idle expiry and the language switch, re-reads the account on
-every run (a disabled or locked account, or sessions an admin ended, sign the person out),
-asks for a new password first after an admin's forced reset, then builds the navigation
-from the page registry for the signed-in person's roles.
+Signs the user in (or back in, from the browser's remembered session after a refresh, a
+reconnect or a restart: console/sessions.py, console/ui/session.py), applies idle expiry
+and the language switch, re-reads the account on every run (a disabled or locked account,
+or sessions an admin ended, sign the person out), asks for a new password first after an
+admin's forced reset, then builds the navigation from the page registry.
+
+Every page's URL is registered on every run, signed in or not, before anything renders:
+a link opened while signed out shows the sign-in form at that URL and, once signed in,
+the page it names with its query (a record's id); a page outside the person's roles says
+so in the catalogue's words. Streamlit's English "Page not found" is left for addresses
+that name no page at all.
 """
 from __future__ import annotations
 
@@ -16,12 +23,16 @@ from console.auth import authenticate, change_own_password, session_expired
 from console.errors import ConsoleError
 from console.i18n import LANGUAGES
 from console.roles import Actor
-from console.ui import (current_actor, fmt_time, lang, localise_widget_placeholders, show_error,
-                        sign_in, sign_out, t, touch_session)
-from console.ui.nav import pages_for
+from console.ui import (check_session, current_actor, fmt_time, lang,
+                        localise_widget_placeholders, resume_session, show_error, sign_in,
+                        sign_out, start_session, t, touch_session)
+from console.ui import session as browser
+from console.ui.nav import PAGES
+from console.ui.startup import preload
 
 st.set_page_config(page_title=t("app.title"), page_icon=":material/directions_car:", layout="wide")
 localise_widget_placeholders()
+preload()   # every page's imports, once per process, before any page runs (no import race)
 
 
 def brand() -> None:
@@ -59,7 +70,7 @@ def login_page() -> None:
         except ConsoleError as err:
             show_error(err)
             return
-        sign_in(actor)
+        start_session(actor)
         st.rerun()
 
 
@@ -76,7 +87,8 @@ def change_password_page(actor: Actor) -> None:
     if submitted:
         try:
             changed = change_own_password(engine=db.get_engine(), actor=actor,
-                                          new_password=new, repeated=repeated)
+                                          new_password=new, repeated=repeated,
+                                          session_id=st.session_state.get("session_id"))
         except ConsoleError as err:
             show_error(err)
             return
@@ -91,19 +103,46 @@ def signed_in_sidebar(actor: Actor) -> None:
     if st.session_state.pop("password_changed", False):
         st.sidebar.success(t("login.password_changed"))
     if st.sidebar.button(t("logout"), icon=":material/logout:"):
-        sign_out()
+        sign_out(chosen=True)
         st.rerun()
+
+
+def not_for_role() -> None:
+    """A registered page outside the person's roles: said in the catalogue's words."""
+    st.warning(t("session.not_for_role"))
+
+
+def to_home() -> None:
+    """The sign-in page's own address, once signed in."""
+    st.switch_page("pages/home.py")
+
+
+def every_url(run, *, except_: frozenset[str] = frozenset()) -> list:
+    """A hidden page at every registered url path (but ``except_``), each running ``run``."""
+    return [st.Page(run, title=t(spec.title_key), icon=spec.icon, url_path=spec.url_path,
+                    visibility="hidden")
+            for spec in PAGES if spec.url_path not in except_]
 
 
 def main() -> None:
     brand()
     language_switch()
+    if st.session_state.get("staff_id"):
+        check_session()   # signed out elsewhere, ended by an admin, idle: this tab too
     last_seen = st.session_state.get("last_seen")
-    if st.session_state.get("staff_id") and last_seen and session_expired(last_seen=last_seen):
+    if (st.session_state.get("staff_id") and st.session_state.get("session_id") is None
+            and last_seen and session_expired(last_seen=last_seen)):
         sign_out(ConsoleError("login.expired"))
+    if not st.session_state.get("staff_id"):
+        resume_session()   # a refresh, a reconnect, a restart: the browser's remembered session
     actor = current_actor() if st.session_state.get("staff_id") else None
+    browser.write_pending()
     if actor is None:
-        st.navigation([st.Page(login_page, title=t("login.title"), icon=":material/login:")]).run()
+        # The sign-in form at every page's address: the URL (and its query) survive the
+        # sign-in, so the person lands on the record the link named.
+        st.navigation([st.Page(login_page, title=t("login.title"), icon=":material/login:",
+                               url_path="sign-in", default=True),
+                       *every_url(login_page)]).run()
         return
     touch_session()
     signed_in_sidebar(actor)
@@ -112,13 +151,23 @@ def main() -> None:
             change_password_page(actor)
 
         st.navigation([st.Page(change_password, title=t("login.change_password_title"),
-                               icon=":material/password:", url_path="change-password")]).run()
+                               icon=":material/password:", url_path="change-password",
+                               default=True),
+                       *every_url(change_password)]).run()
         return
     sections: dict[str, list] = {}
-    for spec in pages_for(actor.roles):
-        sections.setdefault(t(spec.section), []).append(
-            st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, url_path=spec.url_path,
-                    default=spec.url_path == "home"))
+    mine = set()
+    for spec in PAGES:
+        if spec.roles & actor.roles:
+            mine.add(spec.url_path)
+            sections.setdefault(t(spec.section), []).append(
+                st.Page(spec.path, title=t(spec.title_key), icon=spec.icon,
+                        url_path=spec.url_path, default=spec.url_path == "home"))
+    hidden = [*every_url(not_for_role, except_=frozenset(mine)),
+              st.Page(to_home, title=t("login.title"), url_path="sign-in", visibility="hidden"),
+              st.Page(to_home, title=t("login.change_password_title"),
+                      url_path="change-password", visibility="hidden")]
+    sections.setdefault(t("nav.section.work"), []).extend(hidden)
     st.navigation(sections, expanded=True).run()
 
 

@@ -156,12 +156,14 @@ def _check_and_count(conn, row, password: str, now: datetime, settings) -> Excep
 
 
 def change_own_password(*, engine: Engine, actor: Actor, new_password: str,
-                        repeated: str) -> Actor:
+                        repeated: str, session_id: int | None = None) -> Actor:
     """The person sets a new password (after an admin's forced reset); returns the Actor
     of the session that goes on.
 
     The change moves the session epoch on, so every other open session of the person ends;
-    the returned Actor carries the new epoch for this one. Audited in the same transaction.
+    the returned Actor carries the new epoch for this one, and ``session_id`` (this
+    browser's remembered session, console/sessions.py) moves to it too. Audited in the
+    same transaction.
     """
     current = current_actor(actor.id, session_epoch=actor.session_epoch) if isinstance(
         actor, Actor) else None
@@ -183,6 +185,10 @@ def change_own_password(*, engine: Engine, actor: Actor, new_password: str,
                                        session_epoch = session_epoch + 1, version = version + 1
                                    WHERE id = :id RETURNING session_epoch""",
                           h=hash_password(new_password), id=current.id)
+        if session_id is not None:
+            db.execute(conn, """UPDATE ops.staff_sessions SET session_epoch = :e
+                                WHERE id = :sid AND staff_id = :id AND ended_at IS NULL""",
+                       e=epoch, sid=session_id, id=current.id)
         write_audit(conn=conn, actor_id=current.id, action="staff.password_change",
                     entity_type="staff", entity_id=current.id,
                     before={"must_change_password": row["must_change_password"]},

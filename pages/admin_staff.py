@@ -1,10 +1,11 @@
 """Admin: create, disable and re-role staff accounts, force a password reset, end a person's
-open sessions (each audited in the service)."""
+open sessions, list the person's sign-in sessions and end one (each audited in the service)."""
 import streamlit as st
 
 from console.roles import ROLES
 from console.services import staff
-from console.ui import flash, labelled, require_actor, run_action, run_query, show_flash, t
+from console.ui import (flash, fmt_time, labelled, require_actor, run_action, run_query,
+                        show_flash, t)
 
 actor = require_actor()
 st.title(t("staff.title"))
@@ -38,7 +39,7 @@ with st.expander(t("staff.create"), icon=":material/person_add:"):
 
 st.subheader(t("staff.edit"))
 accounts = {int(r.id): r for r in table.itertuples()}
-staff_id = st.selectbox(t("staff.pick"), list(accounts),
+staff_id = st.selectbox(t("staff.pick"), list(accounts), key="staff_pick",
                         format_func=lambda i: f"{accounts[i].username} · {accounts[i].display_name}")
 if staff_id is not None:
     current = accounts[staff_id]
@@ -75,3 +76,29 @@ if staff_id is not None:
     if done:
         flash(t("common.done"))
         st.rerun()
+
+
+# ------------------------------------------------------------ the person's sign-in sessions
+if staff_id is not None:
+    st.subheader(t("session.title"))
+    listed = run_query(staff.list_sessions, actor=actor, staff_id=staff_id)
+    if listed is not None and listed.empty:
+        st.caption(t("session.none"))
+    elif listed is not None:
+        st.dataframe(labelled(listed.assign(state=listed["state"].map(
+                         lambda s: t(f"session.state.{s}"))), "session.col"),
+                     hide_index=True, width="stretch", key="sessions_table")
+        open_now = {int(r.id): r for r in listed.itertuples() if r.state == "open"}
+        if open_now:
+            st.caption(t("session.pick_one"))
+            c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+            to_end = c1.selectbox(
+                t("session.col.id"), list(open_now), key="session_to_end",
+                format_func=lambda i: " · ".join(
+                    [f"#{i}", open_now[i].ip or "—", fmt_time(open_now[i].last_seen_at)]))
+            end_reason = c2.text_input(t("common.reason"), key="session_end_reason")
+            if c3.button(t("session.end_one"), key="session_end", icon=":material/logout:"):
+                if run_action(staff.end_session, actor=actor, staff_id=staff_id,
+                              session_id=to_end, reason=end_reason):
+                    flash(t("session.ended_one", id=to_end))
+                    st.rerun()

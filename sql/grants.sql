@@ -70,6 +70,8 @@ EXCEPTION
 END $$;
 -- The staff accounts are none of the jobs' business (password hashes).
 REVOKE ALL ON ops.staff FROM dh_jobs;
+-- Nor are the staff's sign-in sessions (token hashes, IPs).
+REVOKE ALL ON ops.staff_sessions FROM dh_jobs;
 -- What the jobs write outside mart and etl:
 GRANT INSERT, UPDATE, DELETE ON
     ops.cert_prechecks,                 -- certification pre-checks

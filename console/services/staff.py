@@ -10,6 +10,7 @@ from console.audit import write_audit
 from console.auth import check_password_strength, hash_password
 from console.errors import Conflict, InvalidInput, NotFound
 from console.roles import Actor, requires, validate_roles
+from console.settings import get_settings
 
 
 @requires("admin")
@@ -135,16 +136,77 @@ def force_password_reset(*, conn: Connection, actor: Actor, staff_id: int, reaso
 
 
 @requires("admin")
-def end_sessions(*, conn: Connection, actor: Actor, staff_id: int, reason: str) -> None:
-    """Sign the person out everywhere: each open session is refused at its next step."""
+def end_sessions(*, conn: Connection, actor: Actor, staff_id: int, reason: str) -> int:
+    """Sign the person out everywhere: each open session is refused at its next step.
+
+    The epoch moving on refuses every session, remembered or not; the remembered ones
+    (ops.staff_sessions) are also marked ended by this admin, so the list says so.
+    Returns how many remembered sessions were open.
+    """
     reason = _reason(reason)
     row = _lock_row(conn, staff_id)
     db.execute(conn, """UPDATE ops.staff SET session_epoch = session_epoch + 1, updated_at = now(),
                                              version = version + 1
                         WHERE id = :id""", id=staff_id)
+    ended = db.scalar(conn, """WITH ended AS (
+                                   UPDATE ops.staff_sessions
+                                   SET ended_at = now(), ended_reason = 'admin', ended_by = :by
+                                   WHERE staff_id = :id AND ended_at IS NULL RETURNING 1)
+                               SELECT count(*) FROM ended""", id=staff_id, by=actor.id)
     write_audit(conn=conn, actor_id=actor.id, action="staff.end_sessions", entity_type="staff",
                 entity_id=staff_id, before={"session_epoch": row["session_epoch"]},
-                after={"session_epoch": row["session_epoch"] + 1}, reason=reason)
+                after={"session_epoch": row["session_epoch"] + 1, "sessions_ended": ended},
+                reason=reason)
+    return int(ended)
+
+
+# The state an admin reads for each remembered session (ops.staff_sessions, migration 070).
+SESSION_STATES = ("open", "idle", "revoked", "sign_out", "admin", "superseded")
+
+
+@requires("admin")
+def list_sessions(*, conn: Connection, actor: Actor, staff_id: int,
+                  limit: int = 50) -> pd.DataFrame:
+    """A person's sign-in sessions, newest first: created, last seen, IP, browser, state.
+
+    state: open; idle (past settings.session_idle_minutes); revoked (the account's epoch
+    moved on: a disable, a forced reset, a lockout or an older 'end all sessions'); or how
+    it ended: sign_out, admin, superseded (signed in again in that browser).
+    """
+    if not db.scalar(conn, "SELECT 1 FROM ops.staff WHERE id = :id", id=staff_id):
+        raise NotFound("error.not_found")
+    return db.fetch_df(conn, """
+        SELECT ss.id, ss.created_at, ss.last_seen_at, ss.ip, ss.user_agent,
+               CASE WHEN ss.ended_at IS NOT NULL THEN ss.ended_reason
+                    WHEN ss.session_epoch <> s.session_epoch THEN 'revoked'
+                    WHEN ss.last_seen_at < now() - make_interval(mins => :idle) THEN 'idle'
+                    ELSE 'open' END AS state,
+               ss.ended_at
+        FROM ops.staff_sessions ss JOIN ops.staff s ON s.id = ss.staff_id
+        WHERE ss.staff_id = :id
+        ORDER BY ss.created_at DESC, ss.id DESC LIMIT :n""",
+        id=staff_id, idle=get_settings().session_idle_minutes, n=limit)
+
+
+@requires("admin")
+def end_session(*, conn: Connection, actor: Actor, staff_id: int, session_id: int,
+                reason: str) -> None:
+    """End one of the person's sessions (a lost laptop): refused at its next step, the
+    person's other sessions go on. Audited as staff.end_session."""
+    reason = _reason(reason)
+    _lock_row(conn, staff_id)
+    ended = db.fetch_one(conn, """UPDATE ops.staff_sessions
+                                  SET ended_at = now(), ended_reason = 'admin', ended_by = :by
+                                  WHERE id = :sid AND staff_id = :id AND ended_at IS NULL
+                                  RETURNING id, ip""", sid=session_id, id=staff_id, by=actor.id)
+    if ended is None:
+        if db.scalar(conn, "SELECT 1 FROM ops.staff_sessions WHERE id = :sid AND staff_id = :id",
+                     sid=session_id, id=staff_id):
+            raise Conflict("error.already_in_state")
+        raise NotFound("error.not_found")
+    write_audit(conn=conn, actor_id=actor.id, action="staff.end_session", entity_type="staff",
+                entity_id=staff_id, after={"session_id": session_id, "ip": ended["ip"]},
+                reason=reason)
 
 
 @requires("admin", "manager")

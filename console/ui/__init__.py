@@ -39,22 +39,101 @@ def enum_label(group: str, value: Any) -> str:
     return t(f"enum.{group}.{value}")
 
 
-SESSION_KEYS = ("staff_id", "session_epoch", "last_seen")
+SESSION_KEYS = ("staff_id", "session_epoch", "last_seen", "session_id")
 
 
-def sign_in(actor: Actor) -> None:
-    """Open this browser session for ``actor``: it lasts while the account's epoch stays."""
+def sign_in(actor: Actor, *, session_id: int | None = None, token: str | None = None) -> None:
+    """Open this browser session for ``actor``: it lasts while the account's epoch stays.
+
+    ``session_id``: the remembered session (console/sessions.py) this tab runs on, which a
+    refresh, a reconnect or a restart resumes; ``token``: its new token, for the browser to
+    keep (console/ui/session.py). Without them (a test, the password change that goes on in
+    the same session) the tab's own session goes on as it is.
+    """
+    from console.ui import session as browser
+
     st.session_state["staff_id"] = actor.id
     st.session_state["session_epoch"] = actor.session_epoch
+    if session_id is not None:
+        st.session_state["session_id"] = session_id
+    if token is not None:
+        browser.remember(token)
     touch_session()
 
 
-def sign_out(notice: ConsoleError | None = None) -> None:
-    """Forget the signed-in person; ``notice`` is what the sign-in page then says and why."""
+def start_session(actor: Actor) -> None:
+    """After a good password: a remembered session (audited as staff.sign_in), this tab
+    signed in on it, and its token on the way to the browser."""
+    from console import sessions
+    from console.ui import session as browser
+
+    token, session_id = sessions.open_session(
+        engine=db.get_engine(), actor=actor, ip=browser.client_ip(),
+        user_agent=browser.user_agent(), replaces=browser.browser_token())
+    sign_in(actor, session_id=session_id, token=token)
+
+
+def sign_out(notice: ConsoleError | None = None, *, chosen: bool = False) -> None:
+    """Forget the signed-in person; ``notice`` is what the sign-in page then says and why.
+
+    ``chosen``: the person pressed sign-out, which ends their remembered session everywhere
+    (every tab, and the cookie if copied) and is audited. Either way the browser drops its
+    token: whatever ended this session, the token opens nothing any more.
+    """
+    from console import sessions
+    from console.ui import session as browser
+
+    session_id, staff_id = st.session_state.get("session_id"), st.session_state.get("staff_id")
+    if chosen and session_id is not None and staff_id is not None:
+        try:
+            sessions.sign_out(engine=db.get_engine(), session_id=session_id, staff_id=staff_id)
+        except SQLAlchemyError as err:   # the tab signs out all the same
+            _log.error("sign-out could not end session %s: %s", session_id, type(err).__name__)
     for key in SESSION_KEYS:
         st.session_state.pop(key, None)
+    browser.forget()
     if notice is not None:
         st.session_state["sign_in_notice"] = (notice.key, notice.params)
+
+
+def resume_session() -> bool:
+    """Sign this tab in from the browser's remembered session (after a refresh, a reconnect
+    or a restart); True if it did. Each token is tried once per tab: a refused one (signed
+    out, idle, ended by an admin) leaves the sign-in page, with the reason when there is one
+    worth telling."""
+    from console import sessions
+    from console.ui import session as browser
+
+    token = browser.browser_token()
+    if token is None:
+        return False
+    tried = sessions.token_hash(token)
+    if st.session_state.get("_session_tried") == tried:
+        return False
+    st.session_state["_session_tried"] = tried
+    try:
+        resumed = sessions.resume(engine=db.get_engine(), token=token)
+    except PermissionDenied as refusal:
+        # A token signed out before is no news to the person who opens the console again.
+        quiet = refusal.key in ("error.not_signed_in", "session.signed_out")
+        sign_out(None if quiet else refusal)
+        return False
+    sign_in(resumed.actor, session_id=resumed.session_id)
+    return True
+
+
+def check_session() -> None:
+    """Sign this tab out if its remembered session no longer holds (signed out in another
+    tab, ended by an admin, idle); note it was seen. Once per run, from app.py."""
+    from console import sessions
+
+    session_id = st.session_state.get("session_id")
+    if session_id is None:
+        return
+    try:
+        sessions.still_open(engine=db.get_engine(), session_id=session_id)
+    except PermissionDenied as refusal:
+        sign_out(None if refusal.key == "error.not_signed_in" else refusal)
 
 
 def current_actor() -> Actor | None:

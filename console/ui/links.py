@@ -9,7 +9,7 @@ Record kinds, their page (url path from console/ui/nav.py) and query parameter:
     =========  ===================  =========  =================================
     kind       page (url path)      parameter  the record
     =========  ===================  =========  =================================
-    merchant   merchant             id         a merchant's profile (客户管理)
+    merchant   merchant             id         a merchant's profile
     case       cert-case            case       a certification case
     flag       listing-review       flag       a listing authenticity flag
     card       board                card       a deal card (ops.matches.id)
