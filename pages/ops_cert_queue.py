@@ -1,13 +1,15 @@
 """Ops: the certification queue — filters, server-side paging, next case, auto-assignment."""
 import streamlit as st
 
+from console import fmt
 from console.services import certification as cert
 from console.services.certification import CertFilters
 from console.services.prechecks import ALL_CHECKS
 from console.settings import get_settings
-from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action,
+from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
-from console.ui.trust import AGE_OPTIONS, sla_label
+from console.ui.links import open_record
+from console.ui.trust import AGE_OPTIONS, sla_or_decided
 
 CASE_PAGE = "pages/ops_cert_case.py"
 
@@ -18,7 +20,7 @@ show_flash()
 
 def open_case(case_id: int) -> None:
     st.session_state["cert_case_id"] = int(case_id)
-    st.switch_page(CASE_PAGE)
+    open_record("case", case_id)   # /cert-case?case=N: a link to the case
 
 
 counts = run_query(cert.queue_counts, actor=actor)
@@ -83,14 +85,17 @@ if page.rows.empty:
     st.info(t("trust.queue_empty"))
 else:
     rows = page.rows
-    shown = rows.assign(
+    shown = fmt.frame(rows.assign(
         kind=rows["kind"].map(lambda v: enum_label("cert_kind", v)),
         status=rows["status"].map(lambda v: enum_label("cert_status", v)),
         merchant_type=rows["merchant_type"].map(lambda v: enum_label("merchant_type", v)),
-        sla=rows["sla"].map(sla_label),
-        flags=rows["flags"].map(lambda fs: "、".join(t(f"trust.check.{f}") for f in fs)),
-    )[["id", "sla", "kind", "status", "merchant_name", "merchant_type", "city", "submitted_at",
-       "age_hours", "flags", "assignee"]]
+        # A decided case shows when it was decided, not an SLA it no longer runs against.
+        sla=[sla_or_decided(s, d) for s, d in zip(rows["sla"], rows["decided_at"])],
+        flags=rows["flags"].map(lambda fs: t("ops.list_sep").join(
+            t(f"trust.check.{f}") for f in fs)),
+    ), {"submitted_at": "when", "age_hours": "decimal"}, lang=lang())[
+        ["id", "sla", "kind", "status", "merchant_name", "merchant_type", "city",
+         "submitted_at", "age_hours", "flags", "assignee"]]
     event = st.dataframe(labelled(shown, "trust.col"), hide_index=True, width="stretch",
                          on_select="rerun", selection_mode="single-row", key="cert_queue_table")
     picked = event.selection.rows if event is not None else []

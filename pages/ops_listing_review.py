@@ -3,17 +3,23 @@ from datetime import timedelta
 
 import streamlit as st
 
-from console import clock
+from console import clock, fmt
+from console.services import flag_evidence
 from console.services import listing_review as lr
 from console.services.listing_review import FlagFilters
 from console.settings import get_settings
-from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action,
+from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
-from console.ui.trust import AGE_OPTIONS, sla_label
+from console.ui.links import keep_in_url, record_link, requested_id
+from console.ui.trust import AGE_OPTIONS, field_line, sla_or_decided
 
 actor = require_actor()
 st.title(t("trust.listing.title"))
 show_flash()
+from_url = requested_id("flag")   # /listing-review?flag=N opens that flag
+if from_url is not None and st.session_state.get("flag_from_url") != from_url:
+    st.session_state["flag_from_url"] = from_url
+    st.session_state["flag_id"] = from_url
 
 counts = run_query(lr.queue_counts, actor=actor)
 if counts is None:
@@ -76,13 +82,14 @@ if page.rows.empty:
     st.info(t("trust.queue_empty"))
 else:
     rows = page.rows
-    shown = rows.assign(
+    shown = fmt.frame(rows.assign(
         kind=rows["kind"].map(lambda v: t(f"trust.flag_kind.{v}")),
         status=rows["status"].map(lambda v: t(f"trust.flag_status.{v}")),
         merchant_type=rows["merchant_type"].map(lambda v: enum_label("merchant_type", v)),
-        sla=rows["sla"].map(sla_label),
-    )[["id", "sla", "kind", "status", "listing_id", "merchant_name", "merchant_type", "city",
-       "price", "points", "vin", "raised_at", "assignee"]]
+        sla=[sla_or_decided(s, d) for s, d in zip(rows["sla"], rows["decided_at"])],
+    ), {"price": "yuan", "points": "decimal", "raised_at": "when"}, lang=lang())[
+        ["id", "sla", "kind", "status", "listing_id", "merchant_name", "merchant_type", "city",
+         "price", "points", "vin", "raised_at", "assignee"]]
     event = st.dataframe(labelled(shown, "trust.col"), hide_index=True, width="stretch",
                          on_select="rerun", selection_mode="single-row", key="flag_queue_table")
     if event is not None and event.selection.rows:
@@ -99,20 +106,26 @@ fv = run_query(lr.get_flag, actor=actor, flag_id=int(flag_id))
 if fv is None:
     st.stop()
 flag = fv.flag
+keep_in_url("flag", flag["id"])   # the address bar is a link to this flag
 version = int(flag["version"])
 st.divider()
 st.subheader(t("trust.listing.flag_title", id=flag["id"], kind=t(f"trust.flag_kind.{flag['kind']}")))
+st.caption(field_line(t("ops.flag.link"), record_link("flag", flag["id"])))
 d1, d2 = st.columns(2)
 with d1:
+    shown_value = {"price": fmt.yuan(flag["price"]), "guide_price": fmt.yuan(flag["guide_price"]),
+                   "listing_status": enum_label("listing_status", flag["listing_status"]),
+                   "merchant_name": record_link("merchant", flag["merchant_id"],
+                                                flag["merchant_name"]),
+                   "merchant_confirmed_fakes": fmt.number(flag["merchant_confirmed_fakes"])}
     for name in ("vehicle", "merchant_name", "city", "price", "guide_price", "vin",
                  "listing_status", "merchant_confirmed_fakes"):
-        value = flag[name]
-        if name == "listing_status":
-            value = enum_label("listing_status", value)
-        st.markdown(f"**{t(f'trust.field.{name}')}**：{'—' if value is None else value}")
+        st.markdown(field_line(t(f"trust.field.{name}"), shown_value.get(name, flag[name])))
 with d2:
-    st.markdown(f"**{t('trust.field.detail')}**")
-    st.json(flag["detail"])
+    st.markdown(f"**{t('ops.evidence.title')}**")
+    with st.container(border=True, key="flag_evidence"):
+        for sentence in flag_evidence.render(flag["evidence"], lang()):
+            st.markdown(sentence)
     st.caption(t("trust.case.assignee", name=flag["assignee"] or t("trust.assignee.nobody")))
     if not fv.other_flags.empty:
         st.markdown(f"**{t('trust.listing.other_flags')}**")
@@ -145,15 +158,25 @@ elif actor.has("ops"):
                 flash(t("trust.snoozed", at=until))
                 st.rerun()
     if mine and flag["status"] == "in_review":
+        # Nothing preselected: taking a listing down is a choice the reviewer makes.
         decision = st.radio(t("trust.case.decision"), ("confirm", "clear"), horizontal=True,
-                            format_func=lambda d: t(f"trust.listing.{d}"), key="flag_decision")
-        reason = st.selectbox(t("trust.field.reason_code"), fv.options[decision],
-                              format_func=lambda c: t(f"trust.reason.{c}"), key="flag_reason")
-        note = st.text_area(t("trust.note"), key="flag_note")
-        if st.button(t(f"trust.listing.{decision}"), type="primary", key="flag_decide"):
-            if run_action(lr.decide_flag, actor=actor, flag_id=flag["id"], version=version,
-                          decision=decision, reason_code=reason, note=note):
+                            index=None, format_func=lambda d: t(f"trust.listing.{d}"),
+                            key="flag_decision")
+        reason = st.selectbox(t("trust.field.reason_code"),
+                              fv.options[decision] if decision else [], index=None,
+                              format_func=lambda c: t(f"trust.reason.{c}"), key=f"flag_reason_{decision}",
+                              disabled=decision is None)
+        note = st.text_area(t("trust.note"), key="flag_note",
+                            placeholder=t("ops.decision.note_needed") if decision == "confirm"
+                            else None)
+        label = t(f"trust.listing.{decision}") if decision else t("ops.decision.submit")
+        if st.button(label, type="primary", key="flag_decide"):
+            if decision is None:
+                st.error(t("ops.error.choose_decision"))
+            elif run_action(lr.decide_flag, actor=actor, flag_id=flag["id"], version=version,
+                            decision=decision, reason_code=reason, note=note):
                 st.session_state.pop("flag_id", None)
+                keep_in_url("flag", None)
                 flash(t(f"trust.listing.decided.{decision}", id=flag["id"]))
                 st.rerun()
 
@@ -166,7 +189,7 @@ with history:
 with timeline:
     for item in fv.timeline.itertuples():
         what = item.text if item.kind == "note" else t(f"trust.action.{item.action.split('.')[-1]}")
-        st.markdown(f"`{item.at:%Y-%m-%d %H:%M}` **{item.who or t('trust.system')}** · {what}")
+        st.markdown(f"`{fmt.when(item.at)}` **{item.who or t('trust.system')}** · {what}")
     if actor.has("ops"):
         with st.form("flag_note", clear_on_submit=True):
             body = st.text_area(t("trust.case.add_note"))

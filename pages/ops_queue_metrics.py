@@ -2,8 +2,9 @@
 import plotly.express as px
 import streamlit as st
 
+from console import fmt
 from console.services.trust_metrics import queue_metrics
-from console.ui import enum_label, labelled, require_actor, run_query, t
+from console.ui import enum_label, labelled, lang, require_actor, run_query, t
 
 actor = require_actor()
 st.title(t("trust.metrics.title"))
@@ -13,14 +14,14 @@ if m is None:
 
 
 def hours(value) -> str:
-    return "—" if value is None else t("trust.hours", h=value)
+    return fmt.hours(value, lang=lang())
 
 
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric(t("trust.metrics.open"), f"{m.open_cases:,}")
-c2.metric(t("trust.count.unassigned"), f"{m.unassigned:,}")
+c1.metric(t("trust.metrics.open"), fmt.number(m.open_cases))
+c2.metric(t("trust.count.unassigned"), fmt.number(m.unassigned))
 c3.metric(t("trust.metrics.oldest"), hours(m.oldest_age_hours),
-          help=t("trust.metrics.oldest_help", at=m.oldest_submitted_at or "—"))
+          help=t("trust.metrics.oldest_help", at=fmt.when(m.oldest_submitted_at)))
 c4.metric(t("trust.metrics.median_7d"), hours(m.median_hours_7d))
 c5.metric(t("trust.metrics.median_30d"), hours(m.median_hours_30d))
 
@@ -41,11 +42,18 @@ with right:
     if m.approval_by_check.empty:
         st.caption(t("common.none"))
     else:
-        df = m.approval_by_check.assign(check=m.approval_by_check["check_code"].map(
-            lambda c: t(f"trust.check.{c}")))
-        fig = px.bar(df, x="check", y="rate", hover_data=["decided", "approved"],
-                     labels={"check": t("trust.metrics.check"), "rate": t("trust.metrics.rate")},
+        df = m.approval_by_check.assign(
+            check=m.approval_by_check["check_code"].map(lambda c: t(f"trust.check.{c}")),
+            rate_text=m.approval_by_check["rate"].map(fmt.percent))
+        fig = px.bar(df, x="check", y="rate", text="rate_text",
+                     hover_data={"decided": True, "approved": True, "rate": False,
+                                 "rate_text": True},
+                     labels={"check": t("trust.metrics.check"), "rate": t("trust.metrics.rate"),
+                             "rate_text": t("trust.metrics.rate"),
+                             "decided": t("ops.metrics.decided"),
+                             "approved": t("ops.metrics.approved")},
                      range_y=[0, 1])
+        fig.update_yaxes(tickformat=".0%")   # the axis as percentages, the bars' labels 1 decimal
         st.plotly_chart(fig, width="stretch")
 
 left, right = st.columns(2)
@@ -62,6 +70,8 @@ with right:
     if m.flags_by_kind.empty:
         st.caption(t("common.none"))
     else:
-        df = m.flags_by_kind.assign(kind=m.flags_by_kind["kind"].map(
-            lambda k: t(f"trust.flag_kind.{k}")))
+        df = fmt.frame(m.flags_by_kind.assign(kind=m.flags_by_kind["kind"].map(
+            lambda k: t(f"trust.flag_kind.{k}"))),
+            {"open": "number", "confirmed": "number", "cleared": "number",
+             "confirm_rate": "percent"}, lang=lang())
         st.dataframe(labelled(df, "trust.col"), hide_index=True, width="stretch")

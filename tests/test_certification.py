@@ -255,7 +255,7 @@ def test_approve_raises_level_and_writes_audit_outbox_and_event(engine, make_act
     assert outbox == [{"merchant_id": world["m1"], "template": "certification.approved",
                        "payload": {"certification_id": case, "kind": "enterprise",
                                    "status": "approved", "reason_code": None,
-                                   "requested_doc": None},
+                                   "requested_doc": None, "requested_docs": []},
                        "dedupe_key": f"certification:{case}:decision"}]
     assert tr.value(engine, "SELECT event_type FROM app.events WHERE entity_id = :id",
                     id=case) == "cert_approved"
@@ -312,6 +312,51 @@ def test_needs_info_names_a_document_of_the_right_kind(engine, make_actor, world
         reason_code="document_unclear", requested_doc="id_back")
     payload = tr.value(engine, "SELECT payload FROM app.notification_outbox")
     assert (payload["status"], payload["requested_doc"]) == ("needs_info", "id_back")
+
+
+def test_several_documents_are_requested_at_once_and_audited_with_the_note(
+        engine, make_actor, world):
+    ops = make_actor("ops")
+    case = _held(engine, ops, world["m1"], kind="enterprise")
+    with pytest.raises(InvalidInput) as err:  # a personal document among them
+        run(cert.decide, actor=ops, case_id=case, version=2, decision="needs_info",
+            reason_code="document_unclear", requested_docs=["business_licence", "id_back"])
+    assert err.value.key == "trust.error.bad_form_value"
+    with pytest.raises(InvalidInput) as err:
+        run(cert.decide, actor=ops, case_id=case, version=2, decision="needs_info",
+            reason_code="document_unclear", requested_docs=[])
+    assert err.value.key == "trust.error.document_required"
+    run(cert.decide, actor=ops, case_id=case, version=2, decision="needs_info",
+        reason_code="document_expired", note="执照已过期，授权书缺盖章",
+        requested_docs=["authorisation_letter", "business_licence", "business_licence"])
+    # One request naming each document once, in the catalogue's order.
+    assert tr.rows(engine, """SELECT status, requested_doc, requested_docs, reason_note
+                              FROM app.certifications WHERE id = :id""", id=case) == [
+        {"status": "needs_info", "requested_doc": "business_licence",
+         "requested_docs": ["business_licence", "authorisation_letter"],
+         "reason_note": "执照已过期，授权书缺盖章"}]
+    audit = tr.rows(engine, """SELECT reason, after FROM ops.audit_log
+                               WHERE action = 'certification.needs_info'""")
+    assert audit == [{"reason": "执照已过期，授权书缺盖章",
+                      "after": {"status": "needs_info", "reason_code": "document_expired",
+                                "note": "执照已过期，授权书缺盖章",
+                                "requested_doc": "business_licence",
+                                "requested_docs": ["business_licence", "authorisation_letter"],
+                                "cert_level": "none"}}]
+    payload = tr.value(engine, "SELECT payload FROM app.notification_outbox")
+    assert payload["requested_docs"] == ["business_licence", "authorisation_letter"]
+    view = run(cert.get_case, actor=ops, case_id=case)
+    assert view.case["requested_docs"] == ["business_licence", "authorisation_letter"]
+
+
+def test_a_rejection_note_is_part_of_its_audit_row(engine, make_actor, world):
+    ops = make_actor("ops")
+    case = _held(engine, ops, world["m1"])
+    run(cert.decide, actor=ops, case_id=case, version=2, decision="reject",
+        reason_code="document_forged", note="照片有PS痕迹")
+    after = tr.value(engine, "SELECT after FROM ops.audit_log "
+                             "WHERE action = 'certification.rejected'")
+    assert (after["reason_code"], after["note"]) == ("document_forged", "照片有PS痕迹")
 
 
 def test_a_decided_case_is_frozen(engine, make_actor, world):

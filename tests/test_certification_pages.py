@@ -92,7 +92,7 @@ def test_listing_review_page_takes_and_clears_a_flag(engine, make_actor, seeded)
     assert not at.exception
     assert at.subheader[0].value == "预警 #1：车架号校验失败"
     at.radio(key="flag_decision").set_value("clear").run()
-    at.selectbox(key="flag_reason").set_value("vin_verified")
+    at.selectbox(key="flag_reason_clear").set_value("vin_verified")
     at.button(key="flag_decide").click().run()
     assert not at.exception
     assert tr.rows(engine, "SELECT status, reason_code FROM ops.listing_flags") == \

@@ -176,8 +176,8 @@ def test_flag_decisions_refuse_bad_input(engine, make_actor, w):
     scan(price_gap=50)
     flag = run(lr.next_flag, actor=other)
     cases = [
-        (me, {"decision": "confirm", "reason_code": "stock_not_exist"}, PermissionDenied,
-         "trust.error.not_yours"),
+        (me, {"decision": "confirm", "reason_code": "stock_not_exist", "note": "无此车"},
+         PermissionDenied, "trust.error.not_yours"),
         (other, {"decision": "confirm", "reason_code": None}, InvalidInput,
          "trust.error.reason_required"),
         (other, {"decision": "confirm", "reason_code": "vin_verified"}, InvalidInput,
@@ -197,8 +197,49 @@ def test_flag_decisions_refuse_bad_input(engine, make_actor, w):
     run(lr.decide_flag, actor=other, flag_id=flag, version=2, decision="clear", reason_code="other")
     with pytest.raises(Conflict) as err:
         run(lr.decide_flag, actor=other, flag_id=flag, version=3, decision="confirm",
-            reason_code="other")
+            reason_code="other", note="核实为虚假")
     assert err.value.key == "trust.error.already_decided"
+
+
+@pytest.mark.parametrize("note", [None, "", "   \n "])
+def test_taking_a_listing_down_needs_a_note(engine, make_actor, w, note):
+    ops = make_actor("ops")
+    target = listing(engine, w, vin="1M8GDM9A0KP042788")
+    scan(price_gap=50)
+    flag = run(lr.next_flag, actor=ops)
+    with pytest.raises(InvalidInput) as err:
+        run(lr.decide_flag, actor=ops, flag_id=flag, version=2, decision="confirm",
+            reason_code="vin_fake", note=note)
+    assert err.value.key == "ops.error.takedown_note_required"
+    assert tr.value(engine, "SELECT status FROM ops.listing_flags") == "in_review"
+    assert tr.value(engine, "SELECT status FROM app.listings WHERE id = :id", id=target) == "live"
+    assert tr.value(engine, "SELECT count(*) FROM ops.audit_log "
+                            "WHERE action LIKE 'listing_flag.confirm%'") == 0
+    # Clearing (not destructive) still goes without a note.
+    run(lr.decide_flag, actor=ops, flag_id=flag, version=2, decision="clear",
+        reason_code="vin_verified")
+    assert tr.value(engine, "SELECT status FROM ops.listing_flags") == "cleared"
+
+
+def test_a_decision_note_is_part_of_its_audit_row(engine, make_actor, w):
+    ops = make_actor("ops")
+    listing(engine, w, vin="1M8GDM9A0KP042788")
+    listing(engine, w, "b", vin="1M8GDM9A0KP042789")
+    scan(price_gap=50)
+    first, second = run(lr.next_flag, actor=ops), run(lr.next_flag, actor=ops)
+    run(lr.decide_flag, actor=ops, flag_id=first, version=2, decision="confirm",
+        reason_code="vin_fake", note="车架号与行驶证不符")
+    run(lr.decide_flag, actor=ops, flag_id=second, version=2, decision="clear",
+        reason_code="vin_verified", note="现场核实")
+    audit = tr.rows(engine, """SELECT entity_id, action, reason, after->>'note' AS note
+                               FROM ops.audit_log WHERE action IN ('listing_flag.confirmed',
+                                                                   'listing_flag.cleared')
+                               ORDER BY id""")
+    assert audit == [
+        {"entity_id": str(first), "action": "listing_flag.confirmed", "reason": "车架号与行驶证不符",
+         "note": "车架号与行驶证不符"},
+        {"entity_id": str(second), "action": "listing_flag.cleared", "reason": "现场核实",
+         "note": "现场核实"}]
 
 
 def test_flag_queue_pages_filters_and_sorts(engine, make_actor, w):

@@ -156,3 +156,46 @@ def test_auto_assign_and_next_case_racing_each_other_keep_the_cap(
         assert not [r for r in results if r[0] == "crash"], results
         assert queue.open_per_person(wide) == {p.id: 5 for p in people}
         queue.reset(wide)
+
+
+def test_twenty_people_pressing_next_at_once_never_exceed_the_cap(fresh_db, engine, make_actor,
+                                                                  queue, review_cap):
+    """Each of twenty people already holds all but one of the cap and presses "next" three
+    times at once: each ends holding exactly the cap, and every other press is refused with
+    how many they hold."""
+    cap = 4
+    review_cap(cap)
+    people = [make_actor("ops") for _ in range(PEOPLE)]
+    queue.fill(engine, PEOPLE * (cap + 3))
+    with wide_engine(fresh_db, 3 * PEOPLE) as wide:
+        for p in people:  # all but one of the cap each, one at a time
+            for _ in range(cap - 1):
+                assert race(wide, [(queue.next_fn, {"actor": p})])[0][0] == "ok"
+        results = race(wide, [(queue.next_fn, {"actor": p}) for p in people for _ in range(3)])
+    assert not [r for r in results if r[0] == "crash"], results
+    assert Counter(status for status, _ in results) == {"ok": PEOPLE, "refused": 2 * PEOPLE}
+    assert {why for status, why in results if status == "refused"} == {
+        ("Conflict", "trust.error.cap_reached")}
+    assert queue.open_per_person(engine) == {p.id: cap for p in people}
+
+
+def test_next_says_how_many_the_person_holds_after_the_cap_was_lowered(
+        engine, make_actor, queue, review_cap):
+    from console import db
+    from console.errors import Conflict
+    from console.i18n import translate
+    review_cap(6)
+    me = make_actor("ops")
+    queue.fill(engine, 10)
+    for _ in range(6):
+        with db.transaction() as conn:
+            queue.next_fn(conn=conn, actor=me)
+    review_cap(4)   # the deployment lowers the cap: I hold more than it now
+    with pytest.raises(Conflict) as err, db.transaction() as conn:
+        queue.next_fn(conn=conn, actor=me)
+    assert (err.value.key, err.value.params) == ("trust.error.cap_reached", {"held": 6, "cap": 4})
+    assert translate(err.value.key, "zh", **err.value.params) == \
+        "你手上还有 6 项未完成的审核，已达到每人 4 项的上限。请先处理完手上的再领取新的。"
+    assert translate(err.value.key, "en", **err.value.params) == \
+        "You still hold 6 unfinished reviews; the cap is 4 per person. Finish some before taking more."
+    assert queue.open_per_person(engine) == {me.id: 6}

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from console import db
 from console.audit import write_audit
 from console.errors import InvalidInput, NotFound
-from console.masking import id_number_for
+from console.masking import can_see_id_number, id_number_for
 from console.roles import Actor, requires
 from console.services import prechecks, trust_queue as tq
 
@@ -94,7 +94,7 @@ def list_queue(*, conn: Connection, actor: Actor, filters: CertFilters = CertFil
         WITH page AS (
             SELECT c.id, c.kind, c.status, c.merchant_id, m.name AS merchant_name,
                    m.merchant_type, ci.name AS city, ci.tier_level AS tier, c.submitted_at,
-                   c.assignee_id, c.snoozed_until, c.previous_id, c.version,
+                   c.assignee_id, c.snoozed_until, c.previous_id, c.version, c.decided_at,
                    extract(epoch FROM coalesce(c.decided_at, now()) - c.submitted_at) / 3600
                        AS age_hours
             {base}
@@ -190,53 +190,59 @@ class Decision:
 @requires("ops")
 def decide(*, conn: Connection, actor: Actor, case_id: Any, version: Any, decision: Any,
            reason_code: str | None = None, note: str | None = None,
-           requested_doc: str | None = None) -> Decision:
-    """Approve, reject (reason code + note) or ask for a document (document + reason).
+           requested_doc: str | None = None,
+           requested_docs: tuple[str, ...] | list[str] | None = None) -> Decision:
+    """Approve, reject (reason code + note) or ask for documents (one or several + reason).
 
     Only the case's current assignee decides, and only an open case at the version the
-    form was loaded with; the loser of a race gets a Conflict and nothing changes.
+    form was loaded with; the loser of a race gets a Conflict and nothing changes. The
+    note is part of the decision's audit row.
     """
     case_id, version = tq.check_case_id(case_id), tq.check_version(version)
     if decision not in DECISIONS:
         raise InvalidInput("trust.error.bad_form_value")
     note = (note or "").strip() or None
-    reason_code, requested_doc = _check_decision_inputs(
-        conn, case_id, decision, reason_code, note, requested_doc)
+    asked = ([requested_doc] if requested_doc else []) + list(requested_docs or [])
+    reason_code, docs = _check_decision_inputs(conn, case_id, decision, reason_code, note,
+                                               asked)
     status = DECISIONS[decision]
     row = db.fetch_one(conn, """
         UPDATE app.certifications
         SET status = :status, decided_at = now(), reviewer_id = :me,
             reason_code = :reason, reason_note = :note, requested_doc = :doc,
+            requested_docs = CAST(:docs AS text[]),
             snoozed_until = NULL, version = version + 1, updated_at = now()
         WHERE id = :id AND version = :v AND assignee_id = :me AND status = 'in_review'
         RETURNING id, merchant_id, kind, status""",
                         status=status, me=actor.id, reason=reason_code, note=note,
-                        doc=requested_doc, id=case_id, v=version)
+                        doc=docs[0] if docs else None, docs=docs or None, id=case_id, v=version)
     if row is None:
         tq.explain_refusal(conn, Q, case_id, actor, version, must_hold=True)
     level = _apply_level(conn, row) if status == "approved" else _current_level(conn, row)
-    _record_decision(conn, actor, row, reason_code, note, requested_doc, level)
+    _record_decision(conn, actor, row, reason_code, note, docs, level)
     return Decision(case_id=row["id"], status=status, merchant_id=row["merchant_id"],
                     cert_level=level)
 
 
 def _check_decision_inputs(conn: Connection, case_id: int, decision: str, reason_code: Any,
-                           note: str | None, requested_doc: Any) -> tuple[str | None, str | None]:
+                           note: str | None, asked: list[Any]) -> tuple[str | None, list[str]]:
+    """The reason code and the documents asked for (in the catalogue's order, once each)."""
     if decision == "approve":
-        return None, None
+        return None, []
     code = tq.check_reason(conn, Q, decision, reason_code)
     if decision == "reject":
         if not note:
             raise InvalidInput("trust.error.note_required")
-        return code, None
+        return code, []
     kind = db.scalar(conn, "SELECT kind FROM app.certifications WHERE id = :id", id=case_id)
     if kind is None:
         raise NotFound("error.not_found")
-    if not requested_doc:
+    if not asked:
         raise InvalidInput("trust.error.document_required")
-    if requested_doc not in document_codes(conn=conn, kind=kind):
+    allowed = document_codes(conn=conn, kind=kind)
+    if any(doc not in allowed for doc in asked):
         raise InvalidInput("trust.error.bad_form_value")
-    return code, requested_doc
+    return code, [doc for doc in allowed if doc in asked]
 
 
 _LEVEL_RANK = {"none": 0, "personal": 1, "enterprise": 2}
@@ -261,16 +267,19 @@ _EVENT = {"approved": "cert_approved", "rejected": "cert_rejected"}
 
 
 def _record_decision(conn: Connection, actor: Actor, case, reason_code: str | None,
-                     note: str | None, requested_doc: str | None, level: str) -> None:
+                     note: str | None, docs: list[str], level: str) -> None:
     status = case["status"]
+    requested_doc = docs[0] if docs else None
     write_audit(conn=conn, actor_id=actor.id, action=f"certification.{status}",
                 entity_type="certification", entity_id=case["id"],
                 before={"status": "in_review"},
-                after={"status": status, "reason_code": reason_code,
-                       "requested_doc": requested_doc, "cert_level": level},
+                after={"status": status, "reason_code": reason_code, "note": note,
+                       "requested_doc": requested_doc, "requested_docs": docs,
+                       "cert_level": level},
                 reason=note or reason_code)
     payload = {"certification_id": case["id"], "kind": case["kind"], "status": status,
-               "reason_code": reason_code, "requested_doc": requested_doc}
+               "reason_code": reason_code, "requested_doc": requested_doc,
+               "requested_docs": docs}
     db.execute(conn, """
         INSERT INTO app.notification_outbox (merchant_id, channel, template, payload, dedupe_key)
         VALUES (:mid, 'sms', :template, CAST(:payload AS jsonb), :dedupe)""",
@@ -304,6 +313,18 @@ def decision_options(*, conn: Connection, actor: Actor) -> dict[str, list[str]]:
 
 
 # ------------------------------------------------------------------ the case page
+@dataclass(frozen=True)
+class CaseImage:
+    """One uploaded document image of a case (app.certification_images)."""
+
+    doc_code: str
+    content_type: str
+    image: bytes
+    width: int
+    height: int
+    uploaded_at: Any
+
+
 @dataclass
 class CaseView:
     case: dict[str, Any]
@@ -313,6 +334,11 @@ class CaseView:
     disputes: pd.DataFrame
     timeline: pd.DataFrame
     options: dict[str, list[str]] = field(default_factory=dict)
+    images: list[CaseImage] = field(default_factory=list)
+    # The pre-checks as questions (prechecks.present_all) and the merchants they conflict
+    # with: id -> name, for the links.
+    checks: list[prechecks.PrecheckLine] = field(default_factory=list)
+    conflicts: dict[int, str] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
@@ -338,13 +364,33 @@ def get_case(*, conn: Connection, actor: Actor, case_id: Any) -> CaseView:
     if row is None:
         raise NotFound("error.not_found")
     case = dict(row)
+    case["requested_docs"] = list(case["requested_docs"] or
+                                  ([case["requested_doc"]] if case["requested_doc"] else []))
     case["id_number"] = id_number_for(actor, case["id_number"])
     case["age_hours"] = round(float(case["age_hours"]), 1)
     case["sla"] = tq.sla_level(case["age_hours"])
     mid = case["merchant_id"]
+    checks = prechecks.results_for(conn, case_id)
+    lines = prechecks.present_all(checks)
+    conflict_ids = sorted({ln.conflict_merchant_id for ln in lines if ln.conflict_merchant_id})
+    conflicts = {r["id"]: r["name"] for r in db.fetch_all(conn, """
+        SELECT id, name FROM app.merchants WHERE id = ANY (CAST(:ids AS bigint[]))""",
+                                                         ids=conflict_ids)} if conflict_ids else {}
+    images = [CaseImage(doc_code=r["doc_code"], content_type=r["content_type"],
+                        image=bytes(r["image"]), width=r["width"], height=r["height"],
+                        uploaded_at=r["uploaded_at"])
+              # The images carry the ID number in full: only for roles that may read it.
+              for r in (db.fetch_all(conn, """
+        SELECT i.doc_code, i.content_type, i.image, i.width, i.height, i.uploaded_at
+        FROM app.certification_images i
+        LEFT JOIN ops.cert_documents d ON d.code = i.doc_code
+        WHERE i.certification_id = :id ORDER BY d.sort_order, i.id""", id=case_id)
+                        if can_see_id_number(actor) else [])]
+    case["images_withheld"] = not can_see_id_number(actor)
     return CaseView(
+        images=images, checks=lines, conflicts=conflicts,
         case=case,
-        prechecks=prechecks.results_for(conn, case_id),
+        prechecks=checks,
         earlier_cases=db.fetch_df(conn, """
             SELECT c.id, c.kind, c.status, c.submitted_at, c.decided_at, c.reason_code,
                    c.requested_doc, s.display_name AS reviewer

@@ -36,7 +36,7 @@ from console.audit import write_audit
 from console.checks import vin_problem, vin_reason
 from console.errors import InvalidInput, NotFound
 from console.roles import Actor, requires
-from console.services import trust_queue as tq
+from console.services import flag_evidence, trust_queue as tq
 from console.settings import get_settings
 
 Q = tq.LISTING_FLAG
@@ -244,6 +244,7 @@ def list_queue(*, conn: Connection, actor: Actor, filters: FlagFilters = FlagFil
                l.vin, f.merchant_id, m.name AS merchant_name, m.merchant_type,
                ci.name AS city, ci.tier_level AS tier, f.raised_at, f.detail,
                s.display_name AS assignee, f.assignee_id, f.snoozed_until, f.version,
+               f.decided_at,
                extract(epoch FROM coalesce(f.decided_at, now()) - f.raised_at) / 3600 AS age_hours
         {joins} LEFT JOIN ops.staff s ON s.id = f.assignee_id
         WHERE {where}
@@ -314,12 +315,17 @@ class FlagDecision:
 @requires("ops")
 def decide_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, decision: Any,
                 reason_code: Any, note: str | None = None) -> FlagDecision:
-    """Confirm (take the listing down, warn the merchant) or clear a flag, with a reason."""
+    """Confirm (take the listing down, warn the merchant) or clear a flag, with a reason.
+
+    Confirming also needs a note; the note is part of the decision's audit row."""
     flag_id, version = tq.check_case_id(flag_id), tq.check_version(version)
     if decision not in DECISIONS:
         raise InvalidInput("trust.error.bad_form_value")
     code = tq.check_reason(conn, Q, decision, reason_code)
     note = (note or "").strip() or None
+    if decision == "confirm" and note is None:
+        # Taking a listing down is the destructive choice: it is never made without words.
+        raise InvalidInput("ops.error.takedown_note_required")
     status = DECISIONS[decision]
     _lock_listing_of(conn, flag_id)
     row = db.fetch_one(conn, """
@@ -336,8 +342,9 @@ def decide_flag(*, conn: Connection, actor: Actor, flag_id: Any, version: Any, d
         taken_down, superseded = _take_down(conn, row)
     write_audit(conn=conn, actor_id=actor.id, action=f"listing_flag.{status}",
                 entity_type="listing_flag", entity_id=row["id"], before={"status": "in_review"},
-                after={"status": status, "reason_code": code, "listing_id": row["listing_id"],
-                       "listing_taken_down": taken_down, "superseded": list(superseded)},
+                after={"status": status, "reason_code": code, "note": note,
+                       "listing_id": row["listing_id"], "listing_taken_down": taken_down,
+                       "superseded": list(superseded)},
                 reason=note or code)
     return FlagDecision(flag_id=row["id"], status=status, listing_id=row["listing_id"],
                         listing_taken_down=taken_down, superseded=superseded)
@@ -429,6 +436,9 @@ def get_flag(*, conn: Connection, actor: Actor, flag_id: Any) -> FlagView:
     # (malformed) or 'not_checkable' (a market without a check digit); the catalogue's
     # trust.detail.* says it in words.
     flag["vin_reason"] = vin_reason(flag["vin"]) if flag["vin"] is not None else None
+    # The evidence in words (console.services.flag_evidence), rendered by the page.
+    flag["evidence"] = flag_evidence.evidence(flag["kind"], flag["detail"],
+                                              vin_reason=flag["vin_reason"])
     flag["age_hours"] = round(float(flag["age_hours"]), 1)
     flag["sla"] = tq.sla_level(flag["age_hours"])
     return FlagView(

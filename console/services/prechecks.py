@@ -212,6 +212,61 @@ def results_for(conn: Connection, certification_id: int) -> pd.DataFrame:
     return df
 
 
+# ------------------------------------------------------------------ how a reviewer reads them
+# Each check is a question whose answer a reviewer wants to be "✓": for a duplicate check
+# the good answer is "no" (身份证号是否已被其他商户认证？ 否 ✓), for a code or name check "yes".
+# The question and answer are catalogue keys (ops.precheck.q.<code>, ops.answer.*), so the
+# badge never reads as a failure followed by "passed".
+_GOOD_ANSWER = {"id_number": "yes", "uscc": "yes", "company_name": "yes", "legal_rep": "yes",
+                "id_duplicate": "no", "uscc_duplicate": "no", "phone_shared": "no"}
+MARKS = {"ok": "✓", "bad": "✗", "warn": "⚠", "na": "—"}
+
+
+@dataclass(frozen=True)
+class PrecheckLine:
+    """One pre-check as the case page shows it."""
+
+    code: str
+    question_key: str            # ops.precheck.q.<code>
+    answer_key: str              # ops.answer.yes | ops.answer.no | ops.answer.na
+    tone: str                    # ok | bad (a hard check failed) | warn (a soft one) | na
+    detail_key: str | None = None
+    detail_params: dict[str, Any] | None = None
+    conflict_merchant_id: int | None = None
+
+    @property
+    def mark(self) -> str:
+        return MARKS[self.tone]
+
+
+def present(code: str, outcome: str, detail: str | None, *, is_hard: bool) -> PrecheckLine:
+    """A stored check result as a question with a clear answer (pure)."""
+    good = _GOOD_ANSWER[code]
+    question = f"ops.precheck.q.{code}"
+    if outcome == "skip":
+        return PrecheckLine(code, question, "ops.answer.na", "na",
+                            f"trust.detail.{detail}" if detail else None)
+    if outcome == "pass":
+        answer, tone = good, "ok"
+    else:
+        answer, tone = ("no" if good == "yes" else "yes"), ("bad" if is_hard else "warn")
+    conflict = None
+    detail_key, params = None, None
+    if detail and detail.startswith("merchant:"):
+        conflict = int(detail.split(":", 1)[1])
+        detail_key, params = "ops.precheck.conflict", {"id": conflict}
+    elif detail:
+        detail_key = f"trust.detail.{detail}"
+    return PrecheckLine(code, question, f"ops.answer.{answer}", tone, detail_key, params, conflict)
+
+
+def present_all(results: pd.DataFrame) -> list[PrecheckLine]:
+    """The case's stored results (``results_for``) as questions, hard checks first; checks
+    that do not apply to the case's kind and say nothing more are left out."""
+    return [present(r.check_code, r.outcome, r.detail, is_hard=bool(r.is_hard))
+            for r in results.itertuples() if not (r.outcome == "skip" and not r.detail)]
+
+
 def main(argv: list[str]) -> int:
     refresh = "--refresh" in argv
     with db.transaction(role="jobs") as conn:  # a scheduled job: the jobs' role

@@ -146,15 +146,18 @@ def configured_cap() -> int:
 def take_next(conn: Connection, q: QueueTable, actor: Actor, *, extra_where: str = "",
               **params: Any) -> int | None:
     """Assign the oldest unassigned, unsnoozed pending case to ``actor``; None if none left.
-    Conflict when ``actor`` already holds the configured cap of open cases.
+    Conflict when ``actor`` already holds the configured cap of open cases (or more, after
+    the cap was lowered): the refusal says how many they hold and the cap.
 
     SKIP LOCKED lets concurrent callers pass over a row another transaction is taking,
     so each caller gets a different case and nobody waits.
     """
     cap = configured_cap()
     lock_reviewers(conn, q, [actor.id])
-    if open_load(conn, q, actor.id) >= cap:
-        raise Conflict("trust.error.cap_reached", cap=cap)
+    held = open_load(conn, q, actor.id)
+    if held >= cap:
+        # Says how many the person holds: after the cap was lowered that is more than it.
+        raise Conflict("trust.error.cap_reached", held=held, cap=cap)
     case_id = db.scalar(conn, f"""
         UPDATE {q.table} t
         SET assignee_id = :me, assigned_at = now(), status = 'in_review',

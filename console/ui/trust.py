@@ -1,9 +1,13 @@
 """What the two trust queues (certification, listing authenticity) show alike."""
 from __future__ import annotations
 
+from typing import Any
+
+from console import fmt
 from console.ui import t
 
 SLA_MARK = {"ok": "🟢", "warn": "🟡", "late": "🔴"}
+DECIDED_MARK = "✔"
 # The queue's age filter: option -> (at least, at most) hours waiting.
 AGE_OPTIONS = {"any": (None, None), "under24": (None, 24), "over24": (24, None),
                "over48": (48, None), "over7d": (168, None)}
@@ -12,3 +16,25 @@ AGE_OPTIONS = {"any": (None, None), "under24": (None, 24), "over24": (24, None),
 def sla_label(state: str) -> str:
     """A case's SLA state as the queue table shows it: the mark and its words."""
     return f"{SLA_MARK[state]} {t(f'trust.sla.{state}')}"
+
+
+def is_decided(decided_at: Any) -> bool:
+    return not fmt.is_missing(decided_at)
+
+
+def decided_label(decided_at: Any) -> str:
+    """A decided case's time of decision, where an open one shows its SLA."""
+    return f"{DECIDED_MARK} {t('ops.decided_at', at=fmt.when(decided_at))}"
+
+
+def sla_or_decided(state: str, decided_at: Any) -> str:
+    """The queue table's SLA cell: the SLA while open, the decision time once decided (a
+    decided case is not late, whatever its age)."""
+    return decided_label(decided_at) if is_decided(decided_at) else sla_label(state)
+
+
+def field_line(label: str, value: Any) -> str:
+    """'**Label**：value' (zh) / '**Label**: value' (en), em dash when missing."""
+    shown = fmt.MISSING if value is None or (not isinstance(value, str) and fmt.is_missing(value)) \
+        else value
+    return t("ops.field_line", label=label, value=shown)
