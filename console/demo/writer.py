@@ -92,6 +92,9 @@ def copy_table(cursor, table: Table, progress: Progress, columns: Sequence[str] 
         frame = pd.DataFrame({c: format_column(c, _slice(table.columns[c], start, stop)) for c in columns})
         copy_frame(cursor, table.name, columns, frame)
         progress.advance(table.name, stop - start)
+    if table.name == "app.certifications":  # and the images of their documents (issue 14)
+        from console.demo.documents import copy_images
+        copy_images(cursor)
     return n
 
 
