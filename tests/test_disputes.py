@@ -406,3 +406,87 @@ def test_the_demo_gives_every_open_dispute_statements_in_chinese(demo_engine):
         assert r["evidence"] is True
         assert all(any("\u4e00" <= ch <= "\u9fff" for ch in body) for body in r["bodies"])
     assert sum(len(r["who"]) == 2 for r in rows) >= len(rows) // 2   # most have both sides
+
+
+# ---------------------------------------------------------------- the page
+def page_as(actor, *, dispute: int | None = None, lang: str = "zh"):
+    from streamlit.testing.v1 import AppTest
+
+    from console.settings import PROJECT_ROOT
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "risk_disputes.py"), default_timeout=60)
+    at.session_state["staff_id"] = actor.id
+    at.session_state["lang"] = lang
+    if dispute is not None:
+        at.query_params["dispute"] = str(dispute)
+    return at.run()
+
+
+def statement(engine, case, side: str, body: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO app.dispute_statements (dispute_id, merchant_id, side, body, evidence, created_at)
+            VALUES (:d, :m, :side, :body, '[{"kind": "chat", "title": "微信聊天记录截图（3张）"}]', now())"""),
+            {"d": case["dispute"], "m": case[side], "side": side, "body": body})
+
+
+def test_the_page_lists_opens_and_refunds_a_dispute(engine, make_actor):
+    old = disputed_order(engine, deposit=12_500, age_days=5)
+    disputed_order(engine, deposit=5_000, age_days=1)
+    statement(engine, old, "buyer", "卖方至今未交车，要求退还定金。")
+    statement(engine, old, "seller", "车已到库，买方不来提车。")
+    risk = make_actor("risk")
+    at = page_as(risk)
+    assert not at.exception and not at.error
+    queue = at.dataframe[0].value
+    assert queue["定金"].tolist() == ["¥12,500", "¥5,000"]
+    assert queue["已等待"].tolist() == ["5.0 天", "1.0 天"]
+    at = page_as(risk, dispute=old["dispute"])
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "卖方至今未交车，要求退还定金。" in text and "车已到库，买方不来提车。" in text
+    assert {m.label: m.value for m in at.metric}["担保定金"] == "¥12,500"
+    assert at.radio(key="dsp_kind").value is None           # nothing preselected
+    at.radio(key="dsp_kind").set_value("refund")
+    at.text_area(key="dsp_reason_text").input("卖方未按约交车，证据充分。")
+    next(b for b in at.button if b.label == "提交裁决").click().run()
+    assert not at.exception and not at.error
+    assert "裁决已生效：退还买方。买方 ¥12,500，卖方 ¥0，已通知双方。" in [s.value for s in at.success]
+    assert state(engine, old)["escrow_state"] == "refunded"
+
+
+def test_the_page_refuses_a_split_that_does_not_add_up_in_chinese(engine, make_actor):
+    case = disputed_order(engine, deposit=10_000)
+    at = page_as(make_actor("risk"), dispute=case["dispute"])
+    at.radio(key="dsp_kind").set_value("split")
+    at.text_input(key="dsp_seller").input("６０００")
+    at.text_input(key="dsp_buyer").input("3000")
+    at.text_area(key="dsp_reason_text").input("双方均有责任")
+    next(b for b in at.button if b.label == "提交裁决").click().run()
+    assert [e.value for e in at.error] == ["两项之和为 ¥9,000.00，与定金 ¥10,000.00 不符。"]
+    assert state(engine, case) == UNTOUCHED
+
+
+def test_the_page_asks_a_second_officer_above_the_threshold(engine, make_actor):
+    case = disputed_order(engine, deposit=60_000)
+    first, second = make_actor("risk"), make_actor("risk")
+    at = page_as(first, dispute=case["dispute"])
+    assert "需另一位风控专员复核" in " ".join(w.value for w in at.warning)
+    at.radio(key="dsp_kind").set_value("release")
+    at.text_area(key="dsp_reason_text").input("卖方已交车")
+    next(b for b in at.button if b.label == "提交裁决").click().run()
+    assert "裁决已提交，等待另一位风控专员复核。" in [s.value for s in at.success]
+    mine = page_as(first, dispute=case["dispute"])
+    assert "这是您提出的裁决，需由另一位风控专员复核。" in [c.value for c in mine.caption]
+    assert not [b for b in mine.button if b.label == "复核通过"]
+    other = page_as(second, dispute=case["dispute"])
+    next(b for b in other.button if b.label == "复核通过").click().run()
+    assert not other.exception and not other.error
+    assert state(engine, case)["escrow_state"] == "released"
+
+
+def test_a_manager_reads_the_page_in_english_without_a_decision_form(engine, make_actor):
+    case = disputed_order(engine, deposit=5_000)
+    at = page_as(make_actor("manager"), dispute=case["dispute"], lang="en")
+    assert not at.exception and not at.error
+    assert "You can read disputes; risk officers decide them." in [c.value for c in at.caption]
+    assert not [b for b in at.button if b.label == "Submit decision"]
