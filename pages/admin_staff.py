@@ -4,6 +4,7 @@ import streamlit as st
 
 from console.roles import ROLES
 from console.services import staff
+from console.ui.links import requested_choice
 from console.ui import (flash, fmt_time, labelled, require_actor, run_action, run_query,
                         show_flash, t)
 
@@ -11,7 +12,12 @@ actor = require_actor()
 st.title(t("staff.title"))
 show_flash()
 
-table = run_query(staff.list_staff, actor=actor)
+# The home tiles open this list filtered (/staff?status=locked, console/ui/links.py).
+from_url = requested_choice("staff", "status")
+status = st.segmented_control(t("staff.show"), list(staff.STAFF_FILTERS), key="staff_status",
+                              default=from_url, help=t("staff.show.help"),
+                              format_func=lambda s: t(f"staff.show.{s}"))
+table = run_query(staff.list_staff, actor=actor, status=status)
 if table is None:
     st.stop()
 

@@ -7,6 +7,7 @@ from console.services import merchants
 from console.services.merchants import DirectoryFilters
 from console.settings import get_settings
 from console.ui import enum_label, labelled, pager, require_actor, run_action, run_query, show_flash, t
+from console.ui.links import requested_choice
 
 actor = require_actor()
 st.title(t("directory.title"))
@@ -76,6 +77,12 @@ with st.form("directory_filter_form"):
         st.session_state["directory__page"] = 1
         st.session_state.pop("directory_export", None)
 
+# A home tile opens the list filtered to my merchants (/merchants?owner=me, console/ui/links.py):
+# applied once, then the form's own filters take over.
+if requested_choice("merchants", "owner") == "me":
+    st.session_state["directory_filters"] = DirectoryFilters(bd_owner_id=actor.id)
+    st.session_state["directory__page"] = 1
+    del st.query_params["owner"]
 filters = st.session_state.get("directory_filters", DirectoryFilters())
 sort = st.session_state.get("directory_sort", "last_active")
 page_size = get_settings().page_size

@@ -7,6 +7,7 @@ from console import clock
 from console.services import merchants
 from console.ui import (enum_label, flash, labelled, require_actor, run_action, run_query,
                         show_flash, t)
+from console.ui.links import keep_in_url, requested_id
 
 actor = require_actor()
 st.title(t("profile.title"))
@@ -17,11 +18,15 @@ due = run_query(merchants.follow_ups_due, actor=actor, within_days=7)
 if due is None:
     st.stop()
 
-# The merchant comes from the directory (query parameter) or is typed here.
-param = st.query_params.get("id")
-default_id = int(param) if param and param.isdigit() else st.session_state.get("profile_merchant_id")
-merchant_id = st.number_input(t("profile.merchant_id"), min_value=1, step=1,
+# The merchant comes from a link (/merchant?id=12, console/ui/links.py: the directory, a
+# case, a card) or is typed here; the URL then names the merchant shown, so it can be copied.
+from_url = requested_id("merchant")
+if from_url is not None and from_url != st.session_state.get("profile_merchant_id"):
+    st.session_state["profile_merchant_pick"] = from_url
+default_id = from_url or st.session_state.get("profile_merchant_id")
+merchant_id = st.number_input(t("profile.merchant_id"), min_value=1, step=1, key="profile_merchant_pick",
                               value=default_id, placeholder=t("profile.pick_hint"))
+keep_in_url("merchant", int(merchant_id) if merchant_id else None)
 if not merchant_id:
     st.info(t("profile.pick_hint"))
     st.subheader(t("profile.follow_ups"))

@@ -11,10 +11,14 @@ from console.services import credit
 from console.settings import get_settings
 from console.ui import (enum_label, flash, fmt_time, labelled, pager, require_actor, run_action,
                         run_query, show_flash, t)
+from console.ui.links import keep_in_url, requested_id
 
 actor = require_actor()
 st.title(t("credit.card.title"))
 show_flash()
+# A link names the merchant (/rating-card?merchant=12, console/ui/links.py); picking a row
+# below shows another one and the URL follows, so it can be copied to a colleague.
+from_url = requested_id("rating")
 
 c1, c2 = st.columns([3, 1])
 query = c1.text_input(t("credit.card.search"), key="credit_card_query",
@@ -28,7 +32,7 @@ found = run_query(credit.search_merchants, actor=actor, query=query, grade=grade
 if found is None:
     st.stop()
 merchants, total = found
-if merchants.empty:
+if merchants.empty and from_url is None:
     st.info(t("common.none"))
     st.stop()
 shown = merchants.assign(merchant_type=merchants["merchant_type"].map(
@@ -41,10 +45,14 @@ if new_offset != offset:
     st.session_state["credit_card__offset"] = new_offset
     st.rerun()
 rows = picked.selection.rows if picked is not None else []
-if not rows:
+if rows:
+    merchant_id = int(merchants.iloc[rows[0]]["merchant_id"])
+elif from_url is not None:
+    merchant_id = from_url
+else:
     st.caption(t("credit.card.pick"))
     st.stop()
-merchant_id = int(merchants.iloc[rows[0]]["merchant_id"])
+keep_in_url("rating", merchant_id)
 
 card = run_query(credit.rating_card, actor=actor, merchant_id=merchant_id)
 if card is None:

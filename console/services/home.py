@@ -18,6 +18,35 @@ class Counter:
     label_key: str
     value: int
     target: int | None = None   # a milestone the value is measured against
+    page: str | None = None     # url path of the list the tile opens (console/ui/nav.py)
+    query: tuple[tuple[str, str], ...] = ()   # that list's filter (console/ui/links.py FILTERS)
+
+
+# What each tile opens: the list it counts, already filtered the same way. The parameters
+# are the ones console/ui/links.py documents per page; a tile without an entry (no page
+# works that list yet) is a plain number.
+LINKS: dict[str, tuple[str, dict[str, str]]] = {
+    "home.ops.pending_certs": ("cert-queue", {"status": "pending", "assignee": "none"}),
+    "home.ops.my_certs": ("cert-queue", {"status": "in_review", "assignee": "me"}),
+    "home.ops.late_certs": ("cert-queue", {"sla": "late"}),
+    "home.ops.open_flags": ("listing-review", {"status": "pending", "assignee": "none"}),
+    "home.ops.my_flags": ("listing-review", {"status": "in_review", "assignee": "me"}),
+    "home.bd.open_requests": ("leads", {"view": "pool"}),
+    "home.bd.my_merchants": ("merchants", {"owner": "me"}),
+    "home.bd.my_open_matches": ("board", {"scope": "mine"}),
+    "home.bd.pool_leads": ("leads", {"view": "pool"}),
+    "home.bd.unattended": ("board", {"scope": "mine", "due": "overdue"}),
+    # The profile page without a merchant lists my follow-ups due (pages/merchant_profile.py).
+    "home.bd.follow_ups_due": ("merchant", {}),
+    "home.risk.open_disputes": ("disputes", {"status": "open"}),
+    "home.risk.overrides_to_approve": ("credit-overrides", {"view": "to_approve"}),
+    "home.risk.my_overrides_pending": ("credit-overrides", {"view": "mine"}),
+    "home.manager.live_posts": ("car-search", {}),
+    "home.manager.new_merchants_7d": ("growth", {}),
+    "home.admin.active_staff": ("staff", {"status": "active"}),
+    "home.admin.locked_staff": ("staff", {"status": "locked"}),
+    "home.admin.etl_failed_24h": ("data-quality", {"runs": "failed_24h"}),
+}
 
 
 # The business's milestone: 10,000+ live supply and demand posts (BRIEF.md section 1).
@@ -110,6 +139,8 @@ def waiting_counts(*, conn: Connection, actor: Actor) -> list[Counter]:
     out: list[Counter] = []
     for role in ("ops", "bd", "risk", "manager", "admin"):
         if actor.has(role):
-            out.extend(Counter(key, int(fn(conn, actor) or 0), TARGETS.get(key))
-                       for key, fn in COUNTERS[role])
+            for key, fn in COUNTERS[role]:
+                page, query = LINKS.get(key, (None, {}))
+                out.append(Counter(key, int(fn(conn, actor) or 0), TARGETS.get(key),
+                                   page=page, query=tuple(query.items())))
     return out

@@ -13,12 +13,23 @@ from console.roles import Actor, requires, validate_roles
 from console.settings import get_settings
 
 
+STAFF_FILTERS = ("active", "locked")
+
+
 @requires("admin")
-def list_staff(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+def list_staff(*, conn: Connection, actor: Actor, status: str | None = None) -> pd.DataFrame:
+    """Every account, or only the enabled ones (``status='active'``) or those locked now
+    (``'locked'``): the home tiles' counts, as lists."""
+    if status is not None and status not in STAFF_FILTERS:
+        raise InvalidInput("links.bad_filter")
     return db.fetch_df(conn, """SELECT id, username, display_name, roles, is_active,
                                        must_change_password, last_login_at, locked_until,
                                        created_at
-                                FROM ops.staff ORDER BY id""")
+                                FROM ops.staff
+                                WHERE (CAST(:st AS text) IS NULL
+                                       OR (:st = 'active' AND is_active)
+                                       OR (:st = 'locked' AND locked_until > now()))
+                                ORDER BY id""", st=status)
 
 
 @requires("admin")

@@ -41,8 +41,8 @@ a refusal on screen. The parameters, per page (pages owned by other people read 
     cert-queue      status=pending|in_review  assignee=none|me  sla=late
     listing-review  status=pending|in_review  assignee=none|me  sla=late
     leads           view=pool|mine
-    board           scope=mine  due=overdue
-    merchants       owner=me  registered=7d
+    board           scope=mine  due=overdue   (due=overdue: next action in the past)
+    merchants       owner=me
     staff           status=active|locked
     credit-overrides  view=to_approve|mine
     data-quality    runs=failed_24h
@@ -87,7 +87,7 @@ FILTERS: dict[str, dict[str, frozenset[str]]] = {
                        "assignee": frozenset({"none", "me"}), "sla": frozenset({"late"})},
     "leads": {"view": frozenset({"pool", "mine"})},
     "board": {"scope": frozenset({"mine"}), "due": frozenset({"overdue"})},
-    "merchants": {"owner": frozenset({"me"}), "registered": frozenset({"7d"})},
+    "merchants": {"owner": frozenset({"me"})},
     "staff": {"status": frozenset({"active", "locked"})},
     "credit-overrides": {"view": frozenset({"to_approve", "mine"})},
     "data-quality": {"runs": frozenset({"failed_24h"})},
