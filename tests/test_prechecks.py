@@ -173,3 +173,48 @@ def test_a_full_width_uscc_is_read_and_the_job_checks_every_case(engine, hz):
     assert [badges(engine, c)["uscc"] for c in cases] == [
         ("pass", "normalised"), ("fail", "check_char"), ("pass", None)]
     assert badges(engine, personal)["id_number"] == ("pass", None)
+
+
+# ---------------------------------------------------------------- how the case page words them
+@pytest.mark.parametrize("code, outcome, detail, hard, expected", [
+    ("id_duplicate", "pass", None, True, ("否", "✓", "ok")),
+    ("id_duplicate", "fail", "merchant:42", True, ("是", "✗", "bad")),
+    ("uscc_duplicate", "pass", None, True, ("否", "✓", "ok")),
+    ("phone_shared", "fail", "merchant:7", True, ("是", "✗", "bad")),
+    ("id_number", "pass", None, True, ("是", "✓", "ok")),
+    ("id_number", "fail", "check_digit", True, ("否", "✗", "bad")),
+    ("uscc", "fail", "format", True, ("否", "✗", "bad")),
+    ("company_name", "fail", "name_differs", False, ("否", "⚠", "warn")),
+    ("legal_rep", "pass", None, False, ("是", "✓", "ok")),
+    ("legal_rep", "skip", "no_personal_cert", False, ("不适用", "—", "na")),
+])
+def test_a_precheck_is_a_question_whose_answer_says_whether_it_is_as_expected(
+        code, outcome, detail, hard, expected):
+    from console.i18n import translate
+    line = prechecks.present(code, outcome, detail, is_hard=hard)
+    assert (translate(line.answer_key, "zh"), line.mark, line.tone) == expected
+    assert translate(line.question_key, "zh").endswith("？")
+    assert translate(line.question_key, "en").endswith("?")
+
+
+def test_the_duplicate_question_reads_as_the_issue_asks():
+    from console.i18n import translate
+    line = prechecks.present("id_duplicate", "pass", None, is_hard=True)
+    assert f"{translate(line.question_key, 'zh')} {translate(line.answer_key, 'zh')} {line.mark}" \
+        == "身份证号是否已被其他商户认证？ 否 ✓"
+    failed = prechecks.present("id_duplicate", "fail", "merchant:42", is_hard=True)
+    assert f"{translate(failed.question_key, 'en')} {translate(failed.answer_key, 'en')} " \
+           f"{failed.mark}" == "Is the ID number already certified for another merchant? Yes ✗"
+    assert failed.conflict_merchant_id == 42
+    code = prechecks.present("id_number", "fail", "check_digit", is_hard=True)
+    assert (code.detail_key, code.conflict_merchant_id) == ("trust.detail.check_digit", None)
+
+
+def test_checks_that_do_not_apply_and_say_nothing_are_left_out():
+    import pandas as pd
+    results = pd.DataFrame([
+        {"check_code": "id_number", "outcome": "pass", "is_hard": True, "detail": None},
+        {"check_code": "uscc", "outcome": "skip", "is_hard": True, "detail": None},
+        {"check_code": "legal_rep", "outcome": "skip", "is_hard": False,
+         "detail": "no_personal_cert"}])
+    assert [ln.code for ln in prechecks.present_all(results)] == ["id_number", "legal_rep"]

@@ -241,6 +241,7 @@ class PrecheckLine:
 
 def present(code: str, outcome: str, detail: str | None, *, is_hard: bool) -> PrecheckLine:
     """A stored check result as a question with a clear answer (pure)."""
+    detail = detail if isinstance(detail, str) and detail else None  # NaN from pandas: none
     good = _GOOD_ANSWER[code]
     question = f"ops.precheck.q.{code}"
     if outcome == "skip":
@@ -263,8 +264,9 @@ def present(code: str, outcome: str, detail: str | None, *, is_hard: bool) -> Pr
 def present_all(results: pd.DataFrame) -> list[PrecheckLine]:
     """The case's stored results (``results_for``) as questions, hard checks first; checks
     that do not apply to the case's kind and say nothing more are left out."""
-    return [present(r.check_code, r.outcome, r.detail, is_hard=bool(r.is_hard))
-            for r in results.itertuples() if not (r.outcome == "skip" and not r.detail)]
+    lines = [present(r.check_code, r.outcome, r.detail, is_hard=bool(r.is_hard))
+             for r in results.itertuples()]
+    return [ln for ln in lines if not (ln.tone == "na" and ln.detail_key is None)]
 
 
 def main(argv: list[str]) -> int:
