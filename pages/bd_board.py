@@ -1,16 +1,26 @@
-"""BD: the deal board. One card per match; stage moves, lost with a reason, notes, next action."""
+"""BD: the deal board. Search and filters, one column per stage (paged), a card moved or
+created stays pinned at the top of its new column, and a card opens in a dialog with its
+timeline, notes, next action, contact log and deposit state.
+
+The columns are one fragment: a move from a card re-renders the board only, not the page.
+"""
 from datetime import datetime, time
 
 import streamlit as st
 
+from console import clock, fmt
 from console.services import deals
-from console.ui import (enum_label, flash, labelled, require_actor, run_action, run_query,
-                        show_flash, t)
+from console.ui import enum_label, flash, lang, labelled, require_actor, run_action, run_query, \
+    show_flash, t
+from console.ui.links import keep_in_url, record_url, requested_choice, requested_id
+from console.ui.pins import pin_card, pinned_cards, unpin_all
 
+OPEN_KEY = "board_open_card"        # the card whose dialog is open
 actor = require_actor()
 st.title(t("matching.board.title"))
 show_flash()
 
+# ------------------------------------------------------------------ scope and filters
 scope, owner_id = "mine", None
 if actor.has("manager"):
     c1, c2 = st.columns(2)
@@ -23,133 +33,304 @@ if actor.has("manager"):
         owner_id = c2.selectbox(t("matching.board.owner"), [None, *people], key="b_owner",
                                 format_func=lambda i: t("common.all") if i is None else people[i])
 
-data = run_query(deals.board, actor=actor, scope=scope, owner_id=owner_id)
-if data is None:
-    st.stop()
-cards = data.cards
+if requested_choice("board", "due") == "overdue" and "b_overdue" not in st.session_state:
+    st.session_state["b_overdue"] = True      # a home tile's link: my overdue cards
+brands = run_query(deals.board_brands, actor=actor, scope=scope, owner_id=owner_id)
+brand_names = dict(zip(brands["id"], brands["name"])) if brands is not None else {}
+unit = fmt.wan_unit(lang())
+c1, c2, c3, c4, c5 = st.columns([3, 2, 1.2, 1.2, 2])
+query = c1.text_input(t("board.f.query"), key="b_query", max_chars=100,
+                      placeholder=t("board.f.query_hint"))
+brand_id = c2.selectbox(t("board.f.brand"), [None, *brand_names], key="b_brand",
+                        format_func=lambda i: t("common.all") if i is None else brand_names[i])
+vmin = c3.number_input(t("board.f.value_min", unit=unit), min_value=0.0, max_value=100_000.0,
+                       value=None, step=10.0, format="%.0f", key="b_vmin")
+vmax = c4.number_input(t("board.f.value_max", unit=unit), min_value=0.0, max_value=100_000.0,
+                       value=None, step=10.0, format="%.0f", key="b_vmax")
+sort = c5.selectbox(t("board.f.sort"), list(deals.SORTS), key="b_sort",
+                    format_func=lambda s: t(f"board.sort.{s}"))
+c1, c2, c3, _ = st.columns([1.2, 1.2, 1.6, 4])
+rotting = c1.toggle(t("board.f.rotting"), key="b_rotting")
+overdue = c2.toggle(t("board.f.overdue"), key="b_overdue")
+if pinned_cards() and c3.button(t("board.unpin"), key="b_unpin", icon=":material/push_pin:"):
+    unpin_all()
+filters = deals.BoardFilters(
+    query=query or "", brand_id=brand_id, rotting=rotting, overdue=overdue, sort=sort,
+    value_min=vmin * 10_000 if vmin is not None else None,
+    value_max=vmax * 10_000 if vmax is not None else None)
 
 
-def forget_lost_card() -> None:
-    st.session_state.pop("lost_card", None)
+# ------------------------------------------------------------------ the card dialog
+def close_card() -> None:
+    st.session_state.pop(OPEN_KEY, None)
+    st.session_state.pop("board_linked", None)
+    keep_in_url("card", None)
 
 
-# The open dialog is remembered in session state so that it survives a full rerun.
-@st.dialog(t("matching.board.lost_title"), on_dismiss=forget_lost_card)
-def lost_dialog(card_id: int, version: int) -> None:
-    reason = st.selectbox(t("matching.board.lost_reason"), list(deals.LOST_REASONS),
-                          format_func=lambda r: t(f"matching.lost.{r}"), key="lost_reason")
-    note = st.text_area(t("matching.board.lost_note"), key="lost_note")
-    if st.button(t("common.confirm"), type="primary", key="lost_confirm"):
-        if run_action(deals.move_stage, actor=actor, match_id=card_id, to_stage="lost",
-                      version=version, lost_reason=reason, note=note):
-            forget_lost_card()
-            flash(t("matching.board.moved", stage=enum_label("match_stage", "lost")))
-            st.rerun()
+def open_card(card_id: int) -> None:
+    st.session_state[OPEN_KEY] = int(card_id)
+    st.session_state["board_open_now"] = True
 
 
-late = run_query(deals.unattended, actor=actor, scope=scope, owner_id=owner_id)
-if late is not None and late.total:
-    rows = late.rows
-    with st.expander(t("matching.board.unattended", n=late.total), icon=":material/alarm:"):
-        if late.total > len(rows):
-            st.caption(t("matching.board.unattended_shown", shown=len(rows), n=late.total))
-        st.dataframe(labelled(rows[["id", "series", "buyer", "seller", "stage", "owner",
-                                    "next_action_at"]].assign(stage=rows["stage"].map(
-                                        lambda s: enum_label("match_stage", s))), "matching.col"),
-                     hide_index=True, width="stretch")
+def stage_label(stage) -> str:   # NULL (a card's creation, a note) arrives as None or NaN
+    return enum_label("match_stage", stage) if isinstance(stage, str) else ""
 
 
-def card_body(card) -> None:
-    rot = f" :red-badge[{t('matching.board.rotting')}]" if card.rotting else ""
-    st.markdown(f"**#{card.id} {card.series}**{rot}")
-    st.caption(f"{card.trim_name} · {card.exterior_color} × {card.quantity}")
-    st.markdown(t("matching.board.parties", buyer=card.buyer, bcity=card.buyer_city,
-                  seller=card.seller, scity=card.seller_city))
-    st.markdown(t("matching.board.value", value=f"{card.deal_value:,.0f}",
-                  days=f"{card.days_in_stage:.1f}"))
-    if card.escrow_state != "none":
-        st.markdown(t("matching.board.escrow", state=enum_label("escrow_state", card.escrow_state)))
-    if card.next_action_at is not None and str(card.next_action_at) != "NaT":
-        flag = " :orange-badge[!]" if card.overdue else ""
-        st.caption(t("matching.board.next", at=f"{card.next_action_at:%m-%d %H:%M}") + flag)
-    if scope == "team":
-        st.caption(t("matching.board.owned_by", owner=card.owner))
+def timeline_text(row) -> str:
+    if row.kind == "contact":
+        return t("board.contact_line", channel=t(f"board.channel.{row.channel}"),
+                 direction=t(f"board.direction.{row.direction}"),
+                 party=t(f"board.party.{row.party}"), summary=row.text)
+    if row.kind == "stage" and isinstance(row.to_stage, str):
+        moved = (f"{stage_label(row.from_stage)} → {stage_label(row.to_stage)}"
+                 if isinstance(row.from_stage, str) else t("board.created_in",
+                                                            stage=stage_label(row.to_stage)))
+        return moved + (f" · {row.text}" if isinstance(row.text, str) and row.text else "")
+    return row.text if isinstance(row.text, str) else ""
 
 
-columns = st.columns(len(deals.STAGES))
-summary = data.columns.set_index("stage")
-for col, stage in zip(columns, deals.STAGES):
-    with col:
-        st.markdown(f"#### {enum_label('match_stage', stage)}")
-        st.caption(t("matching.board.column", n=int(summary.loc[stage, "count"]),
-                     total=f"{summary.loc[stage, 'total']:,.0f}"))
-        stage_cards = cards[cards["stage"] == stage]
-        if len(stage_cards) < int(summary.loc[stage, "count"]):
-            st.caption(t("matching.board.oldest_shown", shown=len(stage_cards)))
-        for card in stage_cards.itertuples():
-            with st.container(border=True):
-                card_body(card)
-                if stage in deals.NEXT_STAGE:
-                    nxt = deals.NEXT_STAGE[stage]
-                    b1, b2 = st.columns(2)
-                    if b1.button(f"→ {enum_label('match_stage', nxt)}", key=f"mv_{card.id}"):
-                        if run_action(deals.move_stage, actor=actor, match_id=int(card.id),
-                                      to_stage=nxt, version=int(card.version)):
-                            flash(t("matching.board.moved", stage=enum_label("match_stage", nxt)))
+@st.dialog(t("board.card_title"), width="large", on_dismiss=close_card)
+def card_dialog(card_id: int) -> None:
+    detail = run_query(deals.card_detail, actor=actor, match_id=card_id)
+    if detail is None:
+        return
+    keep_in_url("card", card_id)
+    card = detail.card
+    st.markdown(f"### #{card['id']} {card['series']}")
+    st.caption(f"{card['trim_name']} · {card['exterior_color']} × {card['quantity']} · "
+               + t("board.link", url=record_url("card", card_id)))
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("board.stage"), enum_label("match_stage", card["stage"]),
+              t("board.days_in_stage", days=fmt.number(card["days_in_stage"], digits=1)),
+              delta_color="off")
+    c2.metric(t("board.deal_value", unit=unit), fmt.wan_number(card["deal_value"]))
+    c3.metric(t("board.owner"), card["owner"] or "—")
+    st.markdown(t("matching.board.parties", buyer=card["buyer"], bcity=card["buyer_city"],
+                  seller=card["seller"], scity=card["seller_city"]))
+    if card["next_action_at"] is not None:
+        st.markdown(t("board.next_line", at=fmt.when(card["next_action_at"]),
+                      what=card["next_action_note"] or "—"))
+
+    deposit = detail.deposit
+    with st.container(border=True):
+        st.markdown(f"**{t('board.deposit')}**")
+        if deposit is None:
+            st.caption(t("board.no_order"))
+        else:
+            d1, d2, d3, d4 = st.columns(4)
+            d1.metric(t("board.order_status"), enum_label("order_status", deposit["status"]))
+            d2.metric(t("board.escrow"), enum_label("escrow_state", deposit["escrow_state"]))
+            d3.metric(t("board.deposit_amount"), fmt.yuan(deposit["deposit_amount"]))
+            d4.metric(t("board.deposit_paid_at"), fmt.when(deposit["deposit_paid_at"]))
+
+    tab_act, tab_log, tab_tl = st.tabs([t("board.tab.work"), t("board.tab.contacts"),
+                                        t("board.tab.timeline")])
+    with tab_act:
+        if not detail.may_work:
+            st.info(t("board.not_yours", owner=card["owner"] or "—"))
+        elif card["stage"] in ("won", "lost"):
+            st.caption(t("board.closed"))
+        else:
+            moves = [s for s in deals.STAGES if s in deals.ALLOWED_MOVES[card["stage"]]]
+            with st.form(f"move_{card_id}"):
+                to = st.selectbox(t("board.move_to"), moves, key="d_move_to",
+                                  index=moves.index(deals.NEXT_STAGE[card["stage"]]),
+                                  format_func=lambda s: enum_label("match_stage", s))
+                why = st.selectbox(t("matching.board.lost_reason"), list(deals.LOST_REASONS),
+                                   key="d_lost_reason",
+                                   format_func=lambda r: t(f"matching.lost.{r}"),
+                                   help=t("board.lost_reason_help"))
+                note = st.text_area(t("board.move_note"), key="d_move_note", height=68)
+                if st.form_submit_button(t("board.move"), type="primary"):
+                    if run_action(deals.move_stage, actor=actor, match_id=card_id, to_stage=to,
+                                  version=int(card["version"]), note=note,
+                                  lost_reason=why if to == "lost" else None):
+                        pin_card(card_id)
+                        flash(t("matching.board.moved", stage=enum_label("match_stage", to)))
+                        close_card()
+                        st.rerun()
+            with st.form(f"next_{card_id}"):
+                n1, n2 = st.columns(2)
+                current = card["next_action_at"]
+                local = current.astimezone(clock.business_tz()) if current is not None else None
+                day = n1.date_input(t("matching.board.next_day"), key="d_next_day",
+                                    value=local.date() if local else None)
+                at = n2.time_input(t("matching.board.next_time"), key="d_next_time",
+                                   value=local.time().replace(second=0, microsecond=0)
+                                   if local else time(10, 0))
+                what = st.text_input(t("board.next_what"), key="d_next_what", max_chars=500,
+                                     value=card["next_action_note"] or "")
+                if st.form_submit_button(t("matching.board.set_next")):
+                    when = datetime.combine(day, at, tzinfo=clock.business_tz()) if day else None
+                    if run_action(deals.set_next_action, actor=actor, match_id=card_id,
+                                  next_action_at=when, version=int(card["version"]),
+                                  next_action_note=what):
+                        flash(t("common.done"))
+                        st.rerun()
+            with st.form(f"note_{card_id}", clear_on_submit=True):
+                body = st.text_area(t("matching.board.note"), key="d_note", height=68)
+                if st.form_submit_button(t("matching.board.add_note")):
+                    if run_action(deals.add_note, actor=actor, match_id=card_id, body=body):
+                        flash(t("common.done"))
+                        st.rerun()
+            if actor.has("manager"):
+                with st.form(f"override_{card_id}"):
+                    st.caption(t("matching.board.override_help"))
+                    target = st.selectbox(t("matching.board.override_to"),
+                                          [s for s in deals.STAGES
+                                           if s not in (card["stage"], "lost")],
+                                          format_func=lambda s: enum_label("match_stage", s))
+                    reason = st.text_input(t("common.reason"))
+                    if st.form_submit_button(t("matching.board.override")):
+                        if run_action(deals.move_stage, actor=actor, match_id=card_id,
+                                      to_stage=target, version=int(card["version"]),
+                                      override_reason=reason):
+                            pin_card(card_id)
+                            flash(t("matching.board.moved",
+                                    stage=enum_label("match_stage", target)))
+                            close_card()
                             st.rerun()
-                    if b2.button(t("matching.board.mark_lost"), key=f"lost_{card.id}"):
-                        st.session_state["lost_card"] = (int(card.id), int(card.version))
+    with tab_log:
+        if detail.may_work:
+            with st.form(f"contact_{card_id}", clear_on_submit=True):
+                k1, k2, k3 = st.columns(3)
+                channel = k1.radio(t("board.channel"), list(deals.CHANNELS), key="d_channel",
+                                   format_func=lambda c: t(f"board.channel.{c}"))
+                direction = k2.radio(t("board.direction"), list(deals.DIRECTIONS),
+                                     key="d_direction",
+                                     format_func=lambda c: t(f"board.direction.{c}"))
+                party = k3.radio(t("board.party"), list(deals.PARTIES), key="d_party",
+                                 format_func=lambda c: t(f"board.party.{c}"))
+                summary = st.text_area(t("board.summary"), key="d_summary", height=68)
+                if st.form_submit_button(t("board.log_contact"), icon=":material/call:"):
+                    if run_action(deals.log_contact, actor=actor, match_id=card_id, body=summary,
+                                  channel=channel, direction=direction, party=party):
+                        flash(t("common.done"))
+                        st.rerun()
+        contacts = detail.contacts
+        if contacts.empty:
+            st.caption(t("board.no_contacts"))
+        else:
+            shown = contacts.assign(
+                at=contacts["at"].map(fmt.when),
+                channel=contacts["channel"].map(lambda c: t(f"board.channel.{c}")),
+                direction=contacts["direction"].map(lambda c: t(f"board.direction.{c}")),
+                party=contacts["party"].map(lambda c: t(f"board.party.{c}")))
+            st.dataframe(labelled(shown.drop(columns="id"), "board.col"), hide_index=True,
+                         width="stretch")
+    with tab_tl:
+        history = detail.timeline
+        if history.empty:
+            st.caption(t("board.no_timeline"))
+        else:
+            shown = history.assign(at=history["at"].map(fmt.when),
+                                   kind=history["kind"].map(lambda k: t(f"board.kind.{k}")),
+                                   text=[timeline_text(r) for r in history.itertuples()])
+            st.dataframe(labelled(shown[["at", "kind", "staff", "text"]], "board.col"),
+                         hide_index=True, width="stretch")
 
-if "lost_card" in st.session_state:
-    lost_dialog(*st.session_state["lost_card"])
 
-if cards.empty:
-    st.info(t("matching.board.empty"))
-    st.stop()
+# ------------------------------------------------------------------ the columns
+# Each column is a fragment: a move from a card re-renders the column it was clicked in,
+# nothing else. The moved card is pinned: the fragment that drew its button draws it on,
+# at the top of its new column (the landing slot there, created outside the fragments), so
+# it shows in its new place within one fragment run. A full run (filters, the dialog's
+# actions) redraws everything the same way.
+DRAWN_BY = "board_drawn_by"          # pinned card id -> the column whose fragment draws it
 
-st.divider()
-open_cards = cards[cards["stage"].isin(deals.OPEN_STAGES)]
-all_labels = {int(c.id): f"#{c.id} {c.series} · {c.buyer} ← {c.seller}" for c in cards.itertuples()}
-card_id = st.selectbox(t("matching.board.detail"), list(all_labels), format_func=all_labels.get,
-                       key="b_detail")
-card = cards.set_index("id").loc[card_id]
-history = run_query(deals.timeline, actor=actor, match_id=card_id)
-if history is not None and not history.empty:
-    def stage_label(stage) -> str:  # NULL (a card's creation, a note) arrives as None or NaN
-        return enum_label("match_stage", stage) if isinstance(stage, str) else ""
 
-    shown = history.assign(
-        from_stage=history["from_stage"].map(stage_label),
-        to_stage=history["to_stage"].map(stage_label),
-        kind=history["kind"].map(lambda k: t(f"matching.timeline.{k}")),
-        text=history["text"].fillna(""))
-    st.dataframe(labelled(shown, "matching.tl"), hide_index=True, width="stretch")
-if card_id in set(open_cards["id"]):
-    c1, c2 = st.columns(2)
-    with c1.form("note"):
-        body = st.text_area(t("matching.board.note"))
-        if st.form_submit_button(t("matching.board.add_note")):
-            if run_action(deals.add_note, actor=actor, match_id=card_id, body=body):
-                flash(t("common.done"))
-                st.rerun()
-    with c2.form("next_action"):
-        day = st.date_input(t("matching.board.next_day"), value=None)
-        at = st.time_input(t("matching.board.next_time"), value=time(10, 0))
-        if st.form_submit_button(t("matching.board.set_next")):
-            when = datetime.combine(day, at) if day else None
-            if run_action(deals.set_next_action, actor=actor, match_id=card_id,
-                          next_action_at=when, version=int(card["version"])):
-                flash(t("common.done"))
-                st.rerun()
-    if actor.has("manager"):
-        with st.form("override"):
-            st.caption(t("matching.board.override_help"))
-            to = st.selectbox(t("matching.board.override_to"), [s for s in deals.STAGES
-                                                                if s not in (card["stage"], "lost")],
-                              format_func=lambda s: enum_label("match_stage", s))
-            why = st.text_input(t("common.reason"))
-            if st.form_submit_button(t("matching.board.override")):
-                if run_action(deals.move_stage, actor=actor, match_id=card_id, to_stage=to,
-                              version=int(card["version"]), override_reason=why):
-                    flash(t("matching.board.moved", stage=enum_label("match_stage", to)))
-                    st.rerun()
+def move_card(card_id: int, to_stage: str, version: int, drawn_by: str) -> None:
+    """A callback: the move runs before the column's fragment re-renders."""
+    ok = run_action(deals.move_stage, actor=actor, match_id=card_id, to_stage=to_stage,
+                  version=version)
+    if ok:
+        pin_card(card_id)
+        st.session_state.setdefault(DRAWN_BY, {})[card_id] = drawn_by
+        st.toast(t("matching.board.moved", stage=enum_label("match_stage", to_stage)),
+                 icon=":material/check:")
+
+
+def more_cards(stage: str) -> None:
+    key = f"b_pages_{stage}"
+    st.session_state[key] = min(st.session_state.get(key, 1) + 1, deals.MAX_PAGES)
+
+
+def card_tile(card, drawn_by: str) -> None:
+    with st.container(border=True, key=f"card_{card.id}"):
+        badges = []
+        if card.pinned:
+            badges.append(f":blue-badge[:material/push_pin: {t('board.just_moved')}]")
+        if card.rotting:
+            badges.append(f":red-badge[{t('matching.board.rotting')}]")
+        if card.overdue:
+            badges.append(f":orange-badge[{t('board.overdue')}]")
+        lines = [f"**#{card.id} {card.series}**", " ".join(badges),
+                 f"{card.buyer} ← {card.seller}",
+                 t("board.tile_value", value=fmt.wan(card.deal_value, lang=lang()),
+                   days=fmt.number(card.days_in_stage, digits=0))]
+        if not fmt.is_missing(card.next_action_at):
+            lines.append(t("board.tile_next", at=fmt.when(card.next_action_at)))
+        if scope == "team":
+            lines.append(t("matching.board.owned_by", owner=card.owner))
+        st.markdown("  \n".join(x for x in lines if x))
+        nxt = deals.NEXT_STAGE.get(card.stage)
+        if nxt is not None:
+            st.button(t(f"board.short.{nxt}"), key=f"mv_{card.id}", icon=":material/arrow_forward:",
+                      width="stretch", on_click=move_card,
+                      args=(int(card.id), nxt, int(card.version), drawn_by))
+        st.button(t("board.open"), key=f"open_{card.id}", icon=":material/open_in_full:",
+                  width="stretch", on_click=open_card, args=(int(card.id),))
+
+
+@st.fragment
+def column_view(stage: str, heads: dict, slots: dict, scope: str, owner_id, filters: deals.BoardFilters) -> None:
+    for other in deals.STAGES:      # hold this fragment's place in every landing slot
+        slots[other].empty()
+    pages = tuple(st.session_state.get(f"b_pages_{s}", 1) for s in deals.STAGES)
+    pins = pinned_cards()
+    data = run_query(deals.board, actor=actor, scope=scope, owner_id=owner_id, filters=filters,
+                     stages=(stage,), pages=pages, pinned=pins)
+    if data is None:
+        return
+    drawn_by = st.session_state.get(DRAWN_BY, {})
+    summary = data.columns.set_index("stage")
+    for other in deals.STAGES:      # every column's count: a move changes two of them
+        heads[other].caption(t("board.column", n=int(summary.loc[other, "count"]),
+                               total=fmt.wan(summary.loc[other, "total"], lang=lang())))
+    cards = data.cards
+    pinned = cards[cards["pinned"].astype(bool)]
+    for card in pinned.itertuples():   # the pinned cards this column draws, in their column
+        if drawn_by.get(card.id, card.stage) == stage:
+            with slots[card.stage]:
+                card_tile(card, stage)
+    for card in cards[~cards["pinned"].astype(bool)].itertuples():
+        card_tile(card, stage)
+    left = (int(summary.loc[stage, "count"]) - int(summary.loc[stage, "shown"])
+            - int((pinned["stage"] == stage).sum()))
+    if left > 0 and pages[deals.STAGES.index(stage)] < deals.MAX_PAGES:
+        st.button(t("board.more", n=min(left, deals.CARDS_PER_COLUMN), left=left),
+                  key=f"more_{stage}", on_click=more_cards, args=(stage,), width="stretch",
+                  type="tertiary")
+    if st.session_state.pop("board_open_now", False) and OPEN_KEY in st.session_state:
+        st.session_state["board_dialog_drawn"] = True
+        card_dialog(st.session_state[OPEN_KEY])
+
+
+# A link /board?card=123 opens that card (once: closing it does not open it again).
+linked = requested_id("card")
+if linked is not None and st.session_state.get("board_linked") != linked:
+    st.session_state["board_linked"] = linked
+    st.session_state[OPEN_KEY] = linked
+
+heads, slots, places = {}, {}, {}
+for col, stage in zip(st.columns(len(deals.STAGES)), deals.STAGES):
+    with col:
+        st.markdown(f"**{enum_label('match_stage', stage)}**")
+        heads[stage] = st.empty()                 # its count: the latest column run writes it
+        slots[stage] = st.container()             # cards landing here from other columns
+        places[stage] = st.container()            # its own cards
+for stage in deals.STAGES:
+    with places[stage]:
+        column_view(stage, heads, slots, scope, owner_id, filters)
+if OPEN_KEY in st.session_state and not st.session_state.pop("board_dialog_drawn", False):
+    card_dialog(st.session_state[OPEN_KEY])

@@ -1,0 +1,32 @@
+"""BD: my tasks. The next actions of my open cards due today or overdue, most overdue first;
+each opens its card on the board."""
+import streamlit as st
+
+from console import clock, fmt
+from console.services import deals
+from console.ui import enum_label, lang, require_actor, run_query, t
+from console.ui.links import open_record
+
+actor = require_actor()
+st.title(t("tasks.title"))
+due = run_query(deals.tasks, actor=actor)
+if due is None:
+    st.stop()
+if due.empty:
+    st.info(t("tasks.none"))
+    st.stop()
+st.caption(t("tasks.caption", n=len(due)))
+today = clock.today()
+for card in due.itertuples():
+    with st.container(border=True, key=f"task_{card.id}"):
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        local_day = card.next_action_at.astimezone(clock.business_tz()).date()
+        badge = (f":orange-badge[{t('tasks.overdue')}]" if local_day < today
+                 else f":blue-badge[{t('tasks.today')}]")
+        what = card.next_action_note if isinstance(card.next_action_note, str) else t("tasks.no_note")
+        left.markdown(f"{badge} **{t('tasks.due', at=fmt.when(card.next_action_at))}** · {what}  \n"
+                      f"#{card.id} {card.series} · {enum_label('match_stage', card.stage)} · "
+                      f"{card.buyer} ← {card.seller} · {fmt.wan(card.deal_value, lang=lang())}")
+        if right.button(t("tasks.open"), key=f"open_task_{card.id}", icon=":material/open_in_full:",
+                        width="stretch"):
+            open_record("card", int(card.id))
