@@ -44,6 +44,8 @@ PAGES: list[PageSpec] = [
           ("bd", "manager"), "leads"),
     _spec("pages/bd_board.py", "nav.bd_board", ":material/view_kanban:", "nav.section.bd",
           ("bd", "manager"), "board"),
+    _spec("pages/bd_tasks.py", "nav.bd_tasks", ":material/task_alt:", "nav.section.bd",
+          ("bd", "manager"), "tasks"),
     _spec("pages/bd_search.py", "nav.bd_search", ":material/search:", "nav.section.bd",
           ("bd", "manager"), "car-search"),
     _spec("pages/bd_leaderboard.py", "nav.bd_leaderboard", ":material/leaderboard:",
