@@ -5,6 +5,7 @@ import streamlit as st
 
 from console import clock
 from console.services import merchants
+from console.services.credit import ON_HOLD, shown_terms
 from console.ui import (enum_label, flash, labelled, require_actor, run_action, run_query,
                         show_flash, t)
 from console.ui.links import keep_in_url, requested_id
@@ -67,7 +68,9 @@ c[2].metric(t("directory.col.cert_level"), enum_label("cert_level", me["cert_lev
 c[3].metric(t("directory.col.bd_owner"), me["bd_owner"] or t("directory.no_owner"))
 st.caption(t("profile.identity_line", phone=me["phone"], contact=me["contact_name"] or "—",
              channel=enum_label("channel", me["channel"]), registered=me["registered_at"],
-             active=me["last_active_at"] or "—", vip=me["vip_level"]))
+             active=me["last_active_at"] or "—",
+             vip=t(f"standing.{me['status']}") if me["status"] in ON_HOLD
+             else me["vip_level"]))
 
 tabs = st.tabs([t(f"profile.tab.{k}") for k in (
     "certs", "credit", "listings", "requests", "deals", "reviews", "disputes", "notifications",
@@ -81,10 +84,19 @@ with tabs[1]:
     elif not credit.rated:
         st.info(t("profile.credit.not_rated"))
     else:
+        # A suspended merchant's grade and limit do not hold (credit.shown_terms).
+        terms = shown_terms(merchant_status=me["status"], grade=credit.grade,
+                            loan_limit=credit.details.get("loan_limit"),
+                            vip_eligible=credit.details.get("vip_eligible"))
+        word = t(f"standing.{terms.on_hold}") if terms.held else None
+        if terms.held:
+            st.error(t("standing.card_banner", status=word), icon=":material/block:")
         c = st.columns(3)
-        c[0].metric(t("profile.credit.grade"), credit.grade)
+        c[0].metric(t("profile.credit.grade"), word or terms.grade,
+                    help=t("standing.scored_grade", grade=credit.grade) if terms.held else None)
         c[1].metric(t("profile.credit.score"), credit.score)
-        c[2].metric(t("profile.credit.loan_limit"), f"{credit.details.get('loan_limit') or 0:,.0f}")
+        c[2].metric(t("profile.credit.loan_limit"),
+                    word or f"{terms.loan_limit or 0:,.0f}")
         if credit.details.get("is_override"):
             st.warning(t("profile.credit.override", grade=credit.details.get("grade"),
                          until=credit.details.get("override_expires_at")))

@@ -37,6 +37,11 @@ if merchants.empty and from_url is None:
     st.stop()
 shown = merchants.assign(merchant_type=merchants["merchant_type"].map(
     lambda v: enum_label("merchant_type", v)))
+# A suspended merchant's grade, limit and VIP read as its status (credit.withhold_terms).
+held = merchants["on_hold"].map(lambda s: t(f"standing.{s}") if isinstance(s, str) else None)
+shown = shown.assign(**{c: shown[c].astype(object).where(held.isna(), held)
+                        for c in ("effective_grade", "loan_limit", "vip_eligible")})
+shown = shown.drop(columns=["status", "on_hold"])
 picked = st.dataframe(labelled(shown.drop(columns=["cert_level"]), "credit.col"), hide_index=True,
                       width="stretch", on_select="rerun", selection_mode="single-row",
                       key="credit_card_table")
@@ -68,12 +73,21 @@ if current is None:
 m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric(t("credit.col.score"), current["score"],
           help=t("credit.card.odds", odds=f"{card.odds:.1f}"))
-m2.metric(t("credit.col.grade"), current["grade"])
-m3.metric(t("credit.col.effective_grade"), current["effective_grade"],
-          help=t("credit.card.override_until", at=fmt_time(current["override_expires_at"]))
-          if current["is_override"] else None)
-m4.metric(t("credit.col.loan_limit"), f"¥{current['loan_limit']:,.0f}")
-m5.metric(t("credit.col.vip_eligible"), t("common.yes") if current["vip_eligible"] else t("common.no"))
+terms = card.shown
+if terms.held:   # suspended or closed: no grade, limit or VIP holds (credit.shown_terms)
+    word = t(f"standing.{terms.on_hold}")
+    st.error(t("standing.card_banner", status=word), icon=":material/block:")
+    m2.metric(t("credit.col.grade"), word, help=t("standing.scored_grade", grade=current["grade"]))
+    m3.metric(t("credit.col.effective_grade"), word)
+    m4.metric(t("credit.col.loan_limit"), word)
+    m5.metric(t("credit.col.vip_eligible"), word)
+else:
+    m2.metric(t("credit.col.grade"), current["grade"])
+    m3.metric(t("credit.col.effective_grade"), terms.grade,
+              help=t("credit.card.override_until", at=fmt_time(current["override_expires_at"]))
+              if current["is_override"] else None)
+    m4.metric(t("credit.col.loan_limit"), f"¥{terms.loan_limit:,.0f}")
+    m5.metric(t("credit.col.vip_eligible"), t("common.yes") if terms.vip else t("common.no"))
 if current["insufficient_history"]:
     st.info(t("credit.card.insufficient_history"), icon=":material/hourglass_empty:")
 st.caption(t("credit.card.scored", at=fmt_time(current["scored_at"]), version=card.version))

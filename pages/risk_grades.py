@@ -2,7 +2,7 @@
 import plotly.express as px
 import streamlit as st
 
-from console import db
+from console import db, fmt
 from console.grades import GRADES
 from console.services import credit
 from console.ui import fmt_time, labelled, require_actor, run_query, t
@@ -21,11 +21,14 @@ if latest is None:
 st.caption(t("credit.latest_run", run=latest["id"], at=fmt_time(latest["finished_at"]),
              version=latest["version"], n=f"{latest['merchants_scored']:,}"))
 rate = overview["override"]
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 c1.metric(t("credit.merchants_scored"), f"{latest['merchants_scored']:,}")
 c2.metric(t("credit.override_rate"), f"{rate.rate:.1%}",
           help=t("credit.override_rate.help", warn=f"{rate.warn:.0%}", red=f"{rate.red:.0%}"))
 c3.metric(t("credit.overrides_active"), f"{rate.active:,}")
+# Suspended and closed merchants hold no grade: counted here, not in the distribution.
+c4.metric(t("standing.suspended_count"), fmt.number(overview["on_hold"]),
+          help=t("standing.suspended_count.help"))
 if rate.level != "ok":
     alert = st.warning if rate.level == "warn" else st.error
     alert(t(f"credit.override_rate.{rate.level}", rate=f"{rate.rate:.1%}"))

@@ -32,6 +32,49 @@ OVERRIDE_REASONS = ("new_information", "guarantee", "collateral", "data_error",
 MAX_OVERRIDE_DAYS = 366                  # an override is reviewed at least once a year
 
 
+# ---------------------------------------------------------------- suspended merchants
+# A suspended (or closed) merchant keeps its score history, but its grade, order-loan
+# limit and VIP standing do not hold while it is on hold. Every page asks shown_terms (one
+# merchant) or withhold_terms (a table) what to show, so no page shows a suspended
+# merchant as AAA with a limit.
+ON_HOLD = ("suspended", "closed")
+
+
+@dataclass(frozen=True)
+class ShownTerms:
+    on_hold: str | None          # 'suspended' / 'closed' when the terms do not hold, else None
+    grade: str | None            # the effective grade, None while on hold
+    loan_limit: Any              # yuan, None while on hold
+    vip: bool | None             # None while on hold
+
+    @property
+    def held(self) -> bool:
+        return self.on_hold is not None
+
+
+def shown_terms(*, merchant_status: str | None, grade: str | None, loan_limit: Any,
+                vip_eligible: bool | None) -> ShownTerms:
+    """What to show of a merchant's credit terms: nothing but its status while on hold."""
+    if merchant_status in ON_HOLD:
+        return ShownTerms(merchant_status, None, None, None)
+    return ShownTerms(None, grade, loan_limit, vip_eligible)
+
+
+def withhold_terms(frame: pd.DataFrame, *, status: str = "status",
+                   columns: tuple[str, ...] = ("effective_grade", "loan_limit",
+                                               "vip_eligible")) -> pd.DataFrame:
+    """``frame`` with the credit terms of merchants on hold emptied (None) and an
+    ``on_hold`` column ('suspended' / 'closed' / None) saying why; the same rule as
+    shown_terms, for tables."""
+    out = frame.copy()
+    held = out[status].isin(ON_HOLD) if status in out.columns else pd.Series(False, index=out.index)
+    for column in columns:
+        if column in out.columns:
+            out[column] = out[column].astype(object).where(~held, None)
+    out["on_hold"] = out[status].astype(object).where(held, None) if status in out.columns else None
+    return out
+
+
 # ---------------------------------------------------------------- reading grades
 @requires(*READERS)
 def grade_overview(*, conn: Connection, actor: Actor) -> dict[str, Any]:
@@ -41,8 +84,16 @@ def grade_overview(*, conn: Connection, actor: Actor) -> dict[str, Any]:
                count(m.merchant_id) FILTER (WHERE m.is_override) AS overridden,
                count(m.merchant_id) FILTER (WHERE m.insufficient_history) AS insufficient_history
         FROM unnest(CAST(:grades AS text[])) WITH ORDINALITY AS g(grade, rank)
-        LEFT JOIN ops.merchant_credit m ON m.effective_grade = g.grade
-        GROUP BY g.grade, g.rank ORDER BY g.rank""", grades=list(GRADES))
+        LEFT JOIN (SELECT c.* FROM ops.merchant_credit c
+                   JOIN app.merchants am ON am.id = c.merchant_id
+                   WHERE am.status <> ALL (CAST(:on_hold AS text[]))) m
+               ON m.effective_grade = g.grade
+        GROUP BY g.grade, g.rank ORDER BY g.rank""", grades=list(GRADES), on_hold=list(ON_HOLD))
+    # Rated merchants whose terms do not hold (suspended, closed): left out of the
+    # distribution above, counted here.
+    on_hold = db.scalar(conn, """
+        SELECT count(*) FROM ops.merchant_credit c JOIN app.merchants am ON am.id = c.merchant_id
+        WHERE am.status = ANY (CAST(:on_hold AS text[]))""", on_hold=list(ON_HOLD))
     trend = db.fetch_df(conn, """
         SELECT r.id AS run_id, r.finished_at, s.grade, count(*) AS merchants
         FROM (SELECT id, finished_at FROM ops.credit_runs WHERE status = 'succeeded'
@@ -51,7 +102,8 @@ def grade_overview(*, conn: Connection, actor: Actor) -> dict[str, Any]:
         GROUP BY r.id, r.finished_at, s.grade
         ORDER BY r.id, ops.credit_grade_rank(s.grade)""")
     return {"distribution": distribution, "trend": trend,
-            "latest_run": _latest_run(conn), "override": _override_rate(conn)}
+            "latest_run": _latest_run(conn), "override": _override_rate(conn),
+            "on_hold": int(on_hold)}
 
 
 def _latest_run(conn: Connection) -> dict[str, Any] | None:
@@ -93,23 +145,25 @@ def search_merchants(*, conn: Connection, actor: Actor, query: str = "",
         raise InvalidInput("credit.error.bad_grade")
     text = (query or "").strip()
     # % and _ in the query are letters to look for, not wildcards.
+    # A merchant on hold holds no grade, so a grade filter leaves it out.
     where = r"""(:q = '' OR m.name ILIKE :pattern ESCAPE '\' OR m.id::text = :q)
-               AND (CAST(:grade AS text) IS NULL OR c.effective_grade = :grade)"""
-    params = {"q": text, "pattern": like_contains(text), "grade": grade}
+               AND (CAST(:grade AS text) IS NULL
+                    OR (c.effective_grade = :grade AND m.status <> ALL (CAST(:on_hold AS text[]))))"""
+    params = {"q": text, "pattern": like_contains(text), "grade": grade, "on_hold": list(ON_HOLD)}
     total = db.scalar(conn, f"""SELECT count(*) FROM app.merchants m
                                 LEFT JOIN ops.merchant_credit c ON c.merchant_id = m.id
                                 WHERE {where}""", **params)
     page = db.fetch_df(conn, f"""
         SELECT m.id AS merchant_id, m.name, ci.name AS city, m.merchant_type, m.cert_level,
-               c.score, c.grade, c.effective_grade, c.is_override, c.insufficient_history,
-               c.loan_limit, c.vip_eligible
+               m.status, c.score, c.grade, c.effective_grade, c.is_override,
+               c.insufficient_history, c.loan_limit, c.vip_eligible
         FROM app.merchants m
         JOIN app.cities ci ON ci.id = m.city_id
         LEFT JOIN ops.merchant_credit c ON c.merchant_id = m.id
         WHERE {where}
         ORDER BY c.score DESC NULLS LAST, m.id
         LIMIT :limit OFFSET :offset""", limit=int(limit), offset=int(offset), **params)
-    return page, int(total)
+    return withhold_terms(page), int(total)
 
 
 @dataclass
@@ -123,6 +177,7 @@ class RatingCard:
     version: str | None = None
     odds: float | None = None                # good:bad odds implied by the score
     pending_override: dict[str, Any] | None = field(default=None)
+    shown: ShownTerms | None = None          # what to show of the terms (None: not scored)
 
 
 @requires(*READERS)
@@ -156,7 +211,11 @@ def rating_card(*, conn: Connection, actor: Actor, merchant_id: int) -> RatingCa
     return RatingCard(dict(merchant), dict(current) if current else None, factors, reasons,
                       history, overrides, version,
                       card.odds_at(current["score"]) if current else None,
-                      pending.iloc[0].to_dict() if not pending.empty else None)
+                      pending.iloc[0].to_dict() if not pending.empty else None,
+                      shown_terms(merchant_status=merchant["status"],
+                                  grade=current["effective_grade"],
+                                  loan_limit=current["loan_limit"],
+                                  vip_eligible=current["vip_eligible"]) if current else None)
 
 
 def _card_factors(conn: Connection, *, run_id: int, merchant_id: int) -> pd.DataFrame:
