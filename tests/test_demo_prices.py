@@ -252,3 +252,15 @@ def test_matching_offers_a_tesla_buyer_the_near_list_cars_within_their_ceiling(d
     assert got["tesla"][planted["tesla_2"]] == 0.1          # 下2点 of a 20-point scale
     assert got["audi"][planted["audi_25"]] == 1.0           # 下25点: beyond the scale's 20
     assert got["audi"][planted["audi_40"]] == 1.0
+
+
+def test_the_per_brand_table_of_the_provenance_notes(demo_engine):
+    # The table in console/data/reference/PROVENANCE.md comes from this helper (there at the
+    # demo scale); here the small world's three brands with the most listings.
+    with demo_engine.connect() as conn:
+        table = prices.brand_medians_table(conn, n=3)
+    assert table.splitlines() == [
+        "| brand | group | listings | median 下X点 | p25-p75 |", "|---|---|---:|---:|---|",
+        "| 比亚迪 | chinese | 354 | 12.9 | 10.2-15.5 |",
+        "| 丰田 | joint_venture | 204 | 27.0 | 23.8-30.5 |",
+        "| 吉利汽车 | chinese | 175 | 10.2 | 7.8-13.0 |"]

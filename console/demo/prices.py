@@ -16,7 +16,7 @@ do not shift the rest of the world.
 """
 from __future__ import annotations
 
-import csv
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -141,3 +141,39 @@ def request_max_points(d: SeriesDiscounts, series_idx: np.ndarray, t: np.ndarray
     """A buyer's maximum, in points below guide: the series' usual discount, 6 points either
     way (``u`` uniform 0..1), never more than 2% above guide."""
     return np.maximum(d.usual(series_idx, t) - 6.0 + 12.0 * np.asarray(u), -2.0)
+
+
+# ------------------------------------------------------------------ the per-brand table
+BRAND_MEDIANS_SQL = """
+SELECT b.name AS brand, count(*) AS listings,
+       percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY
+             CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision)) AS q
+FROM app.listings l JOIN app.trims t ON t.id = l.trim_id
+JOIN app.series se ON se.id = t.series_id JOIN app.brands b ON b.id = se.brand_id
+GROUP BY b.name ORDER BY count(*) DESC, b.name LIMIT :n"""
+
+
+def brand_medians_table(conn, *, n: int = 15) -> str:
+    """The n brands with the most listings: group, listings, median 下X点 and quartiles (markdown)."""
+    from console import db
+
+    groups = brand_groups()
+    lines = ["| brand | group | listings | median 下X点 | p25-p75 |", "|---|---|---:|---:|---|"]
+    for r in db.fetch_all(conn, BRAND_MEDIANS_SQL, n=n):
+        p25, median, p75 = (f"{v:.1f}" for v in r["q"])
+        group = groups.get((r["brand"], ""), ("?",))[0]
+        lines.append(f"| {r['brand']} | {group} | {r['listings']:,} | {median} | {p25}-{p75} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m console.demo.prices [N]``: the per-brand table of the configured database."""
+    from console import db
+
+    with db.get_engine().connect() as conn:
+        print(brand_medians_table(conn, n=int(argv[0]) if argv else 15))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
