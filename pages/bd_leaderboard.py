@@ -2,8 +2,9 @@
 import plotly.express as px
 import streamlit as st
 
+from console import fmt
 from console.services import deals
-from console.ui import labelled, require_actor, run_query, t
+from console.ui import labelled, lang, require_actor, run_query, t
 
 actor = require_actor()
 st.title(t("matching.lb.title"))
@@ -15,10 +16,19 @@ if table is None:
 if table.empty:
     st.info(t("common.none"))
     st.stop()
-shown = table.drop(columns=["staff_id"])
-st.dataframe(labelled(shown, "matching.lb.col"), hide_index=True, width="stretch")
-chart = shown.assign(gmv_wan=shown["gmv"].astype(float) / 10_000)
-fig = px.bar(chart, x="staff", y="gmv_wan", text="won",
-             labels={"staff": t("matching.lb.col.staff"), "gmv_wan": t("matching.lb.gmv_wan"),
-                     "won": t("matching.lb.col.won")})
+unit = fmt.wan_unit(lang())
+shown = fmt.frame(table.drop(columns=["staff_id"]),
+                  {"won": "number", "gmv": "wan", "median_hours_to_deposit": "decimal",
+                   "open_cards": "number"}, lang=lang())
+st.dataframe(labelled(shown, "matching.lb.col").rename(
+                 columns={t("matching.lb.col.gmv"): t("lb.col.gmv", unit=unit)}),
+             hide_index=True, width="stretch")
+# The bars are GMV in 万元, and each bar's label is its own value.
+chart = table.assign(gmv_wan=table["gmv"].astype(float) / 10_000)
+chart["label"] = [fmt.wan_number(v) for v in table["gmv"]]
+fig = px.bar(chart, x="staff", y="gmv_wan", text="label",
+             labels={"staff": t("matching.lb.col.staff"), "gmv_wan": t("lb.col.gmv", unit=unit)})
+fig.update_traces(textposition="outside", cliponaxis=False,
+                  hovertemplate="%{x}<br>%{text} " + unit + "<extra></extra>")
+fig.update_yaxes(tickformat=",.0f")
 st.plotly_chart(fig, width="stretch")

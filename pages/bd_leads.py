@@ -1,9 +1,12 @@
 """BD: the lead pool (抢线索), my leads with their suggestions or offers, manager assignment."""
 import streamlit as st
 
+from console import fmt
 from console.services import deals, leads, matching, notify
 from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action, run_query,
                         show_flash, t)
+from console.ui.links import record_url
+from console.ui.pins import pin_card
 
 PAGE_SIZE = 20
 actor = require_actor()
@@ -26,20 +29,31 @@ if returned and returned.value:
     st.caption(t("matching.leads.returned", n=returned.value))
 
 
-def lead_line(row) -> str:
+def lead_line(row, key: str = "matching.leads.line") -> str:
+    """A lead in one line: markdown for the pool (``matching.leads.line``), plain text for a
+    picker (``leads.pick_label``: a selectbox shows markdown as typed)."""
     trim = row.trim_name if isinstance(row.trim_name, str) else t("matching.any_trim")
-    deadline = (t("matching.leads.deadline", at=f"{row.bid_deadline:%Y-%m-%d %H:%M}")
-                if row.mode == "bidding" and row.bid_deadline is not None else "")
-    return t("matching.leads.line", id=row.request_id, mode=enum_label("request_mode", row.mode),
-             series=row.series, trim=trim, qty=row.quantity, max=f"{row.max_price:,.0f}",
-             city=row.city, buyer=row.buyer, needed=f"{row.needed_by}", deadline=deadline,
+    deadline = (t("matching.leads.deadline", at=fmt.when(row.bid_deadline))
+                if row.mode == "bidding" and not fmt.is_missing(row.bid_deadline) else "")
+    return t(key, id=row.request_id, mode=enum_label("request_mode", row.mode),
+             series=row.series, trim=trim, qty=row.quantity, max=fmt.number(row.max_price),
+             city=row.city, buyer=row.buyer, needed=fmt.day(row.needed_by), deadline=deadline,
              n=row.suggestions if row.mode == "normal" else row.offers)
+
+
+def card_made(message: str, card_id) -> None:
+    """Keep a card just made at the top of its column, and link to it."""
+    if card_id is not None:
+        pin_card(card_id)
+        message += " " + t("leads.card_link", id=int(card_id), url=record_url("card", card_id))
+    flash(message)
 
 
 def take(request_id: int) -> None:
     """A callback, so the click counts even if the lead left the page meanwhile (lost race)."""
-    if run_action(leads.take_lead, actor=actor, request_id=request_id):
-        flash(t("matching.leads.taken", id=request_id))
+    outcome = run_action(leads.take_lead, actor=actor, request_id=request_id)
+    if outcome:
+        card_made(t("matching.leads.taken", id=request_id), outcome.value)
 
 
 tabs = st.tabs([t("matching.leads.pool"), t("matching.leads.mine")]
@@ -51,6 +65,9 @@ with tabs[0]:
                     else enum_label("request_mode", m))
     offset = st.session_state.get("lead_pool__offset", 0)
     found = run_query(leads.pool, actor=actor, mode=mode, offset=offset, limit=PAGE_SIZE)
+    stale = run_query(leads.stale_leads, actor=actor, mode=mode)
+    if stale:
+        st.caption(t("leads.stale_hidden", n=fmt.number(stale)))
     if found is not None:
         page, total = found
         if page.empty:
@@ -71,11 +88,11 @@ with tabs[1]:
     if mine is not None and mine.empty:
         st.info(t("matching.leads.none_mine"))
     elif mine is not None:
-        lines = {int(r.request_id): lead_line(r) for r in mine.itertuples()}
+        lines = {int(r.request_id): lead_line(r, "leads.pick_label") for r in mine.itertuples()}
         request_id = st.selectbox(t("matching.leads.pick"), list(lines), format_func=lines.get,
                                   key="my_lead")
         lead = mine.set_index("request_id").loc[request_id]
-        st.caption(t("matching.leads.touched", at=f"{lead['last_touched_at']:%Y-%m-%d %H:%M}",
+        st.caption(t("matching.leads.touched", at=fmt.when(lead["last_touched_at"]),
                      owner=lead["owner"]))
         if lead["mode"] == "bidding":
             offers = run_query(matching.bid_offers, actor=actor, request_id=request_id)
@@ -91,9 +108,10 @@ with tabs[1]:
                                   key="work_listing",
                                   format_func=lambda i: t("matching.leads.listing_label", id=i))
             if st.button(t("matching.leads.work"), key="work_btn"):
-                if run_action(deals.create_match, actor=actor, request_id=request_id,
-                              listing_id=int(choice)):
-                    flash(t("matching.search.created"))
+                made = run_action(deals.create_match, actor=actor, request_id=request_id,
+                                  listing_id=int(choice))
+                if made:
+                    card_made(t("matching.search.created"), made.value)
                     st.rerun()
         with st.form("release"):
             reason = st.text_input(t("common.reason"))

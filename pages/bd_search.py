@@ -1,10 +1,13 @@
 """BD: car-source search (车源寻找) and hand-made matches against an open request."""
 import streamlit as st
 
+from console import fmt
 from console.grades import GRADES
 from console.services import deals, search
-from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action, run_query,
-                        show_flash, t)
+from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
+                        run_query, show_flash, t)
+from console.ui.links import record_url
+from console.ui.pins import pin_card
 
 PAGE_SIZE = 50
 actor = require_actor()
@@ -95,9 +98,15 @@ if result.rows.empty:
     st.stop()
 if result.total_capped:
     st.caption(t("matching.search.capped", n=f"{result.total:,}"))
-rows = result.rows.assign(merchant_type=result.rows["merchant_type"].map(
-    lambda v: enum_label("merchant_type", v)))
-event = st.dataframe(labelled(rows, "matching.col"), hide_index=True, width="stretch",
+# One unit per context: the price filters above are in 万元, so are the prices below
+# (the unit in the header, the cells bare numbers with separators).
+found = result.rows if from_city is not None else result.rows.drop(columns="km")  # km: from a city
+rows = fmt.frame(found.assign(merchant_type=found["merchant_type"].map(
+    lambda v: enum_label("merchant_type", v))), search.SHOWN_FORMATS, lang=lang())
+shown = labelled(rows, "matching.col").rename(columns={
+    t(f"matching.col.{c}"): t(f"search.col.{c}", unit=fmt.wan_unit(lang()))
+    for c in search.PRICE_COLUMNS})
+event = st.dataframe(shown, hide_index=True, width="stretch",
                      on_select="rerun", selection_mode="single-row", key="s_table")
 new_offset = pager(key="bd_search", total=result.total, page_size=PAGE_SIZE)
 if new_offset != offset:
@@ -115,10 +124,14 @@ if reqs is None or reqs.empty:
     st.info(t("matching.search.no_requests"))
     st.stop()
 labels = {int(r.request_id): t("matching.search.request_label", id=r.request_id, buyer=r.buyer,
-                                 city=r.city, qty=r.quantity, max=f"{r.max_price:,.0f}",
+                                 city=r.city, qty=r.quantity,
+                                 max=fmt.wan(r.max_price, lang=lang()),
                                  owner=r.owner or "—") for r in reqs.itertuples()}
 request_id = st.selectbox(t("matching.search.pick_request"), list(labels), format_func=labels.get)
 if st.button(t("matching.search.create"), type="primary", key="s_create"):
-    if run_action(deals.create_match, actor=actor, request_id=request_id, listing_id=listing_id):
-        flash(t("matching.search.created"))
+    made = run_action(deals.create_match, actor=actor, request_id=request_id, listing_id=listing_id)
+    if made:
+        pin_card(made.value)      # at the top of its column on the board
+        flash(t("matching.search.created") + " "
+              + t("leads.card_link", id=int(made.value), url=record_url("card", made.value)))
         st.rerun()

@@ -33,11 +33,29 @@ from console.services import notify
 
 _LOCK_NAMESPACE = 51   # advisory-lock namespace: one person's claims at a time
 
-# A request is a lead when it is open, its buyer is active, and it is either bidding or has
-# stored suggestions.
-_IS_LEAD = """r.status = 'open'
+# A bidding request stays a lead this long after its deadline (its best offer is on the
+# board then, to be worked); after that it is closed, like a request past its needed-by day.
+BID_CLOSED_GRACE_DAYS = 7
+
+# Stale work (issue 14): a request whose needed-by day has passed (Shanghai date) or whose
+# bidding closed more than BID_CLOSED_GRACE_DAYS ago is no lead any more, even while its
+# status still says open; the pool leaves it out and counts it.
+_STALE = """(r.needed_by < CAST(:today AS date)
+    OR (r.mode = 'bidding' AND r.bid_deadline
+        < CAST(:now AS timestamptz) - make_interval(days => :grace)))"""
+
+# A request is a lead-in-waiting when it is open, its buyer is active, and it is either
+# bidding or has stored suggestions; a lead when it is not stale either.
+_MAY_LEAD = """r.status = 'open'
     AND EXISTS (SELECT 1 FROM app.merchants bm WHERE bm.id = r.merchant_id AND bm.status = 'active')
     AND (r.mode = 'bidding' OR EXISTS (SELECT 1 FROM ops.match_suggestions s WHERE s.request_id = r.id))"""
+_IS_LEAD = f"""{_MAY_LEAD}
+    AND NOT {_STALE}"""
+
+
+def _stale_params() -> dict[str, Any]:
+    now = clock.now()
+    return {"today": now.date(), "now": now, "grace": BID_CLOSED_GRACE_DAYS}
 
 _LEAD_COLUMNS = """r.id AS request_id, r.mode, br.name || ' ' || se.name AS series,
        t.name AS trim_name, r.quantity, r.max_price, r.needed_by, r.bid_deadline,
@@ -84,7 +102,8 @@ def claim(conn: Connection, *, claimant: Actor, request_id: int, require_pool: b
 
     Internal: callers (take, assign, manual match) have checked the role already."""
     request = db.fetch_one(conn, f"""SELECT r.id, r.status, ({_IS_LEAD}) AS is_lead
-                                     FROM app.requests r WHERE r.id = :r""", r=request_id)
+                                     FROM app.requests r WHERE r.id = :r""", r=request_id,
+                           **_stale_params())
     if request is None:
         raise NotFound("error.not_found")
     if request["status"] != "open" or (require_pool and not request["is_lead"]):
@@ -286,18 +305,35 @@ def return_idle_leads(*, conn: Connection, actor: Actor) -> int:
 @requires("bd", "manager")
 def pool(*, conn: Connection, actor: Actor, mode: str | None = None, offset: int = 0,
          limit: int = 20) -> tuple[pd.DataFrame, int]:
-    """Unowned leads, oldest first, one page at a time; with the total count."""
+    """Unowned leads, oldest first, one page at a time; with the total count. Stale
+    requests are not leads (see _STALE and ``stale_leads``)."""
     if mode not in (None, "normal", "bidding"):
         raise InvalidInput("matching.error.unknown_mode")
     where = f"""{_IS_LEAD}
         AND NOT EXISTS (SELECT 1 FROM ops.lead_claims c WHERE c.request_id = r.id)
         AND (CAST(:mode AS text) IS NULL OR r.mode = CAST(:mode AS text))"""
-    total = db.scalar(conn, f"SELECT count(*) FROM app.requests r WHERE {where}", mode=mode)
+    stale = _stale_params()
+    total = db.scalar(conn, f"SELECT count(*) FROM app.requests r WHERE {where}", mode=mode,
+                      **stale)
     page = db.fetch_df(conn, f"""SELECT {_LEAD_COLUMNS} FROM app.requests r {_LEAD_JOINS}
                                  WHERE {where} ORDER BY r.created_at, r.id
                                  LIMIT :limit OFFSET :offset""",
-                       mode=mode, limit=limit, offset=offset)
+                       mode=mode, limit=limit, offset=offset, **stale)
     return page, int(total)
+
+
+@requires("bd", "manager")
+def stale_leads(*, conn: Connection, actor: Actor, mode: str | None = None) -> int:
+    """How many unowned requests the pool leaves out as stale (needed-by day passed, or
+    bidding closed more than BID_CLOSED_GRACE_DAYS ago): the pool says so."""
+    if mode not in (None, "normal", "bidding"):
+        raise InvalidInput("matching.error.unknown_mode")
+    return int(db.scalar(conn, f"""
+        SELECT count(*) FROM app.requests r
+        WHERE {_MAY_LEAD} AND {_STALE}
+          AND NOT EXISTS (SELECT 1 FROM ops.lead_claims c WHERE c.request_id = r.id)
+          AND (CAST(:mode AS text) IS NULL OR r.mode = CAST(:mode AS text))""",
+        mode=mode, **_stale_params()))
 
 
 @requires("bd", "manager")

@@ -30,6 +30,12 @@ COUNT_CAP = 10_000
 # for live listings.
 DISCOUNT = "round((l.guide_price - l.price) / l.guide_price * 100, 1)"
 
+# The rows come in yuan; the search filters ask in 万元, so the page shows these columns in
+# 万元 too (one unit per context, issue 14), with the rest of SHOWN_FORMATS (console/fmt.py).
+PRICE_COLUMNS = ("guide_price", "price")
+SHOWN_FORMATS = {"guide_price": "wan", "price": "wan", "discount_points": "decimal",
+                 "published_at": "when", "available_from": "day", "km": "number"}
+
 # Sort orders over the columns every hit carries: (column, descending).
 SORTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "price": (("price", False), ("id", False)),
