@@ -86,7 +86,8 @@ def cmd_serve(args) -> int:
     env["DATABASE_URL"] = db.role_url("console")
     env["JOBS_DATABASE_URL"] = db.role_url("jobs")
     env["READONLY_DATABASE_URL"] = db.role_url("readonly")
-    command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+    # console.ui.launch: `streamlit run` without the pages/ folder walk of the first run.
+    command = [sys.executable, "-m", "console.ui.launch", "run", str(PROJECT_ROOT / "app.py"),
                *streamlit_flags(), *args.extra]
     return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
 

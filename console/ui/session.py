@@ -31,7 +31,8 @@ from console import sessions
 
 COOKIE = "dh_session"
 COOKIE_DAYS = 30
-_PENDING = "_session_cookie_pending"   # the token to write, or "" to clear it
+_TOKEN = "_session_cookie_token"    # this tab signed in afresh with this token
+_CLEAR = "_session_cookie_clear"    # this tab signed out: the browser drops its token
 
 
 def browser_token() -> str | None:
@@ -58,28 +59,39 @@ def user_agent() -> str | None:
 
 
 def remember(token: str) -> None:
-    """Have the browser keep ``token`` (written on the next run's render)."""
+    """Have the browser keep ``token``."""
     if sessions.is_token(token):
-        st.session_state[_PENDING] = token
+        st.session_state[_TOKEN] = token
+        st.session_state.pop(_CLEAR, None)
 
 
 def forget() -> None:
     """Have the browser drop its token."""
-    st.session_state[_PENDING] = ""
+    if st.session_state.pop(_TOKEN, None) is not None or browser_token() is not None:
+        st.session_state[_CLEAR] = True
+
+
+def _script(value: str, age: int) -> str:
+    return ("<script>(function(){var c='%s=%s; Path=/; Max-Age=%d; SameSite=Strict';"
+            "if(location.protocol==='https:'){c+='; Secure';}document.cookie=c;})();</script>"
+            % (COOKIE, value, age))
 
 
 def write_pending() -> None:
-    """Write (or clear) the cookie if a sign-in or sign-out asked for it; once."""
-    pending = st.session_state.pop(_PENDING, None)
-    if pending is None:
-        return
-    if pending and sessions.is_token(pending):
-        value, age = pending, COOKIE_DAYS * 86_400
+    """Put the cookie script on the page, from every run of the main script.
+
+    Setting: on every run while this tab holds a token it signed in with. A run can be
+    replaced before the browser draws it (the sign-in's rerun lands on /sign-in, which
+    switches to home), so a one-off element could be lost; the same element on every run
+    is mounted once, so the script runs once. Clearing: once, after a sign-out (a token
+    left behind opens nothing: the server ended it).
+    """
+    token = st.session_state.get(_TOKEN)
+    if token is not None and sessions.is_token(token):
+        html = _script(token, COOKIE_DAYS * 86_400)
+    elif st.session_state.pop(_CLEAR, None):
+        html = _script("", 0)
     else:
-        value, age = "", 0
-    script = (
-        "<script>(function(){var c='%s=%s; Path=/; Max-Age=%d; SameSite=Strict';"
-        "if(location.protocol==='https:'){c+='; Secure';}document.cookie=c;})();</script>"
-        % (COOKIE, value, age))
+        return
     with st.sidebar:
-        st.html(script, unsafe_allow_javascript=True)
+        st.html(html, unsafe_allow_javascript=True)

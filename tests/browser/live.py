@@ -25,17 +25,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def console_server(database_url: str) -> Iterator[str]:
-    """Start `streamlit run app.py` with the project's config on a free port; yield its URL.
+def console_server(database_url: str, port: int | None = None) -> Iterator[str]:
+    """Start `streamlit run app.py` with the project's config on a free port (or ``port``, to
+    restart a console where a browser left it); yield its URL.
 
     The console connects as its own role (dh_console), as `make run` does, so the journeys
     exercise its grants; ``database_url`` may name any user of the server.
     """
     from console.db import with_user
 
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "DATABASE_URL": with_user(database_url, "dh_console")}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+    # As `python -m console serve` starts it (console.ui.launch: no pages/ folder walk).
+    cmd = [sys.executable, "-m", "console.ui.launch", "run", str(PROJECT_ROOT / "app.py"),
            *streamlit_flags(), f"--server.port={port}"]
     proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
