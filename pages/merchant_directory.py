@@ -4,6 +4,7 @@ import streamlit as st
 from console.grades import GRADES
 from console.masking import can_see_phone
 from console.services import merchants
+from console.services.credit import ON_HOLD
 from console.services.merchants import DirectoryFilters
 from console.settings import get_settings
 from console.ui import enum_label, labelled, pager, require_actor, run_action, run_query, show_flash, t
@@ -105,8 +106,14 @@ else:
         cert_status=page.rows["cert_status"].map(
             lambda v: t("directory.cert_status.none") if v == "none" else enum_label("cert_status", v)),
         tier_level=page.rows["tier_level"].map(lambda v: enum_label("tier", v)),
+        # A suspended merchant's grade does not hold: its status instead (credit.shown_terms).
         credit_grade=page.rows["credit_grade"].fillna(
-            t("directory.unrated") if actor.has(*merchants.CREDIT_READERS) else "—"),
+            t("directory.unrated") if actor.has(*merchants.CREDIT_READERS) else "—").where(
+            ~page.rows["status"].isin(ON_HOLD), page.rows["status"].map(lambda s: t(f"standing.{s}")
+                                                                       if s in ON_HOLD else None)),
+        vip_level=page.rows["vip_level"].astype(object).where(
+            ~page.rows["status"].isin(ON_HOLD),
+            page.rows["status"].map(lambda s: t(f"standing.{s}") if s in ON_HOLD else None)),
     ).drop(columns=["size_class"])
     event = st.dataframe(labelled(rows, "directory.col"), hide_index=True, width="stretch",
                          on_select="rerun", selection_mode="single-row", key="directory_table")

@@ -142,3 +142,12 @@ def test_the_profile_of_a_suspended_merchant_shows_no_grade_or_limit(engine, mak
     shown = metrics_of(at)
     assert (shown["信用等级"], shown["建议订单贷额度（元）"]) == ("已暂停", "已暂停")
     assert "VIP 已暂停" in " ".join(c.value for c in at.caption)
+
+
+def test_the_directory_shows_a_suspended_merchants_grade_as_suspended(engine, make_actor, rated):
+    at = app_as(make_actor("risk"), page="pages/merchant_directory.py")
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    by_name = table.set_index("车商名称")
+    assert by_name.loc["暂停车商", ["信用等级", "VIP 等级"]].tolist() == ["已暂停", "已暂停"]
+    assert by_name.loc["顶级车商", ["信用等级", "VIP 等级"]].astype(str).tolist() == ["AAA", "0"]
