@@ -174,16 +174,13 @@ def test_a_25_point_audi_is_normal_and_a_25_point_tesla_is_a_flag(demo_engine, p
     }
 
 
-def test_a_thin_series_is_judged_by_its_brand_not_the_market(engine):
-    # One brand, two series: five listings of series A at 27-29 points below guide, two of
-    # series B (too few for its own median) at 26 and 27. A joint venture's 下26点 is not a flag
-    # against the brand (usual 28), though it is 20 points beyond a market of near-list cars.
-    c = tr.city(engine)
-    m = tr.merchant(engine, city_id=c)
+def _jv_series(engine, brand_name: str, *series_names: str) -> list[int]:
+    """A joint-venture brand with these series (guide 200,000 each): their trims' ids."""
     with engine.begin() as conn:
-        brand = conn.execute(sa.text("INSERT INTO app.brands (name) VALUES ('合资品牌') RETURNING id")).scalar_one()
+        brand = conn.execute(sa.text("INSERT INTO app.brands (name) VALUES (:n) RETURNING id"),
+                             {"n": brand_name}).scalar_one()
         trims = []
-        for name in ("车系A", "车系B"):
+        for name in series_names:
             series = conn.execute(sa.text(
                 """INSERT INTO app.series (brand_id, name, manufacturer, min_guide_price,
                                            max_guide_price, energy_type, origin)
@@ -193,23 +190,42 @@ def test_a_thin_series_is_judged_by_its_brand_not_the_market(engine):
                 """INSERT INTO app.trims (series_id, name, model_year, guide_price, energy_type)
                    VALUES (:s, '2025款 1.5T 豪华型', 2025, 200000, 'ice') RETURNING id"""),
                 {"s": series}).scalar_one())
-    near_list = tr.trim(engine, guide=200_000)   # another brand: 40 listings 0-2 points below
+    return trims
+
+
+def test_a_thin_series_is_judged_by_its_brand_then_its_origin_not_the_market(engine):
+    # A market of 40 near-list cars (a domestic brand, 0-2 points below guide) and two
+    # joint-venture brands: 合资品牌 with five listings of series A at 27-29 points below guide
+    # and series B (too few for its own median) at 26, 27 and 40; 合资新品牌 with one series
+    # and two listings, at 24 and 45. A joint venture's 下26点 or 下24点 is no flag, though the
+    # market's median (1.2) would flag them all.
+    c = tr.city(engine)
+    m = tr.merchant(engine, city_id=c)
+    series_a, series_b = _jv_series(engine, "合资品牌", "车系A", "车系B")
+    (lone,) = _jv_series(engine, "合资新品牌", "车系C")
+    near_list = tr.trim(engine, guide=200_000)
+
+    def at(trim_id: int, points: float) -> int:
+        return tr.listing(engine, merchant_id=m, trim_id=trim_id, city_id=c,
+                          price=2000 * (100 - points), guide=200_000, vin=None)
+
     for k in range(40):
-        tr.listing(engine, merchant_id=m, trim_id=near_list, city_id=c, price=200_000 - 100 * k, vin=None)
+        at(near_list, k * 0.05)
     for p in (27, 27.5, 28, 28.5, 29):
-        tr.listing(engine, merchant_id=m, trim_id=trims[0], city_id=c, price=2000 * (100 - p), vin=None)
-    thin = [tr.listing(engine, merchant_id=m, trim_id=trims[1], city_id=c, price=2000 * (100 - p), vin=None)
-            for p in (26, 27)]
-    very_cheap = tr.listing(engine, merchant_id=m, trim_id=trims[1], city_id=c, price=2000 * 60, vin=None)
+        at(series_a, p)
+    at(series_b, 26), at(series_b, 27)
+    very_cheap = at(series_b, 40)
+    at(lone, 24)
+    lone_cheap = at(lone, 45)
     with db.transaction() as conn:
-        assert lr.raise_listing_flags(conn=conn, price_gap=GAP)["price_below_guide"] == 1
+        assert lr.raise_listing_flags(conn=conn, price_gap=GAP)["price_below_guide"] == 2
     with engine.begin() as conn:
-        rows = conn.execute(sa.text("SELECT listing_id, detail FROM ops.listing_flags")).all()
-    # Series B has three listings (26, 27, 40): its brand's eight give a median of 27.75
-    # (the market's, of 48 listings, would be 1.2 and flag all three).
+        rows = conn.execute(sa.text("SELECT listing_id, detail FROM ops.listing_flags ORDER BY listing_id")).all()
+    # Series B: its brand's eight listings, median 27.75. Series C's brand has two: all ten
+    # joint-venture listings, median 27.75 as well.
     assert [(r.listing_id, r.detail) for r in rows] == [
-        (very_cheap, {"points": 40.0, "usual": 27.8, "gap": GAP, "basis": "brand"})]
-    assert thin
+        (very_cheap, {"points": 40.0, "usual": 27.8, "gap": GAP, "basis": "brand"}),
+        (lone_cheap, {"points": 45.0, "usual": 27.8, "gap": GAP, "basis": "origin"})]
 
 
 def test_the_discount_filter_finds_many_20_point_audis_and_one_tesla(demo_engine, planted):

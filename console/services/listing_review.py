@@ -5,7 +5,8 @@ A scan raises a flag on a live listing when
   (the median discount of the series' listings; N configurable). Discounts differ by brand
   (a Chinese brand sells about 14 points below guide, a joint venture 27, Tesla near list):
   a series with fewer than MIN_SERIES_SAMPLE listings is judged by its brand's listings of
-  the same origin, and only then by the market's; the flag's detail names the basis;
+  the same origin, a thin brand by all listings of that origin (domestic, joint venture,
+  import), and only then by the market's; the flag's detail names the basis;
 - vin_malformed: its VIN, as read (console.checks), is malformed: wrong format, or a wrong
   check digit in position 9 where its market requires one (China, GB 16735; North
   America). A VIN built for another market (a parallel import's WDC…, WP0…) carries no check
@@ -48,7 +49,7 @@ READ_ROLES = ("ops", "risk", "manager")
 
 RECENT_REJECT_DAYS = 30
 # Fewer listings than this in a series and its median says little: use its brand's (same
-# origin), and with fewer than this in the brand too, the market's.
+# origin); with fewer than this in the brand too, its origin's; and only then the market's.
 MIN_SERIES_SAMPLE = 5
 
 
@@ -75,6 +76,11 @@ brand_usual AS (   -- a thin series: its brand's cars of the same origin (an imp
            percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual
     FROM points GROUP BY brand_id, origin
 ),
+origin_usual AS (
+    SELECT origin, count(*) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual
+    FROM points GROUP BY origin
+),
 market AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual FROM points)
 INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
 SELECT p.id, p.merchant_id, 'price_below_guide',
@@ -84,12 +90,13 @@ SELECT p.id, p.merchant_id, 'price_below_guide',
 FROM points p
 JOIN usual u USING (series_id)
 JOIN brand_usual bu USING (brand_id, origin)
+JOIN origin_usual ou USING (origin)
 CROSS JOIN market m
 CROSS JOIN LATERAL (
     SELECT CASE WHEN u.n >= :min_n THEN u.usual WHEN bu.n >= :min_n THEN bu.usual
-                ELSE m.usual END AS usual,
+                WHEN ou.n >= :min_n THEN ou.usual ELSE m.usual END AS usual,
            CASE WHEN u.n >= :min_n THEN 'series' WHEN bu.n >= :min_n THEN 'brand'
-                ELSE 'market' END AS basis) b
+                WHEN ou.n >= :min_n THEN 'origin' ELSE 'market' END AS basis) b
 WHERE p.status = 'live' AND p.points > b.usual + :gap
 ON CONFLICT (listing_id, kind) DO NOTHING
 """
