@@ -266,7 +266,10 @@ def test_matching_offers_a_tesla_buyer_the_near_list_cars_within_their_ceiling(d
             """SELECT listing_id, components FROM ops.match_suggestions WHERE request_id = :r"""),
             {"r": rid})} for key, rid in reqs.items()}
     assert got["tesla"][planted["tesla_2"]] == 0.1          # 下2点 of a 20-point scale
-    assert got["audi"][planted["audi_25"]] == 1.0           # 下25点: beyond the scale's 20
+    # The price-vs-guide component saturates at 下20点 (matching.FULL_DISCOUNT_POINTS): an
+    # ordinary 下25点 Audi and a flag-worthy 下40点 one score alike on it. A known limit on these
+    # prices (issue 14's report): the component does not know the series' usual discount.
+    assert got["audi"][planted["audi_25"]] == 1.0
     assert got["audi"][planted["audi_40"]] == 1.0
 
 
