@@ -3,10 +3,11 @@ and a button to run a job now."""
 import plotly.express as px
 import streamlit as st
 
+from console import fmt
 from console.services import data_quality as dq
 from console.settings import get_settings
-from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action, run_query,
-                        show_flash, t)
+from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
+                        run_query, show_flash, t)
 
 actor = require_actor()
 st.title(t("dq.title"))
@@ -57,7 +58,24 @@ if fresh is not None:
             st.error(t("dq.contract.broken", marts=", ".join(broken)), icon=":material/error:")
         shown = with_status_labels(fresh).assign(contract=fresh["contract"].map(
             lambda v: ("🔴 " if v == "failed" else "") + t(f"dq.contract.{v}")))
+        shown = fmt.frame(shown, {"computed_at": "when", "last_run_at": "when",
+                                  "age_hours": "decimal", "failed_expectations": "number",
+                                  "failed_contracts": "number"}, lang=lang())
         st.dataframe(labelled(shown, "dq.col"), hide_index=True, width="stretch")
+
+# The newest source event behind each job's marts: a passed validation of data that
+# stopped arriving days ago is not fresh.
+st.markdown(f"**{t('dq.sources')}**", help=t("dq.sources.help"))
+sources = run_query(dq.source_freshness, actor=actor)
+if sources is not None and not sources.empty:
+    stale = int(sources["stale"].sum())
+    if stale:
+        st.warning(t("dq.sources.stale", n=stale), icon=":material/schedule:")
+    shown = fmt.frame(sources.assign(stale=sources["stale"].map(
+        lambda v: ("🟠 " + t("dq.stale.yes")) if v else t("dq.stale.no"))),
+        {"newest_event": "when", "event_age_hours": "decimal", "threshold_hours": "number"},
+        lang=lang())
+    st.dataframe(labelled(shown, "dq.col"), hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------- run history
 st.subheader(t("dq.history"))
@@ -68,8 +86,12 @@ if history is not None:
     if history.empty:
         st.info(t("common.none"))
     else:
-        st.dataframe(labelled(with_status_labels(history), "dq.col"), hide_index=True,
-                     width="stretch")
+        history = fmt.frame(with_status_labels(history),
+                            {"started_at": "when", "finished_at": "when", "seconds": "decimal",
+                             "rows_in": "number", "rows_loaded": "number",
+                             "rows_quarantined": "number", "mart_rows_written": "number",
+                             "warnings": "number"}, lang=lang())
+        st.dataframe(labelled(history, "dq.col"), hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------- quarantine trend
 st.subheader(t("dq.trend"))

@@ -13,7 +13,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from console import clock, db
+from console import clock, db, fmt
 from console.errors import ConsoleError
 from console.services import growth
 from console.ui import (enum_label, fmt_time, lang, pager, read, require_actor, run_query,
@@ -82,6 +82,11 @@ def freshness_line(chart: str) -> None:
         if f.state == "broken":  # a mart's contract failed: before freshness, in red
             st.badge(t("growth.fresh.contract_failed", n=f.failed_contracts),
                      icon=":material/error:", color="red")
+        elif f.state == "stale":  # validation may have passed, on sources that went quiet
+            st.badge(t("growth.fresh.stale", newest=fmt_time(f.newest_event),
+                       age=age_text(f.event_age_hours), threshold=f.threshold_hours)
+                     if f.newest_event is not None else t("growth.fresh.no_events"),
+                     icon=":material/schedule:", color="orange")
         elif f.state == "ok":
             st.badge(t("growth.fresh.ok"), icon=":material/check_circle:", color="green")
         elif f.last_run_status == "failed":
@@ -91,9 +96,12 @@ def freshness_line(chart: str) -> None:
                      icon=":material/warning:", color="orange")
         else:
             st.badge(t("growth.fresh.unknown"), icon=":material/help:", color="gray")
+    source = (" · " + t("growth.fresh.source", newest=fmt_time(f.newest_event),
+                         age=age_text(f.event_age_hours))
+              if f.newest_event is not None and f.state != "stale" else "")
     detail.caption(t("growth.fresh.detail", computed=fmt_time(f.computed_at),
                      run=fmt_time(f.last_run_at),
-                     status=t(f"growth.run_status.{f.last_run_status or 'none'}")))
+                     status=t(f"growth.run_status.{f.last_run_status or 'none'}")) + source)
     st.caption(t(f"growth.applies.{chart}"))
 
 
@@ -103,7 +111,16 @@ def labels(mapping: dict) -> Any:
 
 
 def pct(value: float | None) -> str:
-    return "—" if value is None or pd.isna(value) else f"{value:.1%}"
+    return fmt.percent(value)
+
+
+def age_text(hours: float | None) -> str:
+    """30 h reads as hours; two days and more as whole days."""
+    if hours is None:
+        return fmt.MISSING
+    if hours >= 48:
+        return t("fresh.age.days", n=fmt.number(hours // 24))
+    return t("fresh.age.hours", n=fmt.number(hours, digits=0))
 
 
 # ---------------------------------------------------------------- page-wide filters
@@ -172,7 +189,9 @@ def funnel_table(data: pd.DataFrame, breakdown: str | None) -> pd.DataFrame:
     table = data.assign(step=data["step"].map(step_label),
                         group=data["group"].map(lambda g: group_label(breakdown, g)))
     cols = ["group", "step", "merchants", "conv_prev", "conv_first", "median_hours", "p90_hours"]
-    table = table[cols if breakdown else cols[1:]]
+    table = fmt.frame(table[cols if breakdown else cols[1:]],
+                      {"merchants": "number", "conv_prev": "percent", "conv_first": "percent",
+                       "median_hours": "decimal", "p90_hours": "decimal"}, lang=lang())
     return table.rename(columns={c: t(f"growth.funnel.{c}") for c in table.columns})
 
 
@@ -194,13 +213,7 @@ with tab_funnel:
         st.plotly_chart(funnel_chart(data, breakdown), width="stretch", key="g_funnel_chart")
         if breakdown and data["group"].nunique() > CHART_GROUPS:
             st.caption(t("growth.breakdown.top", n=CHART_GROUPS))
-        st.dataframe(funnel_table(data, breakdown), hide_index=True, width="stretch",
-                     column_config={
-                         t("growth.funnel.conv_prev"): st.column_config.NumberColumn(format="percent"),
-                         t("growth.funnel.conv_first"): st.column_config.NumberColumn(format="percent"),
-                         t("growth.funnel.median_hours"): st.column_config.NumberColumn(format="%.1f"),
-                         t("growth.funnel.p90_hours"): st.column_config.NumberColumn(format="%.1f"),
-                     })
+        st.dataframe(funnel_table(data, breakdown), hide_index=True, width="stretch")
         st.subheader(t("growth.dropoff.title"))
         lost_step = st.selectbox(t("growth.dropoff.step"), growth.STEP_NAMES[1:], key="g_lost",
                                  format_func=labels({s: step_label(s) for s in growth.STEP_NAMES}),
@@ -252,21 +265,30 @@ def card_label(metric: str, grain: str) -> str:
 
 def kpi_value(metric: str, value: float | None) -> str:
     if value is None or pd.isna(value):
-        return "—"
+        return fmt.MISSING
     if metric in RATE_METRICS:
-        return f"{value:.1%}"
+        return fmt.percent(value)
     if metric == "median_hours_to_match":
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
+        return fmt.number(value, digits=1)
+    if metric == "gmv":
+        return fmt.wan(value, lang=lang())
+    return fmt.number(value)
 
 
-def kpi_delta(row: pd.Series) -> str | None:
+def kpi_delta(row: pd.Series, grain: str) -> str | None:
+    """The change as the card shows it; a period in progress says so instead of a drop.
+    An ASCII minus: Streamlit colours the delta by its leading "-"."""
+    if row.get("partial"):
+        return t(f"growth.kpi.partial_delta.{grain}")
     change = row["change"]
     if change is None or pd.isna(change):
         return None
     if row["change_kind"] == "pp":
-        return f"{change * 100:+.1f} pp"
-    return f"{change:+.1%}"
+        text = t("growth.kpi.pp", sign="+" if change >= 0 else "-",
+                 n=fmt.number(abs(change) * 100, digits=1))
+    else:
+        text = fmt.change(change)
+    return text.replace(fmt.MINUS, "-")
 
 
 def line_chart(series: pd.DataFrame, columns: list[str], grain: str, *, kind: str = "line",
@@ -301,7 +323,9 @@ def deals_chart(series: pd.DataFrame, grain: str) -> go.Figure:
     periods = series["period_start"].map(
         lambda d: d.strftime("%Y-%m") if grain == "month" else d.strftime("%m-%d"))
     fig = go.Figure([
-        go.Bar(x=periods, y=series["gmv"], name=kpi_label("gmv", grain)),
+        go.Bar(x=periods, y=series["gmv"] / 10_000,
+               name=(f"{kpi_label('gmv', grain)}（{fmt.wan_unit('zh')}）" if lang() == "zh"
+                     else f"{kpi_label('gmv', grain)} ({fmt.wan_unit('en')})")),
         go.Scatter(x=periods, y=series["deals_completed"], name=kpi_label("deals_completed", grain),
                    yaxis="y2", mode="lines+markers", line=dict(color="#F18F01")),
     ])
@@ -335,16 +359,19 @@ with tab_kpis:
             for col, metric in zip(st.columns(5), KPI_CARDS[row_start:row_start + 5]):
                 row = cards.loc[metric]
                 missing_fees = metric == "take_rate" and row["current"] is None
+                partial = bool(row.get("partial"))
                 col.metric(card_label(metric, grain), kpi_value(metric, row["current"]),
-                           delta=kpi_delta(row),
+                           delta=kpi_delta(row, grain),
+                           delta_arrow="off" if partial else "auto",
                            help=t("growth.kpi.unavailable") if metric in report.unavailable
                            else t("growth.kpi.take_rate_none") if missing_fees
                            else kpi_label(metric, grain),
-                           delta_color="inverse" if metric == "median_hours_to_match" else "normal",
+                           delta_color="off" if partial else "inverse"
+                           if metric == "median_hours_to_match" else "normal",
                            border=True)
         posts = int(cards.loc["live_posts", "current"] or 0)
         st.progress(min(1.0, posts / report.milestone),
-                    text=t("growth.kpi.milestone", posts=f"{posts:,}", goal=f"{report.milestone:,}"))
+                    text=t("growth.kpi.milestone", posts=fmt.number(posts), goal=fmt.number(report.milestone)))
         series, missing = report.series, report.unavailable
         left, right = st.columns(2)
         with left:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import db, freshness
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput
 from console.roles import Actor, requires
@@ -93,6 +93,18 @@ def mart_freshness(*, conn: Connection, actor: Actor) -> pd.DataFrame:
                CASE WHEN contract_passed THEN 'passed' WHEN NOT contract_passed THEN 'failed'
                     ELSE 'none' END AS contract, failed_contracts
         FROM mart.freshness ORDER BY mart""")
+
+
+@requires(*READERS)
+def source_freshness(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """Per ETL job: the newest source event feeding its marts, its age in hours at the
+    business clock, the job's threshold, and whether it is stale (console/freshness.py).
+    A validation that passed on sources which stopped days ago is not fresh data."""
+    rows = [{"job": f.job, "newest_event": f.newest_event, "event_age_hours": f.age_hours,
+             "threshold_hours": f.threshold_hours, "stale": f.stale}
+            for f in freshness.source_freshness(conn).values()]
+    return pd.DataFrame(rows, columns=["job", "newest_event", "event_age_hours",
+                                       "threshold_hours", "stale"])
 
 
 @requires(*READERS)

@@ -25,7 +25,7 @@ Definitions the numbers follow (the tests compute them by hand the same way):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,9 +33,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import clock, db
 from console.errors import InvalidInput
 from console.exports import audited_csv
+from console.freshness import job_of_mart, source_freshness
 from console.i18n import translate
 from console.roles import Actor, requires
 
@@ -566,14 +567,16 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
         before = _previous_period_start(current["period_start"], grain)
         match = frame[frame["period_start"] == before]
         previous = match.iloc[0] if not match.empty else None
+    partial = bool(current is not None and _is_partial(current["period_start"], grain, filters.end))
+    if not series.empty:
+        series = series.assign(partial=[_is_partial(p, grain, filters.end)
+                                        for p in series["period_start"]])
     return KpiReport(
         grain=grain, series=series,
-        comparison=_compare(current, previous),
+        comparison=_compare(current, previous, partial=partial),
         current_period=current["period_start"] if current is not None else None,
         previous_period=previous["period_start"] if previous is not None else None,
-        current_partial=bool(current is not None
-                             and _next_period_start(current["period_start"], grain) > filters.end
-                             + timedelta(days=1)),
+        current_partial=partial,
         payment_mix=_payment_mix(series),
         basis=basis,
         unavailable=_unavailable(basis, grain),
@@ -593,9 +596,15 @@ def _compared_period(series: pd.DataFrame, grain: str, end: date) -> pd.Series |
     week would read as a collapse. Falls back to the partial one when none is complete."""
     if series.empty:
         return None
-    complete = series[[_next_period_start(p, grain) <= end + timedelta(days=1)
-                       for p in series["period_start"]]]
+    complete = series[[not _is_partial(p, grain, end) for p in series["period_start"]]]
     return (complete if not complete.empty else series).iloc[-1]
+
+
+def _is_partial(start: date, grain: str, end: date) -> bool:
+    """Whether the period from ``start`` is not complete: it runs past the range's end or
+    past today (business time), so its figures are still growing."""
+    last_day = min(end, clock.today())
+    return _next_period_start(start, grain) > last_day + timedelta(days=1)
 
 
 def _next_period_start(start: date, grain: str) -> date:
@@ -635,22 +644,26 @@ def _share(num: pd.Series, den: pd.Series) -> pd.Series:
     return num / den.where(den > 0)
 
 
-def _compare(current: pd.Series | None, previous: pd.Series | None) -> pd.DataFrame:
+def _compare(current: pd.Series | None, previous: pd.Series | None, *,
+             partial: bool = False) -> pd.DataFrame:
+    """Each metric now and before, and the change; a period still in progress is never
+    compared (its week of two days against a whole week would read as a collapse): its
+    change is None and ``partial`` says why."""
     rows = []
     for metric, kind in KPI_METRICS:
         cur = _num(current[metric]) if current is not None else None
         prev = _num(previous[metric]) if previous is not None else None
-        if cur is None or prev is None:
+        if cur is None or prev is None or partial:
             change = None
         elif kind == "pp":
             change = cur - prev
         else:
             change = (cur - prev) / prev if prev else None
         rows.append({"metric": metric, "current": cur, "previous": prev,
-                     "change": change, "change_kind": kind})
+                     "change": change, "change_kind": kind, "partial": partial})
     # object dtype keeps None as None ("no figure"), not NaN
-    return pd.DataFrame(rows, columns=["metric", "current", "previous", "change", "change_kind"],
-                        dtype=object)
+    return pd.DataFrame(rows, columns=["metric", "current", "previous", "change", "change_kind",
+                                       "partial"], dtype=object)
 
 
 def _payment_mix(series: pd.DataFrame) -> pd.DataFrame:
@@ -767,13 +780,27 @@ class ChartFreshness:
     # Marts whose latest contract validation failed (etl/contracts.py), and how many checks.
     broken_marts: tuple[str, ...] = ()
     failed_contracts: int = 0
+    # The newest source event behind the chart's marts (console/freshness.py), its age at
+    # the business clock, and the threshold of the chart's strictest job.
+    newest_event: datetime | None = None
+    event_age_hours: float | None = None
+    threshold_hours: int | None = None
+
+    @property
+    def stale(self) -> bool:
+        """The sources went quiet: no event at all, or the newest older than the threshold."""
+        return self.threshold_hours is not None and (
+            self.event_age_hours is None or self.event_age_hours > self.threshold_hours)
 
     @property
     def state(self) -> str:
-        """'broken' (a mart's contract failed: the figures cannot be trusted), 'warning'
-        (last run failed or its validation did not pass), 'ok' or 'unknown'."""
+        """'broken' (a mart's contract failed: the figures cannot be trusted), 'stale' (the
+        newest source event is older than the threshold: a passed validation of old data),
+        'warning' (last run failed or its validation did not pass), 'ok' or 'unknown'."""
         if self.broken_marts:
             return "broken"
+        if self.stale:
+            return "stale"
         if self.last_run_status is None:
             return "unknown"
         if self.last_run_status == "failed" or self.validation_passed is False:
@@ -795,8 +822,22 @@ def freshness(*, conn: Connection, actor: Actor) -> dict[str, ChartFreshness]:
     by_mart = {r["mart"]: r for r in logged.to_dict("records")}
     stamps = {m: db.scalar(conn, f"SELECT max(computed_at) FROM mart.{m}")
               for m in sorted(_STAMPED)}
-    return {chart: _chart_freshness(chart, marts, by_mart, stamps)
-            for chart, marts in CHART_MARTS.items()}
+    jobs = {chart: sorted({j for j in map(job_of_mart, marts) if j}) for chart, marts in CHART_MARTS.items()}
+    sources = source_freshness(conn, sorted({j for js in jobs.values() for j in js}))
+    out = {}
+    for chart, marts in CHART_MARTS.items():
+        chart_fresh = _chart_freshness(chart, marts, by_mart, stamps)
+        held = [sources[j] for j in jobs[chart]]
+        if held:
+            # The stalest source against the strictest threshold of the chart's jobs.
+            ages = [s.age_hours for s in held]
+            newest = [s.newest_event for s in held if s.newest_event is not None]
+            chart_fresh = replace(
+                chart_fresh, newest_event=min(newest) if newest else None,
+                event_age_hours=None if None in ages else max(ages),
+                threshold_hours=min(s.threshold_hours for s in held))
+        out[chart] = chart_fresh
+    return out
 
 
 def _chart_freshness(chart: str, marts: Sequence[str], by_mart: dict[str, dict],
