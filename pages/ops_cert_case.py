@@ -225,10 +225,27 @@ elif actor.has("ops"):
 # ------------------------------------------------------------------ history and timeline
 history, timeline = st.tabs([t("trust.case.history"), t("trust.case.timeline")])
 DATES = {"submitted_at": "when", "decided_at": "when", "published_at": "when",
-         "created_at": "when", "price": "yuan", "guide_price": "yuan"}
+         "created_at": "when", "price": "number", "guide_price": "number"}
+
+
+def label_codes(frame):
+    """Codes in a history table as words."""
+    words = {"kind": lambda v: enum_label("cert_kind", v),
+             "status": lambda v: enum_label("cert_status", v),
+             "reason_code": lambda v: t(f"trust.reason.{v}"),
+             "requested_doc": lambda v: t(f"trust.doc.{v}")}
+    out = frame.copy()
+    for column, word in words.items():
+        if column in out.columns:
+            out[column] = [word(v) if isinstance(v, str) else fmt.MISSING for v in out[column]]
+    return out
+
+
 with history:
-    for title_key, frame in (("trust.case.earlier_cases", view.earlier_cases),
-                             ("trust.case.listings", view.listings),
+    for title_key, frame in (("trust.case.earlier_cases", label_codes(view.earlier_cases)),
+                             ("trust.case.listings", view.listings.assign(
+                                 status=[enum_label("listing_status", v)
+                                         for v in view.listings["status"]])),
                              ("trust.case.disputes", view.disputes)):
         st.markdown(f"**{t(title_key)}**")
         if frame.empty:

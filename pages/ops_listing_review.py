@@ -87,7 +87,7 @@ else:
         status=rows["status"].map(lambda v: t(f"trust.flag_status.{v}")),
         merchant_type=rows["merchant_type"].map(lambda v: enum_label("merchant_type", v)),
         sla=[sla_or_decided(s, d) for s, d in zip(rows["sla"], rows["decided_at"])],
-    ), {"price": "yuan", "points": "decimal", "raised_at": "when"}, lang=lang())[
+    ), {"price": "number", "points": "decimal", "raised_at": "when"}, lang=lang())[
         ["id", "sla", "kind", "status", "listing_id", "merchant_name", "merchant_type", "city",
          "price", "points", "vin", "raised_at", "assignee"]]
     event = st.dataframe(labelled(shown, "trust.col"), hide_index=True, width="stretch",
@@ -102,6 +102,16 @@ flag_id = st.session_state.get("flag_id")
 if not flag_id:
     st.caption(t("trust.listing.pick_hint"))
     st.stop()
+def flag_rows(frame):
+    """Other flags as staff read them: kinds, statuses and reasons in words, local times."""
+    return fmt.frame(frame.assign(
+        kind=frame["kind"].map(lambda v: t(f"trust.flag_kind.{v}")),
+        status=frame["status"].map(lambda v: t(f"trust.flag_status.{v}")),
+        reason_code=frame["reason_code"].map(
+            lambda c: t(f"trust.reason.{c}") if isinstance(c, str) else fmt.MISSING)),
+        {"raised_at": "when", "decided_at": "when"}, lang=lang())
+
+
 fv = run_query(lr.get_flag, actor=actor, flag_id=int(flag_id))
 if fv is None:
     st.stop()
@@ -129,7 +139,8 @@ with d2:
     st.caption(t("trust.case.assignee", name=flag["assignee"] or t("trust.assignee.nobody")))
     if not fv.other_flags.empty:
         st.markdown(f"**{t('trust.listing.other_flags')}**")
-        st.dataframe(labelled(fv.other_flags, "trust.col"), hide_index=True, width="stretch")
+        st.dataframe(labelled(flag_rows(fv.other_flags), "trust.col"), hide_index=True,
+                     width="stretch")
 
 mine = flag["assignee_id"] == actor.id
 if not fv.is_open:
@@ -185,7 +196,8 @@ with history:
     if fv.merchant_history.empty:
         st.caption(t("common.none"))
     else:
-        st.dataframe(labelled(fv.merchant_history, "trust.col"), hide_index=True, width="stretch")
+        st.dataframe(labelled(flag_rows(fv.merchant_history), "trust.col"), hide_index=True,
+                     width="stretch")
 with timeline:
     for item in fv.timeline.itertuples():
         what = item.text if item.kind == "note" else t(f"trust.action.{item.action.split('.')[-1]}")

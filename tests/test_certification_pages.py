@@ -167,7 +167,7 @@ def test_a_flag_link_opens_the_flag_with_its_evidence_in_words(engine, make_acto
     at = opened(make_actor("ops"), "pages/ops_listing_review.py", {"flag": str(flag)}, "en")
     assert "VIN 1M8GDM9A0KP042788 has a check digit (position 9) that does not match the one " \
            "GB 16735 computes." in texts(at)
-    assert "**Price (¥)**: ¥180,000" in texts(at)  # an English colon, a yuan price
+    assert "**Price**: ¥180,000" in texts(at)  # an English colon, a yuan price
 
 
 def test_no_decision_is_preselected_and_a_take_down_needs_a_note(engine, make_actor, seeded):

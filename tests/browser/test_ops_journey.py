@@ -37,3 +37,52 @@ def test_ops_takes_next_case_and_approves_it(live_console, engine, make_actor):
         page.screenshot(path="/tmp/ops_journey_done.png", full_page=True)
     assert rows.value(engine, "SELECT status FROM app.certifications WHERE id = :i", i=case_id) == "approved"
     assert rows.value(engine, "SELECT cert_level FROM app.merchants WHERE id = :i", i=merchant) == "personal"
+
+
+def test_ops_reads_a_flags_evidence_and_cannot_take_it_down_without_a_choice_and_a_note(
+        live_console, engine, make_actor):
+    """Issue 14: the flag opens from its link, its evidence reads as a sentence, nothing is
+    preselected, and taking the listing down needs a note."""
+    from console import db
+    from console.services import listing_review as lr
+    ops = make_actor("ops")
+    city = rows.city(engine)
+    merchant = rows.merchant(engine, city_id=city, name="华东汽贸")
+    listing = rows.listing(engine, merchant_id=merchant, trim_id=rows.trim(engine), city_id=city,
+                           vin="1M8GDM9A0KP042788")
+    with db.transaction() as conn:
+        lr.raise_listing_flags(conn=conn, price_gap=50)
+    flag = rows.value(engine, "SELECT id FROM ops.listing_flags")
+    with browser_page() as page:
+        sign_in(page, live_console, ops.username, TEST_PASSWORD)
+        page.goto(f"{live_console}/listing-review?flag={flag}")
+        page.get_by_role("heading", name=f"预警 #{flag}：车架号校验失败").wait_for()
+        page.get_by_text("车架号 1M8GDM9A0KP042788 第 9 位校验位与按 GB 16735 计算的结果不符。",
+                         exact=False).wait_for()
+        wait_idle(page)
+        page.get_by_role("button", name="分配给我").click()
+        page.get_by_text("已分配。").wait_for()
+        wait_idle(page)
+        assert not page.get_by_role("radio", name="确认违规并下架").is_checked()
+        assert not page.get_by_role("radio", name="排除预警").is_checked()
+        page.get_by_role("button", name="提交决定").click()
+        page.get_by_text("请先选择一个决定。").wait_for()
+        page.get_by_text("确认违规并下架", exact=True).click()
+        wait_idle(page)
+        page.locator("[data-testid='stSelectbox']").filter(has_text="原因").click()
+        page.get_by_role("option", name="车架号虚假或盗用").click()
+        wait_idle(page)
+        page.get_by_role("button", name="确认违规并下架").click()
+        page.get_by_text("确认违规并下架车源时必须填写说明。").wait_for()
+        assert rows.value(engine, "SELECT status FROM app.listings WHERE id = :i",
+                          i=listing) == "live"
+        page.get_by_label("说明").fill("车架号与行驶证不符")
+        page.get_by_label("说明").press("Control+Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="确认违规并下架").click()
+        page.get_by_text(f"预警 #{flag} 已确认，车源已下架并通知商户。").wait_for()
+        page.screenshot(path="/tmp/ops_flag_journey_done.png", full_page=True)
+    assert rows.value(engine, "SELECT status FROM app.listings WHERE id = :i", i=listing) == \
+        "taken_down"
+    assert rows.value(engine, "SELECT after->>'note' FROM ops.audit_log "
+                              "WHERE action = 'listing_flag.confirmed'") == "车架号与行驶证不符"
