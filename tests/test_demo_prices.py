@@ -66,7 +66,8 @@ def test_a_series_usual_discount_drifts_by_its_rate_per_year():
     spread = np.array([0.4, 0.4 + 0.2191, 0.4 - 0.2191])
     # A year back the direct-sale series' usual discount would be -0.2: held at 0 (list price),
     # and a listing one spread-sd above list is quoted 1 point above guide.
-    assert prices.listing_points(d, np.array([0, 0, 1]), at[:3], spread).round(2).tolist() == [14.0, 16.2, -1.0]
+    points = prices.listing_points(d, np.array([0, 0, 1]), at[:3], spread)
+    assert points.round(2).tolist() == [14.0, 16.2, -1.0]
 
 
 def test_the_same_seed_draws_the_same_discounts_and_another_seed_others():
@@ -220,7 +221,8 @@ def test_a_thin_series_is_judged_by_its_brand_then_its_origin_not_the_market(eng
     with db.transaction() as conn:
         assert lr.raise_listing_flags(conn=conn, price_gap=GAP)["price_below_guide"] == 2
     with engine.begin() as conn:
-        rows = conn.execute(sa.text("SELECT listing_id, detail FROM ops.listing_flags ORDER BY listing_id")).all()
+        rows = conn.execute(sa.text(
+            "SELECT listing_id, detail FROM ops.listing_flags ORDER BY listing_id")).all()
     # Series B: its brand's eight listings, median 27.75. Series C's brand has two: all ten
     # joint-venture listings, median 27.75 as well.
     assert [(r.listing_id, r.detail) for r in rows] == [
@@ -236,7 +238,8 @@ def test_the_discount_filter_finds_many_20_point_audis_and_one_tesla(demo_engine
         f = search.SearchFilters(brand_id=brand_id, points_min=20.0, sort="discount")   # 下20点以上
         with db.transaction() as conn:
             result = search.search_listings(conn=conn, actor=bd, filters=f, limit=100)
-        found[key] = (result.total, {k for k in (f"{key}_25", "audi_40") if planted[k] in set(result.rows["listing_id"])})
+        hits = set(result.rows["listing_id"])
+        found[key] = (result.total, {k for k in (f"{key}_25", "audi_40") if planted[k] in hits})
     # 下20点 and more is where Audis trade: the planted two among many live ones. No Tesla
     # sells that cheap: only the planted 下25点 one (the flag above).
     assert found == {"audi": (14, {"audi_25", "audi_40"}), "tesla": (1, {"tesla_25"})}
