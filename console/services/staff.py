@@ -166,8 +166,7 @@ def end_sessions(*, conn: Connection, actor: Actor, staff_id: int, reason: str) 
                                SELECT count(*) FROM ended""", id=staff_id, by=actor.id)
     write_audit(conn=conn, actor_id=actor.id, action="staff.end_sessions", entity_type="staff",
                 entity_id=staff_id, before={"session_epoch": row["session_epoch"]},
-                after={"session_epoch": row["session_epoch"] + 1, "sessions_ended": ended},
-                reason=reason)
+                after={"session_epoch": row["session_epoch"] + 1}, reason=reason)
     return int(ended)
 
 
