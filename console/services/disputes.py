@@ -119,11 +119,11 @@ class Queue:
 
 
 @requires(*READERS)
-def dispute_queue(*, conn: Connection, actor: Actor, filters: QueueFilters | None = None,
+def dispute_queue(*, conn: Connection, actor: Actor, filters: QueueFilters = QueueFilters(),
                   limit: int = 50, offset: int = 0) -> Queue:
     """Open disputes, oldest first: the deposit at stake, how long it has waited, the two
     merchants and whether a decision waits for a second officer."""
-    f = filters or QueueFilters()
+    f = filters
     if f.reason is not None and f.reason not in REASONS:
         raise InvalidInput("disputes.error.bad_filter")
     text = (f.query or "").strip()
