@@ -101,6 +101,11 @@ REVOKE ALL ON ops.audit_log, ops.audit_chain_head FROM dh_console, dh_jobs;
 GRANT SELECT, INSERT ON ops.audit_log TO dh_console, dh_jobs;
 GRANT SELECT ON ops.audit_chain_head TO dh_console;
 
+-- ------------------------------------------------------------------ uploaded documents
+-- The document images merchants upload (migration 073) are evidence: staff look at them and
+-- never change them, so the console reads them and nothing else.
+REVOKE INSERT, UPDATE, DELETE ON app.certification_images FROM dh_console;
+
 -- No login role calls a SECURITY DEFINER function directly: such a function runs with its
 -- owner's rights (the audit chain's trigger function is one); grant one here by name if a
 -- role must.

@@ -128,3 +128,26 @@ def test_the_demo_seeds_an_image_for_every_open_case(demo_engine):
     assert [(k["kind"], k["doc_code"]) for k in kinds] == [
         ("enterprise", "business_licence"), ("personal", "id_front")]
     assert all(0 < k["n"] <= docs.MAX_CASES for k in kinds)
+
+
+def test_the_console_reads_the_images_and_cannot_change_them(engine, console_engine):
+    import sqlalchemy as sa
+    from sqlalchemy.exc import ProgrammingError
+    c = tr.city(engine)
+    case = tr.cert(engine, merchant_id=tr.merchant(engine, city_id=c))
+    with engine.begin() as conn:
+        conn.execute(sa.text("""INSERT INTO app.certification_images (certification_id, doc_code,
+                                    content_type, image, width, height, uploaded_at)
+                                VALUES (:c, 'id_front', 'image/jpeg', '\\xffd8', 1, 1, now())"""),
+                     {"c": case})
+    with console_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM app.certification_images")).scalar() == 1
+    for statement in ("UPDATE app.certification_images SET width = 2",
+                      "DELETE FROM app.certification_images",
+                      "INSERT INTO app.certification_images (certification_id, doc_code, "
+                      "content_type, image, width, height, uploaded_at) SELECT certification_id, "
+                      "'id_back', content_type, image, 1, 1, now() FROM app.certification_images"):
+        with pytest.raises(ProgrammingError, match="permission denied"), \
+                console_engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    assert tr.value(engine, "SELECT width FROM app.certification_images") == 1
