@@ -141,7 +141,7 @@ def card_dialog(card_id: int) -> None:
                                    format_func=lambda r: t(f"matching.lost.{r}"),
                                    help=t("board.lost_reason_help"))
                 note = st.text_area(t("board.move_note"), key="d_move_note", height=68)
-                if st.form_submit_button(t("board.move"), type="primary"):
+                if st.form_submit_button(t("board.move"), type="primary", key="d_move_submit"):
                     if run_action(deals.move_stage, actor=actor, match_id=card_id, to_stage=to,
                                   version=int(card["version"]), note=note,
                                   lost_reason=why if to == "lost" else None):
@@ -160,7 +160,7 @@ def card_dialog(card_id: int) -> None:
                                    if local else time(10, 0))
                 what = st.text_input(t("board.next_what"), key="d_next_what", max_chars=500,
                                      value=card["next_action_note"] or "")
-                if st.form_submit_button(t("matching.board.set_next")):
+                if st.form_submit_button(t("matching.board.set_next"), key="d_next_submit"):
                     when = datetime.combine(day, at, tzinfo=clock.business_tz()) if day else None
                     if run_action(deals.set_next_action, actor=actor, match_id=card_id,
                                   next_action_at=when, version=int(card["version"]),
@@ -169,7 +169,7 @@ def card_dialog(card_id: int) -> None:
                         st.rerun()
             with st.form(f"note_{card_id}", clear_on_submit=True):
                 body = st.text_area(t("matching.board.note"), key="d_note", height=68)
-                if st.form_submit_button(t("matching.board.add_note")):
+                if st.form_submit_button(t("matching.board.add_note"), key="d_note_submit"):
                     if run_action(deals.add_note, actor=actor, match_id=card_id, body=body):
                         flash(t("common.done"))
                         st.rerun()
@@ -181,7 +181,7 @@ def card_dialog(card_id: int) -> None:
                                            if s not in (card["stage"], "lost")],
                                           format_func=lambda s: enum_label("match_stage", s))
                     reason = st.text_input(t("common.reason"))
-                    if st.form_submit_button(t("matching.board.override")):
+                    if st.form_submit_button(t("matching.board.override"), key="d_override_submit"):
                         if run_action(deals.move_stage, actor=actor, match_id=card_id,
                                       to_stage=target, version=int(card["version"]),
                                       override_reason=reason):
@@ -202,7 +202,8 @@ def card_dialog(card_id: int) -> None:
                 party = k3.radio(t("board.party"), list(deals.PARTIES), key="d_party",
                                  format_func=lambda c: t(f"board.party.{c}"))
                 summary = st.text_area(t("board.summary"), key="d_summary", height=68)
-                if st.form_submit_button(t("board.log_contact"), icon=":material/call:"):
+                if st.form_submit_button(t("board.log_contact"), icon=":material/call:",
+                                         key="d_contact_submit"):
                     if run_action(deals.log_contact, actor=actor, match_id=card_id, body=summary,
                                   channel=channel, direction=direction, party=party):
                         flash(t("common.done"))

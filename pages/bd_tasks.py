@@ -2,7 +2,7 @@
 each opens its card on the board."""
 import streamlit as st
 
-from console import clock, fmt
+from console import fmt
 from console.services import deals
 from console.ui import enum_label, lang, require_actor, run_query, t
 from console.ui.links import open_record
@@ -16,12 +16,10 @@ if due.empty:
     st.info(t("tasks.none"))
     st.stop()
 st.caption(t("tasks.caption", n=len(due)))
-today = clock.today()
 for card in due.itertuples():
     with st.container(border=True, key=f"task_{card.id}"):
         left, right = st.columns([5, 1], vertical_alignment="center")
-        local_day = card.next_action_at.astimezone(clock.business_tz()).date()
-        badge = (f":orange-badge[{t('tasks.overdue')}]" if local_day < today
+        badge = (f":orange-badge[{t('tasks.overdue')}]" if card.overdue   # its time has passed
                  else f":blue-badge[{t('tasks.today')}]")
         what = card.next_action_note if isinstance(card.next_action_note, str) else t("tasks.no_note")
         left.markdown(f"{badge} **{t('tasks.due', at=fmt.when(card.next_action_at))}** · {what}  \n"

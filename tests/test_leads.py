@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from console import clock
 from console.errors import Conflict, InvalidInput, PermissionDenied
 from console.services import leads, matching
 from tests.test_matching_support import AS_OF, build_world
@@ -67,7 +68,7 @@ def test_request_without_suggestions_is_not_a_lead(engine, world, make_actor):
 
 def test_bidding_request_is_a_lead_without_suggestions(engine, world, make_actor):
     req = world.request(merchant_id=world.merchant(), mode="bidding",
-                        bid_deadline=AS_OF + timedelta(days=2))
+                        bid_deadline=clock.now() + timedelta(days=2))
     bd = make_actor("bd")
     with engine.connect() as conn:
         page, total = leads.pool(conn=conn, actor=bd, mode="bidding")
@@ -227,3 +228,37 @@ def test_a_manager_assigns_a_lead_whose_match_was_lost(engine, world, make_actor
         leads.assign_lead(conn=conn, actor=boss, request_id=req, to_staff_id=other.id)
     assert owners(engine) == {req: other.id}
     assert [stage for _, stage, _ in board_of(engine, req)] == ["lost"]
+
+
+def test_stale_requests_leave_the_pool_and_are_counted(engine, world, make_actor):
+    """Issue 14: a request past its needed-by day, or whose bidding closed more than
+    BID_CLOSED_GRACE_DAYS ago, is no lead: the pool leaves it out, counts it, and refuses it."""
+    now, today = clock.now(), clock.today()
+    fresh = world.request(merchant_id=world.merchant(), mode="bidding",
+                          bid_deadline=now + timedelta(days=1))
+    just_closed = world.request(merchant_id=world.merchant(), mode="bidding",      # in grace
+                                bid_deadline=now - timedelta(days=leads.BID_CLOSED_GRACE_DAYS - 1))
+    closed = world.request(merchant_id=world.merchant(), mode="bidding",
+                           bid_deadline=now - timedelta(days=42))               # six weeks ago
+    past_due = world.request(merchant_id=world.merchant(), mode="bidding",
+                             bid_deadline=now + timedelta(days=1),
+                             needed_by=today - timedelta(days=1))
+    due_today = world.request(merchant_id=world.merchant(), mode="bidding",
+                              bid_deadline=now + timedelta(days=1), needed_by=today)
+    bd = make_actor("bd")
+    with engine.connect() as conn:
+        page, total = leads.pool(conn=conn, actor=bd)
+        hidden = leads.stale_leads(conn=conn, actor=bd)
+        hidden_normal = leads.stale_leads(conn=conn, actor=bd, mode="normal")
+    assert sorted(page["request_id"]) == sorted([fresh, just_closed, due_today]) and total == 3
+    assert (hidden, hidden_normal) == (2, 0)
+    for stale in (closed, past_due):
+        with pytest.raises(InvalidInput) as err, engine.begin() as conn:
+            leads.take_lead(conn=conn, actor=bd, request_id=stale)
+        assert err.value.key == "matching.error.not_a_lead"
+    assert owners(engine) == {}
+    with engine.begin() as conn:                 # a stale lead somebody owns is not counted
+        conn.execute(sa.text("INSERT INTO ops.lead_claims (request_id, owner_id) VALUES (:r, :o)"),
+                     {"r": closed, "o": bd.id})
+    with engine.connect() as conn:
+        assert leads.stale_leads(conn=conn, actor=bd) == 1

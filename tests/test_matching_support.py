@@ -8,6 +8,8 @@ from itertools import count
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from console import clock
+
 AS_OF = datetime(2026, 3, 10, 4, 0, tzinfo=timezone.utc)   # 12:00 in Shanghai
 _seq = count(1)
 
@@ -60,10 +62,13 @@ class World:
 
     def request(self, *, merchant_id: int, trim_id: int | None | str = "a", colors: list[str] | None = None,
                 quantity: int = 1, city: str = "上海", max_price: float = 190_000,
-                needed_by: date = date(2026, 4, 1), mode: str = "normal",
+                needed_by: date | None = None, mode: str = "normal",
                 bid_deadline: datetime | None = None, series_id: int | None = None,
                 status: str = "open") -> int:
         trim = self.trim_a if trim_id == "a" else trim_id
+        # Two months ahead of the real clock: a request past its needed-by day is stale and
+        # leaves the lead pool (issue 14), whatever AS_OF the matching runs at.
+        needed_by = needed_by or clock.today() + timedelta(days=60)
         return self._insert("""
             INSERT INTO app.requests (merchant_id, series_id, trim_id, accepted_colors, quantity, city_id,
                 max_price, needed_by, mode, bid_deadline, status, created_at)
