@@ -1,6 +1,7 @@
 """Merchant directory (车商名录): filter, page through on the server, export, open a profile."""
 import streamlit as st
 
+from console import fmt
 from console.grades import GRADES
 from console.masking import can_see_phone
 from console.services import merchants
@@ -64,8 +65,10 @@ with st.form("directory_filter_form"):
         t("directory.f.bd_owner"), _opt([NO_OWNER, *owner_names]),
         format_func=lambda v: t("common.all") if v is None else (
             t("directory.no_owner") if v == NO_OWNER else owner_names[v]))
-    active_days = c4.number_input(t("directory.f.active_days"), min_value=0, max_value=3650,
-                                  value=0, step=7, help=t("directory.f.active_days_help"))
+    # No min/max: Streamlit would refuse out-of-range input in English; the service's
+    # boundary refuses it in the reader's language (input.days).
+    active_days = c4.number_input(t("directory.f.active_days"), value=0, step=7,
+                                  help=t("directory.f.active_days_help"))
     sort = st.radio(t("directory.sort"), list(merchants.SORTS), horizontal=True,
                     format_func=lambda v: t(f"directory.sort.{v}"))
     if st.form_submit_button(t("common.search"), type="primary"):
@@ -111,7 +114,8 @@ else:
             t("directory.unrated") if actor.has(*merchants.CREDIT_READERS) else "—").where(
             ~page.rows["status"].isin(ON_HOLD), page.rows["status"].map(lambda s: t(f"standing.{s}")
                                                                        if s in ON_HOLD else None)),
-        vip_level=page.rows["vip_level"].astype(object).where(
+        vip_level=page.rows["vip_level"].map(   # text, so a level and "suspended" share a column
+            lambda v: fmt.MISSING if fmt.is_missing(v) else str(int(v))).where(
             ~page.rows["status"].isin(ON_HOLD),
             page.rows["status"].map(lambda s: t(f"standing.{s}") if s in ON_HOLD else None)),
     ).drop(columns=["size_class"])

@@ -4,8 +4,10 @@ the override rate, and the scoring runs."""
 import plotly.express as px
 import streamlit as st
 
+from console import fmt
 from console.services import credit
-from console.ui import flash, fmt_time, labelled, require_actor, run_action, run_query, show_flash, t
+from console.ui import (flash, fmt_time, labelled, lang, require_actor, run_action, run_query,
+                        show_flash, t)
 
 LEVEL_ICON = {"stable": "🟢", "investigate": "🟡", "shifted": "🔴", "unknown": "⚪",
               "ok": "🟢", "warn": "🟡", "red": "🔴"}
@@ -38,33 +40,34 @@ if report is None:
     st.stop()
 
 
-def fmt(value, pattern="{:.3f}"):
-    return "—" if value is None or value != value else pattern.format(value)
+def stat(value) -> str:
+    """KS, AUC, PSI: three decimals (a statistic, not a share)."""
+    return fmt.number(value, digits=3)
 
 
 def performance_metrics(perf: credit.Performance) -> st.delta_generator.DeltaGenerator:
     """KS, AUC and bad / assessed in three columns; the fourth column is returned."""
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("KS", fmt(perf.ks), help=t("credit.monitor.ks_help"))
-    c2.metric("ROC-AUC", fmt(perf.auc), help=t("credit.monitor.auc_help"))
-    c3.metric(t("credit.monitor.outcomes"), f"{perf.bad:,} / {perf.outcomes:,}")
+    c1.metric("KS", stat(perf.ks), help=t("credit.monitor.ks_help"))
+    c2.metric("ROC-AUC", stat(perf.auc), help=t("credit.monitor.auc_help"))
+    c3.metric(t("credit.monitor.outcomes"), f"{fmt.number(perf.bad)} / {fmt.number(perf.outcomes)}")
     return c4
 
 
 def grade_table(perf: credit.Performance) -> None:
-    st.dataframe(labelled(perf.by_grade, "credit.col"), hide_index=True, width="stretch",
-                 column_config={t("credit.col.default_rate"): st.column_config.NumberColumn(format="percent")})
+    table = fmt.frame(perf.by_grade, {"default_rate": "percent"}, lang=lang())
+    st.dataframe(labelled(table, "credit.col"), hide_index=True, width="stretch")
 
 
 inside = report.in_sample
 st.subheader(t("credit.monitor.performance"))
 rate = report.override
 performance_metrics(inside).metric(
-    t("credit.override_rate"), f"{LEVEL_ICON[rate.level]} {rate.rate:.1%}",
-    help=t("credit.override_rate.help", warn=f"{rate.warn:.0%}", red=f"{rate.red:.0%}"))
+    t("credit.override_rate"), f"{LEVEL_ICON[rate.level]} {fmt.percent(rate.rate)}",
+    help=t("credit.override_rate.help", warn=fmt.percent(rate.warn), red=fmt.percent(rate.red)))
 if rate.level != "ok":
     (st.warning if rate.level == "warn" else st.error)(
-        t(f"credit.override_rate.{rate.level}", rate=f"{rate.rate:.1%}"))
+        t(f"credit.override_rate.{rate.level}", rate=fmt.percent(rate.rate)))
 if inside.outcomes:
     fig = px.bar(inside.by_grade, x="grade", y="default_rate", text_auto=".1%",
                  labels={"grade": t("credit.col.grade"), "default_rate": t("credit.col.default_rate")})
@@ -78,7 +81,7 @@ st.caption(t("credit.monitor.in_sample_note"))
 st.subheader(t("credit.monitor.out_of_time", days=credit.OOT_WINDOW_DAYS))
 oot, elapsed = report.out_of_time, report.days_since_run or 0
 performance_metrics(oot).metric(t("credit.monitor.days_since_run"),
-                                f"{elapsed} / {credit.OOT_WINDOW_DAYS}")
+                                f"{fmt.number(elapsed)} / {fmt.number(credit.OOT_WINDOW_DAYS)}")
 if elapsed < credit.OOT_WINDOW_DAYS:
     st.info(t("credit.monitor.window_open", days=elapsed, window=credit.OOT_WINDOW_DAYS))
 if oot.bad:
@@ -89,10 +92,11 @@ if report.run_a is None:
     st.info(t("credit.monitor.needs_two_runs"))
 else:
     st.metric(t("credit.monitor.score_psi"),
-              f"{LEVEL_ICON[report.score_psi_level]} {fmt(report.score_psi)}",
+              f"{LEVEL_ICON[report.score_psi_level]} {stat(report.score_psi)}",
               help=t("credit.monitor.psi_help"))
     psi = report.factor_psi.assign(
         factor=report.factor_psi["factor"].map(lambda f: t(f"credit.factor.{f}")),
+        psi=report.factor_psi["psi"].map(stat),
         level=report.factor_psi["level"].map(lambda v: f"{LEVEL_ICON[v]} {t(f'credit.psi.{v}')}"))
     st.dataframe(labelled(psi, "credit.col"), hide_index=True, width="stretch")
     st.markdown(f"**{t('credit.monitor.migration')}**")

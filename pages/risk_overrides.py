@@ -1,8 +1,10 @@
 """Override inbox: proposals waiting for a second risk officer, oldest first."""
 import streamlit as st
 
+from console import fmt
 from console.services import credit
-from console.ui import flash, fmt_time, labelled, require_actor, run_action, run_query, show_flash, t
+from console.ui import (flash, fmt_time, labelled, lang, require_actor, run_action, run_query,
+                        show_flash, t)
 
 actor = require_actor()
 st.title(t("credit.inbox.title"))
@@ -18,7 +20,7 @@ for row in inbox.itertuples():
         st.markdown(f"**{row.merchant}** · #{row.merchant_id} · "
                     f"{row.from_grade} → **{row.new_grade}**")
         st.caption(t("credit.inbox.meta", who=row.proposed_by, at=fmt_time(row.proposed_at),
-                     until=fmt_time(row.expires_at),
+                     until=fmt.expiry_day(row.expires_at),   # the day chosen, not the next midnight
                      code=t(f"credit.override_reason.{row.reason_code}")))
         st.write(row.reason)
         if row.mine:
@@ -43,6 +45,8 @@ if recent is not None and not recent.empty:
     shown = recent.assign(status=recent["status"].map(lambda s: t(f"credit.status.{s}")),
                           reason_code=recent["reason_code"].map(
                               lambda c: t(f"credit.override_reason.{c}")))
+    shown = fmt.frame(shown, {"expires_at": "expiry", "decided_at": "when",
+                              "proposed_at": "when"}, lang=lang())
     st.dataframe(labelled(shown, "credit.col"), hide_index=True, width="stretch")
 else:
     st.caption(t("common.none"))

@@ -1,8 +1,15 @@
 """Vehicle library (车型库): browse brand → series → trim with guide prices; import a CSV."""
 import streamlit as st
 
+from console import fmt
 from console.services import vehicle_library as lib
-from console.ui import enum_label, flash, labelled, require_actor, run_action, run_query, show_flash, t
+from console.ui import (enum_label, flash, labelled, lang, require_actor, run_action, run_query,
+                        show_flash, t)
+
+# A page about single cars: prices in yuan (console/fmt.py).
+PRICES = {"guide_price": "yuan", "old_price": "yuan", "new_price": "yuan",
+          "old_guide_price": "yuan", "new_guide_price": "yuan", "updated_at": "when",
+          "changed_at": "when"}
 
 actor = require_actor()
 st.title(t("vehicle.title"))
@@ -29,11 +36,11 @@ with browse_tab:
             st.caption(t("vehicle.series_line", manufacturer=picked["manufacturer"],
                          energy=enum_label("energy_type", picked["energy_type"]),
                          origin=enum_label("origin", picked["origin"]),
-                         lo=f"{picked['min_guide_price']:,.0f}", hi=f"{picked['max_guide_price']:,.0f}"))
+                         lo=fmt.number(picked["min_guide_price"]), hi=fmt.number(picked["max_guide_price"])))
             trims = run_query(lib.list_trims, actor=actor, series_id=series_id)
             if trims is not None and not trims.empty:
-                shown = trims.assign(energy_type=trims["energy_type"].map(
-                    lambda v: enum_label("energy_type", v)))
+                shown = fmt.frame(trims.assign(energy_type=trims["energy_type"].map(
+                    lambda v: enum_label("energy_type", v))), PRICES, lang=lang())
                 event = st.dataframe(labelled(shown, "vehicle.col"), hide_index=True, width="stretch",
                                      on_select="rerun", selection_mode="single-row", key="trim_table")
                 chosen = event.selection.rows if event is not None else []
@@ -44,7 +51,8 @@ with browse_tab:
                     if history is not None and history.empty:
                         st.caption(t("common.none"))
                     elif history is not None:
-                        st.dataframe(labelled(history, "vehicle.hist"), hide_index=True,
+                        st.dataframe(labelled(fmt.frame(history, PRICES, lang=lang()),
+                                              "vehicle.hist"), hide_index=True,
                                      width="stretch")
                 else:
                     st.caption(t("vehicle.pick_trim"))
@@ -68,10 +76,10 @@ with import_tab:
             plan = run_query(lib.preview_import, actor=actor, content=content)
             if plan is not None:
                 c = st.columns(4)
-                c[0].metric(t("vehicle.to_add"), len(plan.to_add))
-                c[1].metric(t("vehicle.to_change"), len(plan.to_change))
-                c[2].metric(t("vehicle.error_rows"), plan.errors["row"].nunique())
-                c[3].metric(t("vehicle.unchanged"), plan.unchanged)
+                c[0].metric(t("vehicle.to_add"), fmt.number(len(plan.to_add)))
+                c[1].metric(t("vehicle.to_change"), fmt.number(len(plan.to_change)))
+                c[2].metric(t("vehicle.error_rows"), fmt.number(plan.errors["row"].nunique()))
+                c[3].metric(t("vehicle.unchanged"), fmt.number(plan.unchanged))
                 if not plan.errors.empty:
                     st.subheader(t("vehicle.errors"))
                     errors = plan.errors.assign(
@@ -80,12 +88,14 @@ with import_tab:
                     st.dataframe(labelled(errors, "vehicle.errcol"), hide_index=True, width="stretch")
                 if not plan.to_add.empty:
                     st.subheader(t("vehicle.to_add"))
-                    st.dataframe(labelled(plan.to_add.drop(columns=["series_id"]), "vehicle.plan"),
+                    st.dataframe(labelled(fmt.frame(plan.to_add.drop(columns=["series_id"]), PRICES,
+                                                    lang=lang()), "vehicle.plan"),
                                  hide_index=True, width="stretch")
                 if not plan.to_change.empty:
                     st.subheader(t("vehicle.to_change"))
-                    st.dataframe(labelled(plan.to_change.drop(columns=["series_id", "trim_id"]),
-                                          "vehicle.plan"), hide_index=True, width="stretch")
+                    st.dataframe(labelled(fmt.frame(plan.to_change.drop(columns=["series_id", "trim_id"]),
+                                                    PRICES, lang=lang()), "vehicle.plan"),
+                                 hide_index=True, width="stretch")
                 if plan.has_changes:
                     if st.button(t("vehicle.confirm", n=len(plan.to_add) + len(plan.to_change)),
                                  type="primary"):
