@@ -193,10 +193,11 @@ elif actor.has("ops"):
         d1, d2, d3 = st.columns(3)
         with d1:
             st.caption(t("trust.case.approve_hint"))
+            approve_note = st.text_area(t("ops.approve_note"), key="approve_note", height=80)
             if st.button(t("trust.approve"), type="primary", icon=":material/verified:",
                          key="case_approve"):
                 if run_action(cert.decide, actor=actor, case_id=case["id"], version=version,
-                              decision="approve"):
+                              decision="approve", note=approve_note):
                     done("trust.decided.approved", back_to_queue=True, id=case["id"])
         with d2, st.form("case_reject"):
             reason = st.selectbox(t("trust.field.reason_code"), view.options["reject"],

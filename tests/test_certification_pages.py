@@ -304,3 +304,18 @@ def test_queue_metrics_show_rates_as_percentages(engine, make_actor, seeded):
     approval = at.get("plotly_chart")[1].proto.spec   # approval rate by failed pre-check
     assert '"text":["50.0%"]' in approval.replace(" ", "")
     assert '"tickformat":".0%"' in approval.replace(" ", "")
+
+
+def test_an_approval_note_is_part_of_the_audit_row(engine, make_actor, seeded):
+    ops = make_actor("ops")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE app.certifications SET assignee_id = :me, "
+                             "status = 'in_review', version = 2 WHERE id = :id"),
+                     {"me": ops.id, "id": seeded["new"]})
+    at = opened(ops, "pages/ops_cert_case.py", {"case": str(seeded["new"])})
+    at.text_area(key="approve_note").set_value("电话核实本人")
+    at.button(key="case_approve").click().run()
+    assert not at.exception
+    assert tr.rows(engine, "SELECT reason, after->>'note' AS note FROM ops.audit_log "
+                           "WHERE action = 'certification.approved'") == [
+        {"reason": "电话核实本人", "note": "电话核实本人"}]
