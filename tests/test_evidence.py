@@ -52,7 +52,27 @@ def test_the_phrases_are_catalogue_keys_with_their_numbers():
     [(key, params)] = fe.evidence("price_below_guide", {"gap": 8, "usual": 5.4, "points": 13.6})
     assert key == "ops.evidence.price_below_guide"
     assert params["points"] == "13.6" and params["gap"] == "8" and params["excess"] == "8.2"
-    assert params["usual_phrase"] == fe.Label("ops.evidence.usual_below", {"usual": "5.4"})
+    assert params["usual_phrase"] == fe.Label("ops.evidence.usual_below.series", {"usual": "5.4"})
+
+
+@pytest.mark.parametrize("basis, zh, en", [
+    ("series", "该车系通常下 14 点", "this series usually sells 14 points below guide"),
+    ("brand", "该车系车源太少，按该品牌同产地车源计通常下 14 点",
+     "this series has few listings; its brand's of the same origin usually sell 14 points "
+     "below guide"),
+    ("origin", "该品牌车源太少，按同产地车源计通常下 14 点",
+     "this brand has few listings; listings of the same origin usually sell 14 points below "
+     "guide"),
+    ("market", "同类车源太少，按全市场计通常下 14 点",
+     "too few similar listings; the whole market usually sells 14 points below guide"),
+])
+def test_the_price_evidence_names_what_usual_was_measured_on(basis, zh, en):
+    detail = {"points": 25, "usual": 14, "gap": 8, "basis": basis}
+    assert fe.evidence_text("price_below_guide", detail, "zh") == \
+        f"报价比指导价低 25 点，{zh}，多下 11 点，超出阈值 8 点。"
+    assert fe.evidence_text("price_below_guide", detail, "en") == \
+        f"Priced 25 points below guide; {en}, so 11 points more than usual, over the " \
+        f"threshold of 8 points."
 
 
 def test_a_series_usually_sold_above_guide_says_so():

@@ -9,8 +9,8 @@ streamlit, so a test can hold every kind to its exact wording in both languages.
 
     evidence("price_below_guide", {"points": 13.6, "usual": 5.4, "gap": 8})
     -> [("ops.evidence.price_below_guide",
-         {"points": "13.6", "usual_phrase": Label("ops.evidence.usual_below", usual="5.4"),
-          "excess": "8.2", "gap": "8"})]
+         {"points": "13.6", "excess": "8.2", "gap": "8",
+          "usual_phrase": Label("ops.evidence.usual_below.series", {"usual": "5.4"})})]
     render(..., "zh") -> ["报价比指导价低 13.6 点，该车系通常下 5.4 点，比通常多下 8.2 点，超出阈值 8 点。"]
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from console import fmt
 from console.i18n import translate
 
 Phrase = tuple[str, dict[str, Any]]
+BASES = ("series", "brand", "origin", "market")
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,13 @@ def _price(detail: Mapping[str, Any]) -> list[Phrase]:
     points, usual, gap = (_num(detail.get(k)) for k in ("points", "usual", "gap"))
     if points is None or usual is None:
         return [("ops.evidence.incomplete", {})]
+    # What "usual" was measured on (the scan's detail 'basis'): the series' own listings, or
+    # for a thin series its brand's, its origin's or the whole market's.
+    basis = detail.get("basis") if detail.get("basis") in BASES else "series"
     if usual >= 0:
-        usual_phrase = Label("ops.evidence.usual_below", {"usual": _pts(usual)})
+        usual_phrase = Label(f"ops.evidence.usual_below.{basis}", {"usual": _pts(usual)})
     else:
-        usual_phrase = Label("ops.evidence.usual_above", {"usual": _pts(-usual)})
+        usual_phrase = Label(f"ops.evidence.usual_above.{basis}", {"usual": _pts(-usual)})
     params: dict[str, Any] = {"points": _pts(points), "usual_phrase": usual_phrase,
                               "excess": _pts(points - usual)}
     if gap is None:
