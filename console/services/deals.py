@@ -442,7 +442,7 @@ def _filter_params(filters: BoardFilters, rot_days: Mapping[str, int]) -> dict[s
 
 @requires("bd", "manager")
 def board(*, conn: Connection, actor: Actor, scope: str = "mine", owner_id: int | None = None,
-          filters: BoardFilters | None = None, stages: tuple[str, ...] = STAGES,
+          filters: BoardFilters = BoardFilters(), stages: tuple[str, ...] = STAGES,
           pages: tuple[int, ...] = (), pinned: tuple[int, ...] = ()) -> Board:
     """The cards of the columns of ``stages`` (all by default; the page draws each column
     on its own) and every column's totals: the cards of each that pass ``filters``, in its sort order, ``pages[i]`` pages of
@@ -451,7 +451,6 @@ def board(*, conn: Connection, actor: Actor, scope: str = "mine", owner_id: int 
     whatever the filters, marked ``pinned`` and left out of the columns' pages. Each
     column's count and money total cover all of its cards that pass the filters."""
     owner = _scope_owner(actor, scope, owner_id)
-    filters = filters or BoardFilters()
     if not stages or any(s not in STAGES for s in stages):
         raise InvalidInput("matching.error.unknown_stage")
     if len(pages) > len(STAGES) or any(not 1 <= p <= MAX_PAGES for p in pages):
