@@ -1,6 +1,7 @@
 """Real browser: a manager opens the growth dashboard over the hand-built marts and sees the
 funnel, the KPI cards, the cohort heatmap and supply/demand; screenshots of each tab."""
 from tests import growth_rows
+from tests.test_growth_page import recent_source_event
 from tests.browser.live import browser_page, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
@@ -9,6 +10,7 @@ SHOTS = "/tmp/growth_{tab}.png"
 
 def test_manager_reads_the_growth_dashboard(live_console, engine, make_actor):
     growth_rows.insert_all(engine, bd_owner_id=make_actor("bd", username="wangbd").id)
+    recent_source_event(engine)      # fresh sources: the badges speak of validation
     with engine.begin() as conn:
         growth_rows.log_run(conn, job="funnel_facts", marts=["mart.funnel_facts"],
                             status="succeeded", finished="2026-04-06 09:05", checks=[True])
