@@ -41,12 +41,14 @@ unit = fmt.wan_unit(lang())
 c1, c2, c3, c4, c5 = st.columns([3, 2, 1.2, 1.2, 2])
 query = c1.text_input(t("board.f.query"), key="b_query", max_chars=100,
                       placeholder=t("board.f.query_hint"))
-brand_id = c2.selectbox(t("board.f.brand"), [None, *brand_names], key="b_brand",
-                        format_func=lambda i: t("common.all") if i is None else brand_names[i])
-vmin = c3.number_input(t("board.f.value_min", unit=unit), min_value=0.0, max_value=100_000.0,
-                       value=None, step=10.0, format="%.0f", key="b_vmin")
-vmax = c4.number_input(t("board.f.value_max", unit=unit), min_value=0.0, max_value=100_000.0,
-                       value=None, step=10.0, format="%.0f", key="b_vmax")
+brand_id = c2.selectbox(t("board.f.brand"), [0, *brand_names], key="b_brand",   # 0: every brand
+                        format_func=lambda i: brand_names.get(i, t("common.all"))) or None
+# No min/max on the inputs: the service refuses a bad value in the person's language
+# (Streamlit's own range message is English).
+vmin = c3.number_input(t("board.f.value_min", unit=unit), value=None, step=10.0, format="%.0f",
+                       key="b_vmin")
+vmax = c4.number_input(t("board.f.value_max", unit=unit), value=None, step=10.0, format="%.0f",
+                       key="b_vmax")
 sort = c5.selectbox(t("board.f.sort"), list(deals.SORTS), key="b_sort",
                     format_func=lambda s: t(f"board.sort.{s}"))
 c1, c2, c3, _ = st.columns([1.2, 1.2, 1.6, 4])
@@ -54,6 +56,12 @@ rotting = c1.toggle(t("board.f.rotting"), key="b_rotting")
 overdue = c2.toggle(t("board.f.overdue"), key="b_overdue")
 if pinned_cards() and c3.button(t("board.unpin"), key="b_unpin", icon=":material/push_pin:"):
     unpin_all()
+if any(v is not None and v < 0 for v in (vmin, vmax)):
+    st.error(t("board.error.bad_value"))
+    vmin = vmax = None
+elif vmin is not None and vmax is not None and vmin > vmax:
+    st.error(t("board.error.value_range"))
+    vmin = vmax = None
 filters = deals.BoardFilters(
     query=query or "", brand_id=brand_id, rotting=rotting, overdue=overdue, sort=sort,
     value_min=vmin * 10_000 if vmin is not None else None,
@@ -100,9 +108,8 @@ def card_dialog(card_id: int) -> None:
     st.caption(f"{card['trim_name']} · {card['exterior_color']} × {card['quantity']} · "
                + t("board.link", url=record_url("card", card_id)))
     c1, c2, c3 = st.columns(3)
-    c1.metric(t("board.stage"), enum_label("match_stage", card["stage"]),
-              t("board.days_in_stage", days=fmt.number(card["days_in_stage"], digits=1)),
-              delta_color="off")
+    c1.metric(t("board.stage"), enum_label("match_stage", card["stage"]))
+    c1.caption(t("board.days_in_stage", days=fmt.number(card["days_in_stage"], digits=1)))
     c2.metric(t("board.deal_value", unit=unit), fmt.wan_number(card["deal_value"]))
     c3.metric(t("board.owner"), card["owner"] or "—")
     st.markdown(t("matching.board.parties", buyer=card["buyer"], bcity=card["buyer_city"],

@@ -402,3 +402,19 @@ def test_the_task_list_shows_my_due_cards_and_opens_one(engine, world, make_acto
     at.button(key=f"open_task_{card}").click().run()
     assert not at.exception
     assert any(m.value.startswith(f"### #{card} ") for m in at.markdown)
+
+
+def test_a_bad_value_filter_is_refused_once_in_words(engine, world, make_actor):
+    bd = make_actor("bd")
+    card = make_card(engine, world, bd)
+    at = app_as(bd, page="pages/bd_board.py")
+    at.number_input(key="b_vmin").set_value(50.0)
+    at.number_input(key="b_vmax").set_value(10.0).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["金额下限不能高于上限。"]
+    assert any(m.value.startswith(f"**#{card} ") for m in at.markdown)    # the board still shows
+    at.number_input(key="b_vmin").set_value(-5.0).run()
+    assert [e.value for e in at.error] == ["金额须为不小于 0 的数字。"]
+    with pytest.raises(InvalidInput) as err:
+        board(engine, bd, filters=deals.BoardFilters(value_min=-1.0))
+    assert err.value.key == "board.error.bad_value"

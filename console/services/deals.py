@@ -319,7 +319,7 @@ SORTS: Mapping[str, str] = {
     "next_action": "m.next_action_at NULLS LAST, m.id", # soonest next action first
 }
 
-Yuan = Annotated[float, Number(min=0, max=1e12, key="input.price")]
+Yuan = Annotated[float, Number(min=0, max=1e12, key="board.error.bad_value")]
 
 
 @dataclass(frozen=True)
