@@ -172,6 +172,7 @@ def world(hostile_engine):
             "override_id": one("SELECT coalesce(min(id), 1) FROM ops.credit_overrides"),
             "dispute_id": one("SELECT min(id) FROM app.disputes WHERE status = 'open'"),
             "decision_id": one("SELECT coalesce(min(id), 1) FROM ops.dispute_decisions"),
+            "session_id": one("SELECT coalesce(min(id), 1) FROM ops.staff_sessions"),
             "staff_id": actors["bd"].id, "to_staff_id": actors["bd"].id,
             "assignee_id": actors["ops"].id,
         }
