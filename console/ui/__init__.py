@@ -161,7 +161,8 @@ def fmt_time(value: datetime | None) -> str:
     """A timestamp as staff read it: Shanghai time, to the minute."""
     if value is None:
         return "—"
-    return value.astimezone(business_tz()).strftime("%Y-%m-%d %H:%M")
+    from console import fmt   # the one format module (issue #14): also NaT, a naive date
+    return fmt.when(value)
 
 
 def show_error(err: ConsoleError) -> None:
