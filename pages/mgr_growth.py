@@ -83,8 +83,7 @@ def freshness_line(chart: str) -> None:
             st.badge(t("growth.fresh.contract_failed", n=f.failed_contracts),
                      icon=":material/error:", color="red")
         elif f.state == "stale":  # validation may have passed, on sources that went quiet
-            st.badge(t("growth.fresh.stale", newest=fmt_time(f.newest_event),
-                       age=age_text(f.event_age_hours), threshold=f.threshold_hours)
+            st.badge(t("growth.fresh.stale_short", age=age_text(f.event_age_hours))
                      if f.newest_event is not None else t("growth.fresh.no_events"),
                      icon=":material/schedule:", color="orange")
         elif f.state == "ok":
@@ -96,9 +95,12 @@ def freshness_line(chart: str) -> None:
                      icon=":material/warning:", color="orange")
         else:
             st.badge(t("growth.fresh.unknown"), icon=":material/help:", color="gray")
-    source = (" · " + t("growth.fresh.source", newest=fmt_time(f.newest_event),
-                         age=age_text(f.event_age_hours))
-              if f.newest_event is not None and f.state != "stale" else "")
+    source = ""
+    if f.newest_event is not None:
+        source = " · " + (t("growth.fresh.stale", newest=fmt_time(f.newest_event),
+                            age=age_text(f.event_age_hours), threshold=f.threshold_hours)
+                          if f.stale else t("growth.fresh.source", newest=fmt_time(f.newest_event),
+                                            age=age_text(f.event_age_hours)))
     detail.caption(t("growth.fresh.detail", computed=fmt_time(f.computed_at),
                      run=fmt_time(f.last_run_at),
                      status=t(f"growth.run_status.{f.last_run_status or 'none'}")) + source)

@@ -169,3 +169,17 @@ def test_the_data_quality_page_warns_of_stale_sources(engine, sources, move_cloc
     assert rows.loc["supply_demand", ["Newest source event", "Age (h)", "Threshold (h)", "State"]
                     ].tolist() == ["2026-03-24 18:00", "39.0", "36", "🟠 Stale"]
     assert rows.loc["daily_kpis", "State"] == "Fresh"
+
+
+def test_the_growth_badge_says_stale_with_the_newest_event(engine, sources, move_clock, make_actor):
+    growth_rows.insert_all(engine)
+    with engine.begin() as conn:
+        growth_rows.log_run(conn, job="daily_kpis", marts=["daily_kpis", "kpi_periods"],
+                            status="succeeded", finished="2026-04-05 09:00", checks=[True])
+    move_clock("2026-04-05 09:00")
+    at_ = page_script_as(make_actor("manager"), "pages/mgr_growth.py", lang="zh")
+    assert not at_.exception
+    text = " ".join(m.value for m in at_.markdown)
+    assert "数据已过时：11 天无新数据" in text and "校验通过" not in text
+    assert any(c.value.endswith("· 最新源事件 2026-03-25 09:00（11 天前，超过阈值 36 小时）")
+               for c in at_.caption)

@@ -9,7 +9,6 @@ for a code written in the source without a label.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
@@ -80,6 +79,14 @@ def field_label(field: str, lang: str) -> str:
     return translate(key, lang) if has_key(key) else field
 
 
+def _key_label(key: str, lang: str) -> str:
+    """A key inside a stored mapping: a field, else a listing flag's kind, else itself."""
+    for candidate in (f"audit.field.{key}", f"trust.flag_kind.{key}"):
+        if has_key(candidate):
+            return translate(candidate, lang)
+    return key
+
+
 def value_text(field: str, value: Any, *, lang: str, staff: dict[int, str]) -> str:
     """One stored value in words: a person's name, an enumeration's label, a time in
     Shanghai time, yes/no, a list joined; never a Python or JSON literal."""
@@ -108,11 +115,14 @@ def value_text(field: str, value: Any, *, lang: str, staff: dict[int, str]) -> s
     if isinstance(value, list):
         return ", ".join(value_text(field, v, lang=lang, staff=staff) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        # e.g. flags raised per kind: '被举报虚假车源 1，车架号被他人发布 0'
+        return ("，" if lang == "zh" else ", ").join(
+            f"{_key_label(k, lang)} {value_text(k, v, lang=lang, staff=staff)}"
+            for k, v in value.items())
     if isinstance(value, int):
         return f"#{value}" if field.endswith("_id") else fmt.number(value)
     if isinstance(value, float):
-        return fmt.number(value, digits=2 if abs(value) < 100 else 0)
+        return fmt.number(value, digits=0 if value.is_integer() else 2)
     text = str(value)
     if _ISO_TIME.match(text):
         try:
