@@ -119,12 +119,14 @@ if d["status"] != "open":
                  outcome=t(f"disputes.outcome.{d['outcome']}")))
 
 st.subheader(t("disputes.view.deal"))
-m = st.columns([3, 2, 2, 2, 2])
-m[0].metric(t("disputes.view.vehicle"), d["vehicle"] or fmt.MISSING)
-m[1].metric(t("disputes.view.amount"), money(d["amount"]))
-m[2].metric(t("disputes.view.deposit"), money(d["deposit_amount"]))
-m[3].metric(t("disputes.view.escrow"), enum_label("escrow_state", d["escrow_state"]))
-m[4].metric(t("disputes.view.order_status"), enum_label("order_status", d["order_status"]))
+st.markdown(t("disputes.view.vehicle_line", vehicle=d["vehicle"] or fmt.MISSING,
+              qty=fmt.number(d["quantity"]), unit=money(d["unit_price"]),
+              paid=fmt.when(d["deposit_paid_at"])))
+m = st.columns(4)
+m[0].metric(t("disputes.view.amount"), money(d["amount"]))
+m[1].metric(t("disputes.view.deposit"), money(d["deposit_amount"]))
+m[2].metric(t("disputes.view.escrow"), enum_label("escrow_state", d["escrow_state"]))
+m[3].metric(t("disputes.view.order_status"), enum_label("order_status", d["order_status"]))
 
 st.subheader(t("disputes.view.statements"))
 cols = st.columns(2)
