@@ -45,7 +45,7 @@ _STATEMENTS: dict[str, str] = {
     "orders": f"UPDATE app.orders SET updated_at = now() WHERE {_PICK}",
     "matches": f"UPDATE ops.matches SET updated_at = now() WHERE {_PICK}",
     "certifications": f"UPDATE app.certifications SET updated_at = now() WHERE {_PICK}",
-    "payments": f"""UPDATE app.payments SET paid_at = now()
+    "payments": f"""UPDATE app.payments SET paid_at = now(), updated_at = now()
                     WHERE {_PICK} AND status = 'succeeded'""",
     "events": f"""
         INSERT INTO app.events (merchant_id, event_type, occurred_at)

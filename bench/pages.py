@@ -1,0 +1,169 @@
+"""Page speed (issue 14): how long each page's data takes on its first load.
+
+For every page of the navigation (console/ui/nav.py) the console runs (Streamlit's AppTest
+on app.py, signed in as a typical person of the role the page is for: its section's role,
+e.g. ops for the ops pages; the home page once per role) and switches to the page, and every
+database connection that run opens is timed: the service calls the page makes, as it makes
+them, plus what the console does on every page (the account check). What is not counted is
+Streamlit's own work (widgets, charts).
+
+- page_<url>_ms: that page's data time on a first load (cached answers cleared before each
+  run, as for a person opening it in a new session); the median of PAGE_RUNS runs;
+- page_ms_max: the slowest page, named; target <= 150 ms at the large scale (each page
+  over it is printed with a flag, and its slowest calls).
+
+A page whose script stops before its data (a refusal, an error) is reported as failed and
+stops the bench: a figure for a page that showed an error would flatter it.
+"""
+from __future__ import annotations
+
+import logging
+import statistics
+import sys
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Any
+
+from bench import _actors
+from console import db
+from console.ui import nav
+
+PAGE_RUNS = 3
+TARGET_MS = 150.0
+# The role a page's section is for: the person who opens it first thing in the day.
+SECTION_ROLE = {"nav.section.admin": "admin", "nav.section.ops": "ops", "nav.section.bd": "bd",
+                "nav.section.risk": "risk", "nav.section.insight": "manager",
+                "nav.section.data": "bd"}
+ROLE_ORDER = ("ops", "bd", "risk", "manager", "admin")
+_SKIP_FILES = ("contextlib.py", "/console/db.py", "/console/ui/__init__.py")
+
+
+def role_for(spec: nav.PageSpec) -> str:
+    role = SECTION_ROLE.get(spec.section)
+    if role in spec.roles:
+        return role
+    return next(r for r in ROLE_ORDER if r in spec.roles)
+
+
+class DataClock:
+    """Times every database connection a page run opens (outermost ones only), by caller."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, float] = defaultdict(float)
+        self._depth = 0
+        self._originals: dict[str, Any] = {}
+
+    def total_ms(self) -> float:
+        return sum(self.calls.values())
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    @staticmethod
+    def _caller() -> str:
+        frame = sys._getframe(2)
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name == "run_query" and "fn" in frame.f_locals:
+                fn = frame.f_locals["fn"]
+                return getattr(fn, "__qualname__", repr(fn))
+            if not code.co_filename.endswith(_SKIP_FILES):
+                label = frame.f_locals.get("name") if code.co_name == "cached" else None
+                return f"{code.co_name}:{label}" if label else f"{code.co_name}"
+            frame = frame.f_back
+        return "?"
+
+    def _timed(self, original):
+        clock = self
+
+        @contextmanager
+        def opened(*args: Any, **kwargs: Any):
+            if clock._depth:
+                with original(*args, **kwargs) as conn:
+                    yield conn
+                return
+            label = clock._caller()
+            clock._depth += 1
+            started = time.perf_counter()
+            try:
+                with original(*args, **kwargs) as conn:
+                    yield conn
+            finally:
+                clock._depth -= 1
+                clock.calls[label] += (time.perf_counter() - started) * 1000
+        return opened
+
+    @contextmanager
+    def installed(self):
+        for name in ("connection", "transaction"):
+            self._originals[name] = getattr(db, name)
+            setattr(db, name, self._timed(self._originals[name]))
+        try:
+            yield self
+        finally:
+            for name, original in self._originals.items():
+                setattr(db, name, original)
+
+
+def _open(actor):
+    """The console (app.py) signed in as ``actor``, in Chinese, on its home page."""
+    from streamlit.testing.v1 import AppTest
+
+    from console.settings import PROJECT_ROOT
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=300)
+    at.session_state["staff_id"] = actor.id
+    at.session_state["lang"] = "zh"
+    return at.run()
+
+
+def _failed(at) -> list[str]:
+    return [e.value for e in at.exception] or [e.value for e in at.error]
+
+
+def measure_page(clock: DataClock, actor, spec: nav.PageSpec) -> tuple[list[float], dict[str, float]]:
+    """Data milliseconds of PAGE_RUNS first loads of the page through the navigation (after
+    one untimed load), and the calls of the median run. Each load is a new session that
+    opens the console and then the page; only the page's run is timed, with every cached
+    answer cleared before it."""
+    import streamlit as st
+    runs: list[tuple[float, dict[str, float]]] = []
+    for n in range(PAGE_RUNS + 1):
+        at = _open(actor)
+        st.cache_data.clear()
+        clock.reset()
+        at.switch_page(spec.path).run()
+        if _failed(at):
+            raise RuntimeError(f"{spec.path} as {sorted(actor.roles)}: {_failed(at)[:2]}")
+        if n:
+            runs.append((clock.total_ms(), dict(clock.calls)))
+    median = statistics.median(ms for ms, _ in runs)
+    calls = min(runs, key=lambda r: abs(r[0] - median))[1]
+    return [ms for ms, _ in runs], calls
+
+
+def run(ctx) -> None:
+    # AppTest runs the scripts without a server: Streamlit warns about it on every call.
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    actors = {role: _actors.actor(ctx.engine, role) for role in ROLE_ORDER}
+    slowest: tuple[float, str] = (0.0, "")
+    over: list[str] = []
+    with DataClock().installed() as clock:
+        for spec in nav.PAGES:
+            roles = sorted(spec.roles, key=ROLE_ORDER.index) if spec.url_path == "home" \
+                else [role_for(spec)]
+            for role in roles:
+                name = f"page_{spec.url_path.replace('-', '_')}" + (f"_{role}" if len(roles) > 1 else "")
+                runs, calls = measure_page(clock, actors[role], spec)
+                value = statistics.median(runs)
+                top = sorted(calls.items(), key=lambda kv: -kv[1])[:3]
+                flag = value > TARGET_MS
+                note = f"as {role}" + ("; OVER 150 ms" if flag else "") + "; slowest calls: " \
+                    + ", ".join(f"{c} {ms:.0f} ms" for c, ms in top)
+                ctx.report(f"{name}_ms", value, "ms", runs=runs, note=note)
+                if flag:
+                    over.append(f"{name} {value:.0f} ms")
+                slowest = max(slowest, (value, name))
+    ctx.report("page_ms_max", slowest[0], "ms",
+               note=f"slowest page: {slowest[1]}; over {TARGET_MS:g} ms: "
+                    + (", ".join(over) if over else "none"))
