@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from console.grades import GRADES
 
@@ -55,44 +54,51 @@ def score_psi(expected_scores: Sequence[float], actual_scores: Sequence[float],
     return psi(np.bincount(e_bins, minlength=k), np.bincount(a_bins, minlength=k))
 
 
-def _clean(scores: Sequence[float], bad: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def _by_score(scores: Sequence[float], bad: Sequence[int],
+              weights: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct scores ascending, with the bad and the good merchants at each (weighted: a
+    row standing for ``weight`` merchants, as the monitoring query's counts per score)."""
     s = np.asarray(scores, dtype=float)
     y = np.asarray(bad, dtype=int)
-    return s, y
+    w = np.ones(s.shape) if weights is None else np.asarray(weights, dtype=float)
+    values, at = np.unique(s, return_inverse=True)
+    bad_at = np.bincount(at, weights=w * (y == 1), minlength=values.size)
+    good_at = np.bincount(at, weights=w * (y == 0), minlength=values.size)
+    return values, bad_at, good_at
 
 
-def roc_auc(scores: Sequence[float], bad: Sequence[int]) -> float:
+def roc_auc(scores: Sequence[float], bad: Sequence[int],
+            weights: Sequence[float] | None = None) -> float:
     """P(a random good merchant scores above a random bad one); ties count half.
 
-    Mann–Whitney on average ranks, so ties are exact and it is O(n log n).
+    Mann–Whitney over the distinct scores: each good merchant counts the bad ones below its
+    score, and half of those at it; O(n log n), exact with ties.
     """
-    s, y = _clean(scores, bad)
-    n_bad, n_good = int(y.sum()), int((1 - y).sum())
+    _, bad_at, good_at = _by_score(scores, bad, weights)
+    n_bad, n_good = bad_at.sum(), good_at.sum()
     if n_bad == 0 or n_good == 0:
         return float("nan")
-    ranks = rankdata(s)
-    good_rank_sum = ranks[y == 0].sum()
-    return float((good_rank_sum - n_good * (n_good + 1) / 2) / (n_good * n_bad))
+    bad_below = np.cumsum(bad_at) - bad_at
+    return float(np.sum(good_at * (bad_below + 0.5 * bad_at)) / (n_good * n_bad))
 
 
-def ks(scores: Sequence[float], bad: Sequence[int]) -> float:
+def ks(scores: Sequence[float], bad: Sequence[int],
+       weights: Sequence[float] | None = None) -> float:
     """Kolmogorov–Smirnov: the largest gap between the score CDFs of bad and good merchants."""
-    s, y = _clean(scores, bad)
-    n_bad, n_good = int(y.sum()), int((1 - y).sum())
+    _, bad_at, good_at = _by_score(scores, bad, weights)
+    n_bad, n_good = bad_at.sum(), good_at.sum()
     if n_bad == 0 or n_good == 0:
         return float("nan")
-    thresholds = np.unique(s)
-    sorted_bad = np.sort(s[y == 1])
-    sorted_good = np.sort(s[y == 0])
-    cdf_bad = np.searchsorted(sorted_bad, thresholds, side="right") / n_bad
-    cdf_good = np.searchsorted(sorted_good, thresholds, side="right") / n_good
-    return float(np.max(np.abs(cdf_bad - cdf_good)))
+    return float(np.max(np.abs(np.cumsum(bad_at) / n_bad - np.cumsum(good_at) / n_good)))
 
 
-def default_rate_by_grade(grades: Sequence[str], bad: Sequence[int]) -> pd.DataFrame:
+def default_rate_by_grade(grades: Sequence[str], bad: Sequence[int],
+                          weights: Sequence[float] | None = None) -> pd.DataFrame:
     """Merchants, bad ones and the default rate per grade, best grade first (all seven)."""
-    frame = pd.DataFrame({"grade": list(grades), "bad": np.asarray(bad, dtype=int)})
-    out = (frame.groupby("grade")["bad"].agg(merchants="count", bad="sum")
+    b = np.asarray(bad, dtype=int)
+    w = np.ones(b.shape, dtype=int) if weights is None else np.asarray(weights, dtype=int)
+    frame = pd.DataFrame({"grade": list(grades), "merchants": w, "bad": b * w})
+    out = (frame.groupby("grade")[["merchants", "bad"]].sum()
            .reindex(list(GRADES), fill_value=0))
     out["default_rate"] = np.where(out["merchants"] > 0,
                                    out["bad"] / out["merchants"].where(out["merchants"] > 0, 1),
@@ -115,6 +121,18 @@ def migration_matrix(before: pd.Series, after: pd.Series) -> pd.DataFrame:
     both = pd.concat({"before": before, "after": after}, axis=1, join="inner")
     table = pd.crosstab(both["before"], both["after"])
     return table.reindex(index=list(GRADES), columns=list(GRADES), fill_value=0)
+
+
+def migration_counts(before: Sequence[str], after: Sequence[str],
+                     merchants: Sequence[int]) -> pd.DataFrame:
+    """The migration matrix from counts: merchants moving from grade ``before`` (rows) to
+    grade ``after`` (columns), as the database counts them per pair of grades."""
+    frame = pd.DataFrame({"before": list(before), "after": list(after),
+                          "merchants": np.asarray(merchants, dtype=int)})
+    table = frame.pivot_table(index="before", columns="after", values="merchants",
+                              aggfunc="sum", fill_value=0)
+    return (table.reindex(index=list(GRADES), columns=list(GRADES), fill_value=0)
+            .rename_axis(index="before", columns="after").astype(int))
 
 
 def rate_level(rate: float, *, warn: float, red: float) -> str:
