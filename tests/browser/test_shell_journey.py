@@ -158,3 +158,32 @@ def test_a_console_restart_keeps_the_person_signed_in(fresh_db, engine, make_act
             page.get_by_role("heading", name=f"{person.display_name}，你好").wait_for(
                 timeout=30_000)
             page.get_by_role("button", name="退出登录").wait_for()
+
+
+RAW_PAGE_NAMES = ("admin staff", "bd board", "ops cert case", "merchant profile", "risk card")
+
+
+def test_the_first_load_after_a_start_lists_no_page_files_and_two_first_clicks_work(
+        fresh_db, make_actor):
+    person = make_actor("ops", "bd", "admin")
+    with console_server(fresh_db) as url, browser_page() as page:
+        page.goto(f"{url}/board")
+        seen = []
+        for _ in range(30):    # the first three seconds, every 100 ms
+            seen.append(page.inner_text("body"))
+            page.wait_for_timeout(100)
+        signed_out(page)
+        assert not [name for name in RAW_PAGE_NAMES if any(name in text for text in seen)]
+        page.get_by_label("用户名").fill(person.username)
+        page.get_by_label("密码").fill(TEST_PASSWORD)
+        page.get_by_role("button", name=LOGIN_FORM).click()
+        page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+        # Two pages opened at once in the same browser, right after the start.
+        other = page.context.new_page()
+        page.goto(f"{url}/cert-queue", wait_until="commit")
+        other.goto(f"{url}/staff")
+        for tab in (page, other):
+            tab.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+            wait_idle(tab)
+            assert tab.get_by_text("This app has encountered an error").count() == 0
+            assert tab.get_by_text("Page not found").count() == 0
