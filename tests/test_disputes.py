@@ -490,3 +490,43 @@ def test_a_manager_reads_the_page_in_english_without_a_decision_form(engine, mak
     assert not at.exception and not at.error
     assert "You can read disputes; risk officers decide them." in [c.value for c in at.caption]
     assert not [b for b in at.button if b.label == "Submit decision"]
+
+
+def test_a_decision_taken_at_night_is_texted_in_the_morning(engine, make_actor, monkeypatch):
+    from datetime import datetime
+
+    from console import clock
+    case = disputed_order(engine, deposit=5_000)
+    night = datetime(2026, 12, 3, 23, 30, tzinfo=clock.business_tz())
+    monkeypatch.setattr(clock, "now", lambda: night)
+    call(engine, disputes.decide, actor=make_actor("risk"), dispute_id=case["dispute"],
+         kind="refund", reason="卖方未交车")
+    sends = tr.rows(engine, """SELECT send_after FROM app.notification_outbox
+                               WHERE dedupe_key LIKE 'dispute:%'""")
+    assert [fmt_when(r["send_after"]) for r in sends] == ["2026-12-04 08:00", "2026-12-04 08:00"]
+
+
+def fmt_when(value):
+    from console import fmt
+    return fmt.when(value)
+
+
+def test_an_approval_and_a_rejection_at_once_leave_one_outcome(engine, make_actor, fresh_db):
+    case = disputed_order(engine, deposit=60_000)
+    proposal = call(engine, disputes.decide, actor=make_actor("risk"), dispute_id=case["dispute"],
+                    kind="release", reason="卖方已交车")
+    approver, rejecter = make_actor("risk"), make_actor("risk")
+    with wide_engine(fresh_db, 2) as eng:
+        results = race(eng, [
+            (disputes.approve, {"actor": approver, "decision_id": proposal.decision_id}),
+            (disputes.reject, {"actor": rejecter, "decision_id": proposal.decision_id,
+                               "note": "证据不足"})])
+    assert sorted(r[0] for r in results) == ["ok", "refused"], results
+    status = tr.value(engine, "SELECT status FROM ops.dispute_decisions WHERE id = :id",
+                      id=proposal.decision_id)
+    got = state(engine, case)
+    if status == "applied":
+        assert (got["status"], got["escrow_state"], got["payments"]) == ("resolved", "released", 1)
+    else:
+        assert (status, got["status"], got["escrow_state"], got["payments"]) == (
+            "rejected", "open", "disputed", 0)

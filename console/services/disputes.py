@@ -28,11 +28,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from console import db
+from console import clock, db
 from console.audit import write_audit
 from console.boundary import Number, Text, like_contains
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from console.match_policy import policy_or_default
 from console.roles import Actor, requires
+from console.services.notify import delivery_time
 from console.settings import get_settings
 
 READERS = ("risk", "manager")          # managers read the desk; only risk decides
@@ -447,16 +449,20 @@ def _apply(conn: Connection, actor: Actor, d: dict[str, Any], *, decision_id: in
 
 def _notify_both(conn: Connection, d: dict[str, Any], *, kind: str, seller: Decimal,
                  buyer: Decimal, outcome: str) -> None:
-    """One SMS to each merchant through the outbox (the gateway sends it; never twice)."""
+    """One SMS to each merchant through the outbox (the gateway sends it; never twice,
+    never in the quiet hours: one decided at night waits for the morning)."""
+    now = clock.now()
+    send_after = delivery_time(now, policy_or_default(None))
     for side, merchant_id, amount in (("buyer", d["buyer_id"], buyer),
                                       ("seller", d["seller_id"], seller)):
         payload = {"dispute_id": d["id"], "order_id": d["order_id"], "kind": kind,
                    "side": side, "amount": str(amount), "deposit": str(d["deposit_amount"]),
                    "outcome": outcome}
         db.execute(conn, """
-            INSERT INTO app.notification_outbox (merchant_id, channel, template, payload, dedupe_key)
-            VALUES (:m, 'sms', 'dispute.decided', CAST(:payload AS jsonb), :key)
-            ON CONFLICT (dedupe_key) DO NOTHING""", m=merchant_id,
+            INSERT INTO app.notification_outbox (merchant_id, channel, template, payload,
+                                                 dedupe_key, created_at, send_after)
+            VALUES (:m, 'sms', 'dispute.decided', CAST(:payload AS jsonb), :key, :now, :after)
+            ON CONFLICT (dedupe_key) DO NOTHING""", m=merchant_id, now=now, after=send_after,
             payload=json.dumps(payload, ensure_ascii=False),
             key=f"dispute:{d['id']}:decided:{side}")
 
