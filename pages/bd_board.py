@@ -38,7 +38,7 @@ if requested_choice("board", "due") == "overdue" and "b_overdue" not in st.sessi
 brands = run_query(deals.board_brands, actor=actor, scope=scope, owner_id=owner_id)
 brand_names = dict(zip(brands["id"], brands["name"])) if brands is not None else {}
 unit = fmt.wan_unit(lang())
-c1, c2, c3, c4, c5 = st.columns([3, 2, 1.2, 1.2, 2])
+c1, c2, c3, c4, c5 = st.columns([2.4, 1.8, 1.4, 1.4, 2])
 query = c1.text_input(t("board.f.query"), key="b_query", max_chars=100,
                       placeholder=t("board.f.query_hint"))
 brand_id = c2.selectbox(t("board.f.brand"), [0, *brand_names], key="b_brand",   # 0: every brand
@@ -51,7 +51,7 @@ vmax = c4.number_input(t("board.f.value_max", unit=unit), value=None, step=10.0,
                        key="b_vmax")
 sort = c5.selectbox(t("board.f.sort"), list(deals.SORTS), key="b_sort",
                     format_func=lambda s: t(f"board.sort.{s}"))
-c1, c2, c3, _ = st.columns([1.2, 1.2, 1.6, 4])
+c1, c2, c3, _ = st.columns([1.6, 1.6, 1.6, 3])
 rotting = c1.toggle(t("board.f.rotting"), key="b_rotting")
 overdue = c2.toggle(t("board.f.overdue"), key="b_overdue")
 if pinned_cards() and c3.button(t("board.unpin"), key="b_unpin", icon=":material/push_pin:"):
@@ -286,7 +286,8 @@ def card_tile(card, drawn_by: str) -> None:
             st.button(t(f"board.short.{nxt}"), key=f"mv_{card.id}", icon=":material/arrow_forward:",
                       width="stretch", on_click=move_card,
                       args=(int(card.id), nxt, int(card.version), drawn_by))
-        st.button(t("board.open"), key=f"open_{card.id}", icon=":material/open_in_full:",
+        st.button(t("board.open"), key=f"open_{card.id}",   # closed columns are narrow: no icon
+                  icon=":material/open_in_full:" if nxt is not None else None,
                   width="stretch", on_click=open_card, args=(int(card.id),))
 
 
@@ -331,7 +332,8 @@ if linked is not None and st.session_state.get("board_linked") != linked:
     st.session_state[OPEN_KEY] = linked
 
 heads, slots, places = {}, {}, {}
-for col, stage in zip(st.columns(len(deals.STAGES)), deals.STAGES):
+# Open columns wider: their cards carry a move button; won and lost cards only open.
+for col, stage in zip(st.columns([1.25, 1.25, 1.25, 1.25, 1, 1], gap="small"), deals.STAGES):
     with col:
         st.markdown(f"**{enum_label('match_stage', stage)}**")
         heads[stage] = st.empty()                 # its count: the latest column run writes it

@@ -4,9 +4,10 @@ import streamlit as st
 
 from console import fmt
 from console.services import deals
-from console.ui import enum_label, lang, require_actor, run_query, t
+from console.ui import enum_label, lang, pager, require_actor, run_query, t
 from console.ui.links import open_record
 
+PAGE_SIZE = 30
 actor = require_actor()
 st.title(t("tasks.title"))
 due = run_query(deals.tasks, actor=actor)
@@ -16,7 +17,8 @@ if due.empty:
     st.info(t("tasks.none"))
     st.stop()
 st.caption(t("tasks.caption", n=len(due)))
-for card in due.itertuples():
+offset = pager(key="tasks", total=len(due), page_size=PAGE_SIZE)
+for card in due.iloc[offset:offset + PAGE_SIZE].itertuples():
     with st.container(border=True, key=f"task_{card.id}"):
         left, right = st.columns([5, 1], vertical_alignment="center")
         badge = (f":orange-badge[{t('tasks.overdue')}]" if card.overdue   # its time has passed

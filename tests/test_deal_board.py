@@ -345,7 +345,7 @@ def test_board_search_move_and_the_card_stays_visible(engine, world, make_actor)
 
 @pytest.mark.parametrize("lang, labels", [
     ("zh", {"已联系", "洽谈", "付定金", "成交", "详情"}),
-    ("en", {"Contacted", "Negotiate", "Deposit", "Won", "Open"}),
+    ("en", {"Contact", "Talks", "Deposit", "Won", "Open"}),
 ])
 def test_card_buttons_have_short_readable_labels(engine, world, make_actor, lang, labels):
     bd = make_actor("bd")
