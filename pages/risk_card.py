@@ -40,7 +40,7 @@ shown = merchants.assign(merchant_type=merchants["merchant_type"].map(
 # A suspended merchant's grade, limit and VIP read as its status (credit.withhold_terms).
 held = merchants["on_hold"].map(lambda s: t(f"standing.{s}") if isinstance(s, str) else None)
 shown = shown.assign(**{c: shown[c].astype(object).where(held.isna(), held)
-                        for c in ("effective_grade", "loan_limit", "vip_eligible")})
+                        for c in ("grade", "effective_grade", "loan_limit", "vip_eligible")})
 shown = shown.drop(columns=["status", "on_hold"])
 picked = st.dataframe(labelled(shown.drop(columns=["cert_level"]), "credit.col"), hide_index=True,
                       width="stretch", on_select="rerun", selection_mode="single-row",

@@ -35,11 +35,12 @@ def test_shown_terms_hold_nothing_while_a_merchant_is_on_hold(status, expected):
 
 def test_withhold_terms_empties_the_terms_of_held_rows_only():
     frame = pd.DataFrame({"merchant_id": [1, 2, 3], "status": ["active", "suspended", "closed"],
-                          "effective_grade": ["AAA", "AAA", "BB"],
+                          "grade": ["AA", "AAA", "BB"], "effective_grade": ["AAA", "AAA", "BB"],
                           "loan_limit": [5_000_000, 5_000_000, 500_000],
                           "vip_eligible": [True, True, False]})
     out = withhold_terms(frame)
     assert out["effective_grade"].tolist() == ["AAA", None, None]
+    assert out["grade"].tolist() == ["AA", None, None]
     assert out["loan_limit"].tolist() == [5_000_000, None, None]
     assert out["vip_eligible"].tolist() == [True, None, None]
     assert out["on_hold"].tolist() == [None, "suspended", "closed"]
@@ -119,8 +120,8 @@ def test_the_rating_card_of_a_suspended_merchant_says_suspended(engine, make_act
     assert [e.value for e in at.error] == [
         "该车商已暂停：评级、订单贷额度和 VIP 资格均暂停生效（评分记录仅供参考）。"]
     table = at.dataframe[0].value.set_index("商户名称")
-    assert table.loc["暂停车商", ["有效评级", "建议订单贷额度", "可申请 VIP"]].tolist() == [
-        "已暂停", "已暂停", "已暂停"]
+    assert table.loc["暂停车商", ["评分评级", "有效评级", "建议订单贷额度", "可申请 VIP"]].tolist() == [
+        "已暂停", "已暂停", "已暂停", "已暂停"]
     assert table.loc["顶级车商", "有效评级"] == "AAA"
     top = card_page(make_actor("risk"), rated["top"], lang="en")
     assert metrics_of(top)["Effective grade"] == "AAA"

@@ -62,7 +62,7 @@ def shown_terms(*, merchant_status: str | None, grade: str | None, loan_limit: A
 
 
 def withhold_terms(frame: pd.DataFrame, *, status: str = "status",
-                   columns: tuple[str, ...] = ("effective_grade", "loan_limit",
+                   columns: tuple[str, ...] = ("grade", "effective_grade", "loan_limit",
                                                "vip_eligible")) -> pd.DataFrame:
     """``frame`` with the credit terms of merchants on hold emptied (None) and an
     ``on_hold`` column ('suspended' / 'closed' / None) saying why; the same rule as
