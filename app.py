@@ -100,7 +100,9 @@ def change_password_page(actor: Actor) -> None:
 def signed_in_sidebar(actor: Actor) -> None:
     roles_text = "、".join(t(f"role.{r}") for r in sorted(actor.roles))
     st.sidebar.caption(t("signed_in_as", name=actor.display_name, roles=roles_text))
-    if st.session_state.pop("password_changed", False):
+    changed = st.session_state.pop("password_changed", False)
+    st.session_state["_password_changed_this_run"] = changed   # to_home carries it over
+    if changed:
         st.sidebar.success(t("login.password_changed"))
     if st.sidebar.button(t("logout"), icon=":material/logout:"):
         sign_out(chosen=True)
@@ -113,7 +115,10 @@ def not_for_role() -> None:
 
 
 def to_home() -> None:
-    """The sign-in page's own address, once signed in."""
+    """The sign-in and password pages' own addresses, once past them: home, keeping the
+    "password changed" note the sidebar showed in this (discarded) run."""
+    if st.session_state.get("_password_changed_this_run"):
+        st.session_state["password_changed"] = True
     st.switch_page("pages/home.py")
 
 
