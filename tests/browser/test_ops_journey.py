@@ -1,5 +1,7 @@
 """Real browser (issue 4): an ops user opens the certification queue, takes the next case,
 approves it, and sees it leave the queue."""
+from playwright.sync_api import expect
+
 from tests import trust_rows as rows
 from tests.browser.live import browser_page, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
@@ -69,7 +71,10 @@ def test_ops_reads_a_flags_evidence_and_cannot_take_it_down_without_a_choice_and
         page.get_by_text("请先选择一个决定。").wait_for()
         page.get_by_text("确认违规并下架", exact=True).click()
         wait_idle(page)
-        page.locator("[data-testid='stSelectbox']").filter(has_text="原因").click()
+        # The reason list is disabled until a decision is chosen: wait for the rerun's one.
+        reason = page.locator("[data-testid='stSelectbox']").filter(has_text="原因").last
+        expect(reason.locator("input")).to_be_enabled()
+        reason.click()
         page.get_by_role("option", name="车架号虚假或盗用").click()
         wait_idle(page)
         page.get_by_role("button", name="确认违规并下架").click()
