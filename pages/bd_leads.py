@@ -5,7 +5,7 @@ from console import fmt
 from console.services import deals, leads, matching, notify
 from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action, run_query,
                         show_flash, t)
-from console.ui.links import record_url
+from console.ui.links import record_url, requested_choice, requested_id
 from console.ui.pins import pin_card
 
 PAGE_SIZE = 20
@@ -56,8 +56,20 @@ def take(request_id: int) -> None:
         card_made(t("matching.leads.taken", id=request_id), outcome.value)
 
 
-tabs = st.tabs([t("matching.leads.pool"), t("matching.leads.mine")]
-               + ([t("matching.leads.assign")] if actor.has("manager") else []))
+# A link: /leads?request=N opens my lead N; /leads?view=mine|pool opens that tab.
+mine = run_query(leads.my_leads, actor=actor)
+view = requested_choice("leads", "view")
+wanted = requested_id("request")
+if wanted is not None and st.session_state.get("leads_linked") != wanted:
+    st.session_state["leads_linked"] = wanted
+    if mine is not None and wanted in set(mine["request_id"]):
+        st.session_state["my_lead"] = wanted
+        view = "mine"
+    else:
+        st.info(t("leads.link_not_mine", id=wanted))
+names = [t("matching.leads.pool"), t("matching.leads.mine")]
+tabs = st.tabs(names + ([t("matching.leads.assign")] if actor.has("manager") else []),
+               default=names[1] if view == "mine" else names[0])
 
 with tabs[0]:
     mode = st.radio(t("matching.leads.mode"), [None, "normal", "bidding"], horizontal=True,
@@ -84,7 +96,6 @@ with tabs[0]:
             st.rerun()
 
 with tabs[1]:
-    mine = run_query(leads.my_leads, actor=actor)
     if mine is not None and mine.empty:
         st.info(t("matching.leads.none_mine"))
     elif mine is not None:

@@ -125,3 +125,20 @@ def test_taking_a_lead_someone_else_took_shows_a_refusal(engine, make_actor, lea
     at.button(key=f"take_{lead}").click().run()
     assert [e.value for e in at.error] == ["手慢了：这条线索刚被别人抢走。"]
     assert card_row(engine)[2] == first.id
+
+
+def test_a_request_link_opens_my_lead(engine, make_actor, lead):
+    bd, other = make_actor("bd"), make_actor("bd")
+    with engine.begin() as conn:
+        leads.take_lead(conn=conn, actor=bd, request_id=lead)
+    at = app_as(bd)
+    at.query_params["request"] = str(lead)
+    at.switch_page("pages/bd_leads.py").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="my_lead").value == lead
+    at = app_as(other)
+    at.query_params["request"] = str(lead)
+    at.switch_page("pages/bd_leads.py").run()
+    assert not at.exception
+    assert [i.value for i in at.info][:1] == [
+        f"寻车 #{lead} 不在你的线索中（可能在线索池里，或由同事负责）。"]
