@@ -45,10 +45,22 @@ def browser_token() -> str | None:
 
 
 def client_ip() -> str | None:
+    """The address an admin reads in the person's session list (information, not a control).
+
+    Staff reach the console through the office's reverse proxy on the same machine, so the
+    connection comes from 127.0.0.1 (st.context.ip_address says None) and the person's
+    address is the right-most X-Forwarded-For entry, the one our proxy added (entries left
+    of it are whatever the browser claimed).
+    """
     try:
-        return st.context.ip_address
+        direct = st.context.ip_address
+        if direct is not None:
+            return direct
+        forwarded = st.context.headers.get("X-Forwarded-For") or ""
     except Exception:
         return None
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    return hops[-1][:64] if hops else "127.0.0.1"
 
 
 def user_agent() -> str | None:
