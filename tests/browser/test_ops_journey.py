@@ -91,3 +91,55 @@ def test_ops_reads_a_flags_evidence_and_cannot_take_it_down_without_a_choice_and
         "taken_down"
     assert rows.value(engine, "SELECT after->>'note' FROM ops.audit_log "
                               "WHERE action = 'listing_flag.confirmed'") == "车架号与行驶证不符"
+
+
+def test_ops_zooms_into_the_id_card_and_asks_for_two_documents_at_once(live_console, engine,
+                                                                       make_actor):
+    """Issue 14: the case page shows the uploaded ID card beside the fields, with a zoom;
+    several documents are requested in one decision."""
+    import pytest
+
+    from console.demo import documents
+    if documents.cjk_font_path() is None:
+        pytest.skip("needs fonts-noto-cjk")
+    ops = make_actor("ops")
+    city = rows.city(engine)
+    merchant = rows.merchant(engine, city_id=city, name="华东汽贸")
+    case_id = rows.cert(engine, merchant_id=merchant, age_hours=30, assignee_id=ops.id,
+                        status="in_review")
+    assert documents.seed_images(engine) == 1
+    from console import db
+    from console.services import prechecks
+    with db.transaction(role="jobs") as conn:
+        prechecks.run_prechecks(conn=conn, certification_ids=[case_id])
+    with browser_page() as page:
+        sign_in(page, live_console, ops.username, TEST_PASSWORD)
+        page.goto(f"{live_console}/cert-case?case={case_id}")
+        page.get_by_role("heading", name=f"认证案件 #{case_id}").wait_for()
+        wait_idle(page)
+        card = page.locator("img[alt='身份证人像面']")
+        card.wait_for()
+        assert card.evaluate("img => img.naturalWidth") == 856
+        assert card.evaluate("img => img.style.width") == "100%"
+        thumb = page.get_by_role("slider").first
+        thumb.focus()
+        thumb.press("ArrowRight")
+        wait_idle(page)
+        expect(page.locator("img[alt='身份证人像面']")).to_have_attribute(
+            "style", "width:150%;max-width:none;display:block")
+        page.get_by_text("身份证号是否已被其他商户认证？").wait_for()
+
+        form = page.locator("[data-testid='stForm']").filter(has_text="要求补充材料")
+        form.locator("[data-testid='stMultiSelect']").click()
+        page.get_by_role("option", name="身份证人像面").click()
+        page.get_by_role("option", name="手持身份证照片").click()
+        page.keyboard.press("Escape")
+        form.locator("[data-testid='stSelectbox']").click()
+        page.get_by_role("option", name="材料不清晰").click()
+        form.get_by_label("说明").fill("照片反光，看不清号码")
+        form.get_by_role("button", name="要求补充材料").click()
+        page.get_by_text(f"已要求案件 #{case_id} 补充 2 份材料。").wait_for()
+        page.screenshot(path="/tmp/ops_case_journey_done.png", full_page=True)
+    assert rows.rows(engine, "SELECT status, requested_docs FROM app.certifications "
+                             "WHERE id = :i", i=case_id) == [
+        {"status": "needs_info", "requested_docs": ["id_front", "id_in_hand"]}]
