@@ -137,7 +137,7 @@ for col, side in zip(cols, ("buyer", "seller")):
         if said.empty:
             st.caption(t("disputes.view.no_statement", side=side_word[side]))
         for s in said.itertuples():
-            st.caption(t("disputes.view.statement_meta", name=s.merchant, at=fmt.when(s.created_at)))
+            st.caption(t("disputes.view.statement_meta", at=fmt.when(s.created_at)))
             st.write(s.body)
             if s.evidence:
                 st.markdown(t("disputes.view.evidence") + "\n" + "\n".join(
