@@ -5,6 +5,7 @@ from console import fmt
 from console.services import credit
 from console.ui import (flash, fmt_time, labelled, lang, require_actor, run_action, run_query,
                         show_flash, t)
+from console.ui.links import requested_choice
 
 actor = require_actor()
 st.title(t("credit.inbox.title"))
@@ -13,9 +14,16 @@ show_flash()
 inbox = run_query(credit.override_inbox, actor=actor)
 if inbox is None:
     st.stop()
+# The home tiles open the inbox on one side (/credit-overrides?view=to_approve|mine,
+# console/ui/links.py); nothing chosen shows both.
+view = st.segmented_control(t("credit.inbox.view"), ["to_approve", "mine"],
+                            default=requested_choice("credit-overrides", "view"),
+                            key="credit_inbox_view", format_func=lambda v: t(f"credit.inbox.view.{v}"))
 if inbox.empty:
     st.info(t("credit.inbox.empty"))
 for row in inbox.itertuples():
+    if (view == "to_approve" and row.mine) or (view == "mine" and not row.mine):
+        continue
     with st.container(border=True):
         st.markdown(f"**{row.merchant}** · #{row.merchant_id} · "
                     f"{row.from_grade} → **{row.new_grade}**")

@@ -142,3 +142,32 @@ def test_the_staff_list_opens_filtered_to_locked_accounts(engine, make_actor):
     at = opened(admin, "pages/admin_staff.py", {"status": "everyone'--"})
     assert [e.value for e in at.error] == ["链接中的筛选条件无效，已忽略，显示全部。"]
     assert len(at.dataframe[0].value) == 3
+
+
+def test_the_override_inbox_opens_on_the_side_a_tile_names(engine, make_actor, tmp_path):
+    from datetime import timedelta
+
+    from console.clock import today
+    from console.credit import engine as credit_engine
+    from console.services import credit
+    from tests.test_credit_support import hand_card, merchant
+
+    good = merchant(engine, name="好车商", cert_level="enterprise", disputes_lost=0, avg_stars=4.6)
+    weak = merchant(engine, name="弱车商", cert_level="none", disputes_lost=1, avg_stars=4.0)
+    with engine.begin() as conn:
+        credit_engine.score_all(conn, hand_card(tmp_path))
+    alice, bob = make_actor("risk"), make_actor("risk")
+    for who, merchant_id in ((alice, weak), (bob, good)):
+        with engine.begin() as conn:
+            credit.propose_override(conn=conn, actor=who, merchant_id=merchant_id, new_grade="A",
+                                    reason_code="guarantee", reason="集团担保",
+                                    expires_on=today() + timedelta(days=30))
+
+    def cards(view):
+        at = opened(alice, "pages/risk_overrides.py", {"view": view} if view else {})
+        assert not at.exception
+        return [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**")]
+
+    assert cards("mine") == ["弱车商"]
+    assert cards("to_approve") == ["好车商"]
+    assert sorted(cards(None)) == ["好车商", "弱车商"]
