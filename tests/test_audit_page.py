@@ -140,18 +140,18 @@ def count(actor, filters=AuditFilters()):
 def test_rows_carry_names_actions_changes_and_the_note_in_both_languages(logged):
     rows = search(logged["admin"], lang="zh")
     assert rows[["actor", "action", "record", "changes", "reason"]].values.tolist() == [
-        ["OTHER.ADMIN", "停用账号", f"员工账号 #{logged['b']}", "启用：是 → 否", "已离职"],
-        ["AUDIT.ADMIN", "修改角色", f"员工账号 #{logged['a']}", "角色：BD → BD、管理层", "升任组长"],
-        ["AUDIT.ADMIN", "新建员工账号", f"员工账号 #{logged['b']}",
+        ["OTHER.ADMIN", "停用账号", f'员工账号 #{logged["b"]} =HYPERLINK("x")', "启用：是 → 否", "已离职"],
+        ["AUDIT.ADMIN", "修改角色", f"员工账号 #{logged['a']} 李娜", "角色：BD → BD、管理层", "升任组长"],
+        ["AUDIT.ADMIN", "新建员工账号", f'员工账号 #{logged["b"]} =HYPERLINK("x")',
          '角色：运营；用户名：zhao.lei；姓名：=HYPERLINK("x")', "—"],
-        ["AUDIT.ADMIN", "新建员工账号", f"员工账号 #{logged['a']}",
+        ["AUDIT.ADMIN", "新建员工账号", f"员工账号 #{logged['a']} 李娜",
          "角色：BD；用户名：li.na；姓名：李娜", "—"],
     ]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows["at"][0])
     en = search(logged["admin"], lang="en")
     assert en[["action", "record", "changes"]].values.tolist()[:2] == [
-        ["Account disabled", f"Staff account #{logged['b']}", "Active: yes → no"],
-        ["Roles changed", f"Staff account #{logged['a']}", "Roles: BD → BD, Manager"]]
+        ["Account disabled", f'Staff account #{logged["b"]} =HYPERLINK("x")', "Active: yes → no"],
+        ["Roles changed", f"Staff account #{logged['a']} 李娜", "Roles: BD → BD, Manager"]]
 
 
 def test_filters_by_person_action_record_and_days(logged):
@@ -159,7 +159,7 @@ def test_filters_by_person_action_record_and_days(logged):
     assert search(admin, AuditFilters(actor_id=other.id))["action"].tolist() == ["停用账号"]
     assert count(admin, AuditFilters(actor_id=admin.id)) == 3
     assert search(admin, AuditFilters(action="staff.create"))["record"].tolist() == [
-        f"员工账号 #{logged['b']}", f"员工账号 #{logged['a']}"]
+        f'员工账号 #{logged["b"]} =HYPERLINK("x")', f"员工账号 #{logged['a']} 李娜"]
     by_record = AuditFilters(entity_type="staff", entity_id=f"#{logged['a']}")
     assert search(admin, by_record)["action"].tolist() == ["修改角色", "新建员工账号"]
     today = clock.today()
@@ -271,3 +271,16 @@ def test_the_page_filters_by_person(logged, make_actor):
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert table[["操作人", "操作", "说明"]].values.tolist() == [["OTHER.ADMIN", "停用账号", "已离职"]]
+
+
+def test_a_merchant_record_carries_its_name_and_the_status_in_words(engine, make_actor):
+    from console.services import merchants
+    from tests import trust_rows
+    m = trust_rows.merchant(engine, city_id=trust_rows.city(engine), name="京四汽车")
+    ops, manager = make_actor("ops"), make_actor("manager")
+    with db.transaction() as conn:
+        merchants.suspend_merchant(conn=conn, actor=ops, merchant_id=m, reason_code="other",
+                                   note="多次虚假报价", expected_version=1)
+    [row] = search(manager, AuditFilters(entity_type="merchant", entity_id=str(m))).to_dict("records")
+    assert (row["actor"], row["action"], row["record"], row["changes"], row["reason"]) == (
+        "OPS1", "暂停商户", f"商户 #{m} 京四汽车", "状态：正常 → 已暂停", "other: 多次虚假报价")
