@@ -320,8 +320,8 @@ def column_view(stage: str, heads: dict, slots: dict, scope: str, owner_id, filt
         st.button(t("board.more", n=min(left, deals.CARDS_PER_COLUMN), left=left),
                   key=f"more_{stage}", on_click=more_cards, args=(stage,), width="stretch",
                   type="tertiary")
+    # A card's Open was clicked in this column: its run (a fragment run) opens the dialog.
     if st.session_state.pop("board_open_now", False) and OPEN_KEY in st.session_state:
-        st.session_state["board_dialog_drawn"] = True
         card_dialog(st.session_state[OPEN_KEY])
 
 
@@ -331,6 +331,8 @@ if linked is not None and st.session_state.get("board_linked") != linked:
     st.session_state["board_linked"] = linked
     st.session_state[OPEN_KEY] = linked
 
+# In a full run the page opens the dialog itself (below), never a column.
+st.session_state.pop("board_open_now", None)
 heads, slots, places = {}, {}, {}
 # Open columns wider: their cards carry a move button; won and lost cards only open.
 for col, stage in zip(st.columns([1.25, 1.25, 1.25, 1.25, 1, 1], gap="small"), deals.STAGES):
@@ -342,5 +344,5 @@ for col, stage in zip(st.columns([1.25, 1.25, 1.25, 1.25, 1, 1], gap="small"), d
 for stage in deals.STAGES:
     with places[stage]:
         column_view(stage, heads, slots, scope, owner_id, filters)
-if OPEN_KEY in st.session_state and not st.session_state.pop("board_dialog_drawn", False):
+if OPEN_KEY in st.session_state:     # still open after its own action's full rerun, or linked
     card_dialog(st.session_state[OPEN_KEY])

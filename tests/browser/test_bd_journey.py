@@ -1,5 +1,6 @@
 """Real browser (issues 5 and 14): a BD takes a lead, finds its card on the board by search,
-moves it and still sees it in its new column, then marks it lost from the card's dialog.
+moves it and still sees it in its new column, logs a call in the card's dialog (which stays
+open), then marks the card lost from it.
 
 The move's time from the click to the card shown in its new column is measured in the
 browser and printed; the journey asserts only that the card is there (timing targets belong
@@ -67,6 +68,16 @@ def test_bd_searches_the_board_moves_a_card_and_still_sees_it(live_console, engi
         dialog = page.get_by_role("dialog")
         dialog.get_by_text(f"#{card_id} ").first.wait_for()
         wait_idle(page)
+        dialog.get_by_role("tab", name="联系记录").click()              # log a call
+        dialog.get_by_label("内容摘要").fill("买家确认要白色，周五看车")
+        dialog.locator(".st-key-d_contact_submit button").click()
+        wait_idle(page)
+        dialog = page.get_by_role("dialog")                              # the dialog stays open
+        dialog.get_by_text(f"#{card_id} ").first.wait_for()
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT channel, summary FROM ops.deal_contacts")).all() == [
+                ("call", "买家确认要白色，周五看车")]
+        dialog.get_by_role("tab", name="推进").click()
         dialog.locator(".st-key-d_move_to [data-testid='stSelectbox']").click()
         page.get_by_role("option", name="失败").click()
         dialog.locator(".st-key-d_lost_reason [data-testid='stSelectbox']").click()
