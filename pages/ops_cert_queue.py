@@ -9,7 +9,7 @@ from console.settings import get_settings
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
 from console.ui.links import open_record
-from console.ui.trust import AGE_OPTIONS, sla_or_decided
+from console.ui.trust import AGE_OPTIONS, apply_url_filters, sla_or_decided
 
 CASE_PAGE = "pages/ops_cert_case.py"
 
@@ -45,6 +45,7 @@ if c5.button(t("trust.auto_assign"), icon=":material/group_add:", key="cert_auto
         flash(t("trust.auto_assigned", n=sum(given.value.values()), people=len(given.value)))
         st.rerun()
 
+apply_url_filters("cert-queue", "cq")   # a home tile's link: /cert-queue?sla=late …
 with st.expander(t("trust.filters"), expanded=True, icon=":material/filter_list:"):
     f1, f2, f3, f4 = st.columns(4)
     view = f1.radio(t("trust.filter.assignee"), ("any", "me", "unassigned"), horizontal=True,
@@ -52,7 +53,8 @@ with st.expander(t("trust.filters"), expanded=True, icon=":material/filter_list:
     kinds = f2.multiselect(t("trust.filter.kind"), cert.KINDS, key="cq_kinds",
                            format_func=lambda v: enum_label("cert_kind", v))
     statuses = f3.multiselect(t("trust.filter.status"), cert.STATUSES,
-                              default=["pending", "in_review"], key="cq_statuses",
+                              default=None if "cq_statuses" in st.session_state
+                              else ["pending", "in_review"], key="cq_statuses",
                               format_func=lambda v: enum_label("cert_status", v))
     age = f4.selectbox(t("trust.filter.age"), list(AGE_OPTIONS), key="cq_age",
                        format_func=lambda v: t(f"trust.age.{v}"))

@@ -11,7 +11,7 @@ from console.settings import get_settings
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
 from console.ui.links import keep_in_url, record_link, requested_id
-from console.ui.trust import AGE_OPTIONS, field_line, sla_or_decided
+from console.ui.trust import AGE_OPTIONS, apply_url_filters, field_line, sla_or_decided
 
 actor = require_actor()
 st.title(t("trust.listing.title"))
@@ -47,14 +47,16 @@ if c6.button(t("trust.listing.scan"), icon=":material/radar:", key="flag_scan"):
         flash(t("trust.listing.scanned", n=sum(raised.value.values())))
         st.rerun()
 
-with st.expander(t("trust.filters"), expanded=False, icon=":material/filter_list:"):
+from_tile = apply_url_filters("listing-review", "fq")   # a home tile's link
+with st.expander(t("trust.filters"), expanded=from_tile, icon=":material/filter_list:"):
     f1, f2, f3, f4 = st.columns(4)
     view = f1.radio(t("trust.filter.assignee"), ("any", "me", "unassigned"), horizontal=True,
                     format_func=lambda v: t(f"trust.assignee.{v}"), key="fq_view")
     kinds = f2.multiselect(t("trust.filter.flag_kind"), lr.KINDS, key="fq_kinds",
                            format_func=lambda v: t(f"trust.flag_kind.{v}"))
     statuses = f3.multiselect(t("trust.filter.status"), lr.STATUSES,
-                              default=["pending", "in_review"], key="fq_statuses",
+                              default=None if "fq_statuses" in st.session_state
+                              else ["pending", "in_review"], key="fq_statuses",
                               format_func=lambda v: t(f"trust.flag_status.{v}"))
     age = f4.selectbox(t("trust.filter.age"), list(AGE_OPTIONS), key="fq_age",
                        format_func=lambda v: t(f"trust.age.{v}"))

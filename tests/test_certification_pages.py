@@ -319,3 +319,27 @@ def test_an_approval_note_is_part_of_the_audit_row(engine, make_actor, seeded):
     assert tr.rows(engine, "SELECT reason, after->>'note' AS note FROM ops.audit_log "
                            "WHERE action = 'certification.approved'") == [
         {"reason": "电话核实本人", "note": "电话核实本人"}]
+
+
+def test_a_home_tile_link_opens_the_queue_already_filtered(engine, make_actor, seeded):
+    ops = make_actor("ops")
+    at = opened(ops, "pages/ops_cert_queue.py", {"sla": "late"})
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value["编号"]) == [seeded["old"]]      # only the one over 48 h
+    assert at.selectbox(key="cq_age").value == "over48"
+    at.selectbox(key="cq_age").set_value("any").run()                # and the person may widen it
+    assert list(at.dataframe[0].value["编号"]) == [seeded["old"], seeded["new"]]
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE app.certifications SET assignee_id = :me, "
+                             "status = 'in_review' WHERE id = :id"),
+                     {"me": ops.id, "id": seeded["new"]})
+    at = opened(ops, "pages/ops_cert_queue.py", {"status": "in_review", "assignee": "me"})
+    assert list(at.dataframe[0].value["编号"]) == [seeded["new"]]
+    assert (at.radio(key="cq_view").value, at.multiselect(key="cq_statuses").value) == \
+        ("me", ["in_review"])
+    at = opened(ops, "pages/ops_listing_review.py", {"status": "pending", "assignee": "none"})
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value["编号"]) == [1]
+    assert at.radio(key="fq_view").value == "unassigned"
+    at = opened(ops, "pages/ops_cert_queue.py", {"sla": "soon"})     # not a filter it knows
+    assert [e.value for e in at.error] and not at.exception

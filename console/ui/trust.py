@@ -38,3 +38,30 @@ def field_line(label: str, value: Any) -> str:
     shown = fmt.MISSING if value is None or (not isinstance(value, str) and fmt.is_missing(value)) \
         else value
     return t("ops.field_line", label=label, value=shown)
+
+
+_URL_ASSIGNEE = {"none": "unassigned", "me": "me"}
+
+
+def apply_url_filters(url_path: str, prefix: str) -> bool:
+    """The filters a home tile opened this queue with (?status=…&assignee=…&sla=late, see
+    console.ui.links FILTERS) become the filter widgets' values, once per link, so the
+    person can change them afterwards. Returns whether the URL named any filter.
+
+    Widget keys: ``{prefix}_statuses``, ``{prefix}_view``, ``{prefix}_age``.
+    """
+    import streamlit as st
+
+    from console.ui.links import requested_choice
+
+    got = {name: requested_choice(url_path, name) for name in ("status", "assignee", "sla")}
+    got = {name: value for name, value in got.items() if value}
+    if not got:
+        return False
+    if st.session_state.get(f"{prefix}_url_filters") != got:
+        st.session_state[f"{prefix}_url_filters"] = got
+        st.session_state[f"{prefix}_statuses"] = [got["status"]] if "status" in got \
+            else ["pending", "in_review"]
+        st.session_state[f"{prefix}_view"] = _URL_ASSIGNEE.get(got.get("assignee"), "any")
+        st.session_state[f"{prefix}_age"] = "over48" if got.get("sla") == "late" else "any"
+    return True
