@@ -224,7 +224,9 @@ GROUP BY 1, 2, 3;
 -- buyer's segment (the request's merchant, the order's buyer, looked up in app.requests /
 -- app.orders: a row counts whatever became of the one it points to), the traded listing's
 -- brand, the days they count on. A row now excluded has none. A full run starts the state
--- over: its batch carries every row.
+-- over: its batch carries every row. The changed listings and matches are read from the
+-- batch itself (the rows as staged, without the ones this job excludes, as the clean views
+-- do): joined back to the 1M listings by id, the planner scanned them all (1.5 s a run).
 DELETE FROM etl.kpi_post_moves WHERE :full;
 DELETE FROM etl.kpi_match_moves WHERE :full;
 DELETE FROM etl.kpi_order_moves WHERE :full;
@@ -243,11 +245,14 @@ SELECT 'l'::char(1) AS kind, l.id AS post_id, coalesce(ms.tier_level, 0)::smalli
        mart.cn_date(l.published_at) AS day_in,
        CASE WHEN l.status <> 'live' THEN mart.cn_date(l.updated_at) + 1 END AS day_out,
        false AS matched, false AS deposited
-FROM etl.clean_listings l
-JOIN changed_posts c ON c.kind = 'l' AND c.post_id = l.id
+FROM etl.stg_daily_kpis__listings l   -- the changed listings are the batch's: its own rows
 LEFT JOIN merchant_segment ms ON ms.merchant_id = l.merchant_id
 LEFT JOIN app.trims tr ON tr.id = l.trim_id
 LEFT JOIN app.series se ON se.id = tr.series_id
+WHERE l.id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM etl.excluded_rows x
+                  WHERE x.job = current_setting('etl.job', true)
+                    AND x.source_table = 'app.listings' AND x.row_key = l.id::text)
 UNION ALL
 SELECT 'r', r.id, coalesce(ms.tier_level, 0)::smallint, coalesce(ms.merchant_type, 'unknown'),
        se.brand_id, mart.cn_date(r.created_at),
@@ -265,13 +270,16 @@ CREATE TEMP TABLE match_moves_now ON COMMIT DROP AS
 SELECT mt.id AS match_id, coalesce(ms.tier_level, 0)::smallint AS tier_level,
        coalesce(ms.merchant_type, 'unknown') AS merchant_type, se.brand_id,
        mart.cn_date(mt.created_at) AS day
-FROM etl.clean_matches mt
-JOIN changed_matches c ON c.id = mt.id
+FROM etl.stg_daily_kpis__matches mt   -- the batch's own rows, as for the listings
 LEFT JOIN app.requests r ON r.id = mt.request_id
 LEFT JOIN merchant_segment ms ON ms.merchant_id = r.merchant_id
 LEFT JOIN app.listings l ON l.id = mt.listing_id
 LEFT JOIN app.trims tr ON tr.id = l.trim_id
-LEFT JOIN app.series se ON se.id = tr.series_id;
+LEFT JOIN app.series se ON se.id = tr.series_id
+WHERE mt.id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM etl.excluded_rows x
+                  WHERE x.job = current_setting('etl.job', true)
+                    AND x.source_table = 'ops.matches' AND x.row_key = mt.id::text);
 CREATE TEMP TABLE changed_orders ON COMMIT DROP AS
 SELECT DISTINCT id FROM etl.stg_daily_kpis__orders WHERE id IS NOT NULL;
 CREATE TEMP TABLE order_moves_now ON COMMIT DROP AS
