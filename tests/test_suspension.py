@@ -152,3 +152,19 @@ def test_the_directory_shows_a_suspended_merchants_grade_as_suspended(engine, ma
     by_name = table.set_index("车商名称")
     assert by_name.loc["暂停车商", ["信用等级", "VIP 等级"]].tolist() == ["已暂停", "已暂停"]
     assert by_name.loc["顶级车商", ["信用等级", "VIP 等级"]].astype(str).tolist() == ["AAA", "0"]
+
+
+def test_the_ratings_export_withholds_a_suspended_merchants_terms(engine, make_actor, rated):
+    import csv
+    import io
+
+    from console import db
+    with db.transaction() as conn:
+        data = credit.export_csv(conn=conn, actor=make_actor("risk"), grade=None)
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    header = rows[1]
+    by_name = {r[header.index("name")]: r for r in rows[2:]}
+    pick = [header.index(c) for c in ("grade", "effective_grade", "loan_limit", "vip_eligible",
+                                      "on_hold")]
+    assert [by_name["暂停车商"][i] for i in pick] == ["", "", "", "", "suspended"]
+    assert [by_name["顶级车商"][i] for i in pick][1:] == ["AAA", "5000000.00", "True", ""]

@@ -553,7 +553,7 @@ def _defined(value: float) -> float | None:
 # ---------------------------------------------------------------- export
 EXPORT_COLUMNS = ("merchant_id", "name", "city", "merchant_type", "score", "grade",
                   "effective_grade", "is_override", "insufficient_history", "loan_limit",
-                  "vip_eligible", "scored_at")
+                  "vip_eligible", "scored_at", "on_hold")
 
 
 @requires(*MONITORS)
@@ -566,12 +566,15 @@ def export_csv(*, conn: Connection, actor: Actor, grade: str | None = None) -> b
     frame = db.fetch_df(conn, """
         SELECT c.merchant_id, m.name, ci.name AS city, m.merchant_type, c.score, c.grade,
                c.effective_grade, c.is_override, c.insufficient_history, c.loan_limit,
-               c.vip_eligible, c.scored_at
+               c.vip_eligible, c.scored_at, m.status
         FROM ops.merchant_credit c
         JOIN app.merchants m ON m.id = c.merchant_id
         JOIN app.cities ci ON ci.id = m.city_id
-        WHERE CAST(:grade AS text) IS NULL OR c.effective_grade = :grade
-        ORDER BY c.score DESC, c.merchant_id""", grade=grade)
+        WHERE CAST(:grade AS text) IS NULL
+           OR (c.effective_grade = :grade AND m.status <> ALL (CAST(:on_hold AS text[])))
+        ORDER BY c.score DESC, c.merchant_id""", grade=grade, on_hold=list(ON_HOLD))
+    # A suspended merchant's terms do not hold: empty in the file, its status in on_hold.
+    frame = withhold_terms(frame)
     return audited_csv(conn=conn, actor=actor, export="credit_ratings",
                        filters={"effective_grade": grade}, entity_type="credit",
                        frame=frame.reindex(columns=list(EXPORT_COLUMNS)),
