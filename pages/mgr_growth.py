@@ -280,6 +280,8 @@ def kpi_value(metric: str, value: float | None) -> str:
 def kpi_delta(row: pd.Series, grain: str) -> str | None:
     """The change as the card shows it; a period in progress says so instead of a drop.
     An ASCII minus: Streamlit colours the delta by its leading "-"."""
+    if row.get("partial") == "stale":
+        return t("growth.kpi.stale_delta")
     if row.get("partial"):
         return t(f"growth.kpi.partial_delta.{grain}")
     change = row["change"]
@@ -354,6 +356,9 @@ with tab_kpis:
             st.caption(t("growth.kpi.no_previous", current=report.current_period))
         if report.current_partial:
             st.caption(t("growth.kpi.partial"))
+        if report.sources_stopped is not None:
+            st.warning(t("growth.kpi.sources_stopped", at=fmt_time(report.sources_stopped)),
+                       icon=":material/schedule:")
         if report.basis != "platform":
             st.caption(t(f"growth.kpi.basis.{report.basis}"))
         cards = report.comparison.set_index("metric")

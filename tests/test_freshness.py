@@ -138,7 +138,8 @@ def test_a_week_in_progress_is_partial_not_a_drop(engine, make_actor, move_clock
                         filters=GrowthFilters(start=date(2026, 3, 16), end=date(2026, 3, 31)))
     assert (r.current_period, r.current_partial) == (date(2026, 3, 16), True)
     cmp = r.comparison.set_index("metric")
-    assert cmp.loc["new_registrations", ["previous", "change", "partial"]].tolist() == [5, None, True]
+    assert cmp.loc["new_registrations", ["previous", "change", "partial"]].tolist() == [
+        5, None, "in_progress"]
     assert cmp["change"].isna().all()
 
 
@@ -183,3 +184,36 @@ def test_the_growth_badge_says_stale_with_the_newest_event(engine, sources, move
     assert "数据已过时：11 天无新数据" in text and "校验通过" not in text
     assert any(c.value.endswith("· 最新源事件 2026-03-25 09:00（11 天前，超过阈值 36 小时）")
                for c in at_.caption)
+
+
+def test_a_period_the_sources_stopped_feeding_is_not_a_drop(engine, sources, move_clock,
+                                                             make_actor):
+    manager = make_actor("manager")
+    growth_rows.insert_all(engine)
+    with engine.begin() as conn:   # the sources' last event: Wednesday 03-18 10:00
+        conn.execute(sa.text("UPDATE app.events SET occurred_at = :t WHERE occurred_at < :f"),
+                     {"t": at("2026-03-18 10:00"), "f": at("2026-12-01 00:00")})
+        conn.execute(sa.text("UPDATE app.listings SET published_at = :t"), {"t": at("2026-03-17 10:00")})
+        conn.execute(sa.text("UPDATE app.merchants SET registered_at = :t"), {"t": at("2026-03-16 10:00")})
+    move_clock("2026-03-30 09:00")     # twelve days later
+    week = GrowthFilters(start=date(2026, 3, 9), end=date(2026, 3, 22))
+    with engine.connect() as conn:
+        r = growth.kpis(conn=conn, actor=manager, grain="week", filters=week)
+    # the week of 03-16 is whole by the calendar, but the sources stopped on its Wednesday
+    assert (r.current_period, r.current_partial, r.sources_stopped) == (
+        date(2026, 3, 16), False, at("2026-03-18 10:00"))
+    cmp = r.comparison.set_index("metric")
+    assert cmp.loc["new_registrations", ["current", "previous", "change", "partial"]].tolist() == [
+        10, 5, None, "stale"]
+    at_ = page_script_as(manager, "pages/mgr_growth.py", lang="zh")
+    at_.date_input(key="g_dates").set_value((date(2026, 3, 9), date(2026, 3, 22))).run()
+    assert {m.delta for m in at_.metric} == {"源数据停更"}
+    assert "源数据自 2026-03-18 10:00 起没有新事件：本期数字不完整，不与上期比较。" in [
+        w.value for w in at_.warning]
+    # fresh sources again (a registration an hour before the clock): compared as usual
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE app.merchants SET registered_at = :t"), {"t": at("2026-03-30 08:00")})
+    with engine.connect() as conn:
+        again = growth.kpis(conn=conn, actor=manager, grain="week", filters=week)
+    assert again.sources_stopped is None
+    assert again.comparison.set_index("metric").loc["new_registrations", "change"] == 1.0

@@ -20,8 +20,10 @@ approx = pytest.approx
 
 @pytest.fixture
 def data(engine, make_actor):
+    from tests.test_growth_page import recent_source_event
     bd = make_actor("bd", username="wangbd")
     growth_rows.insert_all(engine, bd_owner_id=bd.id)
+    recent_source_event(engine)     # the sources are fresh: periods are compared
     return make_actor("manager")
 
 
@@ -431,8 +433,6 @@ def test_supply_demand_filters_brand_and_type(engine, data):
 
 # ---------------------------------------------------------------- freshness
 def test_freshness_per_chart(engine, data):
-    from tests.test_growth_page import recent_source_event
-    recent_source_event(engine)     # fresh sources: the states speak of runs and validation
     with engine.begin() as conn:
         growth_rows.log_run(conn, job="funnel", marts=["funnel_facts"], status="succeeded",
                             finished="2026-04-06 09:05", checks=[True, True])

@@ -32,7 +32,10 @@ EXPORT_MAX_ROWS = 50_000
 CHAIN_ENTITY = ("audit_log", "chain")     # where a verification records its result
 
 # Fields whose value is a staff id: shown as the person's display name.
-STAFF_FIELDS = frozenset({"assignee_id", "owner_id", "bd_owner_id", "actor_id", "staff_id"})
+STAFF_FIELDS = frozenset({"assignee_id", "owner_id", "bd_owner_id", "actor_id", "staff_id",
+                          "proposed_by", "approved_by", "decided_by"})
+# Amounts in yuan (their labels say so): thousands separators, cents only when there are some.
+MONEY_FIELDS = frozenset({"deposit", "seller_amount", "buyer_amount", "amount"})
 # Where a field's value is an enumeration, the catalogue groups it may belong to, in order.
 ENUM_FIELDS = {
     "status": ("cert_status", "merchant_status", "listing_status", "request_status",
@@ -94,6 +97,12 @@ def value_text(field: str, value: Any, *, lang: str, staff: dict[int, str]) -> s
         return fmt.MISSING
     if isinstance(value, bool):
         return translate("audit.value.yes" if value else "audit.value.no", lang)
+    if field in MONEY_FIELDS and not isinstance(value, bool):
+        try:
+            amount = float(value)
+        except (TypeError, ValueError):
+            return str(value)
+        return fmt.number(amount, digits=0 if amount.is_integer() else 2)
     if field in STAFF_FIELDS and isinstance(value, int):
         return staff.get(value, f"#{value}")
     if field == "roles" and isinstance(value, list):

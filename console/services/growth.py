@@ -539,6 +539,9 @@ class KpiReport:
     current_period: date | None
     previous_period: date | None
     current_partial: bool = False  # the compared period runs past the range (in progress)
+    # The newest source event, when the sources went stale before the compared period ended
+    # (its figures are missing data: not compared); None otherwise.
+    sources_stopped: datetime | None = None
     milestone: int = MILESTONE_POSTS
     payment_mix: pd.DataFrame = field(default_factory=pd.DataFrame)  # channel, amount, share
     basis: str = "platform"        # platform | segment | brand: see kpi_basis
@@ -568,15 +571,24 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
         match = frame[frame["period_start"] == before]
         previous = match.iloc[0] if not match.empty else None
     partial = bool(current is not None and _is_partial(current["period_start"], grain, filters.end))
+    # Sources gone quiet (stale) before the period ended: its zeros are missing data, not
+    # a collapse, so it is not compared either.
+    sources = source_freshness(conn, ["daily_kpis"])["daily_kpis"]
+    uncovered = bool(current is not None and not partial and sources.stale and (
+        sources.newest_event is None
+        or _next_period_start(current["period_start"], grain)
+        > sources.newest_event.astimezone(clock.business_tz()).date() + timedelta(days=1)))
     if not series.empty:
         series = series.assign(partial=[_is_partial(p, grain, filters.end)
                                         for p in series["period_start"]])
     return KpiReport(
         grain=grain, series=series,
-        comparison=_compare(current, previous, partial=partial),
+        comparison=_compare(current, previous,
+                            partial="in_progress" if partial else "stale" if uncovered else None),
         current_period=current["period_start"] if current is not None else None,
         previous_period=previous["period_start"] if previous is not None else None,
         current_partial=partial,
+        sources_stopped=sources.newest_event if uncovered else None,
         payment_mix=_payment_mix(series),
         basis=basis,
         unavailable=_unavailable(basis, grain),
@@ -645,9 +657,10 @@ def _share(num: pd.Series, den: pd.Series) -> pd.Series:
 
 
 def _compare(current: pd.Series | None, previous: pd.Series | None, *,
-             partial: bool = False) -> pd.DataFrame:
-    """Each metric now and before, and the change; a period still in progress is never
-    compared (its week of two days against a whole week would read as a collapse): its
+             partial: str | None = None) -> pd.DataFrame:
+    """Each metric now and before, and the change. A period still in progress
+    (``partial='in_progress'``: two days of a week against a whole week would read as a
+    collapse) or one the sources stopped feeding (``'stale'``) is never compared: its
     change is None and ``partial`` says why."""
     rows = []
     for metric, kind in KPI_METRICS:
@@ -660,7 +673,7 @@ def _compare(current: pd.Series | None, previous: pd.Series | None, *,
         else:
             change = (cur - prev) / prev if prev else None
         rows.append({"metric": metric, "current": cur, "previous": prev,
-                     "change": change, "change_kind": kind, "partial": partial})
+                     "change": change, "change_kind": kind, "partial": partial or False})
     # object dtype keeps None as None ("no figure"), not NaN
     return pd.DataFrame(rows, columns=["metric", "current", "previous", "change", "change_kind",
                                        "partial"], dtype=object)
