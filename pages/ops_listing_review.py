@@ -4,6 +4,7 @@ from datetime import timedelta
 import streamlit as st
 
 from console import clock, fmt
+from console.i18n import has_key
 from console.services import flag_evidence
 from console.services import listing_review as lr
 from console.services.listing_review import FlagFilters
@@ -203,6 +204,10 @@ with history:
 with timeline:
     for item in fv.timeline.itertuples():
         what = item.text if item.kind == "note" else t(f"trust.action.{item.action.split('.')[-1]}")
+        if item.kind != "note" and item.text:  # the decision's note (or its reason code)
+            said = t(f"trust.reason.{item.text}") if has_key(f"trust.reason.{item.text}") \
+                else item.text
+            what = t("ops.timeline.with_note", what=what, note=said)
         st.markdown(f"`{fmt.when(item.at)}` **{item.who or t('trust.system')}** · {what}")
     if actor.has("ops"):
         with st.form("flag_note", clear_on_submit=True):

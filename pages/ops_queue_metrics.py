@@ -36,6 +36,9 @@ with left:
         fig = px.bar(df, x="reviewer", y="n", color="decision",
                      labels={"reviewer": t("trust.metrics.reviewer"), "n": t("trust.metrics.decisions"),
                              "decision": t("trust.metrics.decision")})
+        fig.update_yaxes(tickformat=",d", rangemode="tozero",
+                         dtick=1 if m.decisions_per_reviewer.groupby("reviewer")["n"].sum().max()
+                         <= 10 else None)   # decisions are counted in whole numbers
         st.plotly_chart(fig, width="stretch")
 with right:
     st.subheader(t("trust.metrics.approval_by_check"))

@@ -190,6 +190,9 @@ def test_no_decision_is_preselected_and_a_take_down_needs_a_note(engine, make_ac
     assert tr.value(engine, "SELECT status FROM app.listings") == "taken_down"
     assert tr.value(engine, "SELECT after->>'note' FROM ops.audit_log "
                             "WHERE action = 'listing_flag.confirmed'") == "车架号与行驶证不符"
+    flag = tr.value(engine, "SELECT id FROM ops.listing_flags")
+    at = opened(ops, "pages/ops_listing_review.py", {"flag": str(flag)})
+    assert f"**{ops.display_name}** · 确认违规：车架号与行驶证不符" in texts(at)   # its timeline
 
 
 def test_next_refuses_at_the_cap_and_says_how_many_are_held(engine, make_actor, seeded,
