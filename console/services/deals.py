@@ -116,8 +116,6 @@ def move_stage(*, conn: Connection, actor: Actor, match_id: int, to_stage: str,
         after.update(lost_reason=lost_reason, lost_note=note)
     if override:
         after["override"] = True
-    if note is not None:
-        after["note"] = note
     # The decision's words are part of its audit row: the override's reason, else the note.
     write_audit(conn=conn, actor_id=actor.id, action="match.move", entity_type="match",
                 entity_id=match_id, before={"stage": from_stage}, after=after,
