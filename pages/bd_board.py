@@ -144,7 +144,7 @@ def card_dialog(card_id: int) -> None:
                                   index=moves.index(deals.NEXT_STAGE[card["stage"]]),
                                   format_func=lambda s: enum_label("match_stage", s))
                 why = st.selectbox(t("matching.board.lost_reason"), list(deals.LOST_REASONS),
-                                   key="d_lost_reason",
+                                   key="d_lost_reason", index=None,   # no reason preselected
                                    format_func=lambda r: t(f"matching.lost.{r}"),
                                    help=t("board.lost_reason_help"))
                 note = st.text_area(t("board.move_note"), key="d_move_note", height=68)

@@ -418,3 +418,20 @@ def test_a_bad_value_filter_is_refused_once_in_words(engine, world, make_actor):
     with pytest.raises(InvalidInput) as err:
         board(engine, bd, filters=deals.BoardFilters(value_min=-1.0))
     assert err.value.key == "board.error.bad_value"
+
+
+def test_lost_from_the_dialog_needs_a_chosen_reason(engine, world, make_actor):
+    bd = make_actor("bd")
+    card = make_card(engine, world, bd)
+    at = app_as(bd)
+    at.query_params["card"] = str(card)
+    at.switch_page("pages/bd_board.py").run()
+    assert at.selectbox(key="d_lost_reason").value is None          # nothing preselected
+    at.selectbox(key="d_move_to").set_value("lost")
+    at.text_area(key="d_move_note").input("买家不要了")
+    at.button(key="d_move_submit").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["请从列表中选择失败原因。"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT stage FROM ops.matches WHERE id = :id"),
+                            {"id": card}).scalar() == "suggested"
