@@ -284,3 +284,13 @@ def test_a_merchant_record_carries_its_name_and_the_status_in_words(engine, make
     [row] = search(manager, AuditFilters(entity_type="merchant", entity_id=str(m))).to_dict("records")
     assert (row["actor"], row["action"], row["record"], row["changes"], row["reason"]) == (
         "OPS1", "暂停商户", f"商户 #{m} 京四汽车", "状态：正常 → 已暂停", "other: 多次虚假报价")
+
+
+def test_forged_filters_are_refused_with_the_catalogues_words(logged):
+    for forged, key in ((AuditFilters(date_from=date(1990, 1, 1)), "input.date"),
+                        (AuditFilters(entity_id="x" * 200), "input.text"),
+                        (AuditFilters(actor_id=0), "input.id")):
+        with pytest.raises(InvalidInput) as err:
+            search(logged["admin"], forged)
+        assert err.value.key == key
+        assert has_key(err.value.key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from console import db, fmt
 from console.audit import ChainBreak, ChainReport, verify_chain, write_audit
+from console.boundary import Text
 from console.clock import business_tz
 from console.errors import InvalidInput
 from console.exports import audited_csv
@@ -173,7 +174,7 @@ class AuditFilters:
     actor_id: int | None = None
     action: str | None = None
     entity_type: str | None = None
-    entity_id: str = ""
+    entity_id: Annotated[str, Text(max=40)] = ""   # entity ids are numbers or short codes
     date_from: date | None = None
     date_to: date | None = None
 
