@@ -36,17 +36,21 @@ For the page that shows the record, at its top:
 
 List filters a home tile opens a list with (FILTERS below) are read with
 ``requested_choice(page, name)``: the value if it is one the page knows, else None after
-a refusal on screen. The parameters, per page (pages owned by other people read theirs):
+a refusal on screen. The tiles and the filter each opens are console/services/home.py LINKS;
+tests/test_links.py holds every LINKS value to FILTERS. The parameters, per page:
 
-    cert-queue      status=pending|in_review  assignee=none|me  sla=late
-    listing-review  status=pending|in_review  assignee=none|me  sla=late
-    leads           view=pool|mine
+    cert-queue      status=pending|in_review  assignee=none|me  sla=late   (the queue's page)
+    listing-review  status=pending|in_review  assignee=none|me  sla=late   (the review page)
+    leads           view=pool|mine                                         (the leads page)
     board           scope=mine  due=overdue   (due=overdue: next action in the past)
-    merchants       owner=me
-    staff           status=active|locked
-    credit-overrides  view=to_approve|mine
-    data-quality    runs=failed_24h
-    disputes        status=open
+    merchants       owner=me                  (read by pages/merchant_directory.py)
+    staff           status=active|locked      (read by pages/admin_staff.py)
+    credit-overrides  view=to_approve|mine    (read by pages/risk_overrides.py)
+    data-quality    runs=failed_24h           (the data-quality page)
+    disputes        status=open               (the dispute desk)
+
+A page marked "(the … page)" reads its parameters itself: its owner calls
+requested_choice(url_path, name) / requested_id(kind) at the top of the page.
 
 Values are never echoed back into the page: a hostile query string (script, SQL, a huge
 number) only ever produces the catalogue's refusal.
