@@ -296,3 +296,48 @@ def test_the_admin_page_lists_the_sessions_and_ends_one(engine, console_engine, 
         assert conn.execute(sa.text(
             "SELECT reason FROM ops.audit_log WHERE action = 'staff.end_session'")).scalar() == \
             "phone lost on the metro"
+
+
+@pytest.fixture
+def as_served(monkeypatch):
+    """AppTest as the console is served (console/ui/launch.py): AppTest resets Streamlit's
+    pages/ folder flag before every run, so from the second run on it would run a page file
+    whose name matches the page's URL (pages/home.py for /home) bare, without app.py and its
+    sidebar. Keep the flag off, as the launcher does."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def test_the_sign_in_form_opens_a_remembered_session_and_sign_out_ends_it(engine,
+                                                                          make_actor,
+                                                                          as_served):
+    person = make_actor("bd", username="dora")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = "zh"
+    at.run()
+    at.text_input(key="login_username").input("dora")
+    at.text_input(key="login_password").input(TEST_PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    session_id = at.session_state["session_id"]
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT staff_id, ended_at FROM ops.staff_sessions WHERE id = :id"),
+            {"id": session_id}).one()
+    assert tuple(row) == (person.id, None)
+    assert sessions.is_token(at.session_state["_session_cookie_token"])   # for the cookie
+    next(b for b in at.sidebar.button if b.label == "退出登录").click().run()
+    assert "staff_id" not in at.session_state
+    assert "_session_cookie_token" not in at.session_state
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT ended_reason, ended_by FROM ops.staff_sessions WHERE id = :id"),
+            {"id": session_id}).one() == ("sign_out", person.id)
+    assert audit_actions(engine, person.id) == ["staff.sign_in", "staff.sign_out"]
