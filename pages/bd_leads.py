@@ -139,12 +139,16 @@ if actor.has("manager"):
         elif staff is not None:
             people = dict(zip(staff["id"], staff["display_name"]))
             with st.form("assign"):
-                rid = st.number_input(t("matching.leads.request_id"), min_value=1, step=1)
+                # No min_value: the service refuses a bad id in the person's language.
+                rid = st.number_input(t("matching.leads.request_id"), value=None, step=1,
+                                      key="assign_rid")
                 to = st.selectbox(t("matching.leads.assignee"), list(people), format_func=people.get)
                 reason = st.text_input(t("common.reason"))
                 if st.form_submit_button(t("matching.leads.assign"), type="primary"):
-                    if run_action(leads.assign_lead, actor=actor, request_id=int(rid),
-                                  to_staff_id=int(to), reason=reason):
+                    if rid is None:
+                        st.error(t("input.id"))
+                    elif run_action(leads.assign_lead, actor=actor, request_id=int(rid),
+                                    to_staff_id=int(to), reason=reason):
                         flash(t("common.done"))
                         st.rerun()
             team = run_query(leads.my_leads, actor=actor, scope="team")

@@ -142,3 +142,13 @@ def test_a_request_link_opens_my_lead(engine, make_actor, lead):
     assert not at.exception
     assert [i.value for i in at.info][:1] == [
         f"寻车 #{lead} 不在你的线索中（可能在线索池里，或由同事负责）。"]
+
+
+def test_assigning_a_bad_request_id_is_refused_in_the_readers_language(engine, make_actor, lead):
+    boss = make_actor("manager")
+    make_actor("bd")
+    at = app_as(boss, page="pages/bd_leads.py")
+    at.number_input(key="assign_rid").set_value(-3)
+    next(b for b in at.button if b.label == "分配线索").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["编号无效：须为正整数。"]
