@@ -86,7 +86,10 @@ def test_bd_searches_the_board_moves_a_card_and_still_sees_it(live_console, engi
         dialog.locator(".st-key-d_move_submit button").click()
         page.get_by_text("已移至“失败”。").wait_for()
         wait_idle(page)
-        assert page.locator(f".st-key-card_{card_id}").is_visible()      # in 失败, pinned
-        assert page.evaluate(COLUMN_OF, card_id) == 5
+        # In 失败 now, pinned, and only there (the run's leftovers are gone once it ends).
+        page.wait_for_function(
+            f"() => document.querySelectorAll('.st-key-card_{card_id}').length === 1"
+            f" && ({COLUMN_OF})({card_id}) === 5", timeout=10_000)
+        assert page.locator(f".st-key-card_{card_id}").is_visible()
         page.screenshot(path="/tmp/bd_journey_done.png", full_page=True)
     assert tuple(card(engine))[1:] == ("lost", bd.id, "price_gap", "买家嫌贵，差价两千")
