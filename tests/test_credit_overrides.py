@@ -191,16 +191,19 @@ def test_override_inbox_and_rate(engine, make_actor, scored):
 
 def test_expiry_dates_are_shanghai_dates_whatever_the_server_clock(engine, make_actor, scored,
                                                                      monkeypatch):
-    from datetime import datetime, timezone
+    from datetime import datetime, time, timezone
 
     from console import clock
-    # 21:40 UTC on 11-29 is 05:40 on 11-30 in Shanghai: "today" is the 30th for staff.
-    at = datetime(2026, 11, 29, 21, 40, tzinfo=timezone.utc).astimezone(clock.business_tz())
+    # 21:40 UTC is 05:40 the next morning in Shanghai: "today" is that next day for staff.
+    # The day is a future one, so the database's own "expires after it was proposed" holds.
+    staff_day = clock.today() + timedelta(days=3)
+    utc_evening = datetime.combine(staff_day - timedelta(days=1), time(21, 40), tzinfo=timezone.utc)
+    at = utc_evening.astimezone(clock.business_tz())
     monkeypatch.setattr(clock, "now", lambda: at)
-    assert clock.today() == date(2026, 11, 30)
+    assert clock.today() == staff_day
     with pytest.raises(InvalidInput):
-        propose(engine, make_actor("risk"), scored["weak"], expires_on=date(2026, 11, 29))
-    assert propose(engine, make_actor("risk"), scored["weak"], expires_on=date(2026, 11, 30)) > 0
+        propose(engine, make_actor("risk"), scored["weak"], expires_on=staff_day - timedelta(days=1))
+    assert propose(engine, make_actor("risk"), scored["weak"], expires_on=staff_day) > 0
 
 
 def test_a_scoring_run_does_not_hold_the_audit_chain_while_it_scores(engine, make_actor, scored,

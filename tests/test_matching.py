@@ -1,11 +1,12 @@
 """Automatic suggestions on hand-built cases: candidate rules, score order, recompute paths."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from console import clock
 from console.services import matching
 from tests.test_matching_support import AS_OF, build_world
 
@@ -41,8 +42,8 @@ def full(engine, k: int = 5):
     ({"price": 190_000}, True),                       # exactly the max is fine
     ({"quantity": 2}, False),                         # buyer wants 3
     ({"quantity": 3}, True),
-    ({"available_from": date(2026, 4, 2)}, False),   # needed by 2026-04-01
-    ({"available_from": date(2026, 4, 1)}, True),
+    ({"days_after_need": 1}, False),                  # available the day after it is needed
+    ({"days_after_need": 0}, True),                   # available on the day it is needed
     ({"status": "sold"}, False),
     ({"trim": "b"}, False),                           # other trim of the series
     ({"trim": "other"}, False),
@@ -50,9 +51,13 @@ def full(engine, k: int = 5):
 def test_candidate_rules(engine, world, change, expected_match):
     buyer, seller = world.merchant(), world.merchant()
     trim = {"b": world.trim_b, "other": world.other_series_trim}.get(change.pop("trim", None))
+    needed_by = clock.today() + timedelta(days=60)
+    if "days_after_need" in change:
+        change["available_from"] = needed_by + timedelta(days=change.pop("days_after_need"))
     listing = world.listing(merchant_id=seller, quantity=change.pop("quantity", 5),
                             trim_id=trim, **change)
-    req = world.request(merchant_id=buyer, colors=["白", "黑"], quantity=3, max_price=190_000)
+    req = world.request(merchant_id=buyer, colors=["白", "黑"], quantity=3, max_price=190_000,
+                        needed_by=needed_by)
     full(engine)
     assert suggested(engine, req) == ([listing] if expected_match else [])
 

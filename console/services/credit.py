@@ -286,6 +286,10 @@ def propose_override(*, conn: Connection, actor: Actor, merchant_id: int, new_gr
                 from_grade=current["effective_grade"], new_grade=new_grade, code=reason_code,
                 reason=reason.strip(), exp=expiry_instant(expires_on), by=actor.id)
     except sa.exc.IntegrityError as err:
+        # Only the one-open-proposal index means "already proposed"; any other violation is
+        # a bug the console reports as such, not as a refusal in the wrong words.
+        if getattr(err.orig, "pgcode", None) != "23505":
+            raise
         raise Conflict("credit.error.open_proposal_exists") from err
     write_audit(conn=conn, actor_id=actor.id, action="credit.override.propose",
                 entity_type="credit_override", entity_id=override_id,
