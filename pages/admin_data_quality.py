@@ -8,6 +8,7 @@ from console.services import data_quality as dq
 from console.settings import get_settings
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
+from console.ui.links import requested_choice
 
 actor = require_actor()
 st.title(t("dq.title"))
@@ -79,9 +80,15 @@ if sources is not None and not sources.empty:
 
 # ---------------------------------------------------------------- run history
 st.subheader(t("dq.history"))
-job_filter = st.selectbox(t("dq.filter.job"), [""] + jobs,
+# The admin home tile "failed runs (24 h)" opens this list with ?runs=failed_24h: the
+# toggle starts on once per link and stays the person's to switch off.
+if requested_choice("data-quality", "runs") == "failed_24h" and "dq_failed_24h" not in st.session_state:
+    st.session_state["dq_failed_24h"] = True
+c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+job_filter = c1.selectbox(t("dq.filter.job"), [""] + jobs,
                           format_func=lambda j: j or t("dq.filter.all"))
-history = run_query(dq.run_history, actor=actor, job=job_filter or None)
+failed_24h = c2.toggle(t("shell.dq.failed_24h"), key="dq_failed_24h")
+history = run_query(dq.run_history, actor=actor, job=job_filter or None, failed_24h=failed_24h)
 if history is not None:
     if history.empty:
         st.info(t("common.none"))

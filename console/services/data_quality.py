@@ -29,7 +29,9 @@ def job_names(*, conn: Connection, actor: Actor) -> list[str]:
 
 @requires(*READERS)
 def run_history(*, conn: Connection, actor: Actor, job: str | None = None,
-                limit: int = 200) -> pd.DataFrame:
+                failed_24h: bool = False, limit: int = 200) -> pd.DataFrame:
+    """ETL runs, newest first; ``failed_24h``: only the runs that failed in the last 24
+    hours (what the admin home tile counts and opens this list with)."""
     return db.fetch_df(conn, """
         SELECT id AS run_id, job, status, full_refresh, triggered_by, started_at, finished_at,
                round(extract(epoch FROM finished_at - started_at)::numeric, 1) AS seconds,
@@ -37,7 +39,9 @@ def run_history(*, conn: Connection, actor: Actor, job: str | None = None,
                watermark_before, watermark_after, error_text
         FROM etl.runs
         WHERE (CAST(:job AS text) IS NULL OR job = :job)
-        ORDER BY id DESC LIMIT :n""", job=job, n=limit)
+          AND (NOT :failed_24h
+               OR (status = 'failed' AND started_at >= now() - interval '24 hours'))
+        ORDER BY id DESC LIMIT :n""", job=job, failed_24h=failed_24h, n=limit)
 
 
 @requires(*READERS)
