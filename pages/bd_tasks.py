@@ -7,18 +7,22 @@ from console.services import deals
 from console.ui import enum_label, lang, pager, require_actor, run_query, t
 from console.ui.links import open_record
 
-PAGE_SIZE = 30
+PAGE_SIZE = deals.TASKS_PER_PAGE
 actor = require_actor()
 st.title(t("tasks.title"))
-due = run_query(deals.tasks, actor=actor)
+# One page from the database (a busy BD has thousands due); the pager's page is kept in
+# session state, so a click on it reruns with the new page.
+offset = (st.session_state.get("tasks__page", 1) - 1) * PAGE_SIZE
+due = run_query(deals.due_tasks, actor=actor, offset=offset, limit=PAGE_SIZE)
 if due is None:
     st.stop()
-if due.empty:
+if due.total == 0:
     st.info(t("tasks.none"))
     st.stop()
-st.caption(t("tasks.caption", n=len(due)))
-offset = pager(key="tasks", total=len(due), page_size=PAGE_SIZE)
-for card in due.iloc[offset:offset + PAGE_SIZE].itertuples():
+st.caption(t("tasks.caption", n=due.total))
+if pager(key="tasks", total=due.total, page_size=PAGE_SIZE) != offset:
+    st.rerun()   # a page button was clicked, or the list shrank below this page
+for card in due.rows.itertuples():
     with st.container(border=True, key=f"task_{card.id}"):
         left, right = st.columns([5, 1], vertical_alignment="center")
         badge = (f":orange-badge[{t('tasks.overdue')}]" if card.overdue   # its time has passed
