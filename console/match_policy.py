@@ -15,6 +15,53 @@ from console.settings import DEFAULT_ROT_DAYS, get_settings
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScorePolicy:
+    """How a suggestion is scored (issue 16). One point is 1% of the buyer's maximum price.
+
+    - cost: what the buyer saves against their maximum, per car, on the delivered cost
+      (price + freight), continuously and without a cap: ``100 x (max - delivered) / max``.
+      Freight per car = rate x road km; road km = ``road_factor`` x great-circle km; the rate
+      is the consolidated one, lower for a lot that fills a large carrier (brief section 6).
+    - a discount more than ``norm_gap_points`` beyond the series' usual one (ops.series_norms,
+      the line the authenticity scan flags at) is suspect: the price counts as if it were at
+      the usual discount, and each point beyond the line costs ``norm_penalty_per_point``. It
+      lowers the score, never raises it: such a car ranks below an ordinary one.
+    - credit: ``credit_points`` x the grade's value (console/grades.py; unrated: half).
+    - response: ``response_points`` x the seller's response rate (Laplace-smoothed).
+    - freshness: ``freshness_points`` x 0.5 ** (days since the stock was last confirmed /
+      ``freshness_half_life_days``): a gentle decay that never reaches zero.
+    The trust components are worth a few percent of the price: a buyer pays a little more to
+    a seller who answers and has a good grade, not 10% more.
+    """
+
+    freight_yuan_per_car_km: float = 1.5
+    freight_full_load_cars: int = 8
+    freight_full_load_yuan_per_car_km: float = 1.0
+    road_factor: float = 1.25
+    norm_gap_points: float = 8.0
+    norm_penalty_per_point: float = 1.0
+    norm_min_sample: int = 5          # listings a series needs to be its own basis (as the scan)
+    credit_points: float = 4.0
+    response_points: float = 3.0
+    freshness_points: float = 2.0
+    freshness_half_life_days: float = 7.0
+
+    @classmethod
+    def from_env(cls) -> ScorePolicy:
+        s = get_settings()
+        return cls(freight_yuan_per_car_km=s.freight_yuan_per_car_km,
+                   freight_full_load_cars=s.freight_full_load_cars,
+                   freight_full_load_yuan_per_car_km=s.freight_full_load_yuan_per_car_km,
+                   road_factor=s.road_factor, norm_gap_points=s.listing_price_gap_points)
+
+    def freight_rate(self, cars: int) -> float:
+        """Yuan per car and great-circle km for a lot of ``cars`` (road factor included)."""
+        per_km = (self.freight_full_load_yuan_per_car_km if cars >= self.freight_full_load_cars
+                  else self.freight_yuan_per_car_km)
+        return per_km * self.road_factor
+
+
+@dataclass(frozen=True, kw_only=True)
 class MatchPolicy:
     """Matchmaking knobs; ``current()`` gives the configured ones."""
 
@@ -25,13 +72,15 @@ class MatchPolicy:
     notify_daily_cap: int = 3         # new-match notifications per merchant per day
     quiet_start_hour: int = 22        # quiet hours in Asia/Shanghai: 22:00 ..
     quiet_end_hour: int = 8           # .. 08:00
+    score: ScorePolicy = field(default_factory=lambda: ScorePolicy())
 
     @classmethod
     def from_env(cls) -> MatchPolicy:
         """The policy of the one settings object (read from the environment once)."""
         s = get_settings()
         return cls(top_k=s.match_top_k, lead_cap=s.lead_cap, lead_idle_hours=s.lead_idle_hours,
-                   rot_days=s.rot_days, notify_daily_cap=s.notify_daily_cap)
+                   rot_days=s.rot_days, notify_daily_cap=s.notify_daily_cap,
+                   score=ScorePolicy.from_env())
 
 
 def current() -> MatchPolicy:

@@ -56,6 +56,12 @@ class Settings:
     lead_idle_hours: int = 48
     rot_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ROT_DAYS))
     notify_daily_cap: int = 3
+    # Freight in the match score's delivered cost (brief section 6: consolidated long-haul
+    # car carriers cost 1-2 yuan per car-km; road km are 1.2-1.3 x the great-circle km).
+    freight_yuan_per_car_km: float = 1.5
+    freight_full_load_cars: int = 8              # a lot this large fills a large carrier
+    freight_full_load_yuan_per_car_km: float = 1.0
+    road_factor: float = 1.25
     # Escrow disputes: a decision over this many yuan needs a second risk officer (four eyes).
     dispute_second_approval_yuan: int = 50_000
 
@@ -82,5 +88,9 @@ def get_settings() -> Settings:
         lead_idle_hours=_int("CONSOLE_LEAD_IDLE_HOURS", 48),
         rot_days=_rot_days(env.get("CONSOLE_ROT_DAYS")),
         notify_daily_cap=_int("CONSOLE_NOTIFY_DAILY_CAP", 3),
+        freight_yuan_per_car_km=float(env.get("CONSOLE_FREIGHT_YUAN_PER_CAR_KM") or 1.5),
+        freight_full_load_cars=_int("CONSOLE_FREIGHT_FULL_LOAD_CARS", 8),
+        freight_full_load_yuan_per_car_km=float(env.get("CONSOLE_FREIGHT_FULL_LOAD_YUAN_PER_CAR_KM") or 1.0),
+        road_factor=float(env.get("CONSOLE_ROAD_FACTOR") or 1.25),
         dispute_second_approval_yuan=_int("CONSOLE_DISPUTE_SECOND_APPROVAL_YUAN", 50_000),
     )

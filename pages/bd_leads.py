@@ -3,8 +3,8 @@ import streamlit as st
 
 from console import fmt
 from console.services import deals, leads, matching, notify
-from console.ui import (enum_label, flash, labelled, pager, require_actor, run_action, run_query,
-                        show_flash, t)
+from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
+                        run_query, show_flash, t)
 from console.ui.links import record_url, requested_choice, requested_id
 from console.ui.pins import pin_card
 
@@ -114,6 +114,7 @@ with tabs[1]:
         if sugg is not None and not sugg.empty:
             st.subheader(t("matching.leads.suggestions"))
             st.caption(t("matching.leads.points_help"))
+            sugg.insert(1, "reason", [matching.reason_text(c, lang=lang()) for c in sugg.pop("why")])
             st.dataframe(labelled(sugg, "matching.col"), hide_index=True, width="stretch")
             choice = st.selectbox(t("matching.leads.work_which"), list(sugg["listing_id"]),
                                   key="work_listing",

@@ -77,6 +77,7 @@ GRANT INSERT, UPDATE, DELETE ON
     ops.cert_prechecks,                 -- certification pre-checks
     ops.listing_flags,                  -- listing authenticity flags
     ops.match_suggestions,              -- top-K match suggestions
+    ops.match_refresh_queue, ops.series_norms, -- rematch causes queued by triggers; usual discounts (081)
     ops.lead_claims,                    -- idle leads back to the pool
     ops.matches, ops.match_stage_history, -- …their cards; best bidding offers proposed
     ops.credit_runs, ops.credit_scores, -- credit scoring runs

@@ -263,17 +263,20 @@ def test_matching_offers_a_tesla_buyer_the_near_list_cars_within_their_ceiling(d
                 {"m": buyer, "s": planted[f"{key}_series"], "t": planted[f"{key}_trim"], "c": city,
                  "p": planted[f"{key}_guide"] * ceiling}).scalar_one()
     with db.transaction(role="jobs") as conn:
+        matching.refresh_series_norms(conn)   # the usual discounts the scan flags against
         matching.rematch_requests(conn=conn, request_ids=list(reqs.values()), top_k=50)
     with demo_engine.begin() as conn:
-        got = {key: {r.listing_id: float(r.components["price_vs_guide"]) for r in conn.execute(sa.text(
-            """SELECT listing_id, components FROM ops.match_suggestions WHERE request_id = :r"""),
-            {"r": rid})} for key, rid in reqs.items()}
-    assert got["tesla"][planted["tesla_2"]] == 0.1          # 下2点 of a 20-point scale
-    # The price-vs-guide component saturates at 下20点 (matching.FULL_DISCOUNT_POINTS): an
-    # ordinary 下25点 Audi and a flag-worthy 下40点 one score alike on it. A known limit on these
-    # prices (issue 14's report): the component does not know the series' usual discount.
-    assert got["audi"][planted["audi_25"]] == 1.0
-    assert got["audi"][planted["audi_40"]] == 1.0
+        got = {key: {r.listing_id: (r.components, float(r.score)) for r in conn.execute(sa.text(
+            """SELECT listing_id, components, score FROM ops.match_suggestions
+               WHERE request_id = :r"""), {"r": rid})} for key, rid in reqs.items()}
+    assert got["tesla"][planted["tesla_2"]][0]["norm"] == 0     # 下2点: within Tesla's usual
+    # The score knows the series' usual discount (issue 16): an ordinary 下25点 Audi is not
+    # judged; a flag-worthy 下40点 one (beyond its series' usual 下27点 + 8) counts as if at
+    # the usual discount and loses a point per point beyond: it ranks below the dearer one.
+    audi_25, audi_40 = got["audi"][planted["audi_25"]], got["audi"][planted["audi_40"]]
+    assert audi_25[0]["norm"] == 0
+    assert audi_40[0]["norm"] < 0
+    assert audi_40[1] < audi_25[1]
 
 
 def test_the_per_brand_table_of_the_provenance_notes(demo_engine):

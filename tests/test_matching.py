@@ -110,16 +110,21 @@ def test_components_are_stored_and_add_up_to_the_score(engine, world):
     full(engine)
     (_, _, rank, score, comp), = all_suggestions(engine)
     assert rank == 1
-    assert comp["price_vs_guide"] == 0.5              # 下10点 of a 20-point scale
-    assert comp["discount_points"] == 10.0
-    assert comp["price_vs_max"] == pytest.approx(0.5263, abs=1e-4)   # 5.26% of 10% headroom
-    assert comp["credit"] == 0.5                      # neutral: no ratings yet
+    assert 150 < comp["km"] < 180                     # 上海–杭州 ≈ 165 km great-circle
+    km = comp["km"]
+    freight = 1.5 * 1.25 * km                         # ¥1.5 per car-km, road 1.25 x great-circle
+    assert comp["freight"] == pytest.approx(freight, abs=1)
+    assert comp["saving"] == pytest.approx(190_000 - 180_000 - freight, abs=1)
+    # 1 point = 1% of the buyer's maximum, on the delivered cost, no cap
+    assert comp["cost"] == pytest.approx(100 * (10_000 - freight) / 190_000, abs=0.002)
+    assert comp["credit"] == 2.0                      # neutral: half of 4, no ratings yet
     assert comp["grade"] is None
-    assert comp["freshness"] == 0.9                   # 3 of 30 days used
-    assert comp["response"] == 0.5                    # no history: neutral
-    assert 150 < comp["km"] < 180                     # 上海–杭州 ≈ 165 km
-    expected = sum(comp[name] * w for name, w in matching.WEIGHTS.items())
-    assert float(score) == pytest.approx(expected, abs=0.002)
+    assert comp["freshness"] == pytest.approx(2 * 0.5 ** (3 / 7), abs=0.001)   # half-life 7 days
+    assert comp["response"] == 1.5                    # no history: half of 3
+    assert comp["norm"] == 0                          # no usual discount known: no deduction
+    assert comp["available"] == 2
+    total = sum(comp[name] for name in matching.COMPONENTS)
+    assert float(score) == pytest.approx(total, abs=1e-9)
 
 
 def test_seller_response_history_moves_the_score(engine, world, make_actor):
@@ -229,8 +234,14 @@ def test_suggestions_for_request_shows_points_per_component(engine, world, make_
     with engine.connect() as conn:
         df = matching.suggestions_for_request(conn=conn, actor=make_actor("bd"), request_id=req)
     assert list(df["rank"]) == [1]
-    assert df.loc[0, "pts_price_vs_guide"] == 12.5    # 0.5 x weight 25
-    assert df.loc[0, "pts_credit"] == 5.0
+    assert df.loc[0, "pts_credit"] == 2.0             # neutral: half of 4 points
+    assert df.loc[0, "pts_response"] == 1.5
+    assert df.loc[0, "saving"] == 10_000              # same city: no freight
+    assert matching.reason_text(df.loc[0, "why"], lang="zh") == (
+        "比最高价低 ¥10,000（同城，免运费）· 卖家未评级 · 1 天前确认有车")
+    assert matching.reason_text(df.loc[0, "why"], lang="en") == (
+        "¥10,000 under the maximum (same city, no freight) · seller not rated"
+        " · stock confirmed a day ago")
 
 
 def test_bid_offers_rank_by_price_then_score(engine, world, make_actor):

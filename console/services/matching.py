@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import db, match_policy
+from console import db, fmt, match_policy
+from console.clock import business_tz
 from console.grades import GRADE_POINTS
 from console.roles import Actor, requires
 from etl.horizon import change_horizon
@@ -36,18 +37,28 @@ GRADE_RELATION = "ops.merchant_credit"
 GRADE_EXPR = "CASE WHEN g.insufficient_history AND NOT g.is_override THEN NULL ELSE g.effective_grade END"
 NEUTRAL = 0.5   # the credit component of an unrated seller (GRADE_POINTS: console/grades.py)
 
-# Weights of the components in the 0..100 score (sum = 100). Why these: price is what the
-# buyer asks about first, distance is logistics cost, the rest is trust and liveliness.
+# The previous policy's score (before issue 16): weighted 0..1 components on a 0..100 scale.
+# Bidding offers are still scored this way (they rank by price first), and the offline
+# evaluation (console/services/match_eval.py) replays it as the baseline.
 WEIGHTS: Mapping[str, float] = {
     "price_vs_guide": 25, "price_vs_max": 20, "distance": 20,
     "credit": 10, "freshness": 15, "response": 10,
 }
-COMPONENTS = tuple(WEIGHTS)
-# Scales at which a component saturates at 1 (or 0 for distance/age).
 FULL_DISCOUNT_POINTS = 20.0   # 下20点 is as good as it gets
 FULL_HEADROOM = 0.10          # 10% under the buyer's maximum
 MAX_USEFUL_KM = 2000.0        # beyond this, logistics cost is flat-out high
 STALE_DAYS = 30.0             # a month-old listing has no freshness left
+
+# The current score (match_policy.ScorePolicy): points, 1 point = 1% of the buyer's maximum.
+# Stored components are these points; they add up to the score exactly (each is rounded to
+# a thousandth of a point first, and the score is their sum).
+COMPONENTS = ("cost", "norm", "credit", "response", "freshness")
+
+# Open flags keep a listing out until staff decide them (migration 081's partial index).
+OPEN_FLAG = ("EXISTS (SELECT 1 FROM ops.listing_flags f WHERE f.listing_id = l.id"
+             " AND f.status IN ('pending','in_review'))")
+# Orders that hold a listing's cars: not yet completed nor cancelled.
+HOLDING_ORDER_STATUSES = ("created", "deposit_paid")
 
 
 # ------------------------------------------------------------------ the scoring SQL
@@ -67,9 +78,15 @@ def _grade_join(conn: Connection, seller_col: str) -> tuple[str, str]:
 
 
 def _credit_points(grade: str) -> str:
-    """The credit component (0..1) of the grade expression ``grade``, in SQL."""
+    """The previous policy's credit component (0..1) of the grade expression, in SQL."""
     cases = " ".join(f"WHEN '{g}' THEN {p}" for g, p in GRADE_POINTS.items())
     return f"CASE {grade} {cases} ELSE {NEUTRAL} END"
+
+
+def _credit_milli(grade: str, points: float) -> str:
+    """Credit points x 1000 (an integer) of the grade expression ``grade``."""
+    cases = " ".join(f"WHEN '{g}' THEN {round(p * points * 1000)}" for g, p in GRADE_POINTS.items())
+    return f"CASE {grade} {cases} ELSE {round(NEUTRAL * points * 1000)} END"
 
 
 # Why the scoring SQL has this shape (a full run covers ~40k open requests x 250k live listings,
@@ -77,59 +94,36 @@ def _credit_points(grade: str) -> str:
 # - candidates: per request an index-only scan of live listings by (trim_id, price <= max) on
 #   the covering index of migration 025, the other rules filtered in the index tuples;
 # - everything that does not depend on the pair is computed once, not once per pair: per seller
-#   (active status, response history, credit grade) in ``seller``; per listing (guide-price,
-#   freshness and the seller's points) in ``offer``. The inner join on ``offer`` is what
-#   drops suspended sellers;
-# - per pair only the distance (float) and integer arithmetic are left: components are integers in ten-thousandths
-#   (c4 = round(component, 4) x 10000) and score_milli = round(sum(weight x c4) / 10000, 3) x
-#   1000 = (sum + 5) / 10. The stored score is score_milli / 1000 exactly, so ranking on
+#   (active status, response history, credit grade) in ``seller``; per listing (open flags,
+#   quantity held by open orders, the price counted after the usual-discount cap, freshness,
+#   the penalty and the seller's points) in ``offer``. The inner join on ``offer`` is what
+#   drops suspended sellers, flagged and committed stock;
+# - per pair only the distance (float) and the cost arithmetic are left: every component is
+#   an integer in thousandths of a point, and the score is their sum, so ranking on
 #   score_milli here and on the stored score in _RERANK_SQL agree (ties: listing id);
 # - only the k winners per request get their explainable components and jsonb built.
 
 # Aliases: l = listing, q = request (lat/lon: its city), lc = listing's city.
 _KM = "ops.great_circle_km(q.lat, q.lon, lc.latitude, lc.longitude)"
-_AGE_DAYS = "greatest(date_part('epoch', CAST(:as_of AS timestamptz) - l.published_at) / 86400, 0)"
-_PRICE_CENTS = "(l.price * 100)::bigint"
-_C4 = {
-    "price_vs_guide": "(round(least(greatest((l.guide_price - l.price) / l.guide_price * 100"
-                      " / {full_discount}, 0), 1), 4) * 10000)::int",
-    # Candidates have price <= max, so the headroom is >= 0: integer half-up rounding of
-    # 10000 x (max - price) / max / FULL_HEADROOM, capped at 1.
-    "price_vs_max": "least(10000, (2 * {headroom_scale} * (q.max_cents - {price_cents}) + q.max_cents)"
-                    " / (2 * q.max_cents))::int",
-    "distance": "round((1 - least({km} / {max_km}, 1)) * 10000)::int",
-    "credit": "s.c4",
-    "freshness": "round((1 - least({age} / {stale_days}, 1)) * 10000)::int",
-    "response": "s.r4",
-}
-
-
-def _c4(name: str, price_cents: str = _PRICE_CENTS) -> str:
-    return _C4[name].format(full_discount=FULL_DISCOUNT_POINTS, headroom_scale=round(10000 / FULL_HEADROOM),
-                            price_cents=price_cents, km=_KM, max_km=MAX_USEFUL_KM, age=_AGE_DAYS,
-                            stale_days=STALE_DAYS)
-
-
-def _points(*names: str) -> str:
-    """Sum of weight x c4 over these components (weights are whole points)."""
-    return " + ".join(f"{int(WEIGHTS[n])} * {_c4(n)}" for n in names)
-
-
-def _credit4(grade: str) -> str:
-    cases = " ".join(f"WHEN '{g}' THEN {round(p * 10000)}" for g, p in GRADE_POINTS.items())
-    return f"CASE {grade} {cases} ELSE {round(NEUTRAL * 10000)} END"
+_CONFIRMED_DAYS = ("greatest(date_part('epoch', CAST(:as_of AS timestamptz)"
+                   " - coalesce(l.stock_confirmed_at, l.published_at)) / 86400, 0)")
+# Per car: freight = q.rate (yuan per great-circle km, road factor and lot size included) x km.
+_FREIGHT = "q.rate * {km}"
+_COST_MILLI = "round(100000.0 * (q.max_f - o.counted_price - q.rate * {km}) / q.max_f)::bigint"
 
 
 _SCORING_SQL = """
-WITH req AS MATERIALIZED (   -- open normal requests of active buyers, with the trims each accepts
+WITH req AS MATERIALIZED (   -- open normal requests of active buyers, not past their day
     SELECT r.id, r.merchant_id, r.accepted_colors, r.quantity, r.max_price, r.needed_by,
-           (r.max_price * 100)::bigint AS max_cents, c.latitude AS lat, c.longitude AS lon,
+           CAST(r.max_price AS double precision) AS max_f,
+           CASE WHEN r.quantity >= {full_load_cars} THEN {full_rate} ELSE {rate} END AS rate,
+           c.latitude AS lat, c.longitude AS lon,
            CASE WHEN r.trim_id IS NOT NULL THEN ARRAY[r.trim_id]
                 ELSE ARRAY(SELECT t.id FROM app.trims t WHERE t.series_id = r.series_id) END AS trim_ids
     FROM app.requests r
     JOIN app.cities c ON c.id = r.city_id
     JOIN app.merchants bm ON bm.id = r.merchant_id AND bm.status = 'active'
-    WHERE r.status = 'open' AND r.mode = 'normal'{request_scope}
+    WHERE r.status = 'open' AND r.mode = 'normal' AND r.needed_by >= CAST(:today AS date){request_scope}
 ),
 history AS (   -- seller response: matches that left 'suggested' without the seller going silent
     SELECT l.merchant_id AS seller_id,
@@ -140,8 +134,8 @@ history AS (   -- seller response: matches that left 'suggested' without the sel
     GROUP BY l.merchant_id
 ),
 seller AS MATERIALIZED (   -- active sellers, once each
-    SELECT x.id, x.grade, x.response_rate, {credit4} AS c4,
-           (round(x.response_rate, 4) * 10000)::int AS r4
+    SELECT x.id, x.grade, x.response_rate, {credit_milli} AS credit_m,
+           round({response_points} * 1000 * x.response_rate)::bigint AS response_m
     FROM (SELECT sm.id, {grade} AS grade,
                  (coalesce(h.responded, 0) + 1.0) / (coalesce(h.decided, 0) + 2.0) AS response_rate
           FROM app.merchants sm
@@ -149,14 +143,42 @@ seller AS MATERIALIZED (   -- active sellers, once each
           {grade_join}
           WHERE sm.status = 'active'{seller_scope}) x
 ),
-offer AS MATERIALIZED (   -- live listings of active sellers, with their listing-level points
-    SELECT l.id, {price_cents} AS price_cents, {offer_points} AS points
-    FROM app.listings l JOIN seller s ON s.id = l.merchant_id
-    WHERE l.status = 'live'{offer_scope}
+held AS (   -- cars of a listing that orders not yet completed or cancelled hold
+    SELECT o.listing_id, sum(o.quantity) AS held
+    FROM app.orders o WHERE o.status IN ('created','deposit_paid'){held_scope}
+    GROUP BY o.listing_id
+),
+offer AS MATERIALIZED (   -- live, unflagged listings of active sellers: listing-level points
+    SELECT y.id, y.available, y.counted_price, y.over_norm, y.confirmed_days,
+           y.credit_m, y.response_m, y.fresh_m, y.norm_m,
+           y.credit_m + y.response_m + y.fresh_m + y.norm_m AS points_m
+    FROM (SELECT l.id, l.quantity - coalesce(h.held, 0) AS available,
+                 -- a discount more than the gap beyond the series' usual one is suspect: the
+                 -- price counts as if at the usual discount (and each point beyond the line
+                 -- costs a point below), so such a car never outranks an ordinary one for it
+                 CASE WHEN CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision)
+                           > n.usual_points + {gap}
+                      THEN CAST(l.guide_price AS double precision) * (1 - n.usual_points / 100)
+                      ELSE CAST(l.price AS double precision) END AS counted_price,
+                 greatest(CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision)
+                          - (n.usual_points + {gap}), 0) AS over_norm,
+                 {confirmed_days} AS confirmed_days,
+                 s.credit_m, s.response_m,
+                 round({fresh_points} * 1000 * power(0.5, {confirmed_days} / {half_life}))::bigint AS fresh_m,
+                 -round({penalty} * 1000 * coalesce(greatest(
+                     CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision)
+                     - (n.usual_points + {gap}), 0), 0))::bigint AS norm_m
+          FROM app.listings l
+          JOIN seller s ON s.id = l.merchant_id
+          JOIN app.trims t ON t.id = l.trim_id
+          LEFT JOIN ops.series_norms n ON n.series_id = t.series_id
+          LEFT JOIN held h ON h.listing_id = l.id
+          WHERE l.status = 'live' AND NOT {open_flag}{offer_scope}) y
+    WHERE y.available > 0
 ),
 pairs AS (   -- every candidate pair and its score
     SELECT q.id AS request_id, l.id AS listing_id,
-           (o.points + {w_max} * {m4} + {w_dist} * {d4} + 5) / 10 AS score_milli
+           o.points_m + {cost_milli} AS score_milli
     FROM req q
     JOIN app.listings l
       ON l.status = 'live' AND l.trim_id = ANY(q.trim_ids) AND l.price <= q.max_price
@@ -164,7 +186,7 @@ pairs AS (   -- every candidate pair and its score
      AND l.available_from <= q.needed_by
      AND (cardinality(q.accepted_colors) = 0 OR l.exterior_color = ANY(q.accepted_colors))
      AND l.merchant_id <> q.merchant_id{listing_scope}
-    JOIN offer o ON o.id = l.id
+    JOIN offer o ON o.id = l.id AND o.available >= q.quantity
     JOIN app.cities lc ON lc.id = l.city_id
 ),
 top AS MATERIALIZED (   -- the best k per request (the window stops at k per request)
@@ -177,17 +199,24 @@ top AS MATERIALIZED (   -- the best k per request (the window stops at k per req
 scored AS (   -- the winners' explainable components: the same expressions as their score
     SELECT t.request_id, t.listing_id, t.score_milli,
            jsonb_build_object(
-               'price_vs_guide', round({g4} / 10000.0, 4), 'price_vs_max', round({m4_winner} / 10000.0, 4),
-               'distance', round({d4} / 10000.0, 4), 'credit', round(s.c4 / 10000.0, 4),
-               'freshness', round({f4} / 10000.0, 4), 'response', round(s.r4 / 10000.0, 4),
+               'cost', round(({cost_milli}) / 1000.0, 3), 'norm', round(o.norm_m / 1000.0, 3),
+               'credit', round(o.credit_m / 1000.0, 3), 'response', round(o.response_m / 1000.0, 3),
+               'freshness', round(o.fresh_m / 1000.0, 3),
+               'price', l.price, 'max_price', q.max_price, 'quantity', q.quantity,
+               'freight', round(CAST({freight} AS numeric)),
+               'delivered', round(CAST(o.counted_price + {freight} AS numeric)),
+               'saving', round(CAST(q.max_f - l.price - {freight} AS numeric)),
+               'km', round(CAST({km} AS numeric), 1),
+               'road_km', round(CAST({road_factor} * {km} AS numeric)),
+               'available', o.available, 'grade', s.grade,
+               'confirmed_days', round(CAST(o.confirmed_days AS numeric), 1),
+               'response_rate', round(s.response_rate, 3),
                'discount_points', round((l.guide_price - l.price) / l.guide_price * 100, 2),
-               'headroom_pct', round((q.max_price - l.price) / q.max_price * 100, 2),
-               'km', round(CAST({km} AS numeric), 1), 'grade', s.grade,
-               'age_days', round(CAST({age} AS numeric), 1),
-               'response_rate', round(s.response_rate, 3), 'price', l.price) AS components
+               'over_norm', round(CAST(o.over_norm AS numeric), 1)) AS components
     FROM top t
     JOIN req q ON q.id = t.request_id
     JOIN app.listings l ON l.id = t.listing_id
+    JOIN offer o ON o.id = t.listing_id
     JOIN app.cities lc ON lc.id = l.city_id
     JOIN seller s ON s.id = l.merchant_id
 )
@@ -201,31 +230,46 @@ _SCOPED_LISTINGS = """
       AND l.trim_id IN (SELECT unnest(q.trim_ids) FROM req q){listing_scope}"""
 _SCOPED_SELLERS = """(SELECT l.merchant_id FROM app.listings l
                     WHERE l.status = 'live'{scoped_listings})"""
+_SCOPED_HELD = """
+      AND o.listing_id IN (SELECT l.id FROM app.listings l WHERE l.status = 'live'{scoped_listings})"""
 
 
-def scored_sql(conn: Connection, *, requests: bool = False, listings: bool = False) -> str:
+def _sql_number(value: float) -> str:
+    """A policy constant as SQL text (floats as exact decimal literals)."""
+    return repr(float(value))
+
+
+def scored_sql(conn: Connection, *, requests: bool = False, listings: bool = False,
+               policy: match_policy.ScorePolicy | None = None) -> str:
     """The CTE chain ending in ``scored`` (request_id, listing_id, score_milli, components).
 
     ``requests``/``listings``: restrict to ``:request_ids`` / ``:listing_ids`` (a separate SQL
-    text per scope, so each plan can use its index). Constants are formatted in; values stay
-    bound (:as_of, :k and the id arrays).
+    text per scope, so each plan can use its index). Constants of the policy are formatted in;
+    values stay bound (:as_of, :today, :k and the id arrays).
     """
+    p = policy or match_policy.current().score
     grade_join, grade = _grade_join(conn, "sm.id")
     listing_scope = _LISTING_SCOPE if listings else ""
     scoped = requests or listings
     scoped_listings = _SCOPED_LISTINGS.format(listing_scope=listing_scope.replace("\n", " "))
     sellers = _SCOPED_SELLERS.format(scoped_listings=scoped_listings)
+    freight = _FREIGHT.format(km=_KM)
     return _SCORING_SQL.format(
         request_scope=_REQUEST_SCOPE if requests else "",
         seller_scope=f"\n            AND sm.id IN {sellers}" if scoped else "",
         history_scope=f"\n    WHERE l.merchant_id IN {sellers}" if scoped else "",
+        held_scope=_SCOPED_HELD.format(scoped_listings=scoped_listings) if scoped else "",
         offer_scope=scoped_listings if scoped else "",
         listing_scope=listing_scope, grade_join=grade_join, grade=grade,
-        credit4=_credit4("x.grade"), price_cents=_PRICE_CENTS,
-        offer_points=_points("price_vs_guide", "credit", "freshness", "response"),
-        km=_KM, d4=_c4("distance"), m4=_c4("price_vs_max", "o.price_cents"),
-        m4_winner=_c4("price_vs_max"), w_max=int(WEIGHTS["price_vs_max"]),
-        w_dist=int(WEIGHTS["distance"]), g4=_c4("price_vs_guide"), f4=_c4("freshness"), age=_AGE_DAYS)
+        credit_milli=_credit_milli("x.grade", p.credit_points),
+        response_points=_sql_number(p.response_points),
+        full_load_cars=int(p.freight_full_load_cars),
+        full_rate=_sql_number(p.freight_rate(p.freight_full_load_cars)),
+        rate=_sql_number(p.freight_rate(1)), road_factor=_sql_number(p.road_factor),
+        gap=_sql_number(p.norm_gap_points), penalty=_sql_number(p.norm_penalty_per_point),
+        fresh_points=_sql_number(p.freshness_points),
+        half_life=_sql_number(p.freshness_half_life_days), confirmed_days=_CONFIRMED_DAYS,
+        open_flag=OPEN_FLAG, km=_KM, freight=freight, cost_milli=_COST_MILLI.format(km=_KM))
 
 
 def _insert_top_k_sql(conn: Connection, *, requests: bool) -> str:
@@ -279,6 +323,13 @@ def _now(as_of: datetime | None) -> datetime:
     return as_of or datetime.now(timezone.utc)
 
 
+def _clock(as_of: datetime | None) -> dict[str, object]:
+    """The bound clock of a scoring statement: the moment and its Shanghai business day (a
+    request whose needed-by day is before it gets no suggestions)."""
+    now = _now(as_of)
+    return {"as_of": now, "today": now.astimezone(business_tz()).date()}
+
+
 # ------------------------------------------------------------------ recompute entry points
 
 @dataclass(frozen=True)
@@ -305,7 +356,7 @@ def rematch_full(*, conn: Connection, top_k: int = 5, as_of: datetime | None = N
     # Lock out concurrent incremental runs while the table is rebuilt.
     db.execute(conn, "LOCK TABLE ops.match_suggestions IN SHARE ROW EXCLUSIVE MODE")
     db.execute(conn, "DELETE FROM ops.match_suggestions")
-    inserted = db.execute(conn, _insert_top_k_sql(conn, requests=False), as_of=_now(as_of), k=top_k)
+    inserted = db.execute(conn, _insert_top_k_sql(conn, requests=False), k=top_k, **_clock(as_of))
     requests = db.scalar(conn, "SELECT count(DISTINCT request_id) FROM ops.match_suggestions")
     return RematchResult(int(requests or 0), inserted)
 
@@ -319,16 +370,17 @@ def rematch_requests(*, conn: Connection, request_ids: Sequence[int], top_k: int
     db.execute(conn, "DELETE FROM ops.match_suggestions WHERE request_id = ANY(CAST(:ids AS bigint[]))",
                ids=ids)
     inserted = db.execute(conn, _insert_top_k_sql(conn, requests=True), request_ids=ids,
-                          as_of=_now(as_of), k=top_k)
+                          k=top_k, **_clock(as_of))
     return RematchResult(len(ids), inserted)
 
 
 _HOLDERS_SQL = """SELECT DISTINCT request_id FROM ops.match_suggestions
                   WHERE listing_id = ANY(CAST(:ids AS bigint[]))"""
 
-# Open normal requests for which any of these listings passes the candidate rules. Two
-# branches (same trim / any trim of the series) so each probes its partial index on open
-# requests instead of an OR that no index serves.
+# Open normal requests for which any of these listings passes the candidate rules (a
+# superset: flags, held stock and the day are the scoring's to judge). Two branches (same
+# trim / any trim of the series) so each probes its partial index on open requests instead
+# of an OR that no index serves.
 _CANDIDATE_REQUESTS_SQL = """
 WITH l AS (
     SELECT l.*, t.series_id FROM app.listings l JOIN app.trims t ON t.id = l.trim_id
@@ -368,44 +420,113 @@ def rematch_listings(*, conn: Connection, listing_ids: Sequence[int], top_k: int
     merged = 0
     if others:
         entered = [r["request_id"] for r in db.fetch_all(
-            conn, _merge_sql(conn), request_ids=others, listing_ids=ids, as_of=_now(as_of), k=top_k)]
+            conn, _merge_sql(conn), request_ids=others, listing_ids=ids, k=top_k, **_clock(as_of))]
         merged = len(entered)
         if entered:
             db.execute(conn, _RERANK_SQL, ids=sorted(set(entered)), k=top_k)
     return RematchResult(len(held) + len(others), rebuilt.suggestions + merged)
 
 
+def refresh_series_norms(conn: Connection) -> int:
+    """Recompute every series' usual discount (ops.series_norms, the table the authenticity
+    scan flags against); the series whose value moved are queued for a rematch."""
+    return int(db.scalar(conn, "SELECT ops.refresh_series_norms(:n)",
+                         n=match_policy.current().score.norm_min_sample) or 0)
+
+
+def drop_past_due(*, conn: Connection, as_of: datetime | None = None) -> int:
+    """A request whose needed-by day has passed keeps no suggestions (it was scored while
+    still in time; nothing wrote it since)."""
+    return db.execute(conn, """
+        DELETE FROM ops.match_suggestions s USING app.requests r
+        WHERE r.id = s.request_id AND r.needed_by < CAST(:today AS date)""",
+                      today=_clock(as_of)["today"])
+
+
+@dataclass(frozen=True)
+class RefreshCauses:
+    """What the queue (migration 081's triggers) and the open orders say must be rematched."""
+    listing_ids: list[int]
+    request_ids: list[int]
+
+
+_QUEUED_SQL = """
+WITH taken AS (DELETE FROM ops.match_refresh_queue RETURNING cause, merchant_id, listing_id, series_id)
+SELECT l.id AS listing_id, NULL::bigint AS request_id
+FROM taken q JOIN app.listings l ON l.merchant_id = q.merchant_id AND l.status = 'live'
+WHERE q.cause = 'grade'
+UNION
+SELECT s.listing_id, NULL FROM taken q JOIN app.listings l ON l.merchant_id = q.merchant_id
+JOIN ops.match_suggestions s ON s.listing_id = l.id
+WHERE q.cause = 'grade'
+UNION
+SELECT q.listing_id, NULL FROM taken q WHERE q.cause = 'flag'
+UNION
+SELECT NULL, r.id FROM taken q JOIN app.requests r ON r.series_id = q.series_id AND r.status = 'open'
+WHERE q.cause = 'norm'
+"""
+
+
+def take_refresh_causes(conn: Connection, *, since: datetime | None) -> RefreshCauses:
+    """Drain the refresh queue (a grade, a flag, a usual discount changed) and add the
+    listings whose held quantity orders changed since ``since``."""
+    listings: set[int] = set()
+    requests: set[int] = set()
+    for row in db.fetch_all(conn, _QUEUED_SQL):
+        if row["listing_id"] is not None:
+            listings.add(int(row["listing_id"]))
+        if row["request_id"] is not None:
+            requests.add(int(row["request_id"]))
+    if since is not None:
+        listings.update(int(r["listing_id"]) for r in db.fetch_all(
+            conn, "SELECT DISTINCT listing_id FROM app.orders WHERE updated_at >= :since",
+            since=since))
+    return RefreshCauses(sorted(listings), sorted(requests))
+
+
+# A change this broad is cheaper as one full recompute (a scoring run regrades most sellers).
+FULL_REMATCH_SHARE = 0.25
+
 WATERMARK_JOB = "matching.rematch_changed"
 
 
 def rematch_changed(*, conn: Connection, top_k: int = 5, as_of: datetime | None = None) -> RematchResult:
-    """The scheduler's incremental run: everything changed since the last watermark.
+    """The scheduler's incremental run: everything changed since the last watermark, and
+    every cause queued since the last run (grades, flags, usual discounts).
 
     The next watermark is the change horizon read before the changed rows are (the run's
     clock held back to the oldest write transaction still open, etl/horizon.py): a listing
     whose transaction began before this run and commits after it is read by the next one.
+    The queue needs no watermark: a queued row is taken when its transaction has committed.
     """
     lift_ui_timeout(conn)
     now = _now(as_of)
     since = db.scalar(conn, "SELECT watermark FROM etl.watermarks WHERE job = :j FOR UPDATE",
                       j=WATERMARK_JOB)
     horizon = change_horizon(conn, clock=as_of)
+    refresh_series_norms(conn)
+    causes = take_refresh_causes(conn, since=since)
     if since is None:
         result = rematch_full(conn=conn, top_k=top_k, as_of=now)
     else:
-        listing_ids = [r["id"] for r in db.fetch_all(conn, """
+        listing_ids = {r["id"] for r in db.fetch_all(conn, """
             SELECT l.id FROM app.listings l WHERE l.updated_at >= :since
             UNION
             SELECT l.id FROM app.listings l JOIN app.merchants m ON m.id = l.merchant_id
-            WHERE m.updated_at >= :since""", since=since)]
-        request_ids = [r["id"] for r in db.fetch_all(conn, """
+            WHERE m.updated_at >= :since""", since=since)} | set(causes.listing_ids)
+        request_ids = {r["id"] for r in db.fetch_all(conn, """
             SELECT r.id FROM app.requests r WHERE r.updated_at >= :since
             UNION
             SELECT r.id FROM app.requests r JOIN app.merchants m ON m.id = r.merchant_id
-            WHERE m.updated_at >= :since""", since=since)]
-        a = rematch_requests(conn=conn, request_ids=request_ids, top_k=top_k, as_of=now)
-        b = rematch_listings(conn=conn, listing_ids=listing_ids, top_k=top_k, as_of=now)
-        result = RematchResult(a.requests + b.requests, a.suggestions + b.suggestions)
+            WHERE m.updated_at >= :since""", since=since)} | set(causes.request_ids)
+        live = db.scalar(conn, "SELECT count(*) FROM app.listings WHERE status = 'live'") or 0
+        if live and len(listing_ids) > FULL_REMATCH_SHARE * live:
+            result = rematch_full(conn=conn, top_k=top_k, as_of=now)
+        else:
+            drop_past_due(conn=conn, as_of=now)
+            a = rematch_requests(conn=conn, request_ids=sorted(request_ids), top_k=top_k, as_of=now)
+            b = rematch_listings(conn=conn, listing_ids=sorted(listing_ids), top_k=top_k, as_of=now)
+            result = RematchResult(a.requests + b.requests, a.suggestions + b.suggestions)
     if horizon is not None:  # None: an open writer's start is hidden; keep the watermark
         db.execute(conn, """INSERT INTO etl.watermarks (job, watermark) VALUES (:j, :w)
                             ON CONFLICT (job) DO UPDATE SET watermark = EXCLUDED.watermark,
@@ -434,17 +555,51 @@ def suggestions_for_request(*, conn: Connection, actor: Actor, request_id: int) 
 
 
 def explode_components(df: pd.DataFrame) -> pd.DataFrame:
-    """One column per score component (points = weight x component), for display."""
+    """One column per score component (its points; they add up to the score), the facts
+    behind them, and the stored components as ``why`` (for ``reason_text``)."""
+    facts = ("saving", "freight", "km", "grade", "confirmed_days", "available", "response_rate",
+             "discount_points")
     if df.empty:
         for name in COMPONENTS:
             df[f"pts_{name}"] = pd.Series(dtype=float)
+        for raw in facts:
+            df[raw] = pd.Series(dtype=object)
+        df["why"] = pd.Series(dtype=object)
         return df.drop(columns=["components"], errors="ignore")
     comps = pd.json_normalize(df["components"].tolist())
     for name in COMPONENTS:
-        df[f"pts_{name}"] = (comps[name].astype(float) * WEIGHTS[name]).round(2).to_numpy()
-    for raw in ("discount_points", "km", "grade", "age_days", "response_rate"):
+        df[f"pts_{name}"] = comps[name].astype(float).to_numpy()
+    for raw in facts:
         df[raw] = comps[raw].to_numpy()
+    df["why"] = df["components"]
     return df.drop(columns=["components"])
+
+
+def _hundreds(amount: float) -> int:
+    """Money in a sentence: to the nearest hundred yuan (freight is an estimate)."""
+    return int(round(float(amount) / 100.0) * 100)
+
+
+def reason_text(components: Mapping, *, lang: str) -> str:
+    """A suggestion's reasons in words, e.g. 比最高价低 ¥8,200（含运费约 ¥1,400）· 卖家 AA ·
+    3 天前确认有车. Money per car, against the buyer's maximum, freight included."""
+    from console.i18n import translate
+    saving, freight = _hundreds(components["saving"]), _hundreds(components["freight"])
+    key = "matching.reason.below_max" if saving >= 0 else "matching.reason.above_max"
+    parts = [translate(key + ("_local" if freight == 0 else ""), lang, amount=fmt.yuan(abs(saving)),
+                       freight=fmt.yuan(freight))]
+    grade = components.get("grade")
+    parts.append(translate("matching.reason.grade", lang, grade=grade) if grade
+                 else translate("matching.reason.unrated", lang))
+    days = int(float(components.get("confirmed_days") or 0))
+    parts.append(translate("matching.reason.confirmed_today", lang) if days == 0
+                 else translate("matching.reason.confirmed_one_day", lang) if days == 1
+                 else translate("matching.reason.confirmed_days", lang, n=days))
+    if float(components.get("over_norm") or 0) > 0:
+        parts.append(translate("matching.reason.over_norm", lang,
+                               points=fmt.number(components["over_norm"], digits=1)))
+    # A full-width bracket carries its own space: "）· 卖家", not "） · 卖家".
+    return translate("matching.reason.sep", lang).join(parts).replace("） · ", "）· ")
 
 
 @requires("bd", "manager")
