@@ -64,6 +64,18 @@ class Settings:
     road_factor: float = 1.25
     # Escrow disputes: a decision over this many yuan needs a second risk officer (four eyes).
     dispute_second_approval_yuan: int = 50_000
+    # Credit limits (issue 17; working assumptions): a graded merchant's 订单贷 limit is at most
+    # this multiple of its trailing-12-month purchases (0.25 = three months of buying, order
+    # loans run 30-90 days); a merchant without a completed deal at most the starter limit.
+    credit_limit_multiple: float = 0.25
+    credit_starter_limit_yuan: int = 50_000
+    # Overrides move a grade at most this many notches; one whose limit exceeds the senior
+    # limit needs an approver who also holds the manager role.
+    credit_override_max_notches: int = 2
+    credit_override_senior_limit_yuan: int = 1_000_000
+    # Validation: a merchant is bad when a bad event happens within this many days after its
+    # score date.
+    credit_label_window_days: int = 90
 
 
 @lru_cache(maxsize=1)
@@ -93,4 +105,9 @@ def get_settings() -> Settings:
         freight_full_load_yuan_per_car_km=float(env.get("CONSOLE_FREIGHT_FULL_LOAD_YUAN_PER_CAR_KM") or 1.0),
         road_factor=float(env.get("CONSOLE_ROAD_FACTOR") or 1.25),
         dispute_second_approval_yuan=_int("CONSOLE_DISPUTE_SECOND_APPROVAL_YUAN", 50_000),
+        credit_limit_multiple=float(env.get("CONSOLE_CREDIT_LIMIT_MULTIPLE") or 0.25),
+        credit_starter_limit_yuan=_int("CONSOLE_CREDIT_STARTER_LIMIT_YUAN", 50_000),
+        credit_override_max_notches=_int("CONSOLE_CREDIT_OVERRIDE_MAX_NOTCHES", 2),
+        credit_override_senior_limit_yuan=_int("CONSOLE_CREDIT_OVERRIDE_SENIOR_LIMIT_YUAN", 1_000_000),
+        credit_label_window_days=_int("CONSOLE_CREDIT_LABEL_WINDOW_DAYS", 90),
     )

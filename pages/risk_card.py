@@ -5,7 +5,7 @@ from datetime import timedelta
 import plotly.express as px
 import streamlit as st
 
-from console import clock
+from console import clock, fmt
 from console.grades import GRADES
 from console.services import credit
 from console.settings import get_settings
@@ -89,7 +89,9 @@ else:
     m4.metric(t("credit.col.loan_limit"), f"¥{terms.loan_limit:,.0f}")
     m5.metric(t("credit.col.vip_eligible"), t("common.yes") if terms.vip else t("common.no"))
 if current["insufficient_history"]:
-    st.info(t("credit.card.insufficient_history"), icon=":material/hourglass_empty:")
+    st.info(t("credit.card.insufficient_history",
+              starter=fmt.yuan(get_settings().credit_starter_limit_yuan)),
+            icon=":material/hourglass_empty:")
 st.caption(t("credit.card.scored", at=fmt_time(current["scored_at"]), version=card.version))
 
 st.subheader(t("credit.card.reasons"))

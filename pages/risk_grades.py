@@ -3,7 +3,6 @@ import plotly.express as px
 import streamlit as st
 
 from console import db, fmt
-from console.grades import GRADES
 from console.services import credit
 from console.ui import fmt_time, labelled, require_actor, run_query, t
 
@@ -36,7 +35,7 @@ if rate.level != "ok":
 st.subheader(t("credit.grades.distribution"))
 dist = overview["distribution"]
 fig = px.bar(dist, x="grade", y="merchants", text="merchants",
-             category_orders={"grade": list(GRADES)},
+             category_orders={"grade": list(credit.ALL_GRADES)},
              labels={"grade": t("credit.col.grade"), "merchants": t("credit.col.merchants")})
 st.plotly_chart(fig, width="stretch")
 st.dataframe(labelled(dist, "credit.col"), hide_index=True, width="stretch")
@@ -48,7 +47,7 @@ if trend["run_id"].nunique() < 2:
 else:
     trend = trend.assign(share=trend["merchants"] / trend.groupby("run_id")["merchants"].transform("sum"))
     fig = px.area(trend, x="finished_at", y="share", color="grade",
-                  category_orders={"grade": list(GRADES)},
+                  category_orders={"grade": list(credit.ALL_GRADES)},
                   labels={"finished_at": t("credit.col.finished_at"), "share": t("credit.col.share"),
                           "grade": t("credit.col.grade")})
     fig.update_yaxes(tickformat=".0%")
@@ -56,7 +55,7 @@ else:
 
 if actor.has(*credit.MONITORS):
     st.subheader(t("credit.export.title"))
-    choice = st.selectbox(t("credit.col.effective_grade"), ["", *GRADES],
+    choice = st.selectbox(t("credit.col.effective_grade"), ["", *credit.ALL_GRADES],
                           format_func=lambda g: g or t("common.all"), key="credit_export_grade")
 
     def export() -> bytes:

@@ -12,16 +12,19 @@ import sqlalchemy as sa
 from console.clock import today
 from console.credit import engine as credit_engine
 from console.services import credit
-from tests.test_credit_support import age_override, hand_card, merchant, one, rows, set_features
+from tests.test_credit_support import (age_override, hand_card, merchant, one, purchase, rows,
+                                       set_features)
 
 # The effective grade computed from scratch, as the view of migration 050 did: the latest
-# succeeded run's scores, an approved override that has not expired replacing the grade, the
-# limit and VIP flag of the resulting grade's band (insufficient history without an override:
-# the scorecard's own limit, no VIP).
+# succeeded run of the active version, an approved override that has not expired replacing
+# the grade; the limit is the resulting grade's cap, at most 0.25 x trailing purchases
+# (migration 083; the fixtures buy enough for the caps to bind), the starter limit for a NEW
+# merchant (never more, override or not); VIP as the grade's band, never for NEW.
 EXPECTED = """
 WITH latest_run AS (
-    SELECT id, version_id, finished_at FROM ops.credit_runs
-    WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1
+    SELECT r.id, r.version_id, r.finished_at, r.starter_limit FROM ops.credit_runs r
+    JOIN ops.credit_scorecard_versions v ON v.id = r.version_id AND v.status = 'active'
+    WHERE r.status = 'succeeded' ORDER BY r.id DESC LIMIT 1
 ), active_override AS (
     SELECT DISTINCT ON (merchant_id) merchant_id, id AS override_id, new_grade, expires_at
     FROM ops.credit_overrides WHERE status = 'approved' AND expires_at > now()
@@ -32,15 +35,15 @@ SELECT s.merchant_id, s.score, s.grade, coalesce(o.new_grade, s.grade) AS effect
        o.override_id IS NOT NULL AS is_override, s.insufficient_history,
        r.finished_at AS scored_at, r.id AS run_id, o.override_id,
        o.expires_at AS override_expires_at,
-       CASE WHEN s.insufficient_history AND o.override_id IS NULL THEN v.ih_loan_limit
-            ELSE b.loan_limit END AS loan_limit,
-       CASE WHEN s.insufficient_history AND o.override_id IS NULL THEN false
+       CASE WHEN s.insufficient_history THEN least(coalesce(b.loan_limit, r.starter_limit), r.starter_limit)
+            ELSE b.loan_limit END::numeric(14,2) AS loan_limit,
+       CASE WHEN s.insufficient_history THEN false
             ELSE b.vip_eligible END AS vip_eligible
 FROM latest_run r
 JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
 JOIN ops.credit_scores s ON s.run_id = r.id
 LEFT JOIN active_override o ON o.merchant_id = s.merchant_id
-JOIN ops.credit_grade_bands b ON b.version_id = r.version_id AND b.grade = coalesce(o.new_grade, s.grade)
+LEFT JOIN ops.credit_grade_bands b ON b.version_id = r.version_id AND b.grade = coalesce(o.new_grade, s.grade)
 ORDER BY s.merchant_id"""
 
 
@@ -81,6 +84,8 @@ def world(engine, tmp_path):
     ids = {"good": merchant(engine, cert_level="enterprise", disputes_lost=0, avg_stars=4.6),
            "weak": merchant(engine, cert_level="none", disputes_lost=1, avg_stars=4.0),
            "new": merchant(engine, cert_level="enterprise", months=1, deals_total=0)}
+    purchase(engine, ids["good"], 40_000_000)     # 0.25 x 40M: every grade's cap binds
+    purchase(engine, ids["weak"], 40_000_000)
     return card, ids
 
 

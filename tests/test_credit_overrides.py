@@ -10,7 +10,7 @@ from console.clock import today
 from console.credit import engine as credit_engine
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.services import credit
-from tests.test_credit_support import age_override, hand_card, merchant, one, rows
+from tests.test_credit_support import age_override, hand_card, merchant, one, purchase, rows
 
 IN_30_DAYS = today() + timedelta(days=30)
 
@@ -20,6 +20,8 @@ def scored(engine, tmp_path):
     """Two scored merchants: 'good' (700, AAA) and 'weak' (525, BB)."""
     good = merchant(engine, cert_level="enterprise", disputes_lost=0, avg_stars=4.6)
     weak = merchant(engine, cert_level="none", disputes_lost=1, avg_stars=4.0)
+    purchase(engine, good, 40_000_000)     # 0.25 x 40M: every grade's cap binds
+    purchase(engine, weak, 40_000_000)
     with engine.begin() as conn:
         credit_engine.score_all(conn, hand_card(tmp_path))
     return {"good": good, "weak": weak}

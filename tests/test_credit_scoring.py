@@ -8,7 +8,9 @@ import pytest
 from console.credit import engine as credit_engine
 from console.credit.scorecard import DEFAULT_CONFIG, ScorecardError, load
 from console.errors import Conflict
-from tests.test_credit_support import HAND_CARD, hand_card, merchant, rows, set_features
+import sqlalchemy as sa
+
+from tests.test_credit_support import HAND_CARD, hand_card, merchant, purchase, rows, set_features
 
 CERT = {"none": 150, "personal": 200, "enterprise": 250}
 LOST = {0: 225, 1: 150, 5: 100}
@@ -134,28 +136,89 @@ def test_a_rerun_gives_the_same_scores(engine):
     assert len(a) == 6 and a == b
 
 
-def test_new_merchant_gets_the_neutral_grade_marked_insufficient_history(engine, tmp_path):
+def test_a_merchant_without_a_completed_deal_is_new_with_at_most_the_starter_limit(engine, tmp_path):
     card = hand_card(tmp_path)
     new = merchant(engine, cert_level="enterprise", months=1, deals_total=0, avg_stars=4.5)
-    old_enough = merchant(engine, cert_level="enterprise", months=3, deals_total=0, avg_stars=4.5)
+    old_no_deal = merchant(engine, cert_level="enterprise", months=30, deals_total=0, avg_stars=4.5)
+    traded = merchant(engine, cert_level="enterprise", months=1, deals_total=1, avg_stars=4.5)
+    purchase(engine, traded, 400_000)
     got = scores_of(engine, score(engine, card))
     assert (got[new]["score"], got[new]["score_grade"], got[new]["grade"],
-            got[new]["insufficient_history"]) == (700, "AAA", "BBB", True)
-    assert (got[old_enough]["grade"], got[old_enough]["insufficient_history"]) == ("AAA", False)
-    view = rows(engine, """SELECT effective_grade, insufficient_history, loan_limit, vip_eligible
-                           FROM ops.merchant_credit WHERE merchant_id = :m""", m=new)
-    assert view == [{"effective_grade": "BBB", "insufficient_history": True, "loan_limit": 0,
-                     "vip_eligible": False}]
+            got[new]["insufficient_history"]) == (700, "AAA", "NEW", True)
+    # Age alone does not grade: no completed deal is NEW however old the account.
+    assert (got[old_no_deal]["grade"], got[old_no_deal]["insufficient_history"]) == ("NEW", True)
+    assert (got[traded]["grade"], got[traded]["insufficient_history"]) == ("AAA", False)
+    view = {r["merchant_id"]: (r["effective_grade"], r["insufficient_history"], int(r["loan_limit"]),
+                               r["vip_eligible"])
+            for r in rows(engine, "SELECT * FROM ops.merchant_credit")}
+    # starter limit 50,000 (settings); AAA's cap 5,000,000 vs 0.25 x 400,000 purchases = 100,000
+    assert view == {new: ("NEW", True, 50_000, False), old_no_deal: ("NEW", True, 50_000, False),
+                    traded: ("AAA", False, 100_000, True)}
+
+
+def test_a_neutral_merchant_scores_exactly_the_base():
+    card = load(DEFAULT_CONFIG)
+    neutral = {"cert_level": "personal", "months_on_platform": 3, "deals_12m": 1, "gmv_12m": 0,
+               "deposit_defaults": 0, "late_payments": 0, "cancellations": 0,
+               "disputes_raised": 0, "disputes_lost": 0, "avg_stars": None, "review_count": 0,
+               "days_since_active": 10, "deals_total": 1}
+    import pandas as pd
+    from console.credit.scorecard import score_frame, shares
+    frame = score_frame(card, pd.DataFrame([neutral]))
+    assert int(frame["score"].iloc[0]) == card.base_points == 600
+    # v1 rounded each of 14 shares of 600 (42.86) up to 43: 602. Whole shares add up exactly.
+    assert shares(600, 14) == [43] * 12 + [42] * 2 and sum(shares(600, 14)) == 600
+
+
+@pytest.mark.parametrize("purchases, grade_floor, expected", [
+    # (trailing purchases, hand-card grade by cert, limit): min(cap, 0.25 x purchases), thousands
+    (400_000, "enterprise", 100_000),       # AAA cap 5,000,000; 0.25 x 400,000
+    (30_000_000, "enterprise", 5_000_000),  # the cap binds
+    (10_003_999, "enterprise", 2_500_000),  # 2,500,999.75 down to whole thousands
+    (0, "enterprise", 0),                   # a deal long ago, nothing bought in 12 months
+])
+def test_limit_is_the_smaller_of_the_cap_and_the_multiple_of_purchases(
+        engine, tmp_path, purchases, grade_floor, expected):
+    card = hand_card(tmp_path)
+    m = merchant(engine, cert_level=grade_floor, disputes_lost=0, avg_stars=4.6)
+    if purchases:
+        purchase(engine, m, purchases)
+    purchase(engine, m, 9_000_000, days_before_as_of=400)    # outside the 12 months
+    score(engine, card)
+    got = rows(engine, "SELECT effective_grade, loan_limit FROM ops.merchant_credit WHERE merchant_id = :m", m=m)
+    assert [(g["effective_grade"], int(g["loan_limit"])) for g in got] == [("AAA", expected)]
 
 
 def test_loan_limit_and_vip_follow_the_grade(engine, tmp_path):
     card = hand_card(tmp_path)
     best = merchant(engine, cert_level="enterprise", disputes_lost=0, avg_stars=4.6)
     weak = merchant(engine, cert_level="none", disputes_lost=1, avg_stars=4.0)
+    purchase(engine, best, 40_000_000)
+    purchase(engine, weak, 40_000_000)
     score(engine, card)
     got = {r["merchant_id"]: (r["effective_grade"], int(r["loan_limit"]), r["vip_eligible"])
            for r in rows(engine, "SELECT * FROM ops.merchant_credit")}
     assert got == {best: ("AAA", 5_000_000, True), weak: ("BB", 500_000, False)}
+
+
+def test_only_the_active_version_drives_grades(engine, tmp_path):
+    active = hand_card(tmp_path)
+    m = merchant(engine, cert_level="enterprise", disputes_lost=0, avg_stars=4.6)
+    score(engine, active)
+    candidate = hand_card(tmp_path, HAND_CARD.replace('version = "hand"', 'version = "hand2"')
+                          .replace("enterprise = 1.0", "enterprise = -1.0"))
+    run = score(engine, candidate)   # registers hand2 as a candidate; scores the active card
+    assert rows(engine, """SELECT v.version FROM ops.credit_runs r
+                           JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+                           WHERE r.id = :r""", r=run) == [{"version": "hand"}]
+    assert rows(engine, "SELECT version, status FROM ops.credit_scorecard_versions ORDER BY id") == [
+        {"version": "hand", "status": "active"}, {"version": "hand2", "status": "candidate"}]
+    # Even a run of the candidate written by hand does not move the merchant's grade.
+    with engine.begin() as conn:
+        vid = conn.execute(sa.text("SELECT id FROM ops.credit_scorecard_versions WHERE version = 'hand2'")).scalar()
+        credit_engine.score_version(conn, vid, candidate)
+    assert rows(engine, "SELECT grade, run_id FROM ops.merchant_credit WHERE merchant_id = :m", m=m) == [
+        {"grade": "AAA", "run_id": run}]
 
 
 def test_a_changed_file_under_a_used_version_name_is_refused(engine, tmp_path):

@@ -25,9 +25,9 @@ base_points = 600
 base_odds = 19
 pdo = 50
 [insufficient_history]
-max_months = 3
+max_months = 0
 max_deals = 1
-grade = "BBB"
+grade = "NEW"
 loan_limit = 0
 [monitoring]
 psi_investigate = 0.10
@@ -149,3 +149,26 @@ def set_features(engine: Engine, merchant_id: int, *, cert_level: str = "enterpr
     with engine.begin() as conn:
         conn.execute(sa.text(f"""INSERT INTO mart.merchant_features ({names}) VALUES ({binds})
                                  ON CONFLICT (merchant_id) DO UPDATE SET {updates}"""), columns)
+
+
+def purchase(engine: Engine, buyer_id: int, amount: float, *, days_before_as_of: int = 30,
+             status: str = "completed") -> int:
+    """A completed order with ``buyer_id`` as the buyer, ``days_before_as_of`` days before
+    the mart's as-of date (AS_OF): what the limit's trailing-12-month purchases count."""
+    from tests import trust_rows
+    seller = one(engine, """INSERT INTO app.merchants (name, merchant_type, city_id, channel,
+                                                       registered_at, phone)
+                            VALUES (:n, 'resource', :c, 'organic', '2024-01-01', :p)
+                            RETURNING id""",
+                 n=f"卖方{next(_seq)}", c=city(engine), p=f"138{next(_seq):08d}")
+    listing_id = trust_rows.listing(engine, merchant_id=seller, trim_id=trust_rows.trim(engine),
+                                    city_id=city(engine))
+    at = datetime.combine(AS_OF, datetime.min.time(), tzinfo=timezone(timedelta(hours=8))) \
+        - timedelta(days=days_before_as_of)
+    return one(engine, """
+        INSERT INTO app.orders (listing_id, buyer_id, seller_id, quantity, unit_price, amount,
+                                deposit_amount, status, escrow_state, created_at,
+                                deposit_paid_at, completed_at)
+        VALUES (:l, :b, :s, 1, :a, :a, 5000, :st, 'released', :at - interval '5 days',
+                :at - interval '4 days', CASE WHEN :st = 'completed' THEN :at END)
+        RETURNING id""", l=listing_id, b=buyer_id, s=seller, a=amount, st=status, at=at)

@@ -17,8 +17,9 @@ from sqlalchemy.engine import Connection
 
 from console import db
 from console.audit import write_audit
-from console.credit.scorecard import Scorecard
+from console.credit.scorecard import Scorecard, parse
 from console.errors import Conflict
+from console.settings import get_settings
 
 
 def register_version(conn: Connection, card: Scorecard) -> int:
@@ -38,15 +39,16 @@ def register_version(conn: Connection, card: Scorecard) -> int:
     version_id = db.scalar(conn, """
         INSERT INTO ops.credit_scorecard_versions
             (version, config_sha256, config, status, base_points, base_odds, pdo,
-             ih_min_months, ih_min_deals, ih_grade, ih_loan_limit)
+             ih_min_months, ih_min_deals, ih_grade, ih_loan_limit, source)
         VALUES (:v, :sha, CAST(:config AS jsonb), :status, :bp, :bo, :pdo,
-                :ihm, :ihd, :ihg, :ihl)
+                :ihm, :ihd, :ihg, :ihl, :source)
         ON CONFLICT (version) DO NOTHING
         RETURNING id""",
         v=card.version, sha=card.sha256, config=json.dumps(card.raw, ensure_ascii=False),
         status="candidate" if has_active else "active", bp=card.base_points,
         bo=card.base_odds, pdo=card.pdo, ihm=card.ih_max_months, ihd=card.ih_max_deals,
-        ihg=card.ih_grade, ihl=card.ih_loan_limit)
+        ihg=card.ih_grade, ihl=card.ih_loan_limit,
+        source=card.source if card.source in ('expert', 'fitted') else 'expert')
     if version_id is None:   # registered concurrently by another run: use theirs
         return register_version(conn, card)
     _insert_bins(conn, version_id, card)
@@ -73,15 +75,48 @@ def _insert_bins(conn: Connection, version_id: int, card: Scorecard) -> None:
           "limit": b.loan_limit, "vip": b.vip} for b in card.bands])
 
 
-def score_all(conn: Connection, card: Scorecard, *, triggered_by: int | None = None) -> int:
-    """Score every merchant in the features mart in the caller's transaction; the run's id."""
-    version_id = register_version(conn, card)
+def active_version(conn: Connection) -> tuple[int, Scorecard] | None:
+    """The active version's id and its card, rebuilt from the stored configuration (what
+    drives grades and limits, whatever file the caller has)."""
+    row = db.fetch_one(conn, """SELECT id, config, config_sha256 FROM ops.credit_scorecard_versions
+                                WHERE status = 'active'""")
+    if row is None:
+        return None
+    return int(row["id"]), parse(dict(row["config"]), sha256=row["config_sha256"])
+
+
+def version_card(conn: Connection, version_id: int) -> Scorecard:
+    row = db.fetch_one(conn, """SELECT config, config_sha256 FROM ops.credit_scorecard_versions
+                                WHERE id = :id""", id=int(version_id))
+    return parse(dict(row["config"]), sha256=row["config_sha256"])
+
+
+def score_all(conn: Connection, card: Scorecard | None = None, *,
+              triggered_by: int | None = None) -> int:
+    """Score every merchant in the features mart with the ACTIVE version, in the caller's
+    transaction; the run's id. ``card`` is registered first (the first version ever
+    registered becomes active; a later one stays a candidate until promoted through the
+    gate in console/services/credit.py), so passing a file never makes it drive grades."""
+    if card is not None:
+        register_version(conn, card)
+    active = active_version(conn)
+    if active is None:
+        raise Conflict("credit.error.no_active_version")
+    version_id, active_card = active
+    return score_version(conn, version_id, active_card, triggered_by=triggered_by)
+
+
+def score_version(conn: Connection, version_id: int, card: Scorecard, *,
+                  triggered_by: int | None = None) -> int:
+    settings = get_settings()
     # The per-merchant aggregation sorts one row per merchant and factor; keep it in memory.
     db.execute(conn, "SET LOCAL work_mem = '256MB'")
     run_id = db.scalar(conn, """
-        INSERT INTO ops.credit_runs (version_id, triggered_by, features_as_of)
-        VALUES (:v, :by, (SELECT max(as_of_date) FROM mart.merchant_features))
-        RETURNING id""", v=version_id, by=triggered_by)
+        INSERT INTO ops.credit_runs (version_id, triggered_by, features_as_of, limit_multiple,
+                                     starter_limit)
+        VALUES (:v, :by, (SELECT max(as_of_date) FROM mart.merchant_features), :mult, :starter)
+        RETURNING id""", v=version_id, by=triggered_by, mult=settings.credit_limit_multiple,
+        starter=settings.credit_starter_limit_yuan)
     scored = db.execute(conn, db.named_query("credit_score_run"), run_id=run_id,
                         version_id=version_id)
     _check_every_factor_scored(conn, run_id, [f.name for f in card.factors])

@@ -1,8 +1,11 @@
 """The scorecard configuration: load a versioned TOML file, check it, turn bins into points.
 
-Points follow points-to-double-odds scaling: a bin's points are the base points shared
-equally among the factors plus ``pdo × doublings``, rounded half up to whole points. Whole
-points per bin make the total exactly the sum of the factor points a risk officer reads.
+Points follow points-to-double-odds scaling: a bin's points are the factor's whole-point share
+of the base points plus ``pdo × doublings`` rounded half up. The shares are whole numbers that
+add up to the base exactly (largest remainder: 600 over 14 factors = 42 or 43 points each), so
+a merchant neutral on every factor scores exactly the base (before, each share was rounded on
+its own: 14 × 43 = 602). Whole points per bin make the total exactly the sum of the factor
+points a risk officer reads.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from console.errors import InvalidInput
 from console.grades import GRADES
 
 CONFIG_DIR = Path(__file__).parent
-DEFAULT_CONFIG = CONFIG_DIR / "scorecard_v1.toml"
+DEFAULT_CONFIG = CONFIG_DIR / "scorecard_v2.toml"
+# Merchants without a completed deal: no grade from the card, at most a starter limit.
+NEW_GRADE = "NEW"
 
 # Features the scorecard may use: the rows of the view ops.credit_feature_values.
 NUMERIC_FEATURES = frozenset({
@@ -101,6 +106,24 @@ class Scorecard:
         """Odds of good:bad implied by a score under this scaling."""
         return self.base_odds * 2 ** ((score - self.base_points) / self.pdo)
 
+    def pd_at(self, score: Any) -> Any:
+        """The probability of going bad the scaling promises at ``score`` (1 / (1 + odds))."""
+        import numpy as np
+        return 1.0 / (1.0 + self.base_odds * np.power(2.0, (np.asarray(score, dtype=float)
+                                                             - self.base_points) / self.pdo))
+
+    def is_new(self, months_on_platform: Any, deals_total: Any) -> Any:
+        """Too little history for the card (the NEW grade): fewer completed deals than
+        ih_max_deals, or younger than ih_max_months (the same rule as the scoring SQL)."""
+        import numpy as np
+        months = np.asarray(months_on_platform, dtype=float)
+        deals = np.asarray(deals_total, dtype=float)
+        return (deals < self.ih_max_deals) | (months < self.ih_max_months)
+
+    @property
+    def source(self) -> str:
+        return str(self.raw.get("source") or "expert")
+
 
 def bin_label(*, lower: float | None, upper: float | None,
               categories: tuple[str, ...] | list[str] | None, is_missing: bool) -> str:
@@ -125,8 +148,15 @@ def round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5 + 1e-9))
 
 
-def bin_points(*, share: float, pdo: float, doublings: float) -> int:
-    return round_half_up(share + pdo * doublings)
+def bin_points(*, share: int, pdo: float, doublings: float) -> int:
+    return int(share) + round_half_up(pdo * doublings)
+
+
+def shares(base_points: int, n: int) -> list[int]:
+    """``base_points`` split into ``n`` whole shares that add up to it exactly, the larger
+    shares first (largest remainder on equal parts)."""
+    whole, extra = divmod(int(base_points), n)
+    return [whole + (1 if i < extra else 0) for i in range(n)]
 
 
 def load(path: Path | str = DEFAULT_CONFIG) -> Scorecard:
@@ -146,15 +176,15 @@ def parse(raw: dict[str, Any], *, sha256: str) -> Scorecard:
     specs = raw.get("factors") or []
     if not specs:
         raise ScorecardError("factors: at least one factor is needed")
-    share = base_points / len(specs)
-    factors = tuple(_factor(spec, order, share=share, pdo=pdo)
+    parts = shares(int(base_points), len(specs))
+    factors = tuple(_factor(spec, order, share=parts[order - 1], pdo=pdo)
                     for order, spec in enumerate(specs, start=1))
     names = [f.name for f in factors]
     if len(set(names)) != len(names):
         raise ScorecardError("factors: a factor is listed twice")
     ih = _section(raw, "insufficient_history")
     mon = _section(raw, "monitoring")
-    if ih["grade"] not in GRADES:
+    if ih["grade"] not in (*GRADES, NEW_GRADE):
         raise ScorecardError(f"insufficient_history.grade: unknown grade {ih['grade']!r}")
     return Scorecard(
         version=str(raw.get("version") or ""), sha256=sha256, raw=raw,
@@ -173,7 +203,7 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return section
 
 
-def _factor(spec: dict[str, Any], order: int, *, share: float, pdo: float) -> Factor:
+def _factor(spec: dict[str, Any], order: int, *, share: int, pdo: float) -> Factor:
     name = spec.get("name")
     points = lambda d: bin_points(share=share, pdo=pdo, doublings=float(d))  # noqa: E731
     missing = Bin(0, points(spec.get("missing", 0.0)), is_missing=True)
@@ -222,3 +252,48 @@ def check_file(path: Path | str) -> Scorecard:
         return load(path)
     except (ScorecardError, KeyError, TypeError) as err:
         raise InvalidInput("credit.error.bad_config", detail=str(err)) from err
+
+
+# ---------------------------------------------------------------- scoring in Python
+# The same rules as sql/queries/credit_score_run.sql, for point-in-time samples (validation,
+# the challenger's fit): a numeric value falls in bin n when edge n-1 <= value < edge n, a
+# missing value in bin 0, a category in its listed bin. tests/test_credit_pit.py holds the two
+# equal on a scored mart.
+def factor_bins(factor: Factor, values: Any) -> "np.ndarray":
+    import numpy as np
+    import pandas as pd
+
+    series = pd.Series(values)
+    if factor.direction is None:   # categorical
+        lookup = {c: b.bin_no for b in factor.bins if b.categories for c in b.categories}
+        return series.map(lookup).fillna(0).astype(int).to_numpy()
+    edges = np.array([b.lower for b in factor.bins if not b.is_missing and b.lower is not None],
+                     dtype=float)
+    numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    bins = np.searchsorted(edges, numbers, side="right") + 1
+    return np.where(np.isnan(numbers), 0, bins).astype(int)
+
+
+def score_frame(card: Scorecard, features: "pd.DataFrame") -> "pd.DataFrame":
+    """Score, grade and per-factor bin and points of each row of ``features`` (one column per
+    factor, plus months_on_platform and deals_total for the NEW rule)."""
+    import numpy as np
+    import pandas as pd
+
+    out = pd.DataFrame(index=features.index)
+    total = np.zeros(len(features), dtype=int)
+    for factor in card.factors:
+        bins = factor_bins(factor, features[factor.name])
+        points_by_bin = np.array([b.points for b in sorted(factor.bins, key=lambda b: b.bin_no)])
+        points = points_by_bin[bins]
+        out[f"bin__{factor.name}"] = bins
+        out[f"points__{factor.name}"] = points
+        total = total + points
+    out["score"] = total
+    # the number of band floors a score stays below is its band's index, best first
+    floors = np.array([b.min_score for b in card.bands[:-1]], dtype=float)
+    idx = (total[:, None] < floors[None, :]).sum(axis=1)
+    out["score_grade"] = np.array([b.grade for b in card.bands])[idx]
+    out["is_new"] = card.is_new(features["months_on_platform"], features["deals_total"])
+    out["grade"] = np.where(out["is_new"], card.ih_grade, out["score_grade"])
+    return out

@@ -20,7 +20,7 @@ from console.audit import write_audit
 from console.boundary import like_contains
 from console.credit import engine as credit_engine
 from console.credit import metrics
-from console.credit.scorecard import DEFAULT_CONFIG, bin_label, check_file
+from console.credit.scorecard import DEFAULT_CONFIG, NEW_GRADE, bin_label, check_file
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.exports import audited_csv
 from console.grades import GRADES
@@ -31,6 +31,8 @@ MONITORS = ("risk", "manager")           # may read model monitoring and export
 OVERRIDE_REASONS = ("new_information", "guarantee", "collateral", "data_error",
                     "adverse_news", "other")
 MAX_OVERRIDE_DAYS = 366                  # an override is reviewed at least once a year
+# The card's grades and NEW (no completed deal: not graded by the card, starter limit only).
+ALL_GRADES: tuple[str, ...] = (*GRADES, NEW_GRADE)
 
 
 # ---------------------------------------------------------------- suspended merchants
@@ -89,7 +91,7 @@ def grade_overview(*, conn: Connection, actor: Actor) -> dict[str, Any]:
                    JOIN app.merchants am ON am.id = c.merchant_id
                    WHERE am.status <> ALL (CAST(:on_hold AS text[]))) m
                ON m.effective_grade = g.grade
-        GROUP BY g.grade, g.rank ORDER BY g.rank""", grades=list(GRADES), on_hold=list(ON_HOLD))
+        GROUP BY g.grade, g.rank ORDER BY g.rank""", grades=list(ALL_GRADES), on_hold=list(ON_HOLD))
     # Rated merchants whose terms do not hold (suspended, closed): left out of the
     # distribution above, counted here.
     on_hold = db.scalar(conn, """
@@ -143,7 +145,7 @@ def search_merchants(*, conn: Connection, actor: Actor, query: str = "",
                      grade: str | None = None, limit: int = 50,
                      offset: int = 0) -> tuple[pd.DataFrame, int]:
     """Merchants by name fragment or id, with their current rating; (page, total)."""
-    if grade is not None and grade not in GRADES:
+    if grade is not None and grade not in ALL_GRADES:
         raise InvalidInput("credit.error.bad_grade")
     text = (query or "").strip()
     # % and _ in the query are letters to look for, not wildcards.
@@ -565,7 +567,7 @@ def export_csv(*, conn: Connection, actor: Actor, grade: str | None = None) -> b
     """Current ratings as CSV (UTF-8 with BOM so that Excel opens Chinese text); the first
     line says which filter was applied. The export is audited (console.exports), so the
     caller's transaction must commit."""
-    if grade is not None and grade not in GRADES:
+    if grade is not None and grade not in ALL_GRADES:
         raise InvalidInput("credit.error.bad_grade")
     frame = db.fetch_df(conn, """
         SELECT c.merchant_id, m.name, ci.name AS city, m.merchant_type, c.score, c.grade,

@@ -1,6 +1,9 @@
 -- Score every merchant of the features mart with one scorecard version, set-based:
 -- unpivoted feature values find their bin (width_bucket over the factor's edges), bins give
--- points, points add up per merchant, the total finds its grade band. Parameters: :run_id, :version_id.
+-- points, points add up per merchant, the total finds its grade band. A merchant with fewer
+-- completed deals than ih_min_deals (or younger than ih_min_months) is flagged and gets the
+-- version's ih_grade (NEW). purchases_12m = completed orders as buyer in the 12 months before
+-- the features' date, for the limit (migration 083). Parameters: :run_id, :version_id.
 WITH version AS (
     SELECT id, ih_min_months, ih_min_deals, ih_grade
     FROM ops.credit_scorecard_versions
@@ -59,19 +62,31 @@ per_merchant AS (
     FROM factor_points
     GROUP BY merchant_id
 ),
+as_of AS (
+    SELECT (max(as_of_date)::timestamp AT TIME ZONE 'Asia/Shanghai') AS ts
+    FROM mart.merchant_features
+),
+purchases AS (
+    SELECT o.buyer_id AS merchant_id, sum(o.amount) AS purchases_12m
+    FROM etl.clean_orders o CROSS JOIN as_of a
+    WHERE o.status = 'completed' AND o.completed_at < a.ts
+      AND o.completed_at >= a.ts - interval '12 months'
+    GROUP BY o.buyer_id
+),
 graded AS (
     SELECT p.*, g.grade AS score_grade,
-           (f.months_on_platform < v.ih_min_months AND f.deals_total < v.ih_min_deals)
+           (f.months_on_platform < v.ih_min_months OR f.deals_total < v.ih_min_deals)
                AS insufficient_history,
-           v.ih_grade
+           v.ih_grade, coalesce(pu.purchases_12m, 0) AS purchases_12m
     FROM per_merchant p
     JOIN mart.merchant_features f ON f.merchant_id = p.merchant_id
     JOIN bands g ON p.score >= g.lo AND p.score < g.hi
+    LEFT JOIN purchases pu ON pu.merchant_id = p.merchant_id
     CROSS JOIN version v
 )
 INSERT INTO ops.credit_scores (run_id, merchant_id, score, score_grade, grade,
-                               insufficient_history, factors, reasons)
+                               insufficient_history, factors, reasons, purchases_12m)
 SELECT :run_id, merchant_id, score, score_grade,
        CASE WHEN insufficient_history THEN ih_grade ELSE score_grade END,
-       insufficient_history, factors, coalesce(reasons, '{}')
+       insufficient_history, factors, coalesce(reasons, '{}'), purchases_12m
 FROM graded
