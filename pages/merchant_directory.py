@@ -109,16 +109,17 @@ else:
         cert_status=page.rows["cert_status"].map(
             lambda v: t("directory.cert_status.none") if v == "none" else enum_label("cert_status", v)),
         tier_level=page.rows["tier_level"].map(lambda v: enum_label("tier", v)),
-        # A suspended merchant's grade does not hold: its status instead (credit.shown_terms).
+        # A suspended merchant's grade does not hold: the service leaves it out and says
+        # why (on_hold); its status shows instead (credit.shown_terms).
         credit_grade=page.rows["credit_grade"].fillna(
             t("directory.unrated") if actor.has(*merchants.CREDIT_READERS) else "—").where(
-            ~page.rows["status"].isin(ON_HOLD), page.rows["status"].map(lambda s: t(f"standing.{s}")
-                                                                       if s in ON_HOLD else None)),
+            page.rows["on_hold"].isna(), page.rows["on_hold"].map(
+                lambda s: t(f"standing.{s}") if s in ON_HOLD else None)),
         vip_level=page.rows["vip_level"].map(   # text, so a level and "suspended" share a column
             lambda v: fmt.MISSING if fmt.is_missing(v) else str(int(v))).where(
-            ~page.rows["status"].isin(ON_HOLD),
-            page.rows["status"].map(lambda s: t(f"standing.{s}") if s in ON_HOLD else None)),
-    ).drop(columns=["size_class"])
+            page.rows["on_hold"].isna(),
+            page.rows["on_hold"].map(lambda s: t(f"standing.{s}") if s in ON_HOLD else None)),
+    ).drop(columns=["size_class", "on_hold"])
     event = st.dataframe(labelled(rows, "directory.col"), hide_index=True, width="stretch",
                          on_select="rerun", selection_mode="single-row", key="directory_table")
     st.caption(t("directory.pick_hint"))

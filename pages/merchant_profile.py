@@ -85,7 +85,7 @@ with tabs[1]:
         st.info(t("profile.credit.not_rated"))
     else:
         # A suspended merchant's grade and limit do not hold (credit.shown_terms).
-        terms = shown_terms(merchant_status=me["status"], grade=credit.grade,
+        terms = shown_terms(merchant_status=credit.on_hold or me["status"], grade=credit.grade,
                             loan_limit=credit.details.get("loan_limit"),
                             vip_eligible=credit.details.get("vip_eligible"))
         word = t(f"standing.{terms.on_hold}") if terms.held else None
@@ -93,11 +93,11 @@ with tabs[1]:
             st.error(t("standing.card_banner", status=word), icon=":material/block:")
         c = st.columns(3)
         c[0].metric(t("profile.credit.grade"), word or terms.grade,
-                    help=t("standing.scored_grade", grade=credit.grade) if terms.held else None)
+                    help=t("standing.scored_grade", grade=credit.held_grade) if terms.held else None)
         c[1].metric(t("profile.credit.score"), credit.score)
         c[2].metric(t("profile.credit.loan_limit"),
                     word or f"{terms.loan_limit or 0:,.0f}")
-        if credit.details.get("is_override"):
+        if credit.details.get("is_override") and not terms.held:
             st.warning(t("profile.credit.override", grade=credit.details.get("grade"),
                          until=credit.details.get("override_expires_at")))
         if credit.details.get("insufficient_history"):

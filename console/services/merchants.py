@@ -32,6 +32,7 @@ from console.exports import audited_csv
 from console.grades import GRADES
 from console.masking import can_see_phone, id_number_for, mask_frame, phone_for
 from console.roles import Actor, requires
+from console.services.credit import ON_HOLD
 
 DIRECTORY_ROLES = ("bd", "ops", "risk", "manager")
 CONTACT_ROLES = ("bd",)
@@ -182,9 +183,11 @@ def _where(filters: DirectoryFilters, actor: Actor, has_credit: bool) -> tuple[s
     elif grade == UNRATED:
         clauses.append(f"NOT EXISTS (SELECT 1 FROM {CREDIT_RELATION} g WHERE g.merchant_id = m.id)")
     elif grade:
-        params["grade"] = grade
+        # A merchant on hold holds no grade (credit.shown_terms): never found by one.
+        params["grade"], params["on_hold"] = grade, list(ON_HOLD)
         clauses.append(f"EXISTS (SELECT 1 FROM {CREDIT_RELATION} g "
-                       "WHERE g.merchant_id = m.id AND g.effective_grade = :grade)")
+                       "WHERE g.merchant_id = m.id AND g.effective_grade = :grade) "
+                       "AND m.status <> ALL (CAST(:on_hold AS text[]))")
     if filters.no_bd_owner:
         clauses.append("m.bd_owner_id IS NULL")
     elif filters.bd_owner_id is not None:
@@ -202,6 +205,8 @@ def _where(filters: DirectoryFilters, actor: Actor, has_credit: bool) -> tuple[s
 def _page_sql(where: str, order: str, show_credit: bool) -> str:
     credit = (f"(SELECT g.effective_grade FROM {CREDIT_RELATION} g WHERE g.merchant_id = m.id "
               "LIMIT 1)" if show_credit else "NULL::text")
+    # A merchant on hold (suspended, closed): no grade and no VIP level; on_hold says why.
+    held = "m.status IN ('suspended', 'closed')"   # credit.ON_HOLD
     return f"""
         WITH page AS (
             SELECT m.id FROM app.merchants m JOIN app.cities c ON c.id = m.city_id
@@ -212,8 +217,10 @@ def _page_sql(where: str, order: str, show_credit: bool) -> str:
         SELECT m.id, m.name, m.merchant_type, m.size_class, c.name AS city, c.tier_level,
                m.status, m.cert_level,
                COALESCE(lc.status, 'none') AS cert_status, ec.uscc,
-               {credit} AS credit_grade,
-               s.display_name AS bd_owner, m.phone, m.contact_name, m.vip_level,
+               CASE WHEN {held} THEN NULL ELSE {credit} END AS credit_grade,
+               s.display_name AS bd_owner, m.phone, m.contact_name,
+               CASE WHEN {held} THEN NULL ELSE m.vip_level END AS vip_level,
+               CASE WHEN {held} THEN m.status END AS on_hold,
                m.registered_at, m.last_active_at
         FROM page p
         JOIN app.merchants m ON m.id = p.id
@@ -299,10 +306,16 @@ class CreditInfo:
     visible: bool                # the actor's roles may read grades
     available: bool              # the ratings area exists at all
     rated: bool                  # this merchant has a grade
-    grade: str | None = None     # the effective grade (an approved override wins)
+    grade: str | None = None     # the effective grade (an approved override wins); None
+                                 # while the merchant is on hold (suspended, closed)
     score: int | None = None
     reasons: list[str] = field(default_factory=list)   # factor names, worst first
     details: dict[str, Any] = field(default_factory=dict)
+    # 'suspended' / 'closed' while the merchant's terms do not hold (credit.shown_terms):
+    # grade, details' grade, loan_limit and vip_eligible are then None, and held_grade
+    # keeps the effective grade only to say what it would be.
+    on_hold: str | None = None
+    held_grade: str | None = None
 
 
 @dataclass(frozen=True)
@@ -369,6 +382,12 @@ def _credit(conn: Connection, actor: Actor, merchant_id: int) -> CreditInfo:
     details = {k: row[k] for k in ("grade", "is_override", "override_expires_at",
                                    "insufficient_history", "scored_at", "loan_limit",
                                    "vip_eligible") if k in row}
+    status = db.scalar(conn, "SELECT status FROM app.merchants WHERE id = :id", id=merchant_id)
+    if status in ON_HOLD:   # the terms do not hold: no page can show them by mistake
+        details.update({k: None for k in ("grade", "loan_limit", "vip_eligible") if k in details})
+        return CreditInfo(visible=True, available=True, rated=True, grade=None,
+                          score=row["score"], reasons=list(reasons), details=details,
+                          on_hold=status, held_grade=row["effective_grade"])
     return CreditInfo(visible=True, available=True, rated=True, grade=row["effective_grade"],
                       score=row["score"], reasons=list(reasons), details=details)
 
