@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from console.auth import hash_password
+from console.demo import credit_history
 from console.demo import disputes as D
 from console.demo import generate as G
 from console.demo import model as M
@@ -40,6 +41,10 @@ HASH_EXCLUDED = {"ops.staff": {"password_hash", "last_login_at", "failed_attempt
                                                  "app.dispute_statements", "app.reviews",
                                                  "app.loan_applications", "app.events")}}
 EVENT_WINDOW_DAYS = 15
+# Reference rows the migrations write (010: the review reasons and the certification
+# documents): part of the schema, not of the demo world, so --force keeps them.
+# tests/test_demo_force.py holds this to what a fresh migrate leaves in app and ops.
+MIGRATION_ROWS = ("ops.cert_documents", "ops.review_reasons")
 
 
 class SeedRefused(RuntimeError):
@@ -85,6 +90,8 @@ def build_world(*, scale: str, seed: int, anchor: datetime | None = None) -> G.W
     G.merchant_standing(world)
     G.notifications(world)
     D.statements(world)
+    # The order-loan book behind completed purchases (its own random stream: nothing above moves).
+    credit_history.order_loan_book(world, seed=seed)
     return world
 
 
@@ -153,7 +160,9 @@ def _refuse_or_clear(conn: sa.Connection, *, force: bool) -> None:
         return
     tables = conn.execute(sa.text(
         """SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
-           WHERE schemaname IN ('app', 'ops') ORDER BY 1""")).scalars().all()
+           WHERE schemaname IN ('app', 'ops')
+             AND format('%I.%I', schemaname, tablename) <> ALL (CAST(:kept AS text[]))
+           ORDER BY 1"""), {"kept": list(MIGRATION_ROWS)}).scalars().all()
     # The (empty) audit log refuses TRUNCATE by trigger; replica mode skips that trigger.
     conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
     conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")

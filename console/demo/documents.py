@@ -356,8 +356,8 @@ def copy_images(cursor, *, seed: int = 7) -> int:
     cursor.execute("SELECT count(*) FROM ops.cert_documents "
                    "WHERE code IN ('id_front', 'business_licence')")
     if cursor.fetchone()[0] < 2:
-        # The document list comes with migration 010; a seed with --force empties every ops
-        # table, that list too, and a document it does not name cannot be stored.
+        # The document list comes with migration 010 (a seed with --force keeps it:
+        # console.demo.MIGRATION_ROWS); a document it does not name cannot be stored.
         print("console.demo.documents: ops.cert_documents lacks id_front/business_licence; "
               "no document images seeded", file=sys.stderr)
         return 0
