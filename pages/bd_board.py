@@ -9,7 +9,7 @@ from datetime import datetime, time
 import streamlit as st
 
 from console import clock, fmt
-from console.services import deals
+from console.services import deals, stock
 from console.ui import enum_label, flash, lang, labelled, require_actor, run_action, run_query, \
     show_flash, t
 from console.ui.links import keep_in_url, record_url, requested_choice, requested_id
@@ -179,6 +179,20 @@ def card_dialog(card_id: int) -> None:
                 if st.form_submit_button(t("matching.board.add_note"), key="d_note_submit"):
                     if run_action(deals.add_note, actor=actor, match_id=card_id, body=body):
                         flash(t("common.done"))
+                        st.rerun()
+            with st.form(f"stock_{card_id}", clear_on_submit=True):   # issue 16: freshness
+                last = run_query(stock.last_confirmation, actor=actor, match_id=card_id)
+                if last is not None:
+                    st.caption(t("stock.confirm.last", at=fmt.when(last["stock_confirmed_at"]))
+                               if last["stock_confirmed_at"] is not None
+                               else t("stock.confirm.never", at=fmt.when(last["published_at"])))
+                stock_note = st.text_input(t("stock.confirm.note"), key="d_stock_note",
+                                           help=t("stock.confirm.help"))
+                if st.form_submit_button(t("stock.confirm.submit"), key="d_stock_submit"):
+                    done = run_action(stock.record_stock_confirmation, actor=actor,
+                                      match_id=card_id, note=stock_note)
+                    if done:
+                        flash(t("stock.confirm.done", id=done.value.listing_id))
                         st.rerun()
             if actor.has("manager"):
                 with st.form(f"override_{card_id}"):

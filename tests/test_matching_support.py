@@ -37,6 +37,34 @@ class World:
         with self.engine.begin() as conn:
             return conn.execute(sa.text(sql), params).scalar_one()
 
+    def add_city(self, name: str, *, latitude: float, longitude: float) -> int:
+        """A city at given coordinates (e.g. a set distance east or west of another)."""
+        self.city[name] = self._insert("""
+            INSERT INTO app.cities (name, short_name, adcode, province, tier_level, tier_name,
+                                    longitude, latitude)
+            VALUES (:n, :n, :ad, '测试', 3, 'x', :lon, :lat) RETURNING id""",
+            n=name, ad=f"{200000 + len(self.city)}", lon=longitude, lat=latitude)
+        return self.city[name]
+
+    def city_west_of(self, name: str, of: str, *, km: float) -> int:
+        """A city ``km`` great-circle kilometres due west of ``of`` (same latitude, so the
+        haversine distance is what the longitude difference gives)."""
+        import math
+        _, _, lat, lon = CITIES[of]
+        # haversine at equal latitudes: d = 2R asin(cos(lat) sin(dlon/2))
+        dlon = 2 * math.asin(math.sin(km / (2 * 6371.0088)) / math.cos(math.radians(lat)))
+        return self.add_city(name, latitude=lat, longitude=lon - math.degrees(dlon))
+
+    def order(self, *, listing_id: int, buyer_id: int, quantity: int, status: str = "created",
+              request_id: int | None = None) -> int:
+        seller = self._insert("SELECT merchant_id FROM app.listings WHERE id = :l", l=listing_id)
+        return self._insert("""
+            INSERT INTO app.orders (request_id, listing_id, buyer_id, seller_id, quantity,
+                                    unit_price, amount, deposit_amount, status, created_at)
+            VALUES (:r, :l, :b, :s, :q, 100000, 100000 * :q, 5000 * :q, :st, :at) RETURNING id""",
+            r=request_id, l=listing_id, b=buyer_id, s=seller, q=quantity, st=status,
+            at=AS_OF - timedelta(days=1))
+
     def merchant(self, *, city: str = "上海", status: str = "active",
                  merchant_type: str = "4s", name: str | None = None) -> int:
         n = next(_seq)

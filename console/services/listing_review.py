@@ -59,45 +59,21 @@ def price_gap_points() -> float:
 
 
 # ------------------------------------------------------------------ the scan
+# The usual discount per series (series -> brand of the same origin -> origin -> market) is
+# one table, ops.series_norms (migration 081), refreshed just before this insert: the match
+# score caps the discount it rewards at the same line (issue 16).
 _PRICE_SQL = """
-WITH points AS (
-    SELECT l.id, l.merchant_id, l.status, t.series_id, se.brand_id, se.origin,
-           CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision) AS points
-    FROM app.listings l JOIN app.trims t ON t.id = l.trim_id JOIN app.series se ON se.id = t.series_id
-    WHERE l.status IN ('live','sold','expired')
-),
-usual AS (
-    SELECT series_id, count(*) AS n,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual
-    FROM points GROUP BY series_id
-),
-brand_usual AS (   -- a thin series: its brand's cars of the same origin (an import is not local)
-    SELECT brand_id, origin, count(*) AS n,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual
-    FROM points GROUP BY brand_id, origin
-),
-origin_usual AS (
-    SELECT origin, count(*) AS n,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual
-    FROM points GROUP BY origin
-),
-market AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY points) AS usual FROM points)
 INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
-SELECT p.id, p.merchant_id, 'price_below_guide',
+SELECT l.id, l.merchant_id, 'price_below_guide',
        jsonb_build_object('points', round(CAST(p.points AS numeric), 1),
-                          'usual', round(CAST(b.usual AS numeric), 1), 'gap', :gap,
+                          'usual', round(CAST(b.usual_points AS numeric), 1), 'gap', :gap,
                           'basis', b.basis)
-FROM points p
-JOIN usual u USING (series_id)
-JOIN brand_usual bu USING (brand_id, origin)
-JOIN origin_usual ou USING (origin)
-CROSS JOIN market m
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN u.n >= :min_n THEN u.usual WHEN bu.n >= :min_n THEN bu.usual
-                WHEN ou.n >= :min_n THEN ou.usual ELSE m.usual END AS usual,
-           CASE WHEN u.n >= :min_n THEN 'series' WHEN bu.n >= :min_n THEN 'brand'
-                WHEN ou.n >= :min_n THEN 'origin' ELSE 'market' END AS basis) b
-WHERE p.status = 'live' AND p.points > b.usual + :gap
+FROM app.listings l
+JOIN app.trims t ON t.id = l.trim_id
+JOIN ops.series_norms b ON b.series_id = t.series_id
+CROSS JOIN LATERAL (SELECT CAST((l.guide_price - l.price) / l.guide_price * 100
+                                AS double precision) AS points) p
+WHERE l.status = 'live' AND p.points > b.usual_points + :gap
 ON CONFLICT (listing_id, kind) DO NOTHING
 """
 
@@ -144,6 +120,11 @@ ON CONFLICT (listing_id, kind) DO NOTHING
 """
 
 
+def _raise_price_flags(conn: Connection, gap: float) -> int:
+    db.scalar(conn, "SELECT ops.refresh_series_norms(:n)", n=MIN_SERIES_SAMPLE)
+    return db.execute(conn, _PRICE_SQL, gap=gap)
+
+
 def raise_listing_flags(*, conn: Connection, price_gap: float | None = None,
                         recent_reject_days: int = RECENT_REJECT_DAYS) -> dict[str, int]:
     """Scan live listings and insert the flags not raised before; returns new flags per kind.
@@ -154,7 +135,7 @@ def raise_listing_flags(*, conn: Connection, price_gap: float | None = None,
     if gap < 0:
         raise InvalidInput("trust.error.bad_form_value")
     raised = {
-        "price_below_guide": db.execute(conn, _PRICE_SQL, gap=gap, min_n=MIN_SERIES_SAMPLE),
+        "price_below_guide": _raise_price_flags(conn, gap),
         "vin_malformed": _raise_malformed_vins(conn),
         "vin_duplicate": db.execute(conn, _VIN_DUPLICATE_SQL),
         "cert_rejected": db.execute(conn, _CERT_REJECTED_SQL, days=recent_reject_days),
