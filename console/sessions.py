@@ -85,7 +85,24 @@ def open_session(*, engine: Engine, actor: Actor, ip: str | None = None,
             ip=_clip(ip, IP_MAX), ua=_clip(user_agent, USER_AGENT_MAX))
         write_audit(conn=conn, actor_id=actor.id, action="staff.sign_in", entity_type="staff",
                     entity_id=actor.id, after={"session_id": session_id, "ip": _clip(ip, IP_MAX)})
+        purge_old(conn)
     return token, session_id
+
+
+def purge_old(conn) -> int:
+    """Delete every person's sessions that ended, or expired idle, more than
+    settings.session_retention_days ago; returns how many. Run at each sign-in (the
+    scheduled jobs' role may not read this table). Sign-ins and sign-outs stay in the
+    audit log; only the rows of sessions long over go."""
+    settings = get_settings()
+    return db.scalar(conn, """
+        WITH gone AS (
+            DELETE FROM ops.staff_sessions
+            WHERE COALESCE(ended_at, last_seen_at + make_interval(mins => :idle))
+                  < now() - make_interval(days => :keep)
+            RETURNING 1)
+        SELECT count(*) FROM gone""",
+        idle=settings.session_idle_minutes, keep=settings.session_retention_days)
 
 
 def _end(conn, session_id: int, reason: str, by: int | None = None,

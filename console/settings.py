@@ -43,6 +43,9 @@ class Settings:
     max_failed_logins: int = 5
     lockout_minutes: int = 15
     session_idle_minutes: int = 30
+    # Ended or idle-expired sign-in sessions (ops.staff_sessions) are deleted this many days
+    # after they ended, at the next sign-in (console/sessions.py).
+    session_retention_days: int = 30
     default_language: str = "zh"
     timezone: str = "Asia/Shanghai"
     # Work-queue policy (Marble's default cap of 10 open cases per reviewer).
@@ -91,6 +94,7 @@ def get_settings() -> Settings:
         max_failed_logins=_int("CONSOLE_MAX_FAILED_LOGINS", 5),
         lockout_minutes=_int("CONSOLE_LOCKOUT_MINUTES", 15),
         session_idle_minutes=_int("CONSOLE_SESSION_IDLE_MINUTES", 30),
+        session_retention_days=_int("CONSOLE_SESSION_RETENTION_DAYS", 30),
         default_language=env.get("CONSOLE_LANGUAGE", "zh"),
         review_cap_per_person=_int("CONSOLE_REVIEW_CAP", 10),
         page_size=_int("CONSOLE_PAGE_SIZE", 50),
