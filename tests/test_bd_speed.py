@@ -3,15 +3,18 @@ still answers what it answered before, and whatever the speed rests on (a page a
 the database, a kept table, an index's conditions) is tested here."""
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
-from console import clock
+from console import clock, db
 from console.errors import InvalidInput
-from console.services import deals
+from console.services import deals, leads
 from tests.apptest import app_as
-from tests.test_deal_board import make_card, set_card
+from tests.test_deal_board import make_card, move, set_card
 from tests.test_matching_support import build_world
 
 
@@ -71,3 +74,182 @@ def test_the_task_page_shows_a_page_and_pages_on(engine, world, make_actor, sett
     assert not at.exception and not at.error
     shown = [b.key for b in at.button if b.key and b.key.startswith("open_task_")]
     assert shown == [f"open_task_{c}" for c in cards[deals.TASKS_PER_PAGE:]]
+
+
+# ------------------------------------------------------------------ the leaderboard's kept times
+
+# The leaderboard as it was asked before migration 077: every owned card joined to its
+# timeline and orders. The kept times must give the same answer.
+_LEADERBOARD_BEFORE = """
+WITH created AS (
+    SELECT match_id, min(at) AS at FROM ops.match_stage_history
+    WHERE from_stage IS NULL GROUP BY match_id
+), deposit AS (
+    SELECT match_id, min(at) AS at FROM ops.match_stage_history
+    WHERE to_stage = 'deposit_paid' GROUP BY match_id
+), per_card AS (
+    SELECT m.owner_id, m.stage, m.deal_value, m.stage_entered_at,
+           extract(epoch FROM (coalesce(d.at, o.deposit_at)
+                               - coalesce(c.at, m.created_at))) / 3600 AS hours_to_deposit,
+           coalesce(d.at, o.deposit_at) AS deposit_at
+    FROM ops.matches m
+    LEFT JOIN created c ON c.match_id = m.id
+    LEFT JOIN deposit d ON d.match_id = m.id
+    LEFT JOIN LATERAL (SELECT min(deposit_paid_at) AS deposit_at FROM app.orders
+                       WHERE match_id = m.id) o ON true
+    WHERE m.owner_id IS NOT NULL
+)
+SELECT s.id AS staff_id, s.display_name AS staff,
+       count(*) FILTER (WHERE p.stage = 'won'
+                        AND p.stage_entered_at >= now() - make_interval(days => :days)) AS won,
+       coalesce(sum(p.deal_value) FILTER (WHERE p.stage = 'won'
+                        AND p.stage_entered_at >= now() - make_interval(days => :days)), 0) AS gmv,
+       round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY p.hours_to_deposit)
+             FILTER (WHERE p.deposit_at >= now() - make_interval(days => :days)) AS numeric), 1)
+           AS median_hours_to_deposit,
+       count(*) FILTER (WHERE p.stage IN ('suggested','contacted','negotiating','deposit_paid'))
+           AS open_cards
+FROM ops.staff s JOIN per_card p ON p.owner_id = s.id
+GROUP BY s.id, s.display_name
+ORDER BY won DESC, gmv DESC, s.id"""
+
+# ops.card_deposits as the sources give it now.
+_KEPT_FROM_SOURCES = """
+SELECT m.id, m.owner_id, coalesce(b.at, m.created_at), d.at, o.at
+FROM ops.matches m
+LEFT JOIN (SELECT match_id, min(at) AS at FROM ops.match_stage_history
+           WHERE from_stage IS NULL GROUP BY match_id) b ON b.match_id = m.id
+LEFT JOIN (SELECT match_id, min(at) AS at FROM ops.match_stage_history
+           WHERE to_stage = 'deposit_paid' GROUP BY match_id) d ON d.match_id = m.id
+LEFT JOIN (SELECT match_id, min(deposit_paid_at) AS at FROM app.orders
+           WHERE match_id IS NOT NULL GROUP BY match_id) o ON o.match_id = m.id
+WHERE d.at IS NOT NULL OR o.at IS NOT NULL ORDER BY m.id"""
+_KEPT = "SELECT match_id, owner_id, created_at, moved_at, paid_at FROM ops.card_deposits ORDER BY 1"
+
+
+def kept_rows(engine):
+    with engine.connect() as conn:
+        return ([tuple(r) for r in conn.execute(sa.text(_KEPT))],
+                [tuple(r) for r in conn.execute(sa.text(_KEPT_FROM_SOURCES))])
+
+
+def add_order(engine, card, *, deposit_hours_ago=None, conn=None) -> int:
+    sql = sa.text("""
+        INSERT INTO app.orders (match_id, request_id, listing_id, buyer_id, seller_id, quantity,
+                                unit_price, amount, deposit_amount, status, escrow_state,
+                                created_at, deposit_paid_at)
+        SELECT m.id, m.request_id, m.listing_id, r.merchant_id, l.merchant_id, 1, 100000, 100000,
+               10000, CASE WHEN CAST(:h AS float) IS NULL THEN 'created' ELSE 'deposit_paid' END,
+               'none', now() - interval '400 hours',
+               now() - make_interval(secs => CAST(:h AS float) * 3600)
+        FROM ops.matches m JOIN app.requests r ON r.id = m.request_id
+        JOIN app.listings l ON l.id = m.listing_id WHERE m.id = :m RETURNING id""")
+    if conn is not None:
+        return conn.execute(sql, {"m": card, "h": deposit_hours_ago}).scalar_one()
+    with engine.begin() as c:
+        return c.execute(sql, {"m": card, "h": deposit_hours_ago}).scalar_one()
+
+
+def leaderboards(engine, actor, days):
+    with engine.connect() as conn:
+        now = deals.leaderboard(conn=conn, actor=actor, days=days)
+        before = db.fetch_df(conn, _LEADERBOARD_BEFORE, days=days)
+    return now, before
+
+
+def test_kept_deposit_times_follow_every_write_and_the_leaderboard_is_unchanged(
+        engine, world, make_actor, settings_env):
+    settings_env(CONSOLE_LEAD_CAP="100")
+    bd, bd2, manager = make_actor("bd"), make_actor("bd"), make_actor("manager")
+    moved, paid, both, withdrawn, handed, old = (make_card(engine, world, bd) for _ in range(6))
+    other = make_card(engine, world, bd2)
+    for card in (moved, both, other):                 # deposits recorded on the board
+        for stage in ("contacted", "negotiating", "deposit_paid"):
+            move(engine, bd if card != other else bd2, card, stage)
+    move(engine, bd, both, "won")
+    add_order(engine, paid, deposit_hours_ago=30)      # deposits only the orders know
+    add_order(engine, both, deposit_hours_ago=5)       # the board's move wins over the order
+    add_order(engine, handed, deposit_hours_ago=50)
+    order = add_order(engine, withdrawn, deposit_hours_ago=20)
+    add_order(engine, old, deposit_hours_ago=24 * 200)  # outside the 90-day window
+    add_order(engine, old, deposit_hours_ago=None)      # an order without a deposit
+    with engine.begin() as conn:                      # a card born before the timeline
+        conn.execute(sa.text("DELETE FROM ops.match_stage_history WHERE match_id = :m"),
+                     {"m": paid})
+        conn.execute(sa.text("""UPDATE ops.match_stage_history SET at = now() - interval '40 hours'
+                                WHERE match_id = :m AND from_stage IS NULL"""), {"m": moved})
+    kept, sources = kept_rows(engine)
+    assert kept == sources
+    assert {r[0] for r in kept} == {moved, paid, both, withdrawn, handed, old, other}
+    with engine.begin() as conn:                      # the deposit taken back: no row
+        conn.execute(sa.text("UPDATE app.orders SET deposit_paid_at = NULL WHERE id = :o"),
+                     {"o": order})
+        request = conn.execute(sa.text("SELECT request_id FROM ops.matches WHERE id = :m"),
+                               {"m": handed}).scalar_one()
+    with engine.begin() as conn:                      # a lead handed to another person
+        leads.assign_lead(conn=conn, actor=manager, request_id=request, to_staff_id=bd2.id,
+                          reason="休假交接")
+    kept, sources = kept_rows(engine)
+    assert kept == sources
+    assert withdrawn not in {r[0] for r in kept}
+    assert dict((r[0], r[1]) for r in kept)[handed] == bd2.id
+    for days in (30, 90, 365):
+        now, before = leaderboards(engine, bd, days)
+        assert now.to_dict("records") == before.to_dict("records"), days
+    now, _ = leaderboards(engine, bd, 90)
+    board = now.set_index("staff_id")
+    # bd: moved 40 h after its (moved back) birth, both at once, paid 30 h before the card's
+    # created_at (no timeline: made "now" here); handed went to bd2 with its order 50 h ago.
+    assert (int(board.loc[bd.id, "won"]), int(board.loc[bd.id, "open_cards"])) == (1, 4)
+    assert float(board.loc[bd.id, "median_hours_to_deposit"]) == pytest.approx(0.0, abs=0.1)
+    assert float(board.loc[bd2.id, "median_hours_to_deposit"]) == pytest.approx(-25.0, abs=0.1)
+
+
+def test_kept_deposit_times_under_concurrent_orders_and_an_owner_change(engine, world, make_actor):
+    """Orders for one card paid at the same moment by several sessions, while its lead changes
+    hands: whoever commits last, the kept row is what the sources say."""
+    bd, bd2, manager = make_actor("bd"), make_actor("bd"), make_actor("manager")
+    card = make_card(engine, world, bd)
+    with engine.connect() as conn:
+        request = conn.execute(sa.text("SELECT request_id FROM ops.matches WHERE id = :m"),
+                               {"m": card}).scalar_one()
+    hours = [70, 10, 40, 25]
+    barrier = threading.Barrier(len(hours) + 1)
+    errors: list[BaseException] = []
+
+    def pay(h):
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("SELECT 1"))
+                barrier.wait()
+                add_order(engine, card, deposit_hours_ago=h, conn=conn)
+                time.sleep(0.05)                     # hold the transaction open a moment
+        except BaseException as err:                 # noqa: BLE001 - reported below
+            errors.append(err)
+
+    def hand_over():
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("SELECT 1"))
+                barrier.wait()
+                conn.execute(sa.text("UPDATE ops.matches SET owner_id = :o WHERE id = :m"),
+                             {"o": bd2.id, "m": card})
+                time.sleep(0.05)
+        except BaseException as err:                 # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=pay, args=(h,)) for h in hours]
+    threads.append(threading.Thread(target=hand_over))
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert errors == []
+    kept, sources = kept_rows(engine)
+    assert kept == sources
+    assert len(kept) == 1 and kept[0][1] == bd2.id
+    with engine.connect() as conn:
+        paid_at, oldest = conn.execute(sa.text(
+            """SELECT k.paid_at, (SELECT min(deposit_paid_at) FROM app.orders WHERE match_id = :m)
+               FROM ops.card_deposits k WHERE k.match_id = :m"""), {"m": card}).one()
+    assert paid_at == oldest

@@ -631,41 +631,9 @@ def timeline(*, conn: Connection, actor: Actor, match_id: int) -> pd.DataFrame:
 
 @requires("bd", "manager")
 def leaderboard(*, conn: Connection, actor: Actor, days: int = 90) -> pd.DataFrame:
-    """Per BD: matches won, GMV brokered (won deal value), median hours from lead to deposit."""
-    return db.fetch_df(conn, """
-        WITH created AS (
-            SELECT match_id, min(at) AS at FROM ops.match_stage_history
-            WHERE from_stage IS NULL GROUP BY match_id
-        ), deposit AS (
-            SELECT match_id, min(at) AS at FROM ops.match_stage_history
-            WHERE to_stage = 'deposit_paid' GROUP BY match_id
-        ), per_card AS (
-            -- Cards made before the board kept history: the match's creation and the
-            -- order's deposit time stand in.
-            SELECT m.owner_id, m.stage, m.deal_value, m.stage_entered_at,
-                   extract(epoch FROM (coalesce(d.at, o.deposit_at)
-                                       - coalesce(c.at, m.created_at))) / 3600 AS hours_to_deposit,
-                   coalesce(d.at, o.deposit_at) AS deposit_at
-            FROM ops.matches m
-            LEFT JOIN created c ON c.match_id = m.id
-            LEFT JOIN deposit d ON d.match_id = m.id
-            LEFT JOIN LATERAL (SELECT min(deposit_paid_at) AS deposit_at FROM app.orders
-                               WHERE match_id = m.id) o ON true
-            WHERE m.owner_id IS NOT NULL
-        )
-        SELECT s.id AS staff_id, s.display_name AS staff,
-               count(*) FILTER (WHERE p.stage = 'won'
-                                AND p.stage_entered_at >= now() - make_interval(days => :days)) AS won,
-               coalesce(sum(p.deal_value) FILTER (WHERE p.stage = 'won'
-                                AND p.stage_entered_at >= now() - make_interval(days => :days)), 0) AS gmv,
-               round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY p.hours_to_deposit)
-                     FILTER (WHERE p.deposit_at >= now() - make_interval(days => :days)) AS numeric), 1)
-                   AS median_hours_to_deposit,
-               count(*) FILTER (WHERE p.stage IN ('suggested','contacted','negotiating','deposit_paid'))
-                   AS open_cards
-        FROM ops.staff s JOIN per_card p ON p.owner_id = s.id
-        GROUP BY s.id, s.display_name
-        ORDER BY won DESC, gmv DESC, s.id""", days=days)
+    """Per BD: matches won, GMV brokered (won deal value), median hours from lead to deposit
+    (sql/queries/bd_leaderboard.sql: the deposit times kept per card, migration 077)."""
+    return db.fetch_df(conn, db.named_query("bd_leaderboard"), days=days)
 
 
 @requires("bd", "manager")
