@@ -7,8 +7,8 @@ tables feeding the mart: a registration, a listing published, a request, a payme
 event) with the clock, and warns when it is older than the mart's threshold.
 
 Thresholds are hours per ETL job (a job loads its marts together), with defaults below and
-an override in the environment: ``CONSOLE_FRESHNESS_HOURS="daily_kpis=48,funnel_facts=72"``
-(unknown names are ignored; read on every call, so a deployment's change needs no restart).
+an override in the settings (console/settings.py ``freshness_hours``, from the environment:
+``CONSOLE_FRESHNESS_HOURS="daily_kpis=48,funnel_facts=72"``; unknown names are ignored).
 
 Only indexed business times are read (``max(col) WHERE col <= now``: one index probe from
 the top, so it is milliseconds on the large bench); a source without one (orders, matches,
@@ -17,13 +17,13 @@ the future (a clock skew in a source) is not taken for fresh data.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
 from console import clock, db
+from console.settings import get_settings
 
 # Source table -> its business time column (each has an index).
 SOURCE_EVENT_TIME: dict[str, str] = {
@@ -46,12 +46,11 @@ FALLBACK_HOURS = 36
 
 
 def freshness_hours() -> dict[str, int]:
-    """The thresholds in force: the defaults, overridden by CONSOLE_FRESHNESS_HOURS."""
+    """The thresholds in force: the defaults, overridden by the settings' freshness_hours
+    (CONSOLE_FRESHNESS_HOURS) for the jobs it names."""
     hours = dict(DEFAULT_FRESHNESS_HOURS)
-    for item in filter(None, os.environ.get("CONSOLE_FRESHNESS_HOURS", "").split(",")):
-        name, _, value = item.partition("=")
-        if name.strip() in hours and value.strip().isdigit() and int(value) > 0:
-            hours[name.strip()] = int(value)
+    hours.update({name: value for name, value in get_settings().freshness_hours.items()
+                  if name in hours})
     return hours
 
 

@@ -23,6 +23,17 @@ def _rot_days(raw: str | None) -> dict[str, int]:
     return days
 
 
+def _hours_per_name(raw: str | None) -> dict[str, int]:
+    """'daily_kpis=48,funnel_facts=72' -> {'daily_kpis': 48, 'funnel_facts': 72}; an item
+    that is not name=positive whole number is ignored."""
+    hours = {}
+    for item in filter(None, (raw or "").split(",")):
+        name, _, value = item.partition("=")
+        if name.strip() and value.strip().isdigit() and int(value) > 0:
+            hours[name.strip()] = int(value)
+    return hours
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
@@ -59,6 +70,9 @@ class Settings:
     lead_idle_hours: int = 48
     rot_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ROT_DAYS))
     notify_daily_cap: int = 3
+    # Honest freshness: hours the newest source event behind a job's marts may be old before
+    # its badge warns, per ETL job, over console/freshness.py's defaults (unknown jobs ignored).
+    freshness_hours: dict[str, int] = field(default_factory=dict)
     # Freight in the match score's delivered cost (brief section 6: consolidated long-haul
     # car carriers cost 1-2 yuan per car-km; road km are 1.2-1.3 x the great-circle km).
     freight_yuan_per_car_km: float = 1.5
@@ -104,6 +118,7 @@ def get_settings() -> Settings:
         lead_idle_hours=_int("CONSOLE_LEAD_IDLE_HOURS", 48),
         rot_days=_rot_days(env.get("CONSOLE_ROT_DAYS")),
         notify_daily_cap=_int("CONSOLE_NOTIFY_DAILY_CAP", 3),
+        freshness_hours=_hours_per_name(env.get("CONSOLE_FRESHNESS_HOURS")),
         freight_yuan_per_car_km=float(env.get("CONSOLE_FREIGHT_YUAN_PER_CAR_KM") or 1.5),
         freight_full_load_cars=_int("CONSOLE_FREIGHT_FULL_LOAD_CARS", 8),
         freight_full_load_yuan_per_car_km=float(env.get("CONSOLE_FREIGHT_FULL_LOAD_YUAN_PER_CAR_KM") or 1.0),

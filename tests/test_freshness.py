@@ -88,9 +88,9 @@ def test_eleven_days_without_a_registration_is_stale_whatever_the_validation(
         at("2026-03-25 09:00"), 264.0, 36)
 
 
-def test_the_threshold_comes_from_the_environment(engine, sources, move_clock, monkeypatch):
+def test_the_threshold_comes_from_the_settings(engine, sources, move_clock, settings_env):
     move_clock("2026-03-26 09:00")
-    monkeypatch.setenv("CONSOLE_FRESHNESS_HOURS", "supply_demand=48,nonsense=1,daily_kpis=x")
+    settings_env(CONSOLE_FRESHNESS_HOURS="supply_demand=48,nonsense=1,daily_kpis=x")
     with engine.connect() as conn:
         fresh = freshness.source_freshness(conn, ["supply_demand", "daily_kpis"])
     assert (fresh["supply_demand"].threshold_hours, fresh["supply_demand"].stale) == (48, False)

@@ -18,11 +18,10 @@ from tests.test_etl import change, q, seed
 
 
 @pytest.fixture
-def seeded(engine, monkeypatch):
+def seeded(engine, settings_env):
     # The seed's events are dated in the past: these badges speak of the contracts, not of
     # the sources' age (that is tests/test_freshness.py), so no threshold is reached here.
-    monkeypatch.setenv("CONSOLE_FRESHNESS_HOURS", ",".join(
-        f"{job}=100000000" for job in JOBS))
+    settings_env(CONSOLE_FRESHNESS_HOURS=",".join(f"{job}=100000000" for job in JOBS))
     seed(engine)
     results = run_all(engine=engine)
     assert [(r.status, r.contracts_failed) for r in results] == [("succeeded", [])] * len(JOBS)
