@@ -92,7 +92,7 @@ class Settings:
     credit_override_senior_limit_yuan: int = 1_000_000
     # Validation: a merchant is bad when a bad event happens within this many days after its
     # score date.
-    credit_label_window_days: int = 90
+    credit_label_window_days: int = 60
 
 
 @lru_cache(maxsize=1)
@@ -128,5 +128,5 @@ def get_settings() -> Settings:
         credit_starter_limit_yuan=_int("CONSOLE_CREDIT_STARTER_LIMIT_YUAN", 50_000),
         credit_override_max_notches=_int("CONSOLE_CREDIT_OVERRIDE_MAX_NOTCHES", 2),
         credit_override_senior_limit_yuan=_int("CONSOLE_CREDIT_OVERRIDE_SENIOR_LIMIT_YUAN", 1_000_000),
-        credit_label_window_days=_int("CONSOLE_CREDIT_LABEL_WINDOW_DAYS", 90),
+        credit_label_window_days=_int("CONSOLE_CREDIT_LABEL_WINDOW_DAYS", 60),
     )

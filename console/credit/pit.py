@@ -1,0 +1,65 @@
+"""Point-in-time development data: the card's features as of a past date, and the outcome
+after it (sql/queries/credit_features_as_of.sql).
+
+A development sample stacks the merchants graded on a few score dates; the out-of-time
+sample is a later score date whose window the development windows do not reach. The label
+of a merchant on a date is a bad event strictly after the date within the window; bad
+events before the date are features, never labels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from console import db
+
+# The features the rebuilt rows carry, as the mart names them.
+FEATURES = ("cert_level", "months_on_platform", "deals_12m", "gmv_12m", "deals_total",
+            "deposit_defaults", "late_payments", "cancellations", "disputes_raised",
+            "disputes_lost", "avg_stars", "review_count", "days_since_active")
+
+
+def features_as_of(conn: Connection, *, as_of: date, window_days: int) -> pd.DataFrame:
+    """One row per merchant registered before ``as_of``: features as of that date (Shanghai
+    midnight) and ``bad`` = a bad event in [as_of, as_of + window_days)."""
+    frame = db.fetch_df(conn, db.named_query("credit_features_as_of"), as_of=as_of,
+                        window_days=int(window_days))
+    for column in ("gmv_12m", "purchases_12m", "avg_stars"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    """Score dates of the development sample and of the out-of-time sample."""
+    development: tuple[date, ...]
+    out_of_time: date
+    window_days: int
+
+
+def plan(*, data_end: date, window_days: int, development_dates: int = 3,
+         spacing_days: int = 30) -> SamplePlan:
+    """The out-of-time date is one window before the data ends (its window closes at the
+    end); the development dates lie one window and more before it, ``spacing_days`` apart,
+    so no development window reaches into the out-of-time window."""
+    oot = data_end - timedelta(days=window_days)
+    last_dev = oot - timedelta(days=window_days)
+    dev = tuple(last_dev - timedelta(days=spacing_days * k)
+                for k in reversed(range(development_dates)))
+    return SamplePlan(dev, oot, window_days)
+
+
+def sample(conn: Connection, *, dates: tuple[date, ...] | list[date], window_days: int,
+           graded_only: bool = True) -> pd.DataFrame:
+    """Merchants as of each date, stacked (a merchant may appear once per date). Graded
+    only: with a completed deal before the date (NEW merchants get no grade from the card)."""
+    parts = []
+    for day in dates:
+        frame = features_as_of(conn, as_of=day, window_days=window_days)
+        if graded_only:
+            frame = frame[frame["deals_total"] >= 1]
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

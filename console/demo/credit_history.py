@@ -1,0 +1,76 @@
+"""The demo's order-loan book: enough credit history for a development and an out-of-time
+sample (issue 17).
+
+The marketplace generator (generate.py) asks for an order loan only while a deal is open,
+and few of those reach their due date before the anchor: three defaults in a year, far too
+few bad cases to validate a scorecard. Dealers finance most purchases (brief section 6:
+order loans of 70-90% of the price for 30-90 days), so this adds the loans behind completed
+purchases: a share of buyers financed each completed order at its deposit, repaid it by
+the due date, or defaulted. Whether a loan defaults is drawn from the buyer's hidden quality
+``q`` (model.py), like every other bad outcome, so a card that reads the marketplace can rank
+it. Days past due over DEFAULT_AFTER_DAYS close the loan as defaulted (the existing loans'
+rule, generate.py).
+
+Deterministic and separate from the marketplace's random stream: its own generator seeded
+from the world's seed, rows appended after the marketplace's loans, so the same seed gives
+the same content and no other table moves.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from console.demo import model as M
+from console.demo.generate import NA, Table, World
+
+DAY = M.DAY
+FINANCED_SHARE = 0.45        # completed purchases financed with an order loan
+FINANCED_SHARE_LARGE = 0.30  # large dealers pay more of their cars themselves
+TERM_DAYS = 60               # order loans run for the weeks between deposit and resale
+DEFAULT_BASE = 0.20          # mean default probability of a financed purchase (over q; traders
+                             # are better than average, so their rate is lower)
+DEFAULT_SLOPE = 1.3          # how strongly low quality drives defaults (model.hazard)
+DEFAULT_AFTER_DAYS = 30      # past due this long: closed as defaulted
+STREAM = 17                  # the generator's own stream: np.random.default_rng([seed, 17])
+
+
+def order_loan_book(w: World, *, seed: int) -> int:
+    """Append the loans behind completed purchases to app.loan_applications; how many."""
+    rng = np.random.default_rng([seed, STREAM])
+    orders = w.tables["app.orders"].columns
+    loans = w.tables["app.loan_applications"].columns
+    financed_orders = {int(o) for o in loans.get("order_id", []) if o not in (None, NA)}
+    next_id = len(loans.get("id", [])) + 1
+    added = {k: [] for k in ("id", "merchant_id", "order_id", "amount", "status", "applied_at",
+                             "decided_at", "due_at", "closed_at")}
+    q = w.m_q  # type: ignore[attr-defined]
+    large = w.m_large  # type: ignore[attr-defined]
+    for k in range(len(orders["id"])):
+        order_id = int(orders["id"][k])
+        paid = orders["deposit_paid_at"][k]
+        if orders["status"][k] != "completed" or paid in (None, NA) or order_id in financed_orders:
+            continue
+        buyer = int(orders["buyer_id"][k]) - 1
+        draw = rng.random(4)
+        if draw[0] >= (FINANCED_SHARE_LARGE if large[buyer] else FINANCED_SHARE):
+            continue
+        applied = int(paid) + int(draw[1] * DAY)
+        decided = applied + int(4 * 3600 + draw[2] * 2 * DAY)
+        due = decided + TERM_DAYS * DAY
+        if decided >= w.anchor:
+            continue
+        amount = float(round(float(orders["amount"][k]) * (0.7 + 0.2 * draw[3]), -3))
+        status, closed = "approved", NA
+        defaults = rng.random() < M.hazard(np.array([q[buyer]]), DEFAULT_BASE, DEFAULT_SLOPE)[0]
+        if defaults and due + DEFAULT_AFTER_DAYS * DAY < w.anchor:
+            status, closed = "defaulted", due + DEFAULT_AFTER_DAYS * DAY
+        elif not defaults and due < w.anchor:
+            status, closed = "repaid", due - int(rng.integers(0, 30)) * DAY
+        for key, value in (("id", next_id), ("merchant_id", buyer + 1), ("order_id", order_id),
+                           ("amount", amount), ("status", status), ("applied_at", applied),
+                           ("decided_at", decided), ("due_at", due), ("closed_at", closed)):
+            added[key].append(value)
+        next_id += 1
+    for key, values in added.items():
+        loans[key] = list(loans.get(key, [])) + values
+    w.tables["app.loan_applications"] = Table("app.loan_applications", loans)
+    return len(added["id"])
