@@ -1,9 +1,16 @@
-"""`python -m console.credit score | expire | check [--config FILE]`.
+"""`python -m console.credit score | expire | check | validate | challenger | register [--config FILE]`.
 
-score  – expire due overrides, then score every merchant in mart.merchant_features
-         (run the ETL's merchant-features job first); prints the grade distribution.
-expire – only mark overrides past their expiry as expired.
-check  – load and check a scorecard file, print its points table.
+score      – expire due overrides, then score every merchant in mart.merchant_features with
+             the ACTIVE version (run the ETL's merchant-features job first); --config is
+             registered first (the first version ever is active; later ones are candidates
+             until promoted through the gate on the validation page).
+expire     – only mark overrides past their expiry as expired.
+check      – load and check a scorecard file, print its points table.
+validate   – the validation report of the active version and the candidates on the
+             point-in-time development and out-of-time samples (console/credit/validation.py).
+challenger – fit the OptBinning challenger on the development sample and write it as TOML
+             (--out, default console/credit/scorecard_c1.toml); --register registers it.
+register   – register --config as a candidate version.
 
 Plain functions underneath, so a scheduler (cron, Airflow, Dagster) can call them too.
 The command runs as the jobs' database role (JOBS_DATABASE_URL, README).
@@ -17,7 +24,8 @@ from pathlib import Path
 
 from console import db
 from console.credit import engine as credit_engine
-from console.credit.scorecard import DEFAULT_CONFIG, Scorecard, ScorecardError, load
+from console.credit.scorecard import (CHALLENGER_CONFIG, DEFAULT_CONFIG, Scorecard,
+                                      ScorecardError, load)
 from console.errors import ConsoleError
 
 
@@ -60,12 +68,93 @@ def _print_points(card: Scorecard) -> None:
               f"limit {band.loan_limit:,.0f}  vip {band.vip}")
 
 
+def _figures(report) -> list[str]:
+    def ci(pair) -> str:
+        return f"[{pair[0]:.3f}, {pair[1]:.3f}]"
+    lines = []
+    for name, perf in (("development", report.development), ("out of time", report.out_of_time)):
+        lines.append(f"  {name:<12} {perf.rows:>5} rows, {perf.bad:>3} bad  AUC {perf.auc:.3f} "
+                     f"{ci(perf.auc_ci)} (DeLong 95%)  Gini {perf.gini:.3f} {ci(perf.gini_ci)}  "
+                     f"KS {perf.ks:.3f} {ci(perf.ks_ci)} (bootstrap 95%)")
+    lines.append("  grade  merchants  bad  bad rate  promised PD  binomial p")
+    for g in report.by_grade.itertuples():
+        if g.merchants:
+            lines.append(f"  {g.grade:>5}  {g.merchants:>9}  {g.bad:>3}  {g.bad_rate:>8.1%}  "
+                         f"{g.promised_pd:>11.1%}  {g.binomial_p:>10.4f}")
+    lines.append(f"  Hosmer-Lemeshow {report.hl_stat:.2f} on {report.hl_df} df, p = {report.hl_p:.3g}"
+                 f"; grades monotonic: {report.grades_monotonic}")
+    lines.append(f"  score PSI (out of time vs development) {report.score_psi:.3f} "
+                 f"({report.score_psi_level})")
+    lines.append("  factor                   IV     alarm    CSI    level")
+    for f in report.factors.itertuples():
+        lines.append(f"  {f.factor:<22} {f.iv:>6.3f}  {f.iv_alarm:<6} {f.csi:>6.3f}  {f.csi_level}")
+    if report.leak_alarms:
+        lines.append(f"  LEAKAGE ALARM (IV > 1.0): {', '.join(report.leak_alarms)}")
+    return lines
+
+
+def _validate() -> int:
+    from console.services.credit import _validate_versions
+    with db.connection(role="jobs") as conn:
+        found = _validate_versions(conn)
+    plan = found.plan
+    print(f"data observed to {found.data_end}; bad = deposit default, lost dispute or loan "
+          f"default within {plan.window_days} days after the score date")
+    print(f"development score dates {', '.join(map(str, plan.development))}; "
+          f"out-of-time score date {plan.out_of_time}; graded merchants only (NEW left out)")
+    for item in found.versions:
+        print(f"\nscorecard {item.version} ({item.status}, {item.source})")
+        if item.report is None:
+            print("  no sample with both good and bad merchants: nothing to measure")
+            continue
+        print("\n".join(_figures(item.report)))
+    print(f"\nbetter by the report: {found.better}")
+    return 0
+
+
+def _challenger(out: Path, *, register: bool) -> int:
+    from console.credit import challenger, pit, validation
+    from console.settings import get_settings
+    from console import clock
+    card = load(DEFAULT_CONFIG)
+    window = get_settings().credit_label_window_days
+    with db.connection(role="jobs") as conn:
+        last = db.scalar(conn, "SELECT mart.cn_date(max(occurred_at)) FROM app.events")
+        plan = pit.plan(data_end=validation.data_end(last, clock.today()), window_days=window,
+                        development_dates=4)
+        development = pit.sample(conn, dates=plan.development, window_days=window)
+    raw = challenger.fit(card, development, version="c1",
+                         description="Challenger fitted with OptBinning (monotone WoE bins, "
+                                     "logistic regression) on the point-in-time development sample.")
+    header = (f"# Challenger scorecard, fitted by `python -m console.credit challenger` on the\n"
+              f"# development sample: score dates {', '.join(map(str, plan.development))}, "
+              f"bad within {window} days\n"
+              f"# ({len(development)} rows, {int(development['bad'].sum())} bad). Same shape as "
+              f"scorecard_v2.toml; source = \"fitted\".")
+    out.write_text(challenger.to_toml(raw, header=header), encoding="utf-8")
+    fitted = load(out)
+    print(f"wrote {out}: {fitted.version}, {len(fitted.factors)} factors")
+    if register:
+        with db.transaction(role="jobs") as conn:
+            version_id = credit_engine.register_version(conn, fitted)
+        print(f"registered as version {version_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m console.credit")
-    parser.add_argument("command", choices=["score", "expire", "check"])
+    parser.add_argument("command", choices=["score", "expire", "check", "validate", "challenger",
+                                            "register"])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="scorecard file (default: console/credit/scorecard_v1.toml)")
+                        help="scorecard file (default: console/credit/scorecard_v2.toml)")
+    parser.add_argument("--out", type=Path, default=CHALLENGER_CONFIG,
+                        help="challenger: where to write the fitted card")
+    parser.add_argument("--register", action="store_true", help="challenger: register it too")
     args = parser.parse_args(argv)
+    if args.command == "validate":
+        return _validate()
+    if args.command == "challenger":
+        return _challenger(args.out, register=args.register)
     try:
         card = load(args.config)
     except (ScorecardError, KeyError, TypeError) as err:
@@ -73,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "check":
         _print_points(card)
+        return 0
+    if args.command == "register":
+        with db.transaction(role="jobs") as conn:
+            version_id = credit_engine.register_version(conn, card)
+            status = db.scalar(conn, "SELECT status FROM ops.credit_scorecard_versions WHERE id = :v",
+                               v=version_id)
+        print(f"scorecard {card.version}: version {version_id}, {status}")
         return 0
     if args.command == "expire":
         with db.transaction(role="jobs") as conn:

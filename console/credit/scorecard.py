@@ -21,6 +21,8 @@ from console.grades import GRADES
 
 CONFIG_DIR = Path(__file__).parent
 DEFAULT_CONFIG = CONFIG_DIR / "scorecard_v2.toml"
+# The challenger fitted with OptBinning on the demo data (python -m console.credit challenger).
+CHALLENGER_CONFIG = CONFIG_DIR / "scorecard_c1.toml"
 # Merchants without a completed deal: no grade from the card, at most a starter limit.
 NEW_GRADE = "NEW"
 

@@ -585,3 +585,211 @@ def export_csv(*, conn: Connection, actor: Actor, grade: str | None = None) -> b
                        filters={"effective_grade": grade}, entity_type="credit",
                        frame=frame.reindex(columns=list(EXPORT_COLUMNS)),
                        preamble=[[f"# effective_grade={grade or 'all'}"]])
+
+
+# ---------------------------------------------------------------- validation (point in time)
+@dataclass
+class VersionValidation:
+    version_id: int
+    version: str
+    status: str              # active / candidate / retired
+    source: str              # expert / fitted
+    report: Any              # console.credit.validation.ValidationReport
+
+
+@dataclass
+class Validation:
+    plan: Any                                  # console.credit.pit.SamplePlan
+    data_end: date
+    versions: list[VersionValidation]
+    better: str | None                         # the version the report prefers
+
+    def of(self, version: str) -> VersionValidation | None:
+        return next((v for v in self.versions if v.version == version), None)
+
+
+def _validate_versions(conn: Connection) -> Validation:
+    from console.credit import pit, validation
+    from console.settings import get_settings
+
+    last_event = db.scalar(conn, """SELECT mart.cn_date(max(occurred_at)) FROM app.events""")
+    end = validation.data_end(last_event, clock.today())
+    window = get_settings().credit_label_window_days
+    plan = pit.plan(data_end=end, window_days=window, development_dates=4)
+    development = pit.sample(conn, dates=plan.development, window_days=window)
+    out_of_time = pit.sample(conn, dates=[plan.out_of_time], window_days=window)
+    rows = db.fetch_all(conn, """
+        SELECT id, version, status, source FROM ops.credit_scorecard_versions
+        WHERE status IN ('active', 'candidate')
+        ORDER BY status = 'active' DESC, id DESC LIMIT 4""")
+    versions = []
+    for row in rows:
+        card = credit_engine.version_card(conn, row["id"])
+        if development.empty or out_of_time.empty or development["bad"].sum() == 0 \
+                or out_of_time["bad"].sum() == 0:
+            report = None
+        else:
+            report = validation.validate(card, development, out_of_time, plan)
+        versions.append(VersionValidation(int(row["id"]), row["version"], row["status"],
+                                          row["source"], report))
+    reports = [v.report for v in versions if v.report is not None]
+    best = None
+    if reports:
+        best = reports[0]
+        for other in reports[1:]:
+            best = validation.better(best, other)
+    return Validation(plan, end, versions, best.version if best else None)
+
+
+@requires(*MONITORS)
+def validation_report(*, conn: Connection, actor: Actor) -> Validation:
+    """The active version's and the candidates' validation reports on the same point-in-time
+    development and out-of-time samples (console/credit/validation.py)."""
+    return _validate_versions(conn)
+
+
+def report_summary(item: VersionValidation) -> dict[str, Any]:
+    """What a promotion keeps of one version's report (JSON): the figures shown."""
+    r = item.report
+    if r is None:
+        return {"version": item.version, "status": item.status, "report": None}
+    ci = lambda pair: [round(float(x), 4) for x in pair]  # noqa: E731
+    return {"version": item.version, "status": item.status, "source": item.source,
+            "oot_rows": r.out_of_time.rows, "oot_bad": r.out_of_time.bad,
+            "auc": round(r.out_of_time.auc, 4), "auc_ci": ci(r.out_of_time.auc_ci),
+            "gini": round(r.out_of_time.gini, 4), "ks": round(r.out_of_time.ks, 4),
+            "ks_ci": ci(r.out_of_time.ks_ci), "hl_stat": round(r.hl_stat, 3),
+            "hl_df": r.hl_df, "hl_p": float(f"{r.hl_p:.4g}"),
+            "score_psi": round(r.score_psi, 4), "leak_alarms": r.leak_alarms,
+            "grades": [{k: (None if isinstance(v, float) and v != v else v)
+                        for k, v in g.items()} for g in r.by_grade.to_dict("records")]}
+
+
+# ---------------------------------------------------------------- promotion gate
+@requires("risk")
+def propose_promotion(*, conn: Connection, actor: Actor, version_id: int, reason: str) -> int:
+    """Propose a candidate version for active, with both reports side by side (kept)."""
+    if not (reason or "").strip():
+        raise InvalidInput("error.reason_required")
+    target = db.fetch_one(conn, """SELECT id, version, status FROM ops.credit_scorecard_versions
+                                   WHERE id = :v""", v=int(version_id))
+    if target is None:
+        raise NotFound("error.not_found")
+    if target["status"] != "candidate":
+        raise Conflict("credit.error.not_candidate", version=target["version"])
+    found = _validate_versions(conn)
+    active = next((v for v in found.versions if v.status == "active"), None)
+    candidate = found.of(target["version"])
+    report = {"active": report_summary(active) if active else None,
+              "candidate": report_summary(candidate) if candidate else None,
+              "better": found.better, "data_end": found.data_end.isoformat(),
+              "window_days": found.plan.window_days,
+              "development_dates": [d.isoformat() for d in found.plan.development],
+              "out_of_time_date": found.plan.out_of_time.isoformat()}
+    try:
+        with conn.begin_nested():
+            promotion_id = db.scalar(conn, """
+                INSERT INTO ops.credit_promotions (version_id, from_version_id, reason, report,
+                                                   proposed_by)
+                VALUES (:v, :f, :r, CAST(:rep AS jsonb), :by) RETURNING id""",
+                v=target["id"], f=active.version_id if active else None, r=reason.strip(),
+                rep=_json(report), by=actor.id)
+    except sa.exc.IntegrityError as err:
+        raise Conflict("credit.error.open_promotion_exists") from err
+    write_audit(conn=conn, actor_id=actor.id, action="credit.promotion.propose",
+                entity_type="credit_promotion", entity_id=promotion_id,
+                after={"version": target["version"], "better": found.better,
+                       "active": active.version if active else None},
+                reason=reason.strip())
+    return int(promotion_id)
+
+
+def _json(value: Any) -> str:
+    import json
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _open_promotion(conn: Connection, *, promotion_id: int, actor: Actor) -> dict[str, Any]:
+    row = db.fetch_one(conn, """SELECT p.*, v.version FROM ops.credit_promotions p
+                                JOIN ops.credit_scorecard_versions v ON v.id = p.version_id
+                                WHERE p.id = :id FOR UPDATE OF p""", id=int(promotion_id))
+    if row is None:
+        raise NotFound("error.not_found")
+    if row["proposed_by"] == actor.id:
+        raise PermissionDenied("credit.error.own_promotion")
+    if row["status"] != "proposed":
+        raise Conflict("credit.error.already_decided", status=row["status"])
+    return dict(row)
+
+
+@requires("risk", "manager")
+def approve_promotion(*, conn: Connection, actor: Actor, promotion_id: int,
+                      note: str = "") -> int:
+    """A second person approves: the version becomes active, the previous one retired, and
+    a scoring run with it replaces every merchant's grade and limit at once; the run's id."""
+    row = _open_promotion(conn, promotion_id=promotion_id, actor=actor)
+    db.execute(conn, """UPDATE ops.credit_promotions
+                        SET status = 'approved', decided_by = :by, decided_at = now(),
+                            decision_note = :note
+                        WHERE id = :id""", by=actor.id, note=(note or "").strip() or None,
+               id=row["id"])
+    credit_engine.lock_current_grades(conn)
+    db.execute(conn, """UPDATE ops.credit_scorecard_versions SET status = 'retired'
+                        WHERE status = 'active'""")
+    db.execute(conn, """UPDATE ops.credit_scorecard_versions
+                        SET status = 'active', promoted_by = :by, promoted_at = now()
+                        WHERE id = :v""", by=actor.id, v=row["version_id"])
+    card = credit_engine.version_card(conn, row["version_id"])
+    run_id = credit_engine.score_version(conn, row["version_id"], card, triggered_by=actor.id)
+    db.execute(conn, "UPDATE ops.credit_promotions SET run_id = :r WHERE id = :id",
+               r=run_id, id=row["id"])
+    write_audit(conn=conn, actor_id=actor.id, action="credit.promotion.approve",
+                entity_type="credit_promotion", entity_id=row["id"],
+                before={"status": "proposed"},
+                after={"status": "approved", "version": row["version"], "run_id": run_id},
+                reason=(note or "").strip() or None)
+    return run_id
+
+
+@requires("risk", "manager")
+def reject_promotion(*, conn: Connection, actor: Actor, promotion_id: int, note: str) -> None:
+    if not (note or "").strip():
+        raise InvalidInput("error.reason_required")
+    row = _open_promotion(conn, promotion_id=promotion_id, actor=actor)
+    db.execute(conn, """UPDATE ops.credit_promotions
+                        SET status = 'rejected', decided_by = :by, decided_at = now(),
+                            decision_note = :note
+                        WHERE id = :id""", by=actor.id, note=note.strip(), id=row["id"])
+    write_audit(conn=conn, actor_id=actor.id, action="credit.promotion.reject",
+                entity_type="credit_promotion", entity_id=row["id"],
+                before={"status": "proposed"},
+                after={"status": "rejected", "version": row["version"]}, reason=note.strip())
+
+
+@requires(*MONITORS)
+def promotions(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """Promotion decisions, newest first, with who proposed and who decided."""
+    return db.fetch_df(conn, """
+        SELECT p.id, v.version, f.version AS from_version, p.status, p.reason,
+               s.display_name AS proposed_by, p.proposed_at, d.display_name AS decided_by,
+               p.decided_at, p.decision_note, p.report->>'better' AS better,
+               (p.proposed_by = :me) AS mine
+        FROM ops.credit_promotions p
+        JOIN ops.credit_scorecard_versions v ON v.id = p.version_id
+        LEFT JOIN ops.credit_scorecard_versions f ON f.id = p.from_version_id
+        JOIN ops.staff s ON s.id = p.proposed_by
+        LEFT JOIN ops.staff d ON d.id = p.decided_by
+        ORDER BY p.proposed_at DESC, p.id DESC LIMIT 50""", me=actor.id)
+
+
+@requires("risk")
+def register_challenger(*, conn: Connection, actor: Actor) -> str:
+    """Register the repo's challenger file (console/credit/scorecard_c1.toml) as a
+    candidate; its version name (already registered: nothing changes)."""
+    from console.credit.scorecard import CHALLENGER_CONFIG
+    card = check_file(CHALLENGER_CONFIG)
+    credit_engine.register_version(conn, card)
+    write_audit(conn=conn, actor_id=actor.id, action="credit.version.register",
+                entity_type="credit_version", entity_id=card.version,
+                after={"version": card.version, "source": card.source})
+    return card.version

@@ -1,0 +1,223 @@
+"""The validation report of a scorecard version on point-in-time samples (console/credit/pit.py).
+
+What a model validator asks for, on the out-of-time sample:
+- ranking: AUC with a DeLong 95% confidence interval (DeLong, DeLong & Clarke-Pearson 1988,
+  the variance from the placement values), Gini = 2·AUC − 1 with the same interval mapped,
+  KS with a percentile bootstrap interval (BOOTSTRAP resamples, fixed seed: the same data
+  gives the same interval);
+- calibration: per grade, merchants, bad ones and the observed rate against the PD the
+  scaling promises (the mean of 1 / (1 + odds(score)) over the grade's merchants), with an
+  exact two-sided binomial test per grade, and the Hosmer–Lemeshow statistic over the grades
+  (df = number of populated grades: the card was not fitted on this sample);
+- stability: PSI of the scores and CSI of each factor's bins against the development sample
+  (the baseline), with the card's thresholds (0.10 investigate, 0.25 shifted);
+- information value of each factor's bins on the development sample, with a leakage alarm
+  above IV_LEAK (a factor that separates that well is usually the outcome in disguise) and
+  a note below IV_WEAK.
+
+Conventions: a higher score is a better merchant; ``bad`` is 1 for a bad event in the window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from console.credit import metrics
+from console.credit.pit import SamplePlan
+from console.credit.scorecard import Scorecard, factor_bins, score_frame
+
+Z95 = 1.959963984540054
+BOOTSTRAP = 1000
+BOOTSTRAP_SEED = 17
+IV_LEAK = 1.0
+IV_WEAK = 0.02
+WOE_SMOOTHING = 0.5     # added to each bin's good and bad counts so an empty side stays finite
+
+
+# ---------------------------------------------------------------- ranking
+def delong_auc(scores, bad) -> tuple[float, float]:
+    """AUC (P(good scores above bad), ties half) and its DeLong standard error."""
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(bad, dtype=int)
+    good, badv = s[y == 0], s[y == 1]
+    m, n = good.size, badv.size
+    if m == 0 or n == 0:
+        return float("nan"), float("nan")
+    # placement values via midranks: V10 for each good, V01 for each bad
+    all_rank = stats.rankdata(np.concatenate([good, badv]))
+    good_rank = stats.rankdata(good)
+    bad_rank = stats.rankdata(badv)
+    auc = (all_rank[:m].sum() - m * (m + 1) / 2) / (m * n)
+    v10 = (all_rank[:m] - good_rank) / n          # share of bad below each good (ties half)
+    v01 = 1.0 - (all_rank[m:] - bad_rank) / m     # share of good above each bad
+    var = (np.var(v10, ddof=1) / m if m > 1 else 0.0) + (np.var(v01, ddof=1) / n if n > 1 else 0.0)
+    return float(auc), float(np.sqrt(var))
+
+
+def bootstrap_ks(scores, bad, *, resamples: int = BOOTSTRAP,
+                 seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """2.5% and 97.5% percentiles of KS over stratified bootstrap resamples (goods and bads
+    resampled apart, so every resample has both)."""
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(bad, dtype=int)
+    good, badv = s[y == 0], s[y == 1]
+    if good.size == 0 or badv.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    values = np.unique(s)
+    out = np.empty(resamples)
+    for k in range(resamples):
+        g = rng.choice(good, good.size)
+        b = rng.choice(badv, badv.size)
+        cg = np.searchsorted(np.sort(g), values, side="right") / g.size
+        cb = np.searchsorted(np.sort(b), values, side="right") / b.size
+        out[k] = np.max(np.abs(cb - cg))
+    lo, hi = np.percentile(out, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+# ---------------------------------------------------------------- calibration
+def calibration_by_grade(grades, bad, promised_pd, *, order) -> pd.DataFrame:
+    """Per grade (in ``order``): merchants, bad, observed rate, promised PD (mean), expected
+    bad, and the exact two-sided binomial p-value of the bad count at the promised PD."""
+    frame = pd.DataFrame({"grade": list(grades), "bad": np.asarray(bad, dtype=int),
+                          "pd": np.asarray(promised_pd, dtype=float)})
+    rows = []
+    for grade in order:
+        part = frame[frame["grade"] == grade]
+        n, k = len(part), int(part["bad"].sum())
+        pd_mean = float(part["pd"].mean()) if n else float("nan")
+        p_value = float(stats.binomtest(k, n, pd_mean).pvalue) if n else float("nan")
+        rows.append({"grade": grade, "merchants": n, "bad": k,
+                     "bad_rate": k / n if n else float("nan"), "promised_pd": pd_mean,
+                     "expected_bad": pd_mean * n if n else float("nan"),
+                     "binomial_p": p_value})
+    return pd.DataFrame(rows)
+
+
+def hosmer_lemeshow(table: pd.DataFrame) -> tuple[float, int, float]:
+    """HL = Σ (O − E)² / (E · (1 − E/n)) over the populated groups of ``table`` (merchants,
+    bad, expected_bad); df = number of those groups (a model validated out of sample)."""
+    t = table[table["merchants"] > 0]
+    if t.empty:
+        return float("nan"), 0, float("nan")
+    n = t["merchants"].to_numpy(dtype=float)
+    o = t["bad"].to_numpy(dtype=float)
+    e = t["expected_bad"].to_numpy(dtype=float)
+    stat = float(np.sum((o - e) ** 2 / (e * (1 - e / n))))
+    df = int(len(t))
+    return stat, df, float(stats.chi2.sf(stat, df))
+
+
+# ---------------------------------------------------------------- factors
+def information_value(bins, bad) -> tuple[float, pd.DataFrame]:
+    """IV of a binned factor: Σ (good share − bad share) · ln(good share / bad share), with
+    WOE_SMOOTHING added to each bin's counts; and the per-bin table (bin, n, bad, woe)."""
+    frame = pd.DataFrame({"bin": np.asarray(bins), "bad": np.asarray(bad, dtype=int)})
+    table = frame.groupby("bin")["bad"].agg(n="size", bad="sum").reset_index()
+    table["good"] = table["n"] - table["bad"]
+    g = table["good"] + WOE_SMOOTHING
+    b = table["bad"] + WOE_SMOOTHING
+    g_share, b_share = g / g.sum(), b / b.sum()
+    table["woe"] = np.log(g_share / b_share)
+    iv = float(np.sum((g_share - b_share) * table["woe"]))
+    return iv, table
+
+
+@dataclass
+class Performance:
+    rows: int
+    bad: int
+    auc: float
+    auc_ci: tuple[float, float]
+    gini: float
+    gini_ci: tuple[float, float]
+    ks: float
+    ks_ci: tuple[float, float]
+
+
+def performance(scores, bad) -> Performance:
+    auc, se = delong_auc(scores, bad)
+    lo, hi = max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se)
+    ks = metrics.ks(scores, bad)
+    return Performance(int(len(bad)), int(np.sum(bad)), auc, (lo, hi), 2 * auc - 1,
+                       (2 * lo - 1, 2 * hi - 1), ks, bootstrap_ks(scores, bad))
+
+
+@dataclass
+class ValidationReport:
+    version: str
+    plan: SamplePlan
+    development: Performance
+    out_of_time: Performance
+    by_grade: pd.DataFrame                     # OOT calibration per grade
+    hl_stat: float
+    hl_df: int
+    hl_p: float
+    score_psi: float
+    score_psi_level: str
+    factors: pd.DataFrame                      # factor, iv, iv_alarm, csi, csi_level
+    leak_alarms: list[str] = field(default_factory=list)
+
+    @property
+    def grades_monotonic(self) -> bool:
+        rates = self.by_grade.loc[self.by_grade["merchants"] > 0, "bad_rate"].to_numpy()
+        return bool(np.all(np.diff(rates) >= 0))
+
+
+def validate(card: Scorecard, development: pd.DataFrame, out_of_time: pd.DataFrame,
+             plan: SamplePlan) -> ValidationReport:
+    """The report of ``card`` on point-in-time samples (rows with the card's features and
+    ``bad``; NEW merchants already left out)."""
+    dev = score_frame(card, development)
+    oot = score_frame(card, out_of_time)
+    y_dev = development["bad"].to_numpy(dtype=int)
+    y_oot = out_of_time["bad"].to_numpy(dtype=int)
+    grades = [b.grade for b in card.bands]
+    by_grade = calibration_by_grade(oot["score_grade"], y_oot, card.pd_at(oot["score"]),
+                                    order=grades)
+    hl_stat, hl_df, hl_p = hosmer_lemeshow(by_grade)
+    psi_value = metrics.score_psi(dev["score"], oot["score"])
+    level = lambda v: metrics.psi_level(v, investigate=card.psi_investigate,  # noqa: E731
+                                        shifted=card.psi_shifted)
+    rows = []
+    for factor in card.factors:
+        iv, _ = information_value(dev[f"bin__{factor.name}"], y_dev)
+        k = len(factor.bins)
+        before = np.bincount(dev[f"bin__{factor.name}"], minlength=k)
+        after = np.bincount(oot[f"bin__{factor.name}"], minlength=k)
+        csi = metrics.psi(before, after)
+        rows.append({"factor": factor.name, "iv": iv,
+                     "iv_alarm": "leak" if iv > IV_LEAK else ("weak" if iv < IV_WEAK else "ok"),
+                     "csi": csi, "csi_level": level(csi)})
+    factors = pd.DataFrame(rows)
+    return ValidationReport(
+        version=card.version, plan=plan,
+        development=performance(dev["score"], y_dev),
+        out_of_time=performance(oot["score"], y_oot),
+        by_grade=by_grade, hl_stat=hl_stat, hl_df=hl_df, hl_p=hl_p,
+        score_psi=psi_value, score_psi_level=level(psi_value), factors=factors,
+        leak_alarms=factors.loc[factors["iv_alarm"] == "leak", "factor"].tolist())
+
+
+def better(a: ValidationReport, b: ValidationReport) -> ValidationReport:
+    """The better of two reports on the same samples: the higher out-of-time AUC, unless its
+    calibration fails (HL p < 0.05) while the other's holds, or it raises a leakage alarm."""
+    def sound(r: ValidationReport) -> bool:
+        return not r.leak_alarms and not (r.hl_p < 0.05)
+    if sound(a) != sound(b):
+        return a if sound(a) else b
+    return a if a.out_of_time.auc >= b.out_of_time.auc else b
+
+
+def data_end(last_event_day: date | None, today: date) -> date:
+    """The last day outcomes are observed: the day after the newest event, at most today
+    (a window past it would count merchants as good whose outcome nobody has seen yet)."""
+    if last_event_day is None:
+        return today
+    from datetime import timedelta
+    return min(today, last_event_day + timedelta(days=1))
