@@ -40,7 +40,9 @@ KPI_FIGURES = (
 BRAND_FIGURES = ("listings_created", "requests_created", "live_listings", "open_requests",
                  "matches_created", "orders_created", "deals_completed", "gmv")
 COHORT_FIGURES = ("cohort_size", "active_merchants")
-SUPPLY_FIGURES = ("live_listings", "listing_units", "open_requests", "request_units")
+SUPPLY_FIGURES = ("live_listings", "listing_units", "open_requests", "request_units",
+                  "matchable_listings", "matchable_listing_units", "matchable_requests",
+                  "matchable_request_units")
 FEATURE_COUNTS = ("months_on_platform", "deals_12m", "gmv_12m", "deals_total",
                   "deposit_defaults", "late_payments", "cancellations", "disputes_raised",
                   "disputes_lost", "review_count", "fake_listings_confirmed", "matches_total")
@@ -138,6 +140,17 @@ def _funnel_never_grows() -> Check:
         WHERE v.merchants > v.required""")
 
 
+def _matchable_within_total() -> Check:
+    """The posts matching can use are some of the live / open ones, never more (issue 15).
+    A negative total is figures_non_negative's finding, not reported twice here."""
+    pairs = (("matchable_listings", "live_listings"), ("matchable_listing_units", "listing_units"),
+             ("matchable_requests", "open_requests"), ("matchable_request_units", "request_units"))
+    above = " OR ".join(f"(subselect.{part} > subselect.{whole} AND subselect.{whole} >= 0)"
+                        for part, whole in pairs)
+    return ck.rows_violating("mart.supply_demand", "matchable_within_total",
+                             f"SELECT * FROM {{batch}} WHERE {above}")
+
+
 def _active_within_cohort(mart: str) -> Check:
     return ck.rows_violating(mart, "active_within_cohort",
                              "SELECT * FROM {batch} "
@@ -184,7 +197,8 @@ CONTRACTS: dict[str, Contract] = {c.mart: c for c in (
              relationships=(("merchant_id", "app.merchants"),)),
     Contract("mart.supply_demand", ("brand_id", "tier_level", "merchant_type"),
              figures=SUPPLY_FIGURES, required=("brand_name", "tier_name"),
-             relationships=(("brand_id", "app.brands"),)),
+             relationships=(("brand_id", "app.brands"),),
+             extra=(_matchable_within_total(),)),
     Contract("mart.merchant_features", ("merchant_id",), figures=FEATURE_COUNTS,
              required=("as_of_date", "cert_level", "merchant_type", "size_class",
                        "merchant_status", "registered_at"),

@@ -2,6 +2,8 @@
 
 Each chart's data is cached per filter set and per its marts' freshness stamp (a new ETL
 run shows at once); the freshness itself is read on every run, it is a cheap view.
+Figure names and hover definitions come from the metric catalogue (console/metrics);
+periods younger than a figure's maturity are drawn dashed / hatched and labelled immature.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from console import clock, db, fmt
+from console import clock, db, fmt, metrics
 from console.errors import ConsoleError
 from console.services import growth
 from console.ui import (enum_label, fmt_time, lang, pager, read, require_actor, run_query,
@@ -107,6 +109,27 @@ def freshness_line(chart: str) -> None:
     st.caption(t(f"growth.applies.{chart}"))
 
 
+def m_name(key: str) -> str:
+    return metrics.name(key, lang())
+
+
+def m_help(key: str) -> str:
+    return metrics.definition(key, lang())
+
+
+IMMATURE_FILL = "rgba(120,120,120,0.12)"
+
+
+def mark_immature(fig: go.Figure, flags: list[bool]) -> None:
+    """Shade the trailing immature periods of a category x axis and label them."""
+    if not any(flags):
+        return
+    first = flags.index(True)
+    fig.add_vrect(x0=first - 0.5, x1=len(flags) - 0.5, fillcolor=IMMATURE_FILL, line_width=0,
+                  layer="below", annotation_text=t("growth.immature.label"),
+                  annotation_position="top left", annotation_font_size=11)
+
+
 def labels(mapping: dict) -> Any:
     """A format_func over labels translated now (the widget may call it outside this run)."""
     return lambda value: mapping.get(value, str(value))
@@ -154,7 +177,7 @@ tab_funnel, tab_kpis, tab_cohorts, tab_sd = st.tabs(
 
 # ---------------------------------------------------------------- funnel
 def step_label(step: str) -> str:
-    return t(f"growth.step.{step}")
+    return m_name(f"funnel.{step}")
 
 
 def group_label(breakdown: str | None, value: str) -> str:
@@ -174,7 +197,11 @@ def funnel_chart(data: pd.DataFrame, breakdown: str | None) -> go.Figure:
     if not breakdown:
         fig = go.Figure(go.Funnel(
             y=data["step_label"], x=data["merchants"], textposition="auto",
-            texttemplate="%{value} (%{percentInitial:.1%})"))
+            texttemplate="%{value} (%{percentInitial:.1%})",
+            customdata=[[m_help(f"funnel.{s}"), fmt.number(w)]
+                        for s, w in zip(data["step"], data["in_progress"])],
+            hovertemplate="%{y}: %{x}<br>" + t("growth.funnel.in_progress") + ": %{customdata[1]}"
+                          "<br>%{customdata[0]}<extra></extra>"))
     else:
         top = (data[data["step_no"] == 1].nlargest(CHART_GROUPS, "merchants")["group"]).tolist()
         shown = data[data["group"].isin(top)].assign(
@@ -190,11 +217,30 @@ def funnel_chart(data: pd.DataFrame, breakdown: str | None) -> go.Figure:
 def funnel_table(data: pd.DataFrame, breakdown: str | None) -> pd.DataFrame:
     table = data.assign(step=data["step"].map(step_label),
                         group=data["group"].map(lambda g: group_label(breakdown, g)))
-    cols = ["group", "step", "merchants", "conv_prev", "conv_first", "median_hours", "p90_hours"]
+    cols = ["group", "step", "merchants", "in_progress", "dropped", "conv_prev", "conv_first",
+            "median_hours", "p90_hours"]
     table = fmt.frame(table[cols if breakdown else cols[1:]],
-                      {"merchants": "number", "conv_prev": "percent", "conv_first": "percent",
+                      {"merchants": "number", "in_progress": "number", "dropped": "number",
+                       "conv_prev": "percent", "conv_first": "percent",
                        "median_hours": "decimal", "p90_hours": "decimal"}, lang=lang())
-    return table.rename(columns={c: t(f"growth.funnel.{c}") for c in table.columns})
+    return table.rename(columns={c: funnel_header(c) for c in table.columns})
+
+
+def funnel_header(column: str) -> str:
+    return m_name(f"funnel.{column}") if metrics.get(f"funnel.{column}") \
+        else t(f"growth.funnel.{column}")
+
+
+def funnel_help() -> dict[str, Any]:
+    """Hover definitions on the funnel table's headers (the steps' own in the step column)."""
+    steps = "；".join(f"{m_name(f'funnel.{s}')}：{m_help(f'funnel.{s}')}"
+                     for s in growth.STEP_NAMES) if lang() == "zh" else " ".join(
+        f"{m_name(f'funnel.{s}')}: {m_help(f'funnel.{s}')}" for s in growth.STEP_NAMES)
+    out = {t("growth.funnel.step"): st.column_config.TextColumn(help=steps)}
+    for c in ("merchants", "in_progress", "dropped", "conv_prev", "conv_first", "median_hours",
+              "p90_hours"):
+        out[funnel_header(c)] = st.column_config.Column(help=m_help(f"funnel.{c}"))
+    return out
 
 
 with tab_funnel:
@@ -215,7 +261,10 @@ with tab_funnel:
         st.plotly_chart(funnel_chart(data, breakdown), width="stretch", key="g_funnel_chart")
         if breakdown and data["group"].nunique() > CHART_GROUPS:
             st.caption(t("growth.breakdown.top", n=CHART_GROUPS))
-        st.dataframe(funnel_table(data, breakdown), hide_index=True, width="stretch")
+        if window and int(data["in_progress"].sum()):
+            st.caption(t("growth.funnel.in_progress_note", days=window))
+        st.dataframe(funnel_table(data, breakdown), hide_index=True, width="stretch",
+                     column_config=funnel_help())
         st.subheader(t("growth.dropoff.title"))
         lost_step = st.selectbox(t("growth.dropoff.step"), growth.STEP_NAMES[1:], key="g_lost",
                                  format_func=labels({s: step_label(s) for s in growth.STEP_NAMES}),
@@ -224,7 +273,8 @@ with tab_funnel:
         lost = call("drop_off_page", "funnel", step=lost_step, window_days=window, offset=offset,
                     limit=growth.DROP_OFF_PAGE)
         if lost is not None:
-            st.caption(t("growth.dropoff.count", n=lost.total))
+            st.caption(t("growth.dropoff.count", n=fmt.number(lost.total - lost.in_progress),
+                         waiting=fmt.number(lost.in_progress)))
             rows = lost.rows.assign(
                 channel=lambda d: d["channel"].map(lambda v: enum_label("channel", v)),
                 merchant_type=lambda d: d["merchant_type"].map(
@@ -233,6 +283,9 @@ with tab_funnel:
                     lambda v: enum_label("tier", int(v)) if pd.notna(v) else "—"),
                 registered_at=lambda d: d["registered_at"].map(fmt_time),
                 reached_previous_at=lambda d: d["reached_previous_at"].map(fmt_time),
+                window_open=lambda d: d["window_open"].map(
+                    lambda v: t("growth.dropoff.state.in_progress") if v
+                    else t("growth.dropoff.state.dropped")),
                 merchant_name=lambda d: d["merchant_name"].fillna("—"),
                 bd_owner=lambda d: d["bd_owner"].fillna("—"))
             st.dataframe(rows.rename(columns={c: t(f"growth.dropoff.{c}") for c in rows.columns}),
@@ -256,7 +309,12 @@ RATE_METRICS = {"match_rate", "deposit_rate", "take_rate"}
 def kpi_label(metric: str, grain: str) -> str:
     if metric == "active_merchants":
         return t(f"growth.kpi.active.{grain}")
-    return t(f"growth.kpi.{metric}")
+    return m_name(f"kpi.{metric}")
+
+
+def card_help(metric: str, grain: str) -> str:
+    """The card's hover: the catalogue's definition, under the figure's full name."""
+    return f"**{kpi_label(metric, grain)}** — {m_help(f'kpi.{metric}')}"
 
 
 def card_label(metric: str, grain: str) -> str:
@@ -282,6 +340,8 @@ def kpi_delta(row: pd.Series, grain: str) -> str | None:
     An ASCII minus: Streamlit colours the delta by its leading "-"."""
     if row.get("partial") == "stale":
         return t("growth.kpi.stale_delta")
+    if row.get("partial") == "immature":
+        return t("growth.kpi.immature_delta")
     if row.get("partial"):
         return t(f"growth.kpi.partial_delta.{grain}")
     change = row["change"]
@@ -299,19 +359,52 @@ def line_chart(series: pd.DataFrame, columns: list[str], grain: str, *, kind: st
                percent: bool = False) -> go.Figure:
     series = series.assign(period_start=series["period_start"].map(
         lambda d: d.strftime("%Y-%m") if grain == "month" else d.strftime("%m-%d")))
-    long = series.melt(id_vars="period_start", value_vars=columns, var_name="metric")
-    long["metric"] = long["metric"].map(lambda m: kpi_label(m, grain))
-    plot = px.bar if kind == "bar" else px.line
-    extra = {"barmode": "stack"} if kind == "bar" else {"markers": True}
-    fig = plot(long, x="period_start", y="value", color="metric", **extra,
-               labels={"period_start": t("growth.chart.period"), "value": t("growth.chart.value"),
-                       "metric": t("growth.chart.series")})
+    flags = immature_flags(series, columns)
+    fig = go.Figure()
+    palette = px.colors.qualitative.Plotly
+    for i, column in enumerate(columns):
+        name, color = kpi_label(column, grain), palette[i % len(palette)]
+        help_text = m_help(f"kpi.{column}")
+        own = [bool(v) for v in series.get(f"{column}_immature", [False] * len(series))]
+        hover = f"{name}: %{{y}}<br>%{{customdata}}<extra></extra>"
+        if kind == "bar":
+            # Immature bars hatched: the figure is still changing.
+            fig.add_bar(x=series["period_start"], y=series[column], name=name,
+                        marker=dict(color=color, pattern=dict(shape=["/" if f else "" for f in own])),
+                        customdata=[help_text] * len(series), hovertemplate=hover)
+            continue
+        solid = [v if not f else None for v, f in zip(series[column], own)]
+        if True in own:     # the dashed tail starts at the last mature point
+            k = own.index(True)
+            tail = [v if (j >= k - 1 and j >= 0) else None for j, v in enumerate(series[column])]
+        else:
+            tail = [None] * len(series)
+        fig.add_scatter(x=series["period_start"], y=solid, name=name, mode="lines+markers",
+                        line=dict(color=color), customdata=[help_text] * len(series),
+                        hovertemplate=hover)
+        fig.add_scatter(x=series["period_start"], y=tail, name=name, mode="lines+markers",
+                        line=dict(color=color, dash="dash"), marker=dict(symbol="circle-open"),
+                        showlegend=False, customdata=[t("growth.immature.hover")] * len(series),
+                        hovertemplate=hover)
+    if kind == "bar":
+        fig.update_layout(barmode="stack")
+    mark_immature(fig, flags)
     fig.update_xaxes(type="category", title_text=t(f"growth.grain.{grain}"))
     fig.update_yaxes(title_text="")
     if percent:
         fig.update_yaxes(tickformat=".0%")
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=28, b=10), legend_title_text="",
+                      legend=dict(orientation="h", y=-0.3))
     return fig
+
+
+def immature_flags(series: pd.DataFrame, columns: list[str]) -> list[bool]:
+    """Per period: is any of the columns immature there (younger than its maturity)?"""
+    flags = [False] * len(series)
+    for column in columns:
+        if f"{column}_immature" in series:
+            flags = [a or bool(b) for a, b in zip(flags, series[f"{column}_immature"])]
+    return flags
 
 
 def chart_or_note(columns: list[str], unavailable: tuple[str, ...], draw: Any, key: str) -> None:
@@ -326,18 +419,21 @@ def deals_chart(series: pd.DataFrame, grain: str) -> go.Figure:
     """GMV bars with the deal count as a line on its own axis."""
     periods = series["period_start"].map(
         lambda d: d.strftime("%Y-%m") if grain == "month" else d.strftime("%m-%d"))
+    hatched = immature_flags(series, ["gmv", "deals_completed"])
     fig = go.Figure([
         go.Bar(x=periods, y=series["gmv"] / 10_000,
+               marker=dict(pattern=dict(shape=["/" if f else "" for f in hatched])),
                name=(f"{kpi_label('gmv', grain)}（{fmt.wan_unit('zh')}）" if lang() == "zh"
                      else f"{kpi_label('gmv', grain)} ({fmt.wan_unit('en')})")),
         go.Scatter(x=periods, y=series["deals_completed"], name=kpi_label("deals_completed", grain),
                    yaxis="y2", mode="lines+markers", line=dict(color="#F18F01")),
     ])
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=28, b=10),
                       xaxis=dict(type="category", title_text=t(f"growth.grain.{grain}")),
                       yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
                                   tickformat=",.0f"),
                       legend=dict(orientation="h", y=-0.35))
+    mark_immature(fig, hatched)
     return fig
 
 
@@ -356,6 +452,11 @@ with tab_kpis:
             st.caption(t("growth.kpi.no_previous", current=report.current_period))
         if report.current_partial:
             st.caption(t("growth.kpi.partial"))
+        if report.immature and not report.current_partial:
+            st.caption(t("growth.kpi.immature", metrics="、".join(
+                kpi_label(m, grain) for m in report.immature if m in KPI_CARDS)
+                if lang() == "zh" else ", ".join(
+                kpi_label(m, grain) for m in report.immature if m in KPI_CARDS)))
         if report.sources_stopped is not None:
             st.warning(t("growth.kpi.sources_stopped", at=fmt_time(report.sources_stopped)),
                        icon=":material/schedule:")
@@ -372,13 +473,17 @@ with tab_kpis:
                            delta_arrow="off" if partial else "auto",
                            help=t("growth.kpi.unavailable") if metric in report.unavailable
                            else t("growth.kpi.take_rate_none") if missing_fees
-                           else kpi_label(metric, grain),
+                           else card_help(metric, grain),
                            delta_color="off" if partial else "inverse"
                            if metric == "median_hours_to_match" else "normal",
                            border=True)
-        posts = int(cards.loc["live_posts", "current"] or 0)
+        posts = report.milestone_posts
         st.progress(min(1.0, posts / report.milestone),
-                    text=t("growth.kpi.milestone", posts=fmt.number(posts), goal=fmt.number(report.milestone)))
+                    text=t("growth.kpi.milestone", posts=fmt.number(posts),
+                           goal=fmt.number(report.milestone)))
+        st.caption(t("growth.kpi.milestone_all", n=fmt.number(report.milestone_all_posts)),
+                   help=m_help("kpi.milestone_posts") + " " + t(
+                       "growth.kpi.milestone_all", n=fmt.number(report.milestone_all_posts)))
         series, missing = report.series, report.unavailable
         left, right = st.columns(2)
         with left:
@@ -428,19 +533,31 @@ with tab_cohorts:
     if cells is not None and cells.empty:
         st.info(t("growth.cohort.empty"))
     elif cells is not None:
-        st.markdown(f"**{t('growth.cohort.title')}**")
+        st.markdown(f"**{t('growth.cohort.title')}**", help=m_help("cohort.retention") + " "
+                    + m_help("cohort.active_merchants"))
         cells = cells.assign(row=lambda d: d.apply(
             lambda r: f"{r['cohort_month']:%Y-%m} ({int(r['cohort_size'])})", axis=1))
         grid = cells.pivot(index="row", columns="months_since", values="retention").sort_index()
+        young = cells.pivot(index="row", columns="months_since", values="immature").sort_index()
+        marks = [["" if pd.isna(v) else pct(v) + (" *" if y is True else "")
+                  for v, y in zip(r, yr)] for r, yr in zip(grid.values, young.values)]
         heat = go.Figure(go.Heatmap(
             z=grid.values.astype(float), x=[str(c) for c in grid.columns], y=list(grid.index),
-            colorscale="Blues", zmin=0, zmax=1, text=[["" if pd.isna(v) else pct(v) for v in r] for r in grid.values],
-            texttemplate="%{text}", hoverongaps=False, colorbar=dict(tickformat=".0%")))
+            colorscale="Blues", zmin=0, zmax=1, text=marks,
+            texttemplate="%{text}", hoverongaps=False, colorbar=dict(tickformat=".0%"),
+            hovertemplate="%{y} · %{x}: %{text}<extra></extra>"))
+        # Cells of the month in progress: a dashed outline and a star (still changing).
+        for i, row in enumerate(young.values):
+            for j, flag in enumerate(row):
+                if flag is True:
+                    heat.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5,
+                                   line=dict(color="#444", dash="dot", width=1.5))
         heat.update_layout(height=max(260, 38 * len(grid) + 80), margin=dict(l=10, r=10, t=10, b=10),
                            xaxis_title=t("growth.cohort.since"), yaxis_title=t("growth.cohort.month"),
                            yaxis=dict(autorange="reversed", type="category"),
                            xaxis=dict(type="category"))
         st.plotly_chart(heat, width="stretch", key="g_cohort_heat")
+        st.caption(t("growth.cohort.immature"))
 
 
 # ---------------------------------------------------------------- supply / demand
@@ -455,6 +572,7 @@ with tab_sd:
     by = st.radio(t("growth.sd.by"), ["brand", "tier"], horizontal=True, key="g_sd_by",
                   format_func=labels({b: t(f"growth.sd.by.{b}") for b in ("brand", "tier")}))
     freshness_line("supply_demand")
+    st.caption(t("growth.applies.sd_matchable"))
     balance = call("supply_demand", "supply_demand", by=by)
     if balance is not None and balance.empty:
         st.info(t("growth.sd.empty"))
@@ -467,18 +585,27 @@ with tab_sd:
         top = balance.head(SD_TOP)
         long = top.melt(id_vars="name", value_vars=["listing_units", "request_units"],
                         var_name="side")
-        long["side"] = long["side"].map(lambda s: t(f"growth.sd.{s}"))
+        totals = {"listing_units": top["all_listing_units"], "request_units": top["all_request_units"]}
+        long["all"] = [int(totals[s].iloc[list(top["name"]).index(n)])
+                       for s, n in zip(long["side"], long["name"])]
+        long["side"] = long["side"].map(lambda s: m_name(f"sd.{s}"))
         fig = px.bar(long, y="name", x="value", color="side", barmode="group", orientation="h",
-                     labels={"name": "", "value": "", "side": ""},
+                     labels={"name": "", "value": "", "side": ""}, custom_data=["all"],
                      color_discrete_sequence=["#2E86AB", "#F18F01"])
+        fig.update_traces(hovertemplate="%{y} · %{fullData.name}: %{x}<br>"
+                          + t("growth.sd.all_label") + ": %{customdata[0]}<extra></extra>")
         fig.update_layout(height=max(280, 28 * len(top) + 80), margin=dict(l=10, r=10, t=10, b=10),
                           yaxis=dict(autorange="reversed"), legend_title_text="")
         st.plotly_chart(fig, width="stretch", key="g_sd_chart")
         if len(balance) > SD_TOP:
             st.caption(t("growth.sd.top", n=SD_TOP))
-        table = balance[["name", "live_listings", "listing_units", "open_requests",
-                         "request_units", "gap", "demand_per_supply", "push"]]
-        st.dataframe(table.rename(columns={c: t(f"growth.sd.{c}") for c in table.columns}),
-                     hide_index=True, width="stretch",
-                     column_config={t("growth.sd.demand_per_supply"):
-                                    st.column_config.NumberColumn(format="%.2f")})
+        shown = ["live_listings", "listing_units", "open_requests", "request_units", "gap",
+                 "demand_per_supply", "push", "all_live_listings", "all_open_requests"]
+        table = balance[["name", *shown]]
+        config = {m_name(f"sd.{c}"): st.column_config.Column(help=m_help(f"sd.{c}"))
+                  for c in shown}
+        config[m_name("sd.demand_per_supply")] = st.column_config.NumberColumn(
+            format="%.2f", help=m_help("sd.demand_per_supply"))
+        st.dataframe(table.rename(columns={c: m_name(f"sd.{c}") if c != "name"
+                                           else t("growth.sd.name") for c in table.columns}),
+                     hide_index=True, width="stretch", column_config=config)

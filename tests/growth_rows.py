@@ -176,14 +176,24 @@ def insert_kpis(conn) -> None:
             VALUES (:g, :p, :a, :m)"""), {"g": grain, "p": start, "a": active, "m": median})
 
 
+# Posts that are live / open but not matchable (suspended merchant, request past its date),
+# per (brand, tier, type): listings, listing units, requests, request units on top of the
+# matchable ones above.
+NOT_MATCHABLE = {(1, 1, "4s"): (2, 3, 1, 2)}
+
+
 def insert_supply_demand(conn) -> None:
     for row in SUPPLY_DEMAND:
+        extra = NOT_MATCHABLE.get(row[:3], (0, 0, 0, 0))
         conn.execute(sa.text("""
             INSERT INTO mart.supply_demand (brand_id, tier_level, merchant_type, brand_name,
-                tier_name, live_listings, listing_units, open_requests, request_units,
-                computed_at)
-            VALUES (:b, :t, :m, :bn, :tn, :ll, :lu, :orq, :ru, '2026-04-06 07:00+08')"""),
-            dict(zip(("b", "t", "m", "bn", "tn", "ll", "lu", "orq", "ru"), row)))
+                tier_name, matchable_listings, matchable_listing_units, matchable_requests,
+                matchable_request_units, live_listings, listing_units, open_requests,
+                request_units, computed_at)
+            VALUES (:b, :t, :m, :bn, :tn, :ll, :lu, :orq, :ru, :ll + :xl, :lu + :xlu,
+                    :orq + :xr, :ru + :xru, '2026-04-06 07:00+08')"""),
+            dict(zip(("b", "t", "m", "bn", "tn", "ll", "lu", "orq", "ru"), row),
+                 xl=extra[0], xlu=extra[1], xr=extra[2], xru=extra[3]))
 
 
 def insert_all(engine, bd_owner_id: int | None = None) -> None:

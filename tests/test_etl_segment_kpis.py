@@ -47,13 +47,15 @@ def test_segments_hold_the_hand_computed_values(seeded):
     # Seed: M1 4S in Shanghai (tier 1), M2 and M4 secondary dealers in Luoyang (tier 4),
     # M3 resource dealer in Shanghai. 02-15: M2 buys listing 2 from M1 (95,000, fee 500).
     # The deal goes to the buyer's segment; each side's event makes one active merchant.
+    # Request 1 was matched that day: not open at the end of it (issue 15: end of day).
     assert _segment(seeded, "2025-02-15", 4, "secondary", "active_merchants", "deals_completed",
                     "gmv", "fee_amount", "open_requests") == (1, 1, Decimal("95000.00"),
-                                                              Decimal("500.00"), 1)
-    # M1 on 02-15: its own event, and both its listings still live at the end of the day
-    # (listing 2 was sold that day: it leaves on 02-16); the seller gets no deal.
+                                                              Decimal("500.00"), 0)
+    assert _segment(seeded, "2025-02-14", 4, "secondary", "open_requests") == (1,)
+    # M1 on 02-15: its own event, and only listing 1 live at the end of the day (listing 2
+    # was sold that day: it is not live at the day's end); the seller gets no deal.
     assert _segment(seeded, "2025-02-15", 1, "4s", "active_merchants", "live_listings",
-                    "deals_completed", "gmv") == (1, 2, 0, Decimal("0.00"))
+                    "deals_completed", "gmv") == (1, 1, 0, Decimal("0.00"))
     # 02-11: M4 (buyer) orders listing 1 with a 10,000 deposit paid by Alipay (released).
     assert _segment(seeded, "2025-02-11", 4, "secondary", "orders_created", "deposits_paid",
                     "deposit_released", "pay_alipay") == (1, 1, Decimal("10000.00"),
@@ -73,10 +75,12 @@ def test_segments_hold_the_hand_computed_values(seeded):
 def test_brands_hold_the_hand_computed_values(seeded):
     run_all(engine=seeded)
     cols = ("live_listings", "open_requests", "deals_completed", "gmv")
-    # 02-15: Toyota (1) has listing 1 live; BYD (2) listings 2 (sold that day) and 3 live,
-    # request 1 still open that day, and the 95,000 deal of listing 2.
+    # End of 02-15: Toyota (1) has listing 1 live; BYD (2) listing 3 live (listing 2 was sold
+    # and request 1 matched that day: neither counts at the day's end), and the 95,000 deal
+    # of listing 2. The day before, both were still live / open.
     assert _brand(seeded, "2025-02-15", 1, *cols) == (1, 0, 0, Decimal("0.00"))
-    assert _brand(seeded, "2025-02-15", 2, *cols) == (2, 1, 1, Decimal("95000.00"))
+    assert _brand(seeded, "2025-02-15", 2, *cols) == (1, 0, 1, Decimal("95000.00"))
+    assert _brand(seeded, "2025-02-14", 2, "live_listings", "open_requests") == (2, 1)
     assert _brand(seeded, "2025-01-25", 2, "requests_created") == (1,)
     # Matches by the brand of the listing: match 1 (listing 2, BYD), match 2 (listing 1, Toyota).
     assert _brand(seeded, "2025-01-26", 2, "matches_created") == (1,)

@@ -179,9 +179,9 @@ def test_export_carries_the_filters_and_the_rows(engine, data):
         "# 商户类型: 全部",
         "# 行数: 2",
         "商户ID,商户名称,获客渠道,商户类型,省份,城市等级,注册月份,注册时间,到达上一步时间,"
-        "窗口未结束（仍可能转化）,负责BD",
-        "4,京四汽车,自然注册,4S店,北京,一线城市,2026-03,2026-03-15 12:00,2026-03-15 12:00,否,",
-        "3,苏三车行,地推拜访,二网,江苏,二线城市,2026-03,2026-03-10 09:00,2026-03-10 09:00,否,",
+        "状态,负责BD",
+        "4,京四汽车,自然注册,4S店,北京,一线城市,2026-03,2026-03-15 12:00,2026-03-15 12:00,已流失,",
+        "3,苏三车行,地推拜访,二网,江苏,二线城市,2026-03,2026-03-10 09:00,2026-03-10 09:00,已流失,",
     ]
 
 
@@ -195,7 +195,7 @@ def test_export_in_english_with_any_time_window(engine, data):
                          "# Merchant type: All", "# Rows: 1"]
     # Any time: M5 submitted (03-21 06:00) and was never certified.
     assert lines[6].startswith("Merchant ID,Merchant,Channel,")
-    assert lines[7] == "5,豫五资源,Advertising,Resource dealer,河南,Tier 4,2026-03,2026-03-20 00:00,2026-03-21 06:00,Yes,"
+    assert lines[7] == "5,豫五资源,Advertising,Resource dealer,河南,Tier 4,2026-03,2026-03-20 00:00,2026-03-21 06:00,In progress,"
 
 
 # ---------------------------------------------------------------- KPIs
@@ -419,6 +419,10 @@ def test_supply_demand_by_brand_and_tier(engine, data):
     assert tiers["key"].tolist() == [3, 1, 5]
     assert _sd(tiers) == {"二线": (7, 7, 15, 32, 25), "一线": (10, 20, 5, 8, -12),
                           "四线": (1, 2, 0, 0, -2)}
+    # The matchable counts above; every live / open post (2 listings and 1 request of Audi
+    # in tier 1 cannot be matched) comes along for the tooltip.
+    assert brands[["all_live_listings", "all_listing_units", "all_open_requests",
+                   "all_request_units"]].values.tolist() == [[16, 27, 12, 22], [4, 5, 9, 20]]
 
 
 def test_supply_demand_filters_brand_and_type(engine, data):

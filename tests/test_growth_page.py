@@ -59,7 +59,11 @@ def test_funnel_table_drop_offs_and_export(manager):
     assert funnel["较上一步转化率"].tolist()[:3] == ["100.0%", "50.0%", "66.7%"]
     assert funnel["步骤"].tolist()[:3] == ["注册", "提交认证", "认证通过"]
     # The drop-off list defaults to the first step after registration: M8, M4, M3.
-    assert "共 3 家商户在此步流失，最近流失的在前" in [c.value for c in at.caption]
+    # March's windows have all closed: nobody is in progress, everyone missing dropped.
+    assert funnel["已流失"].tolist()[:3] == ["0", "3", "1"]
+    assert funnel["进行中"].tolist()[:3] == ["0", "0", "0"]
+    assert ("3 家商户在此步流失（窗口已结束），另有 0 家仍在转化窗口内（进行中，不算流失）；最近的在前"
+            in [c.value for c in at.caption])
     assert "第 1 / 1 页，共 3 条" in [c.value for c in at.caption]
     assert _table(at, 1)["商户ID"].tolist() == [8, 4, 3]
     assert _table(at, 1)["商户名称"].tolist() == ["津八平行进口", "京四汽车", "苏三车行"]
@@ -116,7 +120,7 @@ def test_kpi_cards_compare_weeks(manager):
     cards = {m.label: (m.value, m.delta) for m in at.metric}
     assert cards["新注册"] == ("10", "+100.0%")
     assert cards["周活 WAU"] == ("50", "+25.0%")
-    assert cards["撮合率"] == ("70.0%", "+20.0 个百分点")
+    assert cards["BD撮合率"] == ("70.0%", "+20.0 个百分点")
     assert cards["定金率"] == ("30.0%", "+15.0 个百分点")
     assert cards["撮合耗时（小时）"] == ("10.0", "-20.0%")
     assert cards["平台费率"] == ("—", "")                 # no fees this week
@@ -132,7 +136,7 @@ def test_kpi_cards_follow_the_tier_and_brand_filters(manager):
     at.multiselect(key="g_tiers").set_value([1]).run()
     cards = {m.label: (m.value, m.delta) for m in at.metric}
     assert cards["新注册"] == ("5", "+66.7%")               # tier 1: 5 against 3
-    assert cards["撮合率"] == ("100.0%", "+50.0 个百分点")
+    assert cards["BD撮合率"] == ("100.0%", "+50.0 个百分点")
     assert cards["周活 WAU"] == ("—", "")                   # does not add up across segments
     captions = [c.value for c in at.caption]
     assert any(c.startswith("按所选城市等级/商户类型汇总") for c in captions)

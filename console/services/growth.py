@@ -21,6 +21,16 @@ Definitions the numbers follow (the tests compute them by hand the same way):
   brand, ``mart.daily_kpis_brand`` (posts, deals and GMV only; tier and type do not narrow
   it). Summed over every segment they equal the platform-wide ``mart.daily_kpis``. What a
   filtered mart cannot give (a week's distinct merchants, medians) is reported unavailable.
+- Every figure is defined once in the metric catalogue (console/metrics/catalogue.toml): its
+  name, definition, grain, side of the trade and maturity. A period younger than a figure's
+  maturity (match rate: requests created in the last 14 days are still being matched) is
+  immature: flagged per figure in the series (``<metric>_immature``) and never compared.
+- A period with no active merchant reads 0 (``mart.kpi_periods`` has no row for a period
+  without events); a rate over no requests has no figure.
+- Supply and demand and the milestone count matchable posts (active merchant, live / open,
+  a request not past its needed-by date); the totals of every live / open post come along.
+- The funnel counts members still inside their window at a step apart (``in_progress``):
+  they may convert, so ``dropped`` leaves them out.
 """
 from __future__ import annotations
 
@@ -34,6 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from console import clock, db
+from console import metrics as catalogue
 from console.errors import InvalidInput
 from console.exports import audited_csv
 from console.freshness import job_of_mart, source_freshness
@@ -225,16 +236,19 @@ def _hours(k: int) -> str:
 @requires(*READERS)
 def funnel(*, conn: Connection, actor: Actor, filters: GrowthFilters,
            window_days: int | None = DEFAULT_WINDOW_DAYS,
-           breakdown: str | None = None) -> pd.DataFrame:
+           breakdown: str | None = None, as_of: datetime | None = None) -> pd.DataFrame:
     """One row per (group, step): merchants, conversion vs previous and vs first step,
-    median and p90 hours from the previous step. Without a breakdown the group is ''."""
+    median and p90 hours from the previous step, and of those at the previous step who did
+    not reach this one, how many are still inside their window at ``as_of`` (default now:
+    ``in_progress``) and how many are not (``dropped``). Without a breakdown the group is ''.
+    With no window nobody's window closes: everyone not yet converted is in progress."""
     check_filters(filters)
     window_days = _check_window(window_days)
     if breakdown is not None and breakdown not in BREAKDOWNS:
         raise InvalidInput("growth.error.bad_breakdown")
     group_expr = BREAKDOWNS[breakdown] if breakdown else "''"
     wide = db.fetch_df(conn, _funnel_sql(group_expr, window_days is not None),
-                       win=window_days, **filters.params())
+                       win=window_days, as_of=as_of, **filters.params())
     return _funnel_long(wide)
 
 
@@ -244,16 +258,23 @@ def _funnel_sql(group_expr: str, window: bool) -> str:
     step giving median and p90 together."""
     n = len(STEPS)
     moments = ", ".join(f"{expr} AS e{k}" for k, expr in enumerate(_step_moments(), start=2))
+    # At step k, in progress: stopped at step k-1 with the window after it still open.
+    open_ = ("< {prev} + " + _WINDOW) if window else "IS NOT NULL AND {prev} IS NOT NULL"
+    moments += ", " + ", ".join(
+        f"(b.reached = {k - 1} AND coalesce(CAST(:as_of AS timestamptz), now()) "
+        + open_.format(prev=_latest_of(k - 1)) + f") AS o{k}"
+        for k in range(2, n + 1))
     # Hours as float8 straight from the exact epoch (percentile_cont sorts float8 anyway):
     # the same values, at most a last-bit rounding apart, without a numeric division per
     # merchant and step.
     hours = ", ".join(f"extract(epoch FROM e{k} - e{k - 1})::float8 / 3600.0 AS h{k}"
                       for k in range(2, n + 1))
     counts = ", ".join(f"count(e{k}) AS n{k}" for k in range(1, n + 1))
+    counts += ", " + ", ".join(f"count(*) FILTER (WHERE o{k}) AS ip{k}" for k in range(2, n + 1))
     quantiles = ", ".join(f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY h{k}) AS q{k}"
                           for k in range(2, n + 1))
     times = ", ".join(f"q{k}[1] AS med{k}, q{k}[2] AS p90_{k}" for k in range(2, n + 1))
-    ns = ", ".join(f"n{k}" for k in range(1, n + 1))
+    ns = ", ".join([f"n{k}" for k in range(1, n + 1)] + [f"ip{k}" for k in range(2, n + 1)])
     # One group needs no GROUP BY (and so no sort of every merchant by a constant); HAVING
     # keeps "no merchants" an empty result, as grouping would.
     grouped = group_expr != "''"
@@ -282,15 +303,18 @@ def _funnel_long(wide: pd.DataFrame) -> pd.DataFrame:
         for k, step in enumerate(STEP_NAMES, start=1):
             n = int(rec[f"n{k}"])
             prev = int(rec[f"n{k - 1}"]) if k > 1 else n
+            waiting = int(rec[f"ip{k}"]) if k > 1 else 0
             rows.append({
                 "group": rec["grp"], "step_no": k, "step": step, "merchants": n,
+                "in_progress": waiting, "dropped": prev - n - waiting,
                 "conv_prev": (n / prev) if prev else None,
                 "conv_first": (n / first) if first else None,
                 "median_hours": _num(rec.get(f"med{k}")),
                 "p90_hours": _num(rec.get(f"p90_{k}")),
             })
-    return pd.DataFrame(rows, columns=["group", "step_no", "step", "merchants", "conv_prev",
-                                       "conv_first", "median_hours", "p90_hours"])
+    return pd.DataFrame(rows, columns=["group", "step_no", "step", "merchants", "in_progress",
+                                       "dropped", "conv_prev", "conv_first", "median_hours",
+                                       "p90_hours"])
 
 
 def _num(value: Any) -> float | None:
@@ -309,8 +333,9 @@ DROP_OFF_PAGE = 200                   # rows the page shows at a time; the expor
 
 @dataclass(frozen=True)
 class DropOffPage:
-    total: int                        # every merchant who dropped off at the step
+    total: int                        # every merchant who stopped before the step
     rows: pd.DataFrame                # one page of them, latest first
+    in_progress: int = 0              # of the total, those whose window is still open
 
 
 @requires(*READERS)
@@ -339,9 +364,12 @@ def drop_off_page(*, conn: Connection, actor: Actor, filters: GrowthFilters, ste
                                                   total=True)
         first = _fetch_rows_df(conn, count_sql, **count_params)
         total = int(first["total_rows"].iloc[0]) if len(first) else 0
+        waiting = int(first["open_rows"].iloc[0]) if len(first) else 0
     else:
         total = int(rows["total_rows"].iloc[0]) if len(rows) else 0
-    return DropOffPage(total=total, rows=rows.drop(columns="total_rows"))
+        waiting = int(rows["open_rows"].iloc[0]) if len(rows) else 0
+    return DropOffPage(total=total, rows=rows.drop(columns=["total_rows", "open_rows"]),
+                       in_progress=waiting)
 
 
 def _drop_off_query(filters: GrowthFilters, step: str, window_days: int | None,
@@ -363,7 +391,7 @@ def _drop_off_query(filters: GrowthFilters, step: str, window_days: int | None,
                to_char(r.cohort_month, 'YYYY-MM') AS cohort_month, r.t1 AS registered_at,
                r.reached_previous_at,
                ({window_open}) AS window_open,
-               st.display_name AS bd_owner{", count(*) OVER () AS total_rows" if total else ""}
+               st.display_name AS bd_owner{_TOTALS.format(open=window_open) if total else ""}
         FROM (SELECT b.*, {_latest_of(k - 1)} AS reached_previous_at
               FROM ({_facts_sql("''", window_days is not None, _DROP_OFF_COLUMNS)}) b
               WHERE b.reached = {k - 1}) r
@@ -372,6 +400,10 @@ def _drop_off_query(filters: GrowthFilters, step: str, window_days: int | None,
         LIMIT CAST(:lim AS integer) OFFSET CAST(:off AS integer)"""
     params = dict(win=window_days, as_of=as_of, lim=limit, off=offset, **filters.params())
     return sql, params
+
+
+_TOTALS = (", count(*) OVER () AS total_rows,"
+           " count(*) FILTER (WHERE {open}) OVER () AS open_rows")
 
 
 def _fetch_rows_df(conn: Connection, sql: str, /, **params: Any) -> pd.DataFrame:
@@ -406,7 +438,8 @@ def drop_off_export(*, conn: Connection, actor: Actor, filters: GrowthFilters, s
             lambda v: tr(f"enum.tier.{int(v)}") if pd.notna(v) else ""),
         registered_at=rows["registered_at"].map(_iso),
         reached_previous_at=rows["reached_previous_at"].map(_iso),
-        window_open=rows["window_open"].map(lambda v: tr("common.yes" if v else "common.no")),
+        window_open=rows["window_open"].map(
+            lambda v: tr("growth.dropoff.state.in_progress" if v else "growth.dropoff.state.dropped")),
     )
     table.columns = [tr(f"growth.dropoff.{c}") for c in table.columns]
     applied = {"start": filters.start, "end": filters.end, "tiers": list(filters.tiers),
@@ -486,7 +519,8 @@ def _kpi_sql(basis: str) -> str:
     # Segments: a merchant is in one segment, so daily active merchants add up (DAU), but a
     # week's or month's distinct merchants do not; no median. Brand: neither.
     if basis == "platform":
-        tail = """kp.active_merchants, kp.median_hours_to_match
+        # No row in kpi_periods: no event in the period, so nobody was active (0, not "—").
+        tail = """coalesce(kp.active_merchants, 0) AS active_merchants, kp.median_hours_to_match
             FROM periods p
             LEFT JOIN mart.kpi_periods kp ON kp.grain = :grain AND kp.period_start = p.period_start"""
     elif basis == "segment":
@@ -546,6 +580,12 @@ class KpiReport:
     payment_mix: pd.DataFrame = field(default_factory=pd.DataFrame)  # channel, amount, share
     basis: str = "platform"        # platform | segment | brand: see kpi_basis
     unavailable: tuple[str, ...] = ()  # metrics the basis cannot give (None in the report)
+    # The milestone now: matchable posts (active merchant, live / open, a request not past its
+    # needed-by date) and every live listing + open request, platform-wide (mart.supply_demand).
+    milestone_posts: int = 0
+    milestone_all_posts: int = 0
+    # Metrics whose compared period is younger than their maturity: not compared.
+    immature: tuple[str, ...] = ()
 
 
 @requires(*READERS)
@@ -581,10 +621,21 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
     if not series.empty:
         series = series.assign(partial=[_is_partial(p, grain, filters.end)
                                         for p in series["period_start"]])
+        series = series.assign(**{
+            f"{m}_immature": [_is_immature(p, grain, filters.end, metric_maturity(m))
+                              for p in series["period_start"]]
+            for m, _ in KPI_METRICS})
+    immature = tuple(m for m, _ in KPI_METRICS if current is not None and _is_immature(
+        current["period_start"], grain, filters.end, metric_maturity(m)))
+    posts = db.fetch_one(conn, """
+        SELECT coalesce(sum(matchable_listings + matchable_requests), 0) AS matchable,
+               coalesce(sum(live_listings + open_requests), 0) AS every
+        FROM mart.supply_demand""")
     return KpiReport(
         grain=grain, series=series,
         comparison=_compare(current, previous,
-                            partial="in_progress" if partial else "stale" if uncovered else None),
+                            partial="in_progress" if partial else "stale" if uncovered else None,
+                            immature=immature),
         current_period=current["period_start"] if current is not None else None,
         previous_period=previous["period_start"] if previous is not None else None,
         current_partial=partial,
@@ -592,6 +643,9 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
         payment_mix=_payment_mix(series),
         basis=basis,
         unavailable=_unavailable(basis, grain),
+        milestone_posts=int(posts["matchable"]) if posts else 0,
+        milestone_all_posts=int(posts["every"]) if posts else 0,
+        immature=immature,
     )
 
 
@@ -615,8 +669,23 @@ def _compared_period(series: pd.DataFrame, grain: str, end: date) -> pd.Series |
 def _is_partial(start: date, grain: str, end: date) -> bool:
     """Whether the period from ``start`` is not complete: it runs past the range's end or
     past today (business time), so its figures are still growing."""
+    return _is_immature(start, grain, end, 0)
+
+
+def _is_immature(start: date, grain: str, end: date, maturity_days: int) -> bool:
+    """Whether the period from ``start`` is partial (``maturity_days`` 0, above) or younger
+    than a figure's maturity: its figure still changes for ``maturity_days`` after the period
+    ends (a request created on a day is matched in the days after it), so it is not final."""
     last_day = min(end, clock.today())
-    return _next_period_start(start, grain) > last_day + timedelta(days=1)
+    if _next_period_start(start, grain) > last_day + timedelta(days=1):
+        return True
+    return (maturity_days > 0 and _next_period_start(start, grain)
+            + timedelta(days=maturity_days) > clock.today() + timedelta(days=1))
+
+
+def metric_maturity(metric: str) -> int:
+    """Days after a period ends until the KPI ``metric`` stops changing (the catalogue's)."""
+    return catalogue.maturity_days(f"kpi.{metric}")
 
 
 def _next_period_start(start: date, grain: str) -> date:
@@ -657,23 +726,25 @@ def _share(num: pd.Series, den: pd.Series) -> pd.Series:
 
 
 def _compare(current: pd.Series | None, previous: pd.Series | None, *,
-             partial: str | None = None) -> pd.DataFrame:
+             partial: str | None = None, immature: Sequence[str] = ()) -> pd.DataFrame:
     """Each metric now and before, and the change. A period still in progress
     (``partial='in_progress'``: two days of a week against a whole week would read as a
     collapse) or one the sources stopped feeding (``'stale'``) is never compared: its
-    change is None and ``partial`` says why."""
+    change is None and ``partial`` says why; nor is a metric whose period is younger than its
+    maturity (``'immature'``: its recent requests are still being matched)."""
     rows = []
     for metric, kind in KPI_METRICS:
         cur = _num(current[metric]) if current is not None else None
         prev = _num(previous[metric]) if previous is not None else None
-        if cur is None or prev is None or partial:
+        why = partial or ("immature" if metric in immature else None)
+        if cur is None or prev is None or why:
             change = None
         elif kind == "pp":
             change = cur - prev
         else:
             change = (cur - prev) / prev if prev else None
         rows.append({"metric": metric, "current": cur, "previous": prev,
-                     "change": change, "change_kind": kind, "partial": partial or False})
+                     "change": change, "change_kind": kind, "partial": why or False})
     # object dtype keeps None as None ("no figure"), not NaN
     return pd.DataFrame(rows, columns=["metric", "current", "previous", "change", "change_kind",
                                        "partial"], dtype=object)
@@ -708,7 +779,10 @@ GROUP BY 1, 2
 
 @requires(*READERS)
 def cohorts(*, conn: Connection, actor: Actor, filters: GrowthFilters) -> pd.DataFrame:
-    """Retention cells: cohort_month, months_since, cohort_size, active_merchants, retention.
+    """Retention cells: cohort_month, months_since, cohort_size, active_merchants, retention,
+    immature. Active means the merchant's own action in the month (catalogue:
+    cohort.active_merchants). A cell of the month in progress is immature: its figure grows
+    until the month ends.
 
     Every cell up to the latest month the data reaches is present (0 when nobody was
     active), so an empty cell in the heatmap means "not yet", never "nobody".
@@ -724,12 +798,19 @@ def cohorts(*, conn: Connection, actor: Actor, filters: GrowthFilters) -> pd.Dat
     return _complete_cohorts(cells, latest)
 
 
+def _add_months(month: date, n: int) -> date:
+    total = month.year * 12 + month.month - 1 + n
+    return date(total // 12, total % 12 + 1, 1)
+
+
 def _months_between(a: date, b: date) -> int:
     return (b.year - a.year) * 12 + b.month - a.month
 
 
 def _complete_cohorts(cells: pd.DataFrame, latest: date | None) -> pd.DataFrame:
-    columns = ["cohort_month", "months_since", "cohort_size", "active_merchants", "retention"]
+    columns = ["cohort_month", "months_since", "cohort_size", "active_merchants", "retention",
+               "immature"]
+    this_month = clock.today().replace(day=1)
     size_of: dict[date, int] = {}
     if not cells.empty:
         for month, size in zip(cells["cohort_month"], cells["cohort_size"].astype(int)):
@@ -745,8 +826,10 @@ def _complete_cohorts(cells: pd.DataFrame, latest: date | None) -> pd.DataFrame:
         size = size_of[month]
         for since in range(0, max(_months_between(month, horizon_end), 0) + 1):
             n = active.get((month, since), 0)
+            cell_month = _add_months(month, since)
             rows.append({"cohort_month": month, "months_since": since, "cohort_size": size,
-                         "active_merchants": n, "retention": n / size if size else None})
+                         "active_merchants": n, "retention": n / size if size else None,
+                         "immature": cell_month >= this_month})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -757,23 +840,31 @@ _SD_GROUPS = {"brand": ("brand_id", "brand_name"), "tier": ("tier_level", "tier_
 @requires(*READERS)
 def supply_demand(*, conn: Connection, actor: Actor, filters: GrowthFilters,
                   by: str = "brand") -> pd.DataFrame:
-    """Live supply against open demand by brand or city tier (a current snapshot: the date
-    range does not apply). ``gap`` = demand units − supply units: positive means buyers wait
-    for cars (BD should find supply), negative means cars wait for buyers."""
+    """Matchable supply against matchable demand by brand or city tier (a current snapshot:
+    the date range does not apply): live listings / open requests of active merchants, a
+    request not past its needed-by date (catalogue sd.*); ``all_*`` count every live / open
+    post. ``gap`` = demand units − supply units: positive means buyers wait for cars (BD
+    should find supply), negative means cars wait for buyers."""
     check_filters(filters)
     if by not in _SD_GROUPS:
         raise InvalidInput("growth.error.bad_breakdown")
     key, name = _SD_GROUPS[by]
     frame = db.fetch_df(conn, f"""
         SELECT s.{key} AS key, s.{name} AS name,
-               sum(s.live_listings)::int AS live_listings, sum(s.listing_units)::int AS listing_units,
-               sum(s.open_requests)::int AS open_requests, sum(s.request_units)::int AS request_units
+               sum(s.matchable_listings)::int AS live_listings,
+               sum(s.matchable_listing_units)::int AS listing_units,
+               sum(s.matchable_requests)::int AS open_requests,
+               sum(s.matchable_request_units)::int AS request_units,
+               sum(s.live_listings)::int AS all_live_listings,
+               sum(s.listing_units)::int AS all_listing_units,
+               sum(s.open_requests)::int AS all_open_requests,
+               sum(s.request_units)::int AS all_request_units
         FROM mart.supply_demand s
         WHERE (cardinality(CAST(:tiers AS smallint[])) = 0 OR s.tier_level = ANY(CAST(:tiers AS smallint[])))
           AND (cardinality(CAST(:types AS text[])) = 0 OR s.merchant_type = ANY(CAST(:types AS text[])))
           AND (cardinality(CAST(:brands AS integer[])) = 0 OR s.brand_id = ANY(CAST(:brands AS integer[])))
         GROUP BY s.{key}, s.{name}
-        ORDER BY sum(s.live_listings) + sum(s.open_requests) DESC, s.{key}""",
+        ORDER BY sum(s.matchable_listings) + sum(s.matchable_requests) DESC, s.{key}""",
                         **filters.params())
     frame["gap"] = frame["request_units"] - frame["listing_units"]
     frame["demand_per_supply"] = [

@@ -20,6 +20,7 @@ class Counter:
     target: int | None = None   # a milestone the value is measured against
     page: str | None = None     # url path of the list the tile opens (console/ui/nav.py)
     query: tuple[tuple[str, str], ...] = ()   # that list's filter (console/ui/links.py FILTERS)
+    total: int | None = None    # a wider count the tooltip gives (every post, matchable or not)
 
 
 # What each tile opens: the list it counts, already filtered the same way. The parameters
@@ -54,6 +55,12 @@ TARGETS = {"home.manager.live_posts": 10_000}
 
 
 CounterFn = Callable[[Connection, Actor], int]
+
+# Counters whose tooltip also gives a wider total.
+TOTALS: dict[str, CounterFn] = {
+    "home.manager.live_posts": lambda c, a: db.scalar(c, """
+        SELECT coalesce(sum(live_listings + open_requests), 0) FROM mart.supply_demand"""),
+}
 
 # role -> [(label key, function)]; areas append to this.
 COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
@@ -116,9 +123,11 @@ COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
             WHERE status = 'proposed' AND proposed_by = :me AND expires_at > now()""", me=a.id)),
     ],
     "manager": [
+        # The milestone counts matchable posts (issue 15; console/metrics/catalogue.toml):
+        # the supply/demand mart keeps them per segment, a few hundred rows, not 1.3M posts.
         ("home.manager.live_posts", lambda c, a: db.scalar(c, """
-            SELECT (SELECT count(*) FROM app.listings WHERE status = 'live')
-                 + (SELECT count(*) FROM app.requests WHERE status = 'open')""")),
+            SELECT coalesce(sum(matchable_listings + matchable_requests), 0)
+            FROM mart.supply_demand""")),
         ("home.manager.new_merchants_7d", lambda c, a: db.scalar(c, """
             SELECT count(*) FROM app.merchants WHERE registered_at >= now() - interval '7 days'""")),
     ],
@@ -141,6 +150,8 @@ def waiting_counts(*, conn: Connection, actor: Actor) -> list[Counter]:
         if actor.has(role):
             for key, fn in COUNTERS[role]:
                 page, query = LINKS.get(key, (None, {}))
+                total = TOTALS[key](conn, actor) if key in TOTALS else None
                 out.append(Counter(key, int(fn(conn, actor) or 0), TARGETS.get(key),
-                                   page=page, query=tuple(query.items())))
+                                   page=page, query=tuple(query.items()),
+                                   total=None if total is None else int(total)))
     return out

@@ -1,5 +1,9 @@
--- Cohort activity: registration month × months since (and by merchant segment), active = any
--- listing, request, bid, match, deposit or deal event. The thin merchant_active_months table grows by the batch;
+-- Cohort activity: registration month × months since (and by merchant segment), active = the
+-- merchant's own action in the month: it published a listing or a request, placed a bid, paid a
+-- deposit (as the buyer) or completed a deal (either side: both hand over). Events logged for a
+-- merchant without its doing (a match BD or the engine opened on its post, a deposit it received
+-- as the seller, a bid received on its request) do not count (issue 15). Definition in
+-- console/metrics/catalogue.toml (cohort.active_merchants). The thin merchant_active_months table grows by the batch;
 -- the cohort grid is re-aggregated from it (small), so incremental equals full.
 
 -- step: prune
@@ -15,18 +19,20 @@ DELETE FROM mart.merchant_active_months WHERE :full;
 INSERT INTO mart.merchant_active_months (merchant_id, month)
 SELECT DISTINCT merchant_id, month
 FROM (
-    SELECT e.merchant_id, mart.cn_month(e.occurred_at) AS month, e.event_type
+    SELECT e.merchant_id, mart.cn_month(e.occurred_at) AS month, e.event_type,
+           e.props ->> 'role' AS role
     FROM etl.clean_events e WHERE :full
     UNION ALL
-    SELECT s.merchant_id, mart.cn_month(s.occurred_at), s.event_type
+    SELECT s.merchant_id, mart.cn_month(s.occurred_at), s.event_type, s.props ->> 'role'
     FROM etl.stg_cohort_activity__events s
     WHERE NOT :full AND s.id IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM etl.excluded_rows x
                       WHERE x.job = current_setting('etl.job', true)
                         AND x.source_table = 'app.events' AND x.row_key = s.id::text)
 ) e
-WHERE event_type IN ('listing_created', 'request_created', 'bid_placed', 'match_created',
-                     'deposit_paid', 'deal_completed')
+WHERE (event_type IN ('listing_created', 'request_created', 'deal_completed')
+       OR (event_type = 'bid_placed' AND role IS DISTINCT FROM 'buyer')      -- the bidder's
+       OR (event_type = 'deposit_paid' AND role IS DISTINCT FROM 'seller'))  -- the payer's
 ON CONFLICT (merchant_id, month) DO NOTHING;
 
 -- step: prep_grid

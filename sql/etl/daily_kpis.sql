@@ -220,7 +220,8 @@ GROUP BY 1, 2, 3;
 -- step: prep_row_moves
 -- Each changed row's contributions as of now, kept per row (etl.kpi_*_moves) so that the next
 -- change can take them back. Posts: segment and brand, the day a post was created and went
--- live / open, the day after it stopped being so (none while it still is), and for a request
+-- live / open, the day it stopped being so (not live at that day's end; none while it
+-- still is), and for a request
 -- whether it has a match and a paid deposit; the changed requests include those of the
 -- batch's matches and orders (their flags may have turned). Matches, orders, payments: the
 -- buyer's segment (the request's merchant, the order's buyer, looked up in app.requests /
@@ -245,7 +246,10 @@ CREATE TEMP TABLE post_moves_now ON COMMIT DROP AS
 SELECT 'l'::char(1) AS kind, l.id AS post_id, coalesce(ms.tier_level, 0)::smallint AS tier_level,
        coalesce(ms.merchant_type, 'unknown') AS merchant_type, se.brand_id,
        mart.cn_date(l.published_at) AS day_in,
-       CASE WHEN l.status <> 'live' THEN mart.cn_date(l.updated_at) + 1 END AS day_out,
+       -- no longer live at the end of the day it went off (its last change: no status time
+       -- is kept), and never before the day it came in
+       CASE WHEN l.status <> 'live'
+            THEN greatest(mart.cn_date(l.updated_at), mart.cn_date(l.published_at)) END AS day_out,
        false AS matched, false AS deposited
 FROM etl.stg_daily_kpis__listings l   -- the changed listings are the batch's: its own rows
 LEFT JOIN merchant_segment ms ON ms.merchant_id = l.merchant_id
@@ -258,7 +262,8 @@ WHERE l.id IS NOT NULL
 UNION ALL
 SELECT 'r', r.id, coalesce(ms.tier_level, 0)::smallint, coalesce(ms.merchant_type, 'unknown'),
        se.brand_id, mart.cn_date(r.created_at),
-       CASE WHEN r.status <> 'open' THEN mart.cn_date(r.updated_at) + 1 END,
+       CASE WHEN r.status <> 'open'
+            THEN greatest(mart.cn_date(r.updated_at), mart.cn_date(r.created_at)) END,
        EXISTS (SELECT 1 FROM etl.clean_matches mt WHERE mt.request_id = r.id),
        EXISTS (SELECT 1 FROM etl.clean_orders o
                WHERE o.request_id = r.id AND o.deposit_paid_at IS NOT NULL)
@@ -615,7 +620,7 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
 -- step: merge_segment_snapshot
 -- Live listings / open requests at the end of each day per segment, first post to today:
 -- the running sum of the kept per-day moves (a post counts from the day it was published
--- until the day its status last changed away from live/open, as in daily_kpis). A zero is
+-- until the day before its status changed away from live/open, as in daily_kpis). A zero is
 -- written only over a stored figure: a segment with nothing live that day has no row.
 WITH per_day AS (
     SELECT day, tier_level, merchant_type, listings, requests FROM etl.kpi_segment_days
@@ -815,7 +820,8 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
 -- step: merge_snapshot
 -- Live listings / open requests at the end of each day, first post to today: the running sum
 -- of the kept per-day moves of every segment (a post counts from the day it was published
--- until the day its status last changed away from live/open).
+-- until the day before its status last changed away from live/open: a post that went off
+-- during a day is not live at that day's end).
 WITH per_day AS (
     SELECT day, sum(listings) AS listings, sum(requests) AS requests
     FROM etl.kpi_segment_days GROUP BY day
