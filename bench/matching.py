@@ -3,8 +3,11 @@
 Figures (targets at large): search_ms (<= 150: the median of every timed search, all filter
 cases pooled) and search_ms_max (<= 300: the slowest case's median, named; every case is
 printed), rematch_full_s (<= 60), rematch_pandas_s (a cost reference), rematch_one_listing_ms
-(<= 100), board_ms (<= 150). Each is the median of its runs, printed with it; the runs that
-commit (full rematch) each run after a change set of their own.
+(<= 100), board_ms (<= 150); and the offline evaluation's match_hit_rate_at_5 and match_ndcg
+(with hit@1 and acceptance) for the current policy and, suffixed _previous, the previous one.
+Each time is the median of its runs, printed with it; the runs that commit (full rematch)
+each run after a change set of their own. The pandas baseline scores the previous policy: it
+is a cost reference for the set-based SQL, not a second answer.
 """
 from __future__ import annotations
 
@@ -240,6 +243,28 @@ def _bench_one_listing(ctx, as_of: datetime) -> None:
                note="a new listing per run, rolled back")
 
 
+EVAL_SAMPLE = 3_000   # requests the offline evaluation replays (a fixed pseudo-random sample)
+
+
+def _bench_evaluation(ctx) -> None:
+    """The offline evaluation (console/services/match_eval.py): the current policy and the
+    previous one on the same history (a sample of requests with board history)."""
+    from console.services import match_eval
+    start = time.perf_counter()
+    with ctx.engine.begin() as conn:
+        figures = match_eval.evaluate(conn, sample=EVAL_SAMPLE)
+    seconds = time.perf_counter() - start
+    print(match_eval.report(figures), flush=True)
+    for policy, suffix in (("current", ""), ("previous", "_previous")):
+        f = figures[policy]
+        note = f"{policy} policy, {f.closed_requests} closed of {f.evaluated_requests} requests"
+        ctx.report(f"match_hit_rate_at_1{suffix}", round(f.hit_rate_at_1, 3), "ratio", note=note)
+        ctx.report(f"match_hit_rate_at_5{suffix}", round(f.hit_rate_at_5, 3), "ratio", note=note)
+        ctx.report(f"match_ndcg{suffix}", round(f.ndcg, 3), "ratio", note=note)
+        ctx.report(f"match_acceptance{suffix}", round(f.acceptance, 3), "ratio", note=note)
+    ctx.report("match_eval_s", seconds, "s", note=f"sample of {EVAL_SAMPLE} requests")
+
+
 def _bench_board(ctx) -> None:
     with ctx.engine.connect() as conn:
         owner = db.scalar(conn, """SELECT owner_id FROM ops.matches WHERE owner_id IS NOT NULL
@@ -260,4 +285,5 @@ def run(ctx) -> None:
     _bench_rematch_full(ctx)
     _bench_pandas(ctx)
     _bench_one_listing(ctx, datetime.now(timezone.utc))
+    _bench_evaluation(ctx)
     _bench_board(ctx)

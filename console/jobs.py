@@ -72,7 +72,13 @@ def _credit(engine: Engine) -> str:
         expired = credit_engine.expire_due_overrides(conn)
     with engine.begin() as conn:
         run_id = credit_engine.score_all(conn, card)
-    return f"scoring run {run_id}, overrides expired={expired}"
+    # The new grades reach the match suggestions now, not at the next run (issue 16): the
+    # run queued every seller whose grade moved (migration 081), the rematch takes the queue.
+    from console.services.matching import rematch_changed
+    with engine.begin() as conn:
+        rematch = rematch_changed(conn=conn, top_k=match_policy.current().top_k)
+    return (f"scoring run {run_id}, overrides expired={expired}, "
+            f"requests rematched={rematch.requests}")
 
 
 def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:

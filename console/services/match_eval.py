@@ -62,6 +62,43 @@ evals AS MATERIALIZED (
 
 _PAIRS_SQL = """
 WITH {evals},
+ev_trim AS (SELECT e.*, unnest(e.trim_ids) AS trim_id FROM evals e),
+cand AS MATERIALIZED (   -- candidates then: the rules of the day, on listings live at the moment
+    SELECT e.request_id, e.closing_listing, e.as_of, e.quantity, e.max_f, l.id AS listing_id,
+           l.merchant_id AS seller_id, l.quantity AS listing_qty, l.trim_id,
+           CAST(l.price AS double precision) AS price, CAST(l.guide_price AS double precision) AS guide,
+           l.published_at, l.stock_confirmed_at,
+           ops.great_circle_km(e.lat, e.lon, lc.latitude, lc.longitude) AS km
+    FROM ev_trim e
+    -- every status: (status, trim_id) is an index, and a listing sold since was live then
+    JOIN app.listings l
+      ON l.status IN ('live','sold','withdrawn','taken_down','expired') AND l.trim_id = e.trim_id
+     AND l.price <= e.max_price AND l.quantity >= e.quantity
+     AND l.available_from <= e.needed_by
+     AND (cardinality(e.accepted_colors) = 0 OR l.exterior_color = ANY(e.accepted_colors))
+     AND l.merchant_id <> e.buyer_id
+     AND l.published_at <= e.as_of AND (l.status = 'live' OR l.updated_at > e.as_of)
+    JOIN app.merchants sm ON sm.id = l.merchant_id AND sm.status = 'active'
+    JOIN app.cities lc ON lc.id = l.city_id
+),
+held AS (   -- cars that orders placed by then and not finished then held (other requests')
+    SELECT c.request_id, c.listing_id, sum(o.quantity) AS held
+    FROM cand c JOIN app.orders o ON o.listing_id = c.listing_id
+    WHERE o.created_at <= c.as_of AND o.request_id IS DISTINCT FROM c.request_id
+      AND coalesce(o.completed_at, o.cancelled_at, 'infinity') > c.as_of
+    GROUP BY 1, 2
+),
+flagged AS (   -- a flag raised by then and not decided by then
+    SELECT DISTINCT c.request_id, c.listing_id
+    FROM cand c JOIN ops.listing_flags f ON f.listing_id = c.listing_id
+    WHERE f.raised_at <= c.as_of AND coalesce(f.decided_at, 'infinity') > c.as_of
+),
+confirmed AS (   -- the last stock confirmation by then
+    SELECT c.request_id, c.listing_id, max(sc.confirmed_at) AS at
+    FROM cand c JOIN ops.stock_confirmations sc ON sc.listing_id = c.listing_id
+    WHERE sc.confirmed_at <= c.as_of
+    GROUP BY 1, 2
+),
 history AS (   -- every card's seller response; each request's own cards taken out below
     SELECT l.merchant_id AS seller_id, m.request_id,
            count(*) FILTER (WHERE m.stage <> 'suggested'
@@ -72,45 +109,24 @@ history AS (   -- every card's seller response; each request's own cards taken o
 ),
 seller_total AS (
     SELECT seller_id, sum(responded) AS responded, sum(decided) AS decided FROM history GROUP BY 1
-),
-cand AS (   -- candidates then: the rules of the day, on listings live at the moment
-    SELECT e.request_id, e.closing_listing, e.as_of, e.quantity, e.max_f, l.id AS listing_id,
-           l.merchant_id AS seller_id, l.quantity AS listing_qty, l.trim_id,
-           CAST(l.price AS double precision) AS price, CAST(l.guide_price AS double precision) AS guide,
-           l.published_at, l.stock_confirmed_at,
-           ops.great_circle_km(e.lat, e.lon, lc.latitude, lc.longitude) AS km
-    FROM evals e
-    JOIN app.listings l
-      ON l.trim_id = ANY(e.trim_ids) AND l.price <= e.max_price AND l.quantity >= e.quantity
-     AND l.available_from <= e.needed_by
-     AND (cardinality(e.accepted_colors) = 0 OR l.exterior_color = ANY(e.accepted_colors))
-     AND l.merchant_id <> e.buyer_id
-     AND l.published_at <= e.as_of AND (l.status = 'live' OR l.updated_at > e.as_of)
-    JOIN app.merchants sm ON sm.id = l.merchant_id AND sm.status = 'active'
-    JOIN app.cities lc ON lc.id = l.city_id
 )
 SELECT c.request_id, c.listing_id, c.closing_listing, c.quantity, c.max_f, c.price, c.guide,
        c.km, t.series_id,
        greatest(date_part('epoch', c.as_of - c.published_at) / 86400, 0) AS published_days,
        greatest(date_part('epoch', c.as_of - greatest(c.published_at, coalesce(
-           (SELECT max(sc.confirmed_at) FROM ops.stock_confirmations sc
-            WHERE sc.listing_id = c.listing_id AND sc.confirmed_at <= c.as_of),
-           CASE WHEN c.stock_confirmed_at <= c.as_of THEN c.stock_confirmed_at END,
+           cf.at, CASE WHEN c.stock_confirmed_at <= c.as_of THEN c.stock_confirmed_at END,
            c.published_at))) / 86400, 0) AS confirmed_days,
        (coalesce(st.responded, 0) - coalesce(h.responded, 0) + 1.0)
          / (coalesce(st.decided, 0) - coalesce(h.decided, 0) + 2.0) AS response_rate,
        {grade} AS grade,
-       c.listing_qty - coalesce((SELECT sum(o.quantity) FROM app.orders o
-                                 WHERE o.listing_id = c.listing_id AND o.created_at <= c.as_of
-                                   AND o.request_id IS DISTINCT FROM c.request_id
-                                   AND coalesce(o.completed_at, o.cancelled_at, 'infinity') > c.as_of),
-                                0) AS available,
-       EXISTS (SELECT 1 FROM ops.listing_flags f WHERE f.listing_id = c.listing_id
-               AND f.raised_at <= c.as_of AND coalesce(f.decided_at, 'infinity') > c.as_of)
-           AS flagged,
+       c.listing_qty - coalesce(hd.held, 0) AS available,
+       fl.listing_id IS NOT NULL AS flagged,
        n.usual_points
 FROM cand c
 JOIN app.trims t ON t.id = c.trim_id
+LEFT JOIN held hd ON hd.request_id = c.request_id AND hd.listing_id = c.listing_id
+LEFT JOIN flagged fl ON fl.request_id = c.request_id AND fl.listing_id = c.listing_id
+LEFT JOIN confirmed cf ON cf.request_id = c.request_id AND cf.listing_id = c.listing_id
 LEFT JOIN seller_total st ON st.seller_id = c.seller_id
 LEFT JOIN history h ON h.seller_id = c.seller_id AND h.request_id = c.request_id
 LEFT JOIN ops.series_norms n ON n.series_id = t.series_id
