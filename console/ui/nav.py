@@ -66,6 +66,8 @@ PAGES: list[PageSpec] = [
           "nav.section.risk", ("risk",), "credit-overrides"),
     _spec("pages/risk_monitoring.py", "nav.risk_monitoring", ":material/query_stats:",
           "nav.section.risk", ("risk", "manager"), "credit-monitoring"),
+    _spec("pages/risk_validation.py", "nav.risk_validation", ":material/fact_check:",
+          "nav.section.risk", ("risk", "manager"), "credit-validation"),
     _spec("pages/risk_disputes.py", "nav.risk_disputes", ":material/gavel:", "nav.section.risk",
           ("risk", "manager"), "disputes"),
 ]

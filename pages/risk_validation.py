@@ -1,0 +1,139 @@
+"""Model validation: the active scorecard version and the candidates side by side on the
+same point-in-time samples (ranking with confidence intervals, calibration per grade,
+stability against the development sample, information value with leakage alarms), and the
+promotion gate: one risk officer proposes a candidate, a second person approves."""
+import streamlit as st
+
+from console import fmt
+from console.services import credit
+from console.ui import (flash, fmt_time, labelled, lang, require_actor, run_action, run_query,
+                        show_flash, t)
+
+ICON = {"stable": "🟢", "investigate": "🟡", "shifted": "🔴", "unknown": "⚪",
+        "ok": "🟢", "weak": "⚪", "leak": "🔴"}
+
+actor = require_actor()
+st.title(t("credit.validation.title"))
+show_flash()
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _report(actor_id: int, epoch: int) -> credit.Validation | None:
+    """The report takes seconds (five samples rebuilt from history, bootstrap intervals):
+    kept ten minutes, recomputed after a promotion decision (the epoch changes)."""
+    return run_query(credit.validation_report, actor=actor)
+
+
+found = _report(actor.id, st.session_state.get("validation_epoch", 0))
+if found is None:
+    st.stop()
+plan = found.plan
+st.caption(t("credit.validation.plan", end=found.data_end.isoformat(), window=plan.window_days,
+             dev=", ".join(d.isoformat() for d in plan.development), oot=plan.out_of_time.isoformat()))
+st.caption(t("credit.validation.method"))
+
+
+def num(value, digits: int = 3) -> str:
+    return fmt.number(value, digits=digits)
+
+
+def ci(pair) -> str:
+    return f"[{num(pair[0])}, {num(pair[1])}]"
+
+
+columns = st.columns(len(found.versions)) if found.versions else []
+for column, item in zip(columns, found.versions):
+    with column:
+        status = t(f"credit.version_status.{item.status}")
+        best = " ★" if item.version == found.better else ""
+        st.subheader(f"{item.version} · {status}{best}")
+        st.caption(t(f"credit.version_source.{item.source}"))
+        report = item.report
+        if report is None:
+            st.info(t("credit.validation.no_sample"))
+            continue
+        oot, dev = report.out_of_time, report.development
+        c1, c2, c3 = st.columns(3)
+        c1.metric("AUC", num(oot.auc), help=t("credit.validation.auc_help"))
+        c2.metric("Gini", num(oot.gini))
+        c3.metric("KS", num(oot.ks), help=t("credit.validation.ks_help"))
+        st.caption(t("credit.validation.cis", auc=ci(oot.auc_ci), gini=ci(oot.gini_ci),
+                     ks=ci(oot.ks_ci), rows=fmt.number(oot.rows), bad=fmt.number(oot.bad),
+                     dev_auc=num(dev.auc), dev_rows=fmt.number(dev.rows),
+                     dev_bad=fmt.number(dev.bad)))
+        st.markdown(f"**{t('credit.validation.calibration')}**")
+        grades = report.by_grade[report.by_grade["merchants"] > 0]
+        table = fmt.frame(grades[["grade", "merchants", "bad", "bad_rate", "promised_pd",
+                                  "binomial_p"]],
+                          {"merchants": "number", "bad": "number", "bad_rate": "percent",
+                           "promised_pd": "percent"}, lang=lang())
+        table["binomial_p"] = grades["binomial_p"].map(lambda p: num(p, 4)).to_numpy()
+        st.dataframe(labelled(table, "credit.col"), hide_index=True, width="stretch")
+        hl_ok = report.hl_p >= 0.05
+        (st.success if hl_ok else st.error)(
+            t("credit.validation.hl", stat=num(report.hl_stat, 2), df=report.hl_df,
+              p=f"{report.hl_p:.3g}"))
+        if not report.grades_monotonic:
+            st.warning(t("credit.validation.not_monotonic"))
+        st.metric(t("credit.validation.score_psi"),
+                  f"{ICON[report.score_psi_level]} {num(report.score_psi)}",
+                  help=t("credit.monitor.psi_help"))
+        st.markdown(f"**{t('credit.validation.factors')}**")
+        factors = report.factors.assign(
+            factor=report.factors["factor"].map(lambda f: t(f"credit.factor.{f}")),
+            iv=report.factors["iv"].map(num),
+            iv_alarm=report.factors["iv_alarm"].map(lambda v: f"{ICON[v]} {t(f'credit.iv.{v}')}"),
+            csi=report.factors["csi"].map(num),
+            csi_level=report.factors["csi_level"].map(lambda v: f"{ICON[v]} {t(f'credit.psi.{v}')}"))
+        st.dataframe(labelled(factors, "credit.col"), hide_index=True, width="stretch",
+                     height=35 * (len(factors) + 1) + 3)
+        for name in report.leak_alarms:
+            st.error(t("credit.validation.leak", factor=t(f"credit.factor.{name}")))
+
+if found.better:
+    st.info(t("credit.validation.better", version=found.better))
+
+# ---------------------------------------------------------------- the promotion gate
+st.subheader(t("credit.promotion.title"))
+decisions = run_query(credit.promotions, actor=actor)
+if decisions is None:
+    st.stop()
+open_rows = decisions[decisions["status"] == "proposed"]
+for row in open_rows.itertuples():
+    with st.container(border=True):
+        st.markdown(t("credit.promotion.open", version=row.version, from_version=row.from_version or "—",
+                      who=row.proposed_by, at=fmt_time(row.proposed_at), better=row.better or "—"))
+        st.caption(row.reason)
+        if row.mine:
+            st.info(t("credit.promotion.needs_second"))
+        elif actor.has("risk", "manager"):
+            note = st.text_input(t("credit.col.decision_note"), key=f"promo_note_{row.id}")
+            a, r = st.columns(2)
+            if a.button(t("credit.promotion.approve"), key=f"promo_ok_{row.id}", type="primary"):
+                if run_action(credit.approve_promotion, actor=actor, promotion_id=int(row.id), note=note):
+                    st.session_state["validation_epoch"] = st.session_state.get("validation_epoch", 0) + 1
+                    flash(t("credit.promotion.approved", version=row.version))
+                    st.rerun()
+            if r.button(t("credit.promotion.reject"), key=f"promo_no_{row.id}"):
+                if run_action(credit.reject_promotion, actor=actor, promotion_id=int(row.id), note=note):
+                    st.session_state["validation_epoch"] = st.session_state.get("validation_epoch", 0) + 1
+                    flash(t("credit.promotion.rejected", version=row.version))
+                    st.rerun()
+
+candidates = [v for v in found.versions if v.status == "candidate"]
+if actor.has("risk") and candidates and open_rows.empty:
+    with st.form("propose_promotion"):
+        choice = st.selectbox(t("credit.promotion.candidate"), [v.version for v in candidates])
+        reason = st.text_area(t("credit.col.reason"), max_chars=2000)
+        if st.form_submit_button(t("credit.promotion.propose")):
+            picked = next(v for v in candidates if v.version == choice)
+            if run_action(credit.propose_promotion, actor=actor, version_id=picked.version_id,
+                          reason=reason):
+                flash(t("credit.promotion.proposed", version=choice))
+                st.rerun()
+
+done = decisions[decisions["status"] != "proposed"]
+if not done.empty:
+    shown = done.drop(columns=["mine"]).assign(
+        status=done["status"].map(lambda s: t(f"credit.promotion.status.{s}")))
+    st.dataframe(labelled(shown, "credit.col"), hide_index=True, width="stretch")

@@ -1,0 +1,100 @@
+"""The promotion gate: a scorecard version becomes active only through a recorded decision
+that a second person approves, with both versions' reports kept; only then does it drive
+grades and limits."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from console.credit import engine as credit_engine
+from console.errors import Conflict, PermissionDenied
+from console.services import credit
+from tests.test_credit_support import HAND_CARD, hand_card, merchant, purchase, rows
+
+CANDIDATE = (HAND_CARD.replace('version = "hand"', 'version = "hand2"')
+             .replace("enterprise = 1.0", "enterprise = -1.0"))
+
+
+@pytest.fixture
+def two_versions(engine, tmp_path):
+    m = merchant(engine, cert_level="enterprise", disputes_lost=0, avg_stars=4.6)
+    purchase(engine, m, 40_000_000)
+    with engine.begin() as conn:
+        first = credit_engine.score_all(conn, hand_card(tmp_path))
+        candidate_id = credit_engine.register_version(conn, hand_card(tmp_path, CANDIDATE))
+    return m, first, candidate_id
+
+
+def call(engine, fn, **kwargs):
+    with engine.begin() as conn:
+        return fn(conn=conn, **kwargs)
+
+
+def grade_of(engine, m):
+    return rows(engine, """SELECT c.grade, c.loan_limit, v.version FROM ops.merchant_credit c
+                           JOIN ops.credit_runs r ON r.id = c.run_id
+                           JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+                           WHERE c.merchant_id = :m""", m=m)[0]
+
+
+def test_promotion_is_refused_without_a_second_person(engine, make_actor, two_versions):
+    m, _, candidate_id = two_versions
+    alice = make_actor("risk")
+    pid = call(engine, credit.propose_promotion, actor=alice, version_id=candidate_id,
+               reason="c1 beats v2 out of time")
+    with pytest.raises(PermissionDenied) as err:
+        call(engine, credit.approve_promotion, actor=alice, promotion_id=pid)
+    assert err.value.key == "credit.error.own_promotion"
+    # Nor by writing the status directly: the database wants an approved promotion.
+    with pytest.raises(sa.exc.IntegrityError, match="only through an approved promotion"), \
+            engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ops.credit_scorecard_versions SET status = 'retired' WHERE status = 'active'"))
+        conn.execute(sa.text("UPDATE ops.credit_scorecard_versions SET status = 'active' WHERE id = :v"),
+                     {"v": candidate_id})
+    # Nor by approving one's own proposal in SQL: the row's check refuses it.
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.text("""UPDATE ops.credit_promotions SET status = 'approved',
+                                decided_by = proposed_by, decided_at = now() WHERE id = :p"""),
+                     {"p": pid})
+    assert rows(engine, "SELECT version, status FROM ops.credit_scorecard_versions ORDER BY id") == [
+        {"version": "hand", "status": "active"}, {"version": "hand2", "status": "candidate"}]
+    assert grade_of(engine, m) == {"grade": "AAA", "loan_limit": 5_000_000, "version": "hand"}
+
+
+def test_a_second_person_promotes_and_the_new_version_drives_grades(engine, make_actor, two_versions):
+    m, _, candidate_id = two_versions
+    alice, boss = make_actor("risk"), make_actor("manager")
+    pid = call(engine, credit.propose_promotion, actor=alice, version_id=candidate_id,
+               reason="c1 beats v2 out of time")
+    with pytest.raises(Conflict) as err:       # one open proposal at a time
+        call(engine, credit.propose_promotion, actor=alice, version_id=candidate_id, reason="again")
+    assert err.value.key == "credit.error.open_promotion_exists"
+    run_id = call(engine, credit.approve_promotion, actor=boss, promotion_id=pid, note="agreed")
+    assert rows(engine, "SELECT version, status FROM ops.credit_scorecard_versions ORDER BY id") == [
+        {"version": "hand", "status": "retired"}, {"version": "hand2", "status": "active"}]
+    # enterprise now costs points: 150 + 225 + 225 = 600 -> A, cap 2,000,000
+    assert grade_of(engine, m) == {"grade": "A", "loan_limit": 2_000_000, "version": "hand2"}
+    promotion = rows(engine, """SELECT status, decided_by, run_id, report ? 'active' AS has_active,
+                                       report ? 'candidate' AS has_candidate
+                                FROM ops.credit_promotions WHERE id = :p""", p=pid)[0]
+    assert promotion == {"status": "approved", "decided_by": boss.id, "run_id": run_id,
+                         "has_active": True, "has_candidate": True}
+    audit = rows(engine, """SELECT action, actor_id FROM ops.audit_log
+                            WHERE entity_type = 'credit_promotion' ORDER BY id""")
+    assert audit == [{"action": "credit.promotion.propose", "actor_id": alice.id},
+                     {"action": "credit.promotion.approve", "actor_id": boss.id}]
+    # A later scoring run keeps scoring the promoted version, whatever file is passed.
+    with engine.begin() as conn:
+        later = credit_engine.score_all(conn, credit_engine.version_card(conn, 1))
+    assert rows(engine, """SELECT v.version FROM ops.credit_runs r JOIN ops.credit_scorecard_versions v
+                           ON v.id = r.version_id WHERE r.id = :r""", r=later) == [{"version": "hand2"}]
+
+
+def test_a_rejected_promotion_changes_nothing(engine, make_actor, two_versions):
+    m, first, candidate_id = two_versions
+    alice, bob = make_actor("risk"), make_actor("risk")
+    pid = call(engine, credit.propose_promotion, actor=alice, version_id=candidate_id, reason="try")
+    call(engine, credit.reject_promotion, actor=bob, promotion_id=pid, note="worse calibration")
+    assert grade_of(engine, m)["version"] == "hand"
+    with pytest.raises(Conflict):
+        call(engine, credit.approve_promotion, actor=bob, promotion_id=pid)
