@@ -56,6 +56,21 @@ def take(request_id: int) -> None:
         card_made(t("matching.leads.taken", id=request_id), outcome.value)
 
 
+def pager_beyond_count(shown: int) -> int:
+    """The pool's pager when it holds more leads than its count goes to (leads.POOL_COUNT_CAP):
+    the same buttons as ``pager``, "next" while this page is full, and a caption that says
+    "more than 1,000" instead of a page count."""
+    page = st.session_state.get("lead_pool__page", 1)
+    cols = st.columns([1, 3, 1])
+    if cols[0].button(t("common.prev"), key="lead_pool__prev", disabled=page <= 1):
+        page -= 1
+    if cols[2].button(t("common.next"), key="lead_pool__next", disabled=shown < PAGE_SIZE):
+        page += 1
+    st.session_state["lead_pool__page"] = page
+    cols[1].caption(t("leads.pool_page_more", page=page, n=fmt.number(leads.POOL_COUNT_CAP)))
+    return (page - 1) * PAGE_SIZE
+
+
 # A link: /leads?request=N opens my lead N; /leads?view=mine|pool opens that tab.
 mine = run_query(leads.my_leads, actor=actor)
 view = requested_choice("leads", "view")
@@ -78,7 +93,9 @@ with tabs[0]:
     offset = st.session_state.get("lead_pool__offset", 0)
     found = run_query(leads.pool, actor=actor, mode=mode, offset=offset, limit=PAGE_SIZE)
     stale = run_query(leads.stale_leads, actor=actor, mode=mode)
-    if stale:
+    if stale and stale > leads.POOL_COUNT_CAP:     # the count stops there (see leads.py)
+        st.caption(t("leads.stale_hidden_more", n=fmt.number(leads.POOL_COUNT_CAP)))
+    elif stale:
         st.caption(t("leads.stale_hidden", n=fmt.number(stale)))
     if found is not None:
         page, total = found
@@ -90,7 +107,8 @@ with tabs[0]:
                 left.markdown(lead_line(row))
                 right.button(t("matching.leads.take"), key=f"take_{row.request_id}", type="primary",
                              on_click=take, args=(int(row.request_id),))
-        new_offset = pager(key="lead_pool", total=total, page_size=PAGE_SIZE)
+        new_offset = (pager(key="lead_pool", total=total, page_size=PAGE_SIZE)
+                      if total <= leads.POOL_COUNT_CAP else pager_beyond_count(len(page)))
         if new_offset != offset:
             st.session_state["lead_pool__offset"] = new_offset
             st.rerun()

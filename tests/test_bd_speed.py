@@ -253,3 +253,59 @@ def test_kept_deposit_times_under_concurrent_orders_and_an_owner_change(engine, 
             """SELECT k.paid_at, (SELECT min(deposit_paid_at) FROM app.orders WHERE match_id = :m)
                FROM ops.card_deposits k WHERE k.match_id = :m"""), {"m": card}).one()
     assert paid_at == oldest
+
+
+# ------------------------------------------------------------------ the lead pool's capped counts
+
+def bidding_leads(world, n, *, stale=False, status="active"):
+    now, today = clock.now(), clock.today()
+    return [world.request(merchant_id=world.merchant(status=status), mode="bidding",
+                          bid_deadline=now + timedelta(days=1),
+                          needed_by=today - timedelta(days=1) if stale else None)
+            for _ in range(n)]
+
+
+def test_the_pool_counts_exactly_up_to_the_cap_and_says_more_above_it(engine, world, make_actor,
+                                                                     monkeypatch):
+    bd = make_actor("bd")
+    fresh = bidding_leads(world, 5)
+    stale = bidding_leads(world, 5, stale=True)
+    bidding_leads(world, 2, status="suspended")           # a suspended buyer's: no lead
+    with engine.begin() as conn:                           # owned: not in the pool
+        conn.execute(sa.text("INSERT INTO ops.lead_claims (request_id, owner_id) VALUES (:r, :o)"),
+                     {"r": fresh[0], "o": bd.id})
+        conn.execute(sa.text("INSERT INTO ops.lead_claims (request_id, owner_id) VALUES (:r, :o)"),
+                     {"r": stale[0], "o": bd.id})
+
+    def counts():
+        with engine.connect() as conn:
+            page, total = leads.pool(conn=conn, actor=bd, limit=10)
+            return (list(page["request_id"]), total, leads.stale_leads(conn=conn, actor=bd),
+                    leads.pool(conn=conn, actor=bd, mode="normal")[1])
+
+    assert counts() == (fresh[1:], 4, 4, 0)               # under the cap: exact
+    monkeypatch.setattr(leads, "POOL_COUNT_CAP", 4)
+    assert counts() == (fresh[1:], 4, 4, 0)               # at the cap: still exact
+    monkeypatch.setattr(leads, "POOL_COUNT_CAP", 2)
+    assert counts() == (fresh[1:], 3, 3, 0)               # above it: the cap + 1, "more"
+
+
+def test_the_pool_page_above_the_cap_says_more_and_still_pages(engine, world, make_actor,
+                                                              monkeypatch):
+    monkeypatch.setattr(leads, "POOL_COUNT_CAP", 3)
+    bd = make_actor("bd")
+    fresh = bidding_leads(world, 23)
+    bidding_leads(world, 4, stale=True)
+    at = app_as(bd, page="pages/bd_leads.py")
+    assert not at.exception and not at.error
+    captions = [c.value for c in at.caption]
+    assert "已隐藏 3 条以上过期寻车（交车日期已过或竞价已截止）。" in captions
+    assert "第 1 页，共 3 条以上" in captions
+    takes = [b.key for b in at.button if b.key and b.key.startswith("take_")]
+    assert takes == [f"take_{r}" for r in fresh[:20]]
+    at.button(key="lead_pool__next").click().run()
+    assert not at.exception and not at.error
+    takes = [b.key for b in at.button if b.key and b.key.startswith("take_")]
+    assert takes == [f"take_{r}" for r in fresh[20:]]
+    assert "第 2 页，共 3 条以上" in [c.value for c in at.caption]
+    assert at.button(key="lead_pool__next").disabled
