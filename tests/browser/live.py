@@ -88,3 +88,20 @@ def wait_idle(page) -> None:
     """Wait until Streamlit has finished the current run (no running indicator)."""
     page.wait_for_timeout(300)
     page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=30_000)
+
+
+def choose_option(page, widget, name: str, *, attempts: int = 3) -> None:
+    """Open a select/multiselect and click one option. A rerun that lands while the list is
+    open closes it (seen on a loaded machine), so the list is opened again, up to `attempts`."""
+    option = page.get_by_role("option", name=name)
+    for attempt in range(attempts):
+        wait_idle(page)
+        if not option.is_visible():
+            widget.click()
+        try:
+            option.wait_for(timeout=5_000)
+            option.click(timeout=5_000)
+            return
+        except Exception:          # playwright's TimeoutError: the list closed under us
+            if attempt == attempts - 1:
+                raise

@@ -3,7 +3,7 @@ approves it, and sees it leave the queue."""
 from playwright.sync_api import expect
 
 from tests import trust_rows as rows
-from tests.browser.live import browser_page, sign_in, wait_idle
+from tests.browser.live import browser_page, choose_option, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 
@@ -130,12 +130,11 @@ def test_ops_zooms_into_the_id_card_and_asks_for_two_documents_at_once(live_cons
         page.get_by_text("身份证号是否已被其他商户认证？").wait_for()
 
         form = page.locator("[data-testid='stForm']").filter(has_text="要求补充材料")
-        form.locator("[data-testid='stMultiSelect']").click()
-        page.get_by_role("option", name="身份证人像面").click()
-        page.get_by_role("option", name="手持身份证照片").click()
+        docs = form.locator("[data-testid='stMultiSelect']")
+        choose_option(page, docs, "身份证人像面")
+        choose_option(page, docs, "手持身份证照片")
         page.keyboard.press("Escape")
-        form.locator("[data-testid='stSelectbox']").click()
-        page.get_by_role("option", name="材料不清晰").click()
+        choose_option(page, form.locator("[data-testid='stSelectbox']"), "材料不清晰")
         form.get_by_label("说明").fill("照片反光，看不清号码")
         form.get_by_role("button", name="要求补充材料").click()
         page.get_by_text(f"已要求案件 #{case_id} 补充 2 份材料。").wait_for()
