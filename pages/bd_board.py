@@ -259,6 +259,7 @@ def card_dialog(card_id: int) -> None:
 # it shows in its new place within one fragment run. A full run (filters, the dialog's
 # actions) redraws everything the same way.
 DRAWN_BY = "board_drawn_by"          # pinned card id -> the column whose fragment draws it
+PREFETCH = "board_full_run"          # the full run's board: every column, asked once
 
 
 def move_card(card_id: int, to_stage: str, version: int, drawn_by: str) -> None:
@@ -310,9 +311,13 @@ def column_view(stage: str, heads: dict, slots: dict, scope: str, owner_id, filt
     for other in deals.STAGES:      # hold this fragment's place in every landing slot
         slots[other].empty()
     pages = tuple(st.session_state.get(f"b_pages_{s}", 1) for s in deals.STAGES)
-    pins = pinned_cards()
-    data = run_query(deals.board, actor=actor, scope=scope, owner_id=owner_id, filters=filters,
-                     stages=(stage,), pages=pages, pinned=pins)
+    prefetched = st.session_state.get(PREFETCH)
+    if prefetched is not None and stage in prefetched["stages"]:   # this full run's board
+        prefetched["stages"].discard(stage)
+        data = prefetched["board"]
+    else:                                                          # this column's own run
+        data = run_query(deals.board, actor=actor, scope=scope, owner_id=owner_id,
+                         filters=filters, stages=(stage,), pages=pages, pinned=pinned_cards())
     if data is None:
         return
     drawn_by = st.session_state.get(DRAWN_BY, {})
@@ -326,7 +331,7 @@ def column_view(stage: str, heads: dict, slots: dict, scope: str, owner_id, filt
         if drawn_by.get(card.id, card.stage) == stage:
             with slots[card.stage]:
                 card_tile(card, stage)
-    for card in cards[~cards["pinned"].astype(bool)].itertuples():
+    for card in cards[~cards["pinned"].astype(bool) & (cards["stage"] == stage)].itertuples():
         card_tile(card, stage)
     left = (int(summary.loc[stage, "count"]) - int(summary.loc[stage, "shown"])
             - int((pinned["stage"] == stage).sum()))
@@ -355,8 +360,20 @@ for col, stage in zip(st.columns([1.25, 1.25, 1.25, 1.25, 1, 1], gap="small"), d
         heads[stage] = st.empty()                 # its count: the latest column run writes it
         slots[stage] = st.container()             # cards landing here from other columns
         places[stage] = st.container()            # its own cards
-for stage in deals.STAGES:
-    with places[stage]:
-        column_view(stage, heads, slots, scope, owner_id, filters)
+# A full run asks for every column at once (one call, the column totals counted once), and
+# each column's fragment takes its part; a column's own run (a move, "more") asks for its
+# column alone. The full run's board is gone when the run ends, so no later fragment run can
+# draw from it.
+st.session_state[PREFETCH] = {
+    "stages": set(deals.STAGES),
+    "board": run_query(deals.board, actor=actor, scope=scope, owner_id=owner_id, filters=filters,
+                       pages=tuple(st.session_state.get(f"b_pages_{s}", 1) for s in deals.STAGES),
+                       pinned=pinned_cards())}
+try:
+    for stage in deals.STAGES:
+        with places[stage]:
+            column_view(stage, heads, slots, scope, owner_id, filters)
+finally:
+    st.session_state.pop(PREFETCH, None)
 if OPEN_KEY in st.session_state:     # still open after its own action's full rerun, or linked
     card_dialog(st.session_state[OPEN_KEY])
