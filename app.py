@@ -9,8 +9,9 @@ admin's forced reset, then builds the navigation from the page registry.
 Every page's URL is registered on every run, signed in or not, before anything renders:
 a link opened while signed out shows the sign-in form at that URL and, once signed in,
 the page it names with its query (a record's id); a page outside the person's roles says
-so in the catalogue's words. Streamlit's English "Page not found" is left for addresses
-that name no page at all.
+so in the catalogue's words, and so does an address that names no page at all
+(console/ui/addresses.py), over the sign-in or home instead of Streamlit's English
+"Page not found".
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from console.ui import (check_session, current_actor, fmt_time, lang,
                         localise_widget_placeholders, resume_session, show_error, sign_in,
                         sign_out, start_session, t, touch_session)
 from console.ui import session as browser
+from console.ui.addresses import unknown_address
 from console.ui.nav import PAGES
 from console.ui.startup import preload
 
@@ -132,6 +134,8 @@ def every_url(run, *, except_: frozenset[str] = frozenset()) -> list:
 def main() -> None:
     brand()
     language_switch()
+    if unknown_address():   # an address with no page: our words, not Streamlit's English
+        st.warning(t("shell.unknown_address"), icon=":material/link_off:")
     if st.session_state.get("staff_id"):
         check_session()   # signed out elsewhere, ended by an admin, idle: this tab too
     last_seen = st.session_state.get("last_seen")
