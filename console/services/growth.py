@@ -614,6 +614,8 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
     # Sources gone quiet (stale) before the period ended: its zeros are missing data, not
     # a collapse, so it is not compared either.
     sources = source_freshness(conn, ["daily_kpis"])["daily_kpis"]
+    data_day = (sources.newest_event.astimezone(clock.business_tz()).date()
+                if sources.newest_event is not None else None)
     uncovered = bool(current is not None and not partial and sources.stale and (
         sources.newest_event is None
         or _next_period_start(current["period_start"], grain)
@@ -622,11 +624,11 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
         series = series.assign(partial=[_is_partial(p, grain, filters.end)
                                         for p in series["period_start"]])
         series = series.assign(**{
-            f"{m}_immature": [_is_immature(p, grain, filters.end, metric_maturity(m))
+            f"{m}_immature": [_is_immature(p, grain, filters.end, metric_maturity(m), data_day)
                               for p in series["period_start"]]
             for m, _ in KPI_METRICS})
     immature = tuple(m for m, _ in KPI_METRICS if current is not None and _is_immature(
-        current["period_start"], grain, filters.end, metric_maturity(m)))
+        current["period_start"], grain, filters.end, metric_maturity(m), data_day))
     posts = db.fetch_one(conn, """
         SELECT coalesce(sum(matchable_listings + matchable_requests), 0) AS matchable,
                coalesce(sum(live_listings + open_requests), 0) AS every
@@ -672,15 +674,21 @@ def _is_partial(start: date, grain: str, end: date) -> bool:
     return _is_immature(start, grain, end, 0)
 
 
-def _is_immature(start: date, grain: str, end: date, maturity_days: int) -> bool:
+def _is_immature(start: date, grain: str, end: date, maturity_days: int,
+                 data_day: date | None = None) -> bool:
     """Whether the period from ``start`` is partial (``maturity_days`` 0, above) or younger
     than a figure's maturity: its figure still changes for ``maturity_days`` after the period
-    ends (a request created on a day is matched in the days after it), so it is not final."""
-    last_day = min(end, clock.today())
+    ends (a request created on a day is matched in the days after it), so it is not final.
+    Maturity is counted up to ``data_day``, the day of the newest source event when that is
+    before today (console/freshness.py): outcomes the sources have not delivered yet are
+    missing, however long ago the period was."""
+    today = clock.today()
+    last_day = min(end, today)
     if _next_period_start(start, grain) > last_day + timedelta(days=1):
         return True
+    reached = min(today, data_day) if data_day is not None else today
     return (maturity_days > 0 and _next_period_start(start, grain)
-            + timedelta(days=maturity_days) > clock.today() + timedelta(days=1))
+            + timedelta(days=maturity_days) > reached + timedelta(days=1))
 
 
 def metric_maturity(metric: str) -> int:
