@@ -14,6 +14,12 @@ show_flash()
 inbox = run_query(credit.override_inbox, actor=actor)
 if inbox is None:
     st.stop()
+overview = run_query(credit.grade_overview, actor=actor)
+if overview is not None:
+    rate = overview["override"]
+    st.caption(t("credit.override.rate_split", up=fmt.percent(rate.up_rate), up_n=fmt.number(rate.upgrades),
+                 down=fmt.percent(rate.down_rate), down_n=fmt.number(rate.downgrades),
+                 graded=fmt.number(rate.scored), new_n=fmt.number(rate.new_overridden)))
 # The home tiles open the inbox on one side (/credit-overrides?view=to_approve|mine,
 # console/ui/links.py); nothing chosen shows both.
 view = st.segmented_control(t("credit.inbox.view"), ["to_approve", "mine"],
@@ -55,6 +61,32 @@ if recent is not None and not recent.empty:
                               lambda c: t(f"credit.override_reason.{c}")))
     shown = fmt.frame(shown, {"expires_at": "expiry", "decided_at": "when",
                               "proposed_at": "when"}, lang=lang())
+    st.dataframe(labelled(shown, "credit.col"), hide_index=True, width="stretch")
+else:
+    st.caption(t("common.none"))
+
+# ---------------------------------------------------------------- re-examination after a new score
+st.subheader(t("credit.override.review_title"))
+review = run_query(credit.overrides_to_review, actor=actor)
+if review is not None and review.empty:
+    st.caption(t("credit.override.review_none"))
+for row in (review.itertuples() if review is not None else []):
+    with st.container(border=True):
+        st.markdown(f"**{row.merchant}** · #{row.merchant_id} · {row.basis_grade} → "
+                    f"{row.review_grade} ({t('credit.col.new_grade')}: **{row.new_grade}**)")
+        note = st.text_input(t("credit.col.decision_note"), key=f"credit_review_note_{row.id}")
+        k1, k2 = st.columns(2)
+        kept = k1.button(t("credit.override.keep"), key=f"credit_keep_{row.id}")
+        revoked = k2.button(t("credit.override.revoke"), key=f"credit_revoke_{row.id}")
+        if (kept or revoked) and run_action(credit.review_override, actor=actor, override_id=row.id,
+                                            keep=kept, note=note):
+            flash(t("credit.override.reviewed"))
+            st.rerun()
+
+st.subheader(t("credit.override.outcomes_title"))
+outcomes = run_query(credit.override_outcomes, actor=actor)
+if outcomes is not None and not outcomes.empty:
+    shown = fmt.frame(outcomes, {"overridden_rate": "percent", "peers_rate": "percent"}, lang=lang())
     st.dataframe(labelled(shown, "credit.col"), hide_index=True, width="stretch")
 else:
     st.caption(t("common.none"))

@@ -147,7 +147,7 @@ def test_a_rejected_or_still_proposed_override_changes_nothing(engine, make_acto
     alice, bob = make_actor("risk"), make_actor("risk")
     with engine.begin() as conn:
         oid = credit.propose_override(conn=conn, actor=alice, merchant_id=ids["weak"],
-                                      new_grade="AA", reason_code="guarantee", reason="担保",
+                                      new_grade="A", reason_code="guarantee", reason="担保",
                                       expires_on=today() + timedelta(days=5))
     assert current(engine) == before
     with engine.begin() as conn:

@@ -126,6 +126,8 @@ def score_version(conn: Connection, version_id: int, card: Scorecard, *,
                         WHERE id = :id""", n=scored, id=run_id)
     # The current-grade table (migration 066) follows the run in the same transaction.
     db.scalar(conn, "SELECT ops.refresh_merchant_grades()")
+    # Overrides whose merchant the new score moved are marked for re-examination (085).
+    db.scalar(conn, "SELECT ops.mark_overrides_for_review(:r)", r=run_id)
     return int(run_id)
 
 

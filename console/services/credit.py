@@ -25,6 +25,7 @@ from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.exports import audited_csv
 from console.grades import GRADES
 from console.roles import Actor, requires
+from console.settings import get_settings
 
 READERS = ("risk", "bd", "manager")     # may read grades and rating cards
 MONITORS = ("risk", "manager")           # may read model monitoring and export
@@ -120,24 +121,46 @@ def _latest_run(conn: Connection) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class OverrideRate:
+    """Active overrides over GRADED merchants (NEW merchants are not graded by the card, so
+    they count in neither the numerator nor the denominator), upgrades and downgrades apart:
+    an upgrade raises a limit, a downgrade protects one; bank practice watches both."""
     active: int
-    scored: int
-    rate: float
-    level: str            # ok / warn / red
+    scored: int                 # graded merchants (not NEW)
+    rate: float                 # (upgrades + downgrades) / graded
+    level: str                  # ok / warn / red
     warn: float
     red: float
+    upgrades: int = 0
+    downgrades: int = 0
+    up_rate: float = 0.0
+    down_rate: float = 0.0
+    up_level: str = "ok"
+    down_level: str = "ok"
+    new_overridden: int = 0     # overrides of NEW merchants (limit stays at most the starter)
 
 
 def _override_rate(conn: Connection) -> OverrideRate:
     row = db.fetch_one(conn, """
-        SELECT count(*) AS scored, count(*) FILTER (WHERE is_override) AS active
+        SELECT count(*) FILTER (WHERE NOT insufficient_history) AS graded,
+               count(*) FILTER (WHERE is_override AND NOT insufficient_history
+                                  AND effective_grade_rank < ops.credit_grade_rank(grade)) AS up,
+               count(*) FILTER (WHERE is_override AND NOT insufficient_history
+                                  AND effective_grade_rank > ops.credit_grade_rank(grade)) AS down,
+               count(*) FILTER (WHERE is_override AND insufficient_history) AS new_overridden
         FROM ops.merchant_credit""")
     card = check_file(DEFAULT_CONFIG)
-    scored, active = int(row["scored"]), int(row["active"])
-    rate = active / scored if scored else 0.0
-    return OverrideRate(active, scored, rate,
-                        metrics.rate_level(rate, warn=card.override_warn, red=card.override_red),
-                        card.override_warn, card.override_red)
+    graded, up, down = int(row["graded"]), int(row["up"]), int(row["down"])
+
+    def share(n: int) -> float:
+        return n / graded if graded else 0.0
+
+    def level(rate: float) -> str:
+        return metrics.rate_level(rate, warn=card.override_warn, red=card.override_red)
+
+    rate = share(up + down)
+    return OverrideRate(up + down, graded, rate, level(rate), card.override_warn,
+                        card.override_red, up, down, share(up), share(down), level(share(up)),
+                        level(share(down)), int(row["new_overridden"]))
 
 
 @requires(*READERS)
@@ -272,19 +295,30 @@ def propose_override(*, conn: Connection, actor: Actor, merchant_id: int, new_gr
     if not isinstance(expires_on, date) or not (
             clock.today() <= expires_on <= clock.today() + timedelta(days=MAX_OVERRIDE_DAYS)):
         raise InvalidInput("credit.error.bad_expiry", days=MAX_OVERRIDE_DAYS)
-    current = db.fetch_one(conn, """SELECT run_id, effective_grade FROM ops.merchant_credit
+    current = db.fetch_one(conn, """SELECT run_id, grade, effective_grade, insufficient_history
+                                    FROM ops.merchant_credit
                                     WHERE merchant_id = :m""", m=int(merchant_id))
     if current is None:
         raise NotFound("credit.error.not_scored")
     if current["effective_grade"] == new_grade:
         raise InvalidInput("credit.error.same_grade")
+    # A graded merchant's override moves at most so many notches from its SCORED grade (not
+    # from an earlier override's, so overrides cannot walk a grade further step by step).
+    # A NEW merchant has no scored grade to measure from; its limit stays at most the
+    # starter limit whatever grade it is given (migration 083).
+    max_notches = get_settings().credit_override_max_notches
+    if not current["insufficient_history"] and \
+            abs(GRADES.index(new_grade) - GRADES.index(current["grade"])) > max_notches:
+        raise InvalidInput("credit.error.too_many_notches", notches=max_notches,
+                           grade=current["grade"])
     try:
         with conn.begin_nested():
             override_id = db.scalar(conn, """
                 INSERT INTO ops.credit_overrides (merchant_id, run_id, from_grade, new_grade,
-                                                  reason_code, reason, expires_at, proposed_by)
-                VALUES (:m, :run, :from_grade, :new_grade, :code, :reason, :exp, :by)
-                RETURNING id""", m=int(merchant_id), run=current["run_id"],
+                                                  reason_code, reason, expires_at, proposed_by,
+                                                  basis_grade)
+                VALUES (:m, :run, :from_grade, :new_grade, :code, :reason, :exp, :by, :basis)
+                RETURNING id""", m=int(merchant_id), run=current["run_id"], basis=current["grade"],
                 from_grade=current["effective_grade"], new_grade=new_grade, code=reason_code,
                 reason=reason.strip(), exp=expiry_instant(expires_on), by=actor.id)
     except sa.exc.IntegrityError as err:
@@ -325,6 +359,13 @@ def approve_override(*, conn: Connection, actor: Actor, override_id: int, note: 
     """A second risk officer approves: the new grade holds until the override expires."""
     row = _lock_proposal(conn, override_id=override_id, actor=actor,
                          expected_version=expected_version)
+    limit = override_limit(conn, merchant_id=row["merchant_id"], grade=row["new_grade"])
+    senior = get_settings().credit_override_senior_limit_yuan
+    # Seniority scales with the limit the override creates: above the senior limit the
+    # approver must also hold the manager role (a head of risk), not only be another officer.
+    if limit is not None and limit > senior and not actor.has("manager"):
+        raise PermissionDenied("credit.error.senior_approval", limit=f"{limit:,.0f}",
+                               senior=f"{senior:,.0f}")
     superseded = [r["id"] for r in db.fetch_all(conn, """
         UPDATE ops.credit_overrides SET status = 'superseded', version = version + 1
         WHERE merchant_id = :m AND status = 'approved' AND id <> :id
@@ -332,16 +373,32 @@ def approve_override(*, conn: Connection, actor: Actor, override_id: int, note: 
     db.execute(conn, """
         UPDATE ops.credit_overrides
         SET status = 'approved', approved_by = :by, decided_at = now(), decision_note = :note,
-            version = version + 1
+            version = version + 1, approved_limit = :limit
         WHERE id = :id AND status = 'proposed'""",
-        by=actor.id, note=(note or "").strip() or None, id=row["id"])
+        by=actor.id, note=(note or "").strip() or None, id=row["id"], limit=limit)
     write_audit(conn=conn, actor_id=actor.id, action="credit.override.approve",
                 entity_type="credit_override", entity_id=row["id"],
                 before={"status": "proposed"},
                 after={"status": "approved", "merchant_id": row["merchant_id"],
                        "new_grade": row["new_grade"], "expires_at": row["expires_at"],
-                       "superseded": superseded},
+                       "superseded": superseded, "limit": limit},
                 reason=(note or "").strip() or None)
+
+
+def override_limit(conn: Connection, *, merchant_id: int, grade: str) -> float | None:
+    """The order-loan limit the merchant would hold under ``grade`` now: the same rule as
+    its current row (migration 083: the grade's cap, at most the multiple of its purchases;
+    a NEW merchant at most the starter limit)."""
+    value = db.scalar(conn, """
+        SELECT ops.credit_limit(s.insufficient_history, b.loan_limit, s.purchases_12m,
+                                r.limit_multiple, coalesce(r.starter_limit, v.ih_loan_limit))
+        FROM ops.merchant_grade_current c
+        JOIN ops.credit_runs r ON r.id = c.run_id
+        JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+        JOIN ops.credit_scores s ON s.run_id = c.run_id AND s.merchant_id = c.merchant_id
+        LEFT JOIN ops.credit_grade_bands b ON b.version_id = r.version_id AND b.grade = :g
+        WHERE c.merchant_id = :m""", m=int(merchant_id), g=grade)
+    return float(value) if value is not None else None
 
 
 @requires("risk")
@@ -793,3 +850,62 @@ def register_challenger(*, conn: Connection, actor: Actor) -> str:
                 entity_type="credit_version", entity_id=card.version,
                 after={"version": card.version, "source": card.source})
     return card.version
+
+
+# ---------------------------------------------------------------- override re-examination
+@requires("risk")
+def overrides_to_review(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """Approved overrides a new score moved: the grade they were proposed against, the new
+    scored grade, the override's grade; oldest mark first."""
+    return db.fetch_df(conn, """
+        SELECT o.id, o.merchant_id, m.name AS merchant, o.basis_grade, o.review_grade,
+               o.new_grade, o.expires_at, o.review_due_at, o.version
+        FROM ops.credit_overrides o JOIN app.merchants m ON m.id = o.merchant_id
+        WHERE o.status = 'approved' AND o.review_due_at IS NOT NULL AND o.expires_at > now()
+        ORDER BY o.review_due_at, o.id""")
+
+
+@requires("risk")
+def review_override(*, conn: Connection, actor: Actor, override_id: int, keep: bool,
+                    note: str) -> None:
+    """Keep (the new scored grade becomes the override's basis) or revoke (the scored grade
+    holds again at once) an override a new score moved; audited with the reason."""
+    if not (note or "").strip():
+        raise InvalidInput("error.reason_required")
+    row = db.fetch_one(conn, """SELECT * FROM ops.credit_overrides WHERE id = :id FOR UPDATE""",
+                       id=int(override_id))
+    if row is None:
+        raise NotFound("error.not_found")
+    if row["status"] != "approved" or row["review_due_at"] is None:
+        raise Conflict("credit.error.nothing_to_review")
+    if keep:
+        db.execute(conn, """UPDATE ops.credit_overrides
+                            SET basis_grade = review_grade, review_due_at = NULL,
+                                review_grade = NULL, reviewed_by = :by, reviewed_at = now()
+                            WHERE id = :id""", by=actor.id, id=row["id"])
+    else:
+        db.execute(conn, """UPDATE ops.credit_overrides
+                            SET status = 'revoked', reviewed_by = :by, reviewed_at = now(),
+                                version = version + 1
+                            WHERE id = :id""", by=actor.id, id=row["id"])
+    write_audit(conn=conn, actor_id=actor.id,
+                action="credit.override.keep" if keep else "credit.override.revoke",
+                entity_type="credit_override", entity_id=row["id"],
+                before={"status": "approved", "basis_grade": row["basis_grade"]},
+                after={"status": "approved" if keep else "revoked",
+                       "scored_grade": row["review_grade"], "merchant_id": row["merchant_id"]},
+                reason=note.strip())
+
+
+@requires(*MONITORS)
+def override_outcomes(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """Per grade an override gave: overridden merchants and their bad rate after approval,
+    against merchants scored that grade without an override (sql/queries/
+    credit_override_outcomes.sql); the window is the validation's label window."""
+    frame = db.fetch_df(conn, db.named_query("credit_override_outcomes"),
+                        window_days=get_settings().credit_label_window_days)
+    for cohort in ("overridden", "peers"):
+        frame[f"{cohort}_rate"] = np.where(frame[cohort] > 0,
+                                           frame[f"{cohort}_bad"] / frame[cohort].where(frame[cohort] > 0, 1),
+                                           np.nan)
+    return frame
