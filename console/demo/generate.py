@@ -419,6 +419,7 @@ def listings(w: World) -> Table:
     w.l_seller, w.l_trim, w.l_published, w.l_price = seller, trim, published, price  # type: ignore[attr-defined]
     w.l_status, w.l_fake, w.l_qty, w.l_outlier = status, fake, quantity, outlier  # type: ignore[attr-defined]
     w.l_updated = updated  # type: ignore[attr-defined]
+    confirmed = _stock_confirmations(w, status, published)
     return w.add(Table("app.listings", {
         "id": np.arange(1, total + 1), "merchant_id": seller + 1, "trim_id": trim + 1,
         "exterior_color": np.array(M.EXTERIOR_COLORS)[_pick(rng, M.EXTERIOR_SHARE, total)],
@@ -426,7 +427,24 @@ def listings(w: World) -> Table:
         "quantity": quantity, "city_id": w.m_city[seller], "price": price, "guide_price": guide,
         "available_from": published + rng.choice([0, 0, 0, 3, 7, 14, 30], total) * DAY,
         "vin": vin, "is_parallel_import": pi_flag, "is_self_operated": self_operated,
-        "status": status, "published_at": published, "updated_at": updated}))
+        "status": status, "published_at": published, "updated_at": updated,
+        "stock_confirmed_at": confirmed}))
+
+
+CONFIRM_STREAM = 18       # the sellers' "still available" taps: their own stream [seed, 18]
+CONFIRMING_SHARE = 0.6    # live listings whose seller re-confirmed the stock since publishing
+CONFIRM_AGE_DAYS = 5.0    # the last confirmation's age: exponential with this mean
+
+
+def _stock_confirmations(w: World, status: np.ndarray, published: np.ndarray) -> np.ndarray:
+    """When sellers last confirmed their live listings' stock (issue 16: freshness counts
+    from it); NA for a listing never re-confirmed. Its own random stream: nothing else moves."""
+    pick = np.random.default_rng([int(w.rng.bit_generator.seed_seq.entropy), CONFIRM_STREAM])
+    n = len(status)
+    ago = (pick.exponential(CONFIRM_AGE_DAYS, n) * DAY).astype(np.int64)
+    at = np.maximum(w.anchor - 600 - ago, published)
+    confirms = (status == "live") & (pick.random(n) < CONFIRMING_SHARE) & (at > published)
+    return np.where(confirms, at, NA)
 
 
 VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
@@ -572,12 +590,18 @@ def matches_and_orders(w: World) -> None:
     bid_of_request = {int(w.b_request[k]): k for k in np.flatnonzero(w.b_status == "accepted")}
     candidates = []
     chance = np.where(w.r_status == "open", 0.75, 0.45)
+    choose = _deal_chooser(w)
+    compared: set[tuple[int, int]] = set()
     for r in np.flatnonzero(rng.random(len(w.r_trim)) < chance):
         t = w.r_trim[r]
         if count[t] == 0:
             continue
-        for _ in range(1 + int(rng.random() < 0.35)):
+        for k in range(1 + int(rng.random() < 0.35)):
             li = int(order[start[t] + int(rng.integers(0, count[t]))])
+            if k == 0:   # the card the buyer wants most: see _deal_chooser
+                li = choose(int(r), li, order[start[t]:start[t] + count[t]])
+            else:        # a car the buyer compared and did not take
+                compared.add((int(r), li))
             candidates.append((int(r), li, "auto" if rng.random() < 0.7 else "manual", NA))
     for r, k in bid_of_request.items():
         candidates.append((r, int(w.b_listing[k]), "bid", k))
@@ -622,6 +646,9 @@ def matches_and_orders(w: World) -> None:
             stage = "lost"
         else:
             stage = "won"
+        if stage == "won" and (r, li) in compared:   # the buyer bought the car they preferred
+            stage = "lost"
+            match["lost_reason"] = "bought_elsewhere"
         # An order exists once a price is agreed (negotiating with an order, deposit_paid, won),
         # and some lost matches died after the order (cancellations, failed deposits).
         wants_order = stage in ("deposit_paid", "won") or (stage == "negotiating" and rng.random() < 0.4) \
@@ -651,6 +678,63 @@ def matches_and_orders(w: World) -> None:
     w.add(_table("app.reviews", rv_rows + _fake_listing_reports(w, len(rv_rows))))
     w.add(_table("app.logistics_requests", lg_rows))
     w.add(_table("app.loan_applications", ln_rows))
+
+
+DEAL_STREAM = 16          # the buyer's choice has its own random stream: [seed, 16]
+FREIGHT_PER_CAR_KM = 1.5 * 1.25   # brief section 6: ¥1.5 per car-km, road 1.25 x great-circle
+
+
+def _deal_chooser(w: World):
+    """How a buyer picks the car a deal is made on (issue 16): among the cars of the trim
+    (any trim of the series for a series-level request) they could buy at the request's moment (published and not gone, within the ceiling, enough
+    cars, a colour they take), with a preference for a lower delivered cost (price + freight,
+    in % of the buyer's maximum) and a reliable seller (latent quality). A logit choice, so
+    the cheapest is likely, not certain; only this card can win (a second card the buyer
+    compared is lost to it). Its own random stream: same seed, same choices."""
+    seed = int(w.rng.bit_generator.seed_seq.entropy)
+    pick = np.random.default_rng([seed, DEAL_STREAM])
+    cities = w.tables["app.cities"].columns
+    lat = np.radians(np.asarray(cities["latitude"], dtype=float))
+    lon = np.radians(np.asarray(cities["longitude"], dtype=float))
+
+    def km(a: np.ndarray, b: int) -> np.ndarray:
+        a, b = a - 1, b - 1
+        h = (np.sin((lat[a] - lat[b]) / 2) ** 2
+             + np.cos(lat[a]) * np.cos(lat[b]) * np.sin((lon[a] - lon[b]) / 2) ** 2)
+        return 2 * 6371.0088 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+
+    requests = w.tables["app.requests"].columns
+    want, colours = requests["quantity"], requests["accepted_colors"]
+    listing_colour = w.tables["app.listings"].columns["exterior_color"]
+
+    # A series-level request takes any trim of its series.
+    series_of = w.trim_series[w.l_trim]
+    by_series = np.argsort(series_of, kind="stable")
+    series_start = np.searchsorted(series_of[by_series], np.arange(series_of.max() + 2))
+
+    def choose(r: int, first: int, same_trim: np.ndarray) -> int:
+        moment = max(int(w.r_created[r]), int(w.l_published[first]))
+        if w.r_series_level[r]:
+            s = int(series_of[first])
+            same_trim = by_series[series_start[s]:series_start[s + 1]]
+        options = np.unique(np.concatenate([[first], same_trim]))
+        # what the buyer could buy then: published and not yet gone, within the ceiling,
+        # enough cars, a colour they take
+        ok = ((w.l_published[options] <= moment)
+              & ((w.l_status[options] == "live") | (w.l_updated[options] > moment))
+              & (w.l_price[options] <= w.r_max[r]) & (w.l_qty[options] >= want[r])
+              & (np.isin(listing_colour[options], colours[r]) if colours[r] else True))
+        options = options[ok]
+        if len(options) == 0:
+            return first
+        sellers = w.l_seller[options]
+        delivered = w.l_price[options] + FREIGHT_PER_CAR_KM * km(w.m_city[sellers], int(w.m_city[w.r_buyer[r]]))
+        utility = (-100 * delivered / float(w.r_max[r])   # one unit per 1% of the maximum
+                   + 1.0 * w.m_q[sellers])                # a reliable seller
+        p = np.exp(utility - utility.max())
+        return int(options[np.searchsorted(np.cumsum(p), pick.random() * p.sum()).clip(0, len(p) - 1)])
+
+    return choose
 
 
 def _table(name: str, rows: list[dict]) -> Table:
