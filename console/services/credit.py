@@ -676,9 +676,13 @@ def _validate_versions(conn: Connection) -> Validation:
     development = pit.sample(conn, dates=plan.development, window_days=window)
     out_of_time = pit.sample(conn, dates=[plan.out_of_time], window_days=window)
     rows = db.fetch_all(conn, """
-        SELECT id, version, status, source FROM ops.credit_scorecard_versions
-        WHERE status IN ('active', 'candidate')
-        ORDER BY status = 'active' DESC, id DESC LIMIT 4""")
+        (SELECT id, version, status, source FROM ops.credit_scorecard_versions
+         WHERE status IN ('active', 'candidate')
+         ORDER BY status = 'active' DESC, id DESC LIMIT 3)
+        UNION ALL
+        -- the version the active one replaced, for comparison after a promotion
+        (SELECT id, version, status, source FROM ops.credit_scorecard_versions
+         WHERE status = 'retired' ORDER BY promoted_at DESC NULLS LAST, id DESC LIMIT 1)""")
     versions = []
     for row in rows:
         card = credit_engine.version_card(conn, row["id"])
@@ -700,8 +704,9 @@ def _validate_versions(conn: Connection) -> Validation:
 
 @requires(*MONITORS)
 def validation_report(*, conn: Connection, actor: Actor) -> Validation:
-    """The active version's and the candidates' validation reports on the same point-in-time
-    development and out-of-time samples (console/credit/validation.py)."""
+    """The active version's, the candidates' and the last retired version's validation
+    reports on the same point-in-time development and out-of-time samples
+    (console/credit/validation.py)."""
     return _validate_versions(conn)
 
 
