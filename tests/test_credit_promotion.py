@@ -98,3 +98,31 @@ def test_a_rejected_promotion_changes_nothing(engine, make_actor, two_versions):
     assert grade_of(engine, m)["version"] == "hand"
     with pytest.raises(Conflict):
         call(engine, credit.approve_promotion, actor=bob, promotion_id=pid)
+
+
+def test_two_people_approving_at_once_promote_exactly_once(engine, fresh_db, make_actor, two_versions):
+    from tests.races import race, wide_engine
+    m, _, candidate_id = two_versions
+    alice = make_actor("risk")
+    deciders = [make_actor("risk", "manager") for _ in range(4)]
+    pid = call(engine, credit.propose_promotion, actor=alice, version_id=candidate_id, reason="c1")
+    with wide_engine(fresh_db, 4) as wide:
+        results = race(wide, [(credit.approve_promotion, {"actor": d, "promotion_id": pid})
+                              for d in deciders])
+    assert sorted(r[0] for r in results) == ["ok", "refused", "refused", "refused"], results
+    assert {r[1] for r in results if r[0] == "refused"} == {("Conflict", "credit.error.already_decided")}
+    assert rows(engine, """SELECT count(*) AS runs FROM ops.credit_runs r
+                           JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+                           WHERE v.version = 'hand2'""") == [{"runs": 1}]
+    assert grade_of(engine, m)["version"] == "hand2"
+
+
+def test_two_proposals_at_once_leave_one_open(engine, fresh_db, make_actor, two_versions):
+    from tests.races import race, wide_engine
+    _, _, candidate_id = two_versions
+    proposers = [make_actor("risk") for _ in range(3)]
+    with wide_engine(fresh_db, 3) as wide:
+        results = race(wide, [(credit.propose_promotion, {"actor": p, "version_id": candidate_id,
+                                                           "reason": "c1"}) for p in proposers])
+    assert sorted(r[0] for r in results) == ["ok", "refused", "refused"], results
+    assert rows(engine, "SELECT count(*) AS n FROM ops.credit_promotions WHERE status = 'proposed'") == [{"n": 1}]

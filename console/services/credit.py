@@ -757,6 +757,8 @@ def propose_promotion(*, conn: Connection, actor: Actor, version_id: int, reason
                 v=target["id"], f=active.version_id if active else None, r=reason.strip(),
                 rep=_json(report), by=actor.id)
     except sa.exc.IntegrityError as err:
+        if getattr(err.orig, "pgcode", None) != "23505":   # only the one-open index means this
+            raise
         raise Conflict("credit.error.open_promotion_exists") from err
     write_audit(conn=conn, actor_id=actor.id, action="credit.promotion.propose",
                 entity_type="credit_promotion", entity_id=promotion_id,
