@@ -15,8 +15,6 @@ from etl import jobs as etl_jobs
 from etl import runner as etl_runner
 
 
-
-
 def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage(engine):
     demo.seed(engine=engine, scale="demo", seed=42)
     window = get_settings().credit_label_window_days
