@@ -6,7 +6,10 @@
   score, migration matrix, KS/AUC, default rate per grade);
 - credit_card_ms: one rating card (factor points, history, overrides);
 - merchant_credit_filter_ms: the current grades (ops.merchant_credit, a thin view on the
-  table of migration 066) filtered by grade, as the matching search and the directory read it.
+  table of migration 066) filtered by grade, as the matching search and the directory read it;
+- credit_validation_s: the validation report (five point-in-time samples rebuilt from
+  history, every active and candidate version scored on them, bootstrap intervals), what the
+  validation page computes when its cache is cold.
 
 Every figure is the median of its runs (printed with it).
 
@@ -82,3 +85,12 @@ def run(ctx) -> None:
                                   WHERE effective_grade_rank <= 3 LIMIT 50""")
 
     ctx.measure("merchant_credit_filter_ms", grade_filter, repeat=15)
+
+    def validation_report() -> float:
+        started = time.perf_counter()
+        with ctx.engine.connect() as conn:
+            credit.validation_report(conn=conn, actor=actor)
+        return time.perf_counter() - started
+
+    runs = [validation_report() for _ in range(3)]
+    ctx.report("credit_validation_s", statistics.median(runs), "s", runs=runs)
