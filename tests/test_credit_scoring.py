@@ -187,6 +187,11 @@ def test_limit_is_the_smaller_of_the_cap_and_the_multiple_of_purchases(
     score(engine, card)
     got = rows(engine, "SELECT effective_grade, loan_limit FROM ops.merchant_credit WHERE merchant_id = :m", m=m)
     assert [(g["effective_grade"], int(g["loan_limit"])) for g in got] == [("AAA", expected)]
+    with engine.connect() as conn:
+        terms = credit_engine.limit_terms(conn, m)
+    assert (terms["effective_grade"], int(terms["loan_limit"]), int(terms["grade_cap"]),
+            float(terms["limit_multiple"]), int(terms["purchases_12m"]),
+            terms["insufficient_history"]) == ("AAA", expected, 5_000_000, 0.25, purchases, False)
 
 
 def test_loan_limit_and_vip_follow_the_grade(engine, tmp_path):

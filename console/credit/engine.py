@@ -190,3 +190,24 @@ def audit_expired_overrides(conn: Connection, expired: list[Mapping[str, Any]]) 
                     entity_type="credit_override", entity_id=row["id"],
                     after={"status": "expired", "merchant_id": row["merchant_id"],
                            "new_grade": row["new_grade"], "expires_at": row["expires_at"]})
+
+
+# ---------------------------------------------------------------- the limit, for lending
+def limit_terms(conn: Connection, merchant_id: int) -> dict[str, Any] | None:
+    """What a lender (order loans, issue 19) needs to know of one merchant's limit, now: the
+    effective grade (an approved override's, while it holds), the limit and how it was set
+    (the grade's cap, the run's multiple of the trailing-12-month purchases, the starter
+    limit for NEW merchants). None: not scored by the active version. Whether the merchant is
+    on hold (suspended, closed) is the caller's check (console/services/credit.shown_terms)."""
+    row = db.fetch_one(conn, """
+        SELECT c.merchant_id, c.grade, c.effective_grade, c.is_override, c.insufficient_history,
+               c.loan_limit, c.run_id, c.scored_at, s.purchases_12m, r.limit_multiple,
+               r.starter_limit, b.loan_limit AS grade_cap, v.version
+        FROM ops.merchant_credit c
+        JOIN ops.credit_runs r ON r.id = c.run_id
+        JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+        JOIN ops.credit_scores s ON s.run_id = c.run_id AND s.merchant_id = c.merchant_id
+        LEFT JOIN ops.credit_grade_bands b ON b.version_id = r.version_id
+                                          AND b.grade = c.effective_grade
+        WHERE c.merchant_id = :m""", m=int(merchant_id))
+    return dict(row) if row else None
