@@ -45,6 +45,14 @@ ENUM_FIELDS = {
     "from_stage": ("match_stage",),
     "to_stage": ("match_stage",),
     "kind": ("channel", "cert_kind"),
+    "cert_level": ("cert_level",),
+}
+# Codes kept in a row whose words live under another prefix: field -> prefixes, tried in
+# order (a review reason, a document asked for, an override's or a suspension's reason).
+CODE_FIELDS = {
+    "reason_code": ("trust.reason", "credit.override_reason", "directory.reason"),
+    "requested_doc": ("trust.doc",),
+    "requested_docs": ("trust.doc",),
 }
 # An exclusive end at local midnight, shown as the day chosen (fmt.expiry_day).
 EXPIRY_FIELDS = frozenset({"expires_at"})
@@ -109,6 +117,10 @@ def value_text(field: str, value: Any, *, lang: str, staff: dict[int, str]) -> s
     if field == "roles" and isinstance(value, list):
         return "、".join(translate(f"role.{r}", lang) for r in value) if lang == "zh" \
             else ", ".join(translate(f"role.{r}", lang) for r in value)
+    if field in CODE_FIELDS and isinstance(value, str):
+        key = next((f"{prefix}.{value}" for prefix in CODE_FIELDS[field]
+                    if has_key(f"{prefix}.{value}")), None)
+        return translate(key, lang) if key else value
     if field in ENUM_FIELDS and isinstance(value, str):
         for group in ENUM_FIELDS[field]:
             if has_key(f"enum.{group}.{value}"):
