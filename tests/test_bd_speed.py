@@ -309,3 +309,156 @@ def test_the_pool_page_above_the_cap_says_more_and_still_pages(engine, world, ma
     assert takes == [f"take_{r}" for r in fresh[20:]]
     assert "第 2 页，共 3 条以上" in [c.value for c in at.caption]
     assert at.button(key="lead_pool__next").disabled
+
+
+# ------------------------------------------------------------------ the board's kept brands
+
+_BRANDS_BEFORE = """
+SELECT DISTINCT br.id, br.name FROM ops.matches m
+JOIN app.listings l ON l.id = m.listing_id JOIN app.trims t ON t.id = l.trim_id
+JOIN app.series se ON se.id = t.series_id JOIN app.brands br ON br.id = se.brand_id
+WHERE m.owner_id IS NOT NULL
+  AND (CAST(:owner AS bigint) IS NULL OR m.owner_id = CAST(:owner AS bigint))
+  AND (m.stage IN ('suggested','contacted','negotiating','deposit_paid')
+       OR m.stage_entered_at >= now() - make_interval(days => 30))
+ORDER BY br.name, br.id"""
+_BRANDS_KEPT = "SELECT match_id, owner_id, stage, stage_entered_at, brand_id FROM ops.card_brands ORDER BY 1"
+_BRANDS_FROM_SOURCES = """
+SELECT m.id, m.owner_id, m.stage, m.stage_entered_at, se.brand_id FROM ops.matches m
+JOIN app.listings l ON l.id = m.listing_id JOIN app.trims t ON t.id = l.trim_id
+JOIN app.series se ON se.id = t.series_id ORDER BY 1"""
+
+
+def brand_rows(engine):
+    with engine.connect() as conn:
+        return ([tuple(r) for r in conn.execute(sa.text(_BRANDS_KEPT))],
+                [tuple(r) for r in conn.execute(sa.text(_BRANDS_FROM_SOURCES))])
+
+
+def new_brand(engine, name) -> tuple[int, int, int]:
+    """A brand with one series and one trim: (brand, series, trim)."""
+    with engine.begin() as conn:
+        brand = conn.execute(sa.text("INSERT INTO app.brands (name) VALUES (:n) RETURNING id"),
+                             {"n": name}).scalar_one()
+        series = conn.execute(sa.text("""
+            INSERT INTO app.series (brand_id, name, manufacturer, min_guide_price, max_guide_price,
+                                    energy_type, origin)
+            VALUES (:b, :n, :n, 170000, 260000, 'ice', 'joint_venture') RETURNING id"""),
+            {"b": brand, "n": f"{name}车系"}).scalar_one()
+        trim = conn.execute(sa.text("""
+            INSERT INTO app.trims (series_id, name, model_year, guide_price, energy_type)
+            VALUES (:s, :n, 2025, 200000, 'ice') RETURNING id"""),
+            {"s": series, "n": f"2025款 {name}版"}).scalar_one()
+    return brand, series, trim
+
+
+def test_kept_brands_follow_every_write_and_the_brand_choices_are_unchanged(
+        engine, world, make_actor, settings_env):
+    settings_env(CONSOLE_LEAD_CAP="100")
+    bd, bd2, manager = make_actor("bd"), make_actor("bd"), make_actor("manager")
+    honda, honda_series, honda_trim = new_brand(engine, "本田")
+    byd, _, byd_trim = new_brand(engine, "比亚迪")
+    audi, audi_series, _ = new_brand(engine, "奥迪")
+    toyota = make_card(engine, world, bd)                               # 丰田
+    civic = make_card(engine, world, bd, trim_id=honda_trim)
+    old_lost = make_card(engine, world, bd, trim_id=byd_trim)
+    theirs = make_card(engine, world, bd2, trim_id=byd_trim)
+    move(engine, bd, old_lost, "lost", lost_reason="other", note="买家放弃")
+    set_card(engine, old_lost, stage_entered_at=clock.now() - timedelta(days=31))  # off the board
+
+    def choices(actor, **kw):
+        with engine.connect() as conn:
+            now = deals.board_brands(conn=conn, actor=actor, **kw)
+            owner = None if kw.get("scope") == "team" else actor.id
+            owner = kw.get("owner_id", owner)
+            before = db.fetch_df(conn, _BRANDS_BEFORE, owner=owner)
+        assert now.to_dict("records") == before.to_dict("records")
+        return list(now["name"])
+
+    assert choices(bd) == sorted(["丰田", "本田"])
+    assert choices(bd2) == ["比亚迪"]
+    assert choices(manager, scope="team") == sorted(["丰田", "本田", "比亚迪"])
+    with engine.begin() as conn:                                        # the civic's listing
+        listing = conn.execute(sa.text("SELECT listing_id FROM ops.matches WHERE id = :m"),
+                               {"m": civic}).scalar_one()
+        conn.execute(sa.text("UPDATE app.listings SET trim_id = :t WHERE id = :l"),
+                     {"t": byd_trim, "l": listing})                     # now a BYD
+    assert choices(bd) == sorted(["丰田", "比亚迪"])
+    with engine.begin() as conn:                                        # BYD's trim -> Honda's series
+        conn.execute(sa.text("UPDATE app.trims SET series_id = :s WHERE id = :t"),
+                     {"s": honda_series, "t": byd_trim})
+    assert choices(bd) == sorted(["丰田", "本田"])
+    with engine.begin() as conn:                                        # Honda's series -> Audi
+        conn.execute(sa.text("UPDATE app.series SET brand_id = :b WHERE id = :s"),
+                     {"b": audi, "s": honda_series})
+    assert choices(bd) == sorted(["丰田", "奥迪"])
+    with engine.begin() as conn:                                        # bd2's lead to bd
+        request = conn.execute(sa.text("SELECT request_id FROM ops.matches WHERE id = :m"),
+                               {"m": theirs}).scalar_one()
+        leads.assign_lead(conn=conn, actor=manager, request_id=request, to_staff_id=bd.id,
+                          reason="休假交接")
+    assert choices(bd2) == [] and choices(bd, scope="mine") == sorted(["丰田", "奥迪"])
+    move(engine, bd, toyota, "lost", lost_reason="other", note="买家放弃")
+    assert choices(bd) == sorted(["丰田", "奥迪"])                      # lost today: still shown
+    set_card(engine, toyota, stage_entered_at=clock.now() - timedelta(days=40))
+    assert choices(bd) == ["奥迪"]
+    assert choices(manager, scope="team", owner_id=bd2.id) == []
+    kept, sources = brand_rows(engine)
+    assert kept == sources and len(kept) == 4
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM ops.match_stage_history WHERE match_id = :m"), {"m": toyota})
+        conn.execute(sa.text("DELETE FROM ops.matches WHERE id = :m"), {"m": toyota})
+    kept, sources = brand_rows(engine)
+    assert kept == sources and len(kept) == 3
+    assert honda and byd                                                 # (made above)
+
+
+def test_kept_brands_when_a_listing_changes_trim_while_a_card_is_made_on_it(
+        engine, world, make_actor):
+    """A card made on a listing while the listing moves to another brand's trim: whichever
+    commits first, the card's kept brand is its listing's brand at the end."""
+    bd = make_actor("bd")
+    _, _, honda_trim = new_brand(engine, "本田")
+    for attempt in range(4):
+        seller, buyer = world.merchant(), world.merchant()
+        listing = world.listing(merchant_id=seller)
+        request = world.request(merchant_id=buyer)
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def make():
+            try:
+                with engine.begin() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+                    barrier.wait()
+                    if attempt % 2:
+                        time.sleep(0.05)
+                    conn.execute(sa.text("""
+                        INSERT INTO ops.matches (request_id, listing_id, source, stage, owner_id)
+                        VALUES (:r, :l, 'manual', 'suggested', :o)"""),
+                        {"r": request, "l": listing, "o": bd.id})
+                    time.sleep(0.1)
+            except BaseException as err:                 # noqa: BLE001
+                errors.append(err)
+
+        def retrim():
+            try:
+                with engine.begin() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+                    barrier.wait()
+                    if not attempt % 2:
+                        time.sleep(0.05)
+                    conn.execute(sa.text("UPDATE app.listings SET trim_id = :t WHERE id = :l"),
+                                 {"t": honda_trim, "l": listing})
+                    time.sleep(0.1)
+            except BaseException as err:                 # noqa: BLE001
+                errors.append(err)
+
+        threads = [threading.Thread(target=make), threading.Thread(target=retrim)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert errors == [], attempt
+        kept, sources = brand_rows(engine)
+        assert kept == sources, attempt

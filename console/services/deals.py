@@ -484,13 +484,14 @@ def board(*, conn: Connection, actor: Actor, scope: str = "mine", owner_id: int 
 @requires("bd", "manager")
 def board_brands(*, conn: Connection, actor: Actor, scope: str = "mine",
                  owner_id: int | None = None) -> pd.DataFrame:
-    """The brands of the cards on this board (the brand filter's choices), by name."""
+    """The brands of the cards on this board (the brand filter's choices), by name: each
+    brand is one probe of the cards' kept brands (ops.card_brands, migration 077) under the
+    board's rule (_ON_BOARD), instead of every card's listing, trim and series."""
     owner = _scope_owner(actor, scope, owner_id)
     return db.fetch_df(conn, f"""
-        SELECT DISTINCT br.id, br.name FROM ops.matches m
-        JOIN app.listings l ON l.id = m.listing_id JOIN app.trims t ON t.id = l.trim_id
-        JOIN app.series se ON se.id = t.series_id JOIN app.brands br ON br.id = se.brand_id
-        WHERE {_ON_BOARD} ORDER BY br.name, br.id""", owner=owner, closed_days=CLOSED_VISIBLE_DAYS)
+        SELECT br.id, br.name FROM app.brands br
+        WHERE EXISTS (SELECT 1 FROM ops.card_brands m WHERE m.brand_id = br.id AND {_ON_BOARD})
+        ORDER BY br.name, br.id""", owner=owner, closed_days=CLOSED_VISIBLE_DAYS)
 
 
 @dataclass(frozen=True)

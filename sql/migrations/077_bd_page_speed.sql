@@ -12,6 +12,11 @@
 --    time is kept in ops.card_deposits, maintained by statement triggers where those times
 --    are written, instead of joining every owned card (210,000) to its timeline and orders
 --    on every view (1.8 s).
+--
+-- 3. The deal board's brand filter offers the brands of the cards on the board: a busy BD's
+--    15,000 cards each looked up in the 1M listings for its trim, series and brand (150-240
+--    ms a view). Each card's brand is kept in ops.card_brands with what decides whether the
+--    card is on a board (owner, stage, stage_entered_at), so each brand is one probe.
 
 SET LOCAL statement_timeout = 0;
 
@@ -185,6 +190,124 @@ ALTER TABLE ops.match_stage_history ENABLE ALWAYS TRIGGER card_deposits_delete;
 ALTER TABLE ops.matches ENABLE ALWAYS TRIGGER card_deposits_update;
 ALTER TABLE ops.matches ENABLE ALWAYS TRIGGER card_deposits_delete;
 
+-- ---------------------------------------------------------------- 3. brands of the cards
+-- One row per card: its listing's brand (listing -> trim -> series -> brand) and its owner,
+-- stage and stage_entered_at as in ops.matches.
+CREATE TABLE ops.card_brands (
+    match_id          bigint PRIMARY KEY,
+    owner_id          bigint,
+    stage             text NOT NULL,
+    stage_entered_at  timestamptz NOT NULL,
+    brand_id          integer NOT NULL
+);
+CREATE INDEX card_brands_owner_idx ON ops.card_brands (owner_id, brand_id, stage, stage_entered_at)
+    WHERE owner_id IS NOT NULL;
+CREATE INDEX card_brands_team_idx ON ops.card_brands (brand_id, stage, stage_entered_at)
+    WHERE owner_id IS NOT NULL;
+COMMENT ON TABLE ops.card_brands IS
+    'Kept by triggers (migration 077): each card''s brand, owner and stage, for the board''s brand filter.';
+
+-- New cards: their listings are locked FOR SHARE first (in id order), so a concurrent change
+-- of a listing's trim either committed before (its brand is read here, in the next
+-- statement's snapshot) or waits for this transaction and then rewrites these rows.
+-- Changed cards: owner, stage, entry time, or (never done today) another listing.
+CREATE FUNCTION ops.card_brands_matches() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM ops.card_brands WHERE match_id IN (SELECT id FROM old_rows);
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM 1 FROM app.listings WHERE id IN (SELECT listing_id FROM new_rows)
+        ORDER BY id FOR SHARE;
+        INSERT INTO ops.card_brands AS c (match_id, owner_id, stage, stage_entered_at, brand_id)
+        SELECT n.id, n.owner_id, n.stage, n.stage_entered_at, se.brand_id
+        FROM new_rows n JOIN app.listings l ON l.id = n.listing_id
+        JOIN app.trims t ON t.id = l.trim_id JOIN app.series se ON se.id = t.series_id
+        ON CONFLICT (match_id) DO UPDATE
+           SET owner_id = EXCLUDED.owner_id, stage = EXCLUDED.stage,
+               stage_entered_at = EXCLUDED.stage_entered_at, brand_id = EXCLUDED.brand_id;
+        RETURN NULL;
+    END IF;
+    UPDATE ops.card_brands c
+    SET owner_id = n.owner_id, stage = n.stage, stage_entered_at = n.stage_entered_at
+    FROM old_rows o JOIN new_rows n ON n.id = o.id
+    WHERE c.match_id = n.id
+      AND (o.owner_id, o.stage, o.stage_entered_at) IS DISTINCT FROM
+          (n.owner_id, n.stage, n.stage_entered_at);
+    IF EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
+               WHERE o.listing_id <> n.listing_id) THEN
+        PERFORM 1 FROM app.listings
+        WHERE id IN (SELECT n.listing_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+                     WHERE o.listing_id <> n.listing_id)
+        ORDER BY id FOR SHARE;
+        UPDATE ops.card_brands c SET brand_id = se.brand_id
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        JOIN app.listings l ON l.id = n.listing_id
+        JOIN app.trims t ON t.id = l.trim_id JOIN app.series se ON se.id = t.series_id
+        WHERE c.match_id = n.id AND o.listing_id <> n.listing_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- A listing, trim or series moved to another trim, series or brand (the reference data;
+-- rare): its cards' brands follow. The trim and series edits take no locks of their own.
+CREATE FUNCTION ops.card_brands_reference() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'listings' THEN
+        UPDATE ops.card_brands c SET brand_id = se.brand_id
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        JOIN ops.matches m ON m.listing_id = n.id
+        JOIN app.trims t ON t.id = n.trim_id JOIN app.series se ON se.id = t.series_id
+        WHERE o.trim_id <> n.trim_id AND c.match_id = m.id AND c.brand_id <> se.brand_id;
+    ELSIF TG_TABLE_NAME = 'trims' THEN
+        UPDATE ops.card_brands c SET brand_id = se.brand_id
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        JOIN app.series se ON se.id = n.series_id
+        JOIN app.listings l ON l.trim_id = n.id
+        JOIN ops.matches m ON m.listing_id = l.id
+        WHERE o.series_id <> n.series_id AND c.match_id = m.id AND c.brand_id <> se.brand_id;
+    ELSE
+        UPDATE ops.card_brands c SET brand_id = n.brand_id
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        JOIN app.trims t ON t.series_id = n.id
+        JOIN app.listings l ON l.trim_id = t.id
+        JOIN ops.matches m ON m.listing_id = l.id
+        WHERE o.brand_id <> n.brand_id AND c.match_id = m.id AND c.brand_id <> n.brand_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER card_brands_insert AFTER INSERT ON ops.matches
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION ops.card_brands_matches();
+CREATE TRIGGER card_brands_update AFTER UPDATE ON ops.matches
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION ops.card_brands_matches();
+CREATE TRIGGER card_brands_delete AFTER DELETE ON ops.matches
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION ops.card_brands_matches();
+CREATE TRIGGER card_brands_update AFTER UPDATE ON app.listings
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION ops.card_brands_reference();
+CREATE TRIGGER card_brands_update AFTER UPDATE ON app.trims
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION ops.card_brands_reference();
+CREATE TRIGGER card_brands_update AFTER UPDATE ON app.series
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION ops.card_brands_reference();
+-- The large demo seed's replica mode too (see above).
+ALTER TABLE ops.matches ENABLE ALWAYS TRIGGER card_brands_insert;
+ALTER TABLE ops.matches ENABLE ALWAYS TRIGGER card_brands_update;
+ALTER TABLE ops.matches ENABLE ALWAYS TRIGGER card_brands_delete;
+ALTER TABLE app.listings ENABLE ALWAYS TRIGGER card_brands_update;
+ALTER TABLE app.trims ENABLE ALWAYS TRIGGER card_brands_update;
+ALTER TABLE app.series ENABLE ALWAYS TRIGGER card_brands_update;
+
 -- What is there already.
 INSERT INTO ops.card_deposits (match_id, owner_id, created_at, moved_at, paid_at)
 SELECT m.id, m.owner_id, coalesce(b.at, m.created_at), d.at, o.at
@@ -197,3 +320,9 @@ LEFT JOIN (SELECT match_id, min(deposit_paid_at) AS at FROM app.orders
            WHERE match_id IS NOT NULL GROUP BY match_id) o ON o.match_id = m.id
 WHERE d.at IS NOT NULL OR o.at IS NOT NULL;
 ANALYZE ops.card_deposits;
+
+INSERT INTO ops.card_brands (match_id, owner_id, stage, stage_entered_at, brand_id)
+SELECT m.id, m.owner_id, m.stage, m.stage_entered_at, se.brand_id
+FROM ops.matches m JOIN app.listings l ON l.id = m.listing_id
+JOIN app.trims t ON t.id = l.trim_id JOIN app.series se ON se.id = t.series_id;
+ANALYZE ops.card_brands;
