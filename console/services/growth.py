@@ -248,7 +248,7 @@ def funnel(*, conn: Connection, actor: Actor, filters: GrowthFilters,
         raise InvalidInput("growth.error.bad_breakdown")
     group_expr = BREAKDOWNS[breakdown] if breakdown else "''"
     wide = db.fetch_df(conn, _funnel_sql(group_expr, window_days is not None),
-                       win=window_days, as_of=as_of, **filters.params())
+                       win=window_days, as_of=as_of or _data_now(conn), **filters.params())
     return _funnel_long(wide)
 
 
@@ -321,6 +321,15 @@ def _num(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
+def _data_now(conn: Connection) -> datetime:
+    """The moment the funnel's sources reach: now, or the newest source event when the
+    sources stopped before it (console/freshness.py). A window that is still open at that
+    moment may yet convert in data that has not arrived: in progress, not dropped."""
+    now = clock.now()
+    newest = source_freshness(conn, ["funnel_facts"], now=now)["funnel_facts"].newest_event
+    return min(now, newest) if newest is not None else now
+
+
 def _check_step(step: str) -> int:
     """The 1-based index of the step merchants failed to reach (2..7)."""
     if step not in STEP_NAMES[1:]:
@@ -344,10 +353,11 @@ def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: s
               limit: int | None = 500, offset: int = 0) -> pd.DataFrame:
     """Merchants who reached the step before ``step`` but not ``step`` itself, latest first.
 
-    ``window_open`` marks those whose window has not yet run out at ``as_of`` (default now):
-    they may still convert.
+    ``window_open`` marks those whose window has not yet run out at ``as_of`` (default: now,
+    or the newest source event when the sources stopped before it): they may still convert.
     """
-    sql, params = _drop_off_query(filters, step, window_days, as_of, limit, offset, total=False)
+    sql, params = _drop_off_query(filters, step, window_days, as_of or _data_now(conn), limit,
+                                  offset, total=False)
     return _fetch_rows_df(conn, sql, **params)
 
 
@@ -357,6 +367,7 @@ def drop_off_page(*, conn: Connection, actor: Actor, filters: GrowthFilters, ste
                   limit: int = DROP_OFF_PAGE, offset: int = 0) -> DropOffPage:
     """One page of ``drop_offs`` and how many there are in all, in one query: the page never
     fetches the whole list (thousands of rows at scale) to show two hundred."""
+    as_of = as_of or _data_now(conn)
     sql, params = _drop_off_query(filters, step, window_days, as_of, limit, offset, total=True)
     rows = _fetch_rows_df(conn, sql, **params)
     if rows.empty and offset > 0:      # the list shrank under a later page: count it alone
