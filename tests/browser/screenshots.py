@@ -25,6 +25,40 @@ from tests.browser.live import browser_page, console_server, sign_in, wait_idle
 
 OUT = PROJECT_ROOT / "docs" / "screenshots"
 
+# Pages shot with a record open (the page's own link to it, console/ui/links.py), after the
+# page list: (file name, url path, query parameter, SQL picking the record, whether to scroll
+# to the record's heading, which names it "#id"). A full page load stays signed in (the
+# session cookie); the language is switched again after it.
+RECORD_SHOTS = [
+    # a case with its document image beside the fields, pre-checks that fail first
+    ("cert-case", "cert-case", "case", """
+        SELECT c.id FROM app.certifications c
+        JOIN app.certification_images i ON i.certification_id = c.id
+        WHERE c.status IN ('pending', 'in_review')
+        ORDER BY (SELECT count(*) FROM ops.cert_prechecks p
+                  WHERE p.certification_id = c.id AND p.outcome = 'fail') DESC,
+                 c.kind = 'enterprise' DESC, c.id LIMIT 1""", False),
+    # a price flag: its evidence in sentences
+    ("listing-review", "listing-review", "flag", """
+        SELECT id FROM ops.listing_flags WHERE status IN ('pending', 'in_review')
+        ORDER BY kind = 'price_below_guide' DESC, id LIMIT 1""", True),
+    # an open dispute with both sides' statements, the largest deposit (four eyes)
+    ("disputes", "disputes", "dispute", """
+        SELECT d.id FROM app.disputes d JOIN app.orders o ON o.id = d.order_id
+        WHERE d.status = 'open'
+        ORDER BY (SELECT count(DISTINCT s.side) FROM app.dispute_statements s
+                  WHERE s.dispute_id = d.id) DESC, o.deposit_amount DESC, d.id LIMIT 1""", True),
+]
+
+
+def record_id(url: str, sql: str) -> int | None:
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(sql)).scalar()
+    finally:
+        engine.dispose()
+
 
 def prepare_database(scale: str, seed_value: int) -> tuple[str, str, str]:
     from console.demo import seed
@@ -86,12 +120,35 @@ def main() -> None:
                 # A full page load would start a new, signed-out Streamlit session:
                 # navigate the way a person does, through the sidebar.
                 page.get_by_role("link", name=translate(spec.title_key, args.lang)).click()
+                page.wait_for_url(f"**/{spec.url_path}*")   # the click's run, not the last page's
                 page.get_by_role("button", name="退出登录" if args.lang == "zh" else "Sign out").wait_for()
                 wait_idle(page)
                 page.wait_for_timeout(1500)  # plotly charts draw after the run ends
                 target = OUT / f"{spec.url_path}{'' if args.lang == 'zh' else '_en'}.png"
                 page.screenshot(path=str(target), full_page=True)
                 print(f"saved {target.relative_to(PROJECT_ROOT)}")
+            for shot, url_path, param, sql, scroll in RECORD_SHOTS:
+                if args.pages and url_path not in args.pages:
+                    continue
+                found = record_id(url, sql)
+                if found is None:
+                    print(f"no record for {shot}: left as it is")
+                    continue
+                page.goto(f"{base_url}/{url_path}?{param}={found}")
+                page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+                wait_idle(page)
+                if args.lang == "en":
+                    page.get_by_text("English", exact=True).click()
+                    page.get_by_role("button", name="Sign out").wait_for()
+                    wait_idle(page)
+                page.mouse.move(720, 1)   # off the sidebar: no hovered entry in the shot
+                if scroll:
+                    page.get_by_role("heading").filter(has_text=f"#{found}").last.evaluate(
+                        "el => el.scrollIntoView({block: 'start'})")
+                page.wait_for_timeout(1500)
+                target = OUT / f"{shot}{'' if args.lang == 'zh' else '_en'}.png"
+                page.screenshot(path=str(target), full_page=True)
+                print(f"saved {target.relative_to(PROJECT_ROOT)} ({param}={found})")
     finally:
         db.get_engine().dispose()
         if name is None:
