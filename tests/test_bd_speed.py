@@ -462,3 +462,35 @@ def test_kept_brands_when_a_listing_changes_trim_while_a_card_is_made_on_it(
         assert errors == [], attempt
         kept, sources = brand_rows(engine)
         assert kept == sources, attempt
+
+
+# ------------------------------------------------------------------ the unfiltered car search
+
+@pytest.mark.parametrize("sort", ["price", "price_desc", "discount", "freshness"])
+def test_an_unfiltered_search_estimated_broad_walks_the_sort_order_with_the_same_page(
+        engine, world, make_actor, monkeypatch, sort):
+    from console.services import search
+    bd = make_actor("bd")
+    sellers = [world.merchant() for _ in range(3)]
+    world.merchant(status="suspended")
+    for n in range(9):
+        world.listing(merchant_id=sellers[n % 3], price=150_000 + 7_000 * (n * 5 % 9),
+                      published_days_ago=n % 4)
+    monkeypatch.setattr(search, "COUNT_CAP", 4)
+
+    def page(estimate, filters):
+        monkeypatch.setattr(search, "BROAD_ESTIMATE", estimate)
+        with engine.connect() as conn:
+            found = search.search_listings(conn=conn, actor=bd, filters=filters, offset=2, limit=3)
+        return found.rows.to_dict("records"), found.total, found.total_capped
+
+    unfiltered = search.SearchFilters(sort=sort)
+    counted = page(10**12, unfiltered)             # the estimate never says broad: counted
+    walked = page(0, unfiltered)                   # it always does: walked at once
+    assert walked == counted and counted[1:] == (4, True)
+    narrow = search.SearchFilters(sort=sort, price_max=160_000.0)   # a filter: always counted
+    assert page(0, narrow) == page(10**12, narrow)
+    assert page(0, narrow)[1:] == (2, False)
+    statements = []                                # the walk at once: no counting statement
+    monkeypatch.setattr(search, "_narrow_sql", lambda *a: statements.append(a) or "SELECT 1/0")
+    assert page(0, unfiltered) == counted and statements == []
