@@ -161,9 +161,10 @@ sizes AS (SELECT cohort_month, count(*) AS cohort_size FROM members GROUP BY 1),
 active AS (
     SELECT DISTINCT merchant_id,
            date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS month
-    FROM app.events
-    WHERE event_type IN ('listing_created', 'request_created', 'bid_placed', 'match_created',
-                         'deposit_paid', 'deal_completed')
+    FROM app.events   -- the merchant's own actions (issue 15: not a match or deposit received)
+    WHERE event_type IN ('listing_created', 'request_created', 'deal_completed')
+       OR (event_type = 'bid_placed' AND coalesce(props ->> 'role', '') <> 'buyer')
+       OR (event_type = 'deposit_paid' AND coalesce(props ->> 'role', '') <> 'seller')
 )
 SELECT m.cohort_month,
        ((extract(year FROM a.month) - extract(year FROM m.cohort_month)) * 12
@@ -177,12 +178,15 @@ _RAW_SUPPLY_DEMAND = """
 WITH supply AS (
     SELECT s.brand_id, count(*) AS listings, sum(l.quantity) AS units
     FROM app.listings l JOIN app.trims t ON t.id = l.trim_id JOIN app.series s ON s.id = t.series_id
-    WHERE l.status = 'live' GROUP BY 1
+    JOIN app.merchants m ON m.id = l.merchant_id   -- matchable (issue 15): active merchants
+    WHERE l.status = 'live' AND m.status = 'active' GROUP BY 1
 ),
 demand AS (
     SELECT s.brand_id, count(*) AS requests, sum(r.quantity) AS units
     FROM app.requests r JOIN app.series s ON s.id = r.series_id
-    WHERE r.status = 'open' GROUP BY 1
+    JOIN app.merchants m ON m.id = r.merchant_id   -- matchable: active, not past its date
+    WHERE r.status = 'open' AND m.status = 'active'
+      AND r.needed_by >= (now() AT TIME ZONE 'Asia/Shanghai')::date GROUP BY 1
 )
 SELECT b.id AS key, b.name, supply.listings, supply.units AS listing_units,
        demand.requests, demand.units AS request_units
@@ -242,6 +246,7 @@ def _cohorts_pair(mart, raw) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _supply_pair(mart, raw) -> tuple[pd.DataFrame, pd.DataFrame]:
     m = mart.rename(columns={"live_listings": "listings", "open_requests": "requests"})
+    m = m[(m["listings"] > 0) | (m["requests"] > 0)]   # brands with only unmatchable posts
     cols = ["key", "listings", "listing_units", "requests", "request_units"]
     r = raw[(raw["listings"].fillna(0) > 0) | (raw["requests"].fillna(0) > 0)]
     return m[cols], r[cols]

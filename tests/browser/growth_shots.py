@@ -39,6 +39,8 @@ def main() -> None:
                 if lang == "en":
                     page.get_by_text("English", exact=True).click()
                     wait_idle(page)
+                page.get_by_role("link", name="我的工作台" if lang == "zh" else "My home").click()
+                wait_idle(page)
                 page.wait_for_timeout(1000)
                 page.screenshot(path=str(out / f"home_{lang}.png"), full_page=True)
                 page.get_by_role("link", name="增长看板" if lang == "zh" else "Growth dashboard").click()
