@@ -133,6 +133,7 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
             conn.execute(sa.text("SET LOCAL session_replication_role = DEFAULT"))
             _verify_foreign_keys(conn)
         _set_last_active(conn)
+        credit_history.register_scorecards(conn)   # v2 active, the challenger c1 a candidate
         _recreate_indexes(conn, indexes)
         _reset_sequences(conn)
         conn.execute(sa.text("ANALYZE"))

@@ -74,3 +74,13 @@ def order_loan_book(w: World, *, seed: int) -> int:
         loans[key] = list(loans.get(key, [])) + values
     w.tables["app.loan_applications"] = Table("app.loan_applications", loans)
     return len(added["id"])
+
+
+def register_scorecards(conn) -> None:
+    """The demo starts with the expert card v2 active and the fitted challenger c1 waiting
+    as a candidate: the validation page shows both side by side, and two risk people can
+    promote the better one through the gate (console/services/credit.py). Idempotent."""
+    from console.credit import engine as credit_engine
+    from console.credit.scorecard import CHALLENGER_CONFIG, DEFAULT_CONFIG, load
+    for path in (DEFAULT_CONFIG, CHALLENGER_CONFIG):
+        credit_engine.register_version(conn, load(path))
