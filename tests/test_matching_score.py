@@ -322,6 +322,7 @@ def test_a_scoring_run_and_an_override_decision_each_rematch_the_sellers_listing
         engine, world, make_actor, tmp_path):
     from console.clock import today
     from console.credit import engine as credit_engine
+    from console.grades import GRADE_POINTS
     from console.services import credit
     from tests.test_credit_support import hand_card, merchant
     card = hand_card(tmp_path)
@@ -343,7 +344,9 @@ def test_a_scoring_run_and_an_override_decision_each_rematch_the_sellers_listing
     assert_equals_full(engine, t)
 
     alice, bob = make_actor("risk"), make_actor("risk")   # an override, proposed and approved
-    new_grade = "AAA" if grades[weak] != "AAA" else "BBB"
+    ladder = list(GRADE_POINTS)                           # AAA .. C: one notch better
+    at = ladder.index(grades[weak])
+    new_grade = ladder[at - 1] if at > 0 else ladder[at + 1]
     with engine.begin() as conn:
         oid = credit.propose_override(conn=conn, actor=alice, merchant_id=weak,
                                       new_grade=new_grade, reason_code="guarantee",
