@@ -1,11 +1,41 @@
-"""AppTest helpers: the console signed in as a given actor, in a given language."""
+"""AppTest helpers: the console signed in as a given actor, in a given language.
+
+Every AppTest runs the app as it is served (``serve_as_launched``, applied when this module
+is imported; tests/conftest.py imports it, so it holds for every test, helpers or not).
+"""
 from __future__ import annotations
 
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from console.settings import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
+
+
+def serve_as_launched() -> None:
+    """Keep Streamlit's legacy pages/ folder mode off in AppTest, as console/ui/launch.py
+    keeps it off for the served console.
+
+    AppTest resets ``PagesManager.uses_pages_directory`` before every run, and with a
+    ``pages/`` folder beside app.py the flag comes back on: from the second run of an
+    AppTest on, Streamlit would run a page file whose name matches the page's URL
+    (pages/home.py for /home) bare, without app.py and its sidebar, which the served
+    console never does. Idempotent; process-wide (AppTest runs in this process).
+    """
+    if getattr(PagesManager.__init__, "as_served", False):
+        return
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    init.as_served = True
+    PagesManager.__init__ = init
+
+
+serve_as_launched()
 
 
 def app_as(actor=None, *, lang: str = "zh", page: str | None = None) -> AppTest:

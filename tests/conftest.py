@@ -34,6 +34,7 @@ from console.auth import hash_password
 from console.migrate import migrate
 from console.roles import PROTECTED, Actor
 from console.settings import PROJECT_ROOT, get_settings
+import tests.apptest  # noqa: F401,E402  every AppTest runs the app as served (serve_as_launched)
 
 TEST_PASSWORD = "correct-horse-battery"
 

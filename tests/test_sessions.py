@@ -298,26 +298,9 @@ def test_the_admin_page_lists_the_sessions_and_ends_one(engine, console_engine, 
             "phone lost on the metro"
 
 
-@pytest.fixture
-def as_served(monkeypatch):
-    """AppTest as the console is served (console/ui/launch.py): AppTest resets Streamlit's
-    pages/ folder flag before every run, so from the second run on it would run a page file
-    whose name matches the page's URL (pages/home.py for /home) bare, without app.py and its
-    sidebar. Keep the flag off, as the launcher does."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
 def test_the_sign_in_form_opens_a_remembered_session_and_sign_out_ends_it(engine,
-                                                                          make_actor,
-                                                                          as_served):
+                                                                          make_actor):
+    # AppTest runs the app as served (tests/apptest.py serve_as_launched).
     person = make_actor("bd", username="dora")
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["lang"] = "zh"
