@@ -65,23 +65,29 @@ BEGIN
         RETURN;
     END IF;
     PERFORM 1 FROM ops.matches WHERE id = ANY (p_matches) ORDER BY id FOR NO KEY UPDATE;
+    -- Set-based (joined to the cards' ids, grouped once): a bulk load (the large demo seed,
+    -- its secondary indexes dropped while it loads) hands over 80,000 cards at once.
     DELETE FROM ops.card_deposits k
-    WHERE k.match_id = ANY (p_matches)
+    USING unnest(p_matches) AS c(id)
+    WHERE k.match_id = c.id
       AND (NOT EXISTS (SELECT 1 FROM ops.matches m WHERE m.id = k.match_id)
            OR (NOT EXISTS (SELECT 1 FROM ops.match_stage_history h
                            WHERE h.match_id = k.match_id AND h.to_stage = 'deposit_paid')
                AND NOT EXISTS (SELECT 1 FROM app.orders x
                                WHERE x.match_id = k.match_id AND x.deposit_paid_at IS NOT NULL)));
     INSERT INTO ops.card_deposits AS k (match_id, owner_id, created_at, moved_at, paid_at)
-    SELECT m.id, m.owner_id, coalesce(b.at, m.created_at), d.at, o.at
-    FROM ops.matches m
-    LEFT JOIN LATERAL (SELECT min(h.at) FROM ops.match_stage_history h
-                       WHERE h.match_id = m.id AND h.from_stage IS NULL) b(at) ON true
-    LEFT JOIN LATERAL (SELECT min(h.at) FROM ops.match_stage_history h
-                       WHERE h.match_id = m.id AND h.to_stage = 'deposit_paid') d(at) ON true
-    LEFT JOIN LATERAL (SELECT min(x.deposit_paid_at) FROM app.orders x
-                       WHERE x.match_id = m.id) o(at) ON true
-    WHERE m.id = ANY (p_matches) AND (d.at IS NOT NULL OR o.at IS NOT NULL)
+    SELECT m.id, m.owner_id, coalesce(h.born, m.created_at), h.moved, o.paid
+    FROM (SELECT DISTINCT id FROM unnest(p_matches) AS c(id)) c
+    JOIN ops.matches m ON m.id = c.id
+    LEFT JOIN (SELECT h.match_id, min(h.at) FILTER (WHERE h.from_stage IS NULL) AS born,
+                      min(h.at) FILTER (WHERE h.to_stage = 'deposit_paid') AS moved
+               FROM ops.match_stage_history h
+               WHERE h.match_id IN (SELECT id FROM unnest(p_matches) AS c(id))
+               GROUP BY h.match_id) h ON h.match_id = m.id
+    LEFT JOIN (SELECT x.match_id, min(x.deposit_paid_at) AS paid FROM app.orders x
+               WHERE x.match_id IN (SELECT id FROM unnest(p_matches) AS c(id))
+               GROUP BY x.match_id) o ON o.match_id = m.id
+    WHERE h.moved IS NOT NULL OR o.paid IS NOT NULL
     ON CONFLICT (match_id) DO UPDATE
        SET owner_id = EXCLUDED.owner_id, created_at = EXCLUDED.created_at,
            moved_at = EXCLUDED.moved_at, paid_at = EXCLUDED.paid_at
