@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from console import clock
-from console.services import matching, stock
+from console.services import listing_review, matching, stock
 from tests.test_matching_support import AS_OF, build_world
 
 
@@ -264,6 +264,8 @@ def test_an_order_taking_the_stock_rematches_its_listing(engine, world):
 def test_a_series_usual_discount_that_moves_rematches_its_requests(engine, world):
     _, listings, requests = _market(world)
     t = now()
+    with engine.begin() as conn:
+        listing_review.raise_listing_flags(conn=conn)
     changed(engine, t)
     before = q(engine, "SELECT usual_points FROM ops.series_norms WHERE series_id = :s",
                s=world.series_id)[0][0]
@@ -271,6 +273,8 @@ def test_a_series_usual_discount_that_moves_rematches_its_requests(engine, world
     seller = world.merchant()
     for _ in range(12):
         world.listing(merchant_id=seller, price=120_000, status="sold")
+    with engine.begin() as conn:                         # the authenticity scan refreshes them
+        listing_review.raise_listing_flags(conn=conn)
     changed(engine, t)
     after = q(engine, "SELECT usual_points FROM ops.series_norms WHERE series_id = :s",
               s=world.series_id)[0][0]
