@@ -397,3 +397,18 @@ def test_two_rematches_at_once_take_each_queued_cause_once_and_agree_with_a_full
     assert q(engine, "SELECT count(*) FROM ops.match_refresh_queue")[0][0] == 0
     assert not set(listings[:4]) & {r[1] for r in table(engine)}
     assert_equals_full(engine, t)
+
+
+def test_a_seller_reconfirming_is_read_by_the_next_scheduled_run(engine, world):
+    _, listings, requests = _market(world)
+    t = now()
+    changed(engine, t)
+    listing = suggested(engine, requests[1])[-1]
+    with engine.begin() as conn:
+        stock.record_seller_confirmation(conn=conn, listing_id=listing)
+    later = now()
+    changed(engine, later)
+    assert components(engine, requests[1])[listing]["confirmed_days"] == 0
+    assert components(engine, requests[1])[listing]["freshness"] == 2.0
+    assert [tuple(r) for r in q(engine, "SELECT source, staff_id FROM ops.stock_confirmations")] == \
+        [("seller", None)]

@@ -36,7 +36,7 @@ def _confirm(conn: Connection, *, listing_id: int, source: str, staff_id: int | 
             INSERT INTO ops.stock_confirmations (listing_id, match_id, source, staff_id, note)
             VALUES (:l, :m, :src, :staff, :note) RETURNING id, confirmed_at
         )
-        UPDATE app.listings l SET stock_confirmed_at = c.confirmed_at
+        UPDATE app.listings l SET stock_confirmed_at = c.confirmed_at, updated_at = clock_timestamp()
         FROM c WHERE l.id = :l
         RETURNING c.id, c.confirmed_at""",
                        l=listing_id, m=match_id, src=source, staff=staff_id, note=note)
