@@ -14,8 +14,20 @@ actor = require_actor()
 st.title(t("matching.search.title"))
 show_flash()
 
-opts = run_query(search.search_options, actor=actor)
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=64)
+def filter_choices(actor_id: int, _actor):
+    """The filter widgets' choices (vehicle library, places, colours), asked once per person
+    every five minutes instead of on every rerun of the page (each filter change): a brand or
+    trim added to the library shows in the pickers within five minutes. A refusal is returned
+    as None and not kept."""
+    return run_query(search.search_options, actor=_actor)
+
+
+opts = filter_choices(actor.id, actor)
 if opts is None:
+    filter_choices.clear()
     st.stop()
 brands, series, trims, cities = opts["brands"], opts["series"], opts["trims"], opts["cities"]
 
