@@ -18,9 +18,9 @@ TAKEDOWN = ({"status": "in_review"},
 
 @pytest.mark.parametrize("lang, row, expected", [
     ("zh", NEEDS_INFO, "状态：审核中 → 待补充资料；说明：请补充；认证等级：未认证；原因：材料不清晰；"
-                       "要求补充的材料：身份证人像面；要求补充的材料：身份证人像面, 身份证国徽面"),
+                       "要求补充的材料：身份证人像面、身份证国徽面"),
     ("en", NEEDS_INFO, "Status: In review → Needs info; Note: 请补充; Certification level: Not certified; "
-                       "Reason: Document unclear; Document asked for: ID card, photo side; "
+                       "Reason: Document unclear; "
                        "Documents asked for: ID card, photo side, ID card, emblem side"),
     ("zh", TAKEDOWN, "状态：审核中 → 已确认；说明：低价引流；车源：#29520；原因：虚假低价引流；车源已下架：是"),
     ("en", TAKEDOWN, "Status: In review → Confirmed; Note: 低价引流; Listing: #29520; "
@@ -28,6 +28,11 @@ TAKEDOWN = ({"status": "in_review"},
 ])
 def test_decision_rows_read_in_words(lang, row, expected):
     assert changes_text(*row, lang=lang, staff={}) == expected
+
+
+def test_a_single_document_asked_for_alone_still_shows():
+    assert changes_text(None, {"requested_doc": "id_front"}, lang="zh", staff={}) == (
+        "要求补充的材料：身份证人像面")
 
 
 def test_a_reason_of_another_area_and_an_unknown_code(lang="en"):

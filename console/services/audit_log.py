@@ -56,6 +56,8 @@ CODE_FIELDS = {
 }
 # An exclusive end at local midnight, shown as the day chosen (fmt.expiry_day).
 EXPIRY_FIELDS = frozenset({"expires_at"})
+# A field written beside the list that now carries the same: the list alone is shown.
+SHADOWED = {"requested_doc": "requested_docs"}
 # Lists of record ids.
 ID_LIST_FIELDS = frozenset({"superseded"})
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -135,7 +137,8 @@ def value_text(field: str, value: Any, *, lang: str, staff: dict[int, str]) -> s
     if field in ID_LIST_FIELDS and isinstance(value, list):
         return ", ".join(f"#{v}" for v in value) or fmt.MISSING
     if isinstance(value, list):
-        return ", ".join(value_text(field, v, lang=lang, staff=staff) for v in value)
+        return ("、" if lang == "zh" else ", ").join(
+            value_text(field, v, lang=lang, staff=staff) for v in value)
     if isinstance(value, dict):
         # e.g. flags raised per kind: '被举报虚假车源 1，车架号被他人发布 0'
         return ("，" if lang == "zh" else ", ").join(
@@ -167,6 +170,8 @@ def changes_text(before: Any, after: Any, *, lang: str, staff: dict[int, str]) -
     colon, sep = ("：", "；") if lang == "zh" else (": ", "; ")
     parts = []
     for field in list(before) + [f for f in after if f not in before]:
+        if SHADOWED.get(field) in after:
+            continue   # the older single field beside the list that holds it too
         label = field_label(field, lang)
         new = value_text(field, after.get(field), lang=lang, staff=staff)
         if field in before:
