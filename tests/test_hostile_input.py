@@ -173,6 +173,8 @@ def world(hostile_engine):
             "dispute_id": one("SELECT min(id) FROM app.disputes WHERE status = 'open'"),
             "decision_id": one("SELECT coalesce(min(id), 1) FROM ops.dispute_decisions"),
             "session_id": one("SELECT coalesce(min(id), 1) FROM ops.staff_sessions"),
+            "promotion_id": one("SELECT coalesce(min(id), 1) FROM ops.credit_promotions"),
+            "version_id": one("SELECT coalesce(min(id), 1) FROM ops.credit_scorecard_versions"),
             "staff_id": actors["bd"].id, "to_staff_id": actors["bd"].id,
             "assignee_id": actors["ops"].id,
         }
