@@ -289,3 +289,18 @@ def test_funnel_members_inside_their_window_are_in_progress_not_dropped(engine, 
     # 100 days ago: M3 and M5 never submitted, their windows closed long ago: dropped.
     old = early.set_index("step").loc["cert_submitted"]
     assert (old["merchants"], old["in_progress"], old["dropped"]) == (2, 0, 2)
+
+
+@pytest.mark.parametrize("window", [14, 7, None])
+def test_the_drop_off_list_holds_every_merchant_the_funnel_counts_as_stopped(engine, built, window):
+    # The list prefilters by two columns before computing the steps: it must still hold
+    # exactly the merchants the funnel counts as dropped or in progress, at every step.
+    filters = GrowthFilters(start=days(-100), end=T)
+    with engine.connect() as conn:
+        table = growth.funnel(conn=conn, actor=built, filters=filters, window_days=window)
+        for step in growth.STEP_NAMES[1:]:
+            row = table.set_index("step").loc[step]
+            page = growth.drop_off_page(conn=conn, actor=built, filters=filters, step=step,
+                                        window_days=window)
+            assert (page.total, page.in_progress) == (
+                row["dropped"] + row["in_progress"], row["in_progress"]), step
