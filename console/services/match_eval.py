@@ -1,9 +1,9 @@
 """Offline evaluation of the match ranking (issue 16): the current policy against the
 previous one, replayed on the same history (an offline A/B).
 
-For every normal request that has deal-board history (a card that was not a bidding offer),
-both policies rank the listings that were candidates when its first card was made (when a
-card won: that card's time), and the evaluation reads:
+For every normal request that has deal-board history (a card that was not a bidding offer)
+and at least one candidate then, both policies rank the listings that were candidates when
+its first card was made (when a card won: that card's time), and the evaluation reads:
 - the rank at which the listing that closed the deal (the card that won) was suggested;
 - hit rate at 1 and at 5: the share of closed requests whose closing listing ranked first /
   in the top 5 (a listing a policy does not suggest at all is a miss);
