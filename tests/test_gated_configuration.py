@@ -28,9 +28,10 @@ from tests.test_matching_support import build_world
 # Names that would hand a gated service a limit, a policy or a clock.
 CONFIGURATION = frozenset({"policy", "cap", "now", "today", "as_of", "clock", "top_k",
                            "lead_cap", "idle_hours", "rot_days", "notify_daily_cap"})
-# The growth drop-off reads take the instant their "window still open" mark is computed at: it
-# changes only what the caller is shown, no limit and no one's data.
-READ_AS_OF = frozenset({"console.services.growth.drop_offs(as_of)",
+# The growth funnel and drop-off reads take the instant their "window still open" mark is
+# computed at: it changes only what the caller is shown, no limit and no one's data.
+READ_AS_OF = frozenset({"console.services.growth.funnel(as_of)",
+                        "console.services.growth.drop_offs(as_of)",
                         "console.services.growth.drop_off_page(as_of)",
                         "console.services.growth.drop_off_export(as_of)"})
 

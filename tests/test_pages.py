@@ -55,4 +55,4 @@ def test_page_script_refuses_role_without_access(engine, make_actor, path, role)
 def test_english_switch_changes_the_shell(engine, make_actor):
     at = app_as(make_actor("manager"), lang="en")
     assert at.title[0].value.startswith("Hello, ")
-    assert [m.label for m in at.metric][:1] == ["Live listings + requests"]
+    assert [m.label for m in at.metric][:1] == ["Matchable posts"]

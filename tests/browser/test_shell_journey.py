@@ -7,7 +7,7 @@ from tests.conftest import TEST_PASSWORD
 
 ROLE_GREETING_METRIC = {
     "ops": "待分配认证", "bd": "开放寻车", "risk": "未结纠纷",
-    "manager": "在架车源+寻车", "admin": "在用员工账号",
+    "manager": "可撮合车源+寻车", "admin": "在用员工账号",
 }
 
 
