@@ -153,7 +153,7 @@ def world(hostile_engine):
         valid = {
             "active": False, "body": "跟进备注", "decision": "approve", "digest": "0" * 64,
             "display_name": "Probe", "expected_version": 1, "kind": "call",
-            "expires_on": today + timedelta(days=30), "new_grade": "A", "new_owner_id": None,
+            "keep": True, "expires_on": today + timedelta(days=30), "new_grade": "A", "new_owner_id": None,
             "next_action_at": clock.now() + timedelta(days=1), "note": "说明",
             "password": "Zq8!rT5#wLm2vX", "reason": "测试原因", "reason_code": "other",
             "roles": ["bd"], "step": "certified", "to_stage": "contacted",
