@@ -649,6 +649,11 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
             f"{m}_immature": [_is_immature(p, grain, filters.end, metric_maturity(m), data_day)
                               for p in series["period_start"]]
             for m, _ in KPI_METRICS})
+    if sources.stale and data_day is not None and not series.empty:
+        # Periods that start after the newest source event hold no data, not zeros: a
+        # weekly-active line falling to 0 there reads as a collapse. The chart ends at the
+        # data; the comparison above still says the sources stopped.
+        series = series[series["period_start"] <= data_day].reset_index(drop=True)
     immature = tuple(m for m, _ in KPI_METRICS if current is not None and _is_immature(
         current["period_start"], grain, filters.end, metric_maturity(m), data_day))
     posts = db.fetch_one(conn, """
