@@ -12,8 +12,9 @@ import sys
 import tomllib
 
 from console import db
+from console.first_run import ensure_first_admin, seeds_demo
 from console.migrate import migrate
-from console.settings import PROJECT_ROOT
+from console.settings import PROJECT_ROOT, get_settings
 
 CONFIG_FILE = PROJECT_ROOT / "streamlit_config.toml"
 
@@ -62,24 +63,44 @@ def cmd_audit_verify(_args) -> int:
     return 0 if report.intact else 1
 
 
-def cmd_serve(args) -> int:
-    cmd_migrate(args)
-    if not _has_demo_data():
-        from console.demo import seed  # seeding is a one-off on the first run
-        from console.jobs import run_all
-        print(f"first run: seeding demo data (scale={args.scale}) …", flush=True)
-        # The owner fills the demo world (its loader may skip triggers); the system jobs
-        # then run as they always will, as dh_jobs.
+def _seed_demo(args) -> None:
+    from console.demo import SeedRefused, seed  # seeding is a one-off on the first run
+    from console.jobs import run_all
+    print(f"first run: seeding demo data (scale={args.scale}) …", flush=True)
+    # The owner fills the demo world (its loader may skip triggers); the system jobs
+    # then run as they always will, as dh_jobs.
+    try:
         report = seed(engine=db.get_engine(role="owner"), scale=args.scale, seed=args.seed,
                       progress=True)
-        print("first run: pre-checks, listing flags, match suggestions, marts, credit grades …",
-              flush=True)
-        run_all(engine=db.get_engine(role="jobs"), full=True)
-        from console.demo.__main__ import CREDENTIALS_FILE, credentials_table, write_credentials
-        table = credentials_table(report.credentials)
-        write_credentials(CREDENTIALS_FILE, table, f"seeded {report.scale}/{report.seed}")
-        print("\nStaff accounts (shown once; also in .demo-credentials, mode 0600):\n")
-        print(table, flush=True)
+    except SeedRefused as err:  # e.g. --demo on a database that already has its first admin
+        raise SystemExit(f"serve: no demo data seeded: {err}") from None
+    print("first run: pre-checks, listing flags, match suggestions, marts, credit grades …",
+          flush=True)
+    run_all(engine=db.get_engine(role="jobs"), full=True)
+    from console.demo.__main__ import CREDENTIALS_FILE, credentials_table, write_credentials
+    table = credentials_table(report.credentials)
+    write_credentials(CREDENTIALS_FILE, table, f"seeded {report.scale}/{report.seed}")
+    print("\nStaff accounts (shown once; also in .demo-credentials, mode 0600):\n")
+    print(table, flush=True)
+
+
+def prepare_database(args) -> None:
+    """Migrate; then the demo world (embedded server or --demo, into an empty database), or
+    on a real database only the first admin account while no account exists."""
+    cmd_migrate(args)
+    if seeds_demo(demo_flag=args.demo, database_url=get_settings().database_url):
+        if not _has_demo_data():
+            _seed_demo(args)
+        return
+    first = ensure_first_admin(engine=db.get_engine())
+    if first is not None:
+        print(f"first run: created the account {first.username!r} with the role admin; its "
+              f"password, shown this once (it must be changed at the first sign-in):\n\n"
+              f"    {first.password}\n", flush=True)
+
+
+def cmd_serve(args) -> int:
+    prepare_database(args)
     # Streamlit runs as dh_console (and its "run a job" button as dh_jobs), never as the
     # superuser that migrated; the migration URL stays out of its environment.
     env = {k: v for k, v in os.environ.items() if k != "MIGRATE_DATABASE_URL"}
@@ -100,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                           "matching, ETL, credit scoring")
     jobs.add_argument("--full", action="store_true", help="full rematch and ETL rebuild")
     jobs.set_defaults(fn=cmd_jobs)
-    serve = sub.add_parser("serve", help="migrate, seed once, run the console")
+    serve = sub.add_parser("serve", help="migrate, seed the demo once (embedded server or "
+                           "--demo) or make the first admin account, run the console")
+    serve.add_argument("--demo", action="store_true",
+                       help="seed the demo world into DATABASE_URL's empty database too")
     serve.add_argument("--scale", default="demo", choices=["small", "demo", "large"])
     serve.add_argument("--seed", type=int, default=42)
     serve.set_defaults(fn=cmd_serve)

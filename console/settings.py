@@ -93,6 +93,24 @@ class Settings:
     # Validation: a merchant is bad when a bad event happens within this many days after its
     # score date.
     credit_label_window_days: int = 60
+    # Running it as a service (issue 18; README "Running it for real").
+    # Reads from a streaming replica when set (the health command reports its lag).
+    read_database_url: str | None = None
+    # The console's (UI) connection pool per process: pool_size kept open, max_overflow more
+    # under a burst; each Streamlit session holds one only while a query runs.
+    pool_size: int = 5
+    max_overflow: int = 10
+    # The jobs have no statement timeout (a full ETL or rematch runs for minutes) but wait at
+    # most this long for a lock; migrations likewise, shorter, so an ALTER TABLE queued
+    # behind a long staff transaction fails and is retried instead of stalling every page.
+    jobs_lock_timeout_ms: int = 60_000
+    migrate_lock_timeout_ms: int = 10_000
+    # A statement slower than this is logged (statement text only, never its values).
+    slow_query_ms: int = 1_000
+    # `python -m console health`: unhealthy when the last successful job run is older, or
+    # the replica lags more than this.
+    health_max_job_age_minutes: int = 60
+    health_max_replica_lag_seconds: int = 60
 
 
 @lru_cache(maxsize=1)
@@ -129,4 +147,12 @@ def get_settings() -> Settings:
         credit_override_max_notches=_int("CONSOLE_CREDIT_OVERRIDE_MAX_NOTCHES", 2),
         credit_override_senior_limit_yuan=_int("CONSOLE_CREDIT_OVERRIDE_SENIOR_LIMIT_YUAN", 1_000_000),
         credit_label_window_days=_int("CONSOLE_CREDIT_LABEL_WINDOW_DAYS", 60),
+        read_database_url=env.get("READ_DATABASE_URL") or None,
+        pool_size=_int("CONSOLE_POOL_SIZE", 5),
+        max_overflow=_int("CONSOLE_MAX_OVERFLOW", 10),
+        jobs_lock_timeout_ms=_int("CONSOLE_JOBS_LOCK_TIMEOUT_MS", 60_000),
+        migrate_lock_timeout_ms=_int("CONSOLE_MIGRATE_LOCK_TIMEOUT_MS", 10_000),
+        slow_query_ms=_int("CONSOLE_SLOW_QUERY_MS", 1_000),
+        health_max_job_age_minutes=_int("CONSOLE_HEALTH_MAX_JOB_AGE_MINUTES", 60),
+        health_max_replica_lag_seconds=_int("CONSOLE_HEALTH_MAX_REPLICA_LAG_SECONDS", 60),
     )
