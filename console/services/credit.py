@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection
 
 from console import clock, db
 from console.audit import write_audit
-from console.boundary import like_contains
 from console.credit import engine as credit_engine
 from console.credit import metrics
 from console.credit.scorecard import DEFAULT_CONFIG, NEW_GRADE, bin_label, check_file
@@ -25,6 +24,7 @@ from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.exports import audited_csv
 from console.grades import GRADES
 from console.roles import Actor, requires
+from console.services import merchant_search
 from console.settings import get_settings
 
 READERS = ("risk", "bd", "manager")     # may read grades and rating cards
@@ -167,29 +167,12 @@ def _override_rate(conn: Connection) -> OverrideRate:
 def search_merchants(*, conn: Connection, actor: Actor, query: str = "",
                      grade: str | None = None, limit: int = 50,
                      offset: int = 0) -> tuple[pd.DataFrame, int]:
-    """Merchants by name fragment or id, with their current rating; (page, total)."""
+    """Merchants by name fragment or id, with their current rating, best score first
+    (console/services/merchant_search.py); (page, total)."""
     if grade is not None and grade not in ALL_GRADES:
         raise InvalidInput("credit.error.bad_grade")
-    text = (query or "").strip()
-    # % and _ in the query are letters to look for, not wildcards.
-    # A merchant on hold holds no grade, so a grade filter leaves it out.
-    where = r"""(:q = '' OR m.name ILIKE :pattern ESCAPE '\' OR m.id::text = :q)
-               AND (CAST(:grade AS text) IS NULL
-                    OR (c.effective_grade = :grade AND m.status <> ALL (CAST(:on_hold AS text[]))))"""
-    params = {"q": text, "pattern": like_contains(text), "grade": grade, "on_hold": list(ON_HOLD)}
-    total = db.scalar(conn, f"""SELECT count(*) FROM app.merchants m
-                                LEFT JOIN ops.merchant_credit c ON c.merchant_id = m.id
-                                WHERE {where}""", **params)
-    page = db.fetch_df(conn, f"""
-        SELECT m.id AS merchant_id, m.name, ci.name AS city, m.merchant_type, m.cert_level,
-               m.status, c.score, c.grade, c.effective_grade, c.is_override,
-               c.insufficient_history, c.loan_limit, c.vip_eligible
-        FROM app.merchants m
-        JOIN app.cities ci ON ci.id = m.city_id
-        LEFT JOIN ops.merchant_credit c ON c.merchant_id = m.id
-        WHERE {where}
-        ORDER BY c.score DESC NULLS LAST, m.id
-        LIMIT :limit OFFSET :offset""", limit=int(limit), offset=int(offset), **params)
+    page, total = merchant_search.search(conn, text=(query or "").strip(), grade=grade,
+                                         limit=limit, offset=offset, on_hold=ON_HOLD)
     return withhold_terms(page), int(total)
 
 
