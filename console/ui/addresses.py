@@ -12,8 +12,17 @@ It reads Streamlit's page request from the script run context (``pages_manager``
 object st.navigation resolves the page with); if that ever moves, the function does
 nothing and Streamlit's own dialog is back, which tests/browser/test_unknown_address.py
 would notice.
+
+An address of several segments (/a/b, /merchant/12) never reached the console at all: the
+browser resolved the page's "./static/js/…" script paths against /a/, got the HTML page back
+for each script, and drew nothing. ``OneSegment`` (installed by console/ui/launch.py)
+redirects such an address to the same words as one segment (/a%2Fb: the slash escaped), so
+the page loads and says the address has no page, as /a does.
 """
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from console.ui.nav import PAGES
 
@@ -40,3 +49,58 @@ def unknown_address() -> bool:
         return True
     except AttributeError:   # not in a script run, or Streamlit's internals moved
         return False
+
+
+# First segments Streamlit itself serves below (its core, media, components, files, auth):
+# never a page address, so never redirected.
+STREAMLIT_PREFIXES = frozenset({"_stcore", "media", "component", "static", "app", "auth",
+                                "oauth2callback"})
+
+
+def one_segment_location(raw_path: str, query: str = "", *, base: str = "") -> str | None:
+    """Where a page address of several segments goes instead: the same path as one segment
+    (its slashes escaped), with its query; None for any other path.
+
+    ``raw_path`` is the path as the browser sent it (percent-escapes kept); ``base`` is
+    Streamlit's server.baseUrlPath.
+    """
+    prefix = "/" + base.strip("/") if base.strip("/") else ""
+    if prefix and not (raw_path == prefix or raw_path.startswith(prefix + "/")):
+        return None
+    rest = raw_path[len(prefix):].strip("/")
+    if "/" not in rest or rest.split("/", 1)[0] in STREAMLIT_PREFIXES:
+        return None
+    return f"{prefix}/{rest.replace('/', '%2F')}" + (f"?{query}" if query else "")
+
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+                   Awaitable[None]]
+
+
+class OneSegment:
+    """ASGI middleware: a page opened at an address of several segments is redirected
+    (302) to ``one_segment_location``. Only a browser's page load (GET or HEAD asking for
+    HTML) is redirected; scripts, the websocket and Streamlit's own routes pass through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            accept = dict(scope.get("headers") or ()).get(b"accept", b"")
+            if b"text/html" in accept:
+                from streamlit import config
+
+                raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+                location = one_segment_location(
+                    raw.split("?", 1)[0], scope.get("query_string", b"").decode("latin-1"),
+                    base=config.get_option("server.baseUrlPath") or "")
+                if location is not None:
+                    await send({"type": "http.response.start", "status": 302,
+                                "headers": [(b"location", location.encode("latin-1")),
+                                            (b"cache-control", b"no-cache"),
+                                            (b"content-length", b"0")]})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+        await self.app(scope, receive, send)

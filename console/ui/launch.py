@@ -9,12 +9,35 @@ the rest of the process. Clicking one of those raw entries ran a page file direc
 the real navigation was being built: the import race of the first clicks.
 
 The console registers every page itself (app.py, console/ui/nav.py), so the old mode is
-switched off here, before the server starts and any browser connects. Everything else is
-Streamlit's own command line, unchanged.
+switched off here, before the server starts and any browser connects.
+
+An address of several segments (/a/b) was a blank page (its scripts resolved against /a/):
+the server redirects it to one segment (console/ui/addresses.py OneSegment), whose page says
+in the person's language that the address has no page. Everything else is Streamlit's own
+command line, unchanged.
 """
 from __future__ import annotations
 
 import sys
+
+
+def install_one_segment() -> None:
+    """Add console.ui.addresses.OneSegment to the middleware Streamlit's server is built
+    with (innermost: Streamlit's path checks run first)."""
+    from starlette.middleware import Middleware
+    from streamlit.web.server.starlette import starlette_app
+
+    from console.ui.addresses import OneSegment
+
+    streamlit_own = starlette_app.create_streamlit_middleware
+    if getattr(streamlit_own, "one_segment", False):
+        return
+
+    def with_one_segment() -> list:
+        return [*streamlit_own(), Middleware(OneSegment)]
+
+    with_one_segment.one_segment = True   # type: ignore[attr-defined]
+    starlette_app.create_streamlit_middleware = with_one_segment
 
 
 def main() -> int:
@@ -23,6 +46,7 @@ def main() -> int:
 
     # The flag is read when the first session starts; False means "st.navigation decides".
     PagesManager.uses_pages_directory = False
+    install_one_segment()
     return cli.main()   # click reads sys.argv: run app.py --server.port=…
 
 
