@@ -8,7 +8,8 @@ and Streamlit writes tracebacks to the server log.
 
 Each part of the system connects as its own database role (migration 060, README
 "Database roles"): the console as dh_console (``get_engine()``), the scheduled jobs as
-dh_jobs (``get_engine(role="jobs")``), dashboards as dh_readonly, migrations as the owner.
+dh_jobs (``get_engine(role="jobs")``), dashboards as dh_readonly, migrations as the owner;
+and each engine has the limits of its purpose (``PURPOSES``: pages, jobs, migrations).
 """
 from __future__ import annotations
 
@@ -85,18 +86,41 @@ def role_url(role: str = "console") -> str:
     return with_user(database_url(), ROLE_USERS[role])
 
 
-def make_engine(url: str) -> Engine:
-    timeout = get_settings().statement_timeout_ms
-    return sa.create_engine(
+# What each engine is for, and so its limits (README "Running it for real"):
+#   ui       - the console's pages: the statement timeout, a pool sized from settings;
+#   jobs     - scheduled jobs: no statement timeout (a full ETL or rematch runs minutes), a
+#              lock_timeout so a job stuck behind a lock fails and is retried next run;
+#   migrate  - migrations: no statement timeout, a short lock_timeout, so an ALTER TABLE
+#              queued behind a long transaction gives up instead of stalling every page.
+PURPOSES = ("ui", "jobs", "migrate")
+ROLE_PURPOSES = {"console": "ui", "readonly": "ui", "jobs": "jobs", "owner": "migrate"}
+
+
+def _session_options(purpose: str) -> dict[str, int]:
+    settings = get_settings()
+    if purpose == "ui":
+        return {"statement_timeout": settings.statement_timeout_ms}
+    if purpose == "jobs":
+        return {"statement_timeout": 0, "lock_timeout": settings.jobs_lock_timeout_ms}
+    if purpose == "migrate":
+        return {"statement_timeout": 0, "lock_timeout": settings.migrate_lock_timeout_ms}
+    raise ValueError(f"unknown engine purpose {purpose!r}; known: {', '.join(PURPOSES)}")
+
+
+def make_engine(url: str, *, purpose: str = "ui") -> Engine:
+    settings = get_settings()
+    options = " ".join(f"-c {name}={value}" for name, value in _session_options(purpose).items())
+    engine = sa.create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=10,
+        pool_size=settings.pool_size if purpose == "ui" else 5,
+        max_overflow=settings.max_overflow if purpose == "ui" else 10,
         # Errors show the statement, never its bound values (see the module's docstring).
         hide_parameters=True,
         # Every session runs in UTC-agnostic timestamptz, shown in Shanghai time.
-        connect_args={"options": f"-c statement_timeout={timeout} -c timezone=Asia/Shanghai"},
+        connect_args={"options": f"{options} -c timezone=Asia/Shanghai"},
     )
+    return engine
 
 
 def _engine_key(role: str) -> str:
@@ -108,7 +132,7 @@ def get_engine(url: str | None = None, *, role: str = "console") -> Engine:
     key = url or _engine_key(role)
     with _engine_lock:
         if key not in _engines:
-            _engines[key] = make_engine(url or role_url(role))
+            _engines[key] = make_engine(url or role_url(role), purpose=ROLE_PURPOSES[role])
         return _engines[key]
 
 

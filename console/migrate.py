@@ -60,6 +60,10 @@ def discover(directory: Path = MIGRATION_DIR) -> list[Migration]:
 
 
 def _ensure_table(conn: sa.Connection) -> None:
+    # Checked first: dh_owner, which migrates once the roles exist, owns the table but may
+    # not create in public, and CREATE TABLE IF NOT EXISTS asks for that right all the same.
+    if conn.execute(sa.text("SELECT to_regclass('public.schema_migrations')")).scalar():
+        return
     conn.execute(sa.text(
         """CREATE TABLE IF NOT EXISTS public.schema_migrations (
                version    integer PRIMARY KEY,
@@ -82,6 +86,9 @@ def migrate(*, engine: Engine, directory: Path = MIGRATION_DIR,
     """
     applied_now: list[Migration] = []
     with engine.connect() as lock_conn:
+        # A second migrator waits for the first however long it takes; the migration engine's
+        # lock_timeout (console/db.py) is for the migrations' own table locks, not this one.
+        lock_conn.execute(sa.text("SET lock_timeout = 0"))
         lock_conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
         try:
             with engine.begin() as conn:
@@ -102,6 +109,7 @@ def migrate(*, engine: Engine, directory: Path = MIGRATION_DIR,
                 apply_grants(engine, grants)
         finally:
             lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+            lock_conn.execute(sa.text("RESET lock_timeout"))
             lock_conn.commit()
     return applied_now
 
