@@ -13,6 +13,7 @@ import tomllib
 
 from console import db
 from console.first_run import ensure_first_admin, seeds_demo
+from console.jobs import STEP_NAMES
 from console.migrate import migrate
 from console.settings import PROJECT_ROOT, get_settings
 
@@ -44,9 +45,14 @@ def cmd_migrate(_args) -> int:
 
 
 def cmd_jobs(args) -> int:
+    """Exit 0 when every step ran, 1 when one failed, 2 when one was skipped because another
+    run of it held its lock (as `python -m etl run` does for a refused job)."""
     from console.jobs import run_all
-    results = run_all(engine=db.get_engine(role="jobs"), full=args.full)
-    return 0 if all(r.ok for r in results) else 1
+    results = run_all(engine=db.get_engine(role="jobs"), full=args.full,
+                      only=args.steps or None)
+    if not all(r.ok for r in results):
+        return 1
+    return 2 if any(r.skipped for r in results) else 0
 
 
 def cmd_audit_verify(_args) -> int:
@@ -119,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(fn=cmd_migrate)
     jobs = sub.add_parser("jobs", help="scheduled system jobs: pre-checks, listing flags, "
                           "matching, ETL, credit scoring")
+    jobs.add_argument("steps", nargs="*", metavar="JOB",
+                      help=f"only these ({', '.join(STEP_NAMES)}); all when none is named")
     jobs.add_argument("--full", action="store_true", help="full rematch and ETL rebuild")
     jobs.set_defaults(fn=cmd_jobs)
     serve = sub.add_parser("serve", help="migrate, seed the demo once (embedded server or "
@@ -138,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "serve":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "jobs" and set(args.steps) - set(STEP_NAMES):
+        parser.error(f"unknown job(s): {' '.join(sorted(set(args.steps) - set(STEP_NAMES)))}; "
+                     f"known: {', '.join(STEP_NAMES)}")
     args.extra = extra
     return args.fn(args)
 

@@ -4,14 +4,17 @@
 run of `make run` calls them right after seeding so every queue, board and dashboard has
 its badges, flags, suggestions, marts and grades. Each step commits on its own: one
 failing step is reported and the next still runs, so a broken ETL never blocks review
-pre-checks.
+pre-checks. Each step takes its own advisory lock (``job_lock``): while one run of a step
+is at work, another run of the same step, from cron, a second scheduler or a person, skips it.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from console import match_policy
@@ -23,6 +26,10 @@ class StepResult:
     ok: bool
     seconds: float
     detail: str
+    skipped: bool = False    # another run held the step's lock; nothing was done
+
+
+LOCK_NAMESPACE = 7_310_050  # advisory-lock namespace of the system jobs; the step name is the key
 
 
 def _prechecks(engine: Engine) -> str:
@@ -91,16 +98,57 @@ def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
     ]
 
 
-def run_all(*, engine: Engine, full: bool = False, echo: Callable[[str], None] = print) -> list[StepResult]:
-    """Every step in order on ``engine``: the jobs' (``db.get_engine(role="jobs")``)."""
-    results = []
-    for name, fn in steps(full=full):
-        started = time.perf_counter()
+STEP_NAMES = ("prechecks", "listing_flags", "matching", "etl", "credit")
+
+
+@contextmanager
+def job_lock(engine: Engine, name: str) -> Iterator[bool]:
+    """Hold the advisory lock of job ``name`` for the block; yields False (and holds nothing)
+    when another run, in any process, holds it. A session lock on a connection of its own:
+    the job's steps commit as they go and the lock outlives each of their transactions; it
+    ends with the session if the process dies."""
+    with engine.connect() as lock_conn:
+        got = bool(lock_conn.execute(sa.text("SELECT pg_try_advisory_lock(:ns, hashtext(:job))"),
+                                     {"ns": LOCK_NAMESPACE, "job": name}).scalar())
+        lock_conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:ns, hashtext(:job))"),
+                                  {"ns": LOCK_NAMESPACE, "job": name})
+                lock_conn.commit()
+
+
+def run_step(name: str, fn: Callable[[Engine], str], *, engine: Engine) -> StepResult:
+    """One step under its own advisory lock: skipped, not queued, while another run of the
+    same step holds it (a run that overran its cron slot, or a second scheduler)."""
+    started = time.perf_counter()
+    with job_lock(engine, name) as got:
+        if not got:
+            return StepResult(name, True, time.perf_counter() - started,
+                              "skipped: another run of this job holds its lock", skipped=True)
         try:
             detail, ok = fn(engine), True
         except Exception as err:  # reported, and the next step still runs
             detail, ok = f"{type(err).__name__}: {err}", False
-        result = StepResult(name, ok, time.perf_counter() - started, detail)
-        echo(f"[{'ok' if ok else 'FAILED'}] {name} ({result.seconds:.1f} s): {detail}")
+    return StepResult(name, ok, time.perf_counter() - started, detail)
+
+
+def run_all(*, engine: Engine, full: bool = False, echo: Callable[[str], None] = print,
+            only: Sequence[str] | None = None) -> list[StepResult]:
+    """Every step in order on ``engine``: the jobs' (``db.get_engine(role="jobs")``);
+    ``only`` names a subset (still in this order)."""
+    unknown = set(only or ()) - set(STEP_NAMES)
+    if unknown:
+        raise ValueError(f"unknown job(s): {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(STEP_NAMES)}")
+    results = []
+    for name, fn in steps(full=full):
+        if only is not None and name not in only:
+            continue
+        result = run_step(name, fn, engine=engine)
+        label = "skipped" if result.skipped else "ok" if result.ok else "FAILED"
+        echo(f"[{label}] {name} ({result.seconds:.1f} s): {result.detail}")
         results.append(result)
     return results
