@@ -61,18 +61,32 @@ for column, item in zip(columns, found.versions):
                      ks=ci(oot.ks_ci), rows=fmt.number(oot.rows), bad=fmt.number(oot.bad),
                      dev_auc=num(dev.auc), dev_rows=fmt.number(dev.rows),
                      dev_bad=fmt.number(dev.bad)))
-        st.markdown(f"**{t('credit.validation.calibration')}**")
+        basis = "calibrated" if report.calibrated else "scaling"
+        st.markdown(f"**{t(f'credit.calibration.heading_{basis}')}**")
+        if report.calibrated:
+            stated = item.calibration or {}
+            st.caption(t("credit.calibration.fitted_on", sample=stated.get("sample", "—"),
+                         floor=fmt.percent(stated.get("floor", 0), digits=2)))
         grades = report.by_grade[report.by_grade["merchants"] > 0]
-        table = fmt.frame(grades[["grade", "merchants", "bad", "bad_rate", "promised_pd",
-                                  "binomial_p"]],
+        columns = ["grade", "merchants", "bad", "bad_rate", "promised_pd", "binomial_p"]
+        columns += ["scaling_pd"] if report.calibrated else []
+        table = fmt.frame(grades[columns],
                           {"merchants": "number", "bad": "number", "bad_rate": "percent",
-                           "promised_pd": "percent"}, lang=lang())
+                           "promised_pd": "percent", "scaling_pd": "percent"}, lang=lang())
         table["binomial_p"] = grades["binomial_p"].map(lambda p: num(p, 4)).to_numpy()
+        for column in ("promised_pd", "scaling_pd"):     # a PD of 0.05% must not read 0.1%
+            if column in table:
+                table[column] = grades[column].map(lambda v: fmt.percent(v, digits=2)).to_numpy()
         st.dataframe(labelled(table, "credit.col"), hide_index=True, width="stretch")
-        hl_ok = report.hl_p >= 0.05
+        overall = report.overall
+        st.caption(t("credit.calibration.in_the_large", rows=fmt.number(overall.rows),
+                     bad=fmt.number(overall.bad), observed=fmt.percent(overall.observed),
+                     promised=fmt.percent(overall.promised), p=f"{overall.binomial_p:.3g}"))
+        hl_ok = report.calibration_holds
         (st.success if hl_ok else st.error)(
             t("credit.validation.hl", stat=num(report.hl_stat, 2), df=report.hl_df,
-              p=f"{report.hl_p:.3g}"))
+              p=f"{report.hl_p:.3g}") + " " +
+            t("credit.calibration.holds" if hl_ok else "credit.calibration.fails"))
         if not report.grades_monotonic:
             st.warning(t("credit.validation.not_monotonic"))
         st.metric(t("credit.validation.score_psi"),

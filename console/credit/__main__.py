@@ -1,4 +1,4 @@
-"""`python -m console.credit score | expire | check | validate | challenger | register [--config FILE]`.
+"""`python -m console.credit score | expire | check | validate | calibrate | challenger | register [--config FILE]`.
 
 score      – expire due overrides, then score every merchant in mart.merchant_features with
              the ACTIVE version (run the ETL's merchant-features job first); --config is
@@ -8,8 +8,13 @@ expire     – only mark overrides past their expiry as expired.
 check      – load and check a scorecard file, print its points table.
 validate   – the validation report of the active version and the candidates on the
              point-in-time development and out-of-time samples (console/credit/validation.py).
+calibrate  – fit the PD per grade on the development sample (console/credit/calibration.py)
+             and write it into the scorecard file's [calibration] section: --config, or
+             without it the expert card and the challenger. A file's content is its version:
+             a registered version's file is not recalibrated under the same name.
 challenger – fit the OptBinning challenger on the development sample and write it as TOML
-             (--out, default console/credit/scorecard_c1.toml); --register registers it.
+             (--out, default console/credit/scorecard_c1.toml), calibrated; --register
+             registers it.
 register   – register --config as a candidate version.
 
 Plain functions underneath, so a scheduler (cron, Airflow, Dagster) can call them too.
@@ -76,13 +81,22 @@ def _figures(report) -> list[str]:
         lines.append(f"  {name:<12} {perf.rows:>5} rows, {perf.bad:>3} bad  AUC {perf.auc:.3f} "
                      f"{ci(perf.auc_ci)} (DeLong 95%)  Gini {perf.gini:.3f} {ci(perf.gini_ci)}  "
                      f"KS {perf.ks:.3f} {ci(perf.ks_ci)} (bootstrap 95%)")
-    lines.append("  grade  merchants  bad  bad rate  promised PD  binomial p")
+    basis = ("calibrated on the development sample" if report.calibrated
+             else "the scaling's (no calibration in the file)")
+    lines.append(f"  out of time, promised PD = {basis}")
+    lines.append("  grade  merchants  bad  bad rate  promised PD  binomial p  scaling PD")
     for g in report.by_grade.itertuples():
         if g.merchants:
             lines.append(f"  {g.grade:>5}  {g.merchants:>9}  {g.bad:>3}  {g.bad_rate:>8.1%}  "
-                         f"{g.promised_pd:>11.1%}  {g.binomial_p:>10.4f}")
+                         f"{g.promised_pd:>11.1%}  {g.binomial_p:>10.4f}  {g.scaling_pd:>10.1%}")
     lines.append(f"  Hosmer-Lemeshow {report.hl_stat:.2f} on {report.hl_df} df, p = {report.hl_p:.3g}"
                  f"; grades monotonic: {report.grades_monotonic}")
+    o = report.overall
+    lines.append(f"  in the large: {o.bad} bad of {o.rows} = {o.observed:.1%} observed vs "
+                 f"{o.promised:.1%} promised, binomial p = {o.binomial_p:.3g}")
+    lines.append("  calibration out of time: " + (
+        "holds (Hosmer-Lemeshow p >= 0.05)" if report.calibration_holds else
+        "FAILS (Hosmer-Lemeshow p < 0.05): the bad rates per grade are not the promised PDs"))
     lines.append(f"  score PSI (out of time vs development) {report.score_psi:.3f} "
                  f"({report.score_psi_level})")
     lines.append("  factor                   IV     alarm    CSI    level")
@@ -112,17 +126,47 @@ def _validate() -> int:
     return 0
 
 
-def _challenger(out: Path, *, register: bool) -> int:
-    from console.credit import challenger, pit, validation
+def _development():
+    """The plan and the development sample the validation uses (its out-of-time sample is
+    not read)."""
+    from console.credit import pit, validation
     from console.settings import get_settings
     from console import clock
-    card = load(DEFAULT_CONFIG)
     window = get_settings().credit_label_window_days
     with db.connection(role="jobs") as conn:
         last = db.scalar(conn, "SELECT mart.cn_date(max(occurred_at)) FROM app.events")
         plan = pit.plan(data_end=validation.data_end(last, clock.today()), window_days=window,
                         development_dates=4)
         development = pit.sample(conn, dates=plan.development, window_days=window)
+    return plan, development
+
+
+def _sample_note(plan, development) -> str:
+    return (f"development sample: score dates {', '.join(map(str, plan.development))}, bad "
+            f"within {plan.window_days} days after the date ({len(development)} rows, "
+            f"{int(development['bad'].sum())} bad)")
+
+
+def _calibrate(paths: list[Path]) -> int:
+    from console.credit import calibration
+    plan, development = _development()
+    note = _sample_note(plan, development)
+    for path in paths:
+        card = load(path)
+        fitted = calibration.fit(card, development, sample=note)
+        calibration.write(path, fitted)
+        print(f"{path}: {card.version} calibrated on the {note}")
+        for grade, value in fitted["pd"].items():
+            print(f"  {grade:>4}  {fitted['merchants'][grade]:>5} merchants  "
+                  f"{fitted['bad_by_grade'][grade]:>3} bad  PD {value:.2%}")
+    return 0
+
+
+def _challenger(out: Path, *, register: bool) -> int:
+    from console.credit import calibration, challenger
+    card = load(DEFAULT_CONFIG)
+    plan, development = _development()
+    window = plan.window_days
     raw = challenger.fit(card, development, version="c1",
                          description="Challenger fitted with OptBinning (monotone WoE bins, "
                                      "logistic regression) on the point-in-time development sample.")
@@ -132,6 +176,8 @@ def _challenger(out: Path, *, register: bool) -> int:
               f"# ({len(development)} rows, {int(development['bad'].sum())} bad). Same shape as "
               f"scorecard_v2.toml; source = \"fitted\".")
     out.write_text(challenger.to_toml(raw, header=header), encoding="utf-8")
+    calibration.write(out, calibration.fit(load(out), development,
+                                           sample=_sample_note(plan, development)))
     fitted = load(out)
     print(f"wrote {out}: {fitted.version}, {len(fitted.factors)} factors")
     if register:
@@ -143,9 +189,9 @@ def _challenger(out: Path, *, register: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m console.credit")
-    parser.add_argument("command", choices=["score", "expire", "check", "validate", "challenger",
-                                            "register"])
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+    parser.add_argument("command", choices=["score", "expire", "check", "validate", "calibrate",
+                                            "challenger", "register"])
+    parser.add_argument("--config", type=Path, default=None,
                         help="scorecard file (default: console/credit/scorecard_v2.toml)")
     parser.add_argument("--out", type=Path, default=CHALLENGER_CONFIG,
                         help="challenger: where to write the fitted card")
@@ -155,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         return _validate()
     if args.command == "challenger":
         return _challenger(args.out, register=args.register)
+    if args.command == "calibrate":
+        return _calibrate([args.config] if args.config else [DEFAULT_CONFIG, CHALLENGER_CONFIG])
     try:
-        card = load(args.config)
+        card = load(args.config or DEFAULT_CONFIG)
     except (ScorecardError, KeyError, TypeError) as err:
         print(f"scorecard file refused: {err}", file=sys.stderr)
         return 2

@@ -8,8 +8,9 @@ sample stays unseen for the validation report):
 2. a logistic regression of the bad flag on the WoE values;
 3. points by the expert card's scaling: log2 of the good:bad odds the model predicts,
    measured from the base odds, times pdo, the intercept shared equally among the factors.
-   The card is then calibrated on the development sample by construction: a score s
-   promises the PD 1 / (1 + base_odds · 2^((s − base) / pdo)), as the expert card's does.
+   On the development sample the scaling's PD 1 / (1 + base_odds · 2^((s − base) / pdo))
+   is then the model's, but the PD per grade the version promises is calibrated like the
+   expert card's (console/credit/calibration.py, written after the fit).
 
 The result is a TOML file of the same shape as scorecard_v2.toml (edges, doublings, missing,
 direction; categories for cert_level; the same grade bands and caps), so the SQL engine and
@@ -95,6 +96,7 @@ def fit(card: Scorecard, development: pd.DataFrame, *, version: str,
         factors.append({"name": name, "direction": direction, "edges": edges,
                         "doublings": steps, "missing": doublings(name, missing_woe)})
     raw = dict(card.raw)
+    raw.pop("calibration", None)     # the expert card's promise is not the challenger's
     raw.update(version=version, description=description, source="fitted", factors=factors)
     raw["fit"] = {"rows": int(len(y)), "bad": int(y.sum()),
                   "intercept": round(float(model.intercept_[0]), 6),

@@ -93,6 +93,9 @@ class Scorecard:
     psi_shifted: float
     override_warn: float
     override_red: float
+    # The PD each grade promises, calibrated on the development sample ([calibration],
+    # console/credit/calibration.py); None: the file states none, the scaling's PD applies.
+    grade_pd: dict[str, float] | None = None
 
     def factor(self, name: str) -> Factor:
         return next(f for f in self.factors if f.name == name)
@@ -113,6 +116,14 @@ class Scorecard:
         import numpy as np
         return 1.0 / (1.0 + self.base_odds * np.power(2.0, (np.asarray(score, dtype=float)
                                                              - self.base_points) / self.pdo))
+
+    def promised_pd(self, score: Any, grade: Any) -> Any:
+        """The PD the version promises for each (score, grade): its calibrated PD per grade
+        when it states one, else the scaling's PD at the score."""
+        import numpy as np
+        if self.grade_pd is None:
+            return self.pd_at(score)
+        return np.array([self.grade_pd[g] for g in np.asarray(grade)], dtype=float)
 
     def is_new(self, months_on_platform: Any, deals_total: Any) -> Any:
         """Too little history for the card (the NEW grade): fewer completed deals than
@@ -195,7 +206,25 @@ def parse(raw: dict[str, Any], *, sha256: str) -> Scorecard:
         ih_max_months=int(ih["max_months"]), ih_max_deals=int(ih["max_deals"]),
         ih_grade=ih["grade"], ih_loan_limit=float(ih["loan_limit"]),
         psi_investigate=float(mon["psi_investigate"]), psi_shifted=float(mon["psi_shifted"]),
-        override_warn=float(mon["override_warn"]), override_red=float(mon["override_red"]))
+        override_warn=float(mon["override_warn"]), override_red=float(mon["override_red"]),
+        grade_pd=_calibration(raw.get("calibration")))
+
+
+def _calibration(section: Any) -> dict[str, float] | None:
+    """The calibrated PD per grade: every grade, 0 < PD <= 1, never falling from AAA to C."""
+    if section is None:
+        return None
+    if not isinstance(section, dict) or not isinstance(section.get("pd"), dict):
+        raise ScorecardError("calibration: needs pd = { AAA = …, …, C = … }")
+    pds = section["pd"]
+    if set(pds) != set(GRADES):     # a set: the stored copy (jsonb) keeps no key order
+        raise ScorecardError(f"calibration.pd: list exactly {', '.join(GRADES)}")
+    values = [float(pds[g]) for g in GRADES]
+    if any(not 0 < v <= 1 for v in values):
+        raise ScorecardError("calibration.pd: every PD must be above 0 and at most 1")
+    if any(b < a for a, b in zip(values, values[1:])):
+        raise ScorecardError("calibration.pd: the PD must not fall from a better grade to a worse one")
+    return dict(zip(GRADES, values))
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:

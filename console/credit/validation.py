@@ -6,9 +6,13 @@ What a model validator asks for, on the out-of-time sample:
   KS with a percentile bootstrap interval (BOOTSTRAP resamples, fixed seed: the same data
   gives the same interval);
 - calibration: per grade, merchants, bad ones and the observed rate against the PD the
-  scaling promises (the mean of 1 / (1 + odds(score)) over the grade's merchants), with an
-  exact two-sided binomial test per grade, and the Hosmer–Lemeshow statistic over the grades
-  (df = number of populated grades: the card was not fitted on this sample);
+  version promises: its calibrated PD per grade when its file states one (fitted on the
+  development sample, console/credit/calibration.py), else the PD the scaling implies (the
+  mean of 1 / (1 + odds(score)) over the grade's merchants, also shown beside a calibrated
+  one); an exact two-sided binomial test per grade, the Hosmer–Lemeshow statistic over the
+  grades (df = number of populated grades: nothing was fitted on this sample), and the
+  calibration in the large (all merchants' bad count at the mean promised PD, binomial), which
+  tells a shift of the whole bad rate from a wrong order of the grades;
 - stability: PSI of the scores and CSI of each factor's bins against the development sample
   (the baseline), with the card's thresholds (0.10 investigate, 0.25 shifted);
 - information value of each factor's bins on the development sample, with a leakage alarm
@@ -81,11 +85,14 @@ def bootstrap_ks(scores, bad, *, resamples: int = BOOTSTRAP,
 
 
 # ---------------------------------------------------------------- calibration
-def calibration_by_grade(grades, bad, promised_pd, *, order) -> pd.DataFrame:
+def calibration_by_grade(grades, bad, promised_pd, *, order, scaling_pd=None) -> pd.DataFrame:
     """Per grade (in ``order``): merchants, bad, observed rate, promised PD (mean), expected
-    bad, and the exact two-sided binomial p-value of the bad count at the promised PD."""
+    bad, and the exact two-sided binomial p-value of the bad count at the promised PD; and the
+    scaling's PD (mean) when ``scaling_pd`` is given."""
     frame = pd.DataFrame({"grade": list(grades), "bad": np.asarray(bad, dtype=int),
-                          "pd": np.asarray(promised_pd, dtype=float)})
+                          "pd": np.asarray(promised_pd, dtype=float),
+                          "scaling": np.asarray(promised_pd if scaling_pd is None else scaling_pd,
+                                                dtype=float)})
     rows = []
     for grade in order:
         part = frame[frame["grade"] == grade]
@@ -95,8 +102,27 @@ def calibration_by_grade(grades, bad, promised_pd, *, order) -> pd.DataFrame:
         rows.append({"grade": grade, "merchants": n, "bad": k,
                      "bad_rate": k / n if n else float("nan"), "promised_pd": pd_mean,
                      "expected_bad": pd_mean * n if n else float("nan"),
-                     "binomial_p": p_value})
+                     "binomial_p": p_value,
+                     "scaling_pd": float(part["scaling"].mean()) if n else float("nan")})
     return pd.DataFrame(rows)
+
+
+@dataclass
+class InTheLarge:
+    """All merchants at once: the observed bad rate against the mean promised PD."""
+    rows: int
+    bad: int
+    observed: float
+    promised: float
+    binomial_p: float
+
+
+def in_the_large(bad, promised_pd) -> InTheLarge:
+    y = np.asarray(bad, dtype=int)
+    p = float(np.mean(np.asarray(promised_pd, dtype=float))) if y.size else float("nan")
+    n, k = int(y.size), int(y.sum())
+    return InTheLarge(n, k, k / n if n else float("nan"), p,
+                      float(stats.binomtest(k, n, p).pvalue) if n else float("nan"))
 
 
 def hosmer_lemeshow(table: pd.DataFrame) -> tuple[float, int, float]:
@@ -162,6 +188,13 @@ class ValidationReport:
     score_psi_level: str
     factors: pd.DataFrame                      # factor, iv, iv_alarm, csi, csi_level
     leak_alarms: list[str] = field(default_factory=list)
+    calibrated: bool = False                   # the promised PD is the version's calibrated one
+    overall: InTheLarge | None = None          # calibration in the large, out of time
+
+    @property
+    def calibration_holds(self) -> bool:
+        """Hosmer–Lemeshow does not reject the promised PDs at 5% out of time."""
+        return not (self.hl_p < 0.05)
 
     @property
     def grades_monotonic(self) -> bool:
@@ -178,8 +211,9 @@ def validate(card: Scorecard, development: pd.DataFrame, out_of_time: pd.DataFra
     y_dev = development["bad"].to_numpy(dtype=int)
     y_oot = out_of_time["bad"].to_numpy(dtype=int)
     grades = [b.grade for b in card.bands]
-    by_grade = calibration_by_grade(oot["score_grade"], y_oot, card.pd_at(oot["score"]),
-                                    order=grades)
+    promised = card.promised_pd(oot["score"], oot["score_grade"])
+    by_grade = calibration_by_grade(oot["score_grade"], y_oot, promised, order=grades,
+                                    scaling_pd=card.pd_at(oot["score"]))
     hl_stat, hl_df, hl_p = hosmer_lemeshow(by_grade)
     psi_value = metrics.score_psi(dev["score"], oot["score"])
     level = lambda v: metrics.psi_level(v, investigate=card.psi_investigate,  # noqa: E731
@@ -201,7 +235,8 @@ def validate(card: Scorecard, development: pd.DataFrame, out_of_time: pd.DataFra
         out_of_time=performance(oot["score"], y_oot),
         by_grade=by_grade, hl_stat=hl_stat, hl_df=hl_df, hl_p=hl_p,
         score_psi=psi_value, score_psi_level=level(psi_value), factors=factors,
-        leak_alarms=factors.loc[factors["iv_alarm"] == "leak", "factor"].tolist())
+        leak_alarms=factors.loc[factors["iv_alarm"] == "leak", "factor"].tolist(),
+        calibrated=card.grade_pd is not None, overall=in_the_large(y_oot, promised))
 
 
 def better(a: ValidationReport, b: ValidationReport) -> ValidationReport:
@@ -209,7 +244,7 @@ def better(a: ValidationReport, b: ValidationReport) -> ValidationReport:
     before one with; then one whose calibration holds (Hosmer–Lemeshow p >= 0.05) before one
     whose does not; then the higher out-of-time AUC (``a`` on a tie)."""
     def rank(r: ValidationReport) -> tuple[bool, bool, float]:
-        return (not r.leak_alarms, not (r.hl_p < 0.05), r.out_of_time.auc)
+        return (not r.leak_alarms, r.calibration_holds, r.out_of_time.auc)
     return a if rank(a) >= rank(b) else b
 
 

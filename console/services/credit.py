@@ -635,6 +635,7 @@ class VersionValidation:
     status: str              # active / candidate / retired
     source: str              # expert / fitted
     report: Any              # console.credit.validation.ValidationReport
+    calibration: dict[str, Any] | None = None   # the version's [calibration], as registered
 
 
 @dataclass
@@ -675,7 +676,7 @@ def _validate_versions(conn: Connection) -> Validation:
         else:
             report = validation.validate(card, development, out_of_time, plan)
         versions.append(VersionValidation(int(row["id"]), row["version"], row["status"],
-                                          row["source"], report))
+                                          row["source"], report, card.raw.get("calibration")))
     reports = [v.report for v in versions if v.report is not None]
     best = None
     if reports:
@@ -706,6 +707,11 @@ def report_summary(item: VersionValidation) -> dict[str, Any]:
             "ks_ci": ci(r.out_of_time.ks_ci), "hl_stat": round(r.hl_stat, 3),
             "hl_df": r.hl_df, "hl_p": float(f"{r.hl_p:.4g}"),
             "score_psi": round(r.score_psi, 4), "leak_alarms": r.leak_alarms,
+            "calibrated": r.calibrated, "calibration_holds": r.calibration_holds,
+            "in_the_large": {"rows": r.overall.rows, "bad": r.overall.bad,
+                             "observed": round(r.overall.observed, 6),
+                             "promised": round(r.overall.promised, 6),
+                             "binomial_p": float(f"{r.overall.binomial_p:.4g}")},
             "grades": [{k: (None if isinstance(v, float) and v != v else v)
                         for k, v in g.items()} for g in r.by_grade.to_dict("records")]}
 
