@@ -65,3 +65,96 @@ def test_a_page_load_of_several_segments_is_redirected_and_nothing_else():
     assert _call(_scope(b"/a/static/js/index.js", b"*/*"))[0]["status"] == 200
     assert _call(_scope(b"/a/b", html, method="POST"))[0]["status"] == 200
     assert _call(_scope(b"/a", html))[0]["status"] == 200
+
+
+# ---------------------------------------------------------------- 3. audit rows in words
+import ast
+import re
+
+from console.audit import write_audit
+from console.i18n import has_key, translate
+from console.services import audit_log
+from console.services.audit_log import AuditFilters
+from console.settings import PROJECT_ROOT
+from tests.test_audit_page import written_action_codes
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+CONSOLE_SOURCES = sorted((PROJECT_ROOT / "console").rglob("*.py"))
+
+
+def _audit_calls():
+    """Every write_audit(...) call in console/, as (path, call node)."""
+    for path in CONSOLE_SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "write_audit":
+                yield path, node
+
+
+def written_fields() -> dict[tuple[str | None, str], str]:
+    """(entity type, field) of every before/after dict literal a write_audit call writes."""
+    found = {}
+    for path, call in _audit_calls():
+        kw = {k.arg: k.value for k in call.keywords}
+        etype = kw.get("entity_type")
+        etype = etype.value if isinstance(etype, ast.Constant) else None
+        for side in ("before", "after"):
+            if isinstance(kw.get(side), ast.Dict):
+                for key in kw[side].keys:
+                    if isinstance(key, ast.Constant):
+                        found[(etype, key.value)] = path.name
+    return found
+
+
+def test_the_field_scan_sees_the_fields_it_should():
+    fields = written_fields()
+    assert {("listing_flag", "superseded"), ("listing_flag", "listing_taken_down"),
+            ("credit_override", "superseded"), ("staff", "temporary_password_set")
+            } <= set(fields)
+
+
+def test_every_action_field_and_record_written_in_console_has_words_in_both_languages():
+    codes = written_action_codes()
+    for code in sorted(codes):
+        zh, en = (audit_log.action_label(code, lang) for lang in ("zh", "en"))
+        assert CJK.search(zh) and not CJK.search(en) and code not in (zh, en), code
+    unlabelled = sorted((etype, field) for etype, field in written_fields()
+                        if audit_log.field_label(field, "en", etype) == field)
+    assert unlabelled == []
+    entities = {c.value for _, call in _audit_calls() for k in call.keywords
+                if k.arg == "entity_type" and isinstance(c := k.value, ast.Constant)}
+    assert sorted(e for e in entities if not has_key(f"audit.entity.{e}")) == []
+
+
+@pytest.mark.parametrize("lang, expected", [
+    # (jsonb keeps its keys shortest first)
+    ("zh", "状态：审核中 → 已确认；说明：低价引流；车源：#29520；同车源一并关闭的其他标记：#71, #72；"
+           "原因：虚假低价引流；车源已下架：是"),
+    ("en", "Status: In review → Confirmed; Note: 低价引流; Listing: #29520; "
+           "Other flags of the listing closed with it: #71, #72; Reason: Bait price; "
+           "Listing taken down: yes"),
+])
+def test_a_takedown_row_names_the_flags_it_closed_not_overrides(engine, make_actor, lang,
+                                                                  expected):
+    admin = make_actor("admin")
+    with engine.begin() as conn:
+        write_audit(conn=conn, actor_id=admin.id, action="listing_flag.confirmed",
+                    entity_type="listing_flag", entity_id=70, before={"status": "in_review"},
+                    after={"status": "confirmed", "note": "低价引流", "listing_id": 29520,
+                           "reason_code": "price_fake", "listing_taken_down": True,
+                           "superseded": [71, 72]}, reason="低价引流")
+        write_audit(conn=conn, actor_id=admin.id, action="credit.override.approve",
+                    entity_type="credit_override", entity_id=5,
+                    before={"status": "proposed"},
+                    after={"status": "approved", "superseded": [3], "limit": 500000})
+    with engine.connect() as conn:
+        rows = audit_log.search_audit(conn=conn, actor=admin, filters=AuditFilters(),
+                                      lang=lang)
+    assert rows["action"].tolist()[:2] == [translate("audit.action.credit.override.approve", lang),
+                                           translate("audit.action.listing_flag.confirmed", lang)]
+    assert rows["changes"].tolist()[1] == expected
+    # an override's superseded rows are still the merchant's older overrides
+    assert rows["changes"].tolist()[0] == {
+        "zh": "状态：待审批 → 已通过；授信额度（元）：500,000；取代的调整：#3",
+        "en": "Status: Proposed → Approved; Credit limit (yuan): 500,000; "
+              "Overrides superseded: #3"}[lang]

@@ -36,7 +36,7 @@ CHAIN_ENTITY = ("audit_log", "chain")     # where a verification records its res
 STAFF_FIELDS = frozenset({"assignee_id", "owner_id", "bd_owner_id", "actor_id", "staff_id",
                           "proposed_by", "approved_by", "decided_by"})
 # Amounts in yuan (their labels say so): thousands separators, cents only when there are some.
-MONEY_FIELDS = frozenset({"deposit", "seller_amount", "buyer_amount", "amount"})
+MONEY_FIELDS = frozenset({"deposit", "seller_amount", "buyer_amount", "amount", "limit"})
 # Where a field's value is an enumeration, the catalogue groups it may belong to, in order.
 ENUM_FIELDS = {
     "status": ("cert_status", "merchant_status", "listing_status", "request_status",
@@ -46,6 +46,7 @@ ENUM_FIELDS = {
     "to_stage": ("match_stage",),
     "kind": ("channel", "cert_kind"),
     "cert_level": ("cert_level",),
+    "source": (),        # a card's or a scorecard's origin: audit.value.<code>
 }
 # Codes kept in a row whose words live under another prefix: field -> prefixes, tried in
 # order (a review reason, a document asked for, an override's or a suspension's reason).
@@ -88,9 +89,15 @@ def entity_label(entity_type: str, lang: str) -> str:
     return translate(key, lang) if has_key(key) else entity_type
 
 
-def field_label(field: str, lang: str) -> str:
-    key = f"audit.field.{field}"
-    return translate(key, lang) if has_key(key) else field
+def field_label(field: str, lang: str, entity_type: str | None = None) -> str:
+    """A field's words; ``audit.field.<entity_type>.<field>`` first, where one name means
+    different things per record (a flag's ``superseded`` are the listing's other flags, an
+    override's the merchant's older overrides)."""
+    for key in ((f"audit.field.{entity_type}.{field}",) if entity_type else ()) + (
+            f"audit.field.{field}",):
+        if has_key(key):
+            return translate(key, lang)
+    return field
 
 
 def _key_label(key: str, lang: str) -> str:
@@ -162,7 +169,8 @@ def value_text(field: str, value: Any, *, lang: str, staff: dict[int, str]) -> s
     return text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN - 1] + "…"
 
 
-def changes_text(before: Any, after: Any, *, lang: str, staff: dict[int, str]) -> str:
+def changes_text(before: Any, after: Any, *, lang: str, staff: dict[int, str],
+                 entity_type: str | None = None) -> str:
     """'负责人：— → 王芳；状态：审核中 → 已通过': each field once, in the order written;
     a field only in ``after`` reads 'label：value', one only in ``before`` 'label：value → —'."""
     before = before if isinstance(before, dict) else {}
@@ -172,7 +180,7 @@ def changes_text(before: Any, after: Any, *, lang: str, staff: dict[int, str]) -
     for field in list(before) + [f for f in after if f not in before]:
         if SHADOWED.get(field) in after:
             continue   # the older single field beside the list that holds it too
-        label = field_label(field, lang)
+        label = field_label(field, lang, entity_type)
         new = value_text(field, after.get(field), lang=lang, staff=staff)
         if field in before:
             old = value_text(field, before[field], lang=lang, staff=staff)
@@ -266,7 +274,8 @@ def _rows(conn: Connection, filters: AuditFilters, *, offset: int, limit: int,
         "action": action_label(r["action"], lang),
         "record": _record(r["entity_type"], r["entity_id"], lang=lang, staff=staff,
                           merchants=merchants),
-        "changes": changes_text(r["before"], r["after"], lang=lang, staff=staff) or fmt.MISSING,
+        "changes": changes_text(r["before"], r["after"], lang=lang, staff=staff,
+                                entity_type=r["entity_type"]) or fmt.MISSING,
         "reason": r["reason"] or fmt.MISSING,
     } for r in raw]
     return pd.DataFrame(rows, columns=["id", "at", "actor", "action", "record", "changes", "reason"])
