@@ -1,7 +1,8 @@
-"""Console commands: `python -m console migrate | jobs | serve | audit verify | streamlit-flags`.
+"""Console commands: `python -m console migrate | jobs | serve | health | audit verify | streamlit-flags`.
 
 Each command connects as the database role its work needs (README "Database roles"):
-migrate as the owner, jobs as dh_jobs, the console itself and `audit verify` as dh_console.
+migrate as the owner, jobs as dh_jobs, the console itself, `health` and `audit verify` as
+dh_console.
 """
 from __future__ import annotations
 
@@ -53,6 +54,12 @@ def cmd_jobs(args) -> int:
     if not all(r.ok for r in results):
         return 1
     return 2 if any(r.skipped for r in results) else 0
+
+
+def cmd_health(_args) -> int:
+    """A short report; exit 0 healthy, 1 unhealthy (a load balancer's or systemd's check)."""
+    from console.health import main as health
+    return health()
 
 
 def cmd_audit_verify(_args) -> int:
@@ -136,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--scale", default="demo", choices=["small", "demo", "large"])
     serve.add_argument("--seed", type=int, default=42)
     serve.set_defaults(fn=cmd_serve)
+    sub.add_parser("health", help="database, migrations, replica lag, last job run; exit 0 "
+                   "healthy, 1 unhealthy").set_defaults(fn=cmd_health)
     audit = sub.add_parser("audit", help="the audit log's hash chain")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="recompute the chain; exit 0 intact, 1 broken "

@@ -107,9 +107,12 @@ def _session_options(purpose: str) -> dict[str, int]:
     raise ValueError(f"unknown engine purpose {purpose!r}; known: {', '.join(PURPOSES)}")
 
 
-def make_engine(url: str, *, purpose: str = "ui") -> Engine:
+def make_engine(url: str, *, purpose: str = "ui", connect_timeout: int | None = None) -> Engine:
+    """An engine with the limits of ``purpose``; ``connect_timeout`` (seconds) for callers
+    that must answer soon even when the server is gone (the health check)."""
     settings = get_settings()
     options = " ".join(f"-c {name}={value}" for name, value in _session_options(purpose).items())
+    extra = {"connect_timeout": connect_timeout} if connect_timeout else {}
     engine = sa.create_engine(
         url,
         pool_pre_ping=True,
@@ -118,7 +121,7 @@ def make_engine(url: str, *, purpose: str = "ui") -> Engine:
         # Errors show the statement, never its bound values (see the module's docstring).
         hide_parameters=True,
         # Every session runs in UTC-agnostic timestamptz, shown in Shanghai time.
-        connect_args={"options": f"{options} -c timezone=Asia/Shanghai"},
+        connect_args={"options": f"{options} -c timezone=Asia/Shanghai", **extra},
     )
     return engine
 

@@ -39,6 +39,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app, ops TO dh_cons
 GRANT SELECT ON ALL TABLES IN SCHEMA mart, etl TO dh_console;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA app, ops TO dh_console;
 GRANT EXECUTE ON ALL ROUTINES IN SCHEMA app, ops, mart, etl TO dh_console;
+-- `python -m console health` runs as the console and says whether migrations are pending.
+GRANT SELECT ON public.schema_migrations TO dh_console;
 
 -- ------------------------------------------------------------------ dh_jobs
 -- The scheduled jobs (console/jobs.py, python -m etl, python -m console.credit): read the

@@ -1,0 +1,119 @@
+"""`python -m console health` (issue 18): a short report and an exit code for a load balancer
+or systemd, 0 healthy, 1 not, on real PostgreSQL in both states."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+import console.__main__ as cli
+from console.migrate import discover
+from console.settings import get_settings
+
+FILES = len(discover())
+LAST = max(m.version for m in discover())
+
+
+def _run(engine, job: str, status: str, minutes_ago: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            """INSERT INTO etl.runs (job, started_at, finished_at, status)
+               VALUES (:j, now() - make_interval(mins => :m + 1), now() - make_interval(mins => :m),
+                       :s)"""), {"j": job, "s": status, "m": minutes_ago})
+
+
+def _health(capsys) -> tuple[int, dict[str, tuple[str, str]], str]:
+    code = cli.main(["health"])
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    checks = {line[:13].strip(): (line[14:21].strip(), line[22:]) for line in lines[:-1]}
+    return code, checks, lines[-1]
+
+
+def test_healthy(engine, capsys):
+    _run(engine, "daily_kpis", "succeeded", 5)
+    code, checks, verdict = _health(capsys)
+    assert (code, verdict) == (0, "healthy")
+    assert list(checks) == ["database", "migrations", "replica", "last job run"]
+    assert checks["database"][0] == "ok"
+    assert checks["database"][1].startswith("connected as dh_console in ")
+    assert checks["migrations"] == ("ok", f"{FILES} applied, none pending")
+    assert checks["replica"] == ("ok", "none (READ_DATABASE_URL not set)")
+    assert checks["last job run"] == ("ok", "5 min ago (daily_kpis), limit 60 min")
+
+
+def test_no_successful_job_run_yet_is_unhealthy(engine, capsys):
+    _run(engine, "daily_kpis", "failed", 1)
+    code, checks, verdict = _health(capsys)
+    assert (code, verdict) == (1, "unhealthy")
+    assert checks["last job run"] == (
+        "FAILED", "no successful job run yet (limit 60 min); run python -m console jobs")
+    assert checks["database"][0] == checks["migrations"][0] == "ok"
+
+
+def test_the_job_age_limit_comes_from_the_settings(engine, settings_env, capsys):
+    settings_env(CONSOLE_HEALTH_MAX_JOB_AGE_MINUTES=90)
+    _run(engine, "funnel_facts", "succeeded", 100)
+    _run(engine, "daily_kpis", "failed", 2)          # a newer failure does not count
+    code, checks, _ = _health(capsys)
+    assert code == 1
+    assert checks["last job run"] == ("FAILED", "1 h 40 min ago (funnel_facts), limit 90 min")
+    _run(engine, "cohort_activity", "succeeded", 80)
+    code, checks, _ = _health(capsys)
+    assert code == 0
+    assert checks["last job run"] == ("ok", "1 h 20 min ago (cohort_activity), limit 90 min")
+
+
+def test_a_pending_migration_is_unhealthy(engine, capsys):
+    _run(engine, "daily_kpis", "succeeded", 1)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM public.schema_migrations WHERE version = :v"),
+                     {"v": LAST})
+    code, checks, _ = _health(capsys)
+    assert code == 1
+    assert checks["migrations"] == (
+        "FAILED", f"1 pending ({LAST:03d}); run python -m console migrate")
+
+
+def test_a_database_that_cannot_be_reached_is_unhealthy(engine, monkeypatch, capsys):
+    url = make_url(engine.url).set(database="no_such_database", username="dh_console",
+                                   password="s3cret-pw")
+    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    code = cli.main(["health"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "s3cret-pw" not in out
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("database      FAILED  OperationalError: ")
+    assert 'database "no_such_database" does not exist' in lines[0]
+    assert lines[1:] == ["migrations    FAILED  not checked: no database",
+                         "replica       ok      none (READ_DATABASE_URL not set)",
+                         "last job run  FAILED  not checked: no database",
+                         "unhealthy"]
+
+
+def test_the_replica_is_checked_when_read_database_url_is_set(engine, monkeypatch, capsys):
+    _run(engine, "daily_kpis", "succeeded", 1)
+    primary = make_url(engine.url).set(username="dh_readonly")
+    monkeypatch.setenv("READ_DATABASE_URL", primary.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    code, checks, _ = _health(capsys)
+    assert code == 0
+    assert checks["replica"] == ("ok", "READ_DATABASE_URL is not a standby (reads go to a primary)")
+
+    monkeypatch.setenv("READ_DATABASE_URL",
+                       primary.set(database="no_such_replica").render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    code, checks, _ = _health(capsys)
+    assert code == 1
+    assert checks["replica"][0] == "FAILED"
+    assert 'database "no_such_replica" does not exist' in checks["replica"][1]
+    assert checks["database"][0] == checks["last job run"][0] == "ok"
+
+
+@pytest.mark.parametrize("seconds, words", [(59, "0 min"), (61 * 60, "1 h 01 min"),
+                                            (50 * 3600, "2 d 2 h")])
+def test_ages_in_words(seconds, words):
+    from console.health import _age
+    assert _age(seconds) == words
