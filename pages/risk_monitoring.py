@@ -1,6 +1,7 @@
-"""Model monitoring: performance on outcomes (KS, ROC-AUC, default rate per grade),
-stability between two runs (PSI of the score and of each factor, grade migration),
-the override rate, and the scoring runs."""
+"""Model monitoring: the override rate, a run's performance on point-in-time labels (bad
+events after the run within the label window: KS, ROC-AUC, default rate per grade),
+stability between two runs (PSI of the score and of each factor, grade migration), and the
+scoring runs."""
 import plotly.express as px
 import streamlit as st
 
@@ -59,33 +60,29 @@ def grade_table(perf: credit.Performance) -> None:
     st.dataframe(labelled(table, "credit.col"), hide_index=True, width="stretch")
 
 
-inside = report.in_sample
-st.subheader(t("credit.monitor.performance"))
 rate = report.override
-performance_metrics(inside).metric(
-    t("credit.override_rate"), f"{LEVEL_ICON[rate.level]} {fmt.percent(rate.rate)}",
-    help=t("credit.override_rate.help", warn=fmt.percent(rate.warn), red=fmt.percent(rate.red)))
+st.metric(t("credit.override_rate"), f"{LEVEL_ICON[rate.level]} {fmt.percent(rate.rate)}",
+          help=t("credit.override_rate.help", warn=fmt.percent(rate.warn), red=fmt.percent(rate.red)))
 if rate.level != "ok":
     (st.warning if rate.level == "warn" else st.error)(
         t(f"credit.override_rate.{rate.level}", rate=fmt.percent(rate.rate)))
-if inside.outcomes:
-    fig = px.bar(inside.by_grade, x="grade", y="default_rate", text_auto=".1%",
+
+# Point-in-time labels: only bad events after the run count (those before are its inputs).
+perf, elapsed, window = report.performance, report.days_since_run or 0, report.window_days
+st.subheader(t("credit.monitor.pit_title", days=window))
+performance_metrics(perf).metric(t("credit.monitor.days_since_run"),
+                                 f"{fmt.number(elapsed)} / {fmt.number(window)}")
+st.caption(t("credit.monitor.pit_note", days=window))
+if report.window_open:
+    st.info(t("credit.monitor.window_open", days=elapsed, window=window))
+if perf.bad:
+    fig = px.bar(perf.by_grade, x="grade", y="default_rate", text_auto=".1%",
                  labels={"grade": t("credit.col.grade"), "default_rate": t("credit.col.default_rate")})
     fig.update_yaxes(tickformat=".0%")
     st.plotly_chart(fig, width="stretch")
-    if inside.monotonic is False:
+    if perf.monotonic is False:
         st.warning(t("credit.monitor.not_monotonic"))
-grade_table(inside)
-st.caption(t("credit.monitor.in_sample_note"))
-
-st.subheader(t("credit.monitor.out_of_time", days=credit.OOT_WINDOW_DAYS))
-oot, elapsed = report.out_of_time, report.days_since_run or 0
-performance_metrics(oot).metric(t("credit.monitor.days_since_run"),
-                                f"{fmt.number(elapsed)} / {fmt.number(credit.OOT_WINDOW_DAYS)}")
-if elapsed < credit.OOT_WINDOW_DAYS:
-    st.info(t("credit.monitor.window_open", days=elapsed, window=credit.OOT_WINDOW_DAYS))
-if oot.bad:
-    grade_table(oot)
+grade_table(perf)
 
 st.subheader(t("credit.monitor.stability"))
 if report.run_a is None:

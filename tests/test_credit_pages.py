@@ -57,3 +57,9 @@ def test_manager_reads_monitoring_between_the_last_two_runs(engine, make_actor, 
     shown = metrics_of(at)
     assert shown["Score PSI"].endswith("0.000")          # same data twice: perfectly stable
     assert shown["Override rate"].endswith("0.0%")
+    # performance on point-in-time labels: the run just finished, nothing after it yet
+    assert "Performance within 60 days after the run (point-in-time labels)" in \
+        [h.value for h in at.subheader]
+    assert shown["Bad outcomes / merchants assessed"] == "0 / 2"
+    assert shown["Days since the run / window"] == "0 / 60"
+    assert any("The window is still open" in i.value for i in at.info)

@@ -2,6 +2,8 @@
 from them says exactly what the score rows say, figure by figure."""
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,12 +11,12 @@ import sqlalchemy as sa
 
 from console import demo
 from console.credit import engine as credit_engine
-from console.credit import metrics
+from console.credit import metrics, pit
 from console.credit.scorecard import DEFAULT_CONFIG, load
 from console.services import credit
 from etl import jobs as etl_jobs
 from etl import runner as etl_runner
-from tests.test_credit_support import rows
+from tests.test_credit_support import one, rows
 
 
 @pytest.fixture
@@ -102,20 +104,27 @@ def test_the_report_from_the_counts_equals_the_report_from_the_score_rows(engine
     got = dict(zip(report.factor_psi["factor"], report.factor_psi["psi"]))
     assert got == pytest.approx(expected, abs=1e-12)
     assert max(got.values()) > 0
-    population = pd.DataFrame(rows(engine, """
-        SELECT s.merchant_id, s.score, s.grade,
-               (f.outcome_deposit_default OR f.outcome_loan_default
-                OR f.outcome_dispute_lost_6m)::int AS bad
-        FROM ops.credit_scores s JOIN mart.merchant_features f ON f.merchant_id = s.merchant_id
-        WHERE s.run_id = :b AND NOT s.insufficient_history
-          AND (f.deals_total + f.deposit_defaults + f.cancellations + f.late_payments
-               + f.disputes_raised + f.disputes_lost > 0
-               OR f.outcome_deposit_default OR f.outcome_loan_default
-               OR f.outcome_dispute_lost_6m)""", b=run_b))
-    inside = report.in_sample
-    assert (inside.outcomes, inside.bad) == (len(population), int(population["bad"].sum()))
-    assert inside.ks == pytest.approx(metrics.ks(population["score"], population["bad"]), abs=1e-12)
-    assert inside.auc == pytest.approx(metrics.roc_auc(population["score"], population["bad"]),
-                                       abs=1e-12)
-    assert inside.by_grade.equals(metrics.default_rate_by_grade(population["grade"],
-                                                                population["bad"]))
+    # Performance on point-in-time labels: as if run_b had finished at Shanghai midnight of a
+    # day inside the demo's history, its label is the validation's for that day
+    # (sql/queries/credit_features_as_of.sql: a bad event in the window after the date).
+    day = date(2026, 9, 21)                 # the demo's anchor is fixed: 2026-11-20
+    one(engine, """UPDATE ops.credit_runs
+                   SET finished_at = CAST(:d AS date)::timestamp AT TIME ZONE 'Asia/Shanghai'
+                   WHERE id = :r""", d=day, r=run_b)
+    with engine.connect() as conn:
+        report = credit.monitoring_report(conn=conn, actor=make_actor("risk", username="monitor_probe2"),
+                                          run_a=run_a, run_b=run_b)
+        labels = pit.features_as_of(conn, as_of=day, window_days=60).set_index("merchant_id")["bad"]
+    population = b.set_index("merchant_id").join(
+        pd.DataFrame(rows(engine, """SELECT merchant_id FROM ops.credit_scores
+                                     WHERE run_id = :b AND NOT insufficient_history""", b=run_b))
+        .set_index("merchant_id"), how="inner")
+    population["bad"] = labels.reindex(population.index).fillna(0).astype(int)
+    perf = report.performance
+    assert (perf.outcomes, perf.bad) == (len(population), int(population["bad"].sum()))
+    assert perf.bad >= 3, "the demo's history gives this run bad merchants after it"
+    assert perf.ks == pytest.approx(metrics.ks(population["score"], population["bad"]), abs=1e-12)
+    assert perf.auc == pytest.approx(metrics.roc_auc(population["score"], population["bad"]),
+                                     abs=1e-12)
+    assert perf.by_grade.equals(metrics.default_rate_by_grade(population["grade"],
+                                                              population["bad"]))

@@ -465,9 +465,6 @@ def list_runs(*, conn: Connection, actor: Actor) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- monitoring
-OOT_WINDOW_DAYS = 180   # out-of-time outcomes: six months after a run, as the outcome definition
-
-
 @dataclass
 class Performance:
     """How well one run's scores separate good from bad merchants on a set of outcomes."""
@@ -488,18 +485,25 @@ class Monitoring:
     factor_psi: pd.DataFrame = field(default_factory=pd.DataFrame)   # factor, psi, level
     migration: pd.DataFrame = field(default_factory=pd.DataFrame)    # grade x grade
     override: OverrideRate | None = None
-    # In sample: outcomes including those already known when run_b scored (they flatter the
-    # card). Out of time: merchants not yet bad then; bad = went bad within OOT_WINDOW_DAYS.
-    in_sample: Performance = field(default_factory=Performance)
-    out_of_time: Performance = field(default_factory=Performance)
+    # run_b's graded merchants on point-in-time labels: bad = a bad event within window_days
+    # after the run finished (sql/queries/credit_performance_counts.sql); bad events before
+    # the run are the card's inputs, never its label.
+    performance: Performance = field(default_factory=Performance)
+    window_days: int = 0
     days_since_run: int | None = None
+
+    @property
+    def window_open(self) -> bool:
+        """Outcomes of the run are still arriving: its window has not passed yet."""
+        return self.days_since_run is not None and self.days_since_run < self.window_days
 
 
 @requires(*MONITORS)
 def monitoring_report(*, conn: Connection, actor: Actor, run_a: int | None = None,
                       run_b: int | None = None) -> Monitoring:
-    """Stability between two runs (default: the last two) and performance of run_b on the
-    outcomes in the features mart, over merchants that traded
+    """Stability between two runs (default: the last two) and run_b's performance on
+    point-in-time labels: bad events after the run within the validation's label window
+    (CONSOLE_CREDIT_LABEL_WINDOW_DAYS), over its graded merchants
     (sql/queries/credit_performance_counts.sql)."""
     runs = [int(r["id"]) for r in db.fetch_all(conn, """
         SELECT id FROM ops.credit_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 2""")]
@@ -510,7 +514,8 @@ def monitoring_report(*, conn: Connection, actor: Actor, run_a: int | None = Non
                                      WHERE id = ANY(:ids) AND status = 'succeeded'""",
                             ids=chosen) != len(set(chosen)):
         raise NotFound("error.not_found")      # a run that does not exist or did not succeed
-    report = Monitoring(run_a, run_b, override=_override_rate(conn))
+    report = Monitoring(run_a, run_b, override=_override_rate(conn),
+                        window_days=get_settings().credit_label_window_days)
     if run_b is None:
         return report
     card = check_file(DEFAULT_CONFIG)
@@ -562,17 +567,14 @@ def _stability(conn: Connection, report: Monitoring, card) -> None:
 
 
 def _performance(conn: Connection, report: Monitoring) -> None:
-    """In-sample and out-of-time performance of run_b, from the performance population
-    counted per score, grade and outcome in the database (not one row per merchant)."""
+    """run_b's performance on point-in-time labels, from its graded merchants counted per
+    score, grade and outcome in the database (not one row per merchant)."""
     frame = db.fetch_df(conn, db.named_query("credit_performance_counts"), run_id=report.run_b,
-                        window_days=OOT_WINDOW_DAYS)
+                        window_days=report.window_days)
     scored_at = pd.Timestamp(db.scalar(conn, "SELECT finished_at FROM ops.credit_runs WHERE id = :r",
                                        r=report.run_b))
     report.days_since_run = (clock.today() - scored_at.tz_convert(clock.business_tz()).date()).days
-    report.in_sample = _measure(frame)
-    # Out of time: merchants not yet bad when the run scored; bad = went bad within the window.
-    later = frame[frame["later"]]
-    report.out_of_time = _measure(later.assign(bad=later["went_bad"].astype(int)))
+    report.performance = _measure(frame)
 
 
 def _measure(frame: pd.DataFrame) -> Performance:

@@ -1,31 +1,37 @@
--- The performance population of one scoring run (credit_performance.sql: scored merchants
--- without the insufficient-history flag that traded, with their outcome), counted per score,
+-- The performance of one scoring run on point-in-time labels (issue 17), counted per score,
 -- grade and outcome: the monitoring page needs the counts, not 20,000 rows of merchants.
--- Reads the run's narrow copy of its scores (ops.credit_run_merchants, migration 076).
--- bad       = deposit default, order-loan default, or a dispute lost within six months;
--- later     = not yet bad when the run finished (the out-of-time population);
--- went_bad  = first bad within :window_days days after the run finished.
+-- Population: the run's graded merchants (NEW ones, without a completed deal, are not graded
+-- by the card), from its narrow copy of the scores (ops.credit_run_merchants, migration 076).
+-- Label: bad = a bad event at or after the run finished and within :window_days days of it:
+-- a deposit default (the buyer cancelled after paying a deposit), a dispute lost, an order
+-- loan in default (as sql/queries/credit_features_as_of.sql and
+-- credit_override_outcomes.sql). Bad events before the run are the card's inputs, never its
+-- label: a merchant that defaulted before and again after is bad, one that defaulted only
+-- before is good for this run (before this, the label was the features mart's outcome flags,
+-- which the card also reads: 95 of 97 bad merchants carried their bad event as an input).
 -- Parameters: :run_id, :window_days.
 WITH run AS (
-    SELECT finished_at FROM ops.credit_runs WHERE id = :run_id
+    SELECT finished_at AS since,
+           finished_at + make_interval(days => CAST(:window_days AS integer)) AS until
+    FROM ops.credit_runs WHERE id = :run_id
 ),
-population AS (
-    SELECT s.score, s.grade,
-           (f.outcome_deposit_default OR f.outcome_loan_default OR f.outcome_dispute_lost_6m)::int AS bad,
-           least(f.first_deposit_default_at, f.first_loan_default_at,
-                 f.first_dispute_lost_at) AS first_bad_at
-    FROM ops.credit_run_merchants s
-    JOIN mart.merchant_features f ON f.merchant_id = s.merchant_id
-    WHERE s.run_id = :run_id
-      AND NOT s.insufficient_history
-      AND (f.deals_total + f.deposit_defaults + f.cancellations + f.late_payments
-           + f.disputes_raised + f.disputes_lost > 0
-           OR f.outcome_deposit_default OR f.outcome_loan_default OR f.outcome_dispute_lost_6m)
+bad_events AS (
+    SELECT o.buyer_id AS merchant_id
+    FROM etl.clean_orders o CROSS JOIN run r
+    WHERE o.status = 'cancelled' AND o.cancelled_by = 'buyer' AND o.deposit_paid_at IS NOT NULL
+      AND o.cancelled_at >= r.since AND o.cancelled_at < r.until
+    UNION
+    SELECT CASE d.outcome WHEN 'against_won' THEN d.raised_by ELSE d.against_id END
+    FROM etl.clean_disputes d CROSS JOIN run r
+    WHERE d.outcome IN ('against_won', 'raiser_won')
+      AND d.resolved_at >= r.since AND d.resolved_at < r.until
+    UNION
+    SELECT la.merchant_id
+    FROM etl.clean_loan_applications la CROSS JOIN run r
+    WHERE la.status = 'defaulted' AND la.closed_at >= r.since AND la.closed_at < r.until
 )
-SELECT p.score, p.grade, p.bad,
-       (p.first_bad_at IS NULL OR p.first_bad_at > r.finished_at) AS later,
-       coalesce(p.first_bad_at <= r.finished_at + :window_days * interval '24 hours', false)
-           AS went_bad,
-       count(*) AS merchants
-FROM population p CROSS JOIN run r
-GROUP BY 1, 2, 3, 4, 5
+SELECT s.score, s.grade, (b.merchant_id IS NOT NULL)::int AS bad, count(*) AS merchants
+FROM ops.credit_run_merchants s
+LEFT JOIN bad_events b ON b.merchant_id = s.merchant_id
+WHERE s.run_id = :run_id AND NOT s.insufficient_history
+GROUP BY 1, 2, 3
