@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tomllib
 
-from console import db
+from console import db, logs
 from console.first_run import ensure_first_admin, seeds_demo
 from console.jobs import STEP_NAMES
 from console.migrate import migrate
@@ -40,7 +40,9 @@ def _has_demo_data() -> bool:
 
 
 def cmd_migrate(_args) -> int:
-    applied = migrate(engine=db.get_engine(role="owner"))
+    with logs.timed("migrate", role=db.get_engine(role="owner").url.username) as line:
+        applied = migrate(engine=db.get_engine(role="owner"))
+        line["applied"] = len(applied)
     print(f"migrations applied: {[m.path.name for m in applied] or 'none (up to date)'}")
     return 0
 
@@ -59,7 +61,10 @@ def cmd_jobs(args) -> int:
 def cmd_health(_args) -> int:
     """A short report; exit 0 healthy, 1 unhealthy (a load balancer's or systemd's check)."""
     from console.health import main as health
-    return health()
+    with logs.timed("health") as line:
+        code = health()
+        line["status"] = "healthy" if code == 0 else "unhealthy"
+    return code
 
 
 def cmd_audit_verify(_args) -> int:
@@ -107,6 +112,7 @@ def prepare_database(args) -> None:
         return
     first = ensure_first_admin(engine=db.get_engine())
     if first is not None:
+        logs.event("serve.first_admin", staff_id=first.staff_id, username=first.username)
         print(f"first run: created the account {first.username!r} with the role admin; its "
               f"password, shown this once (it must be changed at the first sign-in):\n\n"
               f"    {first.password}\n", flush=True)

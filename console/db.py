@@ -13,7 +13,9 @@ and each engine has the limits of its purpose (``PURPOSES``: pages, jobs, migrat
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -123,7 +125,40 @@ def make_engine(url: str, *, purpose: str = "ui", connect_timeout: int | None = 
         # Every session runs in UTC-agnostic timestamptz, shown in Shanghai time.
         connect_args={"options": f"{options} -c timezone=Asia/Shanghai", **extra},
     )
+    _log_slow_statements(engine, purpose)
     return engine
+
+
+def _log_slow_statements(engine: Engine, purpose: str) -> None:
+    """A statement slower than CONSOLE_SLOW_QUERY_MS writes one JSON line (console/logs.py):
+    its SQL text, how long, the role and the engine's purpose; never its bound values."""
+    from console import logs
+
+    role = engine.url.username
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _started(conn, cursor, statement, parameters, context, executemany):
+        if context is not None:
+            context._console_started = time.perf_counter()
+
+    def _done(context, statement: str, status: str, error: str | None = None) -> None:
+        started = getattr(context, "_console_started", None)
+        if started is None:
+            return
+        ms = (time.perf_counter() - started) * 1000
+        if ms >= get_settings().slow_query_ms:
+            logs.event("db.slow_query", level=logging.WARNING, ms=ms, status=status,
+                       error=error, role=role, purpose=purpose, statement=statement)
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _finished(conn, cursor, statement, parameters, context, executemany):
+        _done(context, statement, "ok")
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _failed(exception_context):  # a statement cancelled by its timeout was slow, too
+        if exception_context.execution_context is not None:
+            _done(exception_context.execution_context, exception_context.statement or "",
+                  "failed", type(exception_context.original_exception).__name__)
 
 
 def _engine_key(role: str) -> str:

@@ -9,6 +9,7 @@ is at work, another run of the same step, from cron, a second scheduler or a per
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from console import match_policy
+from console import logs, match_policy
 
 
 @dataclass(frozen=True)
@@ -122,17 +123,25 @@ def job_lock(engine: Engine, name: str) -> Iterator[bool]:
 
 def run_step(name: str, fn: Callable[[Engine], str], *, engine: Engine) -> StepResult:
     """One step under its own advisory lock: skipped, not queued, while another run of the
-    same step holds it (a run that overran its cron slot, or a second scheduler)."""
+    same step holds it (a run that overran its cron slot, or a second scheduler). Writes one
+    JSON log line (console/logs.py): the job, its status and how long, and of an error only
+    its class (a database error's message may quote a row's values)."""
     started = time.perf_counter()
+    error = None
     with job_lock(engine, name) as got:
         if not got:
-            return StepResult(name, True, time.perf_counter() - started,
-                              "skipped: another run of this job holds its lock", skipped=True)
-        try:
-            detail, ok = fn(engine), True
-        except Exception as err:  # reported, and the next step still runs
-            detail, ok = f"{type(err).__name__}: {err}", False
-    return StepResult(name, ok, time.perf_counter() - started, detail)
+            result = StepResult(name, True, time.perf_counter() - started,
+                                "skipped: another run of this job holds its lock", skipped=True)
+        else:
+            try:
+                detail, ok = fn(engine), True
+            except Exception as err:  # reported, and the next step still runs
+                detail, ok, error = f"{type(err).__name__}: {err}", False, type(err).__name__
+            result = StepResult(name, ok, time.perf_counter() - started, detail)
+    status = "skipped" if result.skipped else "ok" if result.ok else "failed"
+    logs.event(f"job.{name}", level=logging.INFO if result.ok else logging.ERROR, job=name,
+               role=engine.url.username, ms=result.seconds * 1000, status=status, error=error)
+    return result
 
 
 def run_all(*, engine: Engine, full: bool = False, echo: Callable[[str], None] = print,
