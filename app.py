@@ -22,9 +22,8 @@ from datetime import datetime
 from console import db
 from console.auth import authenticate, change_own_password, session_expired
 from console.errors import ConsoleError
-from console.i18n import LANGUAGES
 from console.roles import Actor
-from console.ui import (check_session, current_actor, fmt_time, lang,
+from console.ui import (check_session, current_actor, fmt_time, language_switch,
                         localise_widget_placeholders, resume_session, show_error, sign_in,
                         sign_out, start_session, t, touch_session)
 from console.ui import session as browser
@@ -40,12 +39,6 @@ preload()   # every page's imports, once per process, before any page runs (no i
 def brand() -> None:
     st.sidebar.markdown(f"### :material/directions_car: {t('app.title')}")
     st.sidebar.caption(t("app.subtitle"))
-
-
-def language_switch() -> None:
-    st.session_state.setdefault("lang", lang())
-    st.sidebar.radio(t("lang.label"), LANGUAGES, key="lang", horizontal=True,
-                     format_func=lambda code: t(f"lang.{code}"))
 
 
 def sign_in_notice() -> None:
@@ -132,10 +125,6 @@ def every_url(run, *, except_: frozenset[str] = frozenset()) -> list:
 
 
 def main() -> None:
-    brand()
-    language_switch()
-    if unknown_address():   # an address with no page: our words, not Streamlit's English
-        st.warning(t("shell.unknown_address"), icon=":material/link_off:")
     if st.session_state.get("staff_id"):
         check_session()   # signed out elsewhere, ended by an admin, idle: this tab too
     last_seen = st.session_state.get("last_seen")
@@ -144,6 +133,10 @@ def main() -> None:
         sign_out(ConsoleError("login.expired"))
     if not st.session_state.get("staff_id"):
         resume_session()   # a refresh, a reconnect, a restart: the browser's remembered session
+    brand()
+    language_switch()   # after the resume: the person's own language (kept on the account)
+    if unknown_address():   # an address with no page: our words, not Streamlit's English
+        st.warning(t("shell.unknown_address"), icon=":material/link_off:")
     actor = current_actor() if st.session_state.get("staff_id") else None
     browser.write_pending()
     if actor is None:

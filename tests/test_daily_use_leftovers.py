@@ -2,11 +2,25 @@
 browser journeys are in tests/browser/test_daily_use_leftovers.py)."""
 from __future__ import annotations
 
+import ast
 import asyncio
+import re
 
 import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
 
+from console import preferences
+from console.audit import write_audit
+from console.errors import InvalidInput, PermissionDenied
+from console.i18n import has_key, translate
+from console.services import audit_log
+from console.services.audit_log import AuditFilters
+from console.settings import PROJECT_ROOT
 from console.ui.addresses import OneSegment, one_segment_location
+from tests.apptest import APP, app_as
+from tests.conftest import TEST_PASSWORD
+from tests.test_audit_page import written_action_codes
 
 
 # ---------------------------------------------------------------- 1. /a/b: one segment
@@ -68,16 +82,6 @@ def test_a_page_load_of_several_segments_is_redirected_and_nothing_else():
 
 
 # ---------------------------------------------------------------- 3. audit rows in words
-import ast
-import re
-
-from console.audit import write_audit
-from console.i18n import has_key, translate
-from console.services import audit_log
-from console.services.audit_log import AuditFilters
-from console.settings import PROJECT_ROOT
-from tests.test_audit_page import written_action_codes
-
 CJK = re.compile(r"[\u4e00-\u9fff]")
 CONSOLE_SOURCES = sorted((PROJECT_ROOT / "console").rglob("*.py"))
 
@@ -109,12 +113,13 @@ def written_fields() -> dict[tuple[str | None, str], str]:
 def test_the_field_scan_sees_the_fields_it_should():
     fields = written_fields()
     assert {("listing_flag", "superseded"), ("listing_flag", "listing_taken_down"),
-            ("credit_override", "superseded"), ("staff", "temporary_password_set")
-            } <= set(fields)
+            ("credit_override", "superseded"), ("staff", "temporary_password_set"),
+            ("staff", "language")} <= set(fields)
 
 
 def test_every_action_field_and_record_written_in_console_has_words_in_both_languages():
     codes = written_action_codes()
+    assert "staff.language" in codes
     for code in sorted(codes):
         zh, en = (audit_log.action_label(code, lang) for lang in ("zh", "en"))
         assert CJK.search(zh) and not CJK.search(en) and code not in (zh, en), code
@@ -158,3 +163,79 @@ def test_a_takedown_row_names_the_flags_it_closed_not_overrides(engine, make_act
         "zh": "状态：待审批 → 已通过；授信额度（元）：500,000；取代的调整：#3",
         "en": "Status: Proposed → Approved; Credit limit (yuan): 500,000; "
               "Overrides superseded: #3"}[lang]
+
+
+# ---------------------------------------------------------------- 2. the language is kept
+
+def _stored(engine, staff_id):
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT language FROM ops.staff WHERE id = :id"),
+                            {"id": staff_id}).scalar()
+
+
+def _language_rows(engine, staff_id):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            """SELECT before->>'language', after->>'language' FROM ops.audit_log
+               WHERE action = 'staff.language' AND entity_id = :id ORDER BY id"""),
+            {"id": str(staff_id)}).all()
+
+
+def _new_tab_signed_in(username):
+    """A new browser session (a reload, a new tab): signed out, then the sign-in form."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(TEST_PASSWORD)
+    at.button[0].click().run()
+    return at
+
+
+def test_the_language_chosen_is_kept_on_the_account_and_opens_the_next_session(
+        engine, make_actor):
+    person = make_actor("bd", username="lena")
+    at = app_as(person)
+    assert at.title[0].value == "LENA，你好"
+    at.radio(key="_lang_switch").set_value("en").run()
+    assert at.title[0].value == "Hello, LENA"
+    assert _stored(engine, person.id) == "en"
+    assert _language_rows(engine, person.id) == [(None, "en")]
+    # A reload starts a new session (Chinese by default) and signs in again: English.
+    again = _new_tab_signed_in("lena")
+    assert again.session_state["lang"] == "en"
+    assert again.title[0].value == "Hello, LENA"
+    assert again.radio(key="_lang_switch").value == "en"
+    # Back to Chinese: kept too, and audited once per change.
+    again.radio(key="_lang_switch").set_value("zh").run()
+    assert _new_tab_signed_in("lena").title[0].value == "LENA，你好"
+    assert _language_rows(engine, person.id) == [(None, "en"), ("en", "zh")]
+
+
+def test_a_language_picked_on_the_sign_in_page_is_kept_at_sign_in(engine, make_actor):
+    person = make_actor("ops", username="moss")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.radio(key="_lang_switch").set_value("en").run()
+    at.text_input(key="login_username").input("moss")
+    at.text_input(key="login_password").input(TEST_PASSWORD)
+    at.button[0].click().run()
+    assert at.title[0].value == "Hello, MOSS"
+    assert _stored(engine, person.id) == "en"
+    # Not picked on the sign-in page: the account's language wins over the default.
+    assert _new_tab_signed_in("moss").title[0].value == "Hello, MOSS"
+
+
+def test_the_language_is_one_of_the_consoles_and_only_the_persons_own(engine, make_actor):
+    person = make_actor("bd")
+    with pytest.raises(InvalidInput) as err:
+        preferences.set_own_language(engine=engine, actor=person, language="fr")
+    assert translate(err.value.key, "zh") == "没有这种界面语言，请在侧栏选择中文或 English。"
+    assert preferences.set_own_language(engine=engine, actor=person, language="en") is True
+    assert preferences.set_own_language(engine=engine, actor=person, language="en") is False
+    assert _language_rows(engine, person.id) == [(None, "en")]
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ops.staff SET is_active = false WHERE id = :id"),
+                     {"id": person.id})
+    with pytest.raises(PermissionDenied):
+        preferences.set_own_language(engine=engine, actor=person, language="zh")
+    assert _stored(engine, person.id) == "en"

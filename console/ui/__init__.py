@@ -59,6 +59,62 @@ def sign_in(actor: Actor, *, session_id: int | None = None, token: str | None = 
     if token is not None:
         browser.remember(token)
     touch_session()
+    _account_language(actor)
+
+
+# The language lives in the plain session key "lang" (lang() reads it). The radio has a key
+# of its own, set from "lang" before each draw: a widget's own state is dropped by Streamlit
+# when a run ends without it (the sign-in's rerun and switch to home did that, and the tab
+# fell back to Chinese), a plain key is not.
+_LANG_WIDGET = "_lang_switch"
+_LANG_CHOSEN_SIGNED_OUT = "_lang_chosen_signed_out"
+
+
+def _account_language(actor: Actor) -> None:
+    """At sign-in: the language kept on the account opens the console (console/preferences.py);
+    one the person picked on the sign-in page itself is kept on the account instead."""
+    from console import preferences
+
+    try:
+        if st.session_state.pop(_LANG_CHOSEN_SIGNED_OUT, False):
+            preferences.set_own_language(engine=db.get_engine(), actor=actor, language=lang())
+            return
+        with db.connection() as conn:
+            stored = preferences.own_language(conn=conn, staff_id=actor.id)
+    except (ConsoleError, SQLAlchemyError) as err:   # the tab goes on in its language
+        _log.error("language preference of staff %s not read or kept: %s", actor.id,
+                   type(err).__name__)
+        return
+    if stored is not None:
+        st.session_state["lang"] = stored
+
+
+def _language_chosen() -> None:
+    """The radio's on_change: this tab's language, kept on the signed-in person's account,
+    or, signed out, remembered as chosen here (kept on the account at sign-in)."""
+    from console import preferences
+
+    st.session_state["lang"] = st.session_state[_LANG_WIDGET]
+    actor = current_actor() if st.session_state.get("staff_id") else None
+    if actor is None:
+        st.session_state[_LANG_CHOSEN_SIGNED_OUT] = True
+        return
+    try:
+        preferences.set_own_language(engine=db.get_engine(), actor=actor, language=lang())
+    except (ConsoleError, SQLAlchemyError) as err:   # this tab switches all the same
+        _log.error("language of staff %s not kept: %s", actor.id, type(err).__name__)
+
+
+def language_switch() -> None:
+    """The sidebar's zh/en switch, showing the tab's language (the person's own, kept on
+    their account, once signed in): call it after the session is resumed, before any text
+    of the run."""
+    from console.i18n import LANGUAGES
+
+    st.session_state["lang"] = lang()
+    st.session_state[_LANG_WIDGET] = lang()
+    st.sidebar.radio(t("lang.label"), LANGUAGES, key=_LANG_WIDGET, horizontal=True,
+                     format_func=lambda code: t(f"lang.{code}"), on_change=_language_chosen)
 
 
 def start_session(actor: Actor) -> None:
