@@ -2,6 +2,9 @@
 or systemd, 0 healthy, 1 not, on real PostgreSQL in both states."""
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -9,6 +12,7 @@ from sqlalchemy.engine import make_url
 import console.__main__ as cli
 from console.migrate import discover
 from console.settings import get_settings
+from tests.standby import primary_with_standby, wait_for_replay
 
 FILES = len(discover())
 LAST = max(m.version for m in discover())
@@ -117,3 +121,64 @@ def test_the_replica_is_checked_when_read_database_url_is_set(engine, monkeypatc
 def test_ages_in_words(seconds, words):
     from console.health import _age
     assert _age(seconds) == words
+
+
+def _replica_lag(checks) -> float:
+    status, detail = checks["replica"]
+    match = re.fullmatch(r"lag (\d+\.\d) s, limit (\d+) s", detail)
+    assert match, detail
+    return float(match.group(1))
+
+
+def test_a_real_standby_is_healthy_caught_up_and_unhealthy_when_its_replay_lags(
+        settings_env, monkeypatch, capsys):
+    """A streaming standby (pg_basebackup -R, the WAL receiver) of a primary of the test's
+    own: health reads its replay lag as dh_readonly; with replay paused and the primary
+    writing on, the lag passes the limit and the exit code says so; resumed, it is healthy."""
+    with primary_with_standby() as (primary_url, standby_url):
+        for name, url in (("DATABASE_URL", primary_url.set(username="dh_console")),
+                          ("JOBS_DATABASE_URL", primary_url.set(username="dh_jobs")),
+                          ("READ_DATABASE_URL", standby_url.set(username="dh_readonly"))):
+            monkeypatch.setenv(name, url.render_as_string(hide_password=False))
+        monkeypatch.delenv("MIGRATE_DATABASE_URL", raising=False)
+        monkeypatch.delenv("READONLY_DATABASE_URL", raising=False)
+        settings_env(CONSOLE_HEALTH_MAX_REPLICA_LAG_SECONDS=30)
+        primary = sa.create_engine(primary_url)
+        standby = sa.create_engine(standby_url, isolation_level="AUTOCOMMIT")
+        try:
+            _run(primary, "daily_kpis", "succeeded", 1)
+            wait_for_replay(primary, standby)
+            with standby.connect() as conn:   # the job run reached the standby
+                assert conn.execute(sa.text("SELECT count(*) FROM etl.runs")).scalar() == 1
+            code, checks, _ = _health(capsys)
+            assert code == 0, checks
+            assert checks["replica"][0] == "ok" and _replica_lag(checks) < 30, checks
+
+            with standby.connect() as conn:
+                conn.execute(sa.text("SELECT pg_wal_replay_pause()"))
+            _run(primary, "funnel_facts", "succeeded", 0)    # received, not replayed
+            with primary.connect() as conn:
+                written = conn.execute(sa.text("SELECT pg_current_wal_lsn()")).scalar()
+            deadline = time.monotonic() + 30
+            with standby.connect() as conn:
+                while not conn.execute(sa.text(
+                        "SELECT pg_last_wal_receive_lsn() >= CAST(:w AS pg_lsn)"),
+                        {"w": written}).scalar():
+                    assert time.monotonic() < deadline, "the standby received nothing"
+                    time.sleep(0.1)
+            time.sleep(1.5)
+            settings_env(CONSOLE_HEALTH_MAX_REPLICA_LAG_SECONDS=1)
+            code, checks, _ = _health(capsys)
+            assert code == 1
+            assert checks["replica"][0] == "FAILED" and _replica_lag(checks) >= 1.5, checks
+            assert checks["last job run"][0] == "ok"     # the primary is fine
+
+            with standby.connect() as conn:
+                conn.execute(sa.text("SELECT pg_wal_replay_resume()"))
+            wait_for_replay(primary, standby)
+            settings_env(CONSOLE_HEALTH_MAX_REPLICA_LAG_SECONDS=30)
+            code, checks, _ = _health(capsys)
+            assert code == 0, checks
+        finally:
+            primary.dispose()
+            standby.dispose()
