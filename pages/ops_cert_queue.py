@@ -12,6 +12,12 @@ from console.ui.links import open_record
 from console.ui.trust import AGE_OPTIONS, apply_url_filters, sla_or_decided
 
 CASE_PAGE = "pages/ops_cert_case.py"
+# The table's columns and their widths in pixels: together within the content width at
+# 1280 px (about 820 px beside the sidebar, the row-select column included), so no column
+# is cut at the edge and no cell is cut short. A case's age is its SLA mark and submission
+# time; the merchant's type and city are filters above and on the case page.
+COLUMNS = {"id": 56, "sla": 100, "kind": 76, "status": 88, "merchant_name": 156,
+           "submitted_at": 124, "flags": 120, "assignee": 64}
 
 actor = require_actor()
 st.title(t("trust.cert_queue.title"))
@@ -47,7 +53,7 @@ if c5.button(t("trust.auto_assign"), icon=":material/group_add:", key="cert_auto
 
 apply_url_filters("cert-queue", "cq")   # a home tile's link: /cert-queue?sla=late …
 with st.expander(t("trust.filters"), expanded=True, icon=":material/filter_list:"):
-    f1, f2, f3, f4 = st.columns(4)
+    f1, f2, f3, f4 = st.columns([1, 1, 1.3, 1])   # the status picker holds two chips
     view = f1.radio(t("trust.filter.assignee"), ("any", "me", "unassigned"), horizontal=True,
                     format_func=lambda v: t(f"trust.assignee.{v}"), key="cq_view")
     kinds = f2.multiselect(t("trust.filter.kind"), cert.KINDS, key="cq_kinds",
@@ -94,12 +100,14 @@ else:
         # A decided case shows when it was decided, not an SLA it no longer runs against.
         sla=[sla_or_decided(s, d) for s, d in zip(rows["sla"], rows["decided_at"])],
         flags=rows["flags"].map(lambda fs: t("ops.list_sep").join(
-            t(f"trust.check.{f}") for f in fs)),
-    ), {"submitted_at": "when", "age_hours": "decimal"}, lang=lang())[
-        ["id", "sla", "kind", "status", "merchant_name", "merchant_type", "city",
-         "submitted_at", "age_hours", "flags", "assignee"]]
+            t(f"trust.check_short.{f}") for f in fs)),
+    ), {"submitted_at": "when"}, lang=lang())[list(COLUMNS)]
+    config = {t(f"trust.col.{c}"): st.column_config.Column(width=w) for c, w in COLUMNS.items()}
+    config[t("trust.col.flags")] = st.column_config.Column(width=COLUMNS["flags"],
+                                                           help=t("trust.col.flags_help"))
     event = st.dataframe(labelled(shown, "trust.col"), hide_index=True, width="stretch",
-                         on_select="rerun", selection_mode="single-row", key="cert_queue_table")
+                         column_config=config, on_select="rerun",
+                         selection_mode="single-row", key="cert_queue_table")
     picked = event.selection.rows if event is not None else []
     if picked and st.button(t("trust.open_case", id=int(rows.iloc[picked[0]]["id"])),
                             key="cert_open_selected"):

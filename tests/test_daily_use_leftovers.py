@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import re
 
 import pytest
@@ -21,6 +22,7 @@ from console.ui.addresses import OneSegment, one_segment_location
 from tests.apptest import APP, app_as
 from tests.conftest import TEST_PASSWORD
 from tests.test_audit_page import written_action_codes
+from tests.test_certification_pages import seeded  # noqa: F401  (fixture)
 
 
 # ---------------------------------------------------------------- 1. /a/b: one segment
@@ -239,3 +241,38 @@ def test_the_language_is_one_of_the_consoles_and_only_the_persons_own(engine, ma
     with pytest.raises(PermissionDenied):
         preferences.set_own_language(engine=engine, actor=person, language="zh")
     assert _stored(engine, person.id) == "en"
+
+
+# ---------------------------------------------------------------- 4. the certification queue
+# At 1280 x 800 the content beside the sidebar is 820 px wide; the row-select column takes
+# about 32 of them.
+QUEUE_TABLE_PX = 820 - 32
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_certification_queue_fits_every_column_at_1280(engine, make_actor, seeded, lang):
+    at = app_as(make_actor("ops"), page="pages/ops_cert_queue.py", lang=lang)
+    assert not at.exception
+    table = at.dataframe[0]
+    labels = [translate(f"trust.col.{c}", lang) for c in (
+        "id", "sla", "kind", "status", "merchant_name", "submitted_at", "flags", "assignee")]
+    assert list(table.value.columns) == labels
+    config = json.loads(table.proto.columns)
+    widths = {label: config[label]["width"] for label in labels}
+    assert all(isinstance(w, int) for w in widths.values()), widths
+    assert sum(widths.values()) <= QUEUE_TABLE_PX
+    # The failed checks in short words that fit their column; the help says them in full.
+    assert table.value.iloc[0][translate("trust.col.flags", lang)] == {
+        "zh": "身份证号", "en": "ID no."}[lang]
+    assert config[translate("trust.col.flags", lang)]["help"] == translate(
+        "trust.col.flags_help", lang)
+
+
+def test_every_pre_check_has_a_short_name_no_longer_than_the_full_one():
+    from console.services.prechecks import ALL_CHECKS
+
+    for check in ALL_CHECKS:
+        for lang in ("zh", "en"):
+            short = translate(f"trust.check_short.{check}", lang)
+            assert has_key(f"trust.check_short.{check}")
+            assert len(short) <= min(len(translate(f"trust.check.{check}", lang)), 12), short
