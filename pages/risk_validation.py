@@ -50,7 +50,11 @@ for column, item in zip(columns, found.versions):
         st.caption(t(f"credit.version_source.{item.source}"))
         report = item.report
         if report is None:
-            st.info(t("credit.validation.no_sample"))
+            if item.unrebuilt:
+                st.warning(t("credit.calibration.unrebuilt", factors="、".join(
+                    t(f"credit.factor.{f}") for f in item.unrebuilt)))
+            else:
+                st.info(t("credit.validation.no_sample"))
             continue
         oot, dev = report.out_of_time, report.development
         c1, c2, c3 = st.columns(3)

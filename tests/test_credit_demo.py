@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from console import demo
+from console import clock, demo
 from console.credit import engine as credit_engine
-from console.credit import pit, validation
+from console.credit import calibration, pit, validation
 from console.credit.scorecard import CHALLENGER_CONFIG, DEFAULT_CONFIG, load
 from console.settings import get_settings
 from etl import jobs as etl_jobs
 from etl import runner as etl_runner
 
 
-def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage(engine):
+def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage(engine, make_actor):
     demo.seed(engine=engine, scale="demo", seed=42)
     window = get_settings().credit_label_window_days
     with engine.connect() as conn:
@@ -37,6 +37,18 @@ def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage
         report = validation.validate(card, dev, oot, plan)
         assert report.leak_alarms == [], (card.version, report.factors.to_string())
         assert 0.5 < report.out_of_time.auc < 0.9, (card.version, report.out_of_time)
+        assert report.calibrated
+    # The PD each grade promises is what the validation's development sample gives (the
+    # committed files were calibrated on this data: python -m console.credit calibrate).
+    with engine.connect() as conn:
+        plan_now = pit.plan(data_end=validation.data_end(last, clock.today()), window_days=window,
+                            development_dates=4)
+        dev_now = pit.sample(conn, dates=plan_now.development, window_days=window)
+    for card in (load(DEFAULT_CONFIG), load(CHALLENGER_CONFIG)):
+        assert calibration.fit(card, dev_now, sample="")["pd"] == card.grade_pd, card.version
+
+    _the_active_version_was_promoted_through_the_gate(engine)
+    _the_validation_page_shows_promise_against_outcome(make_actor("risk", username="validator9"))
 
     # Scored as today: no merchant without a completed deal holds more than the starter limit.
     result = etl_runner.run_job(etl_jobs.JOBS["merchant_features"], engine=engine, full=True)
@@ -52,3 +64,51 @@ def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage
             FROM ops.merchant_credit c JOIN mart.merchant_features f USING (merchant_id)""",
             {"s": get_settings().credit_starter_limit_yuan}).one()
     assert new > 1000 and graded > 500 and over == 0
+
+
+def _the_active_version_was_promoted_through_the_gate(engine) -> None:
+    """The seed recorded the promotion (console/demo/credit_history.py): risk1 proposed the
+    better candidate by the report, risk2 approved it, both reports kept side by side."""
+    from console.services import credit
+    from tests.test_credit_support import rows
+    promoted = rows(engine, """
+        SELECT v.version, p.status, s.username AS proposer, d.username AS decider,
+               p.report->'active'->>'version' AS shown_active,
+               p.report->'candidate'->>'version' AS shown_candidate,
+               (p.report->'candidate'->>'auc')::float AS auc, p.report->>'better' AS better
+        FROM ops.credit_scorecard_versions v
+        JOIN ops.credit_promotions p ON p.version_id = v.id AND p.status = 'approved'
+        JOIN ops.staff s ON s.id = p.proposed_by JOIN ops.staff d ON d.id = p.decided_by
+        WHERE v.status = 'active'""")
+    assert len(promoted) == 1, promoted
+    row = promoted[0]
+    assert (row["status"], row["proposer"], row["decider"]) == ("approved", "risk1", "risk2")
+    assert (row["shown_active"], row["shown_candidate"]) == ("v1", row["version"])
+    assert rows(engine, """SELECT action, s.username FROM ops.audit_log a
+                           JOIN ops.staff s ON s.id = a.actor_id ORDER BY a.id""") == [
+        {"action": "credit.promotion.propose", "username": "risk1"},
+        {"action": "credit.promotion.approve", "username": "risk2"}]
+    # The report now: the active version is the candidate with the better out-of-time AUC.
+    with engine.connect() as conn:
+        found = credit._validate_versions(conn)
+    by_version = {v.version: v for v in found.versions}
+    assert set(by_version) == {"v1", "v2", "c1"}
+    assert by_version["v1"].status == "retired" and by_version["v1"].unrebuilt   # dead factors
+    aucs = {v: by_version[v].report.out_of_time.auc for v in ("v2", "c1")}
+    assert row["version"] == max(aucs, key=aucs.get) == found.better == row["better"]
+    assert by_version[row["version"]].status == "active"
+    assert row["auc"] == round(aucs[row["version"]], 4)
+
+
+def _the_validation_page_shows_promise_against_outcome(risk) -> None:
+    from tests.apptest import app_as
+    at = app_as(risk, lang="en", page="pages/risk_validation.py")
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "calibrated on the development sample" in text          # v2's and c1's heading
+    errors = [e.value for e in at.error]
+    # Both candidates' promises fail out of time on the demo data, and the page says so.
+    assert sum("Calibration fails out of time" in e for e in errors) == 2, errors
+    assert any("Not validated point in time" in w.value for w in at.warning)   # v1
+    captions = " ".join(c.value for c in at.caption)
+    assert "In the large: 46 bad of 621 out of time" in captions

@@ -119,7 +119,9 @@ def _validate() -> int:
     for item in found.versions:
         print(f"\nscorecard {item.version} ({item.status}, {item.source})")
         if item.report is None:
-            print("  no sample with both good and bad merchants: nothing to measure")
+            print(f"  not validated: the point-in-time rebuild has no history of "
+                  f"{', '.join(item.unrebuilt)}" if item.unrebuilt else
+                  "  no sample with both good and bad merchants: nothing to measure")
             continue
         print("\n".join(_figures(item.report)))
     print(f"\nbetter by the report: {found.better}")

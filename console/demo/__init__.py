@@ -133,10 +133,11 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
             conn.execute(sa.text("SET LOCAL session_replication_role = DEFAULT"))
             _verify_foreign_keys(conn)
         _set_last_active(conn)
-        credit_history.register_scorecards(conn)   # v2 active, the challenger c1 a candidate
+        credit_history.register_scorecards(conn)   # v1 active, v2 and the challenger c1 candidates
         _recreate_indexes(conn, indexes)
         _reset_sequences(conn)
         conn.execute(sa.text("ANALYZE"))
+        credit_history.promote_better(conn)        # through the gate: risk1 proposes, risk2 approves
     bar.close()
     report.credentials = credentials
     report.seconds = time.perf_counter() - started
@@ -151,7 +152,7 @@ def _check_empty(conn: sa.Connection, *, force: bool) -> bool:
         return True
     if not force:
         raise SeedRefused("the database already holds data; use --force or a fresh database")
-    if conn.execute(sa.text("SELECT count(*) FROM ops.audit_log")).scalar_one():
+    if not credit_history.seeded_audit_only(conn):   # the seed's own promotion rows may go
         raise SeedRefused("the audit log is not empty and is append-only; use a fresh database")
     return False
 

@@ -76,11 +76,89 @@ def order_loan_book(w: World, *, seed: int) -> int:
     return len(added["id"])
 
 
+# The demo's scorecard history: v1 (the card issue 17's validation audited) was in use; the
+# expert v2 and the fitted challenger c1 were built after the audit; one risk officer proposed
+# the better of the two by the validation report, and a second approved it at the gate.
+PREVIOUS_CONFIG = "scorecard_v1.toml"
+PROPOSER, APPROVER = "risk1", "risk2"
+
+
 def register_scorecards(conn) -> None:
-    """The demo starts with the expert card v2 active and the fitted challenger c1 waiting
-    as a candidate: the validation page shows both side by side, and two risk people can
-    promote the better one through the gate (console/services/credit.py). Idempotent."""
+    """The demo's versions: v1 first (active, as the first version registered is), then the
+    expert card v2 and the fitted challenger c1 as candidates. Idempotent."""
     from console.credit import engine as credit_engine
-    from console.credit.scorecard import CHALLENGER_CONFIG, DEFAULT_CONFIG, load
-    for path in (DEFAULT_CONFIG, CHALLENGER_CONFIG):
+    from console.credit.scorecard import CHALLENGER_CONFIG, CONFIG_DIR, DEFAULT_CONFIG, load
+    for path in (CONFIG_DIR / PREVIOUS_CONFIG, DEFAULT_CONFIG, CHALLENGER_CONFIG):
         credit_engine.register_version(conn, load(path))
+
+
+def promote_better(conn) -> str | None:
+    """Record the promotion of the candidate the validation report prefers, through the
+    console's gate: risk1 proposes it (the reports of the active version and the candidate
+    kept side by side in the proposal), risk2 approves; the version promoted. Without a
+    sample to validate on (the small scale) the expert card v2 is proposed. Nothing when a
+    promotion was already decided.
+
+    The seed's staff rows are not committed yet, and a gated service re-reads its actor
+    through the console's own engine (console/roles.py), which cannot see them: the gate's
+    functions run here undecorated (``inspect.unwrap``), in the seed's transaction, after the
+    same role check on the accounts read from it. Everything else is the gate's: the reports
+    kept, the second person, the audit rows, the database's checks."""
+    import inspect
+
+    from console import db
+    from console.credit import validation
+    from console.credit.scorecard import DEFAULT_CONFIG, load
+    from console.roles import Actor, require_role
+    from console.services import credit
+
+    if db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM ops.credit_promotions)"):
+        return None
+
+    def staff(username: str, *roles: str) -> Actor:
+        row = db.fetch_one(conn, """SELECT id, username, display_name, roles, session_epoch
+                                    FROM ops.staff WHERE username = :u AND is_active""",
+                           u=username)
+        return require_role(Actor(id=int(row["id"]), username=row["username"],
+                                  display_name=row["display_name"], roles=frozenset(row["roles"]),
+                                  session_epoch=int(row["session_epoch"])), *roles)
+
+    proposer = staff(PROPOSER, "risk")                 # propose_promotion: @requires("risk")
+    approver = staff(APPROVER, "risk", "manager")      # approve_promotion: @requires("risk", "manager")
+    found = credit._validate_versions(conn)
+    candidates = {v.version: v for v in found.versions if v.status == "candidate"}
+    reports = [v.report for v in candidates.values() if v.report is not None]
+    if reports:
+        best = reports[0]
+        for other in reports[1:]:
+            best = validation.better(best, other)
+        chosen = candidates[best.version]
+        oot = best.out_of_time
+        reason = (f"{chosen.version} is the better candidate by the validation report: out-of-time "
+                  f"AUC {oot.auc:.3f} [{oot.auc_ci[0]:.3f}, {oot.auc_ci[1]:.3f}] on {oot.rows} "
+                  f"merchants ({oot.bad} bad), no leakage alarm"
+                  + ("" if best.calibration_holds else
+                     "; its calibration fails out of time"
+                     + (" (every candidate's does)" if not any(r.calibration_holds for r in reports)
+                        else "") + ", so the PDs it promises are watched on the monitoring page"))
+    else:
+        chosen = candidates[load(DEFAULT_CONFIG).version]
+        reason = (f"{chosen.version}: the expert card after the validation; no sample with bad "
+                  f"merchants to compare the candidates on")
+    promotion_id = inspect.unwrap(credit.propose_promotion)(
+        conn=conn, actor=proposer, version_id=chosen.version_id, reason=reason)
+    inspect.unwrap(credit.approve_promotion)(
+        conn=conn, actor=approver, promotion_id=promotion_id,
+        note="Second approval: both validation reports read side by side.")
+    return chosen.version
+
+
+def seeded_audit_only(conn) -> bool:
+    """True when every audit row is the seed's own (the promotion above, written in the
+    seed's transaction, so at its time): a forced reseed then loses no staff decision."""
+    from console import db
+    return not db.scalar(conn, """
+        SELECT EXISTS (SELECT 1 FROM ops.audit_log a
+                       WHERE a.action NOT IN ('credit.promotion.propose', 'credit.promotion.approve')
+                          OR a.at IS DISTINCT FROM (SELECT min(p.proposed_at)
+                                                    FROM ops.credit_promotions p))""")

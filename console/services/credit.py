@@ -638,6 +638,8 @@ class VersionValidation:
     source: str              # expert / fitted
     report: Any              # console.credit.validation.ValidationReport
     calibration: dict[str, Any] | None = None   # the version's [calibration], as registered
+    # factors the point-in-time rebuild has no history for (v1's dead factors): no report
+    unrebuilt: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -672,13 +674,15 @@ def _validate_versions(conn: Connection) -> Validation:
     versions = []
     for row in rows:
         card = credit_engine.version_card(conn, row["id"])
-        if development.empty or out_of_time.empty or development["bad"].sum() == 0 \
-                or out_of_time["bad"].sum() == 0:
+        unrebuilt = [f.name for f in card.factors if f.name not in pit.FEATURES]
+        if unrebuilt or development.empty or out_of_time.empty \
+                or development["bad"].sum() == 0 or out_of_time["bad"].sum() == 0:
             report = None
         else:
             report = validation.validate(card, development, out_of_time, plan)
         versions.append(VersionValidation(int(row["id"]), row["version"], row["status"],
-                                          row["source"], report, card.raw.get("calibration")))
+                                          row["source"], report, card.raw.get("calibration"),
+                                          unrebuilt))
     reports = [v.report for v in versions if v.report is not None]
     best = None
     if reports:
@@ -700,7 +704,8 @@ def report_summary(item: VersionValidation) -> dict[str, Any]:
     """What a promotion keeps of one version's report (JSON): the figures shown."""
     r = item.report
     if r is None:
-        return {"version": item.version, "status": item.status, "report": None}
+        return {"version": item.version, "status": item.status, "report": None,
+                "unrebuilt_factors": item.unrebuilt}
     ci = lambda pair: [round(float(x), 4) for x in pair]  # noqa: E731
     return {"version": item.version, "status": item.status, "source": item.source,
             "oot_rows": r.out_of_time.rows, "oot_bad": r.out_of_time.bad,
@@ -779,9 +784,11 @@ def _open_promotion(conn: Connection, *, promotion_id: int, actor: Actor) -> dic
 
 @requires("risk", "manager")
 def approve_promotion(*, conn: Connection, actor: Actor, promotion_id: int,
-                      note: str = "") -> int:
+                      note: str = "") -> int | None:
     """A second person approves: the version becomes active, the previous one retired, and
-    a scoring run with it replaces every merchant's grade and limit at once; the run's id."""
+    a scoring run with it replaces every merchant's grade and limit at once; the run's id
+    (None while the features mart is still empty, as in a database just seeded: the next
+    scoring run is the new version's first)."""
     row = _open_promotion(conn, promotion_id=promotion_id, actor=actor)
     db.execute(conn, """UPDATE ops.credit_promotions
                         SET status = 'approved', decided_by = :by, decided_at = now(),
@@ -794,10 +801,12 @@ def approve_promotion(*, conn: Connection, actor: Actor, promotion_id: int,
     db.execute(conn, """UPDATE ops.credit_scorecard_versions
                         SET status = 'active', promoted_by = :by, promoted_at = now()
                         WHERE id = :v""", by=actor.id, v=row["version_id"])
-    card = credit_engine.version_card(conn, row["version_id"])
-    run_id = credit_engine.score_version(conn, row["version_id"], card, triggered_by=actor.id)
-    db.execute(conn, "UPDATE ops.credit_promotions SET run_id = :r WHERE id = :id",
-               r=run_id, id=row["id"])
+    run_id = None
+    if db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM mart.merchant_features)"):
+        card = credit_engine.version_card(conn, row["version_id"])
+        run_id = credit_engine.score_version(conn, row["version_id"], card, triggered_by=actor.id)
+        db.execute(conn, "UPDATE ops.credit_promotions SET run_id = :r WHERE id = :id",
+                   r=run_id, id=row["id"])
     write_audit(conn=conn, actor_id=actor.id, action="credit.promotion.approve",
                 entity_type="credit_promotion", entity_id=row["id"],
                 before={"status": "proposed"},
