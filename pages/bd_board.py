@@ -21,20 +21,35 @@ st.title(t("matching.board.title"))
 show_flash()
 
 # ------------------------------------------------------------------ scope and filters
+def url_says(name: str, value: str | None) -> None:
+    """The address bar follows the scope and overdue switches (a link names what it shows),
+    so a home tile's or the task list's link (?scope=mine, ?due=overdue) applies each time
+    it is followed, and a switch back is not undone by the link still in the URL."""
+    if value is None:
+        st.query_params.pop(name, None)
+    else:
+        st.query_params[name] = value
+
+
+# A link's filters win over what the switches held before it was followed.
+if requested_choice("board", "scope") == "mine":
+    st.session_state["b_scope"] = "mine"
+if requested_choice("board", "due") == "overdue":
+    st.session_state["b_overdue"] = True      # a home tile's link: my overdue cards
 scope, owner_id = "mine", None
 if actor.has("manager"):
     c1, c2 = st.columns(2)
+    st.session_state.setdefault("b_scope", "mine" if actor.has("bd") else "team")
     scope = c1.radio(t("matching.board.scope"), ["mine", "team"], horizontal=True, key="b_scope",
-                     index=0 if actor.has("bd") else 1,
-                     format_func=lambda s: t(f"matching.board.scope_{s}"))
+                     format_func=lambda s: t(f"matching.board.scope_{s}"),
+                     on_change=lambda: url_says(
+                         "scope", "mine" if st.session_state["b_scope"] == "mine" else None))
     if scope == "team":
         staff = run_query(deals.bd_staff, actor=actor)
         people = dict(zip(staff["id"], staff["display_name"])) if staff is not None else {}
         owner_id = c2.selectbox(t("matching.board.owner"), [None, *people], key="b_owner",
                                 format_func=lambda i: t("common.all") if i is None else people[i])
 
-if requested_choice("board", "due") == "overdue" and "b_overdue" not in st.session_state:
-    st.session_state["b_overdue"] = True      # a home tile's link: my overdue cards
 brands = run_query(deals.board_brands, actor=actor, scope=scope, owner_id=owner_id)
 brand_names = dict(zip(brands["id"], brands["name"])) if brands is not None else {}
 unit = fmt.wan_unit(lang())
@@ -53,7 +68,8 @@ sort = c5.selectbox(t("board.f.sort"), list(deals.SORTS), key="b_sort",
                     format_func=lambda s: t(f"board.sort.{s}"))
 c1, c2, c3, _ = st.columns([1.6, 1.6, 1.6, 3])
 rotting = c1.toggle(t("board.f.rotting"), key="b_rotting")
-overdue = c2.toggle(t("board.f.overdue"), key="b_overdue")
+overdue = c2.toggle(t("board.f.overdue"), key="b_overdue", on_change=lambda: url_says(
+    "due", "overdue" if st.session_state["b_overdue"] else None))
 if pinned_cards() and c3.button(t("board.unpin"), key="b_unpin", icon=":material/push_pin:"):
     unpin_all()
 if any(v is not None and v < 0 for v in (vmin, vmax)):

@@ -23,6 +23,8 @@ from tests.apptest import APP, app_as
 from tests.conftest import TEST_PASSWORD
 from tests.test_audit_page import written_action_codes
 from tests.test_certification_pages import seeded  # noqa: F401  (fixture)
+from tests.test_deal_board import make_card, world  # noqa: F401  (fixture)
+from tests.test_links import opened
 
 
 # ---------------------------------------------------------------- 1. /a/b: one segment
@@ -276,3 +278,58 @@ def test_every_pre_check_has_a_short_name_no_longer_than_the_full_one():
             short = translate(f"trust.check_short.{check}", lang)
             assert has_key(f"trust.check_short.{check}")
             assert len(short) <= min(len(translate(f"trust.check.{check}", lang)), 12), short
+
+
+# ---------------------------------------------------------------- 6. the board's ?scope=mine
+BOARD = "pages/bd_board.py"
+
+
+def _cards_shown(at) -> set[int]:
+    return {int(b.key.removeprefix("open_")) for b in at.button
+            if b.key and b.key.startswith("open_") and b.key.removeprefix("open_").isdigit()}
+
+
+def test_the_board_opens_on_my_cards_when_the_link_says_so(engine, world, make_actor):
+    boss = make_actor("manager", "bd")
+    other = make_actor("bd")
+    mine = make_card(engine, world, boss)
+    theirs = make_card(engine, world, other)
+    at = opened(boss, BOARD, {})
+    assert at.radio(key="b_scope").value == "mine"
+    at.radio(key="b_scope").set_value("team").run()
+    assert _cards_shown(at) == {mine, theirs}
+    assert "scope" not in at.query_params
+    # The home tile's link, followed while the switch says "team": my cards.
+    at.query_params["scope"] = "mine"
+    at.switch_page(BOARD).run()
+    assert not at.exception and not at.error
+    assert at.radio(key="b_scope").value == "mine"
+    assert _cards_shown(at) == {mine}
+    # Switched back by hand: the team again, and the URL no longer says mine.
+    at.radio(key="b_scope").set_value("team").run()
+    assert _cards_shown(at) == {mine, theirs}
+    assert "scope" not in at.query_params
+
+
+def test_a_manager_without_cards_of_their_own_opens_the_link_on_their_cards(engine, world,
+                                                                          make_actor):
+    manager = make_actor("manager")
+    bd = make_actor("bd")
+    make_card(engine, world, bd)
+    assert opened(manager, BOARD, {}).radio(key="b_scope").value == "team"
+    at = opened(manager, BOARD, {"scope": "mine"})
+    assert not at.exception and not at.error
+    assert at.radio(key="b_scope").value == "mine"
+    assert _cards_shown(at) == set()
+
+
+def test_the_overdue_link_applies_each_time_it_is_followed(engine, world, make_actor):
+    bd = make_actor("bd")
+    make_card(engine, world, bd)
+    at = opened(bd, BOARD, {"scope": "mine", "due": "overdue"})
+    assert at.toggle(key="b_overdue").value is True
+    at.toggle(key="b_overdue").set_value(False).run()
+    assert "due" not in at.query_params and at.toggle(key="b_overdue").value is False
+    at.query_params.update({"scope": "mine", "due": "overdue"})
+    at.switch_page(BOARD).run()
+    assert at.toggle(key="b_overdue").value is True
