@@ -116,7 +116,7 @@ def _superuser_engine(url: str) -> Engine:
 def _console_roles(url: str, monkeypatch) -> Iterator[None]:
     """Point the console (dh_console) and the jobs (dh_jobs) at the database ``url``."""
     console = db.make_engine(db.with_user(url, db.ROLE_USERS["console"]))
-    jobs = db.make_engine(db.with_user(url, db.ROLE_USERS["jobs"]))
+    jobs = db.make_engine(db.with_user(url, db.ROLE_USERS["jobs"]), purpose="jobs")
     db.set_default_engine(console)
     db.set_default_engine(jobs, role="jobs")
     monkeypatch.setenv("DATABASE_URL", db.with_user(url, db.ROLE_USERS["console"]))

@@ -115,3 +115,9 @@ def test_a_second_migrator_waits_for_the_first_beyond_the_lock_timeout(engine, r
     assert waited >= 1.9
     with role_engines["owner"].connect() as conn:  # the pooled session keeps its own limit
         assert conn.execute(sa.text("SHOW lock_timeout")).scalar() == "800ms"
+
+
+def test_the_suites_jobs_engine_is_a_jobs_engine(jobs_engine, console_engine):
+    """Every test that runs a job runs it as production does: dh_jobs, no statement timeout."""
+    assert _session(jobs_engine) == ("dh_jobs", "0", "1min")
+    assert _session(console_engine) == ("dh_console", "30s", "0")
