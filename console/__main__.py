@@ -132,7 +132,7 @@ def cmd_serve(args) -> int:
     return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m console")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(fn=cmd_migrate)
@@ -157,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                          "(prints where)").set_defaults(fn=cmd_audit_verify)
     sub.add_parser("streamlit-flags", help="print the flags made from streamlit_config.toml"
                    ).set_defaults(fn=lambda a: print(" ".join(streamlit_flags())) or 0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     # serve passes flags it does not know to streamlit, e.g. --server.port=8600
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "serve":
