@@ -41,21 +41,28 @@ def ci(pair) -> str:
     return f"[{num(pair[0])}, {num(pair[1])}]"
 
 
-columns = st.columns(len(found.versions)) if found.versions else []
-for column, item in zip(columns, found.versions):
+def heading(item: credit.VersionValidation) -> str:
+    best = " ★" if item.version == found.better else ""
+    return f"{item.version} · {t(f'credit.version_status.{item.status}')}{best}"
+
+
+# A version that cannot be validated on these samples takes a line, not a column: the
+# columns of the versions with a report keep room for their calibration tables.
+measured = [v for v in found.versions if v.report is not None]
+for item in found.versions:
+    if item.report is None and item.unrebuilt:
+        st.warning(t("credit.calibration.version_note", version=heading(item), text=t(
+            "credit.calibration.unrebuilt", factors=t("credit.calibration.list_sep").join(
+                t(f"credit.factor.{f}") for f in item.unrebuilt))))
+    elif item.report is None:
+        st.info(t("credit.calibration.version_note", version=heading(item),
+                  text=t("credit.validation.no_sample")))
+columns = st.columns(len(measured)) if measured else []
+for column, item in zip(columns, measured):
     with column:
-        status = t(f"credit.version_status.{item.status}")
-        best = " ★" if item.version == found.better else ""
-        st.subheader(f"{item.version} · {status}{best}")
+        st.subheader(heading(item))
         st.caption(t(f"credit.version_source.{item.source}"))
         report = item.report
-        if report is None:
-            if item.unrebuilt:
-                st.warning(t("credit.calibration.unrebuilt", factors="、".join(
-                    t(f"credit.factor.{f}") for f in item.unrebuilt)))
-            else:
-                st.info(t("credit.validation.no_sample"))
-            continue
         oot, dev = report.out_of_time, report.development
         c1, c2, c3 = st.columns(3)
         c1.metric("AUC", num(oot.auc), help=t("credit.validation.auc_help"))
@@ -69,7 +76,10 @@ for column, item in zip(columns, found.versions):
         st.markdown(f"**{t(f'credit.calibration.heading_{basis}')}**")
         if report.calibrated:
             stated = item.calibration or {}
-            st.caption(t("credit.calibration.fitted_on", sample=stated.get("sample", "—"),
+            st.caption(t("credit.calibration.fitted_on",
+                         dates=", ".join(stated.get("score_dates", [])),
+                         window=stated.get("window_days", "—"),
+                         rows=fmt.number(stated.get("rows")), bad=fmt.number(stated.get("bad")),
                          floor=fmt.percent(stated.get("floor", 0), digits=2)))
         grades = report.by_grade[report.by_grade["merchants"] > 0]
         columns = ["grade", "merchants", "bad", "bad_rate", "promised_pd", "binomial_p"]
@@ -89,7 +99,7 @@ for column, item in zip(columns, found.versions):
         hl_ok = report.calibration_holds
         (st.success if hl_ok else st.error)(
             t("credit.validation.hl", stat=num(report.hl_stat, 2), df=report.hl_df,
-              p=f"{report.hl_p:.3g}") + " " +
+              p=f"{report.hl_p:.3g}") + "\n\n" +
             t("credit.calibration.holds" if hl_ok else "credit.calibration.fails"))
         if not report.grades_monotonic:
             st.warning(t("credit.validation.not_monotonic"))

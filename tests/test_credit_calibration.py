@@ -38,7 +38,8 @@ def development() -> pd.DataFrame:
 
 
 def test_calibration_on_a_small_history_equals_a_hand_computation(tmp_path):
-    fitted = calibration.fit(hand_card(tmp_path), development(), sample="hand history")
+    fitted = calibration.fit(hand_card(tmp_path), development(), score_dates=PLAN.development,
+                             window_days=60)
     # AA 1/10 then A 0/10 falls: pooled, (1 + 0) / (10 + 10) = 5% for both. AAA's 0 of 20
     # is floored at 0.05%. BBB has nobody: the nearest worse grade's PD, BB's 2/8. C has
     # nobody and no worse grade: B's 2/4.
@@ -62,7 +63,8 @@ def test_the_file_states_the_promise_and_the_report_tests_it(tmp_path):
     path = tmp_path / "card.toml"
     path.write_text(HAND_CARD, encoding="utf-8")
     assert load(path).grade_pd is None
-    fitted = calibration.fit(load(path), development(), sample="hand history")
+    fitted = calibration.fit(load(path), development(), score_dates=PLAN.development,
+                             window_days=60)
     calibration.write(path, fitted)
     calibration.write(path, fitted)                      # written again: replaced, not twice
     assert path.read_text(encoding="utf-8").count("[calibration]") == 1

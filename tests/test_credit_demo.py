@@ -45,7 +45,8 @@ def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage
                             development_dates=4)
         dev_now = pit.sample(conn, dates=plan_now.development, window_days=window)
     for card in (load(DEFAULT_CONFIG), load(CHALLENGER_CONFIG)):
-        assert calibration.fit(card, dev_now, sample="")["pd"] == card.grade_pd, card.version
+        assert calibration.fit(card, dev_now, score_dates=plan_now.development,
+                               window_days=window)["pd"] == card.grade_pd, card.version
 
     _the_active_version_was_promoted_through_the_gate(engine)
     _the_validation_page_shows_promise_against_outcome(make_actor("risk", username="validator9"))

@@ -88,7 +88,7 @@ def _figures(report) -> list[str]:
     for g in report.by_grade.itertuples():
         if g.merchants:
             lines.append(f"  {g.grade:>5}  {g.merchants:>9}  {g.bad:>3}  {g.bad_rate:>8.1%}  "
-                         f"{g.promised_pd:>11.1%}  {g.binomial_p:>10.4f}  {g.scaling_pd:>10.1%}")
+                         f"{g.promised_pd:>11.2%}  {g.binomial_p:>10.4f}  {g.scaling_pd:>10.2%}")
     lines.append(f"  Hosmer-Lemeshow {report.hl_stat:.2f} on {report.hl_df} df, p = {report.hl_p:.3g}"
                  f"; grades monotonic: {report.grades_monotonic}")
     o = report.overall
@@ -155,7 +155,8 @@ def _calibrate(paths: list[Path]) -> int:
     note = _sample_note(plan, development)
     for path in paths:
         card = load(path)
-        fitted = calibration.fit(card, development, sample=note)
+        fitted = calibration.fit(card, development, score_dates=plan.development,
+                                 window_days=plan.window_days)
         calibration.write(path, fitted)
         print(f"{path}: {card.version} calibrated on the {note}")
         for grade, value in fitted["pd"].items():
@@ -178,8 +179,8 @@ def _challenger(out: Path, *, register: bool) -> int:
               f"# ({len(development)} rows, {int(development['bad'].sum())} bad). Same shape as "
               f"scorecard_v2.toml; source = \"fitted\".")
     out.write_text(challenger.to_toml(raw, header=header), encoding="utf-8")
-    calibration.write(out, calibration.fit(load(out), development,
-                                           sample=_sample_note(plan, development)))
+    calibration.write(out, calibration.fit(load(out), development, score_dates=plan.development,
+                                           window_days=plan.window_days))
     fitted = load(out)
     print(f"wrote {out}: {fitted.version}, {len(fitted.factors)} factors")
     if register:

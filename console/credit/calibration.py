@@ -64,21 +64,24 @@ def calibrate(grades, bad, *, order, floor: float = PD_FLOOR) -> pd.DataFrame:
     return table
 
 
-def fit(card, development: pd.DataFrame, *, sample: str,
+def fit(card, development: pd.DataFrame, *, score_dates, window_days: int,
         floor: float = PD_FLOOR) -> dict[str, Any]:
     """The ``[calibration]`` section of ``card`` fitted on ``development`` (rows with the
-    card's features and ``bad``, NEW merchants left out): the grades the card's points give."""
+    card's features and ``bad``, NEW merchants left out, stacked over ``score_dates`` with
+    ``window_days``' label window): the grades the card's points give."""
     from console.credit.scorecard import score_frame
     scored = score_frame(card, development)
     table = calibrate(scored["score_grade"], development["bad"],
                       order=[b.grade for b in card.bands], floor=floor)
-    return section(table, sample=sample, floor=floor)
+    return section(table, score_dates=score_dates, window_days=window_days, floor=floor)
 
 
-def section(table: pd.DataFrame, *, sample: str, floor: float = PD_FLOOR) -> dict[str, Any]:
+def section(table: pd.DataFrame, *, score_dates, window_days: int,
+            floor: float = PD_FLOOR) -> dict[str, Any]:
     """The ``[calibration]`` content of a scorecard file from a ``calibrate`` table."""
     grades = table["grade"].tolist()
-    return {"method": METHOD, "floor": floor, "sample": sample,
+    return {"method": METHOD, "floor": floor,
+            "score_dates": [str(d) for d in score_dates], "window_days": int(window_days),
             "rows": int(table["merchants"].sum()), "bad": int(table["bad"].sum()),
             "merchants": {g: int(n) for g, n in zip(grades, table["merchants"])},
             "bad_by_grade": {g: int(n) for g, n in zip(grades, table["bad"])},
@@ -90,7 +93,7 @@ def to_text(calibration: dict[str, Any]) -> str:
     def inline(values: dict[str, Any]) -> str:
         return "{ " + ", ".join(f"{k} = {v!r}" for k, v in values.items()) + " }"
 
-    sample = calibration["sample"].replace("\\", "\\\\").replace('"', '\\"')
+    dates = ", ".join(f'"{d}"' for d in calibration["score_dates"])
     return "\n".join([
         MARKER,
         "# The PD each grade promises: the development sample's bad rate per grade, monotone",
@@ -99,7 +102,8 @@ def to_text(calibration: dict[str, Any]) -> str:
         "[calibration]",
         f'method = "{calibration["method"]}"',
         f"floor = {calibration['floor']!r}",
-        f'sample = "{sample}"',
+        f"score_dates = [{dates}]   # the development sample's score dates",
+        f"window_days = {calibration['window_days']}   # bad within this many days after a date",
         f"rows = {calibration['rows']}",
         f"bad = {calibration['bad']}",
         f"merchants = {inline(calibration['merchants'])}",

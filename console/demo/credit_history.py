@@ -134,22 +134,22 @@ def promote_better(conn) -> str | None:
             best = validation.better(best, other)
         chosen = candidates[best.version]
         oot = best.out_of_time
-        reason = (f"{chosen.version} is the better candidate by the validation report: out-of-time "
-                  f"AUC {oot.auc:.3f} [{oot.auc_ci[0]:.3f}, {oot.auc_ci[1]:.3f}] on {oot.rows} "
-                  f"merchants ({oot.bad} bad), no leakage alarm"
-                  + ("" if best.calibration_holds else
-                     "; its calibration fails out of time"
-                     + (" (every candidate's does)" if not any(r.calibration_holds for r in reports)
-                        else "") + ", so the PDs it promises are watched on the monitoring page"))
+        # A person's note (data, in the demo's language), not console text.
+        reason = (f"按验证报告，{chosen.version} 是更优的候选版本：跨时 AUC {oot.auc:.3f}"
+                  f"（95% 区间 {oot.auc_ci[0]:.3f}–{oot.auc_ci[1]:.3f}），跨时样本 {oot.rows} 家、"
+                  f"坏 {oot.bad} 家，" + ("有泄漏警报" if best.leak_alarms else "无泄漏警报")
+                  + ("。" if best.calibration_holds else
+                     "；跨时校准未通过"
+                     + ("（所有候选版本均未通过）" if not any(r.calibration_holds for r in reports)
+                        else "") + "，上线后在模型监控页跟踪各评级的实际坏账率。"))
     else:
         chosen = candidates[load(DEFAULT_CONFIG).version]
-        reason = (f"{chosen.version}: the expert card after the validation; no sample with bad "
-                  f"merchants to compare the candidates on")
+        reason = f"{chosen.version}：验证后的专家评分卡；样本中没有坏商户，无法比较各候选版本。"
     promotion_id = inspect.unwrap(credit.propose_promotion)(
         conn=conn, actor=proposer, version_id=chosen.version_id, reason=reason)
     inspect.unwrap(credit.approve_promotion)(
         conn=conn, actor=approver, promotion_id=promotion_id,
-        note="Second approval: both validation reports read side by side.")
+        note="已对照两个版本的验证报告，同意上线。")
     return chosen.version
 
 
