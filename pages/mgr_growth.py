@@ -18,8 +18,8 @@ import streamlit as st
 from console import clock, db, fmt, metrics
 from console.errors import ConsoleError
 from console.services import growth
-from console.ui import (enum_label, fmt_time, lang, pager, read, require_actor, run_query,
-                        show_error, t)
+from console.ui import (enum_label, fmt_time, keep_choices, lang, pager, read, require_actor,
+                        run_query, show_error, t)
 
 CHART_GROUPS = 8          # groups drawn in a breakdown chart (the table lists all)
 SD_TOP = 20               # brands drawn in the supply/demand chart
@@ -149,6 +149,11 @@ def age_text(hours: float | None) -> str:
 
 
 # ---------------------------------------------------------------- page-wide filters
+# The choices below survive a language switch, in the new language's words.
+keep_choices("g_tiers", "g_types", "g_brands", "g_window", "g_breakdown", "g_lost", "g_grain",
+             "g_sd_by", page="growth")
+st.session_state.setdefault("g_window", WINDOWS[1])   # defaults here, not index=: see
+st.session_state.setdefault("g_grain", growth.GRAINS[1])   # keep_choices
 last_day = options.get("last_day") or clock.today()
 with st.container(border=True):
     st.markdown(f"**{t('growth.filter.title')}**")
@@ -245,7 +250,7 @@ def funnel_help() -> dict[str, Any]:
 
 with tab_funnel:
     w1, w2 = st.columns(2)
-    window = w1.selectbox(t("growth.window.label"), WINDOWS, index=1, key="g_window",
+    window = w1.selectbox(t("growth.window.label"), WINDOWS, key="g_window",
                           format_func=labels({w: t("growth.window.days", days=w) if w
                                               else t("growth.window.any") for w in WINDOWS})) or None
     breakdown = w2.selectbox(t("growth.breakdown.label"), ["none", *growth.BREAKDOWNS],
@@ -438,7 +443,7 @@ def deals_chart(series: pd.DataFrame, grain: str) -> go.Figure:
 
 
 with tab_kpis:
-    grain = st.radio(t("growth.grain.label"), growth.GRAINS, index=1, horizontal=True,
+    grain = st.radio(t("growth.grain.label"), growth.GRAINS, horizontal=True,
                      key="g_grain", format_func=labels({g: t(f"growth.grain.{g}") for g in growth.GRAINS}))
     freshness_line("kpis")
     report = call("kpis", "kpis", grain=grain)

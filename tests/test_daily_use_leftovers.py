@@ -24,6 +24,7 @@ from tests.conftest import TEST_PASSWORD
 from tests.test_audit_page import written_action_codes
 from tests.test_certification_pages import seeded  # noqa: F401  (fixture)
 from tests.test_deal_board import make_card, world  # noqa: F401  (fixture)
+from tests.test_growth_page import fresh_cache, manager  # noqa: F401  (fixtures)
 from tests.test_links import opened
 
 
@@ -333,3 +334,30 @@ def test_the_overdue_link_applies_each_time_it_is_followed(engine, world, make_a
     at.query_params.update({"scope": "mine", "due": "overdue"})
     at.switch_page(BOARD).run()
     assert at.toggle(key="b_overdue").value is True
+
+
+# ---------------------------------------------------------------- 7. growth choices in English
+def test_the_growth_pages_choices_follow_a_language_switch(manager):
+    """The browser keeps a choice as the label it showed: after a switch the page must send
+    each choice again, in the new words (set_value), or it stays "月" / "一线城市"."""
+    at = app_as(manager, page="pages/mgr_growth.py")
+    at.radio(key="g_grain").set_value("month").run()
+    at.selectbox(key="g_window").set_value(30).run()
+    at.selectbox(key="g_breakdown").set_value("channel").run()
+    at.multiselect(key="g_tiers").set_value([1]).run()
+    at.radio(key="g_sd_by").set_value("tier").run()
+    at.radio(key="_lang_switch").set_value("en").run()
+    assert not at.exception and not at.warning
+    sent = {w.key: (w.value, w.proto.set_value,
+                    list(w.proto.raw_values) if w.type == "multiselect" else w.proto.raw_value)
+            for w in (at.radio(key="g_grain"), at.selectbox(key="g_window"),
+                      at.selectbox(key="g_breakdown"), at.multiselect(key="g_tiers"),
+                      at.radio(key="g_sd_by"))}
+    assert sent == {"g_grain": ("month", True, "Month"), "g_window": (30, True, "30 days"),
+                    "g_breakdown": ("channel", True, "Channel"),
+                    "g_tiers": ([1], True, ["Tier 1"]), "g_sd_by": ("tier", True, "City tier")}
+    assert at.radio(key="g_grain").options == ["Day", "Week", "Month"]
+    # The next run in the same language sends nothing again: the browser has the words.
+    at.radio(key="g_sd_by").set_value("brand").run()
+    assert at.radio(key="g_grain").proto.set_value is False
+    assert at.radio(key="g_grain").value == "month"

@@ -117,6 +117,26 @@ def language_switch() -> None:
                      format_func=lambda code: t(f"lang.{code}"), on_change=_language_chosen)
 
 
+def keep_choices(*keys: str, page: str) -> None:
+    """Keep the choices of a page's select boxes, radios and multiselects (their ``keys``)
+    through a language switch, and show them in the new language. Call it before the widgets.
+
+    Streamlit's browser side holds such a widget's choice as the label it showed ("月"), not
+    the value; after a switch the labels are English, "月" matches none of them, and the
+    choice was lost or kept its Chinese label. In the first run in a new language each
+    choice is read back (with the previous run's labels) and set again as a value, so the
+    widget is drawn with it, in the new language. A widget with such a key must take its
+    default from session state, not index=, or Streamlit warns about both.
+    """
+    seen_key = f"_choices_lang:{page}"
+    seen = st.session_state.get(seen_key)
+    if seen is not None and seen != lang():
+        for key in keys:
+            if key in st.session_state:
+                st.session_state[key] = st.session_state[key]
+    st.session_state[seen_key] = lang()
+
+
 def start_session(actor: Actor) -> None:
     """After a good password: a remembered session (audited as staff.sign_in), this tab
     signed in on it, and its token on the way to the browser."""
