@@ -124,3 +124,42 @@ def test_a_page_across_the_last_graded_merchant(engine, world):
                                          on_hold=credit.ON_HOLD)
     assert (across["name"].tolist(), total) == (["辛车商", "壬车商", "子车商", "丑车行"], 13)
     assert past["name"].tolist() == ["丑车行", "寅车商"]
+
+
+# ---------------------------------------------------------------- the scoring run's queue
+def test_a_scoring_runs_upsert_queues_fast_after_a_one_row_change_in_the_same_connection(engine):
+    """Migration 088: the grade queue trigger (migration 081) joins a statement's old and new
+    rows. Planned once per connection, a first call with one row (an override) kept a nested
+    loop, and the next upsert of every merchant compared all rows with all rows (9-10
+    minutes per scoring run at 50,000 merchants). Now each call plans for its rows: 12,000
+    rows after a one-row change take well under a second; the quadratic plan took ~12 s."""
+    import time
+    merchant(engine, name="队列车商")
+    with engine.begin() as conn:
+        credit_engine.score_all(conn, load(DEFAULT_CONFIG))
+        conn.execute(sa.text("""
+            INSERT INTO ops.merchant_grade_current (merchant_id, run_id, scored_at, score, grade,
+                insufficient_history, score_loan_limit, score_vip_eligible)
+            SELECT 10000000 + g, c.run_id, c.scored_at, 500, 'BB', false, 0, false
+            FROM generate_series(1, 12000) AS g, ops.merchant_grade_current c"""))
+        conn.execute(sa.text("DELETE FROM ops.match_refresh_queue"))
+    with engine.connect() as conn:
+        conn.execute(sa.text("""UPDATE ops.merchant_grade_current SET grade = 'A'
+                                WHERE merchant_id = 10000001"""))
+        conn.commit()
+        started = time.perf_counter()
+        # every row written, the odd ones' grade moved (10000001 moves back to BB)
+        conn.execute(sa.text("""UPDATE ops.merchant_grade_current
+                                SET grade = CASE WHEN merchant_id % 2 = 1 THEN 'BB' ELSE 'B' END,
+                                    score = score
+                                WHERE merchant_id > 10000000"""))
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        queued = conn.execute(sa.text("""SELECT merchant_id, count(*) FROM ops.match_refresh_queue
+                                         WHERE cause = 'grade' GROUP BY 1""")).all()
+    counts = dict(queued)
+    # the one-row change, then every even merchant (BB -> B) and 10000001 (A -> BB)
+    assert counts[10000001] == 2
+    assert sorted(m for m, n in counts.items() if n == 1) == list(range(10000002, 10012001, 2))
+    assert len(counts) == 6001
+    assert elapsed < 4.0, f"{elapsed:.1f} s"
