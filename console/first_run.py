@@ -49,6 +49,9 @@ def ensure_first_admin(*, engine: Engine) -> FirstAdmin | None:
 
     Runs on the console's engine (dh_console). Under an advisory lock: two console processes
     started at the same moment on an empty database create one account, not two."""
+    with engine.connect() as conn:  # every later start: no password drawn, nothing hashed
+        if db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM ops.staff)"):
+            return None
     password = _new_password()
     password_hash = hash_password(password)  # slow on purpose (argon2): outside the lock
     with engine.begin() as conn:
