@@ -121,8 +121,8 @@ def keep_choices(*keys: str, page: str) -> None:
     """Keep the choices of a page's select boxes, radios and multiselects (their ``keys``)
     through a language switch, and show them in the new language. Call it before the widgets.
 
-    Streamlit's browser side holds such a widget's choice as the label it showed ("月"), not
-    the value; after a switch the labels are English, "月" matches none of them, and the
+    Streamlit's browser side holds such a widget's choice as the label it showed (the Chinese word for "month"), not
+    the value; after a switch the labels are English, the Chinese label matches none of them, and the
     choice was lost or kept its Chinese label. In the first run in a new language each
     choice is read back (with the previous run's labels) and set again as a value, so the
     widget is drawn with it, in the new language. A widget with such a key must take its
