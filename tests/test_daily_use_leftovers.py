@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from console import preferences
 from console.audit import write_audit
+from console.demo.model import DEFAULT_ANCHOR
 from console.errors import InvalidInput, PermissionDenied
 from console.i18n import has_key, translate
 from console.services import audit_log
@@ -361,3 +362,34 @@ def test_the_growth_pages_choices_follow_a_language_switch(manager):
     at.radio(key="g_sd_by").set_value("brand").run()
     assert at.radio(key="g_grain").proto.set_value is False
     assert at.radio(key="g_grain").value == "month"
+
+
+# ---------------------------------------------------------------- 5. the demo's open queue
+def test_the_demos_open_certifications_wait_a_believable_while(demo_engine):
+    with demo_engine.connect() as conn:
+        ages = conn.execute(sa.text(
+            """SELECT extract(epoch FROM now() - submitted_at) / 3600 AS hours, status,
+                      assigned_at, submitted_at, now() AS now
+               FROM app.certifications WHERE status IN ('pending', 'in_review')""")).all()
+        events = conn.execute(sa.text(
+            """SELECT count(*) FILTER (WHERE e.occurred_at > :anchor),
+                      count(*) FILTER (WHERE e.occurred_at = c.submitted_at), count(*)
+               FROM app.certifications c
+               JOIN app.events e ON e.event_type = 'cert_submitted' AND e.entity_id = c.id
+               WHERE c.status NOT IN ('pending', 'in_review')"""),
+            {"anchor": DEFAULT_ANCHOR}).one()
+    hours = sorted(a.hours for a in ages)
+    assert len(hours) >= 10
+    fresh = sum(h < 24 for h in hours)
+    near = sum(24 <= h < 48 for h in hours)
+    late = sum(h >= 48 for h in hours)
+    # some fresh, some close to the SLA, a few over it (they were all over 48 h)
+    assert fresh >= len(hours) // 3 and near >= 1 and 1 <= late <= len(hours) // 3, hours
+    assert hours[0] > 0 and hours[-1] < 24 * 6
+    for a in ages:
+        if a.status == "in_review":
+            assert a.submitted_at < a.assigned_at <= a.now
+    # Decided cases keep their times, and their submission events sit where they were.
+    decided_after_anchor, same_time, decided = events
+    assert decided_after_anchor == 0 and same_time == decided > 100
+
