@@ -83,13 +83,14 @@ def cmd_audit_verify(_args) -> int:
 
 def _seed_demo(args) -> None:
     from console.demo import SeedRefused, seed  # seeding is a one-off on the first run
+    from console.demo.model import today_anchor
     from console.jobs import run_all
     print(f"first run: seeding demo data (scale={args.scale}) …", flush=True)
     # The owner fills the demo world (its loader may skip triggers); the system jobs
     # then run as they always will, as dh_jobs.
     try:
         report = seed(engine=db.get_engine(role="owner"), scale=args.scale, seed=args.seed,
-                      progress=True)
+                      anchor=today_anchor(), progress=True)
     except SeedRefused as err:  # e.g. --demo on a database that already has its first admin
         raise SystemExit(f"serve: no demo data seeded: {err}") from None
     print("first run: pre-checks, listing flags, match suggestions, marts, credit grades …",

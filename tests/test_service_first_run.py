@@ -5,11 +5,13 @@ as a deployment sets it (the `engine` fixture)."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 import console.__main__ as cli
+from console import clock
 import console.demo.__main__ as demo_cli
 from console.auth import authenticate
 from console.demo.generate import STAFF
@@ -132,6 +134,15 @@ def test_serve_demo_seeds_a_real_database_when_asked(engine, started, capsys,
     assert merchants > 0
     assert (staff, admin) == (len(STAFF), 0)
     assert "Staff accounts" in out and no_credentials_file.exists()
+    # The demo world's "now" is the start of today, not the generator's fixed test anchor:
+    # its newest listing was published yesterday or today, and nothing lies in the future.
+    with engine.connect() as conn:
+        newest, future = conn.execute(sa.text(
+            """SELECT max(published_at AT TIME ZONE 'Asia/Shanghai')::date,
+                      count(*) FILTER (WHERE published_at > now())
+               FROM app.listings""")).one()
+    assert newest in (clock.today() - timedelta(days=1), clock.today())
+    assert future == 0
 
 
 def test_serve_demo_refuses_a_database_with_its_first_admin(engine, started, capsys):

@@ -84,6 +84,15 @@ def hazard(q: np.ndarray, base: float, slope: float, cap: float = 0.95) -> np.nd
     return np.minimum(cap, base * np.exp(-slope * q - slope * slope / 2))
 
 
+def today_anchor() -> datetime:
+    """The start of today on the business clock: the anchor of a demo a person will use now.
+    The fixed DEFAULT_ANCHOR keeps tests and benches reproducible, but a console seeded with
+    it shows a world that stopped on that day (every card overdue, every chart stale)."""
+    from console import clock
+    day = clock.today()
+    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
 def anchor_epoch(anchor: datetime | None) -> int:
     """Seconds since the epoch of the anchor ("now" of the demo world)."""
     anchor = anchor or DEFAULT_ANCHOR

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from console import db
 from console.auth import hash_password
+from console.demo.model import today_anchor
 from console.migrate import migrate
 from console.roles import ROLES
 from console.i18n import translate
@@ -72,7 +73,7 @@ def prepare_database(scale: str, seed_value: int) -> tuple[str, str, str]:
     engine = db.make_engine(url)
     db.set_default_engine(engine)
     migrate(engine=engine)
-    seed(engine=engine, scale=scale, seed=seed_value)
+    seed(engine=engine, scale=scale, seed=seed_value, anchor=today_anchor())
     from console import jobs     # the marts, matches and ratings a running console has
     jobs.run_all(engine=engine, echo=lambda _: None)
     password = secrets.token_urlsafe(16)
