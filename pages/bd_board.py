@@ -10,8 +10,8 @@ import streamlit as st
 
 from console import clock, fmt
 from console.services import deals, stock
-from console.ui import enum_label, flash, lang, labelled, require_actor, run_action, run_query, \
-    show_flash, t
+from console.ui import enum_label, flash, keep_choices, lang, labelled, require_actor, run_action, \
+    run_query, show_flash, t
 from console.ui.links import keep_in_url, record_url, requested_choice, requested_id
 from console.ui.pins import pin_card, pinned_cards, unpin_all
 
@@ -31,6 +31,7 @@ def url_says(name: str, value: str | None) -> None:
         st.query_params[name] = value
 
 
+keep_choices("b_scope", "b_owner", "b_brand", "b_sort", page="board")   # through a language switch
 # A link's filters win over what the switches held before it was followed.
 if requested_choice("board", "scope") == "mine":
     st.session_state["b_scope"] = "mine"

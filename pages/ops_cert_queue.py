@@ -6,8 +6,8 @@ from console.services import certification as cert
 from console.services.certification import CertFilters
 from console.services.prechecks import ALL_CHECKS
 from console.settings import get_settings
-from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
-                        run_query, show_flash, t)
+from console.ui import (enum_label, flash, keep_choices, labelled, lang, pager, require_actor,
+                        run_action, run_query, show_flash, t)
 from console.ui.links import open_record
 from console.ui.trust import AGE_OPTIONS, apply_url_filters, sla_or_decided
 
@@ -51,6 +51,8 @@ if c5.button(t("trust.auto_assign"), icon=":material/group_add:", key="cert_auto
         flash(t("trust.auto_assigned", n=sum(given.value.values()), people=len(given.value)))
         st.rerun()
 
+keep_choices("cq_view", "cq_kinds", "cq_statuses", "cq_age", "cq_flags", "cq_tiers", "cq_mtypes",
+             "cq_sort", page="cert-queue")   # through a language switch, in its words
 apply_url_filters("cert-queue", "cq")   # a home tile's link: /cert-queue?sla=late …
 with st.expander(t("trust.filters"), expanded=True, icon=":material/filter_list:"):
     f1, f2, f3, f4 = st.columns([1, 1, 1.3, 1])   # the status picker holds two chips

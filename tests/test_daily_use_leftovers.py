@@ -393,3 +393,23 @@ def test_the_demos_open_certifications_wait_a_believable_while(demo_engine):
     decided_after_anchor, same_time, decided = events
     assert decided_after_anchor == 0 and same_time == decided > 100
 
+
+def test_the_queue_and_board_choices_follow_a_language_switch(engine, world, make_actor,
+                                                              seeded):
+    at = app_as(make_actor("ops"), page="pages/ops_cert_queue.py")
+    at.selectbox(key="cq_age").set_value("over48").run()
+    at.multiselect(key="cq_kinds").set_value(["personal"]).run()
+    at.radio(key="_lang_switch").set_value("en").run()
+    assert not at.exception and not at.warning
+    age, kinds = at.selectbox(key="cq_age"), at.multiselect(key="cq_kinds")
+    assert (age.value, age.proto.set_value, age.proto.raw_value) == (
+        "over48", True, translate("trust.age.over48", "en"))
+    assert (kinds.value, kinds.proto.set_value, list(kinds.proto.raw_values)) == (
+        ["personal"], True, ["Personal"])
+    boss = make_actor("manager", "bd")
+    at = app_as(boss, page="pages/bd_board.py")
+    at.radio(key="b_scope").set_value("team").run()
+    at.radio(key="_lang_switch").set_value("en").run()
+    scope = at.radio(key="b_scope")
+    assert (scope.value, scope.proto.set_value, scope.proto.raw_value) == (
+        "team", True, translate("matching.board.scope_team", "en"))
