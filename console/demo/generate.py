@@ -364,62 +364,54 @@ def certifications(w: World) -> Table:
               "submitted_at"):
         data[c] = np.array(data[c], dtype=np.int64)
     data = {"id": np.arange(1, len(rows) + 1), **data}
-    # The cert_submitted events keep the times the world drew (the event log, the freshness
-    # badge and the KPIs stay as they were); the open cases' rows move (below).
+    # The cert_submitted events keep the times the world drew (the event log and the KPIs
+    # stay as they were); the open cases' rows move (below).
     w.cert_event_times = data["submitted_at"].copy()  # type: ignore[attr-defined]
-    _open_queue_from_now(w, data)
+    _open_queue_ages(w, data)
     return w.add(Table("app.certifications", data))
 
 
 QUEUE_STREAM = 19         # the open queue's ages: their own stream [seed, 19]
-# Hours an open case has waited, in bands: (share of the queue, from, to). Most came in
-# today, some are close to the 48 h SLA, a few are over it (console/services/trust_queue.py).
+# Hours an open case has waited at the demo's "now" (the anchor), in bands: (share of the
+# queue, from, to). Most came in within the day, some are close to the 48 h SLA, a few are
+# over it (console/services/trust_queue.py). A demo seeded today (model.today_anchor) shows
+# them so to the person looking at it.
 QUEUE_AGES = ((0.55, 0.5, 24.0), (0.30, 24.0, 44.0), (0.15, 49.0, 120.0))
 
 
-def queue_clock(anchor: int) -> int:
-    """The instant the open queue's ages count back from: the wall clock at the seed, to the
-    hour (so two seeds in the same hour write the same rows), or the anchor if that is later.
-
-    Every other row counts from the anchor; a demo seeded today and looked at today would
-    otherwise show every waiting case as days over its SLA (all red)."""
-    import time
-
-    return max(anchor, int(time.time()) // HOUR * HOUR)
-
-
-def _open_queue_from_now(w: World, data: dict) -> None:
-    """Give the open certification cases (pending, in review) a believable spread of ages
-    relative to ``queue_clock``: each case's own times (submitted, assigned, updated, snoozed)
-    move together, in the oldest-first order the world drew them. No other row changes."""
+def _open_queue_ages(w: World, data: dict) -> None:
+    """Give the open certification cases (pending, in review) a believable spread of ages at
+    the anchor: each case's own times (submitted, assigned, updated) move together, in the
+    oldest-first order the world drew them, and never before the case's own draw (so never
+    before the merchant registered, or before the decision its resubmission answers). The
+    backlog the world drew was spread evenly over cert_backlog_days (12 days at the small
+    scale): nearly every waiting case was over its SLA. No other row changes."""
     status = np.asarray(data["status"], dtype=object)
     open_rows = np.flatnonzero((status == "pending") | (status == "in_review"))
-    if not len(open_rows):
+    n = len(open_rows)
+    if not n:
         return
     seed = int(w.rng.bit_generator.seed_seq.entropy)
     pick = np.random.default_rng([seed, QUEUE_STREAM])
     # Each band's share as a count (at least one case over the SLA and one near it), so a
     # small queue keeps the shape too; the ages within a band are drawn.
-    n = len(open_rows)
     late = max(1, round(QUEUE_AGES[2][0] * n)) if n >= 3 else 0
     near = max(1, round(QUEUE_AGES[1][0] * n)) if n >= 3 else 0
     band = np.repeat([0, 1, 2], [n - near - late, near, late])
     lo = np.array([QUEUE_AGES[b][1] for b in band])
     hi = np.array([QUEUE_AGES[b][2] for b in band])
-    ages = np.sort((lo + pick.random(len(open_rows)) * (hi - lo)) * HOUR)[::-1].astype(np.int64)
-    now = queue_clock(w.anchor)
+    ages = np.sort((lo + pick.random(n) * (hi - lo)) * HOUR)[::-1].astype(np.int64)
     order = open_rows[np.argsort(data["submitted_at"][open_rows], kind="stable")]
     for row, age in zip(order, ages):
-        submitted = now - int(age)
-        moved = submitted - int(data["submitted_at"][row])
+        drawn = int(data["submitted_at"][row])
+        submitted = max(drawn, w.anchor - int(age))
+        moved = submitted - drawn
         data["submitted_at"][row] = submitted
         if data["assigned_at"][row] != NA:
             # Assigned within hours of coming in, and before now.
             taken = int(data["assigned_at"][row]) + moved
-            data["assigned_at"][row] = max(submitted + 60, min(taken, now - 600))
+            data["assigned_at"][row] = max(submitted + 60, min(taken, w.anchor - 600))
         data["updated_at"][row] = max(submitted, int(data["assigned_at"][row]))
-        if data["snoozed_until"][row] != NA:
-            data["snoozed_until"][row] = int(data["snoozed_until"][row]) - w.anchor + now
 
 
 # ==================================================================== listings
