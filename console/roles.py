@@ -9,13 +9,16 @@ for a session an admin ended, is refused before the body runs.
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
-from console.errors import InvalidInput, PermissionDenied
+from console import logs
+from console.errors import ConsoleError, InvalidInput, PermissionDenied
 
 ROLES = ("ops", "bd", "risk", "manager", "admin")
 
@@ -131,6 +134,29 @@ def resolve(claimed: object, *allowed: str, conn: object = None) -> Actor:
 PROTECTED: dict[str, frozenset[str]] = {}
 
 
+def _log_call(what: str, started: float, status: str, err: Exception | None = None) -> None:
+    """One JSON line per gated call (console/logs.py): what, who, how long, and of an error
+    its class only; an unexpected error is logged at error level, a refusal at info."""
+    logs.event(what, level=logging.ERROR if status == "failed" else logging.INFO,
+               ms=(time.perf_counter() - started) * 1000, status=status,
+               error=type(err).__name__ if err is not None else None)
+
+
+def _logged(what: str, started: float, call, *, last: bool = True):
+    """Run ``call``; log a refusal or failure, and (when ``last``) the success."""
+    try:
+        result = call()
+    except ConsoleError as err:   # a refusal, with its words for the person
+        _log_call(what, started, "refused", err)
+        raise
+    except Exception as err:
+        _log_call(what, started, "failed", err)
+        raise
+    if last:
+        _log_call(what, started, "ok")
+    return result
+
+
 def requires(*allowed: str):
     """Decorator for a service function taking ``actor=``: re-read the actor, check its roles
     and the arguments, then run the body with the Actor just read.
@@ -140,13 +166,25 @@ def requires(*allowed: str):
     """
 
     def wrap(fn):
+        what = "service." + fn.__module__.removeprefix("console.services.") + "." + fn.__name__
+
         @functools.wraps(fn)
         def guarded(*args, **kwargs):
             from console import boundary  # the module attribute, so the hook can be replaced
 
-            kwargs["actor"] = resolve(kwargs.get("actor"), *allowed, conn=kwargs.get("conn"))
-            kwargs = boundary.check_arguments(fn, kwargs)
-            return fn(*args, **kwargs)
+            started = time.perf_counter()
+            claimed = getattr(kwargs.get("actor"), "id", None)
+            # A refused call is logged under the id it claimed (an int only; a forged value
+            # is not written to the log), a checked one under the account read back.
+            with logs.acting_as(staff_id=claimed if type(claimed) is int else None):
+                def check():
+                    kwargs["actor"] = resolve(kwargs.get("actor"), *allowed,
+                                              conn=kwargs.get("conn"))
+                    return boundary.check_arguments(fn, kwargs)
+                checked = _logged(what, started, check, last=False)
+            actor = checked["actor"]
+            with logs.acting_as(staff_id=actor.id, username=actor.username):
+                return _logged(what, started, lambda: fn(*args, **checked))
 
         guarded.allowed_roles = frozenset(allowed)
         PROTECTED[f"{fn.__module__}.{fn.__qualname__}"] = frozenset(allowed)
