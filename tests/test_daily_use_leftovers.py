@@ -132,6 +132,11 @@ def test_every_action_field_and_record_written_in_console_has_words_in_both_lang
     unlabelled = sorted((etype, field) for etype, field in written_fields()
                         if audit_log.field_label(field, "en", etype) == field)
     assert unlabelled == []
+    # stored codes in words too: a person's language, a card's source
+    assert audit_log.changes_text({"language": None}, {"language": "en"}, lang="zh",
+                                  staff={}) == "界面语言：— → 英文"
+    assert audit_log.changes_text(None, {"source": "manual"}, lang="en",
+                                  staff={}) == "Source: Created by hand"
     entities = {c.value for _, call in _audit_calls() for k in call.keywords
                 if k.arg == "entity_type" and isinstance(c := k.value, ast.Constant)}
     assert sorted(e for e in entities if not has_key(f"audit.entity.{e}")) == []

@@ -47,6 +47,7 @@ ENUM_FIELDS = {
     "kind": ("channel", "cert_kind"),
     "cert_level": ("cert_level",),
     "source": (),        # a card's or a scorecard's origin: audit.value.<code>
+    "language": (),      # a person's language (console/preferences.py): audit.value.zh / en
 }
 # Codes kept in a row whose words live under another prefix: field -> prefixes, tried in
 # order (a review reason, a document asked for, an override's or a suspension's reason).
