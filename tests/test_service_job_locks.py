@@ -110,3 +110,34 @@ def test_a_lock_is_released_when_the_step_fails(demo_engine, jobs_engine, monkey
     monkeypatch.setattr(jobs, "steps", real)
     result = run_all(engine=jobs_engine, echo=lambda _: None, only=["prechecks"])[0]
     assert (result.ok, result.skipped) == (True, False)
+
+
+def test_the_stand_alone_credit_and_matching_commands_take_their_jobs_locks(
+        demo_engine, jobs_engine, held, capsys):
+    """`python -m console.credit score|expire` and `python -m console.services.matching
+    rematch` do the credit and matching steps' work: while a scheduled run holds the lock
+    they skip with exit code 2 and write nothing; with the lock free they run."""
+    from console.credit.__main__ import main as credit_main
+    from console.services.matching import _main as matching_main
+    held("credit")
+    held("matching")
+    assert credit_main(["score"]) == 2
+    assert credit_main(["expire"]) == 2
+    assert matching_main(["rematch", "--full"]) == 2
+    err = capsys.readouterr().err
+    assert "another run holds the credit job's lock" in err
+    assert "another run holds the matching job's lock" in err
+    with demo_engine.connect() as conn:
+        assert tuple(conn.execute(sa.text(
+            """SELECT (SELECT count(*) FROM ops.credit_runs),
+                      (SELECT count(*) FROM ops.match_suggestions)""")).one()) == (0, 0)
+
+
+def test_the_stand_alone_rematch_runs_when_its_lock_is_free(demo_engine, jobs_engine, held,
+                                                            capsys):
+    from console.services.matching import _main as matching_main
+    held("credit")                 # another job's lock does not stop it
+    assert matching_main(["rematch", "--full"]) == 0
+    assert "suggestions written" in capsys.readouterr().out
+    with demo_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM ops.match_suggestions")).scalar() > 0

@@ -221,16 +221,23 @@ def main(argv: list[str] | None = None) -> int:
                                v=version_id)
         print(f"scorecard {card.version}: version {version_id}, {status}")
         return 0
-    if args.command == "expire":
-        with db.transaction(role="jobs") as conn:
-            print(f"overrides expired: {credit_engine.expire_due_overrides(conn)}")
-        return 0
-    started = time.perf_counter()
-    try:
-        run_id = score(card)
-    except ConsoleError as err:
-        print(f"scoring refused: {err.key} {err.params}", file=sys.stderr)
-        return 1
+    from console.jobs import job_lock
+    # Expiry and scoring are the scheduled jobs' "credit" step: one run at a time, whether
+    # it comes from `python -m console jobs`, cron or this command.
+    with job_lock(db.get_engine(role="jobs"), "credit") as got:
+        if not got:
+            print("credit: another run holds the credit job's lock; skipped", file=sys.stderr)
+            return 2
+        if args.command == "expire":
+            with db.transaction(role="jobs") as conn:
+                print(f"overrides expired: {credit_engine.expire_due_overrides(conn)}")
+            return 0
+        started = time.perf_counter()
+        try:
+            run_id = score(card)
+        except ConsoleError as err:
+            print(f"scoring refused: {err.key} {err.params}", file=sys.stderr)
+            return 1
     with db.connection(role="jobs") as conn:
         n = db.scalar(conn, "SELECT merchants_scored FROM ops.credit_runs WHERE id = :r", r=run_id)
     print(f"run {run_id}: {n:,} merchants scored with {card.version} "

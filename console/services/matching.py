@@ -17,6 +17,7 @@ CLI: ``python -m console.services.matching rematch --full | --changed | --listin
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -658,6 +659,15 @@ def _main(argv: Iterable[str] | None = None) -> int:
     sub.add_parser("propose-bids", help="propose the best offer of bidding requests past deadline")
     args = parser.parse_args(list(argv) if argv is not None else None)
     k = match_policy.current().top_k
+    from console.jobs import job_lock   # the scheduled "matching" step's lock: one at a time
+    with job_lock(db.get_engine(role="jobs"), "matching") as got:
+        if not got:
+            print("matching: another run holds the matching job's lock; skipped", file=sys.stderr)
+            return 2
+        return _run_command(args, k)
+
+
+def _run_command(args: argparse.Namespace, k: int) -> int:
     with db.transaction(role="jobs") as conn:  # a scheduled job's work: the jobs' role
         lift_ui_timeout(conn)   # a command-line batch, not a page
         if args.cmd == "propose-bids":
