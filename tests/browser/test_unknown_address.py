@@ -33,8 +33,7 @@ def test_an_unknown_address_signed_out_shows_our_words_over_the_sign_in(live_con
         wait_idle(page)
         assert page.get_by_text(ZH).count() == 0
         # Signed in too, and a hostile address is not echoed. (A path of several segments,
-        # /a/b, is a blank page: Streamlit's index.html loads its scripts relative to the
-        # path; nothing of the console runs there.)
+        # /a/b, is redirected to one: tests/browser/test_daily_use_leftovers.py.)
         page.goto(f"{live_console}/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
         page.get_by_text(ZH).wait_for(timeout=30_000)
         page.get_by_role("heading", name=f"{person.display_name}，你好").wait_for()
