@@ -11,7 +11,7 @@ being matched (immature: marked and not compared).
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -162,13 +162,29 @@ def test_every_kpi_figure_equals_the_raw_tables(engine, built, grain):
         want = (truth.daily(conn, start, end) if grain == "day"
                 else truth.periods(conn, start, end, grain))
         sources = source_freshness(conn, ["daily_kpis"])["daily_kpis"]
-    # The hand-built events stop before today, so the sources are stale: periods that
-    # start after the newest event are left off instead of shown as zeros.
-    assert sources.stale
-    last_day = sources.newest_event.astimezone(clock.business_tz()).date()
-    want = {p: figures for p, figures in want.items() if p <= last_day}
+    # The hand-built events stop yesterday: fresh or stale by the time of day the test runs
+    # (test_stale_sources_end_the_chart_at_the_newest_event fixes the clock).
+    if sources.stale:
+        last_day = sources.newest_event.astimezone(clock.business_tz()).date()
+        want = {p: figures for p, figures in want.items() if p <= last_day}
     assert report.series["period_start"].max() == max(want)
     assert len(report.series) == len(want)
+    assert truth.compare_series(report.series, want) == []
+
+
+def test_stale_sources_end_the_chart_at_the_newest_event(engine, built, monkeypatch):
+    """Three days after the last event the sources are stale: the days after it are left
+    off the chart (no data, not zeros); the days up to it keep their figures."""
+    with engine.connect() as conn:
+        newest = source_freshness(conn, ["daily_kpis"])["daily_kpis"].newest_event
+    last_day = newest.astimezone(clock.business_tz()).date()
+    later = datetime.combine(last_day + timedelta(days=3), time(12), clock.business_tz())
+    monkeypatch.setattr(clock, "now", lambda: later)
+    report = _kpis(engine, built, days(-30), last_day + timedelta(days=3), "day")
+    with engine.connect() as conn:
+        assert source_freshness(conn, ["daily_kpis"])["daily_kpis"].stale
+        want = truth.daily(conn, days(-30), last_day)
+    assert report.series["period_start"].max() == last_day
     assert truth.compare_series(report.series, want) == []
 
 
