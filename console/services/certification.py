@@ -398,7 +398,7 @@ def get_case(*, conn: Connection, actor: Actor, case_id: Any) -> CaseView:
             WHERE c.merchant_id = :mid AND c.id <> :id
             ORDER BY c.submitted_at DESC""", mid=mid, id=case_id),
         listings=db.fetch_df(conn, """
-            SELECT l.id, b.name || ' ' || se.name || ' ' || t.name AS vehicle, l.price,
+            SELECT l.id, app.vehicle_name(b.name, se.name) || ' ' || t.name AS vehicle, l.price,
                    l.guide_price, l.status, l.vin, l.published_at
             FROM app.listings l JOIN app.trims t ON t.id = l.trim_id
             JOIN app.series se ON se.id = t.series_id JOIN app.brands b ON b.id = se.brand_id

@@ -266,7 +266,7 @@ _CARD_COLUMNS = """
 SELECT m.id, m.stage, m.version, m.source, m.score, m.deal_value, m.owner_id,
        st.display_name AS owner, m.next_action_at, m.next_action_note, m.stage_entered_at,
        m.created_at, m.request_id, m.listing_id, m.lost_reason, m.lost_note,
-       br.name || ' ' || se.name AS series, br.id AS brand_id, t.name AS trim_name, l.price,
+       app.vehicle_name(br.name, se.name) AS series, br.id AS brand_id, t.name AS trim_name, l.price,
        l.exterior_color, least(r.quantity, l.quantity) AS quantity,
        buyer.id AS buyer_id, buyer.name AS buyer, seller.id AS seller_id, seller.name AS seller,
        bc.name AS buyer_city, sc.name AS seller_city,
@@ -350,7 +350,7 @@ _HITS = f"""hits AS MATERIALIZED (
       AND (m.id = CAST(:qid AS bigint)
            OR buyer.name ILIKE CAST(:q AS text) ESCAPE '\\'
            OR seller.name ILIKE CAST(:q AS text) ESCAPE '\\'
-           OR (br.name || ' ' || se.name) ILIKE CAST(:q AS text) ESCAPE '\\'))"""
+           OR app.vehicle_name(br.name, se.name) ILIKE CAST(:q AS text) ESCAPE '\\'))"""
 
 # The filters, over the match m; each is constant-folded away when unset (the driver binds
 # the values into the text, so `NULL IS NULL OR ...` costs nothing).

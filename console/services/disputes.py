@@ -192,7 +192,7 @@ _DISPUTE_SQL = """
            o.completed_at, o.cancelled_at,
            o.buyer_id, b.name AS buyer, b.status AS buyer_status,
            o.seller_id, s.name AS seller, s.status AS seller_status,
-           br.name || ' ' || se.name || ' ' || t.name AS vehicle
+           app.vehicle_name(br.name, se.name) || ' ' || t.name AS vehicle
     FROM app.disputes d
     JOIN app.orders o ON o.id = d.order_id
     JOIN app.merchants b ON b.id = o.buyer_id

@@ -57,7 +57,7 @@ def _stale_params() -> dict[str, Any]:
     now = clock.now()
     return {"today": now.date(), "now": now, "grace": BID_CLOSED_GRACE_DAYS}
 
-_LEAD_COLUMNS = """r.id AS request_id, r.mode, br.name || ' ' || se.name AS series,
+_LEAD_COLUMNS = """r.id AS request_id, r.mode, app.vehicle_name(br.name, se.name) AS series,
        t.name AS trim_name, r.quantity, r.max_price, r.needed_by, r.bid_deadline,
        c.name AS city, m.name AS buyer, r.created_at,
        (SELECT count(*) FROM ops.match_suggestions s WHERE s.request_id = r.id) AS suggestions,

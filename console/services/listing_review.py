@@ -404,7 +404,7 @@ def get_flag(*, conn: Connection, actor: Actor, flag_id: Any) -> FlagView:
     row = db.fetch_one(conn, """
         SELECT f.*, l.status AS listing_status, l.price, l.guide_price, l.vin, l.quantity,
                l.exterior_color, l.interior_color, l.published_at,
-               b.name || ' ' || se.name || ' ' || t.name AS vehicle,
+               app.vehicle_name(b.name, se.name) || ' ' || t.name AS vehicle,
                m.name AS merchant_name, m.merchant_type, m.cert_level, ci.name AS city,
                a.display_name AS assignee,
                coalesce(cf.confirmed_listings, 0) AS merchant_confirmed_fakes,

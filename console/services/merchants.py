@@ -392,7 +392,7 @@ def _credit(conn: Connection, actor: Actor, merchant_id: int) -> CreditInfo:
                       score=row["score"], reasons=list(reasons), details=details)
 
 
-_VEHICLE = "b.name || ' ' || s.name"
+_VEHICLE = "app.vehicle_name(b.name, s.name)"
 _LISTINGS = f"""
     SELECT l.id, {_VEHICLE} || ' ' || t.name AS vehicle, l.exterior_color, l.interior_color,
            l.quantity, c.name AS city, l.price, l.guide_price, l.status, l.published_at
