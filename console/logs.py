@@ -32,6 +32,7 @@ LOGGER_NAME = "console.events"
 FIELDS = ("what", "who", "staff_id", "username", "ms", "status", "error", "job", "role",
           "purpose", "statement", "applied", "count")
 
+_COMMENT = re.compile(r"--[^\n]*")   # a line comment (a '--' inside a literal is rare in ours)
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _ID_NUMBER = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])")
 
@@ -81,7 +82,10 @@ def event(what: str, *, level: int = logging.INFO, **fields: Any) -> None:
     """Write one line: ``what`` and the allowed ``fields``, after the current ``who``."""
     line = {**_who.get(), **fields, "what": what}
     if isinstance(line.get("statement"), str):
-        line["statement"] = scrub(" ".join(line["statement"].split()))[:1000]
+        # The SQL itself, not the comment block many queries open with (it filled the
+        # 1,000 characters kept before the statement began).
+        sql = _COMMENT.sub("", line["statement"])
+        line["statement"] = scrub(" ".join(sql.split()))[:1000]
     if isinstance(line.get("ms"), float):
         line["ms"] = round(line["ms"])
     logger().log(level, what, extra={"event": line})

@@ -142,3 +142,13 @@ def test_a_service_call_names_the_person_and_a_refusal_its_class(console_engine,
     assert (refused["level"], refused["who"], refused["status"], refused["error"]) == (
         "info", f"staff:{bd.id}", "refused", "PermissionDenied")
     assert "username" not in refused
+
+
+def test_a_slow_statement_is_logged_without_its_comment_block(console_engine, settings_env,
+                                                                capsys):
+    settings_env(CONSOLE_SLOW_QUERY_MS=100)
+    with console_engine.connect() as conn:
+        conn.execute(sa.text("-- Why this query exists, at length.\n-- More words.\n"
+                             "SELECT pg_sleep(0.2) -- a trailing note\n, 1"))
+    [line] = _lines(capsys.readouterr().err, "db.slow_query")
+    assert line["statement"] == "SELECT pg_sleep(0.2) , 1"
