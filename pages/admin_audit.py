@@ -1,6 +1,7 @@
 """Admin and managers: the audit log in words (who, what, which record, what changed, the
 note), filtered by person, action, record and dates, paged and exported; the hash chain's
 last verification, and a button to verify it now."""
+import pandas as pd
 import streamlit as st
 
 from console.audit import describe_chain
@@ -83,9 +84,19 @@ if rows.empty:
     st.info(t("common.none"))
 else:
     shown = rows.rename(columns={c: t(f"audit.col.{c}") for c in rows.columns})
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        t("audit.col.changes"): st.column_config.TextColumn(width="large"),
-        t("audit.col.reason"): st.column_config.TextColumn(width="medium")})
+    picked = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun",
+                          selection_mode="single-row", key="audit_table", column_config={
+                              t("audit.col.changes"): st.column_config.TextColumn(width="large"),
+                              t("audit.col.reason"): st.column_config.TextColumn(width="medium")})
+    chosen = picked.selection.rows if picked else []
+    if chosen and chosen[0] < len(shown):
+        # The whole row, wrapped: long changes and notes are cut in the table's cells.
+        # st.table renders values as plain text, never as markdown.
+        row = shown.iloc[chosen[0]]
+        st.table(pd.DataFrame({t("audit.detail.value"): [str(v) for v in row.values]},
+                              index=list(shown.columns)))
+    else:
+        st.caption(t("audit.detail.hint"))
 
 # ---------------------------------------------------------------- export (audited)
 if st.button(t("audit.export_prepare"), icon=":material/download:", disabled=not total):

@@ -32,6 +32,16 @@ def test_the_audit_page_filters_by_person(live_console, engine, make_actor):
         page.get_by_text("共 1 条").wait_for()
         page.wait_for_timeout(500)
         page.screenshot(path=SHOT)
+        # The row's whole content, wrapped, below the table: a click on its row marker (the
+        # grid's first column; header and rows 35 px high on a canvas).
+        page.get_by_text("点选一行，在下方查看完整的变更内容与说明").wait_for()
+        grid = page.locator("[data-testid='stDataFrame']").first
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
+        wait_idle(page)
+        detail = page.locator("[data-testid='stTable']").first
+        detail.wait_for()
+        assert "已离职" in detail.inner_text() and "停用账号" in detail.inner_text()
         # st.dataframe draws on a canvas: read the filtered rows through the audited export
         page.get_by_role("button", name="导出当前筛选结果").click()
         with page.expect_download() as download:
