@@ -8,8 +8,10 @@ per page into docs/screenshots/.
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 import uuid
+from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -121,7 +123,9 @@ def main() -> None:
                 # A full page load would start a new, signed-out Streamlit session:
                 # navigate the way a person does, through the sidebar.
                 page.get_by_role("link", name=translate(spec.title_key, args.lang)).click()
-                page.wait_for_url(f"**/{spec.url_path}*")   # the click's run, not the last page's
+                # the click's run, not the last page's; the first (default) page is also at "/"
+                paths = {spec.url_path} | ({""} if spec is PAGES[0] else set())
+                page.wait_for_url(lambda u, paths=paths: urlparse(u).path.strip("/") in paths)
                 page.get_by_role("button", name="退出登录" if args.lang == "zh" else "Sign out").wait_for()
                 wait_idle(page)
                 page.wait_for_timeout(1500)  # plotly charts draw after the run ends
@@ -136,9 +140,11 @@ def main() -> None:
                     print(f"no record for {shot}: left as it is")
                     continue
                 page.goto(f"{base_url}/{url_path}?{param}={found}")
-                page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+                # The account keeps its language (a full load opens in the one picked last)
+                page.get_by_role("button", name=re.compile("退出登录|Sign out")).wait_for(
+                    timeout=30_000)
                 wait_idle(page)
-                if args.lang == "en":
+                if args.lang == "en" and page.get_by_text("English", exact=True).is_visible():
                     page.get_by_text("English", exact=True).click()
                     page.get_by_role("button", name="Sign out").wait_for()
                     wait_idle(page)
