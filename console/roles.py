@@ -142,8 +142,8 @@ def _log_call(what: str, started: float, status: str, err: Exception | None = No
                error=type(err).__name__ if err is not None else None)
 
 
-def _logged(what: str, started: float, call, *, last: bool = True):
-    """Run ``call``; log a refusal or failure, and (when ``last``) the success."""
+def _logged(what: str, started: float, call, *, log_ok: bool = True):
+    """Run ``call``; log a refusal or failure, and (when ``log_ok``) the success."""
     try:
         result = call()
     except ConsoleError as err:   # a refusal, with its words for the person
@@ -152,7 +152,7 @@ def _logged(what: str, started: float, call, *, last: bool = True):
     except Exception as err:
         _log_call(what, started, "failed", err)
         raise
-    if last:
+    if log_ok:
         _log_call(what, started, "ok")
     return result
 
@@ -181,7 +181,7 @@ def requires(*allowed: str):
                     kwargs["actor"] = resolve(kwargs.get("actor"), *allowed,
                                               conn=kwargs.get("conn"))
                     return boundary.check_arguments(fn, kwargs)
-                checked = _logged(what, started, check, last=False)
+                checked = _logged(what, started, check, log_ok=False)
             actor = checked["actor"]
             with logs.acting_as(staff_id=actor.id, username=actor.username):
                 return _logged(what, started, lambda: fn(*args, **checked))

@@ -18,6 +18,28 @@ from console.errors import ConsoleError
 Call = tuple[Callable[..., Any], dict[str, Any]]
 
 
+def at_once(calls: Sequence[Callable[[], Any]], *, timeout: float = 120) -> list[Any]:
+    """Run each call in its own thread, all released together by a barrier. Returns one
+    outcome per call, in order: its value, or the exception it raised (for the test to
+    assert on), or None when it did not finish within ``timeout``."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[Any] = [None] * len(calls)
+
+    def worker(i: int, fn: Callable[[], Any]) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = fn()
+        except Exception as err:  # noqa: BLE001 - handed to the test, which asserts on it
+            outcomes[i] = err
+
+    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(calls)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=timeout)
+    return outcomes
+
+
 @contextmanager
 def wide_engine(url: str, connections: int) -> Iterator[Engine]:
     """The console's engine (dh_console) on the test's database, for ``connections`` racers,

@@ -7,14 +7,13 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from console import clock
 from console.freshness import source_freshness
 from console.services import growth
 from console.services.growth import GrowthFilters
-from etl import run_all
+from tests.test_growth_demo_truth import demo  # noqa: F401 - the demo after the real ETL
 
 STEPS = ("registered", "cert_submitted", "certified", "first_post", "first_match",
          "first_deposit", "first_deal")
@@ -101,13 +100,6 @@ def _close(a, b) -> bool:
     if a is None or b is None or (isinstance(a, float) and math.isnan(a)):
         return (a is None or (isinstance(a, float) and math.isnan(a))) and b is None
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-6)
-
-
-@pytest.fixture
-def demo(demo_engine, make_actor):
-    results = run_all(engine=demo_engine)
-    assert all(r.status == "succeeded" for r in results), [(r.job, r.error) for r in results]
-    return demo_engine, make_actor("manager")
 
 
 def test_the_funnel_equals_the_raw_tables_on_the_demo_data(demo):

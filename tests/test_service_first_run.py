@@ -4,7 +4,6 @@ account while there is none, and writes no demo dealers, listings or staff unles
 as a deployment sets it (the `engine` fixture)."""
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from console.auth import authenticate
 from console.demo.generate import STAFF
 from console.first_run import ensure_first_admin, seeds_demo
 from console.settings import PROJECT_ROOT
+from tests.races import at_once
 
 
 def _row_counts(engine) -> dict[str, int]:
@@ -94,21 +94,7 @@ def test_an_account_made_by_hand_means_no_first_admin(engine, make_actor, starte
 
 
 def test_two_processes_starting_at_once_make_one_admin(engine, console_engine):
-    barrier = threading.Barrier(2)
-    outcomes: list[object] = [None, None]
-
-    def start(i: int) -> None:
-        barrier.wait()
-        try:
-            outcomes[i] = ensure_first_admin(engine=console_engine)
-        except Exception as err:  # noqa: BLE001 - asserted below
-            outcomes[i] = err
-
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
+    outcomes = at_once([lambda: ensure_first_admin(engine=console_engine)] * 2, timeout=60)
     made = [o for o in outcomes if o is not None]
     assert len(made) == 1 and not isinstance(made[0], Exception), outcomes
     with engine.connect() as conn:

@@ -3,7 +3,6 @@ the same job at once, one does the work and the other skips it; different jobs s
 by side. On the seeded small demo database, as dh_jobs."""
 from __future__ import annotations
 
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 import console.__main__ as cli
 from console import jobs
 from console.jobs import LOCK_NAMESPACE, STEP_NAMES, run_all
+from tests.races import at_once
 
 
 def _etl_runs(engine) -> list[tuple[str, int]]:
@@ -69,21 +69,9 @@ def test_a_held_lock_skips_only_its_own_job(demo_engine, jobs_engine, held):
 
 
 def test_two_runs_of_the_etl_at_once_do_the_work_once(demo_engine, jobs_engine):
-    barrier = threading.Barrier(2)
-    outcomes: list[object] = [None, None]
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            outcomes[i] = run_all(engine=jobs_engine, echo=lambda _: None, only=["etl"])[0]
-        except Exception as err:  # noqa: BLE001 - asserted below
-            outcomes[i] = err
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=600)
+    outcomes = at_once(
+        [lambda: run_all(engine=jobs_engine, echo=lambda _: None, only=["etl"])[0]] * 2,
+        timeout=600)
     assert sorted((o.ok, o.skipped) for o in outcomes) == [(True, False), (True, True)], outcomes
     # One set of ETL runs, all succeeded: the second run never reached the ETL's own job
     # locks, which would have refused it job by job (and recorded each refusal).
