@@ -74,8 +74,7 @@ def test_ops_reads_a_flags_evidence_and_cannot_take_it_down_without_a_choice_and
         # The reason list is disabled until a decision is chosen: wait for the rerun's one.
         reason = page.locator("[data-testid='stSelectbox']").filter(has_text="原因").last
         expect(reason.locator("input")).to_be_enabled()
-        reason.click()
-        page.get_by_role("option", name="车架号虚假或盗用").click()
+        choose_option(page, reason, "车架号虚假或盗用")   # reopens a list a rerun closed
         wait_idle(page)
         page.get_by_role("button", name="确认违规并下架").click()
         page.get_by_text("确认违规并下架车源时必须填写说明。").wait_for()
