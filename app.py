@@ -29,6 +29,7 @@ from console.ui import (check_session, current_actor, fmt_time, language_switch,
 from console.ui import session as browser
 from console.ui.addresses import unknown_address
 from console.ui.nav import PAGES
+from console.ui.sso import sign_in_button as sso_button, take_identity
 from console.ui.startup import preload
 
 st.set_page_config(page_title=t("app.title"), page_icon=":material/directions_car:", layout="wide")
@@ -64,9 +65,10 @@ def login_page() -> None:
             actor = authenticate(engine=db.get_engine(), username=username, password=password)
         except ConsoleError as err:
             show_error(err)
-            return
-        start_session(actor)
-        st.rerun()
+        else:
+            start_session(actor)
+            st.rerun()
+    sso_button()   # "Sign in with …" when single sign-on is configured (console/sso.py)
 
 
 def change_password_page(actor: Actor) -> None:
@@ -133,6 +135,8 @@ def main() -> None:
         sign_out(ConsoleError("login.expired"))
     if not st.session_state.get("staff_id"):
         resume_session()   # a refresh, a reconnect, a restart: the browser's remembered session
+    if not st.session_state.get("staff_id"):
+        take_identity()    # back from the SSO provider: the identity it signed, once
     brand()
     language_switch()   # after the resume: the person's own language (kept on the account)
     if unknown_address():   # an address with no page: our words, not Streamlit's English

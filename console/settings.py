@@ -111,6 +111,16 @@ class Settings:
     # the replica lags more than this.
     health_max_job_age_minutes: int = 60
     health_max_replica_lag_seconds: int = 60
+    # Single sign-on through OpenID Connect (console/sso.py; README "Single sign-on"): on when
+    # the provider and the five values below are all set, else only password sign-in.
+    sso_provider: str | None = None          # keycloak | feishu | dingtalk | wecom | oidc
+    sso_metadata_url: str | None = None      # the provider's /.well-known/openid-configuration
+    sso_client_id: str | None = None
+    sso_client_secret: str | None = None
+    sso_redirect_uri: str | None = None      # the console's public address + /oauth2callback
+    sso_cookie_secret: str | None = None     # the same in every console process
+    sso_scope: str = "openid email profile"
+    sso_prompt: str = "select_account"
 
 
 @lru_cache(maxsize=1)
@@ -155,4 +165,12 @@ def get_settings() -> Settings:
         slow_query_ms=_int("CONSOLE_SLOW_QUERY_MS", 1_000),
         health_max_job_age_minutes=_int("CONSOLE_HEALTH_MAX_JOB_AGE_MINUTES", 60),
         health_max_replica_lag_seconds=_int("CONSOLE_HEALTH_MAX_REPLICA_LAG_SECONDS", 60),
+        sso_provider=env.get("CONSOLE_SSO_PROVIDER") or None,
+        sso_metadata_url=env.get("CONSOLE_SSO_METADATA_URL") or None,
+        sso_client_id=env.get("CONSOLE_SSO_CLIENT_ID") or None,
+        sso_client_secret=env.get("CONSOLE_SSO_CLIENT_SECRET") or None,
+        sso_redirect_uri=env.get("CONSOLE_SSO_REDIRECT_URI") or None,
+        sso_cookie_secret=env.get("CONSOLE_SSO_COOKIE_SECRET") or None,
+        sso_scope=env.get("CONSOLE_SSO_SCOPE") or "openid email profile",
+        sso_prompt=env.get("CONSOLE_SSO_PROMPT") or "select_account",
     )

@@ -74,6 +74,8 @@ END $$;
 REVOKE ALL ON ops.staff FROM dh_jobs;
 -- Nor are the staff's sign-in sessions (token hashes, IPs).
 REVOKE ALL ON ops.staff_sessions FROM dh_jobs;
+-- Nor who signs in through single sign-on, with which identity (migration 095).
+REVOKE ALL ON ops.staff_identities, ops.sso_sign_ins FROM dh_jobs;
 -- What the jobs write outside mart and etl:
 GRANT INSERT, UPDATE, DELETE ON
     ops.cert_prechecks,                 -- certification pre-checks

@@ -47,6 +47,14 @@ def main() -> int:
     # The flag is read when the first session starts; False means "st.navigation decides".
     PagesManager.uses_pages_directory = False
     install_one_segment()
+    # Single sign-on: st.login's provider from the settings into Streamlit's secrets, in this
+    # process, before the server is built (console/sso.py); half a configuration stops here.
+    from console import sso
+    try:
+        sso.feed_streamlit()
+    except sso.ConfigurationError as err:
+        print(f"console: {err}", file=sys.stderr)
+        return 2
     return cli.main()   # click reads sys.argv: run app.py --server.port=…
 
 

@@ -30,6 +30,8 @@ PAGES: list[PageSpec] = [
           ("admin",), "staff"),
     _spec("pages/admin_audit.py", "nav.audit", ":material/history:", "nav.section.admin",
           ("admin", "manager"), "audit"),
+    _spec("pages/admin_sso.py", "nav.sso", ":material/key:", "nav.section.admin",
+          ("admin",), "sso"),
     _spec("pages/admin_data_quality.py", "nav.data_quality", ":material/fact_check:",
           "nav.section.admin", ("admin", "manager"), "data-quality"),
     _spec("pages/merchant_directory.py", "nav.merchant_directory", ":material/storefront:",
