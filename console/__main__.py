@@ -58,11 +58,12 @@ def cmd_jobs(args) -> int:
     return 2 if any(r.skipped for r in results) else 0
 
 
-def cmd_health(_args) -> int:
-    """A short report; exit 0 healthy, 1 unhealthy (a load balancer's or systemd's check)."""
+def cmd_health(args) -> int:
+    """A short report; exit 0 healthy, 1 unhealthy (systemd's check; with --serving only what
+    serving pages needs, a load balancer's)."""
     from console.health import main as health
     with logs.timed("health") as line:
-        code = health()
+        code = health(serving=args.serving)
         line["status"] = "healthy" if code == 0 else "unhealthy"
     return code
 
@@ -150,8 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--scale", default="demo", choices=["small", "demo", "large"])
     serve.add_argument("--seed", type=int, default=42)
     serve.set_defaults(fn=cmd_serve)
-    sub.add_parser("health", help="database, migrations, replica lag, last job run; exit 0 "
-                   "healthy, 1 unhealthy").set_defaults(fn=cmd_health)
+    health = sub.add_parser("health", help="database, migrations, replica lag, each scheduled "
+                            "job's last success; exit 0 healthy, 1 unhealthy")
+    health.add_argument("--serving", action="store_true", help="only the database and the "
+                        "migrations: a load balancer's check of one console process")
+    health.set_defaults(fn=cmd_health)
     audit = sub.add_parser("audit", help="the audit log's hash chain")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="recompute the chain; exit 0 intact, 1 broken "

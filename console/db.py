@@ -10,10 +10,20 @@ Each part of the system connects as its own database role (migration 060, README
 "Database roles"): the console as dh_console (``get_engine()``), the scheduled jobs as
 dh_jobs (``get_engine(role="jobs")``), dashboards as dh_readonly, migrations as the owner;
 and each engine has the limits of its purpose (``PURPOSES``: pages, jobs, migrations).
+
+Reads from a replica (README "Reads from a replica"): with READ_DATABASE_URL set, a gated
+service marked ``@requires(..., replica=True)`` (a dashboard or a read-only page) runs its
+body on a connection of the streaming standby (``replica_reads``). Everything else stays on
+the primary: every write, the account check of every call, and every read inside
+``transaction()`` or ``primary_reads()``, or on a connection that has written in its open
+transaction, so a decision and the queue read after it see the same database. Where the
+standby cannot be reached, the read falls back to the primary (and says so in the log).
 """
 from __future__ import annotations
 
+import contextvars
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -126,7 +136,127 @@ def make_engine(url: str, *, purpose: str = "ui", connect_timeout: int | None = 
         connect_args={"options": f"{options} -c timezone=Asia/Shanghai", **extra},
     )
     _log_slow_statements(engine, purpose)
+    _track_writes(engine)
     return engine
+
+
+# ---------------------------------------------------------------- which statements wrote
+# A statement's command tag ("INSERT 0 1", "UPDATE 3", "SELECT 5") says whether it wrote.
+_WRITE_TAG = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|COPY FROM)\b")
+_WROTE = "console_wrote"     # Connection.info key: this connection wrote in its open transaction
+# The gated calls in progress in this context (console/roles.py): each cell is marked when a
+# statement of the call writes, so its log line can tell a decision from a read.
+_write_cells: contextvars.ContextVar[tuple[dict, ...]] = contextvars.ContextVar(
+    "console_write_cells", default=())
+
+
+def _track_writes(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _wrote(conn, cursor, statement, parameters, context, executemany):
+        tag = getattr(cursor, "statusmessage", None) or ""
+        if _WRITE_TAG.match(tag):
+            conn.info[_WROTE] = True
+            for cell in _write_cells.get():
+                cell["wrote"] = True
+
+    @sa.event.listens_for(engine, "commit")
+    def _committed(conn):
+        conn.info.pop(_WROTE, None)
+
+    @sa.event.listens_for(engine, "rollback")
+    def _rolled_back(conn):
+        conn.info.pop(_WROTE, None)
+
+
+@contextmanager
+def watch_writes() -> Iterator[dict]:
+    """A cell that says, once the block ends, whether any statement in it wrote a row
+    (``cell["wrote"]``): the service log tells decisions from reads by it."""
+    cell = {"wrote": False}
+    token = _write_cells.set((*_write_cells.get(), cell))
+    try:
+        yield cell
+    finally:
+        _write_cells.reset(token)
+
+
+def has_written(conn: object) -> bool:
+    """Whether ``conn`` wrote in the transaction it has open (its reads must stay on it)."""
+    return isinstance(conn, Connection) and bool(conn.info.get(_WROTE))
+
+
+# ---------------------------------------------------------------- reads from a replica
+# "primary": this context reads its own writes (a unit of work, primary_reads());
+# "replica": a replica-marked service body is running on the standby.
+_reads_from: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "console_reads_from", default=None)
+REPLICA_CONNECT_TIMEOUT_S = 3
+
+
+def replica_engine() -> Engine | None:
+    """The streaming standby's engine (READ_DATABASE_URL, or one a test set with
+    ``set_default_engine(engine, role="replica")``), or None without a replica."""
+    with _engine_lock:
+        if "replica" in _engines:
+            return _engines["replica"]
+    url = get_settings().read_database_url
+    if not url:
+        return None
+    with _engine_lock:
+        if "replica" not in _engines:
+            # A short connect timeout: a page whose standby is gone falls back to the
+            # primary in seconds instead of waiting for the driver's default.
+            _engines["replica"] = make_engine(_with_driver(url), purpose="ui",
+                                              connect_timeout=REPLICA_CONNECT_TIMEOUT_S)
+        return _engines["replica"]
+
+
+def reads_pinned_to_primary() -> bool:
+    return _reads_from.get() == "primary"
+
+
+def on_replica() -> bool:
+    """Whether the code running now reads from the standby (a replica-marked service)."""
+    return _reads_from.get() == "replica"
+
+
+@contextmanager
+def primary_reads() -> Iterator[None]:
+    """Every read in the block stays on the primary, replica-marked services too: for a
+    caller that must see what it has just written (a decision, then its queue)."""
+    token = _reads_from.set("primary")
+    try:
+        yield
+    finally:
+        _reads_from.reset(token)
+
+
+@contextmanager
+def replica_reads(offered: object = None) -> Iterator[Connection | None]:
+    """A connection of the standby for a read-only service body, or None when the body must
+    keep ``offered``: no replica configured, reads pinned to the primary, already on the
+    replica, ``offered`` wrote in its open transaction, or the standby cannot be reached
+    (then the body reads the primary, and one log line says so)."""
+    engine = replica_engine()
+    if (engine is None or _reads_from.get() is not None or has_written(offered)
+            or (isinstance(offered, Connection) and offered.engine is engine)):
+        yield None
+        return
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as err:
+        from console import logs
+        logs.event("db.replica_unavailable", level=logging.WARNING, status="fallback",
+                   error=type(getattr(err, "orig", None) or err).__name__,
+                   role=engine.url.username)
+        yield None
+        return
+    token = _reads_from.set("replica")
+    try:
+        with conn:
+            yield conn
+    finally:
+        _reads_from.reset(token)
 
 
 def _log_slow_statements(engine: Engine, purpose: str) -> None:
@@ -188,13 +318,20 @@ def forget_engines() -> None:
 
 @contextmanager
 def transaction(*, role: str = "console") -> Iterator[Connection]:
-    """One unit of work: commits on success, rolls back on any exception."""
-    with get_engine(role=role).begin() as conn:
+    """One unit of work: commits on success, rolls back on any exception. Its reads stay on
+    the primary (it may read what it wrote), replica-marked services included."""
+    with primary_reads(), get_engine(role=role).begin() as conn:
         yield conn
 
 
 @contextmanager
 def connection(*, role: str = "console") -> Iterator[Connection]:
+    """A connection of ``role``'s engine; the console's is the standby's while a
+    replica-marked service body runs (``on_replica``)."""
+    if role == "console" and on_replica():
+        with replica_engine().connect() as conn:
+            yield conn
+        return
     with get_engine(role=role).connect() as conn:
         yield conn
 

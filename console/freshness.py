@@ -14,6 +14,10 @@ Only indexed business times are read (``max(col) WHERE col <= now``: one index p
 the top, so it is milliseconds on the large bench); a source without one (orders, matches,
 …) is covered by ``app.events``, which records every step of the marketplace. A time in
 the future (a clock skew in a source) is not taken for fresh data.
+
+With a streaming replica (READ_DATABASE_URL), the dashboards read the standby
+(console/db.py), so their figures are also as old as its replay lag: ``replica_lag`` reads it
+on the standby, and the badge says it, marked stale above CONSOLE_REPLICA_STALE_SECONDS.
 """
 from __future__ import annotations
 
@@ -108,3 +112,34 @@ def source_freshness(conn: Connection, jobs: list[str] | tuple[str, ...] | None 
                                     threshold_hours=hours.get(name, FALLBACK_HOURS),
                                     checked_at=now)
     return out
+
+
+@dataclass(frozen=True)
+class ReplicaLag:
+    """How far the standby a connection reads is behind its primary."""
+    seconds: float | None      # None: it has replayed no transaction yet
+    threshold_seconds: int     # CONSOLE_REPLICA_STALE_SECONDS
+
+    @property
+    def stale(self) -> bool:
+        return self.seconds is None or self.seconds > self.threshold_seconds
+
+
+# On a standby: 0 when it has replayed all it received (an idle primary sends nothing, so the
+# last replayed transaction's age is no lag), else the age of the last transaction replayed.
+_REPLICA_LAG_SQL = """
+    SELECT pg_is_in_recovery() AS standby,
+           CASE WHEN NOT pg_is_in_recovery() THEN NULL
+                WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
+                     THEN 0
+                ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())
+           END AS lag_s"""
+
+
+def replica_lag(conn: Connection) -> ReplicaLag | None:
+    """The replay lag of the server ``conn`` reads, or None when it is no standby."""
+    row = db.fetch_one(conn, _REPLICA_LAG_SQL)
+    if not row["standby"]:
+        return None
+    lag = None if row["lag_s"] is None else max(0.0, float(row["lag_s"]))
+    return ReplicaLag(seconds=lag, threshold_seconds=get_settings().replica_stale_seconds)

@@ -7,9 +7,16 @@ even when a server is gone (connect timeout, statement timeout):
 - migrations:   every migration file applied, none changed since (public.schema_migrations);
 - replica:      with READ_DATABASE_URL, the standby's replay lag against
                 CONSOLE_HEALTH_MAX_REPLICA_LAG_SECONDS; without it, says there is none;
-- last job run: the newest successful run in the jobs' run log (etl.runs, written by every
-                `python -m console jobs` and `python -m etl run`) against
-                CONSOLE_HEALTH_MAX_JOB_AGE_MINUTES.
+- job <name>:   for every scheduled job (console/jobs.py's steps: prechecks, listing_flags,
+                matching, etl, credit), the age of its newest success in the jobs' run log
+                (etl.job_runs, migration 094; for etl also `python -m etl run`'s etl.runs)
+                against its limit: CONSOLE_HEALTH_JOB_AGE_MINUTES (per job, e.g.
+                "credit=1500") over CONSOLE_HEALTH_MAX_JOB_AGE_MINUTES; a failure since the
+                last success is named.
+
+``--serving`` checks only what a console process needs to serve pages (the database and the
+migrations), for a load balancer: a late job or a lagging replica is for the alerting (the
+dashboards' badge says the lag), and must not take every console process out of rotation.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from console import db
+from console import db, freshness
 from console.migrate import discover
 from console.settings import get_settings
 
@@ -98,39 +105,56 @@ def check_replica(url: str | None) -> Check:
     try:
         with engine.begin() as conn:
             _bounded(conn)
-            row = db.fetch_one(conn, """
-                SELECT pg_is_in_recovery() AS standby,
-                       CASE WHEN NOT pg_is_in_recovery() THEN NULL
-                            WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM
-                                 pg_last_wal_replay_lsn() THEN 0
-                            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())
-                       END AS lag_s""")
+            lag = freshness.replica_lag(conn)
     except Exception as err:  # noqa: BLE001 - the report says why
         return Check("replica", False, _reason(err))
     finally:
         engine.dispose()
-    if not row["standby"]:
+    if lag is None:
         return Check("replica", True, "READ_DATABASE_URL is not a standby (reads go to a primary)")
-    if row["lag_s"] is None:
+    if lag.seconds is None:
         return Check("replica", False, "the standby has replayed no transaction yet")
-    lag = float(row["lag_s"])
-    return Check("replica", lag <= limit, f"lag {lag:.1f} s, limit {limit} s")
+    return Check("replica", lag.seconds <= limit, f"lag {lag.seconds:.1f} s, limit {limit} s")
 
 
-def check_last_job(engine: Engine) -> Check:
-    limit = get_settings().health_max_job_age_minutes
+def job_limits() -> dict[str, int]:
+    """Minutes each scheduled job's last success may be old: the per-job settings over the
+    common limit."""
+    from console.jobs import STEP_NAMES
+    settings = get_settings()
+    return {job: settings.health_job_age_minutes.get(job, settings.health_max_job_age_minutes)
+            for job in STEP_NAMES}
+
+
+def check_jobs(engine: Engine) -> list[Check]:
+    """One check per scheduled job: its last success within its limit."""
+    from console import job_runs
+    limits = job_limits()
     with engine.begin() as conn:
         _bounded(conn)
-        row = db.fetch_one(conn, """
-            SELECT job, extract(epoch FROM now() - finished_at) AS age_s
-            FROM etl.runs WHERE status = 'succeeded' AND finished_at IS NOT NULL
-            ORDER BY finished_at DESC LIMIT 1""")
-    if row is None:
-        return Check("last job run", False,
-                     f"no successful job run yet (limit {limit} min); run python -m console jobs")
-    age = max(0.0, float(row["age_s"]))
-    return Check("last job run", age <= limit * 60,
-                 f"{_age(age)} ago ({row['job']}), limit {limit} min")
+        now = db.scalar(conn, "SELECT now()")
+        succeeded = job_runs.last_successes(conn, list(limits))
+        failed = {r["job"]: r for r in db.fetch_all(conn, """
+            SELECT DISTINCT ON (job) job, finished_at, error_class FROM etl.job_runs
+            WHERE status = 'failed' AND job = ANY(CAST(:jobs AS text[]))
+            ORDER BY job, finished_at DESC""", jobs=list(limits))}
+    checks = []
+    for job, limit in limits.items():
+        last = succeeded[job]
+        failure = failed.get(job)
+        since = ""
+        if failure is not None and (last is None or failure["finished_at"] > last):
+            since = (f"; failed {_age(max(0.0, (now - failure['finished_at']).total_seconds()))}"
+                     f" ago ({failure['error_class'] or 'error'})")
+        if last is None:
+            checks.append(Check(f"job {job}", False,
+                                f"no successful run yet (limit {limit} min){since}; "
+                                f"run python -m console jobs {job}"))
+            continue
+        age = max(0.0, (now - last).total_seconds())
+        checks.append(Check(f"job {job}", age <= limit * 60,
+                            f"{_age(age)} ago, limit {limit} min{since}"))
+    return checks
 
 
 def _guarded(name: str, fn: Callable[[], Check]) -> Check:
@@ -140,28 +164,42 @@ def _guarded(name: str, fn: Callable[[], Check]) -> Check:
         return Check(name, False, _reason(err))
 
 
-def check_all() -> list[Check]:
+def check_all(*, serving: bool = False) -> list[Check]:
+    """Every check; with ``serving`` only the database and the migrations."""
+    from console.jobs import STEP_NAMES
     settings = get_settings()
     engine = db.make_engine(db.role_url("console"), connect_timeout=CONNECT_TIMEOUT_S)
     try:
         database = check_database(engine)
         checks = [database]
-        for name, fn in (("migrations", check_migrations), ("last job run", check_last_job)):
-            checks.append(_guarded(name, lambda fn=fn: fn(engine)) if database.ok
-                          else Check(name, False, "not checked: no database"))
-        checks.insert(2, _guarded("replica", lambda: check_replica(settings.read_database_url)))
+        checks.append(_guarded("migrations", lambda: check_migrations(engine)) if database.ok
+                      else Check("migrations", False, "not checked: no database"))
+        if serving:
+            return checks
+        checks.append(_guarded("replica", lambda: check_replica(settings.read_database_url)))
+        if not database.ok:
+            checks += [Check(f"job {job}", False, "not checked: no database")
+                       for job in STEP_NAMES]
+        else:
+            try:
+                checks += check_jobs(engine)
+            except Exception as err:  # noqa: BLE001 - a check that cannot run is a failed check
+                checks += [Check(f"job {job}", False, _reason(err)) for job in STEP_NAMES]
     finally:
         engine.dispose()
     return checks
 
 
+WIDTH = len("job listing_flags") + 1
+
+
 def report(checks: list[Check]) -> str:
-    lines = [f"{c.name:<13} {'ok' if c.ok else 'FAILED':<7} {c.detail}" for c in checks]
+    lines = [f"{c.name:<{WIDTH}} {'ok' if c.ok else 'FAILED':<7} {c.detail}" for c in checks]
     lines.append("healthy" if all(c.ok for c in checks) else "unhealthy")
     return "\n".join(lines)
 
 
-def main() -> int:
-    checks = check_all()
+def main(*, serving: bool = False) -> int:
+    checks = check_all(serving=serving)
     print(report(checks), flush=True)
     return 0 if all(c.ok for c in checks) else 1

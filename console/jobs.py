@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from console import logs, match_policy
+from console import job_runs, logs, match_policy
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,7 @@ def run_step(name: str, fn: Callable[[Engine], str], *, engine: Engine) -> StepR
             except Exception as err:  # reported, and the next step still runs
                 detail, ok, error = f"{type(err).__name__}: {err}", False, type(err).__name__
             result = StepResult(name, ok, time.perf_counter() - started, detail)
+            job_runs.record(engine, name, seconds=result.seconds, ok=ok, error=error)  # health
     status = "skipped" if result.skipped else "ok" if result.ok else "failed"
     logs.event(f"job.{name}", level=logging.INFO if result.ok else logging.ERROR, job=name,
                role=engine.url.username, ms=result.seconds * 1000, status=status, error=error)

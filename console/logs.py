@@ -67,19 +67,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+def threshold() -> int:
+    """The level CONSOLE_LOG_LEVEL names (debug, info, warning, error); info when unknown."""
+    from console.settings import get_settings
+    level = logging.getLevelName(get_settings().log_level.upper())
+    return level if isinstance(level, int) else logging.INFO
+
+
 def logger() -> logging.Logger:
     log = logging.getLogger(LOGGER_NAME)
     if not any(isinstance(h, _StderrLines) for h in log.handlers):
         handler = _StderrLines()
         handler.setFormatter(JsonFormatter())
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
+        log.setLevel(logging.DEBUG)   # event() filters by CONSOLE_LOG_LEVEL, read each time
         log.propagate = False  # Streamlit's or a root handler would print it a second time
     return log
 
 
 def event(what: str, *, level: int = logging.INFO, **fields: Any) -> None:
-    """Write one line: ``what`` and the allowed ``fields``, after the current ``who``."""
+    """Write one line: ``what`` and the allowed ``fields``, after the current ``who``; none
+    below the level CONSOLE_LOG_LEVEL names."""
+    if level < threshold():
+        return
     line = {**_who.get(), **fields, "what": what}
     if isinstance(line.get("statement"), str):
         # The SQL itself, not the comment block many queries open with (it filled the

@@ -134,35 +134,53 @@ def resolve(claimed: object, *allowed: str, conn: object = None) -> Actor:
 PROTECTED: dict[str, frozenset[str]] = {}
 
 
-def _log_call(what: str, started: float, status: str, err: Exception | None = None) -> None:
+# The level of a gated call's log line (CONSOLE_LOG_LEVEL chooses what is written): a read
+# that succeeded is routine (debug), a decision (a call that wrote) is info, a refusal a
+# warning (a role missing, a lost race, a stale version), an unexpected error an error.
+LEVELS = {"read": logging.DEBUG, "decision": logging.INFO, "refused": logging.WARNING,
+          "failed": logging.ERROR}
+
+
+def _log_call(what: str, started: float, status: str, err: Exception | None = None, *,
+              wrote: bool = False) -> None:
     """One JSON line per gated call (console/logs.py): what, who, how long, and of an error
-    its class only; an unexpected error is logged at error level, a refusal at info."""
-    logs.event(what, level=logging.ERROR if status == "failed" else logging.INFO,
-               ms=(time.perf_counter() - started) * 1000, status=status,
+    its class only."""
+    level = LEVELS[status if status != "ok" else "decision" if wrote else "read"]
+    logs.event(what, level=level, ms=(time.perf_counter() - started) * 1000, status=status,
                error=type(err).__name__ if err is not None else None)
 
 
 def _logged(what: str, started: float, call, *, log_ok: bool = True):
-    """Run ``call``; log a refusal or failure, and (when ``log_ok``) the success."""
-    try:
-        result = call()
-    except ConsoleError as err:   # a refusal, with its words for the person
-        _log_call(what, started, "refused", err)
-        raise
-    except Exception as err:
-        _log_call(what, started, "failed", err)
-        raise
+    """Run ``call``; log a refusal or failure, and (when ``log_ok``) the success, at the
+    level of a decision when a statement of the call wrote a row, else of a read."""
+    from console import db
+
+    with db.watch_writes() as writes:
+        try:
+            result = call()
+        except ConsoleError as err:   # a refusal, with its words for the person
+            _log_call(what, started, "refused", err)
+            raise
+        except Exception as err:
+            _log_call(what, started, "failed", err)
+            raise
     if log_ok:
-        _log_call(what, started, "ok")
+        _log_call(what, started, "ok", wrote=writes["wrote"])
     return result
 
 
-def requires(*allowed: str):
+def requires(*allowed: str, replica: bool = False):
     """Decorator for a service function taking ``actor=``: re-read the actor, check its roles
     and the arguments, then run the body with the Actor just read.
 
     Every refusal happens before the body: a refused call has read one ops.staff row and
     written nothing.
+
+    ``replica=True`` marks a read-only service (a dashboard, a read-only page): with a
+    streaming replica configured (READ_DATABASE_URL) its body reads the standby instead of
+    the ``conn`` it was handed, unless the caller reads its own writes (console/db.py
+    ``replica_reads``). The account is read on the primary all the same, so a sign-out or a
+    disable holds at once, however far the standby lags.
     """
 
     def wrap(fn):
@@ -184,10 +202,23 @@ def requires(*allowed: str):
                 checked = _logged(what, started, check, log_ok=False)
             actor = checked["actor"]
             with logs.acting_as(staff_id=actor.id, username=actor.username):
-                return _logged(what, started, lambda: fn(*args, **checked))
+                return _logged(what, started, lambda: _run_body(fn, args, checked, replica))
 
         guarded.allowed_roles = frozenset(allowed)
+        guarded.reads_replica = replica
         PROTECTED[f"{fn.__module__}.{fn.__qualname__}"] = frozenset(allowed)
         return guarded
 
     return wrap
+
+
+def _run_body(fn, args, checked: dict, replica: bool):
+    """The body, on the standby when it is marked ``replica`` and the gateway allows it."""
+    if not replica:
+        return fn(*args, **checked)
+    from console import db
+
+    with db.replica_reads(checked.get("conn")) as standby:
+        if standby is not None:
+            checked = {**checked, "conn": standby}
+        return fn(*args, **checked)

@@ -111,6 +111,16 @@ class Settings:
     # the replica lags more than this.
     health_max_job_age_minutes: int = 60
     health_max_replica_lag_seconds: int = 60
+    # Per scheduled job (console/jobs.py's steps), minutes its last success may be old before
+    # `health` fails, over health_max_job_age_minutes: e.g. "credit=1500" where credit is
+    # scored nightly (names that are no job are ignored).
+    health_job_age_minutes: dict[str, int] = field(default_factory=dict)
+    # Dashboards read from the replica: their badge marks it stale above this lag.
+    replica_stale_seconds: int = 30
+    # The JSON logs' level (console/logs.py): debug also writes every service call that only
+    # read; info (the default) decisions, jobs and commands; warning refusals and slow
+    # statements; error failures.
+    log_level: str = "info"
     # Single sign-on through OpenID Connect (console/sso.py; README "Single sign-on"): on when
     # the provider and the five values below are all set, else only password sign-in.
     sso_provider: str | None = None          # keycloak | feishu | dingtalk | wecom | oidc
@@ -165,6 +175,9 @@ def get_settings() -> Settings:
         slow_query_ms=_int("CONSOLE_SLOW_QUERY_MS", 1_000),
         health_max_job_age_minutes=_int("CONSOLE_HEALTH_MAX_JOB_AGE_MINUTES", 60),
         health_max_replica_lag_seconds=_int("CONSOLE_HEALTH_MAX_REPLICA_LAG_SECONDS", 60),
+        health_job_age_minutes=_hours_per_name(env.get("CONSOLE_HEALTH_JOB_AGE_MINUTES")),
+        replica_stale_seconds=_int("CONSOLE_REPLICA_STALE_SECONDS", 30),
+        log_level=(env.get("CONSOLE_LOG_LEVEL") or "info").strip().lower(),
         sso_provider=env.get("CONSOLE_SSO_PROVIDER") or None,
         sso_metadata_url=env.get("CONSOLE_SSO_METADATA_URL") or None,
         sso_client_id=env.get("CONSOLE_SSO_CLIENT_ID") or None,

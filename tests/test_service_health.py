@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 import console.__main__ as cli
+from console.jobs import STEP_NAMES
 from console.migrate import discover
 from console.settings import get_settings
 from tests.standby import primary_with_standby, wait_for_replay
@@ -19,6 +20,7 @@ LAST = max(m.version for m in discover())
 
 
 def _run(engine, job: str, status: str, minutes_ago: int) -> None:
+    """An ETL job's run in the ETL's own run log (etl.runs)."""
     with engine.begin() as conn:
         conn.execute(sa.text(
             """INSERT INTO etl.runs (job, started_at, finished_at, status)
@@ -26,50 +28,80 @@ def _run(engine, job: str, status: str, minutes_ago: int) -> None:
                        :s)"""), {"j": job, "s": status, "m": minutes_ago})
 
 
-def _health(capsys) -> tuple[int, dict[str, tuple[str, str]], str]:
-    code = cli.main(["health"])
+def _step(engine, job: str, status: str, minutes_ago: int, error: str | None = None) -> None:
+    """A scheduled job's run in the jobs' run log (etl.job_runs, migration 094)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            """INSERT INTO etl.job_runs (job, started_at, finished_at, status, error_class)
+               VALUES (:j, now() - make_interval(mins => :m + 1), now() - make_interval(mins => :m),
+                       :s, :e)"""), {"j": job, "s": status, "m": minutes_ago, "e": error})
+
+
+def _every_job_ran(engine, minutes_ago: int = 5) -> None:
+    for job in STEP_NAMES:
+        _step(engine, job, "succeeded", minutes_ago)
+
+
+LINE = re.compile(r"(.*?)\s{2,}(ok|FAILED)\s+(.*)")
+
+
+def _health(capsys, *args: str) -> tuple[int, dict[str, tuple[str, str]], str]:
+    code = cli.main(["health", *args])
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
-    checks = {line[:13].strip(): (line[14:21].strip(), line[22:]) for line in lines[:-1]}
+    checks = {}
+    for line in lines[:-1]:
+        name, status, detail = LINE.fullmatch(line).groups()
+        checks[name] = (status, detail)
     return code, checks, lines[-1]
 
 
+JOB_CHECKS = [f"job {job}" for job in STEP_NAMES]
+
+
 def test_healthy(engine, capsys):
-    _run(engine, "daily_kpis", "succeeded", 5)
+    _every_job_ran(engine)
     code, checks, verdict = _health(capsys)
     assert (code, verdict) == (0, "healthy")
-    assert list(checks) == ["database", "migrations", "replica", "last job run"]
+    assert list(checks) == ["database", "migrations", "replica", *JOB_CHECKS]
+    assert JOB_CHECKS == ["job prechecks", "job listing_flags", "job matching", "job etl",
+                          "job credit"]
     assert checks["database"][0] == "ok"
     assert checks["database"][1].startswith("connected as dh_console in ")
     assert checks["migrations"] == ("ok", f"{FILES} applied, none pending")
     assert checks["replica"] == ("ok", "none (READ_DATABASE_URL not set)")
-    assert checks["last job run"] == ("ok", "5 min ago (daily_kpis), limit 60 min")
+    assert {checks[c] for c in JOB_CHECKS} == {("ok", "5 min ago, limit 60 min")}
 
 
 def test_no_successful_job_run_yet_is_unhealthy(engine, capsys):
     _run(engine, "daily_kpis", "failed", 1)
     code, checks, verdict = _health(capsys)
     assert (code, verdict) == (1, "unhealthy")
-    assert checks["last job run"] == (
-        "FAILED", "no successful job run yet (limit 60 min); run python -m console jobs")
+    assert checks["job credit"] == (
+        "FAILED", "no successful run yet (limit 60 min); run python -m console jobs credit")
+    assert checks["job etl"] == (
+        "FAILED", "no successful run yet (limit 60 min); run python -m console jobs etl")
     assert checks["database"][0] == checks["migrations"][0] == "ok"
 
 
 def test_the_job_age_limit_comes_from_the_settings(engine, settings_env, capsys):
     settings_env(CONSOLE_HEALTH_MAX_JOB_AGE_MINUTES=90)
-    _run(engine, "funnel_facts", "succeeded", 100)
-    _run(engine, "daily_kpis", "failed", 2)          # a newer failure does not count
+    _every_job_ran(engine, minutes_ago=100)
     code, checks, _ = _health(capsys)
     assert code == 1
-    assert checks["last job run"] == ("FAILED", "1 h 40 min ago (funnel_facts), limit 90 min")
-    _run(engine, "cohort_activity", "succeeded", 80)
+    assert {checks[c] for c in JOB_CHECKS} == {("FAILED", "1 h 40 min ago, limit 90 min")}
+    for job in STEP_NAMES:
+        _step(engine, job, "succeeded", 80)
+    _step(engine, "credit", "failed", 2, "RuntimeError")   # a newer failure: named, not counted
     code, checks, _ = _health(capsys)
     assert code == 0
-    assert checks["last job run"] == ("ok", "1 h 20 min ago (cohort_activity), limit 90 min")
+    assert checks["job prechecks"] == ("ok", "1 h 20 min ago, limit 90 min")
+    assert checks["job credit"] == ("ok", "1 h 20 min ago, limit 90 min; failed 2 min ago "
+                                          "(RuntimeError)")
 
 
 def test_a_pending_migration_is_unhealthy(engine, capsys):
-    _run(engine, "daily_kpis", "succeeded", 1)
+    _every_job_ran(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM public.schema_migrations WHERE version = :v"),
                      {"v": LAST})
@@ -89,16 +121,17 @@ def test_a_database_that_cannot_be_reached_is_unhealthy(engine, monkeypatch, cap
     assert code == 1
     assert "s3cret-pw" not in out
     lines = out.strip().splitlines()
-    assert lines[0].startswith("database      FAILED  OperationalError: ")
+    assert lines[0].startswith("database           FAILED  OperationalError: ")
     assert 'database "no_such_database" does not exist' in lines[0]
-    assert lines[1:] == ["migrations    FAILED  not checked: no database",
-                         "replica       ok      none (READ_DATABASE_URL not set)",
-                         "last job run  FAILED  not checked: no database",
-                         "unhealthy"]
+    assert lines[1:] == [
+        "migrations         FAILED  not checked: no database",
+        "replica            ok      none (READ_DATABASE_URL not set)",
+        *[f"{name:<18} FAILED  not checked: no database" for name in JOB_CHECKS],
+        "unhealthy"]
 
 
 def test_the_replica_is_checked_when_read_database_url_is_set(engine, monkeypatch, capsys):
-    _run(engine, "daily_kpis", "succeeded", 1)
+    _every_job_ran(engine)
     primary = make_url(engine.url).set(username="dh_readonly")
     monkeypatch.setenv("READ_DATABASE_URL", primary.render_as_string(hide_password=False))
     get_settings.cache_clear()
@@ -113,7 +146,7 @@ def test_the_replica_is_checked_when_read_database_url_is_set(engine, monkeypatc
     assert code == 1
     assert checks["replica"][0] == "FAILED"
     assert 'database "no_such_replica" does not exist' in checks["replica"][1]
-    assert checks["database"][0] == checks["last job run"][0] == "ok"
+    assert checks["database"][0] == checks["job etl"][0] == "ok"
 
 
 @pytest.mark.parametrize("seconds, words", [(59, "0 min"), (61 * 60, "1 h 01 min"),
@@ -146,17 +179,17 @@ def test_a_real_standby_is_healthy_caught_up_and_unhealthy_when_its_replay_lags(
         primary = sa.create_engine(primary_url)
         standby = sa.create_engine(standby_url, isolation_level="AUTOCOMMIT")
         try:
-            _run(primary, "daily_kpis", "succeeded", 1)
+            _every_job_ran(primary, 1)
             wait_for_replay(primary, standby)
-            with standby.connect() as conn:   # the job run reached the standby
-                assert conn.execute(sa.text("SELECT count(*) FROM etl.runs")).scalar() == 1
+            with standby.connect() as conn:   # the job runs reached the standby
+                assert conn.execute(sa.text("SELECT count(*) FROM etl.job_runs")).scalar() == 5
             code, checks, _ = _health(capsys)
             assert code == 0, checks
             assert checks["replica"][0] == "ok" and _replica_lag(checks) < 30, checks
 
             with standby.connect() as conn:
                 conn.execute(sa.text("SELECT pg_wal_replay_pause()"))
-            _run(primary, "funnel_facts", "succeeded", 0)    # received, not replayed
+            _step(primary, "etl", "succeeded", 0)    # received, not replayed
             with primary.connect() as conn:
                 written = conn.execute(sa.text("SELECT pg_current_wal_lsn()")).scalar()
             deadline = time.monotonic() + 30
@@ -171,7 +204,7 @@ def test_a_real_standby_is_healthy_caught_up_and_unhealthy_when_its_replay_lags(
             code, checks, _ = _health(capsys)
             assert code == 1
             assert checks["replica"][0] == "FAILED" and _replica_lag(checks) >= 1.5, checks
-            assert checks["last job run"][0] == "ok"     # the primary is fine
+            assert checks["job etl"][0] == "ok"     # the primary is fine
 
             with standby.connect() as conn:
                 conn.execute(sa.text("SELECT pg_wal_replay_resume()"))

@@ -123,9 +123,10 @@ def test_migrate_and_health_write_their_lines(engine, capsys):
 
 
 def test_a_service_call_names_the_person_and_a_refusal_its_class(console_engine, make_actor,
-                                                                  capsys):
+                                                                  settings_env, capsys):
     from console.errors import PermissionDenied
     from console.services import home, staff
+    settings_env(CONSOLE_LOG_LEVEL="debug")   # a read that succeeded is a debug line
     bd = make_actor("bd")
     with console_engine.connect() as conn:
         home.waiting_counts(conn=conn, actor=bd)
@@ -136,11 +137,11 @@ def test_a_service_call_names_the_person_and_a_refusal_its_class(console_engine,
     [refused] = _lines(err, "service.staff.list_staff")
     assert set(ok) == {"ts", "level", "what", "who", "staff_id", "username", "ms", "status"}
     assert (ok["level"], ok["who"], ok["staff_id"], ok["username"], ok["status"]) == (
-        "info", f"staff:{bd.id}", bd.id, bd.username, "ok")
+        "debug", f"staff:{bd.id}", bd.id, bd.username, "ok")
     assert isinstance(ok["ms"], int)
     # Refused before the account was read back: the id it claimed, the class, no message.
     assert (refused["level"], refused["who"], refused["status"], refused["error"]) == (
-        "info", f"staff:{bd.id}", "refused", "PermissionDenied")
+        "warning", f"staff:{bd.id}", "refused", "PermissionDenied")
     assert "username" not in refused
 
 

@@ -239,13 +239,13 @@ def _staff_names(conn: Connection) -> dict[int, str]:
         "SELECT id, display_name FROM ops.staff"))}
 
 
-@requires(*READ_ROLES)
+@requires(*READ_ROLES, replica=True)
 def people(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     """Staff to filter by: id and display name, by name."""
     return db.fetch_df(conn, "SELECT id, display_name, username FROM ops.staff ORDER BY display_name, id")
 
 
-@requires(*READ_ROLES)
+@requires(*READ_ROLES, replica=True)
 def count_audit(*, conn: Connection, actor: Actor, filters: AuditFilters) -> int:
     where, params = _where(filters)
     return conn.execute(sa.text(f"SELECT count(*) FROM ops.audit_log a WHERE {where}"),
@@ -292,7 +292,7 @@ def _record(entity_type: str, entity_id: str, *, lang: str, staff: dict[int, str
     return text
 
 
-@requires(*READ_ROLES)
+@requires(*READ_ROLES, replica=True)
 def search_audit(*, conn: Connection, actor: Actor, filters: AuditFilters, offset: int = 0,
                  limit: int = 50, lang: Lang = "zh") -> pd.DataFrame:
     """One page of the log, newest written first (the primary key: no sort of a million

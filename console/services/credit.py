@@ -80,7 +80,7 @@ def withhold_terms(frame: pd.DataFrame, *, status: str = "status",
 
 
 # ---------------------------------------------------------------- reading grades
-@requires(*READERS)
+@requires(*READERS, replica=True)
 def grade_overview(*, conn: Connection, actor: Actor) -> dict[str, Any]:
     """Effective-grade distribution of the latest run, and the grade trend over runs."""
     distribution = db.fetch_df(conn, """
@@ -498,7 +498,7 @@ class Monitoring:
         return self.days_since_run is not None and self.days_since_run < self.window_days
 
 
-@requires(*MONITORS)
+@requires(*MONITORS, replica=True)
 def monitoring_report(*, conn: Connection, actor: Actor, run_a: int | None = None,
                       run_b: int | None = None) -> Monitoring:
     """Stability between two runs (default: the last two) and run_b's performance on
@@ -698,7 +698,7 @@ def _validate_versions(conn: Connection) -> Validation:
     return Validation(plan, end, versions, best.version if best else None)
 
 
-@requires(*MONITORS)
+@requires(*MONITORS, replica=True)
 def validation_report(*, conn: Connection, actor: Actor) -> Validation:
     """The active version's, the candidates' and the last retired version's validation
     reports on the same point-in-time development and out-of-time samples
@@ -910,7 +910,7 @@ def review_override(*, conn: Connection, actor: Actor, override_id: int, keep: b
                 reason=note.strip())
 
 
-@requires(*MONITORS)
+@requires(*MONITORS, replica=True)
 def override_outcomes(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     """Per grade an override gave: overridden merchants and their bad rate after approval,
     against merchants scored that grade without an override (sql/queries/

@@ -630,7 +630,7 @@ def timeline(*, conn: Connection, actor: Actor, match_id: int) -> pd.DataFrame:
     return _timeline(conn, match_id)
 
 
-@requires("bd", "manager")
+@requires("bd", "manager", replica=True)
 def leaderboard(*, conn: Connection, actor: Actor, days: int = 90) -> pd.DataFrame:
     """Per BD: matches won, GMV brokered (won deal value), median hours from lead to deposit
     (sql/queries/bd_leaderboard.sql: the deposit times kept per card, migration 077)."""

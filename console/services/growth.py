@@ -155,7 +155,7 @@ _ENTRY_RANGE = """
 """
 
 
-@requires(*READERS)
+@requires(*READERS, replica=True)
 def filter_options(*, conn: Connection, actor: Actor) -> dict[str, Any]:
     """What the filter widgets offer: brands present in the supply/demand mart and the
     span of days the marts cover (for a sensible default range)."""
@@ -244,7 +244,7 @@ def _hours(k: int) -> str:
     return f"extract(epoch FROM e{k} - e{k - 1}) / 3600.0"
 
 
-@requires(*READERS)
+@requires(*READERS, replica=True)
 def funnel(*, conn: Connection, actor: Actor, filters: GrowthFilters,
            window_days: int | None = DEFAULT_WINDOW_DAYS,
            breakdown: str | None = None, as_of: datetime | None = None) -> pd.DataFrame:
@@ -358,7 +358,7 @@ class DropOffPage:
     in_progress: int = 0              # of the total, those whose window is still open
 
 
-@requires(*READERS)
+@requires(*READERS, replica=True)
 def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: str,
               window_days: int | None = DEFAULT_WINDOW_DAYS, as_of: datetime | None = None,
               limit: int | None = 500, offset: int = 0) -> pd.DataFrame:
@@ -372,7 +372,7 @@ def drop_offs(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: s
     return _fetch_rows_df(conn, sql, **params)
 
 
-@requires(*READERS)
+@requires(*READERS, replica=True)
 def drop_off_page(*, conn: Connection, actor: Actor, filters: GrowthFilters, step: str,
                   window_days: int | None = DEFAULT_WINDOW_DAYS, as_of: datetime | None = None,
                   limit: int = DROP_OFF_PAGE, offset: int = 0) -> DropOffPage:
@@ -610,7 +610,7 @@ class KpiReport:
     immature: tuple[str, ...] = ()
 
 
-@requires(*READERS)
+@requires(*READERS, replica=True)
 def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str = "week") -> KpiReport:
     """KPIs per period at ``grain`` over the date range (whole periods: the first one starts
     at its calendar start). The latest period that ends inside the range is compared with
@@ -812,7 +812,7 @@ GROUP BY 1, 2
 """
 
 
-@requires(*READERS)
+@requires(*READERS, replica=True)
 def cohorts(*, conn: Connection, actor: Actor, filters: GrowthFilters) -> pd.DataFrame:
     """Retention cells: cohort_month, months_since, cohort_size, active_merchants, retention,
     immature. Active means the merchant's own action in the month (catalogue:
@@ -872,7 +872,7 @@ def _complete_cohorts(cells: pd.DataFrame, latest: date | None) -> pd.DataFrame:
 _SD_GROUPS = {"brand": ("brand_id", "brand_name"), "tier": ("tier_level", "tier_name")}
 
 
-@requires(*READERS)
+@requires(*READERS, replica=True)
 def supply_demand(*, conn: Connection, actor: Actor, filters: GrowthFilters,
                   by: str = "brand") -> pd.DataFrame:
     """Matchable supply against matchable demand by brand or city tier (a current snapshot:
@@ -947,7 +947,7 @@ class ChartFreshness:
         return "ok"
 
 
-@requires(*READERS)
+@requires(*READERS, replica=True)
 def freshness(*, conn: Connection, actor: Actor) -> dict[str, ChartFreshness]:
     """Per chart: when its data was computed, the last ETL run, and whether that run's
     validation passed. Cheap (a view over the run log): never cached by the page."""

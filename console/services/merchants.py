@@ -240,14 +240,14 @@ def _count(conn: Connection, where: str, params: dict) -> int:
                          **params))
 
 
-@requires(*DIRECTORY_ROLES)
+@requires(*DIRECTORY_ROLES, replica=True)
 def count_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilters) -> int:
     """How many merchants match: the page needs it before drawing its pager."""
     where, params = _where(filters, actor, credit_available(conn))
     return _count(conn, where, params)
 
 
-@requires(*DIRECTORY_ROLES)
+@requires(*DIRECTORY_ROLES, replica=True)
 def search_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilters,
                      offset: int = 0, limit: int = 50, sort: str = "last_active") -> DirectoryPage:
     """One page of merchants matching ``filters`` and the total count, masked for the actor."""
@@ -287,13 +287,13 @@ def export_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilter
                        preamble=preamble, action="merchant.export", entity_type="merchant")
 
 
-@requires(*DIRECTORY_ROLES)
+@requires(*DIRECTORY_ROLES, replica=True)
 def list_cities(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     return db.fetch_df(conn, """SELECT id, name, province, tier_level FROM app.cities
                                 ORDER BY tier_level, province, name""")
 
 
-@requires(*DIRECTORY_ROLES)
+@requires(*DIRECTORY_ROLES, replica=True)
 def list_bd_staff(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     """Active staff holding the BD role: the possible owners of a merchant."""
     return db.fetch_df(conn, """SELECT id, username, display_name FROM ops.staff

@@ -241,7 +241,7 @@ class SearchPage:
     grades_available: bool
 
 
-@requires("bd", "manager")
+@requires("bd", "manager", replica=True)
 def search_listings(*, conn: Connection, actor: Actor, filters: SearchFilters, offset: int = 0,
                     limit: int = 50) -> SearchPage:
     """One page of live listings matching ``filters``, sorted as asked, with the total.
@@ -278,7 +278,7 @@ def search_listings(*, conn: Connection, actor: Actor, filters: SearchFilters, o
                       with_grades)
 
 
-@requires("bd", "manager")
+@requires("bd", "manager", replica=True)
 def search_options(*, conn: Connection, actor: Actor) -> dict[str, pd.DataFrame]:
     """Choices for the filter widgets: the vehicle library, places, colours."""
     return {

@@ -33,7 +33,7 @@ def _hours(value) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-@requires("ops", "manager")
+@requires("ops", "manager", replica=True)
 def queue_metrics(*, conn: Connection, actor: Actor) -> QueueMetrics:
     backlog = db.fetch_one(conn, """
         SELECT count(*) AS open_cases,
