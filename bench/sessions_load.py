@@ -34,8 +34,8 @@ Figures (information, no targets):
 - sessions_2proc_p50_ms_N / sessions_2proc_p95_ms_N: the same on two console processes behind
   the sticky proxy (bench/_sticky_proxy.py; nginx as deploy/nginx/console.conf is not used
   unless installed, and it is not installed here);
-- sessions_served_p95_1s: the most sessions (of the levels measured) one process served with
-  a p95 of 1 s or less.
+- sessions_served_p95_1s (and sessions_2proc_served_p95_1s): the most sessions, of the levels
+  measured, one process (two) served with a p95 of 1 s or less and no error.
 Each level's note: how many pages, errors (st.error boxes, exceptions, no answer), the
 decisions made (counted again in the database: they must agree), the p50 per step, and the
 machine's load average.
@@ -43,6 +43,8 @@ machine's load average.
 BENCH_SESSIONS_LEVELS=10,25,50, BENCH_SESSIONS_SECONDS=90, BENCH_SESSIONS_THINK=2,8 and
 BENCH_SESSIONS_PROCESSES=1,2 change what is measured:
 `BENCH_SESSIONS_LEVELS=10 BENCH_SESSIONS_SECONDS=30 python -m bench sessions_load`.
+`python -m bench.sessions_load` measures this area alone, without loading the bench
+database of the other areas.
 """
 from __future__ import annotations
 
@@ -469,9 +471,9 @@ def run(ctx) -> None:
     conf = settings()
     base_url = ctx.engine.url.render_as_string(hide_password=False)
     build_template(base_url, echo=lambda m: print(m, file=sys.stderr, flush=True))
-    served: int | None = None
     for processes in conf["processes"]:
         prefix = "sessions" if processes == 1 else f"sessions_{processes}proc"
+        served = 0
         for level in conf["levels"]:
             if level > SESSIONS_MAX:
                 raise ValueError(f"at most {SESSIONS_MAX} sessions (bench accounts)")
@@ -483,9 +485,24 @@ def run(ctx) -> None:
             if r.decisions != r.decisions_db:
                 print(f"  sessions: {r.decisions} decisions seen on the pages, "
                       f"{r.decisions_db} in the database", file=sys.stderr, flush=True)
-            if processes == 1 and r.p95 <= P95_BUDGET_MS and not r.errors:
-                served = max(served or 0, level)
-    if 1 in conf["processes"]:
-        ctx.report("sessions_served_p95_1s", served or 0, "sessions",
-                   note=f"the most sessions of {conf['levels']} one process served with a p95 "
-                        f"of {P95_BUDGET_MS:g} ms or less and no error")
+            if r.p95 <= P95_BUDGET_MS and not r.errors:
+                served = max(served, level)
+        ctx.report(f"{prefix}_served_p95_1s", served, "sessions",
+                   note=f"the most sessions of {conf['levels']} {processes} process(es) served "
+                        f"with a p95 of {P95_BUDGET_MS:g} ms or less and no error")
+
+
+def main() -> int:
+    """Only this area: it needs none of the other areas' data."""
+    from bench.__main__ import Context
+    engine = sa.create_engine(make_url(db.database_url()).set(database="postgres"))
+    try:
+        ctx = Context(engine=engine, scale="demo", seed=7)
+        run(ctx)
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
