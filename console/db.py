@@ -191,6 +191,10 @@ def has_written(conn: object) -> bool:
 _reads_from: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "console_reads_from", default=None)
 REPLICA_CONNECT_TIMEOUT_S = 3
+# After the standby could not be reached, reads go to the primary for this long before it is
+# tried again: a standby that is down costs one connect timeout, not one per page.
+REPLICA_RETRY_AFTER_S = 30.0
+_replica_down_until = 0.0
 
 
 def replica_engine() -> Engine | None:
@@ -236,16 +240,20 @@ def replica_reads(offered: object = None) -> Iterator[Connection | None]:
     """A connection of the standby for a read-only service body, or None when the body must
     keep ``offered``: no replica configured, reads pinned to the primary, already on the
     replica, ``offered`` wrote in its open transaction, or the standby cannot be reached
-    (then the body reads the primary, and one log line says so)."""
+    (then the body reads the primary, one log line says so, and the standby is not tried again
+    for REPLICA_RETRY_AFTER_S)."""
+    global _replica_down_until
     engine = replica_engine()
     if (engine is None or _reads_from.get() is not None or has_written(offered)
-            or (isinstance(offered, Connection) and offered.engine is engine)):
+            or (isinstance(offered, Connection) and offered.engine is engine)
+            or time.monotonic() < _replica_down_until):
         yield None
         return
     try:
         conn = engine.connect()
     except sa.exc.DBAPIError as err:
         from console import logs
+        _replica_down_until = time.monotonic() + REPLICA_RETRY_AFTER_S
         logs.event("db.replica_unavailable", level=logging.WARNING, status="fallback",
                    error=type(getattr(err, "orig", None) or err).__name__,
                    role=engine.url.username)
@@ -312,8 +320,10 @@ def set_default_engine(engine: Engine, *, role: str = "console") -> None:
 
 def forget_engines() -> None:
     """Drop every cached engine (tests, after disposing of their own)."""
+    global _replica_down_until
     with _engine_lock:
         _engines.clear()
+        _replica_down_until = 0.0
 
 
 @contextmanager

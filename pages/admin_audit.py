@@ -9,9 +9,11 @@ from console.services import audit_log
 from console.services.audit_log import AuditFilters
 from console.settings import get_settings
 from console.ui import fmt_time, lang, pager, require_actor, run_action, run_query, t
+from console.ui.replica import replica_badge
 
 actor = require_actor()
 st.title(t("audit.title"))
+replica_badge(actor)   # the figures' replica lag, when they come from one
 
 # ---------------------------------------------------------------- the chain
 last = run_query(audit_log.last_verification, actor=actor)

@@ -5,9 +5,11 @@ import streamlit as st
 from console import fmt
 from console.services import deals
 from console.ui import labelled, lang, require_actor, run_query, t
+from console.ui.replica import replica_badge
 
 actor = require_actor()
 st.title(t("matching.lb.title"))
+replica_badge(actor)   # the figures' replica lag, when they come from one
 days = st.radio(t("matching.lb.window"), [30, 90, 365], index=1, horizontal=True, key="lb_days",
                 format_func=lambda d: t("matching.f.days", n=d))
 table = run_query(deals.leaderboard, actor=actor, days=days)

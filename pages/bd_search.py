@@ -6,12 +6,14 @@ from console.grades import GRADES
 from console.services import deals, search
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
+from console.ui.replica import replica_badge
 from console.ui.links import record_url
 from console.ui.pins import pin_card
 
 PAGE_SIZE = 50
 actor = require_actor()
 st.title(t("matching.search.title"))
+replica_badge(actor)   # the figures' replica lag, when they come from one
 show_flash()
 
 

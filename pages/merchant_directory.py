@@ -9,10 +9,12 @@ from console.services.credit import ON_HOLD
 from console.services.merchants import DirectoryFilters
 from console.settings import get_settings
 from console.ui import enum_label, labelled, pager, require_actor, run_action, run_query, show_flash, t
+from console.ui.replica import replica_badge
 from console.ui.links import requested_choice
 
 actor = require_actor()
 st.title(t("directory.title"))
+replica_badge(actor)   # the figures' replica lag, when they come from one
 show_flash()
 
 cities = run_query(merchants.list_cities, actor=actor)

@@ -20,6 +20,7 @@ from console.errors import ConsoleError
 from console.services import growth
 from console.ui import (enum_label, fmt_time, keep_choices, lang, pager, read, require_actor,
                         run_query, show_error, t)
+from console.ui.replica import replica_badge
 
 CHART_GROUPS = 8          # groups drawn in a breakdown chart (the table lists all)
 SD_TOP = 20               # brands drawn in the supply/demand chart
@@ -27,6 +28,7 @@ WINDOWS = [7, 14, 30, 60, 0]   # 0 = any time (a None option reads as "nothing p
 
 actor = require_actor()
 st.title(t("growth.title"))
+replica_badge(actor)   # the figures' replica lag, when they come from one
 st.caption(t("growth.caption"))
 fresh = run_query(growth.freshness, actor=actor)
 if fresh is None:

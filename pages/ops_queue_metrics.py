@@ -5,9 +5,11 @@ import streamlit as st
 from console import fmt
 from console.services.trust_metrics import queue_metrics
 from console.ui import enum_label, labelled, lang, require_actor, run_query, t
+from console.ui.replica import replica_badge
 
 actor = require_actor()
 st.title(t("trust.metrics.title"))
+replica_badge(actor)   # the figures' replica lag, when they come from one
 m = run_query(queue_metrics, actor=actor)
 if m is None:
     st.stop()

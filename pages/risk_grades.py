@@ -5,9 +5,11 @@ import streamlit as st
 from console import db, fmt
 from console.services import credit
 from console.ui import fmt_time, labelled, require_actor, run_query, t
+from console.ui.replica import replica_badge
 
 actor = require_actor()
 st.title(t("credit.grades.title"))
+replica_badge(actor)   # the figures' replica lag, when they come from one
 
 overview = run_query(credit.grade_overview, actor=actor)
 if overview is None:

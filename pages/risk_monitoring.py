@@ -9,12 +9,14 @@ from console import fmt
 from console.services import credit
 from console.ui import (flash, fmt_time, labelled, lang, require_actor, run_action, run_query,
                         show_flash, t)
+from console.ui.replica import replica_badge
 
 LEVEL_ICON = {"stable": "🟢", "investigate": "🟡", "shifted": "🔴", "unknown": "⚪",
               "ok": "🟢", "warn": "🟡", "red": "🔴"}
 
 actor = require_actor()
 st.title(t("credit.monitor.title"))
+replica_badge(actor)   # the figures' replica lag, when they come from one
 show_flash()
 
 runs = run_query(credit.list_runs, actor=actor)

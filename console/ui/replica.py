@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console import fmt
+from console import db, fmt
 from console.roles import Actor
 from console.services import replica
 from console.ui import run_query, t
@@ -23,7 +23,10 @@ def lag_text(seconds: float | None) -> str:
 
 
 def replica_badge(actor: Actor) -> None:
-    """The badge, or nothing when the page reads the primary."""
+    """The badge, or nothing when the page reads the primary (without a replica configured,
+    without a call: no round trip for the badge of a console that has none)."""
+    if db.replica_engine() is None:
+        return
     lag = run_query(replica.replica_status, actor=actor)
     if lag is None:
         return
