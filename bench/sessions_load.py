@@ -52,6 +52,7 @@ import asyncio
 import contextlib
 import os
 import random
+import resource
 import socket
 import statistics
 import subprocess
@@ -235,10 +236,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def console_processes(url: str, count: int, *, log_dir: str) -> Iterator[list[str]]:
+def console_processes(url: str, count: int, *,
+                      log_dir: str) -> Iterator[tuple[list[str], list[int]]]:
     """``count`` console processes (`python -m console serve`'s Streamlit part, as
     deploy/systemd/console@.service runs them) on the database ``url`` as dh_console; their
-    URLs. Their logs go to files in ``log_dir`` (a pipe nobody reads would stop them)."""
+    URLs and process ids. Their logs go to files in ``log_dir`` (a pipe nobody reads would
+    stop them)."""
     from console.__main__ import streamlit_flags
     from console.settings import PROJECT_ROOT
 
@@ -263,7 +266,7 @@ def console_processes(url: str, count: int, *, log_dir: str) -> Iterator[list[st
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the console at {base} did not start; see {log_dir}")
                 time.sleep(0.3)
-        yield urls
+        yield urls, [p.pid for p in procs]
     finally:
         for proc in procs:
             proc.terminate()
@@ -273,6 +276,33 @@ def console_processes(url: str, count: int, *, log_dir: str) -> Iterator[list[st
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process (all its threads) so far."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
+def log_counts(log_dir: str) -> dict[str, int]:
+    """Slow statements (CONSOLE_SLOW_QUERY_MS) and failed service calls the consoles logged."""
+    counts = {"slow statements": 0, "failed calls": 0, "tracebacks": 0}
+    for name in os.listdir(log_dir):
+        with open(os.path.join(log_dir, name), encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if '"db.slow_query"' in line:
+                    counts["slow statements"] += 1
+                elif line.startswith("{") and '"status": "failed"' in line:
+                    counts["failed calls"] += 1
+                elif line.startswith("Traceback"):
+                    counts["tracebacks"] += 1
+    return counts
 
 
 # ------------------------------------------------------------------ one person's work
@@ -412,6 +442,9 @@ class LevelResult:
     queue_empty: int
     per_step: dict[str, float]
     load_avg: tuple[float, float, float]
+    console_cores: list[float] = field(default_factory=list)   # CPU used / wall time, each
+    client_cores: float = 0.0                                   # this process (driver, proxy)
+    logged: dict[str, int] = field(default_factory=dict)
     spread: dict[int, int] = field(default_factory=dict)
 
 
@@ -422,16 +455,22 @@ def measure_level(base_url: str, sessions: int, processes: int, *, seconds: floa
     try:
         tokens = open_tokens(url, sessions)
         warm_tokens = {role: token for role, token in reversed(open_tokens(url, len(MIX)))}
-        with console_processes(url, processes, log_dir=log_dir) as urls:
+        with console_processes(url, processes, log_dir=log_dir) as (urls, pids):
             asyncio.run(warm(urls, warm_tokens))
             proxy = StickyProxy([(u.split("//")[1].split(":")[0], int(u.rsplit(":", 1)[1]))
                                  for u in urls]) if processes > 1 else None
             with proxy.running() if proxy else contextlib.nullcontext():
                 target = proxy.url if proxy else urls[0]
+                cpu_before = [cpu_seconds(p) for p in pids], own_cpu_seconds()
+                started = time.monotonic()
                 tally = asyncio.run(load(target, tokens, seconds=seconds, think_s=think_s,
                                          seed=seed))
+                wall = time.monotonic() - started
+                console_cores = [(cpu_seconds(p) - b) / wall for p, b in zip(pids, cpu_before[0])]
+                client_cores = (own_cpu_seconds() - cpu_before[1]) / wall
                 load_avg = os.getloadavg()
         decided = decisions_in_db(url)
+        logged = log_counts(log_dir)
     finally:
         drop_copy(base_url)
     timed = [s for s in tally.samples if s.step != "failed"]
@@ -451,7 +490,8 @@ def measure_level(base_url: str, sessions: int, processes: int, *, seconds: floa
         pages=len(timed), errors=[s.error for s in tally.samples if s.error],
         decisions=tally.decisions, decisions_db=decided, queue_empty=tally.queue_empty,
         per_step={k: statistics.median(v) for k, v in sorted(by_step.items())},
-        load_avg=load_avg, spread=spread)
+        load_avg=load_avg, console_cores=console_cores, client_cores=client_cores,
+        logged=logged, spread=spread)
 
 
 def note(r: LevelResult, seconds: float, think_s) -> str:
@@ -463,8 +503,11 @@ def note(r: LevelResult, seconds: float, think_s) -> str:
             f"{think_s[0]:g}-{think_s[1]:g} s; {errors}; decisions {r.decisions} "
             f"(database: {r.decisions_db})"
             + (f", queue empty {r.queue_empty}x" if r.queue_empty else "")
-            + f"; p50 per step (ms): {steps}; load average "
-            + ", ".join(f"{x:.1f}" for x in r.load_avg) + spread)
+            + f"; p50 per step (ms): {steps}; console CPU (cores) "
+            + "/".join(f"{c:.2f}" for c in r.console_cores)
+            + f", this bench process {r.client_cores:.2f}; consoles logged "
+            + ", ".join(f"{v} {k}" for k, v in r.logged.items())
+            + "; load average " + ", ".join(f"{x:.1f}" for x in r.load_avg) + spread)
 
 
 def run(ctx) -> None:
