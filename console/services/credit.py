@@ -914,7 +914,9 @@ def review_override(*, conn: Connection, actor: Actor, override_id: int, keep: b
 def override_outcomes(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     """Per grade an override gave: overridden merchants and their bad rate after approval,
     against merchants scored that grade without an override (sql/queries/
-    credit_override_outcomes.sql); the window is the validation's label window."""
+    credit_override_outcomes.sql: the peers counted from the scoring run's kept counts per
+    grade, migration 092, equal to the row-by-row definition in tests/sql/); the window is
+    the validation's label window."""
     frame = db.fetch_df(conn, db.named_query("credit_override_outcomes"),
                         window_days=get_settings().credit_label_window_days)
     for cohort in ("overridden", "peers"):
