@@ -66,10 +66,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
+import websockets
 from sqlalchemy.engine import Engine, make_url
 
 from bench._sticky_proxy import StickyProxy
-from bench._streamlit_client import Page, Session
+from bench._streamlit_client import Page, ProtocolError, Session
 from console import db
 from console.roles import Actor
 
@@ -368,27 +369,39 @@ async def _manager_round(s: Session, tally: Tally, think) -> None:
 
 async def person(url: str, role: str, token: str, *, stop_at: float, think_s, seed: int,
                  start_delay: float, tally: Tally) -> None:
+    """One person until ``stop_at``. A step that fails (no answer in time, the stream closed,
+    a widget the step needs not on the page) is counted as an error and the person goes on
+    with the next round, on a new connection if the stream is gone."""
     rng = random.Random(seed)
 
     async def think() -> None:
         await asyncio.sleep(rng.uniform(*think_s))
 
     await asyncio.sleep(start_delay)
+    s = Session(url, token=token)
     try:
-        async with Session(url, token=token) as s:
-            tally.add("home", await s.open("home"))
-            while time.monotonic() < stop_at:
-                await think()
-                if time.monotonic() >= stop_at:
-                    break
+        await s.connect()
+        tally.add("home", await s.open("home"))
+        while time.monotonic() < stop_at:
+            await think()
+            if time.monotonic() >= stop_at:
+                break
+            try:
                 if role == "ops":
                     await _ops_round(s, tally, think)
                 elif role == "bd":
                     await _bd_round(s, tally, think, rng)
                 else:
                     await _manager_round(s, tally, think)
-    except Exception as exc:   # noqa: BLE001 - the session failed: counted, the load goes on
+            except (ProtocolError, OSError, websockets.WebSocketException) as exc:
+                tally.samples.append(Sample("failed", 0.0, f"{type(exc).__name__}: {exc}"[:300]))
+                await s.reconnect()
+            except (LookupError, AttributeError, TypeError) as exc:
+                tally.samples.append(Sample("failed", 0.0, f"{type(exc).__name__}: {exc}"[:300]))
+    except Exception as exc:   # noqa: BLE001 - this person is lost: counted, the load goes on
         tally.samples.append(Sample("failed", 0.0, f"{type(exc).__name__}: {exc}"[:300]))
+    finally:
+        await s.close()
 
 
 async def warm(urls: list[str], token_for_role: dict[str, str]) -> None:
