@@ -32,8 +32,9 @@ same machine, in this process: their work is part of what the 2 cores share.
 Figures (information, no targets):
 - sessions_p50_ms_N / sessions_p95_ms_N: N sessions on one console process;
 - sessions_2proc_p50_ms_N / sessions_2proc_p95_ms_N: the same on two console processes behind
-  the sticky proxy (bench/_sticky_proxy.py; nginx as deploy/nginx/console.conf is not used
-  unless installed, and it is not installed here);
+  a sticky proxy: bench/_sticky_proxy.py, a small Python stand-in for nginx
+  (deploy/nginx/console.conf; nginx is not installed on the bench machine), sticky by the
+  sign-in cookie since every bench session comes from 127.0.0.1; it runs in this process;
 - sessions_served_p95_1s (and sessions_2proc_served_p95_1s): the most sessions, of the levels
   measured, one process (two) served with a p95 of 1 s or less and no error.
 Each level's note: how many pages, errors (st.error boxes, exceptions, no answer), the
