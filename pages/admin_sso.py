@@ -43,15 +43,22 @@ with st.form("sso_link"):
     subject = st.text_input(t("sso.subject"), value=picked.subject if picked else "",
                             disabled=picked is not None)
     email = st.text_input(t("sso.email_hint"), value=(picked.email_hint or "") if picked else "")
-    staff_id = st.selectbox(t("sso.account"), list(people), key="sso_account",
-                            format_func=lambda i: f"{people[i].username} · {people[i].display_name}")
+    # No account chosen in advance: a stranger linked to the first account by a hasty click
+    # would sign in with its roles.
+    round_ = st.session_state.get("_sso_link_round", 0)   # a new key after each link: unchosen
+    staff_id = st.selectbox(
+        t("sso.account"), list(people), key=f"sso_account_{round_}", index=None,
+        format_func=lambda i: f"{people[i].username} · {people[i].display_name}")
     if st.form_submit_button(t("sso.link"), type="primary", icon=":material/link:"):
         if picked is not None:   # the attempt's exact values, whatever the disabled inputs hold
             issuer, subject = picked.issuer, picked.subject
-        if staff_id is not None and run_action(
+        if staff_id is None:
+            st.error(t("sso.account_required"))
+        elif run_action(
                 sso_identities.link_identity, actor=actor, staff_id=staff_id, issuer=issuer,
                 subject=subject, email_hint=email or None):
             flash(t("sso.linked_done", username=people[staff_id].username))
+            st.session_state["_sso_link_round"] = round_ + 1
             st.rerun()
 
 st.subheader(t("sso.linked"))
