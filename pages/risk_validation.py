@@ -5,6 +5,7 @@ promotion gate: one risk officer proposes a candidate, a second person approves.
 import streamlit as st
 
 from console import fmt
+from console.credit import calibration, validation
 from console.services import credit
 from console.ui import (flash, fmt_time, labelled, lang, require_actor, run_action, run_query,
                         show_flash, t)
@@ -82,16 +83,20 @@ for column, item in zip(columns, measured):
                          rows=fmt.number(stated.get("rows")), bad=fmt.number(stated.get("bad")),
                          floor=fmt.percent(stated.get("floor", 0), digits=2)))
         grades = report.by_grade[report.by_grade["merchants"] > 0]
-        columns = ["grade", "merchants", "bad", "bad_rate", "promised_pd", "binomial_p"]
+        columns = ["grade", "merchants", "bad", "bad_rate", "promised_pd", "binomial_p",
+                   "jeffreys_p"]
         columns += ["scaling_pd"] if report.calibrated else []
         table = fmt.frame(grades[columns],
                           {"merchants": "number", "bad": "number", "bad_rate": "percent",
                            "promised_pd": "percent", "scaling_pd": "percent"}, lang=lang())
-        table["binomial_p"] = grades["binomial_p"].map(lambda p: num(p, 4)).to_numpy()
+        for column in ("binomial_p", "jeffreys_p"):
+            table[column] = grades[column].map(lambda p: num(p, 4)).to_numpy()
         for column in ("promised_pd", "scaling_pd"):     # a PD of 0.05% must not read 0.1%
             if column in table:
                 table[column] = grades[column].map(lambda v: fmt.percent(v, digits=2)).to_numpy()
         st.dataframe(labelled(table, "credit.col"), hide_index=True, width="stretch")
+        st.caption(t("credit.calibration.tests_note", expected=num(validation.HL_MIN_EXPECTED, 0),
+                     thin=fmt.number(calibration.MIN_GRADE_MERCHANTS)))
         overall = report.overall
         st.caption(t("credit.calibration.in_the_large", rows=fmt.number(overall.rows),
                      bad=fmt.number(overall.bad), observed=fmt.percent(overall.observed),

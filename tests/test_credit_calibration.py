@@ -22,11 +22,11 @@ PLAN = SamplePlan((date(2026, 3, 1),), date(2026, 6, 1), 60)
 # A development history scored by the hand card (tests/test_credit_support.py):
 # (cert, disputes lost, stars) -> score -> grade, and how many merchants / bad ones.
 DEVELOPMENT = [
-    (("enterprise", 0, 4.6), 20, 0),   # 700 AAA: 0 of 20
-    (("enterprise", 0, 3.5), 10, 1),   # 650 AA:  1 of 10 = 10%
-    (("none", 0, 4.5), 10, 0),         # 600 A:   0 of 10, below AA: pooled with it
-    (("none", 1, 4.5), 8, 2),          # 525 BB:  2 of 8 = 25%      (BBB: nobody)
-    (("none", 1, 3.5), 4, 2),          # 475 B:   2 of 4 = 50%      (C: nobody)
+    (("enterprise", 0, 4.6), 40, 0),   # 700 AAA: 0 of 40
+    (("enterprise", 0, 3.5), 20, 2),   # 650 AA:  2 of 20 = 10%
+    (("none", 0, 4.5), 20, 0),         # 600 A:   0 of 20, below AA: pooled with it
+    (("none", 1, 4.5), 16, 4),         # 525 BB:  4 of 16 = 25%     (BBB: nobody)
+    (("none", 1, 3.5), 8, 4),          # 475 B:   4 of 8, under 20 merchants   (C: nobody)
 ]
 
 
@@ -40,14 +40,29 @@ def development() -> pd.DataFrame:
 def test_calibration_on_a_small_history_equals_a_hand_computation(tmp_path):
     fitted = calibration.fit(hand_card(tmp_path), development(), score_dates=PLAN.development,
                              window_days=60)
-    # AA 1/10 then A 0/10 falls: pooled, (1 + 0) / (10 + 10) = 5% for both. AAA's 0 of 20
-    # is floored at 0.05%. BBB has nobody: the nearest worse grade's PD, BB's 2/8. C has
-    # nobody and no worse grade: B's 2/4.
-    assert fitted["pd"] == {"AAA": 0.0005, "AA": 0.05, "A": 0.05, "BBB": 0.25, "BB": 0.25,
-                            "B": 0.5, "C": 0.5}
-    assert fitted["merchants"] == {"AAA": 20, "AA": 10, "A": 10, "BBB": 0, "BB": 8, "B": 4, "C": 0}
-    assert fitted["bad_by_grade"] == {"AAA": 0, "AA": 1, "A": 0, "BBB": 0, "BB": 2, "B": 2, "C": 0}
-    assert (fitted["rows"], fitted["bad"], fitted["method"]) == (52, 5, "pava")
+    # B has 8 merchants, fewer than 20, and no worse grade with any: pooled with BB, the
+    # grade before it, (4 + 4) / (16 + 8) = 1/3 for both. AA 2/20 then A 0/20 falls: pooled,
+    # (2 + 0) / (20 + 20) = 5% for both. AAA's 0 of 40 is floored at 0.05%. BBB has nobody:
+    # the nearest worse grade's PD, BB's. C has nobody and no worse grade: B's.
+    third = round(1 / 3, 6)
+    assert fitted["pd"] == {"AAA": 0.0005, "AA": 0.05, "A": 0.05, "BBB": third, "BB": third,
+                            "B": third, "C": third}
+    assert fitted["merchants"] == {"AAA": 40, "AA": 20, "A": 20, "BBB": 0, "BB": 16, "B": 8, "C": 0}
+    assert fitted["bad_by_grade"] == {"AAA": 0, "AA": 2, "A": 0, "BBB": 0, "BB": 4, "B": 4, "C": 0}
+    assert (fitted["rows"], fitted["bad"], fitted["method"]) == (104, 10, "pava")
+
+
+def test_thin_grades_are_pooled_with_a_neighbour():
+    # best first: 4 merchants join the next grade (4 + 68 >= 20); 677 and 1434 stand alone;
+    # 10 + 9 at the worst end stay under 20 and join the pool before them
+    assert calibration.thin_pools([4, 68, 677, 1434, 10, 9], min_merchants=20) == [
+        [0, 1], [2], [3, 4, 5]]
+    assert calibration.thin_pools([5, 5], min_merchants=20) == [[0, 1]]
+    # v2's AAA on the demo's development sample: 0 of 4 is no evidence for the floor; with
+    # AA's 1 of 68 it is 1/72
+    table = calibration.calibrate(["AAA"] * 4 + ["AA"] * 68, [0] * 4 + [1] + [0] * 67,
+                                  order=["AAA", "AA"])
+    assert table["pd"].tolist() == pytest.approx([1 / 72, 1 / 72])
 
 
 def test_pool_adjacent_violators_by_hand():
@@ -89,16 +104,23 @@ def test_the_file_states_the_promise_and_the_report_tests_it(tmp_path):
         hl += (bad - n * p) ** 2 / (n * p * (1 - p))
     # AA: 1 bad of 2 at 5%: P(1) + P(2) = 2·0.05·0.95 + 0.05² (P(0) = 0.9025 is above P(1))
     assert table.loc["AA", "binomial_p"] == pytest.approx(2 * 0.05 * 0.95 + 0.05 ** 2)
-    # C: 1 of 1 at 50%: both outcomes equally likely, p = 1
-    assert table.loc["C", "binomial_p"] == pytest.approx(1.0)
+    # C: 1 of 1 at 1/3: P(1) = 1/3 is the only outcome as unlikely as it, p = 1/3
+    assert table.loc["C", "binomial_p"] == pytest.approx(1 / 3, rel=1e-5)
     # B's scaling PD is still shown beside the promise: 475 points
     assert table.loc["B", "scaling_pd"] == pytest.approx(1 / (1 + 19 * 2 ** ((475 - 600) / 50)))
-    assert report.hl_stat == pytest.approx(hl)
-    assert report.hl_p == pytest.approx(math.exp(-hl / 2) * sum((hl / 2) ** j / math.factorial(j)
-                                                                for j in range(3)))
+    stat, df, p_value = validation.hosmer_lemeshow(report.by_grade, min_expected=0)
+    assert (stat, df) == (pytest.approx(hl), 6)
+    assert p_value == pytest.approx(math.exp(-hl / 2) * sum((hl / 2) ** j / math.factorial(j)
+                                                            for j in range(3)))
+    # The report's test pools grades until a group expects 5 bad: 8 merchants expecting
+    # 1.2 are one group, 3 bad against 1.2
+    e = 0.0005 + 2 * 0.05 + 2 * 0.05 + 3 * fitted["pd"]["C"]
+    one = (3 - e) ** 2 / (e * (1 - e / 8))
+    assert (report.hl_stat, report.hl_df) == (pytest.approx(one, rel=1e-5), 1)
+    assert report.hl_p == pytest.approx(math.erfc(math.sqrt(one / 2)), rel=1e-5)
     assert report.calibration_holds == (report.hl_p >= 0.05)
     # In the large: 3 bad of 8 against the mean promise of the 8 merchants
-    mean = (0.0005 + 2 * 0.05 + 2 * 0.05 + 0.25 + 0.5 + 0.5) / 8
+    mean = e / 8
     assert (report.overall.rows, report.overall.bad) == (8, 3)
     assert report.overall.promised == pytest.approx(mean)
     probs = [math.comb(8, i) * mean ** i * (1 - mean) ** (8 - i) for i in range(9)]

@@ -83,11 +83,39 @@ def test_calibration_per_grade_and_hosmer_lemeshow_match_the_hand_computation(re
                 binomial_two_sided(bad, n, promised), rel=1e-6), grade
     assert pd_at(650) == pytest.approx(1 / 39)
     assert table.loc["AA", "binomial_p"] == pytest.approx(2 * (1 / 39) * (38 / 39) + (1 / 39) ** 2)
+    # Each grade its own group (no pooling asked for): the textbook sum over the 6 grades.
     hl = sum((bad - n * p) ** 2 / (n * p * (1 - p)) for n, bad, p in expected.values() if n)
-    assert report.hl_stat == pytest.approx(hl)
-    assert report.hl_df == 6
-    assert report.hl_p == pytest.approx(math.exp(-hl / 2) * sum((hl / 2) ** j / math.factorial(j)
-                                                                for j in range(3)))
+    stat, df, p_value = validation.hosmer_lemeshow(report.by_grade, min_expected=0)
+    assert (stat, df) == (pytest.approx(hl), 6)
+    assert p_value == pytest.approx(math.exp(-hl / 2) * sum((hl / 2) ** j / math.factorial(j)
+                                                            for j in range(3)))
+    # The report pools grades until a group expects 5 bad: these 8 merchants expect under
+    # one, so all six grades are one group: 3 bad of 8 against the sum of their promises.
+    e = sum(n * p for n, _, p in expected.values() if n)
+    one = (3 - e) ** 2 / (e * (1 - e / 8))
+    assert (report.hl_stat, report.hl_df) == (pytest.approx(one), 1)
+    assert report.hl_p == pytest.approx(math.erfc(math.sqrt(one / 2)))      # chi2 sf, 1 df
+    # Jeffreys, one-sided: the Beta(bad + 1/2, good + 1/2) posterior's mass below the PD.
+    # AA, 1 of 2 at 1/39: Beta(1.5, 1.5), density √(x(1 − x)) / (π/8), whose CDF at sin² θ
+    # is (2θ − sin 4θ / 2) / π.
+    theta = math.asin(math.sqrt(1 / 39))
+    assert table.loc["AA", "jeffreys_p"] == pytest.approx(
+        (2 * theta - math.sin(4 * theta) / 2) / math.pi, rel=1e-9)
+
+
+def test_hosmer_lemeshow_groups_grades_until_each_expects_five_bad():
+    # The demo's v2 out of time (expected bad per grade, AAA to C): AAA, AA and A together
+    # reach 5; BBB and BB alone; B reaches 5 and C's 3.4 at the worst end joins it.
+    assert validation.hl_groups([0.04, 0.6, 9.3, 12.7, 6.4, 6.75, 3.4]) == [
+        [0, 1, 2], [3], [4], [5, 6]]
+    assert validation.hl_groups([1.0, 1.0]) == [[0, 1]]          # never enough: one group
+    table = pd.DataFrame({"merchants": [3, 43, 297, 0, 27], "bad": [1, 2, 11, 0, 4],
+                          "expected_bad": [0.04, 0.6, 9.3, 0.0, 6.75]})
+    stat, df, p_value = validation.hosmer_lemeshow(table)
+    # populated grades only: [AAA, AA, A] (n 343, O 14, E 9.94) and [B] (n 27, O 4, E 6.75)
+    hand = (14 - 9.94) ** 2 / (9.94 * (1 - 9.94 / 343)) + (4 - 6.75) ** 2 / (6.75 * (1 - 6.75 / 27))
+    assert (stat, df) == (pytest.approx(hand), 2)
+    assert p_value == pytest.approx(math.exp(-hand / 2))                   # chi2 sf, 2 df
 
 
 def test_the_same_sample_twice_is_stable(report):
@@ -122,6 +150,12 @@ def test_a_planted_leak_is_caught_by_the_iv_alarm(tmp_path):
 def test_the_better_report_wins_on_auc_unless_it_leaks(report, tmp_path):
     worse = validation.validate(hand_card(tmp_path), frame(), frame().assign(
         bad=[1, 0, 0, 0, 0, 0, 0, 1]), PLAN)
+    assert report.out_of_time.auc > worse.out_of_time.auc
+    # 3 bad of 8 where the promise expects 0.8 fails Hosmer-Lemeshow, 2 bad of 8 holds:
+    # a promise that holds comes before a higher AUC
+    assert (report.calibration_holds, worse.calibration_holds) == (False, True)
+    assert validation.better(report, worse) is worse
+    worse.hl_p = report.hl_p            # both fail: the higher AUC
     assert validation.better(report, worse) is report
     leaky = validation.validate(hand_card(tmp_path), frame(), frame(), PLAN)
     leaky.leak_alarms = ["disputes_lost"]

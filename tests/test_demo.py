@@ -20,6 +20,7 @@ from console.demo import SEEDED_TABLES, SeedRefused, content_hash, seed
 from console.demo import model as M
 from console.demo.__main__ import credentials_table, write_credentials
 from console.demo.generate import STAFF
+from etl.checks import PRICE_BAND
 from tests.conftest import DEMO_SEED, _create_database, _drop_database
 
 SMALL = M.SCALES["small"]
@@ -99,6 +100,20 @@ def test_sequences_continue_after_the_copied_ids(world):
 
 
 # ------------------------------------------------------------------ promised distributions
+def test_the_history_spans_two_years_of_trading(world):
+    # Merchants register over the two years before the anchor, more of them late (growth),
+    # and trade from the first year on: a scorecard is developed on a mature book (issue 17).
+    first, share_late, first_deal = one(world, """
+        SELECT min(registered_at),
+               avg((registered_at >= CAST(:anchor AS timestamptz) - interval '365 days')::int),
+               (SELECT min(completed_at) FROM app.orders)
+        FROM app.merchants""", anchor=M.DEFAULT_ANCHOR)
+    assert M.HISTORY_DAYS == 730
+    assert (M.DEFAULT_ANCHOR - first).days in range(700, 731)
+    assert 0.6 <= float(share_late) <= 0.8          # 1 - 0.5^1.6 = 0.67 in the second year
+    assert (M.DEFAULT_ANCHOR - first_deal).days > 365
+
+
 def test_share_of_merchants_per_tier_is_the_promised_one(world):
     with world.connect() as conn:
         rows = dict(conn.execute(sa.text(
@@ -238,6 +253,9 @@ def test_every_funnel_step_loses_people(world):
     ("bd owners are BD staff",
      """SELECT count(*) FROM app.merchants m JOIN ops.staff s ON s.id = m.bd_owner_id
         WHERE NOT 'bd' = ANY (s.roles)"""),
+    ("no listing is implausible to the ETL: its price within the band of its trim's guide",
+     f"""SELECT count(*) FROM app.listings l JOIN app.trims t ON t.id = l.trim_id
+        WHERE l.price < t.guide_price * {PRICE_BAND[0]} OR l.price > t.guide_price * {PRICE_BAND[1]}"""),
     ("the last activity is the last event",
      """SELECT count(*) FROM app.merchants m WHERE last_active_at IS DISTINCT FROM
             (SELECT max(occurred_at) FROM app.events e WHERE e.merchant_id = m.id)"""),

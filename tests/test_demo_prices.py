@@ -105,8 +105,8 @@ def test_demo_listings_sit_at_their_brand_groups_discount(demo_engine, brands, l
 
 
 def test_demo_discounts_deepen_slowly_over_the_year(demo_engine):
-    # The same series' listings, late in the year against early: deeper by about the drift
-    # (1.5 points a year for Chinese brands, 1.0 for joint ventures) over ~8 months.
+    # The same series' listings, the last third against the first: deeper by about the drift
+    # (1.5 points a year for Chinese brands, 1.0 for joint ventures) over the months between.
     (change,) = q(demo_engine, """
         WITH p AS (SELECT t.series_id, l.published_at,
                           (l.guide_price - l.price) / l.guide_price * 100 AS points
@@ -167,11 +167,11 @@ def test_a_25_point_audi_is_normal_and_a_25_point_tesla_is_a_flag(demo_engine, p
         flagged = {r.listing_id: r.detail for r in conn.execute(sa.text(
             """SELECT listing_id, detail FROM ops.listing_flags
                WHERE kind = 'price_below_guide' AND listing_id = ANY(:ids)"""), {"ids": ids})}
-    # The Audi series usually sells 27.0 points below guide: 下25 is ordinary, 下40 is not.
-    # The Tesla series usually sells 0.5 points below: 下2 is ordinary, 下25 is 24.5 points out.
+    # The Audi series usually sells 26.8 points below guide: 下25 is ordinary, 下40 is not.
+    # The Tesla series usually sells 0.9 points below: 下2 is ordinary, 下25 is 24.1 points out.
     assert flagged == {
-        planted["audi_40"]: {"points": 40.0, "usual": 27.0, "gap": GAP, "basis": "series"},
-        planted["tesla_25"]: {"points": 25.0, "usual": 0.5, "gap": GAP, "basis": "series"},
+        planted["audi_40"]: {"points": 40.0, "usual": 26.8, "gap": GAP, "basis": "series"},
+        planted["tesla_25"]: {"points": 25.0, "usual": 0.9, "gap": GAP, "basis": "series"},
     }
 
 
@@ -242,7 +242,7 @@ def test_the_discount_filter_finds_many_20_point_audis_and_one_tesla(demo_engine
         found[key] = (result.total, {k for k in (f"{key}_25", "audi_40") if planted[k] in hits})
     # 下20点 and more is where Audis trade: the planted two among many live ones. No Tesla
     # sells that cheap: only the planted 下25点 one (the flag above).
-    assert found == {"audi": (14, {"audi_25", "audi_40"}), "tesla": (1, {"tesla_25"})}
+    assert found == {"audi": (42, {"audi_25", "audi_40"}), "tesla": (1, {"tesla_25"})}
 
 
 def test_matching_offers_a_tesla_buyer_the_near_list_cars_within_their_ceiling(demo_engine, planted):
@@ -286,6 +286,6 @@ def test_the_per_brand_table_of_the_provenance_notes(demo_engine):
         table = prices.brand_medians_table(conn, n=3)
     assert table.splitlines() == [
         "| brand | group | listings | median 下X点 | p25-p75 |", "|---|---|---:|---:|---|",
-        "| 比亚迪 | chinese | 354 | 12.9 | 10.2-15.5 |",
-        "| 丰田 | joint_venture | 204 | 27.0 | 23.8-30.5 |",
-        "| 吉利汽车 | chinese | 175 | 10.2 | 7.8-13.0 |"]
+        "| 奥迪 | luxury | 463 | 28.7 | 25.7-31.3 |",
+        "| 比亚迪 | chinese | 325 | 12.6 | 9.3-15.2 |",
+        "| 五菱汽车 | chinese | 264 | 12.6 | 10.1-15.0 |"]

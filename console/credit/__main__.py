@@ -74,6 +74,7 @@ def _print_points(card: Scorecard) -> None:
 
 
 def _figures(report) -> list[str]:
+    from console.credit import validation
     def ci(pair) -> str:
         return f"[{pair[0]:.3f}, {pair[1]:.3f}]"
     lines = []
@@ -84,13 +85,15 @@ def _figures(report) -> list[str]:
     basis = ("calibrated on the development sample" if report.calibrated
              else "the scaling's (no calibration in the file)")
     lines.append(f"  out of time, promised PD = {basis}")
-    lines.append("  grade  merchants  bad  bad rate  promised PD  binomial p  scaling PD")
+    lines.append("  grade  merchants  bad  bad rate  promised PD  binomial p  Jeffreys p  scaling PD")
     for g in report.by_grade.itertuples():
         if g.merchants:
             lines.append(f"  {g.grade:>5}  {g.merchants:>9}  {g.bad:>3}  {g.bad_rate:>8.1%}  "
-                         f"{g.promised_pd:>11.2%}  {g.binomial_p:>10.4f}  {g.scaling_pd:>10.2%}")
-    lines.append(f"  Hosmer-Lemeshow {report.hl_stat:.2f} on {report.hl_df} df, p = {report.hl_p:.3g}"
-                 f"; grades monotonic: {report.grades_monotonic}")
+                         f"{g.promised_pd:>11.2%}  {g.binomial_p:>10.4f}  {g.jeffreys_p:>10.4f}  "
+                         f"{g.scaling_pd:>10.2%}")
+    lines.append(f"  Hosmer-Lemeshow {report.hl_stat:.2f} on {report.hl_df} df (grades pooled to "
+                 f"at least {validation.HL_MIN_EXPECTED:g} expected bad per group), "
+                 f"p = {report.hl_p:.3g}; grades monotonic: {report.grades_monotonic}")
     o = report.overall
     lines.append(f"  in the large: {o.bad} bad of {o.rows} = {o.observed:.1%} observed vs "
                  f"{o.promised:.1%} promised, binomial p = {o.binomial_p:.3g}")
@@ -137,8 +140,7 @@ def _development():
     window = get_settings().credit_label_window_days
     with db.connection(role="jobs") as conn:
         last = db.scalar(conn, "SELECT mart.cn_date(max(occurred_at)) FROM app.events")
-        plan = pit.plan(data_end=validation.data_end(last, clock.today()), window_days=window,
-                        development_dates=4)
+        plan = pit.plan(data_end=validation.data_end(last, clock.today()), window_days=window)
         development = pit.sample(conn, dates=plan.development, window_days=window)
     return plan, development
 

@@ -12,6 +12,9 @@ here on the DEVELOPMENT sample only (the out-of-time sample stays unseen for the
    with it, so the promise never falls as the grade worsens;
 3. a grade without development merchants takes the PD of the nearest worse grade that has
    some (or of the nearest better one when none is worse): no promise better than the data;
+   a grade with fewer than MIN_GRADE_MERCHANTS is pooled with its worse neighbour (the worst
+   such grade with its better one) before step 2: three merchants without a bad are no
+   evidence for a PD at the floor (v2's AAA had 4 on the demo's development sample);
 4. every PD at least PD_FLOOR (the Basel 3.1 / CRR3 input floor for corporate PDs, 0.05%):
    a grade without a bad in a small sample is not promised a PD of zero.
 
@@ -28,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 PD_FLOOR = 0.0005
+MIN_GRADE_MERCHANTS = 20
 METHOD = "pava"
 MARKER = "# ---- calibration: written by `python -m console.credit calibrate`; do not edit by hand ----"
 
@@ -44,9 +48,32 @@ def pava(rates, weights) -> np.ndarray:
     return np.concatenate([np.full(int(n), m) for m, _, n in blocks]) if blocks else np.array([])
 
 
-def calibrate(grades, bad, *, order, floor: float = PD_FLOOR) -> pd.DataFrame:
+def thin_pools(merchants, *, min_merchants: int = MIN_GRADE_MERCHANTS) -> list[list[int]]:
+    """Positions of consecutive grades (best first) pooled so that each pool holds at least
+    ``min_merchants``: a thin grade joins its worse neighbour; a thin pool at the worst end
+    joins the pool before it."""
+    pools: list[list[int]] = []
+    open_pool: list[int] = []
+    total = 0.0
+    for i, n in enumerate(np.asarray(merchants, dtype=float)):
+        open_pool.append(i)
+        total += n
+        if total >= min_merchants:
+            pools.append(open_pool)
+            open_pool, total = [], 0.0
+    if open_pool:
+        if pools:
+            pools[-1] = pools[-1] + open_pool
+        else:
+            pools.append(open_pool)
+    return pools
+
+
+def calibrate(grades, bad, *, order, floor: float = PD_FLOOR,
+              min_merchants: int = MIN_GRADE_MERCHANTS) -> pd.DataFrame:
     """Per grade of ``order`` (best first): merchants, bad, observed rate on the sample and
-    the calibrated PD (monotone, gaps filled from the worse side, floored)."""
+    the calibrated PD (thin grades pooled, monotone, gaps filled from the worse side,
+    floored)."""
     frame = pd.DataFrame({"grade": list(grades), "bad": np.asarray(bad, dtype=int)})
     counts = frame.groupby("grade")["bad"].agg(merchants="size", bad="sum")
     table = counts.reindex(list(order), fill_value=0).rename_axis("grade").reset_index()
@@ -56,7 +83,14 @@ def calibrate(grades, bad, *, order, floor: float = PD_FLOOR) -> pd.DataFrame:
     populated = table["merchants"] > 0
     fitted = pd.Series(np.nan, index=table.index)
     if populated.any():
-        fitted[populated] = pava(table.loc[populated, "observed"], table.loc[populated, "merchants"])
+        idx = table.index[populated]
+        blocks = thin_pools(table.loc[idx, "merchants"].to_numpy(), min_merchants=min_merchants)
+        n = table.loc[idx, "merchants"].to_numpy(dtype=float)
+        k = table.loc[idx, "bad"].to_numpy(dtype=float)
+        pooled_n = np.array([n[b].sum() for b in blocks])
+        pooled = pava([k[b].sum() / n[b].sum() for b in blocks], pooled_n)
+        for block, value in zip(blocks, pooled):
+            fitted[idx[block]] = value
         fitted = fitted.bfill().ffill()    # an empty grade: the nearest worse grade's PD first
     else:
         fitted[:] = floor
@@ -96,8 +130,9 @@ def to_text(calibration: dict[str, Any]) -> str:
     dates = ", ".join(f'"{d}"' for d in calibration["score_dates"])
     return "\n".join([
         MARKER,
-        "# The PD each grade promises: the development sample's bad rate per grade, monotone",
-        "# from AAA to C (pool adjacent violators), empty grades from the worse side, floored",
+        "# The PD each grade promises: the development sample's bad rate per grade (a grade of",
+        f"# fewer than {MIN_GRADE_MERCHANTS} merchants pooled with its neighbour), monotone from AAA to C",
+        "# (pool adjacent violators), empty grades from the worse side, floored",
         "# (console/credit/calibration.py). Validated out of time on the page 模型验证.",
         "[calibration]",
         f'method = "{calibration["method"]}"',

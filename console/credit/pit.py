@@ -40,7 +40,15 @@ class SamplePlan:
     window_days: int
 
 
-def plan(*, data_end: date, window_days: int, development_dates: int = 3,
+# The development sample pools this many monthly snapshots (score dates 30 days apart): six
+# months of a book, so each grade's calibrated PD rests on hundreds of merchant-windows and tens
+# of bad ones, not on one quarter's few. A merchant appears once per snapshot it was graded on
+# (its windows overlap; the rows are not independent, which the report's intervals, computed
+# as if they were, understate a little on the development side only).
+DEVELOPMENT_DATES = 6
+
+
+def plan(*, data_end: date, window_days: int, development_dates: int = DEVELOPMENT_DATES,
          spacing_days: int = 30) -> SamplePlan:
     """The out-of-time date is one window before the data ends (its window closes at the
     end); the development dates lie one window and more before it, ``spacing_days`` apart,

@@ -9,8 +9,13 @@ What a model validator asks for, on the out-of-time sample:
   version promises: its calibrated PD per grade when its file states one (fitted on the
   development sample, console/credit/calibration.py), else the PD the scaling implies (the
   mean of 1 / (1 + odds(score)) over the grade's merchants, also shown beside a calibrated
-  one); an exact two-sided binomial test per grade, the Hosmer–Lemeshow statistic over the
-  grades (df = number of populated grades: nothing was fitted on this sample), and the
+  one); an exact two-sided binomial test per grade and the one-sided Jeffreys test per grade
+  (the ECB's PD back-test: is the grade's PD too low? p = the Beta(bad + ½, good + ½)
+  distribution at the promised PD), the Hosmer–Lemeshow statistic over the grades, adjacent
+  grades pooled until each group expects at least HL_MIN_EXPECTED bad ones (the χ²
+  approximation needs it: a grade of three merchants at 1% expects 0.03, and one bad there
+  would outweigh every other grade), df = number of groups (nothing was fitted on this
+  sample), and the
   calibration in the large (all merchants' bad count at the mean promised PD, binomial), which
   tells a shift of the whole bad rate from a wrong order of the grades;
 - stability: PSI of the scores and CSI of each factor's bins against the development sample
@@ -39,6 +44,7 @@ BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 17
 IV_LEAK = 1.0
 IV_WEAK = 0.02
+HL_MIN_EXPECTED = 5.0   # each Hosmer–Lemeshow group expects at least this many bad
 WOE_SMOOTHING = 0.5     # added to each bin's good and bad counts so an empty side stays finite
 
 
@@ -87,8 +93,9 @@ def bootstrap_ks(scores, bad, *, resamples: int = BOOTSTRAP,
 # ---------------------------------------------------------------- calibration
 def calibration_by_grade(grades, bad, promised_pd, *, order, scaling_pd=None) -> pd.DataFrame:
     """Per grade (in ``order``): merchants, bad, observed rate, promised PD (mean), expected
-    bad, and the exact two-sided binomial p-value of the bad count at the promised PD; and the
-    scaling's PD (mean) when ``scaling_pd`` is given."""
+    bad, the exact two-sided binomial p-value of the bad count at the promised PD and the
+    one-sided Jeffreys p-value (small: the PD is too low); and the scaling's PD (mean) when
+    ``scaling_pd`` is given."""
     frame = pd.DataFrame({"grade": list(grades), "bad": np.asarray(bad, dtype=int),
                           "pd": np.asarray(promised_pd, dtype=float),
                           "scaling": np.asarray(promised_pd if scaling_pd is None else scaling_pd,
@@ -102,7 +109,7 @@ def calibration_by_grade(grades, bad, promised_pd, *, order, scaling_pd=None) ->
         rows.append({"grade": grade, "merchants": n, "bad": k,
                      "bad_rate": k / n if n else float("nan"), "promised_pd": pd_mean,
                      "expected_bad": pd_mean * n if n else float("nan"),
-                     "binomial_p": p_value,
+                     "binomial_p": p_value, "jeffreys_p": jeffreys_p(k, n, pd_mean),
                      "scaling_pd": float(part["scaling"].mean()) if n else float("nan")})
     return pd.DataFrame(rows)
 
@@ -125,17 +132,50 @@ def in_the_large(bad, promised_pd) -> InTheLarge:
                       float(stats.binomtest(k, n, p).pvalue) if n else float("nan"))
 
 
-def hosmer_lemeshow(table: pd.DataFrame) -> tuple[float, int, float]:
-    """HL = Σ (O − E)² / (E · (1 − E/n)) over the populated groups of ``table`` (merchants,
-    bad, expected_bad); df = number of those groups (a model validated out of sample)."""
+def jeffreys_p(bad: int, n: int, pd_value: float) -> float:
+    """The one-sided Jeffreys test of a grade's PD (ECB, instructions for reporting the
+    validation of IRB models, 2019): with the Jeffreys prior Beta(½, ½), the posterior of the
+    grade's default rate after ``bad`` of ``n`` is Beta(bad + ½, n − bad + ½); p is its
+    probability below the promised PD. A small p says the PD is too low."""
+    if not n:
+        return float("nan")
+    return float(stats.beta.cdf(pd_value, bad + 0.5, n - bad + 0.5))
+
+
+def hl_groups(expected, *, min_expected: float = HL_MIN_EXPECTED) -> list[list[int]]:
+    """Positions of consecutive grades (best first) pooled until each group expects at least
+    ``min_expected`` bad; a short group at the worst end joins the one before it."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    total = 0.0
+    for i, e in enumerate(np.asarray(expected, dtype=float)):
+        current.append(i)
+        total += e
+        if total >= min_expected:
+            groups.append(current)
+            current, total = [], 0.0
+    if current:
+        if groups:
+            groups[-1] = groups[-1] + current
+        else:
+            groups.append(current)
+    return groups
+
+
+def hosmer_lemeshow(table: pd.DataFrame, *,
+                    min_expected: float = HL_MIN_EXPECTED) -> tuple[float, int, float]:
+    """HL = Σ (O − E)² / (E · (1 − E/n)) over groups of the populated grades of ``table``
+    (merchants, bad, expected_bad), adjacent grades pooled until each group expects at least
+    ``min_expected`` bad (hl_groups); df = number of groups (a model validated out of
+    sample)."""
     t = table[table["merchants"] > 0]
     if t.empty:
         return float("nan"), 0, float("nan")
-    n = t["merchants"].to_numpy(dtype=float)
-    o = t["bad"].to_numpy(dtype=float)
-    e = t["expected_bad"].to_numpy(dtype=float)
+    groups = hl_groups(t["expected_bad"].to_numpy(dtype=float), min_expected=min_expected)
+    pick = lambda col: np.array([t[col].to_numpy(dtype=float)[g].sum() for g in groups])  # noqa: E731
+    n, o, e = pick("merchants"), pick("bad"), pick("expected_bad")
     stat = float(np.sum((o - e) ** 2 / (e * (1 - e / n))))
-    df = int(len(t))
+    df = len(groups)
     return stat, df, float(stats.chi2.sf(stat, df))
 
 

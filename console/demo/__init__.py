@@ -77,7 +77,7 @@ def build_world(*, scale: str, seed: int, anchor: datetime | None = None) -> G.W
     """Everything except the login events, which are streamed while writing."""
     spec = M.SCALES[scale]
     anchor_s = M.anchor_epoch(anchor)
-    world = G.World(scale=spec, anchor=anchor_s, start=M.year_start(anchor_s),
+    world = G.World(scale=spec, anchor=anchor_s, start=M.history_start(anchor_s),
                     rng=np.random.default_rng(seed))
     G.staff(world)
     G.library(world)

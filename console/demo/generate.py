@@ -15,6 +15,7 @@ from console.checks import make_vin
 from console.demo import model as M
 from console.demo import people, prices
 from console.demo import reference as ref
+from etl.checks import PRICE_BAND
 
 NA = -1
 DAY, HOUR = M.DAY, M.HOUR
@@ -109,7 +110,7 @@ def library(w: World) -> None:
     trims = ref.make_trims(w.rng)
     n = len(trims)
     current = np.array([t.guide_price for t in trims])
-    # One trim in ten had a price cut of 3-8% during the year: listings published before
+    # One trim in ten had a price cut of 3-8% during the history: listings published before
     # the cut were quoted against the old guide price.
     cut = w.rng.random(n) < 0.10
     cut_at = np.where(cut, _uniform_between(w.rng, np.full(n, w.start + 30 * DAY),
@@ -158,8 +159,8 @@ def guide_at(w: World, trim_idx: np.ndarray, t: np.ndarray) -> np.ndarray:
 # ==================================================================== merchants
 def merchants(w: World) -> Table:
     rng, n = w.rng, w.scale.merchants
-    f = np.sort(rng.power(M.REGISTRATION_GROWTH, n))  # time fraction of the year, growing
-    reg = (w.start + f * (M.YEAR_DAYS * DAY - 2 * HOUR)).astype(np.int64)
+    f = np.sort(rng.power(M.REGISTRATION_GROWTH, n))  # time fraction of the history, growing
+    reg = (w.start + f * (M.HISTORY_DAYS * DAY - 2 * HOUR)).astype(np.int64)
     cum = (1 - f)[:, None] * np.cumsum(M.TIER_SHARE_EARLY) + f[:, None] * np.cumsum(M.TIER_SHARE_LATE)
     tier = 1 + (rng.random(n)[:, None] > cum).sum(axis=1).clip(0, 5)
     cities = ref.cities()
@@ -449,7 +450,10 @@ def listings(w: World) -> Table:
     outlier = rng.random(total) < M.hazard(q[seller], M.PRICE_OUTLIER_RATE, 0.7, cap=0.05)
     price = np.where(outlier, guide * (1 - prices.outlier_points(disc, s_idx, published,
                                                                  rng.random(total)) / 100), price)
-    price = np.maximum(_round(price, 100), 100)
+    # Rounded to ¥100, never under half the guide price (the ETL's implausibility band,
+    # etl/checks.py PRICE_BAND: a price under it is quarantined, so no mart would see it). The
+    # guide at publication is the trim's current one or, before a price cut, above it.
+    price = np.maximum(_round(price, 100), np.ceil(guide * PRICE_BAND[0] / 100) * 100)
     fake = rng.random(total) < M.hazard(q[seller], 0.012, 1.2, cap=0.2)
     age = (w.anchor - published) / DAY
     lifetime = rng.exponential(40, total)

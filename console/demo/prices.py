@@ -31,7 +31,10 @@ PRICE_STREAM = 0x70726963  # spawn key of the price draws ("pric")
 # right-skewed, at most 2.74 sd above the series' usual discount and 1.83 below.
 SPREAD_A, SPREAD_B = 1.6, 2.4
 SPREAD_MEAN, SPREAD_SD = 0.4, 0.2191
-MIN_POINTS, MAX_POINTS = -3.0, 60.0    # a listing: at most 3% above guide, 60% below
+# A listing: at most 3% above guide, and at most half below it: the ETL quarantines a price
+# under half its trim's guide price as implausible (etl/checks.py PRICE_BAND), so the demo
+# never writes one (generate.listings also floors the rounded price at half the guide).
+MIN_POINTS, MAX_POINTS = -3.0, 50.0
 MAX_SERIES_POINTS = 45.0
 PREMIUM_BELOW = 6.0   # 加价 quotes (加X万) only on series that usually sell within 6 points of guide
 
