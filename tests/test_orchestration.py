@@ -244,9 +244,13 @@ def test_the_definitions_load_as_a_code_location_without_streamlit():
     assert deps["ops/match_suggestions"] == {"ops/listing_flags"}
     assert deps["ops/credit_scores"] == {"mart/merchant_features"}
     assert deps["mart/funnel_facts"] == {"ops/listing_flags", "ops/match_suggestions"}
-    schedule = defs.get_schedule_def("console_jobs_every_15_minutes")
+    schedule = defs.resolve_schedule_def("console_jobs_every_15_minutes")
     assert (schedule.cron_schedule, schedule.execution_timezone, schedule.job_name) == (
         "*/15 * * * *", "Asia/Shanghai", "console_jobs")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED   # cron stays the default
+    layer = defs.resolve_job_def("console_jobs").asset_layer   # the scheduled job runs them all
+    assert {k.to_user_string() for k in layer.selected_asset_keys} == ALL_ASSETS
+    assert len(layer.asset_graph.asset_check_keys) == 2 * len(MART_TABLES)
 
     # As a Dagster deployment loads it: its own process, the module named on the command line.
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
