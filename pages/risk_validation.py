@@ -94,7 +94,14 @@ for column, item in zip(columns, measured):
         for column in ("promised_pd", "scaling_pd"):     # a PD of 0.05% must not read 0.1%
             if column in table:
                 table[column] = grades[column].map(lambda v: fmt.percent(v, digits=2)).to_numpy()
-        st.dataframe(labelled(table, "credit.col"), hide_index=True, width="stretch")
+        shown = labelled(table, "credit.col")
+        # two versions side by side: columns as narrow as their figures, so the Jeffreys and
+        # scaling columns are in view without scrolling the table (a header shows in full on
+        # hover)
+        widths = {"grade": 44, "merchants": 58, "bad": 50, "bad_rate": 56}
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
+            t(f"credit.col.{c}"): st.column_config.Column(width=widths.get(c, 64))
+            for c in table.columns})
         st.caption(t("credit.calibration.tests_note", expected=num(validation.HL_MIN_EXPECTED, 0),
                      thin=fmt.number(calibration.MIN_GRADE_MERCHANTS)))
         overall = report.overall
