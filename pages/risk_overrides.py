@@ -14,9 +14,8 @@ show_flash()
 inbox = run_query(credit.override_inbox, actor=actor)
 if inbox is None:
     st.stop()
-overview = run_query(credit.grade_overview, actor=actor)
-if overview is not None:
-    rate = overview["override"]
+rate = run_query(credit.override_rate, actor=actor)
+if rate is not None:
     st.caption(t("credit.override.rate_split", up=fmt.percent(rate.up_rate), up_n=fmt.number(rate.upgrades),
                  down=fmt.percent(rate.down_rate), down_n=fmt.number(rate.downgrades),
                  graded=fmt.number(rate.scored), new_n=fmt.number(rate.new_overridden)))

@@ -217,3 +217,19 @@ def test_the_definition_still_agrees_after_scores_are_corrected_and_a_run_remove
     with engine.connect() as conn:
         fast = db.fetch_df(conn, db.named_query("credit_override_outcomes"), window_days=60)
     pd.testing.assert_frame_equal(fast, definition(engine, 60))
+
+
+def test_the_overrides_page_shows_the_rate_and_the_outcomes(engine, make_actor, history):
+    from tests.apptest import app_as
+    at = app_as(make_actor("risk"), page="pages/risk_overrides.py")
+    assert not at.exception and not at.error
+    # active now: o3 good AAA -> AA, o4 p0 AA -> A (down); o5 mid A -> AA, o7 p2 AA -> AAA
+    # (up); six graded merchants (the NEW one is not)
+    assert "上调 33.3%（2 家），下调 33.3%（2 家），分母为已评级商户 6 家（NEW 不计；NEW 商户调整 0 家，" \
+        "额度仍不超过起步额度）" in [c.value for c in at.caption]
+    table = at.dataframe[-1].value
+    assert [[str(v) for v in r] for r in table.values.tolist()] == [
+        ["AAA", "1", "0", "1", "0", "2", "0.0%", "0.0%"],
+        ["AA", "3", "2", "7", "3", "6", "66.7%", "42.9%"],
+        ["A", "2", "2", "2", "1", "3", "100.0%", "50.0%"],
+        ["BBB", "1", "0", "0", "0", "0", "0.0%", "—"]]
