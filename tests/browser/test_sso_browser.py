@@ -80,7 +80,7 @@ def password_sign_in(page, url: str, username: str) -> None:
 
 
 def test_a_linked_identity_lands_signed_in_with_its_roles_and_signs_out(
-        sso_console, engine, console_engine, make_actor):
+        sso_console, fresh_db, engine, console_engine, make_actor):
     url, issuer = sso_console
     admin, person = make_actor("admin"), make_actor("bd", "manager", username="lina")
     with console_engine.begin() as conn:
@@ -99,13 +99,20 @@ def test_a_linked_identity_lands_signed_in_with_its_roles_and_signs_out(
         assert nav.get_by_text("撮合看板").count() == 1          # BD's and managers' pages
         assert nav.get_by_text("员工账号").count() == 0          # not the admin's
         wait_idle(page)
-        # The console's own session: a reload resumes it.
+        # The console's own session: a reload resumes it, and so does another console
+        # process (a reconnect the proxy sends elsewhere), where she signs out.
         page.reload()
         page.get_by_role("heading", name="LINA，你好").wait_for(timeout=30_000)
         wait_idle(page)
-        page.get_by_role("button", name="退出登录").click()
-        page.get_by_label("用户名").wait_for(timeout=30_000)
-        wait_idle(page)
+        with console_server(fresh_db) as other:
+            # (/board, not /home: a fresh process's first run answers /home with Streamlit's
+            # "Page not found" dialog, with or without SSO; reported, not this test's subject.)
+            page.goto(f"{other}/board")
+            page.get_by_text("当前用户：LINA（BD、管理层）").wait_for(timeout=30_000)
+            wait_idle(page)
+            page.get_by_role("button", name="退出登录").click()
+            page.get_by_label("用户名").wait_for(timeout=30_000)
+            wait_idle(page)
         # Streamlit's identity cookie is still in the browser: it signs nobody in again.
         page.goto(f"{url}/home")
         page.get_by_role("button", name="使用Keycloak登录").wait_for(timeout=30_000)
