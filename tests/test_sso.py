@@ -237,3 +237,38 @@ def test_a_full_configuration_becomes_st_logins_named_provider(settings_env):
     settings_env(CONSOLE_SSO_REDIRECT_URI="https://console.example.cn/")
     assert sso.config_problems() == [
         "CONSOLE_SSO_REDIRECT_URI must be the console's address + /oauth2callback"]
+
+
+def test_the_sign_in_page_offers_the_provider_only_when_configured(engine, settings_env):
+    from tests.apptest import app_as
+
+    assert [b.label for b in app_as(None).button] == ["登录"]
+    settings_env(**SSO_ENV)
+    at = app_as(None)
+    assert not at.exception
+    assert [b.label for b in at.button] == ["登录", "使用Keycloak登录"]
+    assert [b.label for b in app_as(None, lang="en").button] == ["Sign in", "Sign in with Keycloak"]
+    settings_env(CONSOLE_SSO_PROVIDER="wecom")
+    assert [b.label for b in app_as(None).button] == ["登录", "使用企业微信登录"]
+
+
+def test_half_a_configuration_stops_the_console_before_it_serves():
+    import os
+    import subprocess
+    import sys
+
+    from console.settings import PROJECT_ROOT
+
+    env = {**os.environ, **SSO_ENV, "CONSOLE_SSO_CLIENT_SECRET": ""}
+    done = subprocess.run([sys.executable, "-m", "console.ui.launch", "run", "app.py",
+                           "--server.port=1"], env=env, cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stderr.strip().splitlines()[-1]) == (
+        2, "console: single sign-on is half configured: CONSOLE_SSO_CLIENT_SECRET is not set")
+
+
+def test_the_jobs_role_reads_no_identities(jobs_engine):
+    for table in ("ops.staff_identities", "ops.sso_sign_ins"):
+        with jobs_engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as err:
+            conn.execute(sa.text(f"SELECT 1 FROM {table}"))
+        assert err.value.orig.pgcode == "42501", table
