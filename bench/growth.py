@@ -155,13 +155,36 @@ base AS (
 )"""
 
 
+# The funnel's definition step by step, per merchant, from its first times t1..t7 (the page
+# reads the same moments kept on the mart's rows, migration 091; this side derives them).
+_RAW_WINDOW = "make_interval(hours => 24 * CAST(:win AS integer))"
+
+
+def _latest_of(k: int, alias: str = "b") -> str:
+    """The latest of the first times t1..tk: the moment step k is reached, if it is."""
+    if k == 1:
+        return f"{alias}.t1"
+    return "greatest(" + ", ".join(f"{alias}.t{i}" for i in range(1, k + 1)) + ")"
+
+
+def _raw_steps_reached() -> str:
+    """How many steps a merchant (a row s carrying t1..t7) reached in order: step k is reached
+    when step k-1 was and t_k lies within the window after the moment of step k-1."""
+    missed = [f"WHEN s.t{k} IS NULL OR s.t{k} > {_latest_of(k - 1, 's')} + {_RAW_WINDOW} "
+              f"THEN {k - 1}" for k in range(2, len(growth.STEPS) + 1)]
+    return f"CASE {' '.join(missed)} ELSE {len(growth.STEPS)} END"
+
+
 def _raw_funnel_sql() -> str:
-    moments = ", ".join(f"{expr} AS e{k}" for k, expr in enumerate(growth._step_moments(), start=2))
-    counts = ", ".join(f"count(e{k}) AS n{k}" for k in range(1, len(growth.STEPS) + 1))
-    times = ", ".join(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {growth._hours(k)})"
-                      for k in range(2, len(growth.STEPS) + 1))
+    n = len(growth.STEPS)
+    moments = ", ".join(f"CASE WHEN b.reached >= {k} THEN {_latest_of(k)} END AS e{k}"
+                        for k in range(2, n + 1))
+    counts = ", ".join(f"count(e{k}) AS n{k}" for k in range(1, n + 1))
+    times = ", ".join(f"percentile_cont(0.5) WITHIN GROUP "
+                      f"(ORDER BY extract(epoch FROM e{k} - e{k - 1}) / 3600.0)"
+                      for k in range(2, n + 1))
     return f"""{_RAW_FUNNEL_BASE},
-        steps AS (SELECT s.*, {growth._steps_reached_sql(True)} AS reached FROM base s OFFSET 0),
+        steps AS (SELECT s.*, {_raw_steps_reached()} AS reached FROM base s OFFSET 0),
         reached AS (SELECT b.*, {moments} FROM steps b)
         SELECT {counts}, {times} FROM reached"""
 

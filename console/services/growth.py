@@ -182,66 +182,25 @@ def filter_options(*, conn: Connection, actor: Actor) -> dict[str, Any]:
 _WINDOW = "make_interval(hours => 24 * CAST(:win AS integer))"
 
 
-def _latest_of(k: int, alias: str = "b") -> str:
-    """The latest of the first times t1..tk: the moment step k is reached, if it is."""
+def _reached(k: int, window: bool) -> str:
+    """Whether a merchant (a row f of mart.funnel_facts) reached step k in order.
+
+    Step k is reached when step k-1 was and its first time lies within the window after the
+    moment step k-1 was reached (the latest of the first times before it: a step first done
+    before the previous one counts at the previous one's moment). The row keeps, per step,
+    the shortest window under which it is reached (``window_needed_k``, migration 091: the
+    longest of those waits over steps 2..k, NULL when one of them never happened), so the
+    test is one comparison, exact to the microsecond as ``t_k <= moment + window`` is. With
+    no window a step is reached when every step up to it happened."""
     if k == 1:
-        return f"{alias}.t1"
-    return "greatest(" + ", ".join(f"{alias}.t{i}" for i in range(1, k + 1)) + ")"
+        return "true"
+    return (f"f.window_needed_{k} <= {_WINDOW}" if window
+            else f"f.window_needed_{k} IS NOT NULL")
 
 
-def _steps_reached_sql(window: bool) -> str:
-    """Per merchant (a row s carrying t1..t7), how many steps it reached in order.
-
-    Reached steps chain ``e_k = greatest(e_{k-1}, t_k)``, so e_k is the latest of t1..tk,
-    and step k is reached when step k-1 was and t_k lies within the window after e_{k-1}
-    (``greatest(e_{k-1}, t_k) <= e_{k-1} + window`` is just ``t_k <= e_{k-1} + window``).
-    A CASE stops at the first step missed: at most one test per step and merchant, where
-    nested step-by-step definitions repeat every earlier step in each later one.
-    """
-    missed = []
-    for k in range(2, len(STEPS) + 1):
-        test = f"s.t{k} IS NULL"
-        if window:
-            test += f" OR s.t{k} > {_latest_of(k - 1, 's')} + {_WINDOW}"
-        missed.append(f"WHEN {test} THEN {k - 1}")
-    return f"CASE {' '.join(missed)} ELSE {len(STEPS)} END"
-
-
-def _step_moments() -> list[str]:
-    """SQL for the moments e2..e7 over a row b carrying t1..t7 and ``reached``."""
-    return [f"CASE WHEN b.reached >= {k} THEN {_latest_of(k)} END"
-            for k in range(2, len(STEPS) + 1)]
-
-
-def _facts_sql(group_expr: str, window: bool, extra: str = "", missed: int | None = None) -> str:
-    """funnel_facts in the page's range and filters as t1..t7, grp and steps ``reached``.
-
-    ``OFFSET 0`` keeps it a subquery so ``reached`` is computed once per merchant, not
-    once per moment that reads it. ``missed`` = k keeps only merchants who can have stopped
-    before step k, by a test on two columns (step k never reached, or reached later than the
-    window after registration: the moment of step k-1 is no earlier than registration), so
-    the drop-off list computes the steps of those only (a quarter of 31,000 merchants on
-    the large bench, not all)."""
-    cols = ", ".join(f"f.{col} AS t{i}" for i, (_, col) in enumerate(STEPS, start=1))
-    prefilter = ""
-    if missed is not None:
-        col = STEPS[missed - 1][1]
-        prefilter = (f" AND (f.{col} IS NULL OR f.{col} > f.registered_at + {_WINDOW})" if window
-                     else f" AND f.{col} IS NULL")
-    return f"""
-        SELECT s.*, {_steps_reached_sql(window)} AS reached
-        FROM (SELECT {group_expr} AS grp, {cols}{extra}
-              FROM mart.funnel_facts f
-              WHERE {_ENTRY_RANGE} AND {_FUNNEL_FILTERS}{prefilter}) s
-        OFFSET 0"""
-
-
-_DROP_OFF_COLUMNS = """, f.merchant_id, f.merchant_name, f.channel, f.merchant_type, f.province,
-        f.tier_level, f.cohort_month, f.bd_owner_id"""
-
-
-def _hours(k: int) -> str:
-    return f"extract(epoch FROM e{k} - e{k - 1}) / 3600.0"
+def _moment(k: int) -> str:
+    """The moment step k is reached, when it is (the latest of the first times up to it)."""
+    return "f.registered_at" if k == 1 else f"f.reached_{k}_at"
 
 
 @requires(*READERS, replica=True)
@@ -264,41 +223,57 @@ def funnel(*, conn: Connection, actor: Actor, filters: GrowthFilters,
 
 
 def _funnel_sql(group_expr: str, window: bool) -> str:
-    """One pass over funnel_facts: each merchant's moments (only the columns the counts
-    need), the hours between them, then per group the counts and one percentile sort per
-    step giving median and p90 together."""
+    """One pass over funnel_facts in the page's range and filters: per group the counts of
+    each step reached, of those stopped at the step before it whose window is still open,
+    and one percentile sort per step giving median and p90 of the hours from the previous
+    step. The moments, the hours between them and the window each step needs are kept on the
+    mart's rows (migration 091): the query compares and counts, it computes no time.
+
+    Per merchant, first how many steps it reached (a CASE stopping at the first step missed)
+    and whether its window at the step after is still open, in a narrow row (the group, that
+    count, the flag and the six hours): a breakdown sorts those by group, not every column
+    the tests read (the wide rows spilled the sort to disk on the large bench)."""
     n = len(STEPS)
-    moments = ", ".join(f"{expr} AS e{k}" for k, expr in enumerate(_step_moments(), start=2))
-    # At step k, in progress: stopped at step k-1 with the window after it still open.
-    open_ = ("< {prev} + " + _WINDOW) if window else "IS NOT NULL AND {prev} IS NOT NULL"
-    moments += ", " + ", ".join(
-        f"(b.reached = {k - 1} AND coalesce(CAST(:as_of AS timestamptz), now()) "
-        + open_.format(prev=_latest_of(k - 1)) + f") AS o{k}"
+    missed = " ".join(
+        f"WHEN f.window_needed_{k} IS NULL"
+        + (f" OR f.window_needed_{k} > {_WINDOW}" if window else "") + f" THEN {k - 1}"
         for k in range(2, n + 1))
-    # Hours as float8 straight from the exact epoch (percentile_cont sorts float8 anyway):
-    # the same values, at most a last-bit rounding apart, without a numeric division per
-    # merchant and step.
-    hours = ", ".join(f"extract(epoch FROM e{k} - e{k - 1})::float8 / 3600.0 AS h{k}"
-                      for k in range(2, n + 1))
-    counts = ", ".join(f"count(e{k}) AS n{k}" for k in range(1, n + 1))
-    counts += ", " + ", ".join(f"count(*) FILTER (WHERE o{k}) AS ip{k}" for k in range(2, n + 1))
-    quantiles = ", ".join(f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY h{k}) AS q{k}"
-                          for k in range(2, n + 1))
+    # In progress at step k: stopped at step k-1 with the window after its moment still open.
+    if window:
+        moments = ", " + ", ".join(f"{_moment(k)} AS m{k}" for k in range(1, n))
+        moment = " ".join(f"WHEN {k} THEN m.m{k}" for k in range(1, n))
+        still_open = (f"coalesce(CAST(:as_of AS timestamptz), now()) "
+                      f"< (CASE m.reached {moment} END) + {_WINDOW}")
+    else:
+        moments, still_open = "", "true"
+    hours = ", ".join(f"f.hours_{k} AS h{k}" for k in range(2, n + 1))
+    counts = ", ".join(["count(*) AS n1"] + [
+        f"count(*) FILTER (WHERE reached >= {k}) AS n{k}" for k in range(2, n + 1)])
+    counts += ", " + ", ".join(f"count(*) FILTER (WHERE reached = {k - 1} AND still_open) AS ip{k}"
+                               for k in range(2, n + 1))
+    # percentile_cont over the merchants who reached the step: the hours between their
+    # moments (kept on every row, read where the step was reached), the same values as before.
+    quantiles = ", ".join(
+        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY h{k}) "
+        f"FILTER (WHERE reached >= {k}) AS q{k}" for k in range(2, n + 1))
     times = ", ".join(f"q{k}[1] AS med{k}, q{k}[2] AS p90_{k}" for k in range(2, n + 1))
     ns = ", ".join([f"n{k}" for k in range(1, n + 1)] + [f"ip{k}" for k in range(2, n + 1)])
     # One group needs no GROUP BY (and so no sort of every merchant by a constant); HAVING
     # keeps "no merchants" an empty result, as grouping would.
     grouped = group_expr != "''"
     grp, grouping = ("grp", "GROUP BY grp") if grouped else ("''::text AS grp", "HAVING count(*) > 0")
+    hs = ", ".join(f"m.h{k}" for k in range(2, n + 1))
     return f"""
         WITH per_group AS (
             SELECT {grp}, count(*) AS merchants, {counts}, {quantiles}
             FROM (
-                SELECT m.*, {hours}
+                SELECT m.grp, m.reached, {still_open} AS still_open, {hs}
                 FROM (
-                    SELECT b.grp, b.t1 AS e1, {moments}
-                    FROM ({_facts_sql(group_expr, window)}) b
-                    OFFSET 0   -- each moment once, not once per use above
+                    SELECT {group_expr} AS grp, CASE {missed} ELSE {n} END AS reached,
+                           {hours}{moments}
+                    FROM mart.funnel_facts f
+                    WHERE {_ENTRY_RANGE} AND {_FUNNEL_FILTERS}
+                    OFFSET 0   -- the steps reached once per merchant, not once per use
                 ) m
             ) x
             {grouping}
@@ -407,18 +382,22 @@ def _drop_off_query(filters: GrowthFilters, step: str, window_days: int | None,
     window_open = ("coalesce(CAST(:as_of AS timestamptz), now()) "
                    "< r.reached_previous_at + make_interval(days => CAST(:win AS integer))"
                    if window_days is not None else "true")
-    # Reached step k-1 and stopped there: the moments are computed for those rows only.
+    window = window_days is not None
+    window_open = ("coalesce(CAST(:as_of AS timestamptz), now()) "
+                   f"< {_moment(k - 1)} + make_interval(days => CAST(:win AS integer))"
+                   if window else "true")
+    # Reached step k-1 and stopped there.
     sql = f"""
-        SELECT r.merchant_id, r.merchant_name, r.channel, r.merchant_type, r.province, r.tier_level,
-               to_char(r.cohort_month, 'YYYY-MM') AS cohort_month, r.t1 AS registered_at,
-               r.reached_previous_at,
+        SELECT f.merchant_id, f.merchant_name, f.channel, f.merchant_type, f.province,
+               f.tier_level, to_char(f.cohort_month, 'YYYY-MM') AS cohort_month,
+               f.registered_at, {_moment(k - 1)} AS reached_previous_at,
                ({window_open}) AS window_open,
                st.display_name AS bd_owner{_TOTALS.format(open=window_open) if total else ""}
-        FROM (SELECT b.*, {_latest_of(k - 1)} AS reached_previous_at
-              FROM ({_facts_sql("''", window_days is not None, _DROP_OFF_COLUMNS, missed=k)}) b
-              WHERE b.reached = {k - 1}) r
-        LEFT JOIN ops.staff st ON st.id = r.bd_owner_id
-        ORDER BY r.reached_previous_at DESC, r.merchant_id
+        FROM mart.funnel_facts f
+        LEFT JOIN ops.staff st ON st.id = f.bd_owner_id
+        WHERE {_ENTRY_RANGE} AND {_FUNNEL_FILTERS}
+          AND {_reached(k - 1, window)} AND NOT coalesce({_reached(k, window)}, false)
+        ORDER BY reached_previous_at DESC, f.merchant_id
         LIMIT CAST(:lim AS integer) OFFSET CAST(:off AS integer)"""
     params = dict(win=window_days, as_of=as_of, lim=limit, off=offset, **filters.params())
     return sql, params
