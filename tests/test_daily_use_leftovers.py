@@ -386,7 +386,9 @@ def test_the_demos_open_certifications_wait_a_believable_while(demo_engine):
                JOIN app.events e ON e.event_type = 'cert_submitted' AND e.entity_id = c.id
                WHERE c.status NOT IN ('pending', 'in_review')""")).one()
     hours = sorted(a.hours for a in ages)
-    assert len(hours) >= 10
+    # 9 open cases in the small world: its 300 merchants sign up over two years of history
+    # (console/demo/model.py HISTORY_DAYS), so fewer in the last days than over one year
+    assert len(hours) >= 9
     fresh = sum(h < 24 for h in hours)
     near = sum(24 <= h < 48 for h in hours)
     late = sum(h >= 48 for h in hours)

@@ -9,7 +9,7 @@ The figures are data (``console/data/reference/``, see PROVENANCE.md there):
 
 A series' usual discount at time t is ``base + drift * (t - anchor) / year``: base drawn
 around its group's mean (the market at the demo's "now"), drift around the group's drift,
-so the discounts deepen slowly over the demo's year as they did in 2025. A listing's discount
+so the discounts deepen slowly over the demo's two years as they did in 2025. A listing's discount
 is its series' usual one at publication plus a right-skewed spread (more room below than
 above). The draws come from a stream of their own, derived from the world's seed, so they
 do not shift the rest of the world.
