@@ -272,3 +272,17 @@ def test_the_jobs_role_reads_no_identities(jobs_engine):
         with jobs_engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as err:
             conn.execute(sa.text(f"SELECT 1 FROM {table}"))
         assert err.value.orig.pgcode == "42501", table
+
+
+def test_attempts_older_than_the_retention_go_at_the_next_sso_sign_in(engine, console_engine,
+                                                                       make_actor, settings_env):
+    settings_env(CONSOLE_SESSION_RETENTION_DAYS=30)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            """INSERT INTO ops.sso_sign_ins (issuer, subject, nonce, at, outcome)
+               VALUES (:iss, 'kc-gone', 'old', now() - interval '31 days', 'unlinked'),
+                      (:iss, 'kc-kept', 'recent', now() - interval '29 days', 'unlinked')"""),
+            {"iss": ISSUER})
+    refusal(console_engine, identity(subject="kc-new", nonce="today"))
+    assert sorted((a[0], a[1]) for a in attempts(engine)) == [
+        ("kc-kept", "recent"), ("kc-new", "today")]
