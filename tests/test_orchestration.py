@@ -216,6 +216,31 @@ def test_a_failing_great_expectations_check_is_a_failed_asset_check(demo_engine,
 
 
 @needs_dagster
+def test_an_error_severity_check_stops_the_mart_and_what_depends_on_it(demo_engine):
+    from tests.test_etl_suites import _clone, _loosen
+    with demo_engine.begin() as conn:   # two reviews with one id, as a replica without keys has
+        _loosen(conn, "app.reviews")
+        _clone(conn, "app.reviews", {"id": "(SELECT min(id) FROM app.reviews)"})
+
+    result = materialise(selection=[dg.AssetKey(["mart", "merchant_features"]),
+                                    dg.AssetKey(["ops", "credit_scores"])])
+    assert not result.success
+    assert result.get_failed_step_keys() == {"etl"}
+    assert result.is_node_untouched("credit")  # scoring does not run on what did not load
+    assert materialised(result) == set()
+    checks = checks_of(result)
+    assert {key: (passed, severity, meta["failed_expectations"])
+            for key, (passed, severity, meta) in checks.items()} == {
+        ("mart/merchant_features", "sources"): (False, "ERROR", ["reviews.id_unique"])}
+    with demo_engine.connect() as conn:
+        assert conn.execute(sa.text("""SELECT (SELECT count(*) FROM mart.merchant_features),
+                                              (SELECT count(*) FROM ops.credit_runs),
+                                              (SELECT string_agg(job || ':' || status, ',')
+                                               FROM etl.runs)""")).one() == (
+            0, 0, "merchant_features:failed")
+
+
+@needs_dagster
 def test_a_step_another_run_holds_is_skipped_with_what_depends_on_it(demo_engine, jobs_engine):
     with demo_engine.connect() as holder:   # a `console jobs` run at its ETL, elsewhere
         holder.execute(sa.text("SELECT pg_advisory_lock(:ns, hashtext('etl'))"),
