@@ -167,6 +167,10 @@ def _track_writes(engine: Engine) -> None:
     def _rolled_back(conn):
         conn.info.pop(_WROTE, None)
 
+    @sa.event.listens_for(engine, "checkin")
+    def _returned(dbapi_conn, record):   # the pool rolled back whatever was left open
+        record.info.pop(_WROTE, None)
+
 
 @contextmanager
 def watch_writes() -> Iterator[dict]:

@@ -65,3 +65,25 @@ def test_a_replica_that_is_a_primary_is_read_and_says_no_lag(engine, make_actor,
         assert replica.replica_status(conn=conn, actor=manager) is None
     with db.replica_engine().connect() as conn:
         assert conn.execute(sa.text("SELECT current_user")).scalar() == "dh_console"
+
+
+def test_a_written_connection_is_marked_until_its_transaction_ends(console_engine, make_actor):
+    """What keeps a caller's reads on its own connection after it wrote: the mark lasts as
+    long as the transaction, through a commit, a rollback or the pool taking it back."""
+    _ = make_actor("ops")
+    for end in ("commit", "rollback", "close"):
+        conn = console_engine.connect()
+        conn.execute(sa.text("SELECT count(*) FROM ops.staff"))
+        assert not db.has_written(conn)
+        conn.execute(sa.text("UPDATE ops.staff SET display_name = display_name"))
+        assert db.has_written(conn)
+        if end == "close":
+            raw = conn.connection.dbapi_connection
+            conn.close()
+            with console_engine.connect() as again:   # the same pooled connection, unmarked
+                assert again.connection.dbapi_connection is raw
+                assert not db.has_written(again)
+        else:
+            getattr(conn, end)()
+            assert not db.has_written(conn)
+            conn.close()
