@@ -273,7 +273,10 @@ def test_the_definitions_load_as_a_code_location_without_streamlit():
     assert (schedule.cron_schedule, schedule.execution_timezone, schedule.job_name) == (
         "*/15 * * * *", "Asia/Shanghai", "console_jobs")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED   # cron stays the default
-    layer = defs.resolve_job_def("console_jobs").asset_layer   # the scheduled job runs them all
+    job = defs.resolve_job_def("console_jobs")
+    full = dg.validate_run_config(job, {"resources": {"console": {"config": {"full": True}}}})
+    assert full["resources"]["console"] == {"config": {"full": True}}   # `console jobs --full`
+    layer = job.asset_layer   # the scheduled job runs them all
     assert {k.to_user_string() for k in layer.selected_asset_keys} == ALL_ASSETS
     assert len(layer.asset_graph.asset_check_keys) == 2 * len(MART_TABLES)
 
