@@ -17,18 +17,22 @@ BENCH_PAGES=leads,board (URL paths, comma-separated) measures only those pages, 
 time one page again after a change: `BENCH_PAGES=leads python -m bench --scale large --reuse
 pages`.
 
-A page whose script stops before its data (a refusal, an error) is reported as failed and
-stops the bench: a figure for a page that showed an error would flatter it.
+A page whose script stops before its data (an exception, a refusal or the console's error
+message: any error box whose text is a catalogue error message) is reported as failed and
+stops the bench: a figure for a page that showed an error would flatter it. An error box of
+the page's own content (the validation report's failed calibration test) is not a failure.
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 import statistics
 import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from bench import _actors
@@ -123,8 +127,27 @@ def _open(actor):
     return at.run()
 
 
+@lru_cache(maxsize=1)
+def _refusals() -> re.Pattern:
+    """The console's own failure messages in Chinese: every catalogue text of an error key
+    (``error.*``, ``*.error.*``: a refusal, the unexpected-error message, not signed in),
+    its parameters matching anything."""
+    from console.i18n import catalogue
+    texts = [entry["zh"] for key, entry in catalogue().items()
+             if key.startswith("error.") or ".error." in key]
+    return re.compile("|".join(
+        "".join(".*?" if part.startswith("{") else re.escape(part)
+                for part in re.split(r"(\{[^}]*\})", text))
+        for text in texts), re.S)
+
+
 def _failed(at) -> list[str]:
-    return [e.value for e in at.exception] or [e.value for e in at.error]
+    """What stopped the page: an exception, or an error message of the console's own (a
+    refusal, a database failure). A page may show its content as an error box (the
+    validation report's failed calibration test): that is what it is for, not a failure."""
+    refusal = _refusals()
+    return [e.value for e in at.exception] or [
+        e.value for e in at.error if refusal.fullmatch(e.value.strip())]
 
 
 def measure_page(clock: DataClock, actor, spec: nav.PageSpec) -> tuple[list[float], dict[str, float]]:
