@@ -29,7 +29,7 @@ from console.ui import (check_session, current_actor, fmt_time, language_switch,
 from console.ui import session as browser
 from console.ui.addresses import unknown_address
 from console.ui.nav import PAGES
-from console.ui.sso import sign_in_button as sso_button, take_identity
+from console.ui.sso import follow_target, sign_in_button as sso_button, take_identity
 from console.ui.startup import preload
 
 st.set_page_config(page_title=t("app.title"), page_icon=":material/directions_car:", layout="wide")
@@ -174,7 +174,9 @@ def main() -> None:
               st.Page(to_home, title=t("login.change_password_title"),
                       url_path="change-password", visibility="hidden")]
     sections.setdefault(t("nav.section.work"), []).extend(hidden)
-    st.navigation(sections, expanded=True).run()
+    page = st.navigation(sections, expanded=True)
+    follow_target(frozenset(mine))   # after a single sign-on: the record's link it began at
+    page.run()
 
 
 main()

@@ -4,9 +4,10 @@ code exchange with PKCE, signed id_tokens); the console is started as `serve` st
 CONSOLE_SSO_* set. Nothing is mocked between the browser, Streamlit's st.login (Authlib) and
 the provider.
 
-- A person whose identity an admin linked lands signed in, with their account's roles; the
-  sign-in is the console's own server-side session (it survives a reload), and signing out
-  leaves them signed out although Streamlit's identity cookie is still in the browser.
+- A person whose identity an admin linked lands signed in, with their account's roles, on
+  the record's link they began at; the sign-in is the console's own server-side session (it
+  survives a reload and holds on another console process), and signing out leaves them
+  signed out although Streamlit's identity cookie is still in the browser.
 - A person without a linked account reads the refusal, and nothing else; once an admin
   links the identity they are let in on the next try.
 """
@@ -60,9 +61,9 @@ def sso_console(chromium, fresh_db, engine, monkeypatch):
             yield url, issuer
 
 
-def sign_in_at_provider(page, url: str, username: str) -> None:
-    """From the console's sign-in page through the provider's form and back."""
-    page.goto(url)
+def sign_in_at_provider(page, address: str, username: str) -> None:
+    """From the console's sign-in page (at ``address``) through the provider's form and back."""
+    page.goto(address)
     page.get_by_role("button", name="使用Keycloak登录").click(timeout=30_000)
     page.get_by_role("heading", name="Test identity provider").wait_for(timeout=30_000)
     page.get_by_label("Username").fill(username)
@@ -92,15 +93,20 @@ def test_a_linked_identity_lands_signed_in_with_its_roles_and_signs_out(
         wait_idle(page)
         if SHOTS is not None:
             page.screenshot(path=str(SHOTS / "sign-in-sso.png"))
-        sign_in_at_provider(page, url, "li.na")
-        page.get_by_role("heading", name="LINA，你好").wait_for(timeout=30_000)
-        page.get_by_text("当前用户：LINA（BD、管理层）").wait_for()
+        # A colleague's link to her own cards on the deal board, opened signed out: after
+        # the trip through the provider she is on that page, with its filter.
+        sign_in_at_provider(page, f"{url}/board?scope=mine", "li.na")
+        page.get_by_text("当前用户：LINA（BD、管理层）").wait_for(timeout=30_000)
+        page.wait_for_url(f"{url}/board?scope=mine", timeout=30_000)
         nav = page.get_by_test_id("stSidebarNav")
         assert nav.get_by_text("撮合看板").count() == 1          # BD's and managers' pages
         assert nav.get_by_text("员工账号").count() == 0          # not the admin's
         wait_idle(page)
         # The console's own session: a reload resumes it, and so does another console
         # process (a reconnect the proxy sends elsewhere), where she signs out.
+        page.goto(f"{url}/home")
+        page.get_by_role("heading", name="LINA，你好").wait_for(timeout=30_000)
+        wait_idle(page)
         page.reload()
         page.get_by_role("heading", name="LINA，你好").wait_for(timeout=30_000)
         wait_idle(page)
