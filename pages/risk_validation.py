@@ -113,6 +113,9 @@ for column, item in zip(columns, measured):
             t("credit.validation.hl", stat=num(report.hl_stat, 2), df=report.hl_df,
               p=f"{report.hl_p:.3g}") + "\n\n" +
             t("credit.calibration.holds" if hl_ok else "credit.calibration.fails"))
+        if report.pd_too_low:
+            st.warning(t("credit.calibration.pd_too_low", grades=t("credit.calibration.list_sep").join(
+                report.pd_too_low), alpha=num(validation.JEFFREYS_ALPHA, 2)))
         if not report.grades_monotonic:
             st.warning(t("credit.validation.not_monotonic"))
         st.metric(t("credit.validation.score_psi"),

@@ -116,6 +116,11 @@ def _the_validation_page_shows_promise_against_outcome(risk) -> None:
     assert sum("Calibration holds out of time" in s.value for s in at.success) == 2
     assert any("Not validated point in time" in w.value for w in at.warning)   # v1
     captions = " ".join(c.value for c in at.caption)
+    warnings = [w.value for w in at.warning]
+    # grade by grade, some promises look too low by the Jeffreys test (c1's AA: 7 of 165 at
+    # 2.1%, B: 11 of 78 at 6.7%; v2's AAA: 1 of 3 at 1.4%), which the page names
+    assert sum("the promised PD looks too low for: AA, B." in w for w in warnings) == 1, warnings
+    assert sum("the promised PD looks too low for: AAA." in w for w in warnings) == 1, warnings
     assert "In the large: 41 bad of 898 out of time" in captions
     assert captions.count("Hosmer–Lemeshow pools adjacent grades until each group expects "
                           "at least 5 bad merchants") == 2

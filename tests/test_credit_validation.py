@@ -101,6 +101,14 @@ def test_calibration_per_grade_and_hosmer_lemeshow_match_the_hand_computation(re
     theta = math.asin(math.sqrt(1 / 39))
     assert table.loc["AA", "jeffreys_p"] == pytest.approx(
         (2 * theta - math.sin(4 * theta) / 2) / math.pi, rel=1e-9)
+    # B, 1 of 1 at pd_at(475): Beta(1.5, 0.5), density √(x / (1 − x)) / (π/2), whose CDF at
+    # sin² θ is (θ − sin θ cos θ) / (π/2): 0.0503, just above 5%. AA's 0.0069 is below: only
+    # AA's promise looks too low.
+    theta = math.asin(math.sqrt(pd_at(475)))
+    b_p = (theta - math.sin(theta) * math.cos(theta)) / (math.pi / 2)
+    assert table.loc["B", "jeffreys_p"] == pytest.approx(b_p, rel=1e-9)
+    assert 0.05 < b_p < 0.051
+    assert report.pd_too_low == ["AA"]
 
 
 def test_hosmer_lemeshow_groups_grades_until_each_expects_five_bad():

@@ -94,6 +94,9 @@ def _figures(report) -> list[str]:
     lines.append(f"  Hosmer-Lemeshow {report.hl_stat:.2f} on {report.hl_df} df (grades pooled to "
                  f"at least {validation.HL_MIN_EXPECTED:g} expected bad per group), "
                  f"p = {report.hl_p:.3g}; grades monotonic: {report.grades_monotonic}")
+    if report.pd_too_low:
+        lines.append(f"  promised PD too low by the Jeffreys test (p < {validation.JEFFREYS_ALPHA:g}): "
+                     f"{', '.join(report.pd_too_low)}")
     o = report.overall
     lines.append(f"  in the large: {o.bad} bad of {o.rows} = {o.observed:.1%} observed vs "
                  f"{o.promised:.1%} promised, binomial p = {o.binomial_p:.3g}")

@@ -45,6 +45,7 @@ BOOTSTRAP_SEED = 17
 IV_LEAK = 1.0
 IV_WEAK = 0.02
 HL_MIN_EXPECTED = 5.0   # each Hosmer–Lemeshow group expects at least this many bad
+JEFFREYS_ALPHA = 0.05   # a grade whose Jeffreys p is below: its promised PD looks too low
 WOE_SMOOTHING = 0.5     # added to each bin's good and bad counts so an empty side stays finite
 
 
@@ -235,6 +236,15 @@ class ValidationReport:
     def calibration_holds(self) -> bool:
         """Hosmer–Lemeshow does not reject the promised PDs at 5% out of time."""
         return not (self.hl_p < 0.05)
+
+    @property
+    def pd_too_low(self) -> list[str]:
+        """Grades whose one-sided Jeffreys test rejects the promised PD at JEFFREYS_ALPHA: more
+        bad than the promise allows. Each grade tested on its own (no correction for testing
+        several: with seven grades, one such grade is not rare by chance alone); the verdict on
+        the version is Hosmer–Lemeshow's."""
+        t = self.by_grade
+        return t.loc[(t["merchants"] > 0) & (t["jeffreys_p"] < JEFFREYS_ALPHA), "grade"].tolist()
 
     @property
     def grades_monotonic(self) -> bool:
