@@ -27,6 +27,7 @@ No streamlit import at module level: services and tests use this module too.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -34,7 +35,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from console import clock, db
+from console import clock, db, logs
 from console.audit import write_audit
 from console.auth import actor_from_row
 from console.errors import PermissionDenied
@@ -227,6 +228,7 @@ def sign_in(*, engine: Engine, identity: Identity, now: datetime | None = None) 
     """
     now = now or clock.now()
     if now - identity.issued_at > MAX_TOKEN_AGE or identity.issued_at - now > CLOCK_SKEW:
+        _log_attempt("stale", None)
         raise PermissionDenied("sso.stale")
     refusal: PermissionDenied | None = None
     with engine.begin() as conn:
@@ -249,6 +251,7 @@ def sign_in(*, engine: Engine, identity: Identity, now: datetime | None = None) 
             outcome=outcome, staff=None if row is None else row["id"],
             email=identity.email, name=identity.name)
         if not first:
+            _log_attempt("used", None)
             raise PermissionDenied("sso.used")   # rolls back: this attempt wrote nothing
         if refusal is None:
             db.execute(conn, """UPDATE ops.staff_identities
@@ -262,9 +265,19 @@ def sign_in(*, engine: Engine, identity: Identity, now: datetime | None = None) 
                         entity_type="staff", entity_id=row["id"],
                         after={"issuer": identity.issuer, "subject": identity.subject})
         purge_old(conn)
+    _log_attempt(outcome, None if row is None else row["id"])
     if refusal is not None:
         raise refusal   # after the block committed the attempt
     return actor_from_row(row)
+
+
+def _log_attempt(outcome: str, staff_id: int | None) -> None:
+    """One JSON line per single sign-on (console/logs.py): the outcome and the account, never
+    the identity or its claims. Refusals at warning, as a refused call; a leftover identity
+    cookie's (used, stale) only at debug."""
+    level = {"signed_in": logging.INFO, "used": logging.DEBUG,
+             "stale": logging.DEBUG}.get(outcome, logging.WARNING)
+    logs.event("sso.sign_in", level=level, staff_id=staff_id, status=outcome)
 
 
 def purge_old(conn) -> int:

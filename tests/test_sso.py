@@ -286,3 +286,19 @@ def test_attempts_older_than_the_retention_go_at_the_next_sso_sign_in(engine, co
     refusal(console_engine, identity(subject="kc-new", nonce="today"))
     assert sorted((a[0], a[1]) for a in attempts(engine)) == [
         ("kc-kept", "recent"), ("kc-new", "today")]
+
+
+def test_each_single_sign_on_is_one_log_line_without_the_identity(console_engine, make_actor,
+                                                                  capsys):
+    import json
+
+    admin, person = make_actor("admin"), make_actor("ops")
+    link(console_engine, admin, person)
+    capsys.readouterr()
+    sso.sign_in(engine=console_engine, identity=identity(nonce="a"))
+    refusal(console_engine, identity(subject="kc-stranger", nonce="b"))
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+             if '"sso.sign_in"' in line]
+    assert [(ln["level"], ln.get("staff_id"), ln["status"]) for ln in lines] == [
+        ("info", person.id, "signed_in"), ("warning", None, "unlinked")]
+    assert not any(v in json.dumps(lines) for v in ("kc-stranger", "li.na", "李娜", ISSUER))
