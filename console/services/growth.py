@@ -622,12 +622,17 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
         or _next_period_start(current["period_start"], grain)
         > sources.newest_event.astimezone(clock.business_tz()).date() + timedelta(days=1)))
     if not series.empty:
-        series = series.assign(partial=[_is_partial(p, grain, filters.end)
-                                        for p in series["period_start"]])
-        series = series.assign(**{
-            f"{m}_immature": [_is_immature(p, grain, filters.end, metric_maturity(m), data_day)
-                              for p in series["period_start"]]
-            for m, _ in KPI_METRICS})
+        # One pass per distinct maturity (a few), not per metric (19), and the columns joined
+        # in one concat: the same frame, where assigning 20 columns took 7-9 ms of the call
+        # on the large bench (pandas re-checks the whole frame per column).
+        periods = series["period_start"].tolist()
+        maturity = {m: metric_maturity(m) for m, _ in KPI_METRICS}
+        flags = {days: [_is_immature(p, grain, filters.end, days, data_day) for p in periods]
+                 for days in set(maturity.values())}
+        added = pd.DataFrame({"partial": [_is_partial(p, grain, filters.end) for p in periods],
+                              **{f"{m}_immature": flags[maturity[m]] for m, _ in KPI_METRICS}},
+                             index=series.index)
+        series = pd.concat([series, added], axis=1)
     if sources.stale and data_day is not None and not series.empty:
         # Periods that start after the newest source event hold no data, not zeros: a
         # weekly-active line falling to 0 there reads as a collapse. The chart ends at the
