@@ -219,6 +219,17 @@ def replica_engine() -> Engine | None:
         return _engines["replica"]
 
 
+# SQLSTATEs of a query a hot standby cancelled for a conflict with its recovery.
+RECOVERY_CONFLICT_CODES = frozenset({"40001", "40P01"})
+
+
+def is_recovery_conflict(err: BaseException) -> bool:
+    """Whether ``err`` is the standby cancelling a read for its recovery (a read-only query
+    there can fail with a serialization failure or deadlock for no other reason)."""
+    code = getattr(getattr(err, "orig", None), "pgcode", None)
+    return isinstance(err, sa.exc.DBAPIError) and code in RECOVERY_CONFLICT_CODES
+
+
 def reads_pinned_to_primary() -> bool:
     return _reads_from.get() == "primary"
 

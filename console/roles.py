@@ -213,12 +213,23 @@ def requires(*allowed: str, replica: bool = False):
 
 
 def _run_body(fn, args, checked: dict, replica: bool):
-    """The body, on the standby when it is marked ``replica`` and the gateway allows it."""
+    """The body, on the standby when it is marked ``replica`` and the gateway allows it.
+
+    A read the standby cancelled for a conflict with its recovery (replaying a lock or a
+    vacuum the read was in the way of: the ETL's rebuild of a mart) is read again once on
+    the caller's connection, the primary, with one log line, rather than failing the page."""
     if not replica:
         return fn(*args, **checked)
     from console import db
 
     with db.replica_reads(checked.get("conn")) as standby:
-        if standby is not None:
-            checked = {**checked, "conn": standby}
-        return fn(*args, **checked)
+        if standby is None:
+            return fn(*args, **checked)
+        try:
+            return fn(*args, **{**checked, "conn": standby})
+        except Exception as err:
+            if not db.is_recovery_conflict(err):
+                raise
+            logs.event("db.replica_conflict", level=logging.WARNING, status="read_on_primary",
+                       error=type(getattr(err, "orig", None) or err).__name__)
+    return fn(*args, **checked)

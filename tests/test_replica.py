@@ -224,3 +224,40 @@ def test_the_dashboard_page_shows_the_lag_and_marks_a_stale_standby(servers, wor
     finally:
         os.environ.pop("CONSOLE_REPLICA_STALE_SECONDS", None)
         get_settings.cache_clear()
+
+
+def _standby_cancels_me(*, conn, actor) -> str:
+    """A read the standby cancels as it would for a recovery conflict (SQLSTATE 40001, raised
+    by the server itself); on the primary it answers where it ran."""
+    conn.execute(sa.text("""
+        DO $$ BEGIN
+            IF pg_is_in_recovery() THEN
+                RAISE EXCEPTION 'canceling statement due to conflict with recovery'
+                      USING ERRCODE = '40001';
+            END IF;
+        END $$"""))
+    return "standby" if conn.execute(sa.text("SELECT pg_is_in_recovery()")).scalar() else "primary"
+
+
+def test_a_read_the_standby_cancels_is_read_again_on_the_primary(servers, world, capsys):
+    import json
+
+    from console import roles
+    probe = roles.requires("manager", replica=True)(_standby_cancels_me)
+    roles.PROTECTED.pop(f"{__name__}._standby_cancels_me")   # a probe, not a service
+    with db.connection() as conn:
+        assert probe(conn=conn, actor=world["manager"]) == "primary"
+    lines = [json.loads(l) for l in capsys.readouterr().err.splitlines() if l.startswith("{")]
+    assert [(l["what"], l["level"], l["status"], l["error"]) for l in lines
+            if l["what"].startswith("db.")] == [
+        ("db.replica_conflict", "warning", "read_on_primary", "SerializationFailure")]
+    broken = roles.requires("manager", replica=True)(_broken_read)
+    roles.PROTECTED.pop(f"{__name__}._broken_read")
+    with db.connection() as conn:      # any other error of the standby is the page's error
+        with pytest.raises(sa.exc.ProgrammingError):
+            broken(conn=conn, actor=world["manager"])
+    assert "db.replica_conflict" not in capsys.readouterr().err
+
+
+def _broken_read(*, conn, actor) -> None:
+    conn.execute(sa.text("SELECT no_such_column FROM ops.staff"))
