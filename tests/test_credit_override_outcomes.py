@@ -16,6 +16,7 @@ from console.credit import engine as credit_engine
 from console.services import credit
 from console.settings import PROJECT_ROOT
 from tests import trust_rows
+from tests.apptest import app_as
 from tests.test_credit_support import (age_override, city, hand_card, merchant, one, purchase,
                                        rows)
 
@@ -220,7 +221,6 @@ def test_the_definition_still_agrees_after_scores_are_corrected_and_a_run_remove
 
 
 def test_the_overrides_page_shows_the_rate_and_the_outcomes(engine, make_actor, history):
-    from tests.apptest import app_as
     at = app_as(make_actor("risk"), page="pages/risk_overrides.py")
     assert not at.exception and not at.error
     # active now: o3 good AAA -> AA, o4 p0 AA -> A (down); o5 mid A -> AA, o7 p2 AA -> AAA
