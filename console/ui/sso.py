@@ -110,6 +110,12 @@ def take_identity() -> bool:
     passed over in silence, so a signed-out person sees the plain sign-in page."""
     if not sso.configured():
         return False
+    from streamlit import config
+
+    if config.get_option("server.trustedUserHeaders"):
+        # st.user would also hold whatever those request headers say: no identity from it.
+        _log.error("single sign-on is off while server.trustedUserHeaders is set")
+        return False
     try:
         claims = st.user.to_dict()
     except Exception:   # noqa: BLE001 - no browser behind this run (AppTest, a bare script)
