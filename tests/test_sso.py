@@ -302,3 +302,28 @@ def test_each_single_sign_on_is_one_log_line_without_the_identity(console_engine
     assert [(ln["level"], ln.get("staff_id"), ln["status"]) for ln in lines] == [
         ("info", person.id, "signed_in"), ("warning", None, "unlinked")]
     assert not any(v in json.dumps(lines) for v in ("kc-stranger", "li.na", "李娜", ISSUER))
+
+
+def test_the_admin_page_links_a_refused_identity_to_the_account_chosen(
+        engine, console_engine, make_actor):
+    from tests.apptest import app_as
+
+    admin, person = make_actor("admin"), make_actor("ops", username="lina")
+    refusal(console_engine, identity(subject="kc-lina", nonce="t1"))
+    at = app_as(admin, lang="en", page="pages/admin_sso.py")
+    assert not at.exception
+    assert [h.value for h in at.subheader] == [
+        "Tried to sign in, not linked", "Link a single sign-on identity", "Linked identities"]
+    shown = at.dataframe[0].value
+    assert shown[["Subject", "Name sent by the provider", "Email (hint)", "Tries"]].values.tolist() \
+        == [["kc-lina", "李娜", "li.na@example.cn", 1]]
+    assert at.selectbox(key="sso_account_0").value is None      # nobody chosen in advance
+    link_button = next(b for b in at.button if b.label == "Link")
+    link_button.click().run()
+    assert [e.value for e in at.error] == ["Choose the staff account to link."]
+    at.selectbox(key="sso_account_0").set_value(person.id)
+    next(b for b in at.button if b.label == "Link").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["The identity is now linked to lina."]
+    assert sso.sign_in(engine=console_engine, identity=identity(subject="kc-lina",
+                                                                nonce="t2")).id == person.id
