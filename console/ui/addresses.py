@@ -29,6 +29,11 @@ from console.ui.nav import PAGES
 # The addresses app.py registers besides the pages of console/ui/nav.py.
 OWN_ADDRESSES = frozenset({"sign-in", "change-password"})
 
+# The default page's own address. Streamlit serves the default page at the site root only
+# (its url_path reads ""), so /home, signed in, matched no page and drew "Page not found"
+# over home; a request for it is served as the root instead.
+ROOT_ALIASES = frozenset({"home"})
+
 
 def known_addresses() -> frozenset[str]:
     return frozenset(spec.url_path for spec in PAGES) | OWN_ADDRESSES
@@ -43,6 +48,9 @@ def unknown_address() -> bool:
         name = manager.intended_page_name
         if manager.intended_page_script_hash or not name:
             return False   # a page chosen in the app (by its hash), or the site root
+        if name.strip("/") in ROOT_ALIASES:
+            manager.set_script_intent("", "")
+            return False
         if name.strip("/") in known_addresses():
             return False
         manager.set_script_intent("", "")

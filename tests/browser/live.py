@@ -80,7 +80,8 @@ def sign_in(page, url: str, username: str, password: str) -> None:
     page.goto(url)
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
+    # exact: with single sign-on configured the page also has "使用Keycloak登录".
+    page.get_by_role("button", name="登录", exact=True).click()
     page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
 
 

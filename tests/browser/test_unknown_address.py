@@ -32,6 +32,12 @@ def test_an_unknown_address_signed_out_shows_our_words_over_the_sign_in(live_con
         page.get_by_role("heading", name=f"{person.display_name}，你好").wait_for(timeout=30_000)
         wait_idle(page)
         assert page.get_by_text(ZH).count() == 0
+        # Home's own address, signed in: Streamlit serves the default page at / only, and
+        # drew its "Page not found" over home for /home.
+        page.goto(f"{live_console}/home")
+        page.get_by_role("heading", name=f"{person.display_name}，你好").wait_for(timeout=30_000)
+        no_streamlit_dialog(page)
+        assert page.get_by_text(ZH).count() == 0
         # Signed in too, and a hostile address is not echoed. (A path of several segments,
         # /a/b, is redirected to one: tests/browser/test_daily_use_leftovers.py.)
         page.goto(f"{live_console}/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
