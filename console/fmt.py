@@ -83,6 +83,18 @@ def yuan(amount: Any, *, digits: int = 0) -> str:
     return _signed(f"¥{abs(amount):,.{digits}f}", amount < 0 and round(abs(amount), digits) != 0)
 
 
+def measure(value: Any) -> str:
+    """A measured value of unknown scale (a data check's observed value): whole numbers with
+    separators, others to at most three decimals without trailing zeros: 0.500 -> '0.5'."""
+    if is_missing(value):
+        return MISSING
+    value = float(value)
+    if value == int(value):
+        return number(value)
+    text = f"{abs(value):,.3f}".rstrip("0").rstrip(".")
+    return _signed(text, value < 0 and text != "0")
+
+
 def percent(ratio: Any, *, digits: int = 1) -> str:
     """A share as a percentage: 0.7783 -> '77.8%'."""
     if is_missing(ratio):
@@ -162,6 +174,7 @@ _KINDS = {
     "decimal": lambda v, lang: number(v, digits=1),
     "wan": lambda v, lang: wan_number(v),
     "yuan": lambda v, lang: yuan(v),
+    "measure": lambda v, lang: measure(v),
     "percent": lambda v, lang: percent(v),
     "change": lambda v, lang: change(v),
     "points": lambda v, lang: points(v, lang=lang),

@@ -122,8 +122,12 @@ if validation is not None:
             failed = int((~rows["success"]).sum())
             label = t("dq.validation.suite", suite=suite, failed=failed, total=len(rows))
             with st.expander(("⚠️ " if failed else "✅ ") + label, expanded=bool(failed)):
-                st.dataframe(labelled(rows.drop(columns=["suite"]), "dq.col"), hide_index=True,
-                             width="stretch")
+                # observed_value mixes counts and ratios (numeric of any scale): as text.
+                shown = fmt.frame(rows.drop(columns=["suite"]),
+                                  {"observed_value": "measure", "failing_rows": "number",
+                                   "element_count": "number", "validated_at": "when"},
+                                  lang=lang())
+                st.dataframe(labelled(shown, "dq.col"), hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------- quarantined rows
 st.subheader(t("dq.quarantine"))

@@ -39,6 +39,11 @@ shown = merchants.assign(merchant_type=merchants["merchant_type"].map(
     lambda v: enum_label("merchant_type", v)))
 # A suspended merchant's grade, limit and VIP read as its status (credit.withhold_terms).
 held = merchants["on_hold"].map(lambda s: t(f"standing.{s}") if isinstance(s, str) else None)
+# As text before the statuses go in: a column of yuan and words is not one Arrow type.
+shown = shown.assign(
+    loan_limit=[fmt.yuan(v) for v in shown["loan_limit"]],
+    vip_eligible=[fmt.MISSING if fmt.is_missing(v) else t("common.yes" if v else "common.no")
+                  for v in shown["vip_eligible"]])
 shown = shown.assign(**{c: shown[c].astype(object).where(held.isna(), held)
                         for c in ("grade", "effective_grade", "loan_limit", "vip_eligible")})
 shown = shown.drop(columns=["status", "on_hold"])

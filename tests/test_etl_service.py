@@ -88,6 +88,10 @@ def test_page_shows_runs_and_quarantine_for_admin(seeded, make_actor):
         "Mart freshness", "Run history", "Quarantined rows (last 30 days)",
         "Latest validation per suite", "Quarantined rows"]
     assert at.button  # the run form is there for an admin
+    # Observed values (counts and ratios of any scale) read as text, never a raw 0.500.
+    observed = [v for df in at.dataframe if "Observed" in df.value.columns
+                for v in df.value["Observed"]]
+    assert observed and all(isinstance(v, str) and not v.endswith(".000") for v in observed)
 
 
 def test_page_refuses_bd(seeded, make_actor):

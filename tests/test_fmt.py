@@ -33,6 +33,16 @@ def test_single_car_prices_in_yuan_without_cents():
     assert fmt.yuan(pd.NA) == "—"
 
 
+def test_a_measured_value_reads_as_a_count_or_a_short_decimal():
+    assert fmt.measure(Decimal("12000")) == "12,000"
+    assert fmt.measure(Decimal("0.500")) == "0.5"
+    assert fmt.measure(0.12345) == "0.123"
+    assert fmt.measure(-2.5) == "−2.5"
+    assert fmt.measure(-0.0001) == "0"
+    assert fmt.measure(None) == "—"
+    assert fmt.measure(float("nan")) == "—"
+
+
 def test_percentages_have_one_decimal_and_changes_a_sign():
     assert fmt.percent(0.7783) == "77.8%"
     assert fmt.percent(0.165) == "16.5%"

@@ -123,6 +123,8 @@ def test_the_rating_card_of_a_suspended_merchant_says_suspended(engine, make_act
     assert table.loc["暂停车商", ["评分评级", "有效评级", "建议订单贷额度", "可申请 VIP"]].tolist() == [
         "已暂停", "已暂停", "已暂停", "已暂停"]
     assert table.loc["顶级车商", "有效评级"] == "AAA"
+    # Yuan and yes/no as text, so a column with a status word in it is one Arrow type.
+    assert table.loc["顶级车商", ["建议订单贷额度", "可申请 VIP"]].tolist() == ["¥5,000,000", "是"]
     top = card_page(make_actor("risk"), rated["top"], lang="en")
     assert metrics_of(top)["Effective grade"] == "AAA"
 
