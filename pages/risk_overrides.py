@@ -85,7 +85,9 @@ for row in (review.itertuples() if review is not None else []):
 st.subheader(t("credit.override.outcomes_title"))
 outcomes = run_query(credit.override_outcomes, actor=actor)
 if outcomes is not None and not outcomes.empty:
-    shown = fmt.frame(outcomes, {"overridden_rate": "percent", "peers_rate": "percent"}, lang=lang())
+    # Its grade column is the grade the override gave, not the scored one.
+    shown = fmt.frame(outcomes.rename(columns={"grade": "given_grade"}),
+                      {"overridden_rate": "percent", "peers_rate": "percent"}, lang=lang())
     st.dataframe(labelled(shown, "credit.col"), hide_index=True, width="stretch")
 else:
     st.caption(t("common.none"))

@@ -228,6 +228,7 @@ def test_the_overrides_page_shows_the_rate_and_the_outcomes(engine, make_actor, 
     assert "上调 33.3%（2 家），下调 33.3%（2 家），分母为已评级商户 6 家（NEW 不计；NEW 商户调整 0 家，" \
         "额度仍不超过起步额度）" in [c.value for c in at.caption]
     table = at.dataframe[-1].value
+    assert table.columns[0] == "调整后评级"    # the grade the override gave, not the scored one
     assert [[str(v) for v in r] for r in table.values.tolist()] == [
         ["AAA", "1", "0", "1", "0", "2", "0.0%", "0.0%"],
         ["AA", "3", "2", "7", "3", "6", "66.7%", "42.9%"],
