@@ -177,6 +177,8 @@ def world(hostile_engine):
             "version_id": one("SELECT coalesce(min(id), 1) FROM ops.credit_scorecard_versions"),
             "staff_id": actors["bd"].id, "to_staff_id": actors["bd"].id,
             "assignee_id": actors["ops"].id,
+            "issuer": "https://sso.example.com/realms/dh", "subject": "probe-subject",
+            "identity_id": one("SELECT coalesce(min(id), 1) FROM ops.staff_identities"),
         }
     return {"actors": actors, "valid": valid, "today": today}
 
