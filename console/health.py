@@ -190,7 +190,7 @@ def check_all(*, serving: bool = False) -> list[Check]:
     return checks
 
 
-WIDTH = len("job listing_flags") + 1
+WIDTH = len("job credit_validation") + 1   # the longest check name, and a space
 
 
 def report(checks: list[Check]) -> str:

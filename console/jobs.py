@@ -89,6 +89,26 @@ def _credit(engine: Engine) -> str:
             f"requests rematched={rematch.requests}")
 
 
+def _credit_validation(engine: Engine, *, full: bool) -> str:
+    """The scorecard validation report, computed after scoring and stored per version
+    (console/credit/validation_store.py) for the validation page, which only reads it:
+    computed when a shown version has none, or its newest is stale (a scoring run since,
+    older than the setting, other code), and always with ``full``."""
+    from console.errors import Conflict
+    from console.services.credit import compute_and_store, validation_is_current
+    if not full:
+        with engine.connect() as conn:
+            if validation_is_current(conn):
+                return "validation reports current"
+    try:
+        with engine.begin() as conn:
+            done = compute_and_store(conn)
+    except Conflict as err:       # a risk officer's recompute of the same versions is at work
+        return f"skipped: {err.key}"
+    return (f"validation reports stored for {', '.join(done.versions)} "
+            f"(data to {done.data_end}, {done.seconds:.1f} s)")
+
+
 def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
     return [
         ("prechecks", _prechecks),
@@ -96,10 +116,11 @@ def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
         ("matching", lambda e: _leads_and_matches(e, full=full)),
         ("etl", lambda e: _etl(e, full=full)),
         ("credit", _credit),
+        ("credit_validation", lambda e: _credit_validation(e, full=full)),
     ]
 
 
-STEP_NAMES = ("prechecks", "listing_flags", "matching", "etl", "credit")
+STEP_NAMES = ("prechecks", "listing_flags", "matching", "etl", "credit", "credit_validation")
 
 
 @contextmanager

@@ -93,6 +93,9 @@ class Settings:
     # Validation: a merchant is bad when a bad event happens within this many days after its
     # score date.
     credit_label_window_days: int = 60
+    # A stored validation report older than this many hours reads as stale (and the
+    # scheduled step recomputes it), even when no scoring run came after it.
+    credit_validation_max_age_hours: int = 24
     # Running it as a service (issue 18; README "Running it for real").
     # Reads from a streaming replica when set (the health command reports its lag).
     read_database_url: str | None = None
@@ -167,6 +170,7 @@ def get_settings() -> Settings:
         credit_override_max_notches=_int("CONSOLE_CREDIT_OVERRIDE_MAX_NOTCHES", 2),
         credit_override_senior_limit_yuan=_int("CONSOLE_CREDIT_OVERRIDE_SENIOR_LIMIT_YUAN", 1_000_000),
         credit_label_window_days=_int("CONSOLE_CREDIT_LABEL_WINDOW_DAYS", 60),
+        credit_validation_max_age_hours=_int("CONSOLE_CREDIT_VALIDATION_MAX_AGE_HOURS", 24),
         read_database_url=env.get("READ_DATABASE_URL") or None,
         pool_size=_int("CONSOLE_POOL_SIZE", 5),
         max_overflow=_int("CONSOLE_MAX_OVERFLOW", 10),

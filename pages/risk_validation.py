@@ -7,6 +7,7 @@ import streamlit as st
 from console import fmt
 from console.credit import calibration, validation
 from console.services import credit
+from console.settings import get_settings
 from console.ui import (flash, fmt_time, labelled, lang, require_actor, run_action, run_query,
                         show_flash, t)
 
@@ -17,21 +18,62 @@ actor = require_actor()
 st.title(t("credit.validation.title"))
 show_flash()
 
-
-@st.cache_data(ttl=600, show_spinner=False)
-def _report(actor_id: int, epoch: int) -> credit.Validation | None:
-    """The report takes seconds (five samples rebuilt from history, bootstrap intervals):
-    kept ten minutes, recomputed after a promotion decision (the epoch changes)."""
-    return run_query(credit.validation_report, actor=actor)
-
-
-found = _report(actor.id, st.session_state.get("validation_epoch", 0))
+# The report is computed by the scheduled jobs' step after credit scoring (or the command, or
+# the button below) and stored per version: the page reads it, it never computes it.
+found = run_query(credit.validation_report, actor=actor)
 if found is None:
     st.stop()
-plan = found.plan
-st.caption(t("credit.validation.plan", end=found.data_end.isoformat(), window=plan.window_days,
-             dev=", ".join(d.isoformat() for d in plan.development), oot=plan.out_of_time.isoformat()))
-st.caption(t("credit.validation.method"))
+
+
+def recompute_button() -> None:
+    if not actor.has("risk"):
+        return
+    if st.button(t("credit.validation.recompute"), help=t("credit.validation.recompute_help"),
+                 key="validation_recompute", icon=":material/refresh:"):
+        with st.spinner(t("credit.validation.recomputing")):
+            done = run_action(credit.recompute_validation, actor=actor)
+        if done:
+            flash(t("credit.validation.recomputed", seconds=fmt.number(done.value.seconds, digits=1)))
+            st.rerun()
+
+
+def computed_note(stored) -> str:
+    who = (t("credit.validation.by_person", name=stored.requested_by) if stored.requested_by
+           else t("credit.validation.by_job"))
+    return t("credit.validation.computed", at=fmt_time(stored.computed_at),
+             seconds=fmt.number(stored.seconds, digits=1), who=who, end=fmt.day(stored.data_end),
+             events=fmt_time(stored.events_watermark),
+             run=f"#{stored.run_id}" if stored.run_id is not None else t("credit.validation.no_run"))
+
+
+def stale_reasons(stored) -> str:
+    hours = fmt.number(get_settings().credit_validation_max_age_hours)
+    return t("credit.calibration.list_sep").join(
+        t(f"credit.validation.stale.{r}", hours=hours) if r == "age" else
+        t(f"credit.validation.stale.{r}") for r in stored.reasons)
+
+
+kept = [v.stored for v in found.versions if v.stored is not None]
+if not kept:
+    st.info(t("credit.validation.none_stored"))
+    recompute_button()
+else:
+    newest = max(kept, key=lambda s: (s.computed_at, s.id))
+    badge, note = st.columns([1, 5], vertical_alignment="center")
+    with badge:
+        if any(s.stale for s in kept):
+            st.badge(t("credit.validation.stale"), icon=":material/history:", color="orange")
+        else:
+            st.badge(t("credit.validation.fresh"), icon=":material/check_circle:", color="green")
+    note.caption(computed_note(newest))
+    for reasons in dict.fromkeys(stale_reasons(s) for s in kept if s.stale):
+        st.warning(t("credit.validation.stale_because", reasons=reasons))
+    recompute_button()
+    plan = found.plan
+    st.caption(t("credit.validation.plan", end=found.data_end.isoformat(), window=plan.window_days,
+                 dev=", ".join(d.isoformat() for d in plan.development),
+                 oot=plan.out_of_time.isoformat()))
+    st.caption(t("credit.validation.method"))
 
 
 def num(value, digits: int = 3) -> str:
@@ -49,9 +91,12 @@ def heading(item: credit.VersionValidation) -> str:
 
 # A version that cannot be validated on these samples takes a line, not a column: the
 # columns of the versions with a report keep room for their calibration tables.
-measured = [v for v in found.versions if v.report is not None]
-for item in found.versions:
-    if item.report is None and item.unrebuilt:
+measured = [v for v in found.versions if v.report is not None] if kept else []
+for item in found.versions if kept else []:
+    if item.stored is None:
+        st.info(t("credit.calibration.version_note", version=heading(item),
+                  text=t("credit.validation.not_stored_version")))
+    elif item.report is None and item.unrebuilt:
         st.warning(t("credit.calibration.version_note", version=heading(item), text=t(
             "credit.calibration.unrebuilt", factors=t("credit.calibration.list_sep").join(
                 t(f"credit.factor.{f}") for f in item.unrebuilt))))
@@ -63,6 +108,9 @@ for column, item in zip(columns, measured):
     with column:
         st.subheader(heading(item))
         st.caption(t(f"credit.version_source.{item.source}"))
+        if item.stored.sample_key != newest.sample_key:     # not the newest computation's
+            st.caption(t("credit.validation.other_samples", version=item.version,
+                         at=fmt_time(item.stored.computed_at)))
         report = item.report
         oot, dev = report.out_of_time, report.development
         c1, c2, c3 = st.columns(3)
@@ -154,12 +202,10 @@ for row in open_rows.itertuples():
             a, r = st.columns(2)
             if a.button(t("credit.promotion.approve"), key=f"promo_ok_{row.id}", type="primary"):
                 if run_action(credit.approve_promotion, actor=actor, promotion_id=int(row.id), note=note):
-                    st.session_state["validation_epoch"] = st.session_state.get("validation_epoch", 0) + 1
                     flash(t("credit.promotion.approved", version=row.version))
                     st.rerun()
             if r.button(t("credit.promotion.reject"), key=f"promo_no_{row.id}"):
                 if run_action(credit.reject_promotion, actor=actor, promotion_id=int(row.id), note=note):
-                    st.session_state["validation_epoch"] = st.session_state.get("validation_epoch", 0) + 1
                     flash(t("credit.promotion.rejected", version=row.version))
                     st.rerun()
 

@@ -90,6 +90,7 @@ GRANT INSERT, UPDATE, DELETE ON
     ops.merchant_grade_current,         -- …and every merchant's current grade (066)
     ops.credit_overrides,               -- overrides past their end expire
     ops.credit_scorecard_versions, ops.credit_scorecard_bins, ops.credit_grade_bands,
+    ops.credit_validation_reports,      -- validation reports per version (093)
     app.notification_outbox             -- notifications the jobs queue
 TO dh_jobs;
 
@@ -112,6 +113,14 @@ GRANT SELECT ON ops.audit_chain_head TO dh_console;
 -- The document images merchants upload (migration 073) are evidence: staff look at them and
 -- never change them, so the console reads them and nothing else.
 REVOKE INSERT, UPDATE, DELETE ON app.certification_images FROM dh_console;
+
+-- ------------------------------------------------------------------ validation reports
+-- The credit validation reports (migration 093) are the jobs' output: the jobs' role writes
+-- them (a risk officer's recompute runs on the jobs' engine, as the data-quality page's
+-- "run a job" does), the console reads them, and model validators read them ad hoc.
+REVOKE INSERT, UPDATE, DELETE ON ops.credit_validation_reports FROM dh_console;
+GRANT USAGE ON SCHEMA ops TO dh_readonly;
+GRANT SELECT ON ops.credit_validation_reports TO dh_readonly;
 
 -- No login role calls a SECURITY DEFINER function directly: such a function runs with its
 -- owner's rights (the audit chain's trigger function is one); grant one here by name if a

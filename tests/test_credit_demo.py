@@ -105,9 +105,20 @@ def _the_active_version_was_promoted_through_the_gate(engine) -> None:
 
 
 def _the_validation_page_shows_promise_against_outcome(risk) -> None:
+    from console import db
+    from console.services import credit
     from tests.apptest import app_as
+    # The page reads the stored report: none yet, it says so and computes nothing.
     at = app_as(risk, lang="en", page="pages/risk_validation.py")
     assert not at.exception
+    assert [i.value for i in at.info][0].startswith("No validation report is stored yet.")
+    assert at.markdown.len == 0 or not any("calibrated on the development sample" in m.value
+                                           for m in at.markdown)
+    with db.transaction(role="jobs") as conn:    # what the scheduled step does
+        credit.compute_and_store(conn)
+    at = app_as(risk, lang="en", page="pages/risk_validation.py")
+    assert not at.exception
+    assert any(c.value.startswith("Report computed at ") for c in at.caption)
     text = " ".join(m.value for m in at.markdown)
     assert "calibrated on the development sample" in text          # v2's and c1's heading
     errors = [e.value for e in at.error]

@@ -63,3 +63,28 @@ def test_manager_reads_monitoring_between_the_last_two_runs(engine, make_actor, 
     assert shown["Bad outcomes / merchants assessed"] == "0 / 2"
     assert shown["Days since the run / window"] == "0 / 60"
     assert any("The window is still open" in i.value for i in at.info)
+
+
+def test_the_validation_page_reads_the_stored_report_and_risk_can_recompute(engine, make_actor,
+                                                                            scored):
+    """No report stored: the page says so and computes nothing; a manager cannot recompute,
+    a risk officer can, and then the page shows when and by whom it was computed, current."""
+    at = app_as(make_actor("manager"), lang="en", page="pages/risk_validation.py")
+    assert not at.exception and not at.error
+    assert at.info[0].value.startswith("No validation report is stored yet.")
+    assert not [b for b in at.button if b.label == "Recompute the validation report"]
+    assert rows(engine, "SELECT count(*) AS n FROM ops.credit_validation_reports") == [{"n": 0}]
+    officer = make_actor("risk", username="val_officer")
+    at = app_as(officer, lang="en", page="pages/risk_validation.py")
+    next(b for b in at.button if b.label == "Recompute the validation report").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value.startswith("Validation report recomputed and stored (")
+    assert rows(engine, """SELECT v.version, r.requested_by IS NOT NULL AS asked, r.report
+                           FROM ops.credit_validation_reports r
+                           JOIN ops.credit_scorecard_versions v ON v.id = r.version_id""") == [
+        {"version": "hand", "asked": True, "report": None}]   # two merchants: nothing to measure
+    computed = [c.value for c in at.caption if c.value.startswith("Report computed at ")]
+    assert len(computed) == 1 and "requested by VAL_OFFICER" in computed[0], computed
+    assert [m.value for m in at.markdown if "badge[" in m.value] == [
+        ":green-badge[:material/check_circle: Current]"]
+    assert any("No sample with both good and bad merchants" in i.value for i in at.info)

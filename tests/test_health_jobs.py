@@ -45,7 +45,7 @@ def test_a_failed_step_writes_a_failed_run_with_its_error_class(engine, jobs_eng
     monkeypatch.setattr(jobs, "steps", lambda *, full: [("credit", broken)])
     run_all(engine=jobs_engine, echo=lambda _: None)
     assert _runs(engine) == [("credit", "failed", "ZeroDivisionError")]
-    for job in STEP_NAMES[:-1]:
+    for job in (j for j in STEP_NAMES if j != "credit"):
         _step(engine, job, "succeeded", 3)
     code, checks, _ = _health(capsys)
     assert code == 1

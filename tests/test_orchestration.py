@@ -137,7 +137,8 @@ def second_demo(server_url, admin_engine, demo_template):
 
 
 ALL_ASSETS = {f"mart/{m.split('.')[1]}" for m in MART_TABLES} | {
-    "ops/cert_prechecks", "ops/listing_flags", "ops/match_suggestions", "ops/credit_scores"}
+    "ops/cert_prechecks", "ops/listing_flags", "ops/match_suggestions", "ops/credit_scores",
+    "ops/credit_validation_reports"}
 
 
 # ---------------------------------------------------------------- the tests
@@ -268,6 +269,7 @@ def test_the_definitions_load_as_a_code_location_without_streamlit():
             for k in graph.get_all_asset_keys()}
     assert deps["ops/match_suggestions"] == {"ops/listing_flags"}
     assert deps["ops/credit_scores"] == {"mart/merchant_features"}
+    assert deps["ops/credit_validation_reports"] == {"ops/credit_scores"}
     assert deps["mart/funnel_facts"] == {"ops/listing_flags", "ops/match_suggestions"}
     schedule = defs.resolve_schedule_def("console_jobs_every_15_minutes")
     assert (schedule.cron_schedule, schedule.execution_timezone, schedule.job_name) == (

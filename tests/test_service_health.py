@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 import console.__main__ as cli
+from console.health import WIDTH
 from console.jobs import STEP_NAMES
 from console.migrate import discover
 from console.settings import get_settings
@@ -65,7 +66,7 @@ def test_healthy(engine, capsys):
     assert (code, verdict) == (0, "healthy")
     assert list(checks) == ["database", "migrations", "replica", *JOB_CHECKS]
     assert JOB_CHECKS == ["job prechecks", "job listing_flags", "job matching", "job etl",
-                          "job credit"]
+                          "job credit", "job credit_validation"]
     assert checks["database"][0] == "ok"
     assert checks["database"][1].startswith("connected as dh_console in ")
     assert checks["migrations"] == ("ok", f"{FILES} applied, none pending")
@@ -121,12 +122,12 @@ def test_a_database_that_cannot_be_reached_is_unhealthy(engine, monkeypatch, cap
     assert code == 1
     assert "s3cret-pw" not in out
     lines = out.strip().splitlines()
-    assert lines[0].startswith("database           FAILED  OperationalError: ")
+    assert lines[0].startswith(f"{'database':<{WIDTH}} FAILED  OperationalError: ")
     assert 'database "no_such_database" does not exist' in lines[0]
     assert lines[1:] == [
-        "migrations         FAILED  not checked: no database",
-        "replica            ok      none (READ_DATABASE_URL not set)",
-        *[f"{name:<18} FAILED  not checked: no database" for name in JOB_CHECKS],
+        f"{'migrations':<{WIDTH}} FAILED  not checked: no database",
+        f"{'replica':<{WIDTH}} ok      none (READ_DATABASE_URL not set)",
+        *[f"{name:<{WIDTH}} FAILED  not checked: no database" for name in JOB_CHECKS],
         "unhealthy"]
 
 
@@ -182,7 +183,7 @@ def test_a_real_standby_is_healthy_caught_up_and_unhealthy_when_its_replay_lags(
             _every_job_ran(primary, 1)
             wait_for_replay(primary, standby)
             with standby.connect() as conn:   # the job runs reached the standby
-                assert conn.execute(sa.text("SELECT count(*) FROM etl.job_runs")).scalar() == 5
+                assert conn.execute(sa.text("SELECT count(*) FROM etl.job_runs")).scalar() == len(JOB_CHECKS)
             code, checks, _ = _health(capsys)
             assert code == 0, checks
             assert checks["replica"][0] == "ok" and _replica_lag(checks) < 30, checks

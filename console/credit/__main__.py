@@ -7,7 +7,8 @@ score      – expire due overrides, then score every merchant in mart.merchant_
 expire     – only mark overrides past their expiry as expired.
 check      – load and check a scorecard file, print its points table.
 validate   – the validation report of the active version and the candidates on the
-             point-in-time development and out-of-time samples (console/credit/validation.py).
+             point-in-time development and out-of-time samples (console/credit/validation.py),
+             stored for the validation page (ops.credit_validation_reports) and printed.
 calibrate  – fit the PD per grade on the development sample (console/credit/calibration.py)
              and write it into the scorecard file's [calibration] section: --config, or
              without it the expert card and the challenger. A file's content is its version:
@@ -114,9 +115,22 @@ def _figures(report) -> list[str]:
 
 
 def _validate() -> int:
-    from console.services.credit import _validate_versions
-    with db.connection(role="jobs") as conn:
-        found = _validate_versions(conn)
+    """Compute the report, store it (what the validation page shows) and print it; under
+    the scheduled credit_validation step's lock, as that step runs it."""
+    from console.jobs import job_lock
+    from console.services.credit import compute_and_store
+    with job_lock(db.get_engine(role="jobs"), "credit_validation") as got:
+        if not got:
+            print("validate: another run holds the credit_validation job's lock; skipped",
+                  file=sys.stderr)
+            return 2
+        try:
+            with db.transaction(role="jobs") as conn:
+                done = compute_and_store(conn)
+        except ConsoleError as err:
+            print(f"validate refused: {err.key}", file=sys.stderr)
+            return 1
+    found = done.found
     plan = found.plan
     print(f"data observed to {found.data_end}; bad = deposit default, lost dispute or loan "
           f"default within {plan.window_days} days after the score date")
@@ -131,6 +145,7 @@ def _validate() -> int:
             continue
         print("\n".join(_figures(item.report)))
     print(f"\nbetter by the report: {found.better}")
+    print(f"stored: reports {', '.join(map(str, done.ids))} ({done.seconds:.1f} s)")
     return 0
 
 

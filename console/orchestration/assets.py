@@ -12,6 +12,7 @@ step at once: the second skips it), writing the same JSON log line and run-log r
 | ``ops/match_suggestions`` | matching (idle leads back, rematch, best offers) | listing flags |
 | ``mart/<table>``, one per mart | etl (``etl.run_all``: one session, each source staged once) | listing flags, match suggestions |
 | ``ops/credit_scores`` | credit (overrides expired, scoring run, rematch of moved grades) | ``mart/merchant_features`` |
+| ``ops/credit_validation_reports`` | credit_validation (the validation report, stored when stale) | ``ops/credit_scores`` |
 
 The marts are one multi-asset that can be subset: materialising some marts runs the ETL jobs
 that write them (a job writes all of its marts in one transaction). Each mart has two asset
@@ -42,6 +43,7 @@ PRECHECKS = dg.AssetKey(["ops", "cert_prechecks"])
 LISTING_FLAGS = dg.AssetKey(["ops", "listing_flags"])
 MATCH_SUGGESTIONS = dg.AssetKey(["ops", "match_suggestions"])
 CREDIT_SCORES = dg.AssetKey(["ops", "credit_scores"])
+CREDIT_VALIDATION = dg.AssetKey(["ops", "credit_validation_reports"])
 
 SOURCES_CHECK = "sources"
 CONTRACT_CHECK = "contract"
@@ -113,6 +115,9 @@ credit_scores = _step_asset(CREDIT_SCORES, "credit", deps=[mart_key("mart.mercha
                             description=("A credit scoring run with the active scorecard over "
                                          "mart.merchant_features; expired overrides ended; "
                                          "requests of moved grades rematched."))
+credit_validation = _step_asset(CREDIT_VALIDATION, "credit_validation", deps=[CREDIT_SCORES],
+                                description=("The scorecard validation report per version, "
+                                             "stored for the validation page when stale."))
 
 
 # ---------------------------------------------------------------- the marts
@@ -230,9 +235,10 @@ def marts(context: AssetExecutionContext, console: ConsoleJobs) -> Iterator[Any]
 
 
 # ---------------------------------------------------------------- jobs, schedule, definitions
-ASSETS = [prechecks, listing_flags, match_suggestions, marts, credit_scores]
+ASSETS = [prechecks, listing_flags, match_suggestions, marts, credit_scores, credit_validation]
 STEP_ASSETS = {"prechecks": prechecks, "listing_flags": listing_flags,
-               "matching": match_suggestions, "etl": marts, "credit": credit_scores}
+               "matching": match_suggestions, "etl": marts, "credit": credit_scores,
+               "credit_validation": credit_validation}
 
 console_jobs = dg.define_asset_job(
     "console_jobs", selection=dg.AssetSelection.assets(*ASSETS),

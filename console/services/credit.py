@@ -654,12 +654,15 @@ class VersionValidation:
     calibration: dict[str, Any] | None = None   # the version's [calibration], as registered
     # factors the point-in-time rebuild has no history for (v1's dead factors): no report
     unrebuilt: list[str] = field(default_factory=list)
+    # read from storage (console/credit/validation_store.py): when and on what it was
+    # computed, and whether it is stale; None for a fresh computation or nothing stored
+    stored: Any = None
 
 
 @dataclass
 class Validation:
-    plan: Any                                  # console.credit.pit.SamplePlan
-    data_end: date
+    plan: Any                                  # console.credit.pit.SamplePlan (None: none stored)
+    data_end: date | None
     versions: list[VersionValidation]
     better: str | None                         # the version the report prefers
 
@@ -667,9 +670,31 @@ class Validation:
         return next((v for v in self.versions if v.version == version), None)
 
 
-def _validate_versions(conn: Connection) -> Validation:
+def _shown_versions(conn: Connection) -> list[Any]:
+    """The versions the report covers: the active one and the candidates (three at most),
+    and the version the active one replaced, for comparison after a promotion."""
+    return db.fetch_all(conn, """
+        (SELECT id, version, status, source, config_sha256 FROM ops.credit_scorecard_versions
+         WHERE status IN ('active', 'candidate')
+         ORDER BY status = 'active' DESC, id DESC LIMIT 3)
+        UNION ALL
+        (SELECT id, version, status, source, config_sha256 FROM ops.credit_scorecard_versions
+         WHERE status = 'retired' ORDER BY promoted_at DESC NULLS LAST, id DESC LIMIT 1)""")
+
+
+def _better(reports: list[Any]) -> str | None:
+    from console.credit import validation
+    if not reports:
+        return None
+    best = reports[0]
+    for other in reports[1:]:
+        best = validation.better(best, other)
+    return best.version
+
+
+def _validate_versions(conn: Connection, rows: list[Any] | None = None) -> Validation:
+    """A fresh computation of the report (seconds: seven point-in-time samples rebuilt)."""
     from console.credit import pit, validation
-    from console.settings import get_settings
 
     last_event = db.scalar(conn, """SELECT mart.cn_date(max(occurred_at)) FROM app.events""")
     end = validation.data_end(last_event, clock.today())
@@ -677,16 +702,8 @@ def _validate_versions(conn: Connection) -> Validation:
     plan = pit.plan(data_end=end, window_days=window, development_dates=pit.DEVELOPMENT_DATES)
     development = pit.sample(conn, dates=plan.development, window_days=window)
     out_of_time = pit.sample(conn, dates=[plan.out_of_time], window_days=window)
-    rows = db.fetch_all(conn, """
-        (SELECT id, version, status, source FROM ops.credit_scorecard_versions
-         WHERE status IN ('active', 'candidate')
-         ORDER BY status = 'active' DESC, id DESC LIMIT 3)
-        UNION ALL
-        -- the version the active one replaced, for comparison after a promotion
-        (SELECT id, version, status, source FROM ops.credit_scorecard_versions
-         WHERE status = 'retired' ORDER BY promoted_at DESC NULLS LAST, id DESC LIMIT 1)""")
     versions = []
-    for row in rows:
+    for row in (_shown_versions(conn) if rows is None else rows):
         card = credit_engine.version_card(conn, row["id"])
         unrebuilt = [f.name for f in card.factors if f.name not in pit.FEATURES]
         if unrebuilt or development.empty or out_of_time.empty \
@@ -697,21 +714,100 @@ def _validate_versions(conn: Connection) -> Validation:
         versions.append(VersionValidation(int(row["id"]), row["version"], row["status"],
                                           row["source"], report, card.raw.get("calibration"),
                                           unrebuilt))
-    reports = [v.report for v in versions if v.report is not None]
-    best = None
-    if reports:
-        best = reports[0]
-        for other in reports[1:]:
-            best = validation.better(best, other)
-    return Validation(plan, end, versions, best.version if best else None)
+    return Validation(plan, end, versions, _better([v.report for v in versions
+                                                    if v.report is not None]))
+
+
+@dataclass(frozen=True)
+class StoredValidation:
+    """What one computation stored: the report rows' ids, how long it took."""
+    ids: list[int]
+    versions: list[str]
+    seconds: float
+    data_end: date
+    found: Validation          # the computation itself (the command prints it)
+
+
+def compute_and_store(conn: Connection, *, requested_by: int | None = None) -> StoredValidation:
+    """Compute the report of the shown versions and store it (ops.credit_validation_reports),
+    in the caller's transaction, which must run as the jobs' role (the table is theirs to
+    write). Holds each version's computation lock: a second computation of one of these
+    versions meanwhile is refused (credit.error.validation_running), not run twice."""
+    import time as _time
+
+    from console.credit import validation_store as store
+    rows = _shown_versions(conn)
+    if not store.try_lock_versions(conn, [int(r["id"]) for r in rows]):
+        raise Conflict("credit.error.validation_running")
+    run_id = store.latest_run_id(conn)        # before the samples: a run after them is newer
+    watermark = db.scalar(conn, "SELECT max(occurred_at) FROM app.events")
+    started = _time.perf_counter()
+    found = _validate_versions(conn, rows)
+    seconds = _time.perf_counter() - started
+    sha = {int(r["id"]): r["config_sha256"] for r in rows}
+    ids = store.store(conn, plan=found.plan, data_end=found.data_end, computed=[
+        store.Computed(v.version_id, sha[v.version_id], v.report, v.unrebuilt)
+        for v in found.versions], events_watermark=watermark, run_id=run_id, seconds=seconds,
+        requested_by=requested_by)
+    return StoredValidation(ids, [v.version for v in found.versions], seconds, found.data_end,
+                            found)
+
+
+def validation_is_current(conn: Connection) -> bool:
+    """Every shown version has a stored report and none is stale (the scheduled step
+    computes only when this is False)."""
+    from console.credit import validation_store as store
+    ids = [int(r["id"]) for r in _shown_versions(conn)]
+    found = store.latest(conn, version_ids=ids, now=clock.now(), names=False,
+                         max_age_hours=get_settings().credit_validation_max_age_hours)
+    return len(found) == len(ids) and not any(s.stale for s in found.values())
+
+
+def _stored_validation(conn: Connection) -> Validation:
+    from console.credit import validation_store as store
+    rows = _shown_versions(conn)
+    found = store.latest(conn, version_ids=[int(r["id"]) for r in rows], now=clock.now(),
+                         max_age_hours=get_settings().credit_validation_max_age_hours)
+    versions = []
+    for row in rows:
+        kept = found.get(int(row["id"]))
+        card = credit_engine.version_card(conn, row["id"])
+        versions.append(VersionValidation(
+            int(row["id"]), row["version"], row["status"], row["source"],
+            kept.report if kept else None, card.raw.get("calibration"),
+            kept.unrebuilt if kept else [], kept))
+    if not found:
+        return Validation(None, None, versions, None)
+    newest = max(found.values(), key=lambda s: (s.computed_at, s.id))
+    # "better" compares reports on the same samples only: those of the newest computation's
+    same = [v.report for v in versions if v.report is not None
+            and v.stored.sample_key == newest.sample_key]
+    return Validation(newest.plan, newest.data_end, versions, _better(same))
 
 
 @requires(*MONITORS, replica=True)
 def validation_report(*, conn: Connection, actor: Actor) -> Validation:
-    """The active version's, the candidates' and the last retired version's validation
-    reports on the same point-in-time development and out-of-time samples
-    (console/credit/validation.py)."""
-    return _validate_versions(conn)
+    """The stored validation reports (console/credit/validation_store.py) of the active
+    version, the candidates and the last retired version, each with when and on what data
+    it was computed and whether it is stale; computed by the scheduled jobs' step, the
+    command, or recompute_validation, never here. ``plan`` is None while none is stored."""
+    return _stored_validation(conn)
+
+
+@requires("risk")
+def recompute_validation(*, conn: Connection, actor: Actor) -> StoredValidation:
+    """A risk officer has the report computed now and stored (seconds; on the jobs'
+    engine, whose role writes the reports, as the data-quality page's "run a job" does);
+    the audit row names the rows stored. A second recompute of the same versions while one
+    runs is refused (credit.error.validation_running)."""
+    with db.transaction(role="jobs") as jobs_conn:   # the jobs' engine: no UI timeout
+        done = compute_and_store(jobs_conn, requested_by=actor.id)
+    write_audit(conn=conn, actor_id=actor.id, action="credit.validation.recompute",
+                entity_type="credit_validation", entity_id=done.ids[0] if done.ids else None,
+                after={"report_ids": done.ids, "versions": done.versions,
+                       "data_end": done.data_end.isoformat(),
+                       "seconds": round(done.seconds, 1)})
+    return done
 
 
 def report_summary(item: VersionValidation) -> dict[str, Any]:
