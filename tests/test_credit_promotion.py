@@ -3,6 +3,7 @@ that a second person approves, with both versions' reports kept; only then does 
 grades and limits."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -126,3 +127,50 @@ def test_two_proposals_at_once_leave_one_open(engine, fresh_db, make_actor, two_
                                                            "reason": "c1"}) for p in proposers])
     assert sorted(r[0] for r in results) == ["ok", "refused", "refused"], results
     assert rows(engine, "SELECT count(*) AS n FROM ops.credit_promotions WHERE status = 'proposed'") == [{"n": 1}]
+
+
+def _report(version: str, *, auc: float, bad_in_aa: int, hl_p: float = 0.5):
+    """A report of 100 AA and 100 A merchants promised 5% each: A 5 bad, AA ``bad_in_aa``."""
+    from datetime import date
+
+    from console.credit import validation
+    from console.credit.pit import SamplePlan
+    grades = ["AA"] * 100 + ["A"] * 100
+    bad = [1] * bad_in_aa + [0] * (100 - bad_in_aa) + [1] * 5 + [0] * 95
+    by_grade = validation.calibration_by_grade(grades, bad, [0.05] * 200, order=["AA", "A"])
+    perf = validation.Performance(200, bad_in_aa + 5, auc, (auc - 0.1, auc + 0.1), 2 * auc - 1,
+                                  (2 * auc - 1.2, 2 * auc - 0.8), 0.3, (0.2, 0.4))
+    return validation.ValidationReport(
+        version=version, plan=SamplePlan((date(2026, 3, 1),), date(2026, 6, 1), 60),
+        development=perf, out_of_time=perf, by_grade=by_grade, hl_stat=1.0, hl_df=2,
+        hl_p=hl_p, score_psi=0.0, score_psi_level="ok", factors=pd.DataFrame(),
+        calibrated=True)
+
+
+def test_the_gate_refuses_a_red_grade_and_accepts_an_amber_one():
+    from console.credit import validation
+    # One-sided Jeffreys p of AA at 5%, Beta(bad + ½, good + ½).cdf(0.05): 11 of 100 is
+    # 0.71% (red, under 1%), 10 of 100 is 1.82% (amber: 1% to 5%), 8 of 100 is 9.1% (green).
+    red = _report("red", auc=0.80, bad_in_aa=11)
+    amber = _report("amber", auc=0.60, bad_in_aa=10)
+    green = _report("green", auc=0.55, bad_in_aa=8)
+    p = {r.version: r.by_grade.set_index("grade").loc["AA", "jeffreys_p"]
+         for r in (red, amber, green)}
+    assert p == pytest.approx({"red": 0.007078228104669936, "amber": 0.018188229560353805,
+                               "green": 0.09099239814305791}, rel=1e-9)
+    assert [r.by_grade["jeffreys_light"].tolist() for r in (red, amber, green)] == [
+        ["red", "green"], ["amber", "green"], ["green", "green"]]
+    # Hosmer-Lemeshow holds for all three (p 0.5); the red grade alone fails the calibration
+    assert (red.hl_holds, red.pd_red, red.calibration_holds) == (True, ["AA"], False)
+    assert (amber.pd_red, amber.pd_amber, amber.calibration_holds) == ([], ["AA"], True)
+    assert (green.pd_too_low, green.calibration_holds) == ([], True)
+    # the gate: the red version loses to the amber one despite its higher AUC (both ways round)
+    assert validation.better(red, amber) is amber and validation.better(amber, red) is amber
+    # amber does not count against a version: the higher AUC wins over green
+    assert validation.better(green, amber) is amber
+    # Hosmer-Lemeshow rejecting still fails a version without a red grade
+    rejected = _report("hl", auc=0.9, bad_in_aa=8, hl_p=0.049)
+    assert (rejected.pd_red, rejected.calibration_holds) == ([], False)
+    assert validation.better(rejected, green) is green
+    # the rule is written where the validate command prints it
+    assert "no grade red by the one-sided Jeffreys test (p < 0.01" in validation.GATE_RULE

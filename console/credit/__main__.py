@@ -85,25 +85,35 @@ def _figures(report) -> list[str]:
                      f"KS {perf.ks:.3f} {ci(perf.ks_ci)} (bootstrap 95%)")
     basis = ("calibrated on the development sample" if report.calibrated
              else "the scaling's (no calibration in the file)")
-    lines.append(f"  out of time, promised PD = {basis}")
-    lines.append("  grade  merchants  bad  bad rate  promised PD  binomial p  Jeffreys p  scaling PD")
+    lines.append(f"  out of time, promised PD = {basis}"
+                 + ("; PD used = point + MoC" if report.calibrated else ""))
+    lines.append("  grade  merchants  bad  bad rate     point      MoC  PD used  binomial p  "
+                 "Jeffreys p  light  scaling PD")
+    pct = lambda v: "—" if v != v else f"{v:.2%}"  # noqa: E731
     for g in report.by_grade.itertuples():
         if g.merchants:
+            point, moc = getattr(g, "point_pd", float("nan")), getattr(g, "moc", float("nan"))
             lines.append(f"  {g.grade:>5}  {g.merchants:>9}  {g.bad:>3}  {g.bad_rate:>8.1%}  "
-                         f"{g.promised_pd:>11.2%}  {g.binomial_p:>10.4f}  {g.jeffreys_p:>10.4f}  "
-                         f"{g.scaling_pd:>10.2%}")
+                         f"{pct(point):>8}  {pct(moc):>7}  {g.promised_pd:>7.2%}  "
+                         f"{g.binomial_p:>10.4f}  {g.jeffreys_p:>10.4f}  "
+                         f"{validation.light(g.jeffreys_p):>5}  {g.scaling_pd:>10.2%}")
     lines.append(f"  Hosmer-Lemeshow {report.hl_stat:.2f} on {report.hl_df} df (grades pooled to "
                  f"at least {validation.HL_MIN_EXPECTED:g} expected bad per group), "
                  f"p = {report.hl_p:.3g}; grades monotonic: {report.grades_monotonic}")
-    if report.pd_too_low:
-        lines.append(f"  promised PD too low by the Jeffreys test (p < {validation.JEFFREYS_ALPHA:g}): "
-                     f"{', '.join(report.pd_too_low)}")
+    if report.pd_red:
+        lines.append(f"  RED by the Jeffreys test (p < {validation.JEFFREYS_RED:g}), the PD used "
+                     f"is too low: {', '.join(report.pd_red)}")
+    if report.pd_amber:
+        lines.append(f"  amber by the Jeffreys test ({validation.JEFFREYS_RED:g} <= p < "
+                     f"{validation.JEFFREYS_AMBER:g}), not blocking: {', '.join(report.pd_amber)}")
     o = report.overall
     lines.append(f"  in the large: {o.bad} bad of {o.rows} = {o.observed:.1%} observed vs "
                  f"{o.promised:.1%} promised, binomial p = {o.binomial_p:.3g}")
+    why = [] if report.hl_holds else ["Hosmer-Lemeshow p < 0.05"]
+    why += [f"red grade(s) {', '.join(report.pd_red)}"] if report.pd_red else []
     lines.append("  calibration out of time: " + (
-        "holds (Hosmer-Lemeshow p >= 0.05)" if report.calibration_holds else
-        "FAILS (Hosmer-Lemeshow p < 0.05): the bad rates per grade are not the promised PDs"))
+        "holds" if report.calibration_holds else f"FAILS ({'; '.join(why)})")
+        + f" [gate rule: {validation.GATE_RULE}]")
     lines.append(f"  score PSI (out of time vs development) {report.score_psi:.3f} "
                  f"({report.score_psi_level})")
     lines.append("  factor                   IV     alarm    CSI    level")
@@ -178,10 +188,14 @@ def _calibrate(paths: list[Path]) -> int:
         fitted = calibration.fit(card, development, score_dates=plan.development,
                                  window_days=plan.window_days)
         calibration.write(path, fitted)
-        print(f"{path}: {card.version} calibrated on the {note}")
+        print(f"{path}: {card.version} calibrated on the {note}; PD used = point + margin of "
+              f"conservatism (one-sided Jeffreys upper bound at {fitted['confidence']:.0%} of "
+              f"the grade's pooled development bad rate, monotone)")
         for grade, value in fitted["pd"].items():
+            point = fitted["point"][grade]
             print(f"  {grade:>4}  {fitted['merchants'][grade]:>5} merchants  "
-                  f"{fitted['bad_by_grade'][grade]:>3} bad  PD {value:.2%}")
+                  f"{fitted['bad_by_grade'][grade]:>3} bad  point {point:.2%}  "
+                  f"MoC {value - point:.2%}  PD used {value:.2%}")
     return 0
 
 

@@ -18,6 +18,13 @@ What a model validator asks for, on the out-of-time sample:
   sample), and the
   calibration in the large (all merchants' bad count at the mean promised PD, binomial), which
   tells a shift of the whole bad rate from a wrong order of the grades;
+- the margin of conservatism: per grade, the point estimate the file states, the MoC and the
+  PD used (point + MoC, console/credit/calibration.py); the tests above check the PD USED,
+  the one loans price with;
+- the verdict on the calibration (``calibration_holds``, what the promotion gate ranks by):
+  Hosmer–Lemeshow does not reject at 5% AND no grade is RED by the one-sided Jeffreys test,
+  p < JEFFREYS_RED (1%, the ECB's traffic light for the PD back-test); a grade with
+  JEFFREYS_RED <= p < JEFFREYS_AMBER (5%) is AMBER: shown, not blocking; above, GREEN;
 - stability: PSI of the scores and CSI of each factor's bins against the development sample
   (the baseline), with the card's thresholds (0.10 investigate, 0.25 shifted);
 - information value of each factor's bins on the development sample, with a leakage alarm
@@ -45,7 +52,15 @@ BOOTSTRAP_SEED = 17
 IV_LEAK = 1.0
 IV_WEAK = 0.02
 HL_MIN_EXPECTED = 5.0   # each Hosmer–Lemeshow group expects at least this many bad
-JEFFREYS_ALPHA = 0.05   # a grade whose Jeffreys p is below: its promised PD looks too low
+# The ECB's traffic light for the one-sided Jeffreys test of a grade's PD: below RED the
+# grade's PD is too low and the version's calibration does not hold (the gate refuses it);
+# from RED to AMBER a warning (shown, not blocking); above AMBER green.
+JEFFREYS_RED = 0.01
+JEFFREYS_AMBER = 0.05
+JEFFREYS_ALPHA = JEFFREYS_AMBER   # a grade whose Jeffreys p is below: its PD looks too low
+HL_ALPHA = 0.05
+GATE_RULE = ("calibration holds = Hosmer-Lemeshow p >= 0.05 AND no grade red by the one-sided "
+             "Jeffreys test (p < 0.01; 0.01 <= p < 0.05 amber: shown, not blocking)")
 WOE_SMOOTHING = 0.5     # added to each bin's good and bad counts so an empty side stays finite
 
 
@@ -92,11 +107,20 @@ def bootstrap_ks(scores, bad, *, resamples: int = BOOTSTRAP,
 
 
 # ---------------------------------------------------------------- calibration
-def calibration_by_grade(grades, bad, promised_pd, *, order, scaling_pd=None) -> pd.DataFrame:
-    """Per grade (in ``order``): merchants, bad, observed rate, promised PD (mean), expected
-    bad, the exact two-sided binomial p-value of the bad count at the promised PD and the
-    one-sided Jeffreys p-value (small: the PD is too low); and the scaling's PD (mean) when
-    ``scaling_pd`` is given."""
+def light(p: float) -> str:
+    """The traffic light of a one-sided Jeffreys p: red, amber, green ('' without merchants)."""
+    if p != p:                                   # NaN: an empty grade
+        return ""
+    return "red" if p < JEFFREYS_RED else ("amber" if p < JEFFREYS_AMBER else "green")
+
+
+def calibration_by_grade(grades, bad, promised_pd, *, order, scaling_pd=None,
+                         point_pd: dict[str, float] | None = None) -> pd.DataFrame:
+    """Per grade (in ``order``): merchants, bad, observed rate, promised PD (mean: the PD
+    used), expected bad, the exact two-sided binomial p-value of the bad count at the promised
+    PD, the one-sided Jeffreys p-value (small: the PD is too low) and its traffic light; the
+    scaling's PD (mean) when ``scaling_pd`` is given; the point estimate and the margin of
+    conservatism (promised − point) when ``point_pd`` (per grade) is given, else NaN."""
     frame = pd.DataFrame({"grade": list(grades), "bad": np.asarray(bad, dtype=int),
                           "pd": np.asarray(promised_pd, dtype=float),
                           "scaling": np.asarray(promised_pd if scaling_pd is None else scaling_pd,
@@ -107,11 +131,14 @@ def calibration_by_grade(grades, bad, promised_pd, *, order, scaling_pd=None) ->
         n, k = len(part), int(part["bad"].sum())
         pd_mean = float(part["pd"].mean()) if n else float("nan")
         p_value = float(stats.binomtest(k, n, pd_mean).pvalue) if n else float("nan")
+        point = float(point_pd[grade]) if point_pd and n else float("nan")
+        jp = jeffreys_p(k, n, pd_mean)
         rows.append({"grade": grade, "merchants": n, "bad": k,
                      "bad_rate": k / n if n else float("nan"), "promised_pd": pd_mean,
                      "expected_bad": pd_mean * n if n else float("nan"),
-                     "binomial_p": p_value, "jeffreys_p": jeffreys_p(k, n, pd_mean),
-                     "scaling_pd": float(part["scaling"].mean()) if n else float("nan")})
+                     "binomial_p": p_value, "jeffreys_p": jp,
+                     "scaling_pd": float(part["scaling"].mean()) if n else float("nan"),
+                     "point_pd": point, "moc": pd_mean - point, "jeffreys_light": light(jp)})
     return pd.DataFrame(rows)
 
 
@@ -233,18 +260,39 @@ class ValidationReport:
     overall: InTheLarge | None = None          # calibration in the large, out of time
 
     @property
+    def hl_holds(self) -> bool:
+        """Hosmer–Lemeshow does not reject the promised PDs at HL_ALPHA (5%) out of time."""
+        return not (self.hl_p < HL_ALPHA)
+
+    @property
     def calibration_holds(self) -> bool:
-        """Hosmer–Lemeshow does not reject the promised PDs at 5% out of time."""
-        return not (self.hl_p < 0.05)
+        """The gate's verdict on the calibration (GATE_RULE): Hosmer–Lemeshow holds (p >= 5%)
+        AND no grade is red by the one-sided Jeffreys test (p < JEFFREYS_RED, 1%). Amber
+        grades (1% <= p < 5%) are reported, not blocking: with seven grades tested one by
+        one, one grade under 5% is not rare by chance alone; under 1% the PD used is too low
+        for a loan to be priced on it."""
+        return self.hl_holds and not self.pd_red
+
+    def _graded(self, low: float, high: float) -> list[str]:
+        t = self.by_grade
+        p = t["jeffreys_p"]
+        return t.loc[(t["merchants"] > 0) & (p >= low) & (p < high), "grade"].tolist()
 
     @property
     def pd_too_low(self) -> list[str]:
-        """Grades whose one-sided Jeffreys test rejects the promised PD at JEFFREYS_ALPHA: more
-        bad than the promise allows. Each grade tested on its own (no correction for testing
-        several: with seven grades, one such grade is not rare by chance alone); the verdict on
-        the version is Hosmer–Lemeshow's."""
-        t = self.by_grade
-        return t.loc[(t["merchants"] > 0) & (t["jeffreys_p"] < JEFFREYS_ALPHA), "grade"].tolist()
+        """Grades whose one-sided Jeffreys test rejects the promised PD at JEFFREYS_ALPHA (5%):
+        more bad than the promise allows; red and amber together (pd_red, pd_amber)."""
+        return self._graded(-1.0, JEFFREYS_ALPHA)
+
+    @property
+    def pd_red(self) -> list[str]:
+        """Grades red by the Jeffreys test (p < 1%): the version's calibration does not hold."""
+        return self._graded(-1.0, JEFFREYS_RED)
+
+    @property
+    def pd_amber(self) -> list[str]:
+        """Grades amber by the Jeffreys test (1% <= p < 5%): shown, not blocking."""
+        return self._graded(JEFFREYS_RED, JEFFREYS_AMBER)
 
     @property
     def grades_monotonic(self) -> bool:
@@ -262,8 +310,9 @@ def validate(card: Scorecard, development: pd.DataFrame, out_of_time: pd.DataFra
     y_oot = out_of_time["bad"].to_numpy(dtype=int)
     grades = [b.grade for b in card.bands]
     promised = card.promised_pd(oot["score"], oot["score_grade"])
+    point = (card.raw.get("calibration") or {}).get("point") if card.grade_pd else None
     by_grade = calibration_by_grade(oot["score_grade"], y_oot, promised, order=grades,
-                                    scaling_pd=card.pd_at(oot["score"]))
+                                    scaling_pd=card.pd_at(oot["score"]), point_pd=point)
     hl_stat, hl_df, hl_p = hosmer_lemeshow(by_grade)
     psi_value = metrics.score_psi(dev["score"], oot["score"])
     level = lambda v: metrics.psi_level(v, investigate=card.psi_investigate,  # noqa: E731
@@ -291,8 +340,10 @@ def validate(card: Scorecard, development: pd.DataFrame, out_of_time: pd.DataFra
 
 def better(a: ValidationReport, b: ValidationReport) -> ValidationReport:
     """The better of two reports on the same samples: a version without a leakage alarm
-    before one with; then one whose calibration holds (Hosmer–Lemeshow p >= 0.05) before one
-    whose does not; then the higher out-of-time AUC (``a`` on a tie)."""
+    before one with; then one whose calibration holds before one whose does not (GATE_RULE:
+    Hosmer–Lemeshow p >= 0.05 and no grade red by the one-sided Jeffreys test, p < 0.01; an
+    amber grade, 0.01 <= p < 0.05, does not count against it); then the higher out-of-time
+    AUC (``a`` on a tie)."""
     def rank(r: ValidationReport) -> tuple[bool, bool, float]:
         return (not r.leak_alarms, r.calibration_holds, r.out_of_time.auc)
     return a if rank(a) >= rank(b) else b
