@@ -8,9 +8,13 @@ expire     – only mark overrides past their expiry as expired.
 check      – load and check a scorecard file, print its points table.
 validate   – the validation report of the active version and the candidates on the
              point-in-time development and out-of-time samples (console/credit/validation.py),
-             stored for the validation page (ops.credit_validation_reports) and printed.
-calibrate  – fit the PD per grade on the development sample (console/credit/calibration.py)
-             and write it into the scorecard file's [calibration] section: --config, or
+             stored for the validation page (ops.credit_validation_reports) and printed;
+             a version's calibration holds when Hosmer-Lemeshow p >= 0.05 and no grade is
+             red by the one-sided Jeffreys test (p < 0.01; amber 0.01-0.05 is not blocking).
+calibrate  – fit the PD per grade on the development sample (console/credit/calibration.py):
+             the point estimate and the PD used (point + a margin of conservatism, the
+             one-sided Jeffreys upper bound at the section's confidence), and write both
+             into the scorecard file's [calibration] section: --config, or
              without it the expert card and the challenger. A file's content is its version:
              a registered version's file is not recalibrated under the same name.
 challenger – fit the OptBinning challenger on the development sample and write it as TOML
