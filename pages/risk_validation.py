@@ -41,7 +41,7 @@ def computed_note(stored) -> str:
     who = (t("credit.validation.by_person", name=stored.requested_by) if stored.requested_by
            else t("credit.validation.by_job"))
     return t("credit.validation.computed", at=fmt_time(stored.computed_at),
-             seconds=fmt.number(stored.seconds, digits=1), who=who, end=fmt.day(stored.data_end),
+             seconds=fmt.number(stored.seconds, digits=1), who=who,
              events=fmt_time(stored.events_watermark),
              run=f"#{stored.run_id}" if stored.run_id is not None else t("credit.validation.no_run"))
 
