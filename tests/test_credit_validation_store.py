@@ -231,3 +231,37 @@ def _encoded_keys() -> set[str]:
                               perf, pd.DataFrame({"a": [1]}), 1.0, 1, 0.5, 0.0, "stable",
                               pd.DataFrame({"b": [1.0]}), [], True, InTheLarge(1, 0, 0.0, 0.1, 1.0))
     return set(store.encode(report))
+
+
+def test_the_jobs_write_the_reports_the_console_and_readonly_only_read_them(engine,
+                                                                           console_engine,
+                                                                           jobs_engine):
+    readonly = db.make_engine(db.with_user(engine.url.render_as_string(hide_password=False),
+                                           "dh_readonly"))
+    try:
+        # the privilege is checked before any row: a fresh database has no version to store
+        with jobs_engine.begin() as conn:
+            conn.execute(sa.text("""
+                INSERT INTO ops.credit_validation_reports (version_id, config_sha256,
+                    code_sha256, data_end, window_days, development_dates, out_of_time_date,
+                    seconds)
+                SELECT 1, 'x', 'y', current_date, 60, '{}', current_date, 0
+                WHERE EXISTS (SELECT 1 FROM ops.credit_scorecard_versions WHERE id = 1)"""))
+        for eng in (console_engine, readonly):
+            with eng.connect() as conn:
+                assert conn.execute(sa.text(
+                    "SELECT count(*) FROM ops.credit_validation_reports")).scalar() == 0
+        for sql in ("DELETE FROM ops.credit_validation_reports",
+                    "UPDATE ops.credit_validation_reports SET seconds = 1",
+                    """INSERT INTO ops.credit_validation_reports (version_id, config_sha256,
+                       code_sha256, data_end, window_days, development_dates, out_of_time_date,
+                       seconds) VALUES (1, 'x', 'y', current_date, 60, '{}', current_date, 0)"""):
+            for eng in (console_engine, readonly):
+                with eng.begin() as conn, pytest.raises(sa.exc.DBAPIError) as err:
+                    conn.execute(sa.text(sql))
+                assert err.value.orig.pgcode == "42501", (eng.url.username, sql)
+        with readonly.connect() as conn, pytest.raises(sa.exc.DBAPIError) as err:
+            conn.execute(sa.text("SELECT 1 FROM ops.credit_runs"))   # that table only
+        assert err.value.orig.pgcode == "42501"
+    finally:
+        readonly.dispose()
