@@ -156,12 +156,15 @@ def test_a_planted_leak_is_caught_by_the_iv_alarm(tmp_path):
 
 
 def test_the_better_report_wins_on_auc_unless_it_leaks(report, tmp_path):
+    # the bad ones at B (475) and at the A of 625 (ranked above three good ones)
     worse = validation.validate(hand_card(tmp_path), frame(), frame().assign(
-        bad=[1, 0, 0, 0, 0, 0, 0, 1]), PLAN)
+        bad=[0, 0, 0, 0, 0, 1, 0, 1]), PLAN)
     assert report.out_of_time.auc > worse.out_of_time.auc
-    # 3 bad of 8 where the promise expects 0.8 fails Hosmer-Lemeshow, 2 bad of 8 holds:
-    # a promise that holds comes before a higher AUC
+    # 3 bad of 8 where the promise expects 0.8 fails Hosmer-Lemeshow (and AA's 1 of 2 at 2.6%
+    # is red by Jeffreys); these 2 bad of 8 hold (A amber, not blocking): a promise that
+    # holds comes before a higher AUC
     assert (report.calibration_holds, worse.calibration_holds) == (False, True)
+    assert (report.pd_red, worse.pd_red, worse.pd_amber) == (["AA"], [], ["A"])
     assert validation.better(report, worse) is worse
     worse.hl_p = report.hl_p            # both fail: the higher AUC
     assert validation.better(report, worse) is report
