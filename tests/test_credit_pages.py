@@ -88,14 +88,11 @@ def test_the_validation_page_reads_the_stored_report_and_risk_can_recompute(engi
     assert [m.value for m in at.markdown if "badge[" in m.value] == [
         ":green-badge[:material/check_circle: Current]"]
     assert any("No sample with both good and bad merchants" in i.value for i in at.info)
-    # a scoring run after it: the page marks the report stale and says why
+    # a new day of data after it: the page marks the report stale and says why
     with engine.begin() as conn:
-        conn.exec_driver_sql("""INSERT INTO ops.credit_runs (version_id, status, finished_at,
-                                                             merchants_scored)
-                                SELECT id, 'succeeded', clock_timestamp(), 0
-                                FROM ops.credit_scorecard_versions WHERE status = 'active'""")
+        conn.exec_driver_sql("UPDATE ops.credit_validation_reports SET data_end = data_end - 1")
     at = app_as(officer, lang="en", page="pages/risk_validation.py")
     assert not at.exception and not at.error
     assert [m.value for m in at.markdown if "badge[" in m.value] == [
         ":orange-badge[:material/history: Stale]"]
-    assert [w.value for w in at.warning] == ["The report is stale: a scoring run succeeded since."]
+    assert [w.value for w in at.warning] == ["The report is stale: a new day of data since."]

@@ -109,19 +109,25 @@ def _add_scoring_run(engine) -> None:
             WHERE status = 'active'"""))
 
 
-def test_a_report_is_stale_after_a_scoring_run_or_the_settings_age(demo_engine, staff,
-                                                                    settings_env):
+def test_a_report_is_stale_after_a_new_day_of_data_or_the_settings_age(demo_engine, staff,
+                                                                       settings_env):
     risk = staff("risk")
     _store()
     assert {v.stored.reasons for v in _read(demo_engine, risk).versions} == {()}
+    # A scoring run alone changes nothing the report reads (it rebuilds its own samples);
+    # the jobs score every 15 minutes and would recompute it every cycle.
     _add_scoring_run(demo_engine)
-    assert {v.stored.reasons for v in _read(demo_engine, risk).versions} == {("newer_run",)}
+    assert {v.stored.reasons for v in _read(demo_engine, risk).versions} == {()}
+    with demo_engine.begin() as conn:   # computed to the day before the data's end now
+        conn.execute(sa.text("""UPDATE ops.credit_validation_reports
+                                SET data_end = data_end - 1"""))
+    assert {v.stored.reasons for v in _read(demo_engine, risk).versions} == {("newer_data",)}
     settings_env(CONSOLE_CREDIT_VALIDATION_MAX_AGE_HOURS=0)
-    assert {v.stored.reasons for v in _read(demo_engine, risk).versions} == {("newer_run", "age")}
+    assert {v.stored.reasons for v in _read(demo_engine, risk).versions} == {("newer_data", "age")}
     settings_env(CONSOLE_CREDIT_VALIDATION_MAX_AGE_HOURS=24)
     with demo_engine.begin() as conn:   # the code it ran is not this code any more
         conn.execute(sa.text("UPDATE ops.credit_validation_reports SET code_sha256 = 'old'"))
-    assert {v.stored.reasons for v in _read(demo_engine, risk).versions} == {("newer_run", "code")}
+    assert {v.stored.reasons for v in _read(demo_engine, risk).versions} == {("newer_data", "code")}
 
 
 def test_the_scheduled_step_computes_when_stale_and_not_again_while_current(demo_engine,
@@ -138,7 +144,10 @@ def test_the_scheduled_step_computes_when_stale_and_not_again_while_current(demo
     assert shown >= 2
     assert step() == "validation reports current"
     assert count() == shown
-    _add_scoring_run(demo_engine)              # a scoring run since: computed again
+    _add_scoring_run(demo_engine)              # a scoring run alone: nothing to do
+    assert step() == "validation reports current"
+    with demo_engine.begin() as conn:           # a new day of data since: computed again
+        conn.execute(sa.text("UPDATE ops.credit_validation_reports SET data_end = data_end - 1"))
     assert step().startswith("validation reports stored for ")
     assert count() == 2 * shown
 

@@ -7,9 +7,12 @@ shortest text that reads back as the same double; jsonb keeps the digits as writ
 (an empty grade's rate) as null, tables with their column types. ``decode(encode(r)) == r``
 field by field, which tests/test_credit_validation_store.py holds on the demo data.
 
-Freshness: a stored report is stale when a scoring run succeeded after it was computed, when
-it is older than ``credit_validation_max_age_hours``, or when the validation code or the
-version's configuration differ from what it ran (``reasons``).
+Freshness: a stored report is stale when the data has moved past the day it was computed to
+(its ``data_end``: the day after the newest event, so a new day of events), when it is older
+than ``credit_validation_max_age_hours``, or when the validation code or the version's
+configuration differ from what it ran (``reasons``). A scoring run alone does not make it
+stale: the report rebuilds its own point-in-time samples and never reads a run's scores, and
+the jobs score every 15 minutes, which would recompute it (12 s at large scale) every cycle.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from console import db
+from console.clock import business_tz
 from console.credit.pit import SamplePlan
 from console.credit.validation import InTheLarge, Performance, ValidationReport
 
@@ -201,7 +205,7 @@ class Stored:
     requested_by: str | None
     report: ValidationReport | None
     unrebuilt: list[str]
-    reasons: tuple[str, ...]          # why stale: newer_run, age, code, version; () = current
+    reasons: tuple[str, ...]          # why stale: newer_data, age, code, version; () = current
 
     @property
     def stale(self) -> bool:
@@ -233,14 +237,16 @@ def latest(conn: Connection, *, version_ids: list[int], max_age_hours: float,
             SELECT * FROM ops.credit_validation_reports c
             WHERE c.version_id = w.version_id
             ORDER BY c.computed_at DESC, c.id DESC LIMIT 1) r""", ids=[int(v) for v in version_ids])
-    newest_run = latest_run_id(conn)
+    from console.credit.validation import data_end
+    last_event = db.scalar(conn, "SELECT mart.cn_date(max(occurred_at)) FROM app.events")
+    current_end = data_end(last_event, now.astimezone(business_tz()).date())
     out = {}
     for row in rows:
         plan = SamplePlan(tuple(row["development_dates"]), row["out_of_time_date"],
                           int(row["window_days"]))
         reasons = []
-        if newest_run is not None and (row["run_id"] is None or row["run_id"] < newest_run):
-            reasons.append("newer_run")
+        if row["data_end"] < current_end:
+            reasons.append("newer_data")
         if now - row["computed_at"] > timedelta(hours=max_age_hours):
             reasons.append("age")
         if row["code_sha256"] != code_sha256():
