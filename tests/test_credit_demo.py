@@ -8,17 +8,22 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from console import clock, demo
 from console.credit import engine as credit_engine
 from console.credit import calibration, pit, validation
 from console.credit.scorecard import CHALLENGER_CONFIG, DEFAULT_CONFIG, load
+from console.errors import Conflict
+from console.grades import GRADES
+from console.services import credit
 from console.settings import get_settings
 from etl import jobs as etl_jobs
 from etl import runner as etl_runner
 
 
-def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage(engine, make_actor):
+def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage(engine, make_actor,
+                                                                                tmp_path):
     demo.seed(engine=engine, scale="demo", seed=42)
     window = get_settings().credit_label_window_days
     with engine.connect() as conn:
@@ -55,6 +60,7 @@ def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage
         assert fitted["point"] == card.raw["calibration"]["point"], card.version
 
     _the_active_version_was_promoted_through_the_gate(engine)
+    _a_version_whose_pds_fail_out_of_time_cannot_be_proposed(engine, make_actor, tmp_path)
     _the_validation_page_shows_promise_against_outcome(make_actor("risk", username="validator9"))
 
     # Scored as today: no merchant without a completed deal holds more than the starter limit.
@@ -71,6 +77,32 @@ def test_demo_data_gives_a_development_and_an_out_of_time_sample_without_leakage
             FROM ops.merchant_credit c JOIN mart.merchant_features f USING (merchant_id)""",
             {"s": get_settings().credit_starter_limit_yuan}).one()
     assert new > 1000 and graded > 500 and over == 0
+
+
+def _a_version_whose_pds_fail_out_of_time_cannot_be_proposed(engine, make_actor, tmp_path):
+    """c1 with every grade promising the 0.05% floor: out of time its AA (7 bad of 165) and
+    the others are red by the Jeffreys test; the gate refuses it and writes nothing."""
+    text = CHALLENGER_CONFIG.read_text(encoding="utf-8").replace('version = "c1"',
+                                                                 'version = "c1-floor"')
+    start = text.index("\npd = {")
+    end = text.index("}", start) + 1
+    floor = "{ " + ", ".join(f"{g} = 0.0005" for g in GRADES) + " }"
+    path = tmp_path / "c1_floor.toml"
+    path.write_text(text[:start] + "\npd = " + floor + text[end:], encoding="utf-8")
+    risk = make_actor("risk", username="gatekeeper")
+    count = "SELECT count(*) FROM ops.credit_promotions"
+    audited = """SELECT count(*) FROM ops.audit_log
+                 WHERE action = 'credit.promotion.propose' AND actor_id = :a"""
+    with engine.connect() as conn:   # registered for this check only, then rolled back
+        before = conn.execute(sa.text(count)).scalar()
+        version_id = credit_engine.register_version(conn, load(path))
+        with pytest.raises(Conflict) as err:
+            credit.propose_promotion(conn=conn, actor=risk, version_id=version_id,
+                                     reason="cheaper loans")
+        assert err.value.key == "credit.error.gate_calibration"
+        assert conn.execute(sa.text(count)).scalar() == before
+        assert conn.execute(sa.text(audited), {"a": risk.id}).scalar() == 0
+        conn.rollback()
 
 
 def _the_active_version_was_promoted_through_the_gate(engine) -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from console import db, jobs
 from console.auth import hash_password
-from console.errors import PermissionDenied
+from console.errors import Conflict, PermissionDenied
 from console.roles import Actor
 from console.services import credit
 from tests.races import race, wide_engine
@@ -189,24 +189,29 @@ def test_a_second_concurrent_recompute_of_the_same_versions_is_refused(demo_engi
 def test_the_promotion_gate_decides_on_a_fresh_computation_not_a_stored_report(demo_engine,
                                                                              staff):
     """A stored report that says something else (stale, or written by hand) changes nothing
-    the gate keeps: the proposal carries the fresh figures."""
+    the gate decides: on the small demo v2's fresh report has a leak alarm (review_count, on
+    54 merchants out of time), so a stored copy that claims none, at an AUC of 0.999, does
+    not get it proposed."""
     risk = staff("risk")
     _store()
     fresh = _fresh(demo_engine)
     candidate = next(v for v in fresh.versions if v.status == "candidate" and v.report is not None)
+    assert candidate.report.leak_alarms == ["review_count"]
     with demo_engine.begin() as conn:
         conn.execute(sa.text("""UPDATE ops.credit_validation_reports
-                                SET report = jsonb_set(report, '{out_of_time,auc}', '0.999')
+                                SET report = jsonb_set(jsonb_set(report, '{out_of_time,auc}',
+                                                                 '0.999'),
+                                                       '{leak_alarms}', '[]')
                                 WHERE report IS NOT NULL"""))
-    assert {v.report.out_of_time.auc for v in _read(demo_engine, risk).versions
-            if v.report is not None} == {0.999}
-    with demo_engine.begin() as conn:
-        pid = credit.propose_promotion(conn=conn, actor=risk, version_id=candidate.version_id,
-                                       reason="the stored figures are not what the gate reads")
-    kept = rows(demo_engine, """SELECT (report->'candidate'->>'auc')::float AS auc,
-                                       report->>'better' AS better
-                                FROM ops.credit_promotions WHERE id = :p""", p=pid)
-    assert kept == [{"auc": round(candidate.report.out_of_time.auc, 4), "better": fresh.better}]
+    shown = {v.version: v.report for v in _read(demo_engine, risk).versions if v.report}
+    assert shown[candidate.version].out_of_time.auc == 0.999
+    assert shown[candidate.version].leak_alarms == []
+    with pytest.raises(Conflict) as err, demo_engine.begin() as conn:
+        credit.propose_promotion(conn=conn, actor=risk, version_id=candidate.version_id,
+                                 reason="the stored figures are not what the gate reads")
+    assert err.value.key == "credit.error.gate_leak"
+    assert rows(demo_engine, "SELECT count(*) AS n FROM ops.credit_promotions "
+                             "WHERE version_id = :v", v=candidate.version_id) == [{"n": 0}]
 
 
 def test_json_keeps_nan_infinity_and_column_types():

@@ -848,6 +848,7 @@ def propose_promotion(*, conn: Connection, actor: Actor, version_id: int, reason
     found = _validate_versions(conn)
     active = next((v for v in found.versions if v.status == "active"), None)
     candidate = found.of(target["version"])
+    _gate(candidate)
     report = {"active": report_summary(active) if active else None,
               "candidate": report_summary(candidate) if candidate else None,
               "better": found.better, "data_end": found.data_end.isoformat(),
@@ -872,6 +873,23 @@ def propose_promotion(*, conn: Connection, actor: Actor, version_id: int, reason
                        "active": active.version if active else None},
                 reason=reason.strip())
     return int(promotion_id)
+
+
+def _gate(candidate: VersionValidation | None) -> None:
+    """What no second person may wave through: a candidate whose out-of-time report shows a
+    leaking factor, or PDs that do not hold (Hosmer–Lemeshow, or a grade red by the one-sided
+    Jeffreys test: console/credit/validation.py); loans price risk with those PDs. A
+    candidate without a report (samples without good and bad merchants) is proposed as
+    before, the reports side by side saying so; which of two passing versions is better is
+    the report's recommendation, for the two people to weigh."""
+    report = candidate.report if candidate else None
+    if report is None:
+        return
+    if report.leak_alarms:
+        raise Conflict("credit.error.gate_leak", version=candidate.version,
+                       factors=", ".join(report.leak_alarms))
+    if not report.calibration_holds:
+        raise Conflict("credit.error.gate_calibration", version=candidate.version)
 
 
 def _json(value: Any) -> str:
