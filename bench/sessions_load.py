@@ -54,6 +54,7 @@ import contextlib
 import os
 import random
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -485,6 +486,11 @@ def measure_level(base_url: str, sessions: int, processes: int, *, seconds: floa
                 load_avg = os.getloadavg()
         decided = decisions_in_db(url)
         logged = log_counts(log_dir)
+        if logged["failed calls"] or logged["tracebacks"]:
+            print(f"  sessions: the consoles' logs are kept in {log_dir}", file=sys.stderr,
+                  flush=True)
+        else:
+            shutil.rmtree(log_dir, ignore_errors=True)
     finally:
         drop_copy(base_url)
     timed = [s for s in tally.samples if s.step != "failed"]
