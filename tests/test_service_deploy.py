@@ -94,7 +94,10 @@ def test_the_proxy_allows_the_console_s_uploads_and_its_websocket():
         upload_mb = tomllib.load(fh)["server"]["maxUploadSize"]
     assert re.search(r"client_max_body_size (\d+)m;", conf).group(1) == str(upload_mb)
     assert "proxy_set_header Upgrade $http_upgrade;" in conf
-    assert "ip_hash;" in conf   # sticky: a browser's Streamlit session lives in one process
+    # sticky by the session cookie (an office behind one NAT address is spread), a browser
+    # without one yet by its address: a browser's Streamlit session lives in one process
+    assert "hash $console_sticky_key consistent;" in conf and "ip_hash" not in conf
+    assert '""      $remote_addr;' in conf and "default $cookie_dh_session;" in conf
     ports = sorted(re.findall(r"server 127\.0\.0\.1:(\d+)", conf))
     assert ports == ["8501", "8502"]
 
@@ -116,10 +119,10 @@ def test_the_health_and_jobs_units_run_with_the_environment_file(demo_engine):
 
     before = run("console-health.service")
     assert before.returncode == 1, before.stdout
-    assert ("job credit         FAILED  no successful run yet (limit 60 min); "
-            "run python -m console jobs credit") in before.stdout
+    assert (f"{'job credit':<23}FAILED  no successful run yet (limit 60 min); "
+            "run python -m console jobs credit\n") in before.stdout
     jobs = run("console-jobs.service")
     assert jobs.returncode == 0, jobs.stdout + jobs.stderr[-2000:]
-    assert [l.split()[0] for l in jobs.stdout.splitlines() if l.startswith("[")] == ["[ok]"] * 5
+    assert [l.split()[0] for l in jobs.stdout.splitlines() if l.startswith("[")] == ["[ok]"] * 6
     after = run("console-health.service")
     assert (after.returncode, after.stdout.strip().splitlines()[-1]) == (0, "healthy"), after.stdout
