@@ -97,7 +97,8 @@ def promote_better(conn) -> str | None:
     console's gate: risk1 proposes it (the reports of the active version and the candidate
     kept side by side in the proposal), risk2 approves; the version promoted. Without a
     sample to validate on (the small scale) the expert card v2 is proposed. Nothing when a
-    promotion was already decided.
+    promotion was already decided, or when the preferred candidate fails the gate (a leak
+    alarm, or calibration that does not hold: the incumbent v1 stays active).
 
     The seed's staff rows are not committed yet, and a gated service re-reads its actor
     through the console's own engine (console/roles.py), which cannot see them: the gate's
@@ -132,16 +133,16 @@ def promote_better(conn) -> str | None:
         best = reports[0]
         for other in reports[1:]:
             best = validation.better(best, other)
+        if best.leak_alarms or not best.calibration_holds:
+            # The gate refuses it (credit._gate), as it would a real team's: the incumbent
+            # stays active (a small world with another seed: too few bad merchants).
+            return None
         chosen = candidates[best.version]
         oot = best.out_of_time
         # A person's note (data, in the demo's language), not console text.
         reason = (f"按验证报告，{chosen.version} 是更优的候选版本：跨时 AUC {oot.auc:.3f}"
                   f"（95% 区间 {oot.auc_ci[0]:.3f}–{oot.auc_ci[1]:.3f}），跨时样本 {oot.rows} 家、"
-                  f"坏 {oot.bad} 家，" + ("有泄漏警报" if best.leak_alarms else "无泄漏警报")
-                  + ("。" if best.calibration_holds else
-                     "；跨时校准未通过"
-                     + ("（所有候选版本均未通过）" if not any(r.calibration_holds for r in reports)
-                        else "") + "，上线后在模型监控页跟踪各评级的实际坏账率。"))
+                  f"坏 {oot.bad} 家，无泄漏警报，跨时校准通过。")
     else:
         chosen = candidates[load(DEFAULT_CONFIG).version]
         reason = f"{chosen.version}：验证后的专家评分卡；样本中没有坏商户，无法比较各候选版本。"
