@@ -2,7 +2,7 @@
 person's decision in words, with its note; then verifies the chain on the button."""
 from console import db
 from console.services import staff
-from tests.browser.live import browser_page, sign_in, wait_idle
+from tests.browser.live import browser_page, choose_option, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 SHOT = "/tmp/audit_filtered.png"
@@ -25,8 +25,7 @@ def test_the_audit_page_filters_by_person(live_console, engine, make_actor):
         grid = page.locator("[data-testid='stDataFrame']").first
         grid.wait_for()
         page.get_by_text("新建员工账号").first.wait_for(state="attached")
-        page.get_by_label("操作人").first.click()        # the person filter (a selectbox)
-        page.get_by_role("option", name="OTHER.ADMIN").click()
+        choose_option(page, page.get_by_label("操作人").first, "OTHER.ADMIN")   # person filter
         page.get_by_role("button", name="筛选", exact=True).click()
         wait_idle(page)
         page.get_by_text("共 1 条").wait_for()
