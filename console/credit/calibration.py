@@ -56,6 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from console.credit.metrics import pool_consecutive
+
 PD_FLOOR = 0.0005
 DEFAULT_CONFIDENCE = 0.90   # the one-sided Jeffreys upper bound of the margin of conservatism
 MIN_GRADE_MERCHANTS = 20
@@ -96,21 +98,7 @@ def thin_pools(merchants, *, min_merchants: int = MIN_GRADE_MERCHANTS) -> list[l
     """Positions of consecutive grades (best first) pooled so that each pool holds at least
     ``min_merchants``: a thin grade joins its worse neighbour; a thin pool at the worst end
     joins the pool before it."""
-    pools: list[list[int]] = []
-    open_pool: list[int] = []
-    total = 0.0
-    for i, n in enumerate(np.asarray(merchants, dtype=float)):
-        open_pool.append(i)
-        total += n
-        if total >= min_merchants:
-            pools.append(open_pool)
-            open_pool, total = [], 0.0
-    if open_pool:
-        if pools:
-            pools[-1] = pools[-1] + open_pool
-        else:
-            pools.append(open_pool)
-    return pools
+    return pool_consecutive(merchants, minimum=min_merchants)
 
 
 def calibrate(grades, bad, *, order, floor: float = PD_FLOOR,

@@ -140,3 +140,24 @@ def rate_level(rate: float, *, warn: float, red: float) -> str:
     if rate >= red:
         return "red"
     return "warn" if rate >= warn else "ok"
+
+
+def pool_consecutive(weights, *, minimum: float) -> list[list[int]]:
+    """Positions of consecutive grades (best first) pooled until each pool's weight reaches
+    ``minimum``; a short pool at the worst end joins the one before it. The calibration's
+    thin-grade pools (weight: merchants) and Hosmer–Lemeshow's groups (weight: expected bad)."""
+    pools: list[list[int]] = []
+    current: list[int] = []
+    total = 0.0
+    for i, w in enumerate(np.asarray(weights, dtype=float)):
+        current.append(i)
+        total += w
+        if total >= minimum:
+            pools.append(current)
+            current, total = [], 0.0
+    if current:
+        if pools:
+            pools[-1] = pools[-1] + current
+        else:
+            pools.append(current)
+    return pools

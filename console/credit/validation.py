@@ -173,21 +173,7 @@ def jeffreys_p(bad: int, n: int, pd_value: float) -> float:
 def hl_groups(expected, *, min_expected: float = HL_MIN_EXPECTED) -> list[list[int]]:
     """Positions of consecutive grades (best first) pooled until each group expects at least
     ``min_expected`` bad; a short group at the worst end joins the one before it."""
-    groups: list[list[int]] = []
-    current: list[int] = []
-    total = 0.0
-    for i, e in enumerate(np.asarray(expected, dtype=float)):
-        current.append(i)
-        total += e
-        if total >= min_expected:
-            groups.append(current)
-            current, total = [], 0.0
-    if current:
-        if groups:
-            groups[-1] = groups[-1] + current
-        else:
-            groups.append(current)
-    return groups
+    return metrics.pool_consecutive(expected, minimum=min_expected)
 
 
 def hosmer_lemeshow(table: pd.DataFrame, *,
