@@ -83,6 +83,18 @@ def sign_in(page, url: str, username: str, password: str) -> None:
     # exact: with single sign-on configured the page also has "使用Keycloak登录".
     page.get_by_role("button", name="登录", exact=True).click()
     page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+    wait_session_cookie(page)
+
+
+def wait_session_cookie(page, *, timeout_s: float = 30) -> None:
+    """Wait until the browser holds the session cookie. The page writes it from a script in a
+    component iframe, which runs after the signed-in page shows: a navigation in between (seen
+    once in a clean-clone run under load) reaches the server without it and lands signed out."""
+    deadline = time.monotonic() + timeout_s
+    while not any(c["name"] == "dh_session" for c in page.context.cookies()):
+        if time.monotonic() > deadline:
+            raise AssertionError("the session cookie was never written")
+        page.wait_for_timeout(100)
 
 
 def wait_idle(page) -> None:

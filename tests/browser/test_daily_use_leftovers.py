@@ -4,7 +4,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from tests.browser.live import browser_page, sign_in, wait_idle
+from tests.browser.live import browser_page, sign_in, wait_idle, wait_session_cookie
 from tests.conftest import TEST_PASSWORD
 
 UNKNOWN_ZH = "这个地址没有对应的页面，已为你打开首页。请检查链接是否完整，或从左侧菜单进入。"
@@ -35,6 +35,7 @@ def test_an_address_of_several_segments_says_it_has_no_page(live_console, make_a
         page.get_by_label("密码").fill(TEST_PASSWORD)
         page.get_by_role("button", name="登录").click()
         page.get_by_role("heading", name=f"{person.display_name}，你好").wait_for(timeout=30_000)
+        wait_session_cookie(page)
         # Signed in, a record-like path under a real page: the words over home.
         page.goto(f"{live_console}/cert-case/12")
         page.get_by_text(UNKNOWN_ZH).wait_for(timeout=30_000)

@@ -2,7 +2,7 @@
 opened while signed out, a reload, a new tab, a console restart (issue 14)."""
 import pytest
 
-from tests.browser.live import browser_page, console_server, sign_in, wait_idle
+from tests.browser.live import browser_page, console_server, sign_in, wait_idle, wait_session_cookie
 from tests.conftest import TEST_PASSWORD
 
 ROLE_GREETING_METRIC = {
@@ -178,6 +178,7 @@ def test_the_first_load_after_a_start_lists_no_page_files_and_two_first_clicks_w
         page.get_by_label("密码").fill(TEST_PASSWORD)
         page.get_by_role("button", name=LOGIN_FORM).click()
         page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+        wait_session_cookie(page)
         # Two pages opened at once in the same browser, right after the start.
         other = page.context.new_page()
         page.goto(f"{url}/cert-queue", wait_until="commit")

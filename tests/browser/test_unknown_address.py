@@ -1,7 +1,7 @@
 """Real browser: an address that names no page shows the console's own words in the person's
 language over the sign-in (or home), never Streamlit's English "Page not found"
 (console/ui/addresses.py)."""
-from tests.browser.live import browser_page, console_server, wait_idle
+from tests.browser.live import browser_page, console_server, wait_idle, wait_session_cookie
 from tests.conftest import TEST_PASSWORD
 
 ZH = "这个地址没有对应的页面，已为你打开首页。请检查链接是否完整，或从左侧菜单进入。"
@@ -30,6 +30,7 @@ def test_an_unknown_address_signed_out_shows_our_words_over_the_sign_in(live_con
         page.get_by_label("密码").fill(TEST_PASSWORD)
         page.get_by_role("button", name="登录").click()
         page.get_by_role("heading", name=f"{person.display_name}，你好").wait_for(timeout=30_000)
+        wait_session_cookie(page)
         wait_idle(page)
         assert page.get_by_text(ZH).count() == 0
         # Home's own address, signed in: Streamlit serves the default page at / only, and
