@@ -46,6 +46,22 @@ def _summary(results: list[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def _run_every_job(engine, *, full: bool, since: datetime | None) -> list[RunResult]:
+    """Every ETL job: the scheduled etl step's work, so one row in the jobs' run log under
+    "etl" (console/job_runs.py), which health reads: failed with the first failed job's
+    error class; none when a job was refused for another run's lock and none failed."""
+    from console import job_runs
+    with job_runs.recorded("etl", engine=engine) as run:
+        results = run_all(engine=engine, names=job_names(), full=full, since=since,
+                          progress_for=_progress)
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            run.failed((failed[0].error or "").split(":", 1)[0] or "Error")
+        elif any(r.status == "refused" for r in results):
+            run.skipped()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m etl")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{job:<18} {'ok' if not names else 'FAILED: ' + ', '.join(names)}")
         return 1 if any(failed.values()) else 0
     # One session for all the jobs: each shared source is staged and validated once.
-    results = run_all(engine=engine, names=args.jobs or job_names(), full=args.full,
-                      since=args.since, progress_for=_progress)
+    if args.jobs:
+        results = run_all(engine=engine, names=args.jobs, full=args.full, since=args.since,
+                          progress_for=_progress)
+    else:
+        results = _run_every_job(engine, full=args.full, since=args.since)
     if _shown:
         sys.stderr.write("\n")
     print(_summary(results))

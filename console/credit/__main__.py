@@ -131,6 +131,8 @@ def _figures(report) -> list[str]:
 def _validate() -> int:
     """Compute the report, store it (what the validation page shows) and print it; under
     the scheduled credit_validation step's lock, as that step runs it."""
+    from console import job_runs
+    from console.errors import Conflict
     from console.jobs import job_lock
     from console.services.credit import compute_and_store
     with job_lock(db.get_engine(role="jobs"), "credit_validation") as got:
@@ -138,12 +140,19 @@ def _validate() -> int:
             print("validate: another run holds the credit_validation job's lock; skipped",
                   file=sys.stderr)
             return 2
-        try:
-            with db.transaction(role="jobs") as conn:
-                done = compute_and_store(conn)
-        except ConsoleError as err:
-            print(f"validate refused: {err.key}", file=sys.stderr)
-            return 1
+        # The run log (health): a computation of the same versions at work (a risk
+        # officer's recompute) is a skip, as the scheduled step takes it, and writes no row.
+        with job_runs.recorded("credit_validation") as run:
+            try:
+                with db.transaction(role="jobs") as conn:
+                    done = compute_and_store(conn)
+            except ConsoleError as err:
+                if isinstance(err, Conflict):
+                    run.skipped()
+                else:
+                    run.failed(type(err).__name__)
+                print(f"validate refused: {err.key}", file=sys.stderr)
+                return 1
     found = done.found
     plan = found.plan
     print(f"data observed to {found.data_end}; bad = deposit default, lost dispute or loan "
@@ -259,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                                v=version_id)
         print(f"scorecard {card.version}: version {version_id}, {status}")
         return 0
+    from console import job_runs
     from console.jobs import job_lock
     # Expiry and scoring are the scheduled jobs' "credit" step: one run at a time, whether
     # it comes from `python -m console jobs`, cron or this command.
@@ -271,11 +281,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"overrides expired: {credit_engine.expire_due_overrides(conn)}")
             return 0
         started = time.perf_counter()
-        try:
-            run_id = score(card)
-        except ConsoleError as err:
-            print(f"scoring refused: {err.key} {err.params}", file=sys.stderr)
-            return 1
+        with job_runs.recorded("credit") as run:   # the run log health reads, as the step
+            try:
+                run_id = score(card)
+            except ConsoleError as err:
+                run.failed(type(err).__name__)
+                print(f"scoring refused: {err.key} {err.params}", file=sys.stderr)
+                return 1
     with db.connection(role="jobs") as conn:
         n = db.scalar(conn, "SELECT merchants_scored FROM ops.credit_runs WHERE id = :r", r=run_id)
     print(f"run {run_id}: {n:,} merchants scored with {card.version} "

@@ -456,9 +456,11 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] != "scan":
         print("usage: python -m console.services.listing_review scan [--gap N]", file=sys.stderr)
         return 2
+    from console import job_runs
     gap = float(argv[argv.index("--gap") + 1]) if "--gap" in argv else None
-    with db.transaction(role="jobs") as conn:  # a scheduled job: the jobs' role
-        raised = raise_listing_flags(conn=conn, price_gap=gap)
+    with job_runs.recorded("listing_flags"):   # the run log health reads, as the step's
+        with db.transaction(role="jobs") as conn:  # a scheduled job: the jobs' role
+            raised = raise_listing_flags(conn=conn, price_gap=gap)
     for kind, n in raised.items():
         print(f"listing flags raised: {kind} = {n}")
     return 0

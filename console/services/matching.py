@@ -664,6 +664,11 @@ def _main(argv: Iterable[str] | None = None) -> int:
         if not got:
             print("matching: another run holds the matching job's lock; skipped", file=sys.stderr)
             return 2
+        if args.cmd == "rematch" and (args.full or args.changed):
+            # The step's rematch, on its own: the run log health reads (console/job_runs.py)
+            from console import job_runs
+            with job_runs.recorded("matching"):
+                return _run_command(args, k)
         return _run_command(args, k)
 
 

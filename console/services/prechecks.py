@@ -270,9 +270,11 @@ def present_all(results: pd.DataFrame) -> list[PrecheckLine]:
 
 
 def main(argv: list[str]) -> int:
+    from console import job_runs
     refresh = "--refresh" in argv
-    with db.transaction(role="jobs") as conn:  # a scheduled job: the jobs' role
-        n = run_prechecks(conn=conn, refresh=refresh)
+    with job_runs.recorded("prechecks"):       # the run log health reads, as the step's
+        with db.transaction(role="jobs") as conn:  # a scheduled job: the jobs' role
+            n = run_prechecks(conn=conn, refresh=refresh)
     print(f"prechecks: {n} cases checked")
     return 0
 
