@@ -23,11 +23,11 @@ BEGIN
 END $$;
 
 -- ------------------------------------------------------------------ clean slate
-REVOKE ALL ON SCHEMA app, ops, mart, etl FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON SCHEMA app, ops, mart, etl, fin FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
-REVOKE ALL ON ALL TABLES IN SCHEMA app, ops, mart, etl FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA app, ops, mart, etl FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
-REVOKE ALL ON ALL ROUTINES IN SCHEMA app, ops, mart, etl FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON ALL TABLES IN SCHEMA app, ops, mart, etl, fin FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA app, ops, mart, etl, fin FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA app, ops, mart, etl, fin FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
 REVOKE ALL ON public.schema_migrations FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
 
 -- ------------------------------------------------------------------ dh_console
@@ -94,6 +94,17 @@ GRANT INSERT, UPDATE, DELETE ON
     app.notification_outbox             -- notifications the jobs queue
 TO dh_jobs;
 
+-- ------------------------------------------------------------------ dealer finance (fin)
+-- Money lent (migration 096): the console decides applications, records repayments and
+-- collection notes, and keeps the lines' committed amounts; the jobs re-evaluate lines after
+-- scoring and accrue interest and days past due each night. No login role deletes a loan, a
+-- repayment or a timeline entry, and the timeline is never rewritten.
+GRANT USAGE ON SCHEMA fin TO dh_console, dh_jobs;
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA fin TO dh_console, dh_jobs;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA fin TO dh_console, dh_jobs;
+GRANT EXECUTE ON ALL ROUTINES IN SCHEMA fin TO dh_console, dh_jobs;
+REVOKE UPDATE ON fin.loan_events, fin.loan_repayments FROM dh_console, dh_jobs;
+
 -- ------------------------------------------------------------------ dh_readonly
 -- Dashboards and ad-hoc analysis: the marts only.
 GRANT USAGE ON SCHEMA mart TO dh_readonly;
@@ -130,7 +141,7 @@ DECLARE
     fn regprocedure;
 BEGIN
     FOR fn IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-              WHERE n.nspname IN ('app', 'ops', 'mart', 'etl') AND p.prosecdef LOOP
+              WHERE n.nspname IN ('app', 'ops', 'mart', 'etl', 'fin') AND p.prosecdef LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, dh_console, dh_jobs, dh_readonly', fn);
     END LOOP;
 END $$;

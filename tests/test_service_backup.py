@@ -32,7 +32,7 @@ def _counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
         tables = conn.execute(sa.text(
             """SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
-               WHERE schemaname IN ('app', 'ops', 'mart', 'etl', 'public') ORDER BY 1""")).scalars().all()
+               WHERE schemaname IN ('app', 'ops', 'mart', 'etl', 'fin', 'public') ORDER BY 1""")).scalars().all()
         return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
 
 
@@ -42,7 +42,7 @@ def _facts(engine) -> dict:
         owners = conn.execute(sa.text(
             """SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname IN ('app', 'ops', 'mart', 'etl')""")).scalars().all()
+               WHERE n.nspname IN ('app', 'ops', 'mart', 'etl', 'fin')""")).scalars().all()
         grants = conn.execute(sa.text(
             """SELECT has_table_privilege('dh_console', 'ops.audit_log', 'INSERT'),
                       has_table_privilege('dh_console', 'ops.audit_log', 'UPDATE'),

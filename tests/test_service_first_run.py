@@ -23,7 +23,7 @@ def _row_counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
         tables = conn.execute(sa.text(
             """SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
-               WHERE schemaname IN ('app', 'ops', 'mart', 'etl') ORDER BY 1""")).scalars().all()
+               WHERE schemaname IN ('app', 'ops', 'mart', 'etl', 'fin') ORDER BY 1""")).scalars().all()
         return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
 
 
