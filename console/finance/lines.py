@@ -1,0 +1,77 @@
+"""Credit lines (授信额度): how much of a merchant's line is free, and holding it for a loan.
+
+A line is the merchant's grade line (the scorecard's loan_limit for its current grade, written
+by the re-evaluation after each scoring run) or, while one is in force, an approved manual
+line. ``committed`` is the principal held by applications in flight and loans not yet repaid.
+A downgrade never cuts what is committed: the line may fall below it, and then nothing is
+available until repayments bring committed back under the line.
+
+``reserve`` and ``release`` are the only writers of ``committed``. Both lock the merchant's
+line row, so applications drawing the same line at once are served one after the other and
+never exceed it together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from console.errors import Conflict, InvalidInput
+
+_LINE = sa.text("""
+    SELECT merchant_id,
+           CASE WHEN manual_until > now() THEN manual_line ELSE grade_line END AS line,
+           committed, grade, manual_until > now() AS is_manual
+    FROM fin.credit_lines WHERE merchant_id = :m""")
+
+
+@dataclass(frozen=True)
+class Line:
+    merchant_id: int
+    line: Decimal          # the line in force (manual while approved and unexpired, else grade)
+    committed: Decimal     # held by applications in flight and unrepaid principal
+    grade: str | None
+    is_manual: bool
+
+    @property
+    def available(self) -> Decimal:
+        return max(self.line - self.committed, Decimal("0.00"))
+
+
+def current(conn: Connection, *, merchant_id: int, lock: bool = False) -> Line | None:
+    """The merchant's line, or None when it has none. ``lock`` holds the row to the end of the
+    transaction (FOR UPDATE): the caller is about to change what is committed."""
+    row = conn.execute(sa.text(_LINE.text + (" FOR UPDATE" if lock else "")),
+                       {"m": merchant_id}).one_or_none()
+    if row is None:
+        return None
+    return Line(merchant_id=row.merchant_id, line=row.line, committed=row.committed,
+                grade=row.grade, is_manual=bool(row.is_manual))
+
+
+def reserve(conn: Connection, *, merchant_id: int, amount: Decimal) -> Line:
+    """Hold ``amount`` of the merchant's line, in the caller's transaction; the line after.
+    Refused (and nothing held) above what is available."""
+    if amount <= 0:
+        raise InvalidInput("finance.error.amount_not_positive")
+    line = current(conn, merchant_id=merchant_id, lock=True)
+    if line is None or amount > line.available:
+        raise Conflict("finance.error.above_available_line",
+                       available=line.available if line else Decimal("0.00"))
+    conn.execute(sa.text("""UPDATE fin.credit_lines SET committed = committed + :a,
+                            version = version + 1 WHERE merchant_id = :m"""),
+                 {"a": amount, "m": merchant_id})
+    return Line(merchant_id=merchant_id, line=line.line, committed=line.committed + amount,
+                grade=line.grade, is_manual=line.is_manual)
+
+
+def release(conn: Connection, *, merchant_id: int, amount: Decimal) -> None:
+    """Give ``amount`` back to the line (a rejected or cancelled application, principal
+    repaid), in the caller's transaction. The database refuses a release below zero."""
+    if amount <= 0:
+        return
+    conn.execute(sa.text("""UPDATE fin.credit_lines SET committed = committed - :a,
+                            version = version + 1 WHERE merchant_id = :m"""),
+                 {"a": amount, "m": merchant_id})
