@@ -23,6 +23,7 @@ from console.demo import credit_history
 from console.demo import disputes as D
 from console.demo import generate as G
 from console.demo import model as M
+from console.demo import override_history
 from console.demo.writer import Progress, copy_frame, copy_table, format_column
 
 # Tables the generator fills, in foreign-key order (also the content-hash order).
@@ -96,11 +97,15 @@ def build_world(*, scale: str, seed: int, anchor: datetime | None = None) -> G.W
 
 
 def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = None,
-         progress: bool = False, force: bool = False, bulk: bool | None = None) -> SeedReport:
+         progress: bool = False, force: bool = False, bulk: bool | None = None,
+         history: bool | None = None) -> SeedReport:
     """Fill an empty (migrated) database with the demo world; one transaction, all or nothing.
 
     ``bulk`` (default: only at the large scale) loads into bare tables and rebuilds the
-    indexes afterwards; the rows written are the same either way.
+    indexes afterwards; the rows written are the same either way. ``history`` (default: not
+    at the large scale, whose bench builds its own month) adds the risk desk's last six
+    months: weekly scoring runs and the credit overrides decided between them
+    (override_history.py).
     """
     if scale not in M.SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(M.SCALES)}")
@@ -118,6 +123,7 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
     planned = sum(len(world.tables[t]) for t in SEEDED_TABLES if t in world.tables) + world.scale.events
     bar = Progress(progress, planned)
     bulk = scale == "large" if bulk is None else bulk
+    history = scale != "large" if history is None else history
     with engine.begin() as conn:
         conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
         _refuse_or_clear(conn, force=force)
@@ -137,6 +143,8 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
         _recreate_indexes(conn, indexes)
         _reset_sequences(conn)
         conn.execute(sa.text("ANALYZE"))
+        if history:   # weekly scoring runs and the overrides between them, before the anchor
+            override_history.write(conn, scale=scale, seed=seed, anchor=world.anchor)
         credit_history.promote_better(conn)        # through the gate: risk1 proposes, risk2 approves
     bar.close()
     report.credentials = credentials

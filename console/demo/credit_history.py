@@ -154,12 +154,21 @@ def promote_better(conn) -> str | None:
     return chosen.version
 
 
+# The audit rows a seed writes: the promotion above, the override history
+# (override_history.py) and the sweeps of its weekly runs.
+SEEDED_ACTIONS = ("credit.promotion.propose", "credit.promotion.approve",
+                  "credit.override.propose", "credit.override.approve",
+                  "credit.override.reject", "credit.override.expire")
+
+
 def seeded_audit_only(conn) -> bool:
-    """True when every audit row is the seed's own (the promotion above, written in the
-    seed's transaction, so at its time): a forced reseed then loses no staff decision."""
+    """True when every audit row is the seed's own (the promotion and the override history,
+    written in the seed's transaction, so at the moment it registered the scorecard
+    versions): a forced reseed then loses no staff decision."""
     from console import db
     return not db.scalar(conn, """
         SELECT EXISTS (SELECT 1 FROM ops.audit_log a
-                       WHERE a.action NOT IN ('credit.promotion.propose', 'credit.promotion.approve')
-                          OR a.at IS DISTINCT FROM (SELECT min(p.proposed_at)
-                                                    FROM ops.credit_promotions p))""")
+                       WHERE a.action <> ALL (CAST(:actions AS text[]))
+                          OR a.at IS DISTINCT FROM (SELECT min(v.created_at)
+                                                    FROM ops.credit_scorecard_versions v))""",
+        actions=list(SEEDED_ACTIONS))
