@@ -154,7 +154,8 @@ def test_no_login_role_deletes_money_lent_or_rewrites_a_loans_timeline(engine):
     assert rights == [
         (table, role, "INSERT,SELECT" if table in ("loan_events", "loan_repayments")
          else "INSERT,SELECT,UPDATE")
-        for table in ("credit_lines", "line_requests", "loan_events", "loan_repayments", "loans")
+        for table in ("credit_lines", "line_requests", "loan_events", "loan_repayments", "loans",
+                      "vip_memberships")
         for role in ("dh_console", "dh_jobs")]
 
 
