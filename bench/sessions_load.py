@@ -32,9 +32,12 @@ same machine, in this process: their work is part of what the 2 cores share.
 Figures (information, no targets):
 - sessions_p50_ms_N / sessions_p95_ms_N: N sessions on one console process;
 - sessions_2proc_p50_ms_N / sessions_2proc_p95_ms_N: the same on two console processes behind
-  a sticky proxy: bench/_sticky_proxy.py, a small Python stand-in for nginx
-  (deploy/nginx/console.conf; nginx is not installed on the bench machine), sticky by the
-  sign-in cookie since every bench session comes from 127.0.0.1; it runs in this process;
+  a sticky proxy, sticky by the sign-in cookie since every bench session comes from
+  127.0.0.1: nginx with the deploy config (deploy/nginx/console.conf, addresses changed, no
+  TLS: bench/_nginx.py) when nginx is installed, its own processes; otherwise
+  bench/_sticky_proxy.py, a small Python stand-in for it running in this process. Each
+  level's note names the proxy and the sessions each process held (nginx spreads cookies by
+  a hash, not evenly at a few sessions: 2/1 of 3 in one run; the stand-in by fewest held);
 - sessions_served_p95_1s (and sessions_2proc_served_p95_1s): the most sessions, of the levels
   measured, one process (two) served with a p95 of 1 s or less and no error.
 Each level's note: how many pages, errors (st.error boxes, exceptions, no answer), the
@@ -66,11 +69,13 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import sqlalchemy as sa
 import websockets
 from sqlalchemy.engine import Engine, make_url
 
+from bench._nginx import NginxProxy, nginx_binary
 from bench._sticky_proxy import StickyProxy
 from bench._streamlit_client import Page, ProtocolError, Session
 from console import db
@@ -458,22 +463,49 @@ class LevelResult:
     per_step: dict[str, float]
     load_avg: tuple[float, float, float]
     console_cores: list[float] = field(default_factory=list)   # CPU used / wall time, each
-    client_cores: float = 0.0                                   # this process (driver, proxy)
+    client_cores: float = 0.0               # this process (driver; the stand-in proxy, not nginx)
     logged: dict[str, int] = field(default_factory=dict)
     spread: dict[int, int] = field(default_factory=dict)
+    proxy: str = ""
+
+
+def sticky_proxy(urls: list[str], work: str) -> NginxProxy | StickyProxy:
+    """nginx running the deploy config when it is installed (it names two processes), else
+    the Python stand-in."""
+    backends = [(u.split("//")[1].split(":")[0], int(u.rsplit(":", 1)[1])) for u in urls]
+    if nginx_binary() is not None and len(backends) == 2:
+        return NginxProxy(backends, Path(work), tls=False)
+    return StickyProxy(backends)
+
+
+def sessions_per_process(proxy: NginxProxy | StickyProxy) -> dict[int, int]:
+    """How many sign-in cookies each process (by index) held at the end."""
+    held: dict[int, int] = defaultdict(int)
+    if isinstance(proxy, NginxProxy):
+        index = {f"{host}:{port}": i for i, (host, port) in enumerate(proxy.backends)}
+        last = {h.cookie: index[h.served_by] for h in proxy.hits()
+                if h.cookie and h.served_by in index}
+        for i in last.values():
+            held[i] += 1
+    else:
+        for key, i in proxy.bound.items():
+            if key.startswith("cookie:"):
+                held[i] += 1
+    return dict(held)
 
 
 def measure_level(base_url: str, sessions: int, processes: int, *, seconds: float,
                   think_s: tuple[float, float], seed: int = 1) -> LevelResult:
     url = fresh_copy(base_url)
     log_dir = tempfile.mkdtemp(prefix="bench-sessions-")
+    proxy_dir = tempfile.mkdtemp(prefix="bench-sessions-proxy-")
+    spread: dict[int, int] = {}
     try:
         tokens = open_tokens(url, sessions)
         warm_tokens = {role: token for role, token in reversed(open_tokens(url, len(MIX)))}
         with console_processes(url, processes, log_dir=log_dir) as (urls, pids):
             asyncio.run(warm(urls, warm_tokens))
-            proxy = StickyProxy([(u.split("//")[1].split(":")[0], int(u.rsplit(":", 1)[1]))
-                                 for u in urls]) if processes > 1 else None
+            proxy = sticky_proxy(urls, proxy_dir) if processes > 1 else None
             with proxy.running() if proxy else contextlib.nullcontext():
                 target = proxy.url if proxy else urls[0]
                 cpu_before = [cpu_seconds(p) for p in pids], own_cpu_seconds()
@@ -484,6 +516,8 @@ def measure_level(base_url: str, sessions: int, processes: int, *, seconds: floa
                 console_cores = [(cpu_seconds(p) - b) / wall for p, b in zip(pids, cpu_before[0])]
                 client_cores = (own_cpu_seconds() - cpu_before[1]) / wall
                 load_avg = os.getloadavg()
+            if proxy is not None:
+                spread = sessions_per_process(proxy)
         decided = decisions_in_db(url)
         logged = log_counts(log_dir)
         if logged["failed calls"] or logged["tracebacks"]:
@@ -493,17 +527,11 @@ def measure_level(base_url: str, sessions: int, processes: int, *, seconds: floa
             shutil.rmtree(log_dir, ignore_errors=True)
     finally:
         drop_copy(base_url)
+        shutil.rmtree(proxy_dir, ignore_errors=True)
     timed = [s for s in tally.samples if s.step != "failed"]
     by_step: dict[str, list[float]] = defaultdict(list)
     for s in timed:
         by_step[s.step].append(s.ms)
-    spread = {}
-    if proxy is not None:
-        held = defaultdict(int)
-        for key, index in proxy.bound.items():
-            if key.startswith("cookie:"):
-                held[index] += 1
-        spread = dict(held)
     return LevelResult(
         sessions=sessions, processes=processes,
         p50=percentile([s.ms for s in timed], 50), p95=percentile([s.ms for s in timed], 95),
@@ -511,7 +539,9 @@ def measure_level(base_url: str, sessions: int, processes: int, *, seconds: floa
         decisions=tally.decisions, decisions_db=decided, queue_empty=tally.queue_empty,
         per_step={k: statistics.median(v) for k, v in sorted(by_step.items())},
         load_avg=load_avg, console_cores=console_cores, client_cores=client_cores,
-        logged=logged, spread=spread)
+        logged=logged, spread=spread,
+        proxy=("" if proxy is None else "nginx, deploy/nginx/console.conf"
+               if isinstance(proxy, NginxProxy) else "Python stand-in, bench/_sticky_proxy.py"))
 
 
 def note(r: LevelResult, seconds: float, think_s) -> str:
@@ -527,7 +557,8 @@ def note(r: LevelResult, seconds: float, think_s) -> str:
             + "/".join(f"{c:.2f}" for c in r.console_cores)
             + f", this bench process {r.client_cores:.2f}; consoles logged "
             + ", ".join(f"{v} {k}" for k, v in r.logged.items())
-            + "; load average " + ", ".join(f"{x:.1f}" for x in r.load_avg) + spread)
+            + "; load average " + ", ".join(f"{x:.1f}" for x in r.load_avg) + spread
+            + (f"; proxy: {r.proxy}" if r.proxy else ""))
 
 
 def run(ctx) -> None:

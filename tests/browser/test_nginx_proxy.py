@@ -15,6 +15,7 @@ rendering adds (bench/_nginx.py, sticky.log) with the session cookie and $upstre
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import os
@@ -26,7 +27,9 @@ import tomllib
 import pytest
 import sqlalchemy as sa
 
+from bench import sessions_load
 from bench._nginx import CONF, NginxProxy, nginx_binary
+from bench._streamlit_client import Session
 from console.settings import PROJECT_ROOT
 from tests.browser.live import CHROMIUM, CHROMIUM_ARGS, console_server, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
@@ -251,3 +254,37 @@ def test_nginx_passes_a_body_up_to_the_console_s_upload_limit_and_refuses_one_ab
     # session or the XSRF token, as it would refuse a forged upload).
     assert hits[1].upstreams == (_upstream(url),)
     assert hits[1].status == passed.status != 413
+
+
+def test_the_sessions_load_test_runs_its_sessions_through_nginx(fresh_db, engine, make_actor,
+                                                                tmp_path):
+    """bench/sessions_load.py puts nginx (the deploy config without TLS) in front of its two
+    processes when nginx is installed; its websocket driver signs in and reconnects through it
+    (here both of the config's processes are one console)."""
+    _require(browser=False)
+    person = make_actor("ops")
+    with console_server(fresh_db) as url:
+        proxy = sessions_load.sticky_proxy([url, url], str(tmp_path))
+        assert (type(proxy), proxy.tls, proxy.url) == (NginxProxy, False,
+                                                       f"http://127.0.0.1:{proxy.port}")
+
+        async def sign_in_then_reconnect():
+            tab = Session(proxy.url)
+            await tab.connect()
+            try:
+                await tab.open("home")
+                await tab.sign_in(person.username, TEST_PASSWORD)
+                await tab.reconnect()          # a reload: the cookie now goes with it
+                return tab.token, await tab.open("cert-queue")
+            finally:
+                await tab.close()
+
+        with proxy.running():
+            token, queue = asyncio.run(sign_in_then_reconnect())
+        hits = proxy.hits()
+    assert queue.headings[0] == "认证审核队列"
+    assert queue.widget("login_username") is None and queue.errors == []
+    assert [(h.cookie, h.status, h.served_by) for h in hits if h.request.startswith(STREAM)] == [
+        (None, 101, _upstream(url)), (token, 101, _upstream(url))]
+    # One cookie held; both of the config's entries are this console, counted as the last.
+    assert sessions_load.sessions_per_process(proxy) == {1: 1}
