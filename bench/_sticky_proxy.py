@@ -1,16 +1,19 @@
 """A small sticky reverse proxy for the sessions load test (bench/sessions_load.py) and its
-test, standing in for nginx (deploy/nginx/console.conf) on a machine without it.
+test, standing in for nginx (deploy/nginx/console.conf) on a machine without it: with nginx
+installed the load test runs the deploy config itself (bench/_nginx.py), and
+tests/browser/test_nginx_proxy.py tests that config under nginx.
 
 It passes bytes through untouched once it has chosen a console process for a client
 connection, so Streamlit's websocket (/_stcore/stream) works through it as through nginx
 with ``Upgrade``/``Connection`` passed on. The choice is sticky:
 
 - by the browser's sign-in cookie (``dh_session``, console/ui/session.py) when the request
-  carries one, otherwise by the client's address (nginx's ``ip_hash``, which the deploy
-  config uses: every load-test session comes from 127.0.0.1, so the address alone would put
-  them all on one process);
+  carries one, otherwise by the client's address, as the deploy config's map does (every
+  load-test session comes from 127.0.0.1, so the address alone would put them all on one
+  process);
 - a key seen for the first time goes to the live process holding the fewest keys, and stays
-  there ("sticky learn"), so the processes share the sessions evenly;
+  there ("sticky learn"), so the processes share the sessions evenly (nginx hashes the key
+  instead: ``hash ... consistent``, even only on average);
 - a process that refuses the connection is marked down for ``down_seconds`` (nginx's
   ``max_fails``/``fail_timeout``) and the key is learnt again on another one: the reconnect
   of a person whose process stopped lands on the other process, which must know them from
