@@ -142,14 +142,16 @@ for column, item in zip(columns, measured):
         for column in ("promised_pd", "scaling_pd"):     # a PD of 0.05% must not read 0.1%
             if column in table:
                 table[column] = grades[column].map(lambda v: fmt.percent(v, digits=2)).to_numpy()
-        shown = labelled(table, "credit.col")
-        # two versions side by side: columns as narrow as their figures, so the Jeffreys and
-        # scaling columns are in view without scrolling the table (a header shows in full on
-        # hover)
-        widths = {"grade": 44, "merchants": 58, "bad": 50, "bad_rate": 56}
-        st.dataframe(shown, hide_index=True, width="stretch", column_config={
-            t(f"credit.col.{c}"): st.column_config.Column(width=widths.get(c, 64))
-            for c in table.columns})
+        # two versions side by side, about 450 px each at 1440: short headers, each column as
+        # narrow as its figures, so all eight are in view without scrolling the table; the
+        # full name is the header's tooltip
+        widths = {"grade": 46, "merchants": 50, "bad": 42, "bad_rate": 60, "promised_pd": 64,
+                  "binomial_p": 64, "jeffreys_p": 70, "scaling_pd": 62}
+        st.dataframe(labelled(table, "credit.validation.col_short"), hide_index=True,
+                     width="stretch", column_config={
+                         t(f"credit.validation.col_short.{c}"): st.column_config.Column(
+                             width=widths[c], help=t(f"credit.col.{c}"))
+                         for c in table.columns})
         st.caption(t("credit.calibration.tests_note", expected=num(validation.HL_MIN_EXPECTED, 0),
                      thin=fmt.number(calibration.MIN_GRADE_MERCHANTS)))
         overall = report.overall
@@ -225,4 +227,11 @@ done = decisions[decisions["status"] != "proposed"]
 if not done.empty:
     shown = done.drop(columns=["mine"]).assign(
         status=done["status"].map(lambda s: t(f"credit.promotion.status.{s}")))
-    st.dataframe(labelled(shown, "credit.col"), hide_index=True, width="stretch")
+    # the decision's short facts first, all in view at 1440 px; then the explanation and the
+    # note, cut to their column, and the id
+    order = ["version", "from_version", "status", "better", "proposed_by", "proposed_at",
+             "decided_by", "decided_at", "reason", "decision_note", "id"]
+    st.dataframe(labelled(shown, "credit.col"), hide_index=True, width="stretch",
+                 column_order=[t(f"credit.col.{c}") for c in order], column_config={
+                     t(f"credit.col.{c}"): st.column_config.TextColumn(width=160)
+                     for c in ("reason", "decision_note")})
