@@ -78,6 +78,11 @@ def _credit(engine: Engine) -> str:
     card = load(DEFAULT_CONFIG)
     with engine.begin() as conn:  # audit rows: committed before the long run (see above)
         expired = credit_engine.expire_due_overrides(conn)
+    # Manual credit lines past their end (issue 19); the scoring run below re-evaluates every
+    # grade line in its own transaction (migration 099's triggers on the current grades).
+    from console.finance.line_requests import expire_due as expire_due_lines
+    with engine.begin() as conn:
+        lines_expired = expire_due_lines(conn)
     with engine.begin() as conn:
         run_id = credit_engine.score_all(conn, card)
     # The new grades reach the match suggestions now, not at the next run (issue 16): the
@@ -86,7 +91,7 @@ def _credit(engine: Engine) -> str:
     with engine.begin() as conn:
         rematch = rematch_changed(conn=conn, top_k=match_policy.current().top_k)
     return (f"scoring run {run_id}, overrides expired={expired}, "
-            f"requests rematched={rematch.requests}")
+            f"manual lines expired={lines_expired}, requests rematched={rematch.requests}")
 
 
 def _credit_validation(engine: Engine, *, full: bool) -> str:
