@@ -187,7 +187,7 @@ def test_through_nginx_a_person_stays_on_one_process_and_moves_to_the_other_when
         staff_page_works()
         page.goto("about:blank")           # the page's websocket closes: nginx logs it
         hits = _wait_for(proxy, lambda hs: sum(h.cookie == token and h.request.startswith(STREAM)
-                                               for h in hs) == 2,
+                                               for h in hs) >= 2,
                          "the two signed-in pages' websockets")[seen:]
         signed_out = [h for h in hits if h.cookie is None]
         signed_in = [h for h in hits if h.cookie is not None]
@@ -196,7 +196,9 @@ def test_through_nginx_a_person_stays_on_one_process_and_moves_to_the_other_when
         assert {h.cookie for h in signed_in} == {token}
         [pinned] = {h.served_by for h in signed_in}
         [other] = {_upstream(first), _upstream(second)} - {pinned}
-        assert [h.status for h in signed_in if h.request.startswith(STREAM)] == [101, 101]
+        # The two pages' websockets (one more only if Streamlit reconnected one), all upgraded.
+        streams = [h.status for h in signed_in if h.request.startswith(STREAM)]
+        assert len(streams) >= 2 and set(streams) == {101}
         assert all(h.upstreams == (pinned,) for h in signed_in)
 
         stacks[pinned].close()             # that process stops (a deploy, a crash)
@@ -212,7 +214,7 @@ def test_through_nginx_a_person_stays_on_one_process_and_moves_to_the_other_when
         # The page's first request met the stopped process, then went to the other one.
         assert after[0].request.startswith("GET /staff ")
         assert after[0].upstreams == (pinned, other)
-        assert [h.status for h in after if h.request.startswith(STREAM)] == [101]
+        assert {h.status for h in after if h.request.startswith(STREAM)} == {101}
     # One sign-in, one server-side session, resumed on the other process.
     with engine.connect() as conn:
         assert conn.execute(sa.text("""SELECT count(*) FROM ops.staff_sessions
