@@ -109,6 +109,13 @@ FIELD_RULES: dict[str, Text | Number] = {
     # hours since a case entered a queue (the service refuses negatives itself)
     "min_age_hours": Number(max=1_000_000),
     "max_age_hours": Number(max=1_000_000),
+    # order loans (console/finance/loans.py): yuan, a certificate no., a payment reference
+    "principal": Number(min=0, max=999_999_999_999.99),
+    "amount": Number(min=0, max=999_999_999_999.99),
+    "term_days": Number(min=1, max=366),
+    "certificate_no": Text(max=40),
+    "reference": Text(max=64),
+    "channel": Text(max=20),
 }
 # Ids (``*_id``, and the scoring runs compared): positive bigints, one message for all.
 _ID_RULE = Number(min=1, max=BIGINT_MAX, key="input.id")

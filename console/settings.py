@@ -96,6 +96,18 @@ class Settings:
     # A stored validation report older than this many hours reads as stale (and the
     # scheduled step recomputes it), even when no scoring run came after it.
     credit_validation_max_age_hours: int = 24
+    # Order loans (订单贷, issue 19; working assumptions): a loan finances at most this share of
+    # the order's amount; above the second-approval amount (yuan) a second risk person
+    # approves; open principal paying one seller, and on one brand's cars, is checked against
+    # these amounts; an application waits at most this many hours; a loan more than this many
+    # days past due is a default; loss given default for the expected loss.
+    loan_order_share: str = "0.7"
+    loan_second_approval_yuan: int = 500_000
+    loan_seller_exposure_yuan: int = 10_000_000
+    loan_brand_exposure_yuan: int = 50_000_000
+    loan_sla_hours: int = 24
+    loan_default_dpd: int = 90
+    loan_lgd: float = 0.45
     # Running it as a service (issue 18; README "Running it for real").
     # Reads from a streaming replica when set (the health command reports its lag).
     read_database_url: str | None = None
@@ -171,6 +183,13 @@ def get_settings() -> Settings:
         credit_override_senior_limit_yuan=_int("CONSOLE_CREDIT_OVERRIDE_SENIOR_LIMIT_YUAN", 1_000_000),
         credit_label_window_days=_int("CONSOLE_CREDIT_LABEL_WINDOW_DAYS", 60),
         credit_validation_max_age_hours=_int("CONSOLE_CREDIT_VALIDATION_MAX_AGE_HOURS", 24),
+        loan_order_share=env.get("CONSOLE_LOAN_ORDER_SHARE") or "0.7",
+        loan_second_approval_yuan=_int("CONSOLE_LOAN_SECOND_APPROVAL_YUAN", 500_000),
+        loan_seller_exposure_yuan=_int("CONSOLE_LOAN_SELLER_EXPOSURE_YUAN", 10_000_000),
+        loan_brand_exposure_yuan=_int("CONSOLE_LOAN_BRAND_EXPOSURE_YUAN", 50_000_000),
+        loan_sla_hours=_int("CONSOLE_LOAN_SLA_HOURS", 24),
+        loan_default_dpd=_int("CONSOLE_LOAN_DEFAULT_DPD", 90),
+        loan_lgd=float(env.get("CONSOLE_LOAN_LGD") or 0.45),
         read_database_url=env.get("READ_DATABASE_URL") or None,
         pool_size=_int("CONSOLE_POOL_SIZE", 5),
         max_overflow=_int("CONSOLE_MAX_OVERFLOW", 10),

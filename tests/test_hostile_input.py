@@ -179,6 +179,12 @@ def world(hostile_engine):
             "assignee_id": actors["ops"].id,
             "issuer": "https://sso.example.com/realms/dh", "subject": "probe-subject",
             "identity_id": one("SELECT coalesce(min(id), 1) FROM ops.staff_identities"),
+            # order loans (console/finance/loans.py)
+            "order_id": one("SELECT coalesce(min(id), 1) FROM app.orders"),
+            "loan_id": one("SELECT coalesce(min(id), 1) FROM fin.loans"),
+            "principal": Decimal("1000.00"), "amount": Decimal("100.00"), "term_days": 30,
+            "certificate_no": "WDZ0001", "channel": "bank", "reference": "PROBE-1",
+            "promise_date": today + timedelta(days=3),
         }
     return {"actors": actors, "valid": valid, "today": today}
 
