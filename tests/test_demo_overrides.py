@@ -101,7 +101,7 @@ def test_every_decision_is_a_second_persons_and_senior_limits_a_managers(desk):
         WHERE o.decided_at IS NOT NULL""")
     approved = [r for r in decided if r["approved_by"] is not None]
     rejected = [r for r in decided if r["rejected_by"] is not None]
-    assert len(approved) >= 8 and len(rejected) >= 3
+    assert len(approved) >= 8 and len(rejected) >= 2
     assert all(r["approved_by"] != r["proposed_by"] for r in approved)
     assert all(r["rejected_by"] != r["proposed_by"] for r in rejected)
     assert all(r["decision_note"] for r in rejected)          # a rejection says why
@@ -119,7 +119,8 @@ def test_every_decision_is_a_second_persons_and_senior_limits_a_managers(desk):
 def test_statuses_a_history_leaves_and_the_expired_ones_show_expired(desk):
     counts = {r["status"]: r["n"] for r in rows(desk, """
         SELECT status, count(*) AS n FROM ops.credit_overrides GROUP BY 1""")}
-    assert set(counts) == {"proposed", "approved", "rejected", "expired", "superseded"}
+    assert {"proposed", "approved", "rejected", "expired", "superseded"} <= set(counts) \
+        <= {"proposed", "approved", "rejected", "expired", "superseded", "revoked"}
     assert 20 <= sum(counts.values()) <= 60
     anchor = ANCHOR
     # The anchor's sweep marked everything past its expiry; nothing past it still counts.
@@ -220,17 +221,24 @@ def test_the_outcomes_have_overrides_that_did_better_and_worse_than_their_peers(
 
 
 def test_the_audit_log_tells_the_same_history_and_the_chain_holds(desk):
-    kinds = {r["action"]: r["n"] for r in rows(desk, """
-        SELECT action, count(*) AS n FROM ops.audit_log
-        WHERE entity_type = 'credit_override' GROUP BY 1""")}
-    counts = rows(desk, """
-        SELECT count(*) AS proposed, count(approved_by) AS approved, count(rejected_by) AS rejected,
-               count(*) FILTER (WHERE status = 'expired') AS expired
-        FROM ops.credit_overrides""")[0]
-    assert kinds == {"credit.override.propose": counts["proposed"],
-                     "credit.override.approve": counts["approved"],
-                     "credit.override.reject": counts["rejected"],
-                     "credit.override.expire": counts["expired"]}
+    audited: dict[str, set[int]] = {}
+    for r in rows(desk, """SELECT action, entity_id FROM ops.audit_log
+                           WHERE entity_type = 'credit_override'"""):
+        audited.setdefault(r["action"], set()).add(int(r["entity_id"]))
+    table = rows(desk, "SELECT * FROM ops.credit_overrides")
+
+    def ids(keep) -> set[int]:
+        return {r["id"] for r in table if keep(r)}
+
+    assert audited.pop("credit.override.propose") == ids(lambda r: True)
+    assert audited.pop("credit.override.approve") == ids(lambda r: r["approved_by"])
+    assert audited.pop("credit.override.reject") == ids(lambda r: r["rejected_by"])
+    assert audited.pop("credit.override.expire") == ids(lambda r: r["status"] == "expired")
+    assert audited.get("credit.override.revoke", set()) == ids(lambda r: r["status"] == "revoked")
+    # re-examined after a run moved the merchant: kept (most) or revoked
+    assert audited.pop("credit.override.keep") | audited.pop("credit.override.revoke", set()) \
+        == ids(lambda r: r["reviewed_by"])
+    assert audited == {}
     # The expiry the proposal's audit row names is the override's (no shifted copies).
     named = rows(desk, """
         SELECT count(*) AS n FROM ops.audit_log a JOIN ops.credit_overrides o

@@ -158,7 +158,8 @@ def promote_better(conn) -> str | None:
 # (override_history.py) and the sweeps of its weekly runs.
 SEEDED_ACTIONS = ("credit.promotion.propose", "credit.promotion.approve",
                   "credit.override.propose", "credit.override.approve",
-                  "credit.override.reject", "credit.override.expire")
+                  "credit.override.reject", "credit.override.expire",
+                  "credit.override.keep", "credit.override.revoke")
 
 
 def seeded_audit_only(conn) -> bool:

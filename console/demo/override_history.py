@@ -92,6 +92,11 @@ REJECT_NOTES = {
     "down": ("负面信息尚未核实，暂不下调，下周复核。",
              "诉讼金额不大，不影响履约能力，维持评分等级。"),
 }
+# Re-examination after a run moved an overridden merchant (migration 085): mostly kept.
+KEEP_SHARE = 0.7
+KEEP_NOTES = ("担保仍然有效，调整理由仍成立，保留。", "新评分变化不大，维持人工调整。",
+              "已电话回访，经营正常，保留到期。")
+REVOKE_NOTES = ("新评分已反映其近况，撤销人工调整。", "担保人已退出，调整理由不再成立。")
 SENIOR_NOTE = "提高后的额度超过高级审批线，须由风控负责人审批，请补充材料后重新提交。"
 PENDING_REASONS = (
     ("up", "guarantee", "实际控制人愿追加个人连带责任担保，担保函已上传。"),
@@ -270,6 +275,30 @@ def _reject(conn, *, officer, override_id: int, note: str, at: datetime) -> None
                 after={"status": "rejected", "merchant_id": merchant_id}, reason=note)
 
 
+def _review(conn, *, officer, override_id: int, keep: bool, note: str, at: datetime) -> None:
+    """review_override's statements and audit row, at ``at``."""
+    from console.audit import write_audit
+    row = db.fetch_one(conn, "SELECT * FROM ops.credit_overrides WHERE id = :id FOR UPDATE",
+                       id=override_id)
+    if keep:
+        db.execute(conn, """UPDATE ops.credit_overrides
+                            SET basis_grade = review_grade, review_due_at = NULL,
+                                review_grade = NULL, reviewed_by = :by, reviewed_at = :at
+                            WHERE id = :id""", by=officer.id, id=override_id, at=at)
+    else:
+        db.execute(conn, """UPDATE ops.credit_overrides
+                            SET status = 'revoked', reviewed_by = :by, reviewed_at = :at,
+                                version = version + 1
+                            WHERE id = :id""", by=officer.id, id=override_id, at=at)
+    write_audit(conn=conn, actor_id=officer.id,
+                action="credit.override.keep" if keep else "credit.override.revoke",
+                entity_type="credit_override", entity_id=override_id,
+                before={"status": "approved", "basis_grade": row["basis_grade"]},
+                after={"status": "approved" if keep else "revoked",
+                       "scored_grade": row["review_grade"], "merchant_id": row["merchant_id"]},
+                reason=note)
+
+
 def _check(conn, *, merchant_id: int, new_grade: str) -> None:
     """propose_override's rules (the database enforces the rest)."""
     from console.grades import GRADES
@@ -305,14 +334,33 @@ def _candidates(conn, run_id: int) -> list[dict[str, Any]]:
 
 def _week(conn, rng: np.random.Generator, *, officers: dict[str, Any], run_id: int,
           start: datetime, end: datetime, end_of_history: datetime, rate: float,
-          used: set[int], summary: Summary) -> None:
-    """The proposals made between one run and the next, each decided (or not) before it."""
+          used: set[int], summary: Summary, aims: dict[str, bool],
+          review: bool = True) -> None:
+    """The proposals made between one run and the next, each decided (or not) before it;
+    with ``review``, the overrides the run marked are re-examined in its first days (the
+    last run's marks are left for today's desk)."""
     from console.services.credit import expiry_instant, override_limit
     from console.settings import get_settings
     senior = get_settings().credit_override_senior_limit_yuan
     pool = _candidates(conn, run_id)
     plan: list[dict[str, Any]] = []
     events: list[tuple[datetime, int, str]] = []
+    marked = [dict(r) for r in db.fetch_all(conn, """
+        SELECT id, merchant_id FROM ops.credit_overrides
+        WHERE status = 'approved' AND review_due_at IS NOT NULL AND expires_at > :end
+        ORDER BY id""", end=end)] if review else []
+    first = start.astimezone(SHANGHAI).date()
+    for item in marked:
+        keep = bool(rng.random() < KEEP_SHARE)
+        notes = KEEP_NOTES if keep else REVOKE_NOTES
+        plan.append({"id": item["id"], "merchant_id": item["merchant_id"], "keep": keep,
+                     "note": notes[int(rng.integers(len(notes)))],
+                     "decider": officers[OFFICERS[int(rng.integers(len(OFFICERS)))]]})
+        at = _at(first + timedelta(days=int(rng.integers(0, 2))), time(9, 30)) \
+            + timedelta(minutes=int(rng.integers(0, 8 * 60)))
+        events.append((min(at, end - timedelta(hours=1)), len(plan) - 1, "review"))
+    # A merchant whose override is being re-examined gets no other proposal this week.
+    pool = [c for c in pool if c["merchant_id"] not in {m["merchant_id"] for m in marked}]
     for _ in range(int(rng.poisson(rate))):
         direction = "up" if rng.random() < 0.6 else "down"
         notches = 1 if rng.random() < 0.8 else 2
@@ -320,6 +368,10 @@ def _week(conn, rng: np.random.Generator, *, officers: dict[str, Any], run_id: i
         # Upgrades mostly for merchants who then stayed good; downgrades mostly for those
         # who then went bad (what the officers saw that the card did not, right or wrong).
         want_bad = rng.random() < (0.15 if direction == "up" else 0.6)
+        # Until the history has one approved upgrade that went bad and one approved downgrade
+        # that was right, the next of its kind is one (the outcomes show both, even small).
+        aim = aims.get(direction, False) and not supersede
+        want_bad = want_bad or aim
         planned = {p["merchant_id"] for p in plan}
         choices = [c for c in pool
                    if (c["merchant_id"] in used) == supersede and c["merchant_id"] not in planned
@@ -339,16 +391,22 @@ def _week(conn, rng: np.random.Generator, *, officers: dict[str, Any], run_id: i
         code = list(reasons)[int(rng.integers(len(reasons)))]
         reason = reasons[code][int(rng.integers(len(reasons[code])))]
         outcome = OUTCOMES[int(rng.choice(len(OUTCOMES), p=OUTCOME_SHARE))]
+        if aim:
+            outcome = "approved"
+            aims[direction] = False
         # Office hours: proposed on a day of the week from 09:00 to 18:00, decided the same
         # day (the second officer reads the queue), so before the next run.
         first, last = start.astimezone(SHANGHAI).date(), (end - timedelta(seconds=1)).astimezone(SHANGHAI).date()
         on = first + timedelta(days=int(rng.integers(0, max(1, (last - first).days))))
         proposed = _at(on, time(9)) + timedelta(minutes=int(rng.integers(0, 9 * 60)))
         decided = proposed + timedelta(minutes=int(rng.integers(40, 5 * 60)))
-        days = LAPSED_DAYS if outcome == "lapsed" else int(rng.choice(EXPIRY_DAYS, p=EXPIRY_SHARE))
-        expires_on = proposed.astimezone(SHANGHAI).date() + timedelta(days=days)
-        if outcome == "lapsed" and expiry_instant(expires_on) > end_of_history:
-            outcome = "approved"     # still open today: today's queue is _queue_today's alone
+        days = int(rng.choice(EXPIRY_DAYS, p=EXPIRY_SHARE))
+        if outcome == "lapsed" and expiry_instant(
+                proposed.date() + timedelta(days=LAPSED_DAYS)) <= end_of_history:
+            days = LAPSED_DAYS
+        elif outcome == "lapsed":
+            outcome = "approved"     # it would still be open: today's queue is _queue_today's
+        expires_on = proposed.date() + timedelta(days=days)
         proposer = officers[OFFICERS[int(rng.integers(len(OFFICERS)))]]
         others = [o for o in officers.values() if o.id != proposer.id]
         decider = others[int(rng.integers(len(others)))]
@@ -383,6 +441,9 @@ def _week(conn, rng: np.random.Generator, *, officers: dict[str, Any], run_id: i
                 decider = seniors[0]
             _approve(conn, officer=decider, override_id=item["id"], at=at, limit=limit,
                      note=item["note"])
+        elif step == "review":
+            _review(conn, officer=item["decider"], override_id=item["id"], keep=item["keep"],
+                    note=item["note"], at=at)
         elif step == "rejected":
             _reject(conn, officer=item["decider"], override_id=item["id"], at=at,
                     note=item["note"])
@@ -404,9 +465,12 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], us
     propose = inspect.unwrap(credit.propose_override)
     pool = [c for c in _candidates(conn, _latest_run(conn)) if c["merchant_id"] not in used]
     proposers = ("risk1", "risk2", "lead1", "risk1")
+    shown: set[str] = set()
     for k in range(pending):
         direction, code, reason = PENDING_REASONS[k % len(PENDING_REASONS)]
         choices = [c for c in pool if _target(c["effective_grade"], direction, 1) is not None]
+        # four different grades in the queue where the book has them
+        choices = [c for c in choices if c["effective_grade"] not in shown] or choices
         if not choices:
             return
         pick = choices[int(rng.integers(len(choices)))]
@@ -415,6 +479,7 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], us
                 new_grade=_target(pick["effective_grade"], direction, 1), reason_code=code,
                 reason=reason, expires_on=clock.today() + timedelta(days=(90, 180)[k % 2]))
         pool = [c for c in pool if c["merchant_id"] != pick["merchant_id"]]
+        shown.add(pick["effective_grade"])
 
 
 def _latest_run(conn) -> int:
@@ -440,12 +505,13 @@ def write(conn, *, scale: str, seed: int, anchor: int, weeks: int = WEEKS,
     db.execute(conn, """CREATE TEMP TABLE demo_kept_features ON COMMIT DROP AS
                         SELECT * FROM mart.merchant_features""")
     used: set[int] = set()
+    aims = {"up": True, "down": True}
     for k, day in enumerate(days):
         run_id, finished = _score_week(conn, day=day, window_days=window)
         summary.runs += 1
         end = _at(days[k + 1], RUN_AT) if k + 1 < len(days) else anchor_at
         _week(conn, rng, officers=officers, run_id=run_id, start=finished, end=end,
-              end_of_history=anchor_at, rate=PER_WEEK.get(scale, PER_WEEK["demo"]), used=used, summary=summary)
+              end_of_history=anchor_at, review=k + 1 < len(days), aims=aims, rate=PER_WEEK.get(scale, PER_WEEK["demo"]), used=used, summary=summary)
     # The sweep of the anchor's night: what ran out since the last run is expired too.
     from console.credit import engine as credit_engine
     credit_engine.audit_expired_overrides(
