@@ -30,6 +30,9 @@ class ScorePolicy:
     - response: ``response_points`` x the seller's response rate (Laplace-smoothed).
     - freshness: ``freshness_points`` x 0.5 ** (days since the stock was last confirmed /
       ``freshness_half_life_days``): a gentle decay that never reaches zero.
+    - vip: ``vip_weight`` x the seller's VIP tier's match points (console/finance/
+      vip_tiers.toml: silver 0.5, gold 1, diamond 1.5); 0 for a non-member, and for everyone
+      when the weight is 0 (CONSOLE_MATCH_VIP_WEIGHT, which managers set: 0 turns it off).
     The trust components are worth a few percent of the price: a buyer pays a little more to
     a seller who answers and has a good grade, not 10% more.
     """
@@ -45,6 +48,7 @@ class ScorePolicy:
     response_points: float = 3.0
     freshness_points: float = 2.0
     freshness_half_life_days: float = 7.0
+    vip_weight: float = 1.0
 
     @classmethod
     def from_env(cls) -> ScorePolicy:
@@ -52,7 +56,8 @@ class ScorePolicy:
         return cls(freight_yuan_per_car_km=s.freight_yuan_per_car_km,
                    freight_full_load_cars=s.freight_full_load_cars,
                    freight_full_load_yuan_per_car_km=s.freight_full_load_yuan_per_car_km,
-                   road_factor=s.road_factor, norm_gap_points=s.listing_price_gap_points)
+                   road_factor=s.road_factor, norm_gap_points=s.listing_price_gap_points,
+                   vip_weight=s.match_vip_weight)
 
     def freight_rate(self, cars: int) -> float:
         """Yuan per car and great-circle km for a lot of ``cars`` (road factor included)."""

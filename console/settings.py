@@ -66,6 +66,8 @@ class Settings:
     listing_price_gap_points: float = 8.0
     # Matchmaking: suggestions kept per request, lead ownership, rot limits, notifications.
     match_top_k: int = 5
+    # Weight of the VIP component of match suggestions (x the tier's points; 0 turns it off).
+    match_vip_weight: float = 1.0
     lead_cap: int = 20
     lead_idle_hours: int = 48
     rot_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ROT_DAYS))
@@ -167,6 +169,7 @@ def get_settings() -> Settings:
         page_size=_int("CONSOLE_PAGE_SIZE", 50),
         listing_price_gap_points=float(env.get("CONSOLE_PRICE_GAP_POINTS") or 8.0),
         match_top_k=_int("CONSOLE_MATCH_TOP_K", 5),
+        match_vip_weight=float(env.get("CONSOLE_MATCH_VIP_WEIGHT") or 1.0),
         lead_cap=_int("CONSOLE_LEAD_CAP", 20),
         lead_idle_hours=_int("CONSOLE_LEAD_IDLE_HOURS", 48),
         rot_days=_rot_days(env.get("CONSOLE_ROT_DAYS")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -352,6 +353,19 @@ def test_the_lapse_sweep_is_idempotent_and_writes_one_audit_row_each(engine, con
     assert sum(a["action"] == "vip.lapse" for a in audit(engine)) == 1
 
 
+def test_nobody_to_follow_up_is_an_empty_list_with_its_columns(engine, console_engine, make_actor,
+                                                                world):
+    bd = make_actor("bd")
+    call(console_engine, vip.enrol, actor=bd, merchant_id=world["银牌车商"], tier="silver",
+         fee_paid="9800", payment_ref="E-1")           # a year left, grade holds: nothing to do
+    for _ in range(2):
+        with console_engine.connect() as conn:
+            df = vip.follow_up(conn=conn, actor=bd)
+        assert df.empty and {"membership_id", "merchant", "reasons", "expires_on"} <= set(df.columns)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM fin.vip_memberships"))     # and with no rows at all
+
+
 def test_the_follow_up_list_says_why_each_member_is_on_it(engine, console_engine, jobs_engine,
                                                           make_actor, world):
     bd = make_actor("bd")
@@ -439,3 +453,93 @@ def test_the_profile_line(engine, console_engine, make_actor, world):
     with console_engine.connect() as conn:
         member = vip.merchant_vip(conn=conn, actor=ops, merchant_id=world["金牌车商"])
     assert vip.status_line(member, lang="zh").endswith(" · 当前等级已不满足该等级要求")
+
+
+# ---------------------------------------------------------------- match suggestions
+def _member_row(engine, merchant_id: int, staff_id: int, tier: str, *, ref: str) -> None:
+    """A term in force on the matching world's day (AS_OF, 2026-03-10)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO fin.vip_memberships (merchant_id, tier, starts_on, expires_on, list_fee,
+                                             fee_paid, payment_ref, enrolled_by)
+            VALUES (:m, :t, '2026-01-01', '2026-12-31', 19800, 19800, :ref, :s)"""),
+            {"m": merchant_id, "t": tier, "ref": ref, "s": staff_id})
+
+
+def _suggestions(engine, request_id):
+    return rows(engine, """SELECT listing_id, rank, score, components FROM ops.match_suggestions
+                           WHERE request_id = :r ORDER BY rank""", r=request_id)
+
+
+@pytest.fixture
+def match_world(engine, make_actor):
+    from tests.test_matching_support import build_world
+    w = build_world(engine)
+    plain, member = w.merchant(name="普通卖家"), w.merchant(name="金卡卖家")
+    buyer = w.merchant(name="买家")
+    # two identical cars in the buyer's city: only membership tells them apart; the member's
+    # listing has the higher id, so it ranks first only by its points
+    plain_listing = w.listing(merchant_id=plain, price=180_000, city="上海", published_days_ago=1)
+    member_listing = w.listing(merchant_id=member, price=180_000, city="上海", published_days_ago=1)
+    request = w.request(merchant_id=buyer, city="上海", max_price=190_000)
+    staff = make_actor("bd")
+    return {"member": member, "plain_listing": plain_listing, "member_listing": member_listing,
+            "request": request, "staff": staff}
+
+
+def test_a_gold_members_listing_gets_one_vip_point_shown_in_the_explanation(engine, match_world,
+                                                                           settings_env):
+    from console.services import matching
+    from tests.test_matching_support import AS_OF
+    w = match_world
+    with engine.begin() as conn:       # the first incremental run is a full one (no watermark)
+        matching.rematch_changed(conn=conn, top_k=5, as_of=AS_OF)
+    before = _suggestions(engine, w["request"])
+    assert [r["listing_id"] for r in before] == [w["plain_listing"], w["member_listing"]]
+    assert [r["components"]["vip"] for r in before] == [0, 0]
+    # enrolment queues the member's listings: the next incremental run rescores them
+    _member_row(engine, w["member"], w["staff"].id, "gold", ref="M-1")
+    with engine.begin() as conn:
+        matching.rematch_changed(conn=conn, top_k=5, as_of=AS_OF + timedelta(minutes=15))
+    after = _suggestions(engine, w["request"])
+    assert [r["listing_id"] for r in after] == [w["member_listing"], w["plain_listing"]]
+    top, second = after
+    assert (top["components"]["vip"], top["components"]["vip_tier"]) == (1.0, "gold")
+    assert (second["components"]["vip"], second["components"]["vip_tier"]) == (0, None)
+    assert top["score"] - second["score"] == Decimal("1.000")
+    assert float(top["score"]) == pytest.approx(
+        sum(top["components"][c] for c in matching.COMPONENTS), abs=1e-9)
+    frame = matching.explode_components(pd.DataFrame(after))
+    assert frame["pts_vip"].tolist() == [1.0, 0.0]
+    zh = matching.reason_text(top["components"], lang="zh")
+    en = matching.reason_text(top["components"], lang="en")
+    assert zh.endswith(" · 金卡会员") and en.endswith(" · Gold member")
+    assert "会员" not in matching.reason_text(second["components"], lang="zh")
+
+
+@pytest.mark.parametrize("weight, tier, points", [("0", "gold", 0), ("2", "diamond", 3.0),
+                                                  ("1", "silver", 0.5)])
+def test_the_policy_weighs_the_vip_component(engine, match_world, settings_env, weight, tier, points):
+    from console.services import matching
+    from tests.test_matching_support import AS_OF
+    settings_env(CONSOLE_MATCH_VIP_WEIGHT=weight)
+    w = match_world
+    _member_row(engine, w["member"], w["staff"].id, tier, ref="W-1")
+    with engine.begin() as conn:
+        matching.rematch_full(conn=conn, top_k=5, as_of=AS_OF)
+    got = {r["listing_id"]: r["components"]["vip"] for r in _suggestions(engine, w["request"])}
+    assert got == {w["member_listing"]: points, w["plain_listing"]: 0}
+    reason = matching.reason_text(_suggestions(engine, w["request"])[0]["components"], lang="en")
+    assert ("member" in reason) is (points > 0)
+
+
+def test_a_term_past_its_end_gives_no_points_before_the_sweep(engine, match_world):
+    from console.services import matching
+    from tests.test_matching_support import AS_OF
+    w = match_world
+    _member_row(engine, w["member"], w["staff"].id, "gold", ref="E-1")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE fin.vip_memberships SET starts_on = '2025-03-01', "
+                             "expires_on = '2026-03-09'"))       # ended the day before AS_OF
+        matching.rematch_full(conn=conn, top_k=5, as_of=AS_OF)
+    assert [r["components"]["vip"] for r in _suggestions(engine, w["request"])] == [0, 0]

@@ -27,6 +27,7 @@ rule should anything get past the lock.
 """
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -115,6 +116,9 @@ def tier_codes() -> tuple[str, ...]:
 def match_points_milli(weight: float) -> dict[str, int]:
     """Each tier's match score component in thousandths of a point at the policy's weight
     (the matching SQL adds integers: console/services/matching.py)."""
+    if not (math.isfinite(weight) and weight >= 0):
+        raise ValueError(f"the VIP match weight must be a finite number >= 0, not {weight!r} "
+                         "(CONSOLE_MATCH_VIP_WEIGHT)")
     return {t.code: round(t.match_points * weight * 1000) for t in load_config().tiers}
 
 
@@ -538,8 +542,10 @@ def follow_up(*, conn: Connection, actor: Actor, within_days: int | None = None)
             if who.refusal(row.tier) is not None:
                 found.append("grade_below")
         reasons.append(found)
-    df["reasons"] = reasons
-    df = df[df["reasons"].map(bool)].copy()
+    df["reasons"] = pd.Series(reasons, index=df.index, dtype=object)
+    df = df[df["reasons"].map(bool).astype(bool)].copy()
+    if df.empty:
+        return df.reset_index(drop=True)
     df["urgency"] = df["reasons"].map(lambda r: FOLLOW_UP_REASONS.index(r[0]))
     df = df.sort_values(["urgency", "expires_on", "membership_id"]).drop(columns=["urgency"])
     return df.reset_index(drop=True)

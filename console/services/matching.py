@@ -53,7 +53,12 @@ STALE_DAYS = 30.0             # a month-old listing has no freshness left
 # The current score (match_policy.ScorePolicy): points, 1 point = 1% of the buyer's maximum.
 # Stored components are these points; they add up to the score exactly (each is rounded to
 # a thousandth of a point first, and the score is their sum).
-COMPONENTS = ("cost", "norm", "credit", "response", "freshness")
+COMPONENTS = ("cost", "norm", "credit", "response", "freshness", "vip")
+
+# VIP membership (console/finance/vip.py): a member's listings get the tier's match points x
+# the policy's ``vip_weight`` (0: off, the component stays 0). A term counts while it is in
+# force (status active, its last day not passed: the nightly sweep may not have run yet).
+VIP_RELATION = "fin.vip_memberships"
 
 # Open flags keep a listing out until staff decide them (migration 081's partial index).
 OPEN_FLAG = ("EXISTS (SELECT 1 FROM ops.listing_flags f WHERE f.listing_id = l.id"
@@ -82,6 +87,15 @@ def _credit_points(grade: str) -> str:
     """The previous policy's credit component (0..1) of the grade expression, in SQL."""
     cases = " ".join(f"WHEN '{g}' THEN {p}" for g, p in GRADE_POINTS.items())
     return f"CASE {grade} {cases} ELSE {NEUTRAL} END"
+
+
+def _vip_milli(tier: str, weight: float) -> str:
+    """VIP points x 1000 (an integer) of the tier expression ``tier`` (NULL: not a member);
+    the tiers' points come from console/finance/vip_tiers.toml, never from a caller."""
+    from console.finance.vip import match_points_milli
+    cases = " ".join(f"WHEN '{code}' THEN {int(milli)}"
+                     for code, milli in match_points_milli(weight).items())
+    return f"CASE {tier} {cases} ELSE 0 END"
 
 
 def _credit_milli(grade: str, points: float) -> str:
@@ -136,12 +150,16 @@ history AS (   -- seller response: matches that left 'suggested' without the sel
 ),
 seller AS MATERIALIZED (   -- active sellers, once each
     SELECT x.id, x.grade, x.response_rate, {credit_milli} AS credit_m,
-           round({response_points} * 1000 * x.response_rate)::bigint AS response_m
+           round({response_points} * 1000 * x.response_rate)::bigint AS response_m,
+           x.vip_tier, {vip_milli} AS vip_m
     FROM (SELECT sm.id, {grade} AS grade,
-                 (coalesce(h.responded, 0) + 1.0) / (coalesce(h.decided, 0) + 2.0) AS response_rate
+                 (coalesce(h.responded, 0) + 1.0) / (coalesce(h.decided, 0) + 2.0) AS response_rate,
+                 v.tier AS vip_tier
           FROM app.merchants sm
           LEFT JOIN history h ON h.seller_id = sm.id
           {grade_join}
+          LEFT JOIN fin.vip_memberships v ON v.merchant_id = sm.id AND v.status = 'active'
+                                          AND v.expires_on >= CAST(:today AS date)
           WHERE sm.status = 'active'{seller_scope}) x
 ),
 held AS (   -- cars of a listing that orders not yet completed or cancelled hold
@@ -151,8 +169,8 @@ held AS (   -- cars of a listing that orders not yet completed or cancelled hold
 ),
 offer AS MATERIALIZED (   -- live, unflagged listings of active sellers: listing-level points
     SELECT y.id, y.available, y.counted_price, y.over_norm, y.confirmed_days,
-           y.credit_m, y.response_m, y.fresh_m, y.norm_m,
-           y.credit_m + y.response_m + y.fresh_m + y.norm_m AS points_m
+           y.credit_m, y.response_m, y.fresh_m, y.norm_m, y.vip_m,
+           y.credit_m + y.response_m + y.fresh_m + y.norm_m + y.vip_m AS points_m
     FROM (SELECT l.id, l.quantity - coalesce(h.held, 0) AS available,
                  -- a discount more than the gap beyond the series' usual one is suspect: the
                  -- price counts as if at the usual discount (and each point beyond the line
@@ -164,7 +182,7 @@ offer AS MATERIALIZED (   -- live, unflagged listings of active sellers: listing
                  greatest(CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision)
                           - (n.usual_points + {gap}), 0) AS over_norm,
                  {confirmed_days} AS confirmed_days,
-                 s.credit_m, s.response_m,
+                 s.credit_m, s.response_m, s.vip_m,
                  round({fresh_points} * 1000 * power(0.5, {confirmed_days} / {half_life}))::bigint AS fresh_m,
                  -round({penalty} * 1000 * coalesce(greatest(
                      CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision)
@@ -202,7 +220,8 @@ scored AS (   -- the winners' explainable components: the same expressions as th
            jsonb_build_object(
                'cost', round(({cost_milli}) / 1000.0, 3), 'norm', round(o.norm_m / 1000.0, 3),
                'credit', round(o.credit_m / 1000.0, 3), 'response', round(o.response_m / 1000.0, 3),
-               'freshness', round(o.fresh_m / 1000.0, 3),
+               'freshness', round(o.fresh_m / 1000.0, 3), 'vip', round(o.vip_m / 1000.0, 3),
+               'vip_tier', s.vip_tier,
                'price', l.price, 'max_price', q.max_price, 'quantity', q.quantity,
                'freight', round(CAST({freight} AS numeric)),
                'delivered', round(CAST(o.counted_price + {freight} AS numeric)),
@@ -263,6 +282,7 @@ def scored_sql(conn: Connection, *, requests: bool = False, listings: bool = Fal
         offer_scope=scoped_listings if scoped else "",
         listing_scope=listing_scope, grade_join=grade_join, grade=grade,
         credit_milli=_credit_milli("x.grade", p.credit_points),
+        vip_milli=_vip_milli("x.vip_tier", p.vip_weight),
         response_points=_sql_number(p.response_points),
         full_load_cars=int(p.freight_full_load_cars),
         full_rate=_sql_number(p.freight_rate(p.freight_full_load_cars)),
@@ -456,11 +476,11 @@ _QUEUED_SQL = """
 WITH taken AS (DELETE FROM ops.match_refresh_queue RETURNING cause, merchant_id, listing_id, series_id)
 SELECT l.id AS listing_id, NULL::bigint AS request_id
 FROM taken q JOIN app.listings l ON l.merchant_id = q.merchant_id AND l.status = 'live'
-WHERE q.cause = 'grade'
+WHERE q.cause IN ('grade', 'vip')
 UNION
 SELECT s.listing_id, NULL FROM taken q JOIN app.listings l ON l.merchant_id = q.merchant_id
 JOIN ops.match_suggestions s ON s.listing_id = l.id
-WHERE q.cause = 'grade'
+WHERE q.cause IN ('grade', 'vip')
 UNION
 SELECT q.listing_id, NULL FROM taken q WHERE q.cause = 'flag'
 UNION
@@ -570,8 +590,9 @@ def explode_components(df: pd.DataFrame) -> pd.DataFrame:
         df["why"] = pd.Series(dtype=object)
         return df.drop(columns=["components"], errors="ignore")
     comps = pd.json_normalize(df["components"].tolist())
-    for name in COMPONENTS:
-        df[f"pts_{name}"] = comps[name].astype(float).to_numpy()
+    for name in COMPONENTS:   # a suggestion stored before a component existed: 0 points
+        df[f"pts_{name}"] = (comps[name].astype(float).fillna(0.0).to_numpy() if name in comps
+                             else 0.0)
     for raw in facts:
         df[raw] = comps[raw].to_numpy()
     df["why"] = df["components"]
@@ -598,6 +619,9 @@ def reason_text(components: Mapping, *, lang: str) -> str:
     parts.append(translate("matching.reason.confirmed_today", lang) if days == 0
                  else translate("matching.reason.confirmed_one_day", lang) if days == 1
                  else translate("matching.reason.confirmed_days", lang, n=days))
+    if components.get("vip_tier") and float(components.get("vip") or 0) > 0:
+        parts.append(translate("matching.reason.vip", lang, tier=translate(
+            f"finance.vip.tier.{components['vip_tier']}", lang)))
     if float(components.get("over_norm") or 0) > 0:
         parts.append(translate("matching.reason.over_norm", lang,
                                points=fmt.number(components["over_norm"], digits=1)))

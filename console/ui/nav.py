@@ -52,6 +52,8 @@ PAGES: list[PageSpec] = [
           ("bd", "manager"), "car-search"),
     _spec("pages/bd_leaderboard.py", "nav.bd_leaderboard", ":material/leaderboard:",
           "nav.section.bd", ("bd", "manager"), "bd-leaderboard"),
+    _spec("pages/bd_vip.py", "nav.bd_vip", ":material/workspace_premium:", "nav.section.bd",
+          ("bd", "risk", "admin", "manager"), "vip"),
     _spec("pages/ops_cert_queue.py", "nav.ops.cert_queue", ":material/fact_check:",
           "nav.section.ops", ("ops",), "cert-queue"),
     _spec("pages/ops_cert_case.py", "nav.ops.cert_case", ":material/assignment_ind:",
