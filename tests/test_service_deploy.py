@@ -92,9 +92,7 @@ def test_the_proxy_allows_the_console_s_uploads_and_its_websocket():
     conf = (DEPLOY / "nginx" / "console.conf").read_text(encoding="utf-8")
     with open(PROJECT_ROOT / "streamlit_config.toml", "rb") as fh:
         upload_mb = tomllib.load(fh)["server"]["maxUploadSize"]
-    # the upload limit plus the 1 MB of multipart framing Streamlit allows on top of it
-    # (tests/browser/test_nginx_proxy.py sends bodies at and above it through nginx)
-    assert re.search(r"client_max_body_size (\d+)m;", conf).group(1) == str(upload_mb + 1)
+    assert re.search(r"client_max_body_size (\d+)m;", conf).group(1) == str(upload_mb)
     assert "proxy_set_header Upgrade $http_upgrade;" in conf
     # sticky by the session cookie (an office behind one NAT address is spread), a browser
     # without one yet by its address: a browser's Streamlit session lives in one process

@@ -7,8 +7,8 @@ front of two console processes on one database, its addresses only changed (benc
   in, and every request carrying their session cookie goes to one process; that process
   stops, the next page goes to the other one (nginx tried the stopped one first) and the
   person is still signed in there, on the same server-side session;
-- a request body above what the console accepts for an upload gets 413 from nginx without
-  reaching a console; one at that size is passed on.
+- a request body above server.maxUploadSize gets 413 from nginx without reaching a console
+  (the console refuses the same Content-Length itself); one of exactly that size is passed on.
 
 Which process answered a request is nginx's own record: the test-only access log the
 rendering adds (bench/_nginx.py, sticky.log) with the session cookie and $upstream_addr.
@@ -227,16 +227,16 @@ def test_nginx_passes_a_body_up_to_the_console_s_upload_limit_and_refuses_one_ab
     _require(browser=False)
     with open(PROJECT_ROOT / "streamlit_config.toml", "rb") as fh:
         upload_mb = tomllib.load(fh)["server"]["maxUploadSize"]
-    # Streamlit accepts an upload body of the file limit plus 1 MB of multipart framing.
-    limit = (upload_mb + 1) * 1024 * 1024
+    # Streamlit refuses an upload whose Content-Length is above maxUploadSize MB (1024 x 1024).
+    limit = upload_mb * 1024 * 1024
     tls = _tls()
-    path = "/_stcore/upload_file/no-session/no-file"
+    path = "/_stcore/upload_file/no-session/no-file"      # the upload box PUTs here
     with console_server(fresh_db) as url:
         # Both of the config's processes are this one console.
         proxy = NginxProxy([_backend(url), _backend(url)], tmp_path, tls=True)
         with proxy.running():
             above = http.client.HTTPSConnection("127.0.0.1", proxy.port, context=tls, timeout=60)
-            above.putrequest("POST", path)
+            above.putrequest("PUT", path)
             above.putheader("Content-Type", "application/octet-stream")
             above.putheader("Content-Length", str(limit + 1))
             above.endheaders()                 # nginx answers from the header alone
@@ -244,7 +244,7 @@ def test_nginx_passes_a_body_up_to_the_console_s_upload_limit_and_refuses_one_ab
             refused_body = refused.read().decode()
             above.close()
             at = http.client.HTTPSConnection("127.0.0.1", proxy.port, context=tls, timeout=120)
-            at.request("POST", path, body=b"\0" * limit,
+            at.request("PUT", path, body=b"\0" * limit,
                        headers={"Content-Type": "application/octet-stream"})
             passed = at.getresponse()
             passed.read()
@@ -252,9 +252,11 @@ def test_nginx_passes_a_body_up_to_the_console_s_upload_limit_and_refuses_one_ab
             hits = _wait_for(proxy, lambda hs: len(hs) == 2, "both requests")
     assert (refused.status, "413 Request Entity Too Large" in refused_body) == (413, True)
     assert (hits[0].status, hits[0].upstreams) == (413, ())
-    # At the limit nginx passes it on: the console answers it (and refuses it, without a
-    # session or the XSRF token, as it would refuse a forged upload).
-    assert hits[1].upstreams == (_upstream(url),)
+    # At the limit nginx passes it on to the console. (Which refuses it before reading it, as
+    # it refuses any upload without its XSRF token and a live session, and closes the
+    # connection while nginx is still sending: nginx tries the config's other entry, a PUT
+    # being safe to repeat, here the same console, then answers 502.)
+    assert len(hits[1].upstreams) >= 1 and set(hits[1].upstreams) == {_upstream(url)}
     assert hits[1].status == passed.status != 413
 
 
