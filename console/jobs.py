@@ -114,6 +114,15 @@ def _credit_validation(engine: Engine, *, full: bool) -> str:
             f"(data to {done.data_end}, {done.seconds:.1f} s)")
 
 
+def _loan_accrual(engine: Engine) -> str:
+    """Order loans' interest up to yesterday, days past due, buckets and defaults
+    (console/finance/accrual.py): one set-based statement; a second run the same day writes
+    nothing, so running it every cycle costs one scan of the disbursed loans."""
+    from console.finance import accrual
+    with engine.begin() as conn:
+        return str(accrual.run(conn))
+
+
 def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
     return [
         ("prechecks", _prechecks),
@@ -122,10 +131,12 @@ def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
         ("etl", lambda e: _etl(e, full=full)),
         ("credit", _credit),
         ("credit_validation", lambda e: _credit_validation(e, full=full)),
+        ("loan_accrual", _loan_accrual),
     ]
 
 
-STEP_NAMES = ("prechecks", "listing_flags", "matching", "etl", "credit", "credit_validation")
+STEP_NAMES = ("prechecks", "listing_flags", "matching", "etl", "credit", "credit_validation",
+              "loan_accrual")
 
 
 @contextmanager

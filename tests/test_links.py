@@ -24,6 +24,7 @@ def test_each_record_kind_has_its_url():
         "request": "/leads?request=123",
         "listing": "/car-search?listing=123",
         "rating": "/rating-card?merchant=123",
+        "loan": "/loan?loan=123",
     }
     assert links.record_link("case", 77) == "[#77](/cert-case?case=77)"
     assert links.record_link("merchant", 5, "东方汽车 [4S]") == "[东方汽车 (4S)](/merchant?id=5)"

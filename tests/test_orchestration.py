@@ -138,7 +138,7 @@ def second_demo(server_url, admin_engine, demo_template):
 
 ALL_ASSETS = {f"mart/{m.split('.')[1]}" for m in MART_TABLES} | {
     "ops/cert_prechecks", "ops/listing_flags", "ops/match_suggestions", "ops/credit_scores",
-    "ops/credit_validation_reports"}
+    "ops/credit_validation_reports", "fin/loans"}
 
 
 # ---------------------------------------------------------------- the tests

@@ -13,6 +13,7 @@ step at once: the second skips it), writing the same JSON log line and run-log r
 | ``mart/<table>``, one per mart | etl (``etl.run_all``: one session, each source staged once) | listing flags, match suggestions |
 | ``ops/credit_scores`` | credit (overrides expired, scoring run, rematch of moved grades) | ``mart/merchant_features`` |
 | ``ops/credit_validation_reports`` | credit_validation (the validation report, stored when stale) | ``ops/credit_scores`` |
+| ``fin/loans`` | loan_accrual (order loans' interest, days past due, buckets, defaults) | |
 
 The marts are one multi-asset that can be subset: materialising some marts runs the ETL jobs
 that write them (a job writes all of its marts in one transaction). Each mart has two asset
@@ -44,6 +45,7 @@ LISTING_FLAGS = dg.AssetKey(["ops", "listing_flags"])
 MATCH_SUGGESTIONS = dg.AssetKey(["ops", "match_suggestions"])
 CREDIT_SCORES = dg.AssetKey(["ops", "credit_scores"])
 CREDIT_VALIDATION = dg.AssetKey(["ops", "credit_validation_reports"])
+LOANS = dg.AssetKey(["fin", "loans"])
 
 SOURCES_CHECK = "sources"
 CONTRACT_CHECK = "contract"
@@ -118,6 +120,8 @@ credit_scores = _step_asset(CREDIT_SCORES, "credit", deps=[mart_key("mart.mercha
 credit_validation = _step_asset(CREDIT_VALIDATION, "credit_validation", deps=[CREDIT_SCORES],
                                 description=("The scorecard validation report per version, "
                                              "stored for the validation page when stale."))
+loan_accrual = _step_asset(LOANS, "loan_accrual", deps=[], description=(
+    "Order loans: interest up to yesterday, days past due, buckets and defaults."))
 
 
 # ---------------------------------------------------------------- the marts
@@ -235,10 +239,11 @@ def marts(context: AssetExecutionContext, console: ConsoleJobs) -> Iterator[Any]
 
 
 # ---------------------------------------------------------------- jobs, schedule, definitions
-ASSETS = [prechecks, listing_flags, match_suggestions, marts, credit_scores, credit_validation]
+ASSETS = [prechecks, listing_flags, match_suggestions, marts, credit_scores, credit_validation,
+          loan_accrual]
 STEP_ASSETS = {"prechecks": prechecks, "listing_flags": listing_flags,
                "matching": match_suggestions, "etl": marts, "credit": credit_scores,
-               "credit_validation": credit_validation}
+               "credit_validation": credit_validation, "loan_accrual": loan_accrual}
 
 console_jobs = dg.define_asset_job(
     "console_jobs", selection=dg.AssetSelection.assets(*ASSETS),

@@ -16,6 +16,7 @@ Record kinds, their page (url path from console/ui/nav.py) and query parameter:
     request    leads                request    a car-finding request (app.requests.id)
     listing    car-search           listing    a car source listing (app.listings.id)
     rating     rating-card          merchant   a merchant's rating card
+    loan       loan                 loan       an order loan (fin.loans.id)
     =========  ===================  =========  =================================
 
 For links:
@@ -81,6 +82,7 @@ KINDS: dict[str, RecordKind] = {
     "request": RecordKind("leads", "request"),
     "listing": RecordKind("car-search", "listing"),
     "rating": RecordKind("rating-card", "merchant"),
+    "loan": RecordKind("loan", "loan"),
 }
 
 # url path -> {parameter: allowed values}: the filters a list page can be opened with.

@@ -72,6 +72,10 @@ PAGES: list[PageSpec] = [
           "nav.section.risk", ("risk", "manager"), "credit-monitoring"),
     _spec("pages/risk_validation.py", "nav.risk_validation", ":material/fact_check:",
           "nav.section.risk", ("risk", "manager"), "credit-validation"),
+    _spec("pages/risk_loan_queue.py", "nav.risk_loan_queue", ":material/request_quote:",
+          "nav.section.risk", ("risk", "manager"), "loan-queue"),
+    _spec("pages/risk_loan.py", "nav.risk_loan", ":material/receipt_long:", "nav.section.risk",
+          ("risk", "manager"), "loan"),
     _spec("pages/risk_disputes.py", "nav.risk_disputes", ":material/gavel:", "nav.section.risk",
           ("risk", "manager"), "disputes"),
 ]
