@@ -84,8 +84,9 @@ with tabs["members"]:
         st.dataframe(labelled(table, "finance.vip.col"), hide_index=True, width="stretch")
 
 with tabs["follow_up"]:
-    st.number_input(t("finance.vip.page.within"), min_value=0, max_value=365, step=1,
-                    value=cfg.expiring_within_days, key="vip_within")
+    # No min/max: the service refuses a bad window in the person's language.
+    st.number_input(t("finance.vip.page.within"), step=1, value=cfg.expiring_within_days,
+                    key="vip_within")
     st.caption(t("finance.vip.page.follow_up_help", lapsed=cfg.lapsed_follow_up_days))
     if follow is not None and follow.empty:
         st.info(t("finance.vip.page.no_follow_up"))
@@ -99,8 +100,8 @@ with tabs["follow_up"]:
 if can_sell:
     with tabs["enrol"]:
         st.caption(t("finance.vip.page.enrol_roles"))
-        merchant_id = st.number_input(t("finance.vip.page.merchant_id"), min_value=1, step=1,
-                                      value=None, key="vip_enrol_merchant")
+        merchant_id = st.number_input(t("finance.vip.page.merchant_id"), step=1, value=None,
+                                      key="vip_enrol_merchant")
         if merchant_id:
             who = run_query(vip.standing_of, actor=actor, merchant_id=int(merchant_id))
             if who is not None:

@@ -4,6 +4,8 @@ from datetime import timedelta
 import streamlit as st
 
 from console import clock
+from console.finance import vip
+from console.ui import lang as ui_lang
 from console.services import merchants
 from console.services.credit import ON_HOLD, shown_terms
 from console.ui import (enum_label, flash, labelled, require_actor, run_action, run_query,
@@ -71,6 +73,11 @@ st.caption(t("profile.identity_line", phone=me["phone"], contact=me["contact_nam
              active=me["last_active_at"] or "—",
              vip=t(f"standing.{me['status']}") if me["status"] in ON_HOLD
              else me["vip_level"]))
+# VIP membership (issue 19): the term in force, or why not (console/finance/vip.py).
+membership = run_query(vip.merchant_vip, actor=actor, merchant_id=merchant_id)
+if membership is not None:
+    st.caption(":material/workspace_premium: " + t(
+        "finance.vip.profile.line", status=vip.status_line(membership, lang=ui_lang())))
 
 tabs = st.tabs([t(f"profile.tab.{k}") for k in (
     "certs", "credit", "listings", "requests", "deals", "reviews", "disputes", "notifications",

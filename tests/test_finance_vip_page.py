@@ -91,3 +91,16 @@ def test_risk_reads_and_cancels_but_has_no_enrol_form(engine, console_engine, ma
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM ops.audit_log WHERE action = 'vip.cancel'")
                             ).scalar() == 1
+
+
+def test_the_merchant_profile_shows_the_membership(engine, console_engine, make_actor, world):
+    bd, ops = make_actor("bd"), make_actor("ops")
+    m = call(console_engine, vip.enrol, actor=bd, merchant_id=world["金牌车商"], tier="gold",
+             fee_paid="19800", payment_ref="PR-1")
+    at = app_as(ops, page="pages/merchant_profile.py")
+    at.number_input(key="profile_merchant_pick").set_value(world["金牌车商"]).run()
+    assert not at.exception
+    line = f"会员：金卡会员 · 有效期 {m.starts_on.isoformat()} 至 {m.expires_on.isoformat()}"
+    assert any(line in c.value for c in at.caption), [c.value for c in at.caption]
+    at.number_input(key="profile_merchant_pick").set_value(world["银牌车商"]).run()
+    assert any("会员：非会员 · 可开通：银卡" in c.value for c in at.caption)
