@@ -1,0 +1,206 @@
+"""The loan portfolio (issue 19), for risk staff and managers: read from the portfolio mart
+(console/finance/portfolio_mart.py rebuilds it; the definitions are in
+sql/migrations/100_loan_portfolio_mart.sql), never from the loans themselves, so every
+service here is read-only and reads the replica when one is configured.
+
+* Outstanding, income and loss by grade (the grade a loan was granted at). Income = interest
+  received (repayments to interest on or before the mart's day) beside interest accrued by
+  the nightly run; loss = outstanding principal of the loans in default (DPD > 90) at the
+  mart's day: nothing is written off, the whole principal of a loan in default is at risk.
+* Expected loss by grade = LGD × (PD × performing exposure + 1 × exposure in default): PD is
+  the active scorecard's calibrated PD of the grade (console/credit/scorecard_*.toml
+  ``[calibration] pd``, loaded as the credit services load it); a loan already in default
+  has a PD of 1 (Basel's convention); exposure = outstanding principal; LGD from settings
+  (``loan_lgd``, CONSOLE_LOAN_LGD, 0.45: Basel's foundation-IRB LGD for senior unsecured
+  claims, kept although the certificate of conformity secures the car, because holding the
+  paper is not a charge on a car already sold on).
+* Vintage curves, roll rates between DPD buckets month to month (a loan repaid is 'closed',
+  the exit), and concentration by borrower, its city and the car's brand (top N with their
+  share of outstanding, and the Herfindahl-Hirschman index over all of them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from console import clock, db
+from console.credit.scorecard import DEFAULT_CONFIG, GRADES, check_file
+from console.roles import Actor, requires
+from console.settings import get_settings
+
+READERS = ("risk", "manager")
+STATES = ("current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_90p")
+EXITS = (*STATES, "closed")
+STEP = "loan_portfolio"          # the jobs' step that rebuilds the mart
+STALE_HOURS = 36                 # a mart older than this reads as stale (the jobs run hourly or more)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The badge: when the mart was built, as of which day, and the last run of its step."""
+
+    computed_at: datetime | None      # the newest build (None: never built)
+    as_of: date | None
+    newest_source: datetime | None    # the newest disbursement or repayment it read
+    last_run_at: datetime | None      # the step's latest run, succeeded or failed
+    last_run_status: str | None       # 'succeeded' | 'failed' | None
+    age_hours: float | None
+    threshold_hours: int
+
+    @property
+    def state(self) -> str:
+        """'none' never built; 'failed' the step's latest run failed (the mart is older than
+        it); 'stale' built longer ago than the threshold, or as of a day before today;
+        'ok'."""
+        if self.computed_at is None:
+            return "none"
+        if self.last_run_status == "failed":
+            return "failed"
+        if (self.age_hours is None or self.age_hours > self.threshold_hours
+                or (self.as_of is not None and self.as_of < clock.today())):
+            return "stale"
+        return "ok"
+
+
+@requires(*READERS, replica=True)
+def freshness(*, conn: Connection, actor: Actor) -> Freshness:
+    row = db.fetch_one(conn, """
+        SELECT b.finished_at, b.as_of, b.newest_source,
+               (SELECT max(finished_at) FROM etl.job_runs WHERE job = :step) AS last_run_at,
+               (SELECT status FROM etl.job_runs WHERE job = :step
+                ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_status
+        FROM (SELECT NULL) one
+        LEFT JOIN LATERAL (SELECT * FROM mart.loan_portfolio_builds
+                           ORDER BY finished_at DESC, id DESC LIMIT 1) b ON true""", step=STEP)
+    built = row["finished_at"]
+    hours = get_settings().freshness_hours.get(STEP, STALE_HOURS)
+    age = None if built is None else round((clock.now() - built).total_seconds() / 3600, 1)
+    status = row["last_status"]
+    # A failed run before the newest build is no news: the mart is newer than it.
+    if status == "failed" and built is not None and row["last_run_at"] is not None \
+            and row["last_run_at"] < built:
+        status = "succeeded"
+    return Freshness(computed_at=built, as_of=row["as_of"], newest_source=row["newest_source"],
+                     last_run_at=row["last_run_at"], last_run_status=status, age_hours=age,
+                     threshold_hours=hours)
+
+
+@requires(*READERS, replica=True)
+def totals(*, conn: Connection, actor: Actor) -> dict:
+    """The portfolio at the mart's day: open loans, outstanding, loss, interest, EL."""
+    row = db.fetch_one(conn, """
+        SELECT (SELECT max(as_of) FROM mart.loan_month_end) AS as_of,
+               coalesce(sum(loans_open), 0) AS loans_open,
+               coalesce(sum(outstanding), 0) AS outstanding,
+               coalesce(sum(defaulted_loans), 0) AS defaulted_loans,
+               coalesce(sum(loss), 0) AS loss,
+               coalesce(sum(interest_received), 0) AS interest_received,
+               coalesce(sum(principal_disbursed), 0) AS principal_disbursed
+        FROM mart.loan_grade_summary""")
+    out = {k: (float(v) if k not in ("as_of", "loans_open", "defaulted_loans") else v)
+           for k, v in row.items()}
+    out["loans_open"] = int(out["loans_open"])
+    out["defaulted_loans"] = int(out["defaulted_loans"])
+    return out
+
+
+def grade_pd() -> dict[str, float]:
+    """The active scorecard's calibrated PD per grade (the scaling's is not per grade: a
+    card without ``[calibration]`` gives no PD, and the page says so)."""
+    return dict(check_file(DEFAULT_CONFIG).grade_pd or {})
+
+
+@requires(*READERS, replica=True)
+def by_grade(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """Per grade, best first: disbursed, open, outstanding, performing, in default, loss,
+    interest received and accrued, PD, LGD and expected loss (yuan)."""
+    df = db.fetch_df(conn, """
+        SELECT grade, loans_disbursed, principal_disbursed, loans_open, outstanding,
+               performing, defaulted_loans, loss, interest_received, interest_accrued
+        FROM mart.loan_grade_summary ORDER BY ops.credit_grade_rank(grade)""")
+    for col in ("principal_disbursed", "outstanding", "performing", "loss",
+                "interest_received", "interest_accrued"):
+        df[col] = df[col].astype(float)
+    pds = grade_pd()
+    lgd = float(get_settings().loan_lgd)
+    df["pd"] = df["grade"].map(pds).astype(float)
+    df["lgd"] = lgd
+    df["expected_loss"] = lgd * (df["pd"] * df["performing"] + (df["outstanding"] - df["performing"]))
+    return df
+
+
+@requires(*READERS, replica=True)
+def vintages(*, conn: Connection, actor: Actor) -> pd.DataFrame:
+    """One row per origination month and months on book: loans, defaulted, cumulative rate."""
+    df = db.fetch_df(conn, """
+        SELECT origination_month, mob, loans, principal, defaulted_loans, default_rate
+        FROM mart.loan_vintages ORDER BY origination_month, mob""")
+    df["default_rate"] = df["default_rate"].astype(float)
+    df["principal"] = df["principal"].astype(float)
+    return df
+
+
+@requires(*READERS, replica=True)
+def roll_months(*, conn: Connection, actor: Actor) -> list[date]:
+    """The months a roll-rate matrix exists for, newest first (the month rolled into)."""
+    return list(db.fetch_df(conn, "SELECT DISTINCT month FROM mart.loan_roll_rates "
+                                  "ORDER BY month DESC")["month"])
+
+
+@requires(*READERS, replica=True)
+def roll_rates(*, conn: Connection, actor: Actor, month: date,
+               weight: Literal["loans", "outstanding"] = "loans") -> pd.DataFrame:
+    """The matrix from the bucket at the end of the month before ``month`` (rows) to the
+    state at ``month``'s end (columns, 'closed' = repaid): each row's shares of its loans (or
+    of its outstanding principal), NaN for a bucket nobody was in."""
+    df = db.fetch_df(conn, f"""
+        SELECT from_state, to_state, {'loans' if weight == 'loans' else 'outstanding'}::float AS n
+        FROM mart.loan_roll_rates WHERE month = :month""", month=month)
+    counts = (df.pivot_table(index="from_state", columns="to_state", values="n", aggfunc="sum")
+              .reindex(index=list(STATES), columns=list(EXITS)))
+    totals = counts.sum(axis=1, min_count=1)
+    shares = counts.fillna(0).div(totals, axis=0)
+    return shares.astype(float)
+
+
+@requires(*READERS, replica=True)
+def roll_counts(*, conn: Connection, actor: Actor, month: date) -> pd.DataFrame:
+    """The same matrix in loans (0 where none)."""
+    df = db.fetch_df(conn, """SELECT from_state, to_state, loans FROM mart.loan_roll_rates
+                              WHERE month = :month""", month=month)
+    return (df.pivot_table(index="from_state", columns="to_state", values="loans", aggfunc="sum")
+            .reindex(index=list(STATES), columns=list(EXITS)).fillna(0).astype(int))
+
+
+@dataclass(frozen=True)
+class Concentration:
+    rows: pd.DataFrame        # name, loans, outstanding, share (of all open outstanding)
+    total: float
+    holders: int              # how many merchants / cities / brands hold any
+    hhi: float                # Σ share² over all of them (0–1)
+
+
+@requires(*READERS, replica=True)
+def concentration(*, conn: Connection, actor: Actor,
+                  dimension: Literal["merchant", "city", "brand"], limit: int = 10) -> Concentration:
+    """The ``limit`` largest holders of open outstanding principal by ``dimension``."""
+    agg = db.fetch_one(conn, """
+        SELECT coalesce(sum(outstanding), 0)::float AS total, count(*) AS holders,
+               coalesce(sum(outstanding ^ 2), 0)::float AS sq
+        FROM mart.loan_concentration WHERE dimension = :d""", d=dimension)
+    rows = db.fetch_df(conn, """
+        SELECT key_id, name, loans, outstanding::float AS outstanding
+        FROM mart.loan_concentration WHERE dimension = :d
+        ORDER BY outstanding DESC, key_id LIMIT :limit""", d=dimension, limit=limit)
+    total = agg["total"]
+    rows["share"] = rows["outstanding"] / total if total else 0.0
+    return Concentration(rows=rows, total=total, holders=int(agg["holders"]),
+                         hhi=agg["sq"] / total ** 2 if total else 0.0)
+
+
+__all__ = ["GRADES", "Concentration", "Freshness", "by_grade", "concentration", "freshness",
+           "roll_counts", "roll_months", "roll_rates", "totals", "vintages"]

@@ -1,0 +1,284 @@
+"""The loan portfolio mart and its services (issue 19): month-end snapshots rebuilt from the raw
+history, vintages, roll rates, grades, concentration and expected loss, hand-computed on the
+small portfolio of tests/portfolio_rows.py; the mart equals independent SQL over fin.loans and
+fin.loan_repayments for every month; a rebuild is idempotent; the jobs' step runs it as
+dh_jobs under its lock."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+import sqlalchemy as sa
+
+from console.credit.scorecard import DEFAULT_CONFIG, load
+from console.errors import InvalidInput, PermissionDenied
+from console.finance import portfolio, portfolio_mart
+from tests import portfolio_rows as pr
+
+M = {n: date(2025, n, 1) for n in range(1, 7)}
+
+
+@pytest.fixture
+def risk(make_actor):
+    return make_actor("risk")
+
+
+@pytest.fixture
+def book(engine, risk):
+    ids = pr.build(engine, risk.id)
+    with engine.begin() as conn:
+        portfolio_mart.rebuild(conn, as_of=pr.AS_OF)
+    return ids
+
+
+def _snapshots(engine, ids):
+    names = {v: k for k, v in ids["loans"].items()}
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("""SELECT month, loan_id, outstanding, dpd, state, defaulted
+                                      FROM mart.loan_month_end ORDER BY month, loan_id""")).all()
+    return {(r.month.month, names[r.loan_id]): (int(r.outstanding), r.dpd, r.state, r.defaulted)
+            for r in got}
+
+
+def test_month_end_snapshots_follow_the_hand_computed_history(engine, book):
+    snap = _snapshots(engine, book)
+    assert snap == {
+        (1, "L1"): (100_000, 0, "current", False),
+        (1, "L2"): (200_000, 0, "current", False),
+        (1, "L3"): (100_000, 0, "current", False),
+        (2, "L1"): (0, 0, "closed", False),             # repaid 02-05: its exit row
+        (2, "L2"): (200_000, 0, "current", False),
+        (2, "L3"): (100_000, 24, "dpd_1_30", False),    # due 02-04
+        (2, "L4"): (50_000, 0, "current", False),
+        (2, "L5"): (80_000, 0, "current", False),
+        (2, "L6"): (60_000, 0, "current", False),
+        (2, "L7"): (40_000, 0, "current", False),
+        (3, "L2"): (150_000, 10, "dpd_1_30", False),    # 50,000 back on 03-10, due 03-21
+        (3, "L3"): (100_000, 55, "dpd_31_60", False),
+        (3, "L4"): (50_000, 14, "dpd_1_30", False),     # paid 03-31 16:30 UTC = 04-01 Shanghai
+        (3, "L5"): (80_000, 26, "dpd_1_30", False),
+        (3, "L6"): (60_000, 0, "current", False),
+        (3, "L7"): (0, 0, "closed", False),
+        (4, "L2"): (150_000, 40, "dpd_31_60", False),
+        (4, "L3"): (100_000, 85, "dpd_61_90", False),
+        (4, "L4"): (0, 0, "closed", False),
+        (4, "L5"): (80_000, 56, "dpd_31_60", False),
+        (4, "L6"): (60_000, 0, "current", False),
+        (5, "L2"): (150_000, 71, "dpd_61_90", False),
+        (5, "L3"): (100_000, 116, "dpd_90p", True),     # default day 05-06
+        (5, "L5"): (80_000, 87, "dpd_61_90", False),
+        (5, "L6"): (30_000, 20, "dpd_1_30", False),     # due 05-11, half back on 05-20
+        (6, "L2"): (150_000, 86, "dpd_61_90", False),   # the 06-16 repayment is after AS_OF
+        (6, "L3"): (100_000, 131, "dpd_90p", True),
+        (6, "L5"): (80_000, 102, "dpd_90p", True),      # default day 06-04
+        (6, "L6"): (0, 0, "closed", False),
+    }
+    with engine.connect() as conn:
+        as_of = dict(conn.execute(sa.text(
+            "SELECT DISTINCT month, as_of FROM mart.loan_month_end")).all())
+    assert as_of[M[2]] == date(2025, 2, 28) and as_of[M[6]] == pr.AS_OF
+
+
+def test_vintage_curves_are_the_hand_computed_cumulative_default_rates(engine, book):
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("""SELECT origination_month, mob, loans, principal,
+                                             defaulted_loans, default_rate
+                                      FROM mart.loan_vintages
+                                      ORDER BY 1, 2""")).all()
+    assert [(r.origination_month.month, r.mob, r.loans, int(r.principal), r.defaulted_loans,
+             r.default_rate) for r in got] == [
+        (1, 0, 3, 400_000, 0, D("0.0000")), (1, 1, 3, 400_000, 0, D("0.0000")),
+        (1, 2, 3, 400_000, 0, D("0.0000")), (1, 3, 3, 400_000, 0, D("0.0000")),
+        (1, 4, 3, 400_000, 1, D("0.3333")), (1, 5, 3, 400_000, 1, D("0.3333")),
+        (2, 0, 4, 230_000, 0, D("0.0000")), (2, 1, 4, 230_000, 0, D("0.0000")),
+        (2, 2, 4, 230_000, 0, D("0.0000")), (2, 3, 4, 230_000, 0, D("0.0000")),
+        (2, 4, 4, 230_000, 1, D("0.2500")),
+    ]
+
+
+def test_roll_rates_are_the_hand_computed_matrix_cells(engine, book):
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("""SELECT month, from_state, to_state, loans, outstanding
+                                      FROM mart.loan_roll_rates""")).all()
+    cells = {(r.month.month, r.from_state, r.to_state): (r.loans, int(r.outstanding)) for r in got}
+    assert cells == {
+        (2, "current", "current"): (1, 200_000),
+        (2, "current", "dpd_1_30"): (1, 100_000),
+        (2, "current", "closed"): (1, 100_000),
+        (3, "current", "dpd_1_30"): (3, 330_000),
+        (3, "current", "current"): (1, 60_000),
+        (3, "current", "closed"): (1, 40_000),
+        (3, "dpd_1_30", "dpd_31_60"): (1, 100_000),
+        (4, "dpd_1_30", "dpd_31_60"): (2, 230_000),
+        (4, "dpd_1_30", "closed"): (1, 50_000),
+        (4, "dpd_31_60", "dpd_61_90"): (1, 100_000),
+        (4, "current", "current"): (1, 60_000),
+        (5, "dpd_31_60", "dpd_61_90"): (2, 230_000),
+        (5, "dpd_61_90", "dpd_90p"): (1, 100_000),
+        (5, "current", "dpd_1_30"): (1, 60_000),
+        (6, "dpd_61_90", "dpd_61_90"): (1, 150_000),
+        (6, "dpd_61_90", "dpd_90p"): (1, 80_000),
+        (6, "dpd_90p", "dpd_90p"): (1, 100_000),
+        (6, "dpd_1_30", "closed"): (1, 30_000),
+    }
+
+
+def test_grades_loss_and_concentration(engine, book):
+    with engine.connect() as conn:
+        grades = {r.grade: tuple(r)[1:] for r in conn.execute(sa.text("""
+            SELECT grade, loans_disbursed, principal_disbursed, loans_open, outstanding,
+                   performing, defaulted_loans, loss, interest_received, interest_accrued
+            FROM mart.loan_grade_summary"""))}
+        conc = {(r.dimension, r.key_id): (r.name, r.loans, int(r.outstanding))
+                for r in conn.execute(sa.text("SELECT * FROM mart.loan_concentration"))}
+    assert grades == {
+        # L1, L2, L7; interest received by AS_OF: 1,200 + 2,000 + 400 (L2's 06-16 one later)
+        "A": (3, D("340000.00"), 1, D("150000.00"), D("150000.00"), 0, D("0.00"),
+              D("3600.00"), D("10600.00")),
+        "BB": (1, D("100000.00"), 1, D("100000.00"), D("0.00"), 1, D("100000.00"),
+               D("0.00"), D("8000.00")),
+        "B": (2, D("130000.00"), 1, D("80000.00"), D("0.00"), 1, D("80000.00"),
+              D("1000.00"), D("6000.00")),
+        "C": (1, D("60000.00"), 0, D("0.00"), D("0.00"), 0, D("0.00"), D("2500.00"),
+              D("2500.00")),
+    }
+    b1, b2 = book["b1"], book["b2"]
+    assert conc == {
+        ("merchant", b1["buyer"]): ("车商b1", 2, 250_000),
+        ("merchant", b2["buyer"]): ("车商b2", 1, 80_000),
+        ("city", b1["city"]): ("杭州市", 2, 250_000),
+        ("city", b2["city"]): ("苏州市", 1, 80_000),
+        ("brand", b1["brand"]): (conc[("brand", b1["brand"])][0], 2, 250_000),
+        ("brand", b2["brand"]): (conc[("brand", b2["brand"])][0], 1, 80_000),
+    }
+
+
+# Independent of the mart's SQL: each month's snapshot day, and per loan a correlated sum of
+# its repayments received by then; DPD and default straight from the definitions.
+INDEPENDENT = """
+WITH months AS (
+    SELECT m::date AS month,
+           least((m + interval '1 month' - interval '1 day')::date, CAST(:as_of AS date)) AS day
+    FROM generate_series(DATE '2024-12-01', CAST(:as_of AS date), interval '1 month') m
+), x AS (
+    SELECT mo.month, mo.day, l.id AS loan_id, l.due_date,
+           l.principal - coalesce((SELECT sum(r.to_principal) FROM fin.loan_repayments r
+                                   WHERE r.loan_id = l.id
+                                     AND (r.received_at AT TIME ZONE 'Asia/Shanghai')::date
+                                         <= mo.day), 0) AS outstanding,
+           (SELECT min((r.received_at AT TIME ZONE 'Asia/Shanghai')::date)
+            FROM fin.loan_repayments r
+            WHERE r.loan_id = l.id
+              AND (SELECT sum(r2.to_principal) FROM fin.loan_repayments r2
+                   WHERE r2.loan_id = l.id AND (r2.received_at, r2.id) <= (r.received_at, r.id))
+                  = l.principal) AS closed_day
+    FROM fin.loans l JOIN months mo
+      ON (l.disbursed_at AT TIME ZONE 'Asia/Shanghai')::date <= mo.day
+    WHERE l.disbursed_at IS NOT NULL
+)
+SELECT month, loan_id, outstanding,
+       CASE WHEN outstanding > 0 AND day > due_date THEN day - due_date ELSE 0 END AS dpd,
+       (day >= due_date + 91 AND (closed_day IS NULL OR closed_day > due_date + 91)) AS defaulted
+FROM x
+WHERE closed_day IS NULL OR month <= date_trunc('month', closed_day)::date
+ORDER BY month, loan_id
+"""
+
+
+def test_the_mart_equals_independent_sql_over_the_raw_tables_for_every_month(engine, book):
+    with engine.connect() as conn:
+        expected = [tuple(r) for r in conn.execute(sa.text(INDEPENDENT), {"as_of": pr.AS_OF})]
+        got = [tuple(r) for r in conn.execute(sa.text(
+            "SELECT month, loan_id, outstanding, dpd, defaulted FROM mart.loan_month_end "
+            "ORDER BY month, loan_id"))]
+        vintages = conn.execute(sa.text("""
+            SELECT origination_month, mob, loans, defaulted_loans FROM mart.loan_vintages
+            ORDER BY 1, 2""")).all()
+    assert len(got) == 29 and got == expected
+    # Every vintage point from the snapshots: loans of the cohort that are in default at
+    # or before the month (a closed loan keeps its default), over the cohort's size.
+    by_loan = {}
+    for month, loan, _out, _dpd, defaulted in expected:
+        by_loan.setdefault(loan, []).append((month, defaulted))
+    with engine.connect() as conn:
+        origin = dict(conn.execute(sa.text("""
+            SELECT id, date_trunc('month', (disbursed_at AT TIME ZONE 'Asia/Shanghai'))::date
+            FROM fin.loans WHERE disbursed_at IS NOT NULL""")).all())
+    for cohort, mob, loans, defaulted in vintages:
+        members = [lid for lid, o in origin.items() if o == cohort]
+        month = date(cohort.year + (cohort.month - 1 + mob) // 12, (cohort.month - 1 + mob) % 12 + 1, 1)
+        assert loans == len(members)
+        assert defaulted == sum(any(d for m, d in by_loan[lid] if m <= month) for lid in members)
+
+
+def test_a_rebuild_is_idempotent_and_replaces_the_mart(engine, book):
+    tables = ("loan_month_end", "loan_vintages", "loan_roll_rates", "loan_grade_summary",
+              "loan_concentration")
+
+    def dump():
+        with engine.connect() as conn:
+            return {t: sorted(map(tuple, conn.execute(sa.text(f"SELECT * FROM mart.{t}"))))
+                    for t in tables}
+
+    first = dump()
+    with engine.begin() as conn:
+        result = portfolio_mart.rebuild(conn, as_of=pr.AS_OF)
+    assert (result.loans, result.snapshot_rows) == (7, 29)
+    assert dump() == first
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT count(*), min(as_of), max(loans) FROM mart.loan_portfolio_builds")).one() \
+            == (2, pr.AS_OF, 7)
+    # A month earlier: June's rows and roll into June are gone, May is as of its last day.
+    with engine.begin() as conn:
+        portfolio_mart.rebuild(conn, as_of=date(2025, 5, 31))
+    again = dump()
+    assert [r for r in first["loan_month_end"] if r[0] < M[6]] == again["loan_month_end"]
+
+
+def test_the_services_read_the_mart_with_pd_times_exposure_times_lgd(engine, book, risk,
+                                                                     console_engine, settings_env):
+    settings_env(CONSOLE_LOAN_LGD="0.45")
+    pd_ = load(DEFAULT_CONFIG).grade_pd
+    with console_engine.connect() as conn:
+        grades = portfolio.by_grade(conn=conn, actor=risk).set_index("grade")
+        totals = portfolio.totals(conn=conn, actor=risk)
+        matrix = portfolio.roll_rates(conn=conn, actor=risk, month=M[6])
+        months = portfolio.roll_months(conn=conn, actor=risk)
+        top = portfolio.concentration(conn=conn, actor=risk, dimension="city")
+        curves = portfolio.vintages(conn=conn, actor=risk)
+    assert list(grades.index) == ["A", "BB", "B", "C"]          # best grade first
+    assert grades.loc["A", "pd"] == pd_["A"]
+    # EL = LGD x (PD x performing + 1 x in default): a loan in default has PD 1
+    assert grades.loc["A", "expected_loss"] == pytest.approx(0.45 * pd_["A"] * 150_000)
+    assert grades.loc["BB", "expected_loss"] == pytest.approx(0.45 * 100_000)
+    assert grades.loc["B", "expected_loss"] == pytest.approx(0.45 * 80_000)
+    assert grades.loc["C", "expected_loss"] == 0
+    assert totals["outstanding"] == 330_000 and totals["loss"] == 180_000
+    assert totals["loans_open"] == 3 and totals["as_of"] == pr.AS_OF
+    assert months == [M[6], M[5], M[4], M[3], M[2]]
+    # June, from 61-90: one stays, one rolls to 90+ (50.0% each); a row's shares add to 1
+    assert matrix.loc["dpd_61_90", "dpd_61_90"] == 0.5
+    assert matrix.loc["dpd_61_90", "dpd_90p"] == 0.5
+    assert matrix.loc["dpd_1_30", "closed"] == 1.0
+    assert list(matrix.index) == ["current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_90p"]
+    assert list(matrix.columns) == ["current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_90p",
+                                    "closed"]
+    assert matrix.loc["current"].isna().all()                    # nobody current in May
+    assert top.rows["name"].tolist() == ["杭州市", "苏州市"]
+    assert top.rows["share"].tolist() == pytest.approx([250 / 330, 80 / 330])
+    assert top.hhi == pytest.approx((250 / 330) ** 2 + (80 / 330) ** 2)
+    assert curves[curves.origination_month == M[2]]["default_rate"].tolist() == \
+        [0.0, 0.0, 0.0, 0.0, 0.25]
+
+
+def test_the_services_are_for_risk_and_managers_only(engine, book, make_actor, console_engine):
+    bd = make_actor("bd")
+    manager = make_actor("manager")
+    with console_engine.connect() as conn:
+        with pytest.raises(PermissionDenied):
+            portfolio.totals(conn=conn, actor=bd)
+        assert portfolio.totals(conn=conn, actor=manager)["outstanding"] == 330_000
+        with pytest.raises(InvalidInput):
+            portfolio.concentration(conn=conn, actor=manager, dimension="province")
