@@ -10,6 +10,7 @@ from console.services import merchants
 from console.services.credit import ON_HOLD, shown_terms
 from console.ui import (enum_label, flash, labelled, require_actor, run_action, run_query,
                         show_flash, t)
+from console.ui.credit_line import section as credit_line_section
 from console.ui.links import keep_in_url, requested_id
 
 actor = require_actor()
@@ -112,6 +113,8 @@ with tabs[1]:
         if credit.reasons:
             st.markdown(t("profile.credit.reasons") + "\n\n" + "\n".join(
                 f"- {t(f'credit.factor.{r}')}" for r in credit.reasons))
+    if credit.visible:   # the line, used and available (issue 19)
+        credit_line_section(actor=actor, merchant_id=merchant_id)
 with tabs[2]:
     st.subheader(t("profile.live"))
     table(profile.listings_live, "profile.listing", {"status": "listing_status"})

@@ -11,6 +11,7 @@ from console.services import credit
 from console.settings import get_settings
 from console.ui import (enum_label, flash, fmt_time, labelled, pager, require_actor, run_action,
                         run_query, show_flash, t)
+from console.ui.credit_line import section as credit_line_section
 from console.ui.links import keep_in_url, requested_id
 
 actor = require_actor()
@@ -98,6 +99,7 @@ if current["insufficient_history"]:
               starter=fmt.yuan(get_settings().credit_starter_limit_yuan)),
             icon=":material/hourglass_empty:")
 st.caption(t("credit.card.scored", at=fmt_time(current["scored_at"]), version=card.version))
+credit_line_section(actor=actor, merchant_id=merchant_id)   # line, used, available (issue 19)
 
 st.subheader(t("credit.card.reasons"))
 if card.reasons:

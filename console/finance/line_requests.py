@@ -34,15 +34,16 @@ MAX_LINE_YUAN = Decimal("100000000.00")
 MAX_LINE_DAYS = 366          # a manual line is reviewed at least once a year, as overrides are
 
 # A number in ASCII digits after NFKC (full-width digits, commas and the yen sign become ASCII):
-# whole part with or without thousands commas, an optional fraction, an optional 万 and 元.
-_AMOUNT = re.compile(r"(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?P<wan>万)?元?", re.ASCII)
+# whole part with or without thousands commas, an optional fraction, an optional 万 (or 'w',
+# as staff write it in chats: 50w = 50万) and 元.
+_AMOUNT = re.compile(r"(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?P<wan>[万wW])?元?", re.ASCII)
 
 
 def parse_line_amount(text: Any) -> Decimal:
     """An amount in yuan as staff type it, exactly, or InvalidInput
     ('finance.lines.error.bad_amount' / 'finance.lines.error.too_large').
 
-    Accepted: '500000', '500,000.50', '¥500,000', '50万', '50万元', '12.5万', full-width
+    Accepted: '500000', '500,000.50', '¥500,000', '50万', '50万元', '12.5万', '50w', full-width
     '５０００００' or '１２万' (NFKC). The result has at most two decimals (fen): '1.234567万'
     is 12345.67, '1.2345678万' is refused, never rounded. Refused: empty, a sign (no negative
     line; '+' is not a number staff type), NaN, infinity, exponents ('1e30'), Chinese numerals

@@ -68,6 +68,8 @@ PAGES: list[PageSpec] = [
           ("risk", "bd", "manager"), "rating-card"),
     _spec("pages/risk_overrides.py", "nav.risk_overrides", ":material/approval:",
           "nav.section.risk", ("risk",), "credit-overrides"),
+    _spec("pages/risk_lines.py", "nav.risk_lines", ":material/account_balance:",
+          "nav.section.risk", ("risk",), "credit-lines"),
     _spec("pages/risk_monitoring.py", "nav.risk_monitoring", ":material/query_stats:",
           "nav.section.risk", ("risk", "manager"), "credit-monitoring"),
     _spec("pages/risk_validation.py", "nav.risk_validation", ":material/fact_check:",
