@@ -11,6 +11,7 @@ from decimal import Decimal as D
 import pytest
 import sqlalchemy as sa
 
+from console import fmt
 from console.credit.scorecard import DEFAULT_CONFIG, load
 from console.errors import InvalidInput, PermissionDenied
 from console.finance import portfolio, portfolio_mart
@@ -282,3 +283,68 @@ def test_the_services_are_for_risk_and_managers_only(engine, book, make_actor, c
         assert portfolio.totals(conn=conn, actor=manager)["outstanding"] == 330_000
         with pytest.raises(InvalidInput):
             portfolio.concentration(conn=conn, actor=manager, dimension="province")
+
+
+# ---------------------------------------------------------------- the page
+PAGE = "pages/risk_portfolio.py"
+
+
+def _opened(actor, lang):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import APP
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["staff_id"] = actor.id
+    at.session_state["lang"] = lang
+    at.run()
+    return at.switch_page(PAGE).run()
+
+
+def _texts(at) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                     + [str(m.label) + " " + str(m.value) for m in at.metric]
+                     + [s.value for s in at.subheader])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_page_shows_the_exact_figures(engine, book, make_actor, settings_env, lang):
+    settings_env(CONSOLE_LOAN_LGD="0.45")
+    pd_a = load(DEFAULT_CONFIG).grade_pd["A"]
+    at = _opened(make_actor("manager"), lang)
+    assert not at.exception and not at.error
+    text = _texts(at)
+    assert "{" not in text
+    unit = "万元" if lang == "zh" else "× 10k CNY"
+    metrics = {m.label: m.value for m in at.metric}
+    zh = lang == "zh"
+    assert metrics["在贷笔数" if zh else "Open loans"] == "3"
+    assert metrics["在贷本金余额" if zh else "Outstanding principal"] == f"33.00 {unit}"
+    assert metrics["违约损失敞口" if zh else "Loss (in default)"] == f"18.00 {unit}"
+    assert metrics["已收利息" if zh else "Interest received"] == f"0.71 {unit}"     # 7,100
+    el = 0.45 * (pd_a * 150_000 + 180_000)
+    assert metrics["预期损失" if zh else "Expected loss"] == f"{el / 10_000:,.2f} {unit}"
+    # as of the mart's day; built long after it, so honestly stale
+    assert ("数据截至 2025-06-15" if zh else "as of 2025-06-15") in text
+    assert ("数据已过时" if zh else "Stale") in text
+    grades = at.dataframe[0].value
+    assert grades.iloc[:, 0].tolist() == ["A", "BB", "B", "C"]
+    pd_bb = fmt.percent(load(DEFAULT_CONFIG).grade_pd["BB"])
+    # BB: one loan of 10 万元 in default, 8,000 accrued, nothing received; EL = 45% x 10 万元
+    assert grades.iloc[1].tolist() == ["BB", "1", "10.00", "0.00", "0.80", "1", "10.00", pd_bb,
+                                       "45.0%", "4.50"]
+    roll = at.dataframe[1].value          # June, from each bucket at the end of May
+    assert roll.iloc[3].tolist() == ["逾期 61–90 天" if zh else "61–90 DPD", "2", "0.0%", "0.0%",
+                                     "0.0%", "50.0%", "50.0%", "0.0%"]
+    assert roll.iloc[1].tolist()[-1] == "100.0%"                   # 1-30 in May: all closed
+    assert roll.iloc[0].tolist()[1:] == ["0", "—", "—", "—", "—", "—", "—"]
+    merchants = at.dataframe[2].value
+    assert merchants.iloc[0].tolist() == ["车商b1", "2", "25.00", "75.8%"]
+    assert merchants.iloc[1].tolist() == ["车商b2", "1", "8.00", "24.2%"]
+
+
+def test_the_page_is_for_risk_and_managers(engine, book, make_actor):
+    at = _opened(make_actor("risk"), "en")
+    assert not at.exception and not at.error
+    from console.ui.nav import PAGES
+    spec = next(p for p in PAGES if p.path == PAGE)
+    assert spec.roles == {"risk", "manager"} and spec.url_path == "loan-portfolio"

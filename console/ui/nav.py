@@ -78,6 +78,8 @@ PAGES: list[PageSpec] = [
           "nav.section.risk", ("risk", "manager"), "loan-queue"),
     _spec("pages/risk_loan.py", "nav.risk_loan", ":material/receipt_long:", "nav.section.risk",
           ("risk", "manager"), "loan"),
+    _spec("pages/risk_portfolio.py", "nav.risk_portfolio", ":material/stacked_line_chart:",
+          "nav.section.risk", ("risk", "manager"), "loan-portfolio"),
     _spec("pages/risk_disputes.py", "nav.risk_disputes", ":material/gavel:", "nav.section.risk",
           ("risk", "manager"), "disputes"),
 ]

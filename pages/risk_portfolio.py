@@ -1,0 +1,176 @@
+"""The loan portfolio (risk, managers): outstanding, income and loss by grade, expected loss,
+vintage curves, roll rates between DPD buckets, concentration; read from the portfolio mart
+(console/finance/portfolio.py), with its freshness badge."""
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from console import fmt
+from console.finance import portfolio
+from console.ui import fmt_time, lang, require_actor, run_query, t
+from console.ui.replica import replica_badge
+
+actor = require_actor()
+st.title(t("portfolio.title"))
+replica_badge(actor)   # the figures' replica lag, when they come from one
+st.caption(t("portfolio.caption"))
+
+
+def month_label(value) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m")
+
+
+def state_label(state: str) -> str:
+    return t(f"portfolio.state.{state}")
+
+
+def age_text(hours: float | None) -> str:
+    if hours is None:
+        return fmt.MISSING
+    return fmt.hours(hours, lang=lang())
+
+
+# ---------------------------------------------------------------- freshness
+fresh = run_query(portfolio.freshness, actor=actor)
+if fresh is None:
+    st.stop()
+badge, detail = st.columns([2, 5], vertical_alignment="center")
+with badge:
+    state = fresh.state
+    if state == "ok":
+        st.badge(t("portfolio.fresh.ok"), icon=":material/check_circle:", color="green")
+    elif state == "failed":
+        st.badge(t("portfolio.fresh.failed"), icon=":material/error:", color="red")
+    elif state == "stale":
+        st.badge(t("portfolio.fresh.stale", age=age_text(fresh.age_hours)),
+                 icon=":material/schedule:", color="orange")
+    else:
+        st.badge(t("portfolio.fresh.none"), icon=":material/help:", color="gray")
+detail.caption(t("portfolio.fresh.detail", computed=fmt_time(fresh.computed_at),
+                 as_of=fmt.day(fresh.as_of) if fresh.as_of else fmt.MISSING,
+                 newest=fmt_time(fresh.newest_source),
+                 run=fmt_time(fresh.last_run_at),
+                 status=t(f"portfolio.run_status.{fresh.last_run_status or 'none'}")))
+if fresh.computed_at is None:
+    st.info(t("portfolio.empty"))
+    st.stop()
+
+# ---------------------------------------------------------------- totals and grades
+totals = run_query(portfolio.totals, actor=actor)
+grades = run_query(portfolio.by_grade, actor=actor)
+if totals is None or grades is None:
+    st.stop()
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric(t("portfolio.metric.loans_open"), fmt.number(totals["loans_open"]))
+c2.metric(t("portfolio.metric.outstanding"), fmt.wan(totals["outstanding"], lang=lang()))
+c3.metric(t("portfolio.metric.interest"), fmt.wan(totals["interest_received"], lang=lang()),
+          help=t("portfolio.metric.interest_help"))
+c4.metric(t("portfolio.metric.loss"), fmt.wan(totals["loss"], lang=lang()),
+          help=t("portfolio.metric.loss_help", n=fmt.number(totals["defaulted_loans"])))
+c5.metric(t("portfolio.metric.expected_loss"),
+          fmt.wan(grades["expected_loss"].sum(skipna=True), lang=lang()),
+          help=t("portfolio.metric.el_help", lgd=fmt.percent(float(grades["lgd"].iloc[0]))
+                 if len(grades) else fmt.MISSING))
+
+st.subheader(t("portfolio.grades.title"))
+if grades.empty:
+    st.info(t("portfolio.empty"))
+else:
+    bars = grades.melt(id_vars="grade", value_vars=["outstanding", "loss", "expected_loss"],
+                       var_name="figure", value_name="yuan")
+    bars["wan"] = bars["yuan"] / 10_000
+    bars["figure"] = bars["figure"].map(lambda f: t(f"portfolio.col.{f}"))
+    fig = px.bar(bars, x="grade", y="wan", color="figure", barmode="group",
+                 labels={"grade": t("portfolio.col.grade"), "figure": "",
+                         "wan": fmt.wan_unit(lang())})
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10),
+                      legend=dict(orientation="h", y=1.12))
+    st.plotly_chart(fig, width="stretch")
+    table = fmt.frame(grades[["grade", "loans_open", "outstanding", "interest_received",
+                              "interest_accrued", "defaulted_loans", "loss", "pd", "lgd",
+                              "expected_loss"]],
+                      {"loans_open": "number", "outstanding": "wan", "interest_received": "wan",
+                       "interest_accrued": "wan", "defaulted_loans": "number", "loss": "wan",
+                       "pd": "percent", "lgd": "percent", "expected_loss": "wan"}, lang=lang())
+    unit = fmt.wan_unit(lang())
+    table.columns = [t(f"portfolio.col.{c}") + (f" ({unit})" if c in (
+        "outstanding", "interest_received", "interest_accrued", "loss", "expected_loss") else "")
+        for c in table.columns]
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(t("portfolio.grades.note"))
+
+# ---------------------------------------------------------------- vintages
+st.subheader(t("portfolio.vintage.title"))
+curves = run_query(portfolio.vintages, actor=actor)
+if curves is not None and not curves.empty:
+    curves = curves.assign(cohort=curves["origination_month"].map(month_label),
+                           pct=curves["default_rate"] * 100)
+    fig = px.line(curves, x="mob", y="pct", color="cohort", markers=True,
+                  custom_data=["loans", "defaulted_loans"],
+                  labels={"mob": t("portfolio.vintage.mob"), "pct": t("portfolio.vintage.rate"),
+                          "cohort": t("portfolio.vintage.cohort")})
+    fig.update_traces(hovertemplate=t("portfolio.vintage.hover"))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), yaxis_ticksuffix="%")
+    fig.update_xaxes(dtick=1)
+    st.plotly_chart(fig, width="stretch")
+    st.caption(t("portfolio.vintage.note"))
+
+# ---------------------------------------------------------------- roll rates
+st.subheader(t("portfolio.roll.title"))
+months = run_query(portfolio.roll_months, actor=actor) or []
+if not months:
+    st.info(t("portfolio.roll.none"))
+else:
+    month = st.selectbox(t("portfolio.roll.month"), months, format_func=month_label,
+                         key="pf_roll_month")
+    shares = run_query(portfolio.roll_rates, actor=actor, month=month)
+    counts = run_query(portfolio.roll_counts, actor=actor, month=month)
+    if shares is not None and counts is not None:
+        rows = [state_label(s) for s in shares.index]
+        cols = [state_label(s) for s in shares.columns]
+        text = [[fmt.percent(v) if pd.notna(v) and counts.iloc[i, j] else ""
+                 for j, v in enumerate(r)] for i, r in enumerate(shares.to_numpy())]
+        fig = go.Figure(go.Heatmap(z=shares.to_numpy() * 100, x=cols, y=rows, text=text,
+                                   texttemplate="%{text}", colorscale="Reds", zmin=0, zmax=100,
+                                   customdata=counts.to_numpy(),
+                                   hovertemplate=t("portfolio.roll.hover")))
+        fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10),
+                          yaxis=dict(autorange="reversed", title=t("portfolio.roll.from",
+                                     month=month_label(pd.Timestamp(month) - pd.DateOffset(months=1)))),
+                          xaxis=dict(title=t("portfolio.roll.to", month=month_label(month)),
+                                     side="top"))
+        st.plotly_chart(fig, width="stretch")
+        table = shares.copy()
+        table.insert(0, "n", counts.sum(axis=1))
+        table = table.reset_index(names="from")
+        table["from"] = table["from"].map(state_label)
+        table = fmt.frame(table, {"n": "number", **{c: "percent" for c in shares.columns}},
+                          lang=lang())
+        table.columns = [t("portfolio.roll.col_from"), t("portfolio.roll.col_n"),
+                         *[state_label(c) for c in shares.columns]]
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption(t("portfolio.roll.note"))
+
+# ---------------------------------------------------------------- concentration
+st.subheader(t("portfolio.conc.title"))
+tabs = st.tabs([t(f"portfolio.conc.{d}") for d in ("merchant", "city", "brand")])
+for tab, dimension in zip(tabs, ("merchant", "city", "brand")):
+    with tab:
+        conc = run_query(portfolio.concentration, actor=actor, dimension=dimension)
+        if conc is None:
+            continue
+        if conc.rows.empty:
+            st.info(t("portfolio.empty"))
+            continue
+        table = fmt.frame(conc.rows[["name", "loans", "outstanding", "share"]],
+                          {"loans": "number", "outstanding": "wan", "share": "percent"},
+                          lang=lang())
+        table.columns = [t(f"portfolio.conc.col.{dimension}"), t("portfolio.col.loans_open"),
+                         f"{t('portfolio.col.outstanding')} ({fmt.wan_unit(lang())})",
+                         t("portfolio.conc.col.share")]
+        st.dataframe(table, hide_index=True, width="stretch")
+        top_share = float(conc.rows["share"].sum())
+        st.caption(t("portfolio.conc.note", n=fmt.number(len(conc.rows)),
+                     holders=fmt.number(conc.holders), share=fmt.percent(top_share),
+                     hhi=fmt.number(conc.hhi * 10_000)))
