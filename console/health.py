@@ -8,8 +8,10 @@ even when a server is gone (connect timeout, statement timeout):
 - replica:      with READ_DATABASE_URL, the standby's replay lag against
                 CONSOLE_HEALTH_MAX_REPLICA_LAG_SECONDS; without it, says there is none;
 - job <name>:   for every scheduled job (console/jobs.py's steps: prechecks, listing_flags,
-                matching, etl, credit), the age of its newest success in the jobs' run log
-                (etl.job_runs, migration 094; for etl also `python -m etl run`'s etl.runs)
+                matching, etl, credit, credit_validation, …), the age of its newest success in
+                the jobs' run log (etl.job_runs, migration 094, written by `console jobs` and
+                by each stand-alone job command alike; for etl also `python -m etl run`'s
+                etl.runs)
                 against its limit: CONSOLE_HEALTH_JOB_AGE_MINUTES (per job, e.g.
                 "credit=1500") over CONSOLE_HEALTH_MAX_JOB_AGE_MINUTES; a failure since the
                 last success is named.

@@ -289,8 +289,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"scoring refused: {err.key} {err.params}", file=sys.stderr)
                 return 1
     with db.connection(role="jobs") as conn:
-        n = db.scalar(conn, "SELECT merchants_scored FROM ops.credit_runs WHERE id = :r", r=run_id)
-    print(f"run {run_id}: {n:,} merchants scored with {card.version} "
+        # The run's own version: the active one scores, whichever file was named.
+        run = db.fetch_one(conn, """SELECT r.merchants_scored, v.version
+                                    FROM ops.credit_runs r
+                                    JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+                                    WHERE r.id = :r""", r=run_id)
+    print(f"run {run_id}: {run['merchants_scored']:,} merchants scored with {run['version']} "
           f"in {time.perf_counter() - started:.1f}s")
     _print_distribution(run_id)
     return 0
