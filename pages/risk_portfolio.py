@@ -98,7 +98,7 @@ else:
         "outstanding", "interest_received", "interest_accrued", "loss", "expected_loss") else "")
         for c in table.columns]
     st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(t("portfolio.grades.note"))
+    st.caption(t("portfolio.grades.note", version=str(grades["pd_version"].iloc[0])))
 
 # ---------------------------------------------------------------- vintages
 st.subheader(t("portfolio.vintage.title"))

@@ -15,12 +15,14 @@ AS_OF. Eight loans, two borrowers (each in its own city, buying cars of its own 
 """
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal as D
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from console.credit.scorecard import CHALLENGER_CONFIG, load
 from tests import finance_rows as fr
 from tests import trust_rows as rows
 
@@ -54,6 +56,13 @@ def build(engine: Engine, staff_id: int) -> dict:
         buyer = rows.merchant(engine, city_id=city, name=f"车商{b}")
         fr.grade(engine, buyer, "A")
         out[b] = {"city": city, "trim": trim, "seller": seller, "buyer": buyer}
+    # The active scorecard version (finance_rows made a bare one): the challenger's file, so
+    # the PD shown is the active version's, not the default file's.
+    with engine.begin() as conn:
+        conn.execute(sa.text("""UPDATE ops.credit_scorecard_versions
+                                SET config = CAST(:raw AS jsonb), version = 'c1-active'
+                                WHERE status = 'active'"""),
+                     {"raw": json.dumps(load(CHALLENGER_CONFIG).raw, ensure_ascii=False)})
     with engine.begin() as conn:
         for b in ("b1", "b2"):
             out[b]["brand"] = conn.execute(sa.text(

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from console import fmt
-from console.credit.scorecard import DEFAULT_CONFIG, load
+from console.credit.scorecard import CHALLENGER_CONFIG, DEFAULT_CONFIG, load
 from console.errors import InvalidInput, PermissionDenied
 from console.finance import portfolio, portfolio_mart
 from tests import portfolio_rows as pr
@@ -241,7 +241,7 @@ def test_a_rebuild_is_idempotent_and_replaces_the_mart(engine, book):
 def test_the_services_read_the_mart_with_pd_times_exposure_times_lgd(engine, book, risk,
                                                                      console_engine, settings_env):
     settings_env(CONSOLE_LOAN_LGD="0.45")
-    pd_ = load(DEFAULT_CONFIG).grade_pd
+    pd_ = load(CHALLENGER_CONFIG).grade_pd
     with console_engine.connect() as conn:
         grades = portfolio.by_grade(conn=conn, actor=risk).set_index("grade")
         totals = portfolio.totals(conn=conn, actor=risk)
@@ -250,7 +250,8 @@ def test_the_services_read_the_mart_with_pd_times_exposure_times_lgd(engine, boo
         top = portfolio.concentration(conn=conn, actor=risk, dimension="city")
         curves = portfolio.vintages(conn=conn, actor=risk)
     assert list(grades.index) == ["A", "BB", "B", "C"]          # best grade first
-    assert grades.loc["A", "pd"] == pd_["A"]
+    assert grades.loc["A", "pd"] == pd_["A"] != load(DEFAULT_CONFIG).grade_pd["A"]  # active: c1
+    assert grades["pd_version"].unique().tolist() == ["c1"]
     # EL = LGD x (PD x performing + 1 x in default): a loan in default has PD 1
     assert grades.loc["A", "expected_loss"] == pytest.approx(0.45 * pd_["A"] * 150_000)
     assert grades.loc["BB", "expected_loss"] == pytest.approx(0.45 * 100_000)
@@ -309,7 +310,7 @@ def _texts(at) -> str:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_page_shows_the_exact_figures(engine, book, make_actor, settings_env, lang):
     settings_env(CONSOLE_LOAN_LGD="0.45")
-    pd_a = load(DEFAULT_CONFIG).grade_pd["A"]
+    pd_a = load(CHALLENGER_CONFIG).grade_pd["A"]
     at = _opened(make_actor("manager"), lang)
     assert not at.exception and not at.error
     text = _texts(at)
@@ -328,7 +329,7 @@ def test_the_page_shows_the_exact_figures(engine, book, make_actor, settings_env
     assert ("数据已过时" if zh else "Stale") in text
     grades = at.dataframe[0].value
     assert grades.iloc[:, 0].tolist() == ["A", "BB", "B", "C"]
-    pd_bb = fmt.percent(load(DEFAULT_CONFIG).grade_pd["BB"])
+    pd_bb = fmt.percent(load(CHALLENGER_CONFIG).grade_pd["BB"])
     # BB: one loan of 10 万元 in default, 8,000 accrued, nothing received; EL = 45% x 10 万元
     assert grades.iloc[1].tolist() == ["BB", "1", "10.00", "0.00", "0.80", "1", "10.00", pd_bb,
                                        "45.0%", "4.50"]

@@ -8,8 +8,8 @@ service here is read-only and reads the replica when one is configured.
   the nightly run; loss = outstanding principal of the loans in default (DPD > 90) at the
   mart's day: nothing is written off, the whole principal of a loan in default is at risk.
 * Expected loss by grade = LGD × (PD × performing exposure + 1 × exposure in default): PD is
-  the active scorecard's calibrated PD of the grade (console/credit/scorecard_*.toml
-  ``[calibration] pd``, loaded as the credit services load it); a loan already in default
+  the active scorecard version's calibrated PD of the grade (its stored copy of
+  console/credit/scorecard_*.toml ``[calibration] pd``, read as the credit engine reads it); a loan already in default
   has a PD of 1 (Basel's convention); exposure = outstanding principal; LGD from settings
   (``loan_lgd``, CONSOLE_LOAN_LGD, 0.45: Basel's foundation-IRB LGD for senior unsecured
   claims, kept although the certificate of conformity secures the car, because holding the
@@ -108,10 +108,21 @@ def totals(*, conn: Connection, actor: Actor) -> dict:
     return out
 
 
-def grade_pd() -> dict[str, float]:
-    """The active scorecard's calibrated PD per grade (the scaling's is not per grade: a
-    card without ``[calibration]`` gives no PD, and the page says so)."""
-    return dict(check_file(DEFAULT_CONFIG).grade_pd or {})
+def grade_pd(conn: Connection) -> tuple[str, dict[str, float]]:
+    """The active scorecard version and its calibrated PD per grade, as the credit engine
+    reads it (the stored configuration of the version with status 'active',
+    console/credit/engine.py ``active_version``); the scorecard file the jobs register
+    (DEFAULT_CONFIG) only when no version is active or its stored copy does not parse. A card
+    without ``[calibration]`` gives no PD per grade (the scaling's PD is per score, not per
+    grade): the page shows none rather than a made-up one."""
+    from console.credit.engine import active_version
+    from console.credit.scorecard import ScorecardError
+    try:
+        found = active_version(conn)
+    except ScorecardError:
+        found = None
+    card = found[1] if found is not None else check_file(DEFAULT_CONFIG)
+    return card.version, dict(card.grade_pd or {})
 
 
 @requires(*READERS, replica=True)
@@ -125,9 +136,10 @@ def by_grade(*, conn: Connection, actor: Actor) -> pd.DataFrame:
     for col in ("principal_disbursed", "outstanding", "performing", "loss",
                 "interest_received", "interest_accrued"):
         df[col] = df[col].astype(float)
-    pds = grade_pd()
+    version, pds = grade_pd(conn)
     lgd = float(get_settings().loan_lgd)
     df["pd"] = df["grade"].map(pds).astype(float)
+    df["pd_version"] = version
     df["lgd"] = lgd
     df["expected_loss"] = lgd * (df["pd"] * df["performing"] + (df["outstanding"] - df["performing"]))
     return df
