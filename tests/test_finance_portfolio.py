@@ -238,6 +238,22 @@ def test_a_rebuild_is_idempotent_and_replaces_the_mart(engine, book):
     assert [r for r in first["loan_month_end"] if r[0] < M[6]] == again["loan_month_end"]
 
 
+def test_rebuilds_at_once_wait_for_each_other_and_leave_one_mart(engine, book):
+    from tests.races import at_once
+
+    def rebuild():
+        with engine.begin() as conn:
+            return portfolio_mart.rebuild(conn, as_of=pr.AS_OF).snapshot_rows
+
+    with engine.connect() as conn:
+        before = sorted(map(tuple, conn.execute(sa.text("SELECT * FROM mart.loan_month_end"))))
+    assert at_once([rebuild] * 4) == [29] * 4          # none fails on the other's rows
+    with engine.connect() as conn:
+        after = sorted(map(tuple, conn.execute(sa.text("SELECT * FROM mart.loan_month_end"))))
+        assert conn.execute(sa.text("SELECT count(*) FROM mart.loan_portfolio_builds")).scalar() == 5
+    assert after == before
+
+
 def test_the_services_read_the_mart_with_pd_times_exposure_times_lgd(engine, book, risk,
                                                                      console_engine, settings_env):
     settings_env(CONSOLE_LOAN_LGD="0.45")

@@ -93,7 +93,8 @@ def freshness(*, conn: Connection, actor: Actor) -> Freshness:
 def totals(*, conn: Connection, actor: Actor) -> dict:
     """The portfolio at the mart's day: open loans, outstanding, loss, interest, EL."""
     row = db.fetch_one(conn, """
-        SELECT (SELECT max(as_of) FROM mart.loan_month_end) AS as_of,
+        SELECT (SELECT as_of FROM mart.loan_portfolio_builds
+                ORDER BY id DESC LIMIT 1) AS as_of,
                coalesce(sum(loans_open), 0) AS loans_open,
                coalesce(sum(outstanding), 0) AS outstanding,
                coalesce(sum(defaulted_loans), 0) AS defaulted_loans,

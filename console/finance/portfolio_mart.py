@@ -183,6 +183,10 @@ def rebuild(conn: Connection, *, as_of: date | None = None) -> BuildResult:
     started = time.perf_counter()
     as_of = as_of or clock.today()
     params = {"as_of": as_of, "thr": get_settings().loan_default_dpd}
+    # One rebuild at a time, whoever calls it (the jobs' step holds its own lock; a person's
+    # or the bench's call does not): a second waits, then replaces the first's rows.
+    # EXCLUSIVE mode lets the page's reads through.
+    db.execute(conn, "LOCK TABLE mart.loan_portfolio_builds IN EXCLUSIVE MODE")
     started_at = db.scalar(conn, "SELECT clock_timestamp()")
     for _name, sql in STEPS:
         for statement in (s for s in sql.split(";") if s.strip()):
