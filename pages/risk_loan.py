@@ -44,9 +44,8 @@ st.markdown(t("finance.loans.page.parties",
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(t("finance.loans.principal"), money(loan["principal"]))
 c2.metric(t("finance.loans.balance"), money(loan["balance"]))
-c3.metric(t("finance.loans.rate"), t("finance.loans.rate_value",
-                                     rate=fmt.number(float(loan["daily_rate"]) * 10_000, digits=1),
-                                     grade=loan["grade"]))
+c3.metric(t("finance.loans.rate", grade=loan["grade"]), t(
+    "finance.loans.rate_value", rate=fmt.number(float(loan["daily_rate"]) * 10_000, digits=1)))
 c4.metric(t("finance.loans.term"), t("finance.loans.days", n=loan["term_days"]))
 d1, d2, d3, d4 = st.columns(4)
 d1.metric(t("finance.loans.certificate"),
@@ -73,6 +72,8 @@ if view.checks:
             mark = "✅" if check["ok"] else "⚠️"
             figures = {k: money(v) if k in ("line", "available", "principal", "exposure", "limit")
                        else v for k, v in check.items() if k != "ok"}
+            if name == "grade":
+                figures["daily_rate"] = fmt.number(float(check["daily_rate"]) * 10_000, digits=1)
             if name == "escrow":
                 figures = {"status": enum_label("order_status", check["status"]),
                            "escrow_state": enum_label("escrow_state", check["escrow_state"])}
