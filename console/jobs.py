@@ -123,6 +123,15 @@ def _loan_accrual(engine: Engine) -> str:
         return str(accrual.run(conn))
 
 
+def _vip_lapse(engine: Engine) -> str:
+    """VIP terms whose last day has passed become lapsed, one audit row each
+    (console/finance/vip.py); BD's follow-up list shows them. A second run the same day
+    finds nothing."""
+    from console.finance import vip
+    with engine.begin() as conn:
+        return f"memberships lapsed={vip.lapse_expired(conn)}"
+
+
 def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
     return [
         ("prechecks", _prechecks),
@@ -132,11 +141,12 @@ def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
         ("credit", _credit),
         ("credit_validation", lambda e: _credit_validation(e, full=full)),
         ("loan_accrual", _loan_accrual),
+        ("vip_lapse", _vip_lapse),
     ]
 
 
 STEP_NAMES = ("prechecks", "listing_flags", "matching", "etl", "credit", "credit_validation",
-              "loan_accrual")
+              "loan_accrual", "vip_lapse")
 
 
 @contextmanager

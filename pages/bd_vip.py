@@ -85,8 +85,8 @@ with tabs["members"]:
 
 with tabs["follow_up"]:
     # No min/max: the service refuses a bad window in the person's language.
-    st.number_input(t("finance.vip.page.within"), step=1, value=cfg.expiring_within_days,
-                    key="vip_within")
+    st.columns([1, 4])[0].number_input(t("finance.vip.page.within"), step=1,
+                                       value=cfg.expiring_within_days, key="vip_within")
     st.caption(t("finance.vip.page.follow_up_help", lapsed=cfg.lapsed_follow_up_days))
     if follow is not None and follow.empty:
         st.info(t("finance.vip.page.no_follow_up"))
@@ -100,8 +100,8 @@ with tabs["follow_up"]:
 if can_sell:
     with tabs["enrol"]:
         st.caption(t("finance.vip.page.enrol_roles"))
-        merchant_id = st.number_input(t("finance.vip.page.merchant_id"), step=1, value=None,
-                                      key="vip_enrol_merchant")
+        merchant_id = st.columns([1, 4])[0].number_input(
+            t("finance.vip.page.merchant_id"), step=1, value=None, key="vip_enrol_merchant")
         if merchant_id:
             who = run_query(vip.standing_of, actor=actor, merchant_id=int(merchant_id))
             if who is not None:

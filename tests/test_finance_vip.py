@@ -390,7 +390,7 @@ def test_the_follow_up_list_says_why_each_member_is_on_it(engine, console_engine
              for r in df.to_dict("records")}
     end_d, end_g = (today - timedelta(days=2)).isoformat(), (today + timedelta(days=12)).isoformat()
     assert words[diamond.id] == (f"已于 {end_d} 到期，未续费", f"ended {end_d}, not renewed")
-    assert words[gold.id] == (f"12 天后到期（{end_g}） · 当前等级 A，低于金卡要求的 AA",
+    assert words[gold.id] == (f"12 天后到期（{end_g}） · 当前信用等级 A，低于金卡要求的 AA",
                               f"ends in 12 days ({end_g}) · grade now A, below the AA that Gold needs")
     with console_engine.connect() as conn:   # a shorter window drops the expiring reason
         df = vip.follow_up(conn=conn, actor=bd, within_days=7)
@@ -448,11 +448,11 @@ def test_the_profile_line(engine, console_engine, make_actor, world):
     assert vip.status_line(member, lang="zh") == (
         f"金卡会员 · 有效期 {m.starts_on.isoformat()} 至 {m.expires_on.isoformat()}")
     assert vip.status_line(other, lang="en") == "Not a member · may join: Silver"
-    assert vip.status_line(none, lang="zh") == "非会员 · 当前等级不可开通"
+    assert vip.status_line(none, lang="zh") == "非会员 · 当前信用等级不可开通"
     set_grade(engine, world["金牌车商"], "A")
     with console_engine.connect() as conn:
         member = vip.merchant_vip(conn=conn, actor=ops, merchant_id=world["金牌车商"])
-    assert vip.status_line(member, lang="zh").endswith(" · 当前等级已不满足该等级要求")
+    assert vip.status_line(member, lang="zh").endswith(" · 当前信用等级已不满足该会员等级要求")
 
 
 # ---------------------------------------------------------------- match suggestions
@@ -543,3 +543,50 @@ def test_a_term_past_its_end_gives_no_points_before_the_sweep(engine, match_worl
                              "expires_on = '2026-03-09'"))       # ended the day before AS_OF
         matching.rematch_full(conn=conn, top_k=5, as_of=AS_OF)
     assert [r["components"]["vip"] for r in _suggestions(engine, w["request"])] == [0, 0]
+
+
+# ---------------------------------------------------------------- the jobs' step
+def test_the_vip_lapse_step_runs_under_its_lock_as_the_jobs(engine, console_engine, jobs_engine,
+                                                             make_actor, world, capsys):
+    from console.finance.vip import main
+    from console.jobs import job_lock, run_all
+    bd = make_actor("bd")
+    m = call(console_engine, vip.enrol, actor=bd, merchant_id=world["金牌车商"], tier="gold",
+             fee_paid="19800", payment_ref="J-1")
+    _shift(engine, m.id, expires_on=clock.today() - timedelta(days=1))
+    with job_lock(jobs_engine, "vip_lapse") as got:       # another run holds the step
+        assert got
+        (skipped,) = run_all(engine=jobs_engine, only=["vip_lapse"], echo=lambda _: None)
+        assert (skipped.skipped, skipped.detail) == (True, "skipped: another run of this job holds its lock")
+        assert main(["lapse"]) == 0
+        assert capsys.readouterr().out == "vip_lapse: skipped, another run holds its lock\n"
+    assert [r["status"] for r in memberships(engine)] == ["active"]
+    (done,) = run_all(engine=jobs_engine, only=["vip_lapse"], echo=lambda _: None)
+    assert (done.ok, done.detail) == (True, "memberships lapsed=1")
+    assert main(["lapse"]) == 0
+    assert capsys.readouterr().out == "vip_lapse: memberships lapsed=0\n"
+    assert [r["status"] for r in memberships(engine)] == ["lapsed"]
+    assert main(["sweep"]) == 2
+
+
+@pytest.mark.parametrize("fn, bad", [
+    ("renew", {"fee_paid": "１９８００"}), ("renew", {"fee_paid": float("nan")}),
+    ("renew", {"payment_ref": "R\x00"}), ("renew", {"note": "n" * 100_000}),
+    ("renew", {"expected_version": float("nan")}), ("renew", {"membership_id": "１"}),
+    ("cancel", {"reason": "x\x00y"}), ("cancel", {"reason": "r" * 100_000}),
+    ("cancel", {"reason_code": "other\x00"}), ("cancel", {"expected_version": "1"}),
+], ids=lambda v: v if isinstance(v, str) else next(iter(v)))
+def test_hostile_input_to_renew_and_cancel_changes_nothing(engine, console_engine, make_actor,
+                                                          world, fn, bad):
+    bd, risk = make_actor("bd"), make_actor("risk")
+    m = call(console_engine, vip.enrol, actor=bd, merchant_id=world["金牌车商"], tier="gold",
+             fee_paid="19800", payment_ref="H-0")
+    _shift(engine, m.id, expires_on=clock.today() + timedelta(days=5))
+    before = memberships(engine), audit(engine)
+    if fn == "renew":
+        kwargs = {"actor": bd, "membership_id": m.id, "fee_paid": "19800", "payment_ref": "H-1"}
+    else:
+        kwargs = {"actor": risk, "membership_id": m.id, "reason_code": "other", "reason": "x"}
+    with pytest.raises(InvalidInput):
+        call(console_engine, getattr(vip, fn), **{**kwargs, **bad})
+    assert (memberships(engine), audit(engine)) == before

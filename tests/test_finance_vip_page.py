@@ -34,8 +34,8 @@ def test_bd_sees_members_the_follow_up_reasons_and_enrols(engine, console_engine
     frames = [d.value for d in at.dataframe]
     follow = next(f for f in frames if "跟进原因" in f.columns)
     end = (clock.today() + timedelta(days=12)).isoformat()
-    assert follow["跟进原因"].tolist() == [f"12 天后到期（{end}） · 当前等级 A，低于金卡要求的 AA"]
-    assert follow["等级"].tolist() == ["金卡"]
+    assert follow["跟进原因"].tolist() == [f"12 天后到期（{end}） · 当前信用等级 A，低于金卡要求的 AA"]
+    assert follow["会员等级"].tolist() == ["金卡"]
 
     # enrol 钻石车商 as diamond from the form
     at.number_input(key="vip_enrol_merchant").set_value(world["钻石车商"]).run()

@@ -16,6 +16,7 @@ from console.credit import validation_store
 from console.credit.__main__ import main as credit_main
 from console.errors import Conflict
 from console.finance.__main__ import main as finance_main
+from console.finance.vip import main as vip_main
 from console.jobs import STEP_NAMES
 from console.services import listing_review, prechecks
 from console.services.matching import _main as matching_main
@@ -47,13 +48,15 @@ def test_every_stand_alone_job_command_writes_its_steps_run_and_health_counts_it
     assert credit_main(["score"]) == 0
     assert credit_main(["validate"]) == 0
     assert finance_main(["accrue"]) == 0
+    assert vip_main(["lapse"]) == 0
     assert _runs(demo_engine) == [("prechecks", "succeeded", None),
                                   ("listing_flags", "succeeded", None),
                                   ("matching", "succeeded", None),
                                   ("etl", "succeeded", None),
                                   ("credit", "succeeded", None),
                                   ("credit_validation", "succeeded", None),
-                                  ("loan_accrual", "succeeded", None)]
+                                  ("loan_accrual", "succeeded", None),
+                                  ("vip_lapse", "succeeded", None)]
     with demo_engine.connect() as conn:               # the ETL's own log has them too
         assert conn.execute(sa.text(
             "SELECT count(*) FILTER (WHERE status <> 'succeeded') FROM etl.runs")).scalar() == 0

@@ -636,3 +636,31 @@ def status_line(vip: MerchantVip, *, lang: str) -> str:
             if lang == "zh" else ", ".join(translate(f"finance.vip.tier.{c}", lang)
                                            for c in vip.eligible_tiers))
     return translate("finance.vip.profile.not_eligible", lang)
+
+
+# ---------------------------------------------------------------- the stand-alone command
+def main(argv: list[str]) -> int:
+    """``python -m console.finance.vip lapse``: the jobs' step ``vip_lapse`` alone, for a site
+    that schedules it on its own (e.g. once at 00:10 Shanghai time): as dh_jobs, under the
+    step's advisory lock (a run of `console jobs` at work on it makes this one skip), writing
+    the jobs' run log under the step's name so `python -m console health` counts it."""
+    import sys
+    if argv != ["lapse"]:
+        print("usage: python -m console.finance.vip lapse", file=sys.stderr)
+        return 2
+    from console import job_runs, jobs
+    engine = db.get_engine(role="jobs")
+    with jobs.job_lock(engine, "vip_lapse") as got:
+        if not got:
+            print("vip_lapse: skipped, another run holds its lock")
+            return 0
+        with job_runs.recorded("vip_lapse", engine=engine):
+            with engine.begin() as conn:
+                lapsed = lapse_expired(conn)
+    print(f"vip_lapse: memberships lapsed={lapsed}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    raise SystemExit(main(sys.argv[1:]))

@@ -14,6 +14,7 @@ step at once: the second skips it), writing the same JSON log line and run-log r
 | ``ops/credit_scores`` | credit (overrides expired, scoring run, rematch of moved grades) | ``mart/merchant_features`` |
 | ``ops/credit_validation_reports`` | credit_validation (the validation report, stored when stale) | ``ops/credit_scores`` |
 | ``fin/loans`` | loan_accrual (order loans' interest, days past due, buckets, defaults) | |
+| ``fin/vip_memberships`` | vip_lapse (VIP terms past their last day lapsed) | |
 
 The marts are one multi-asset that can be subset: materialising some marts runs the ETL jobs
 that write them (a job writes all of its marts in one transaction). Each mart has two asset
@@ -46,6 +47,7 @@ MATCH_SUGGESTIONS = dg.AssetKey(["ops", "match_suggestions"])
 CREDIT_SCORES = dg.AssetKey(["ops", "credit_scores"])
 CREDIT_VALIDATION = dg.AssetKey(["ops", "credit_validation_reports"])
 LOANS = dg.AssetKey(["fin", "loans"])
+VIP_MEMBERSHIPS = dg.AssetKey(["fin", "vip_memberships"])
 
 SOURCES_CHECK = "sources"
 CONTRACT_CHECK = "contract"
@@ -122,6 +124,8 @@ credit_validation = _step_asset(CREDIT_VALIDATION, "credit_validation", deps=[CR
                                              "stored for the validation page when stale."))
 loan_accrual = _step_asset(LOANS, "loan_accrual", deps=[], description=(
     "Order loans: interest up to yesterday, days past due, buckets and defaults."))
+vip_lapse = _step_asset(VIP_MEMBERSHIPS, "vip_lapse", deps=[], description=(
+    "VIP membership terms past their last day lapsed (BD's follow-up list)."))
 
 
 # ---------------------------------------------------------------- the marts
@@ -240,10 +244,11 @@ def marts(context: AssetExecutionContext, console: ConsoleJobs) -> Iterator[Any]
 
 # ---------------------------------------------------------------- jobs, schedule, definitions
 ASSETS = [prechecks, listing_flags, match_suggestions, marts, credit_scores, credit_validation,
-          loan_accrual]
+          loan_accrual, vip_lapse]
 STEP_ASSETS = {"prechecks": prechecks, "listing_flags": listing_flags,
                "matching": match_suggestions, "etl": marts, "credit": credit_scores,
-               "credit_validation": credit_validation, "loan_accrual": loan_accrual}
+               "credit_validation": credit_validation, "loan_accrual": loan_accrual,
+               "vip_lapse": vip_lapse}
 
 console_jobs = dg.define_asset_job(
     "console_jobs", selection=dg.AssetSelection.assets(*ASSETS),
