@@ -32,7 +32,8 @@ for col, row in zip(cols, tiers.itertuples()):
                help=t("finance.vip.page.tier_option", tier=tier_name(row.tier),
                       fee=fmt.yuan(row.annual_fee), grade=row.min_grade))
 within = st.session_state.get("vip_within", cfg.expiring_within_days)
-follow = run_query(vip.follow_up, actor=actor, within_days=int(within))
+mine = st.session_state.get("vip_mine", False)
+follow = run_query(vip.follow_up, actor=actor, within_days=int(within), mine=bool(mine))
 cols[-1].metric(t("finance.vip.page.follow_up_metric"),
                 fmt.number(0 if follow is None else len(follow)))
 
@@ -85,8 +86,10 @@ with tabs["members"]:
 
 with tabs["follow_up"]:
     # No min/max: the service refuses a bad window in the person's language.
-    st.columns([1, 4])[0].number_input(t("finance.vip.page.within"), step=1,
-                                       value=cfg.expiring_within_days, key="vip_within")
+    left, right = st.columns([1, 4], vertical_alignment="bottom")
+    left.number_input(t("finance.vip.page.within"), step=1, value=cfg.expiring_within_days,
+                      key="vip_within")
+    right.toggle(t("finance.vip.page.mine"), value=False, key="vip_mine")
     st.caption(t("finance.vip.page.follow_up_help", lapsed=cfg.lapsed_follow_up_days))
     if follow is not None and follow.empty:
         st.info(t("finance.vip.page.no_follow_up"))

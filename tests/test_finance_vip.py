@@ -396,6 +396,12 @@ def test_the_follow_up_list_says_why_each_member_is_on_it(engine, console_engine
         df = vip.follow_up(conn=conn, actor=bd, within_days=7)
     assert [(r["membership_id"], r["reasons"]) for r in df.to_dict("records")] == [
         (diamond.id, ["lapsed"]), (gold.id, ["grade_below"])]
+    with engine.begin() as conn:      # BD owns 金牌车商 only: "mine" keeps its row alone
+        conn.execute(sa.text("UPDATE app.merchants SET bd_owner_id = :s WHERE id = :m"),
+                     {"s": bd.id, "m": world["金牌车商"]})
+    with console_engine.connect() as conn:
+        df = vip.follow_up(conn=conn, actor=bd, within_days=7, mine=True)
+    assert df["membership_id"].tolist() == [gold.id]
     # the lapsed diamond member renewed: off the list
     call(console_engine, vip.renew, actor=bd, membership_id=diamond.id, fee_paid="39800",
          payment_ref="F-4")

@@ -496,7 +496,7 @@ def tier_summary(*, conn: Connection, actor: Actor) -> pd.DataFrame:
 
 _FOLLOW_UP_SQL = """
 SELECT v.id AS membership_id, v.merchant_id, m.name AS merchant, s.display_name AS bd_owner,
-       v.tier, v.status, v.expires_on, (v.expires_on - CAST(:today AS date)) AS days_left,
+       m.bd_owner_id, v.tier, v.status, v.expires_on, (v.expires_on - CAST(:today AS date)) AS days_left,
        CASE WHEN g.insufficient_history AND NOT g.is_override THEN NULL
             ELSE g.effective_grade END AS grade,
        coalesce(g.vip_eligible, false) AS vip_eligible, m.status AS merchant_status, v.version
@@ -513,7 +513,8 @@ WHERE v.status = 'active'
 
 
 @requires(*READERS)
-def follow_up(*, conn: Connection, actor: Actor, within_days: int | None = None) -> pd.DataFrame:
+def follow_up(*, conn: Connection, actor: Actor, within_days: int | None = None,
+              mine: bool = False) -> pd.DataFrame:
     """The members BD should call, each with its reasons (``reasons``: codes of
     FOLLOW_UP_REASONS, most urgent first):
     - ``lapsed``: the term ended without renewal (lapsed by the sweep, or ended and not yet
@@ -521,11 +522,14 @@ def follow_up(*, conn: Connection, actor: Actor, within_days: int | None = None)
       term in force;
     - ``expiring``: a term in force ending within ``within_days`` (default from the config);
     - ``grade_below``: a member in force whose current grade no longer admits its tier.
-    Sorted lapsed first, then by the day the term ends."""
+    Sorted lapsed first, then by the day the term ends. ``mine``: only merchants the caller
+    owns as BD."""
     cfg = load_config()
     within = cfg.expiring_within_days if within_days is None else within_days
     today = clock.today()
     df = db.fetch_df(conn, _FOLLOW_UP_SQL, today=today, lapsed_days=cfg.lapsed_follow_up_days)
+    if mine:
+        df = df[df["bd_owner_id"] == actor.id].reset_index(drop=True)
     reasons: list[list[str]] = []
     for row in df.itertuples():
         found = []
