@@ -57,17 +57,16 @@ if fresh.computed_at is None:
     st.stop()
 
 # ---------------------------------------------------------------- totals and grades
-totals = run_query(portfolio.totals, actor=actor)
 grades = run_query(portfolio.by_grade, actor=actor)
-if totals is None or grades is None:
+if grades is None:
     st.stop()
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric(t("portfolio.metric.loans_open"), fmt.number(totals["loans_open"]))
-c2.metric(t("portfolio.metric.outstanding"), fmt.wan(totals["outstanding"], lang=lang()))
-c3.metric(t("portfolio.metric.interest"), fmt.wan(totals["interest_received"], lang=lang()),
+c1.metric(t("portfolio.metric.loans_open"), fmt.number(grades["loans_open"].sum()))
+c2.metric(t("portfolio.metric.outstanding"), fmt.wan(grades["outstanding"].sum(), lang=lang()))
+c3.metric(t("portfolio.metric.interest"), fmt.wan(grades["interest_received"].sum(), lang=lang()),
           help=t("portfolio.metric.interest_help"))
-c4.metric(t("portfolio.metric.loss"), fmt.wan(totals["loss"], lang=lang()),
-          help=t("portfolio.metric.loss_help", n=fmt.number(totals["defaulted_loans"])))
+c4.metric(t("portfolio.metric.loss"), fmt.wan(grades["loss"].sum(), lang=lang()),
+          help=t("portfolio.metric.loss_help", n=fmt.number(grades["defaulted_loans"].sum())))
 c5.metric(t("portfolio.metric.expected_loss"),
           fmt.wan(grades["expected_loss"].sum(skipna=True), lang=lang()),
           help=t("portfolio.metric.el_help", lgd=fmt.percent(float(grades["lgd"].iloc[0]))
@@ -118,49 +117,45 @@ if curves is not None and not curves.empty:
 
 # ---------------------------------------------------------------- roll rates
 st.subheader(t("portfolio.roll.title"))
-months = run_query(portfolio.roll_months, actor=actor) or []
-if not months:
+roll = run_query(portfolio.roll_rates, actor=actor, month=st.session_state.get("pf_roll_month"))
+if roll is not None and roll.month is None:
     st.info(t("portfolio.roll.none"))
-else:
-    month = st.selectbox(t("portfolio.roll.month"), months, format_func=month_label,
-                         key="pf_roll_month")
-    shares = run_query(portfolio.roll_rates, actor=actor, month=month)
-    counts = run_query(portfolio.roll_counts, actor=actor, month=month)
-    if shares is not None and counts is not None:
-        rows = [state_label(s) for s in shares.index]
-        cols = [state_label(s) for s in shares.columns]
-        text = [[fmt.percent(v) if pd.notna(v) and counts.iloc[i, j] else ""
-                 for j, v in enumerate(r)] for i, r in enumerate(shares.to_numpy())]
-        fig = go.Figure(go.Heatmap(z=shares.to_numpy() * 100, x=cols, y=rows, text=text,
-                                   texttemplate="%{text}", colorscale="Reds", zmin=0, zmax=100,
-                                   customdata=counts.to_numpy(),
-                                   hovertemplate=t("portfolio.roll.hover")))
-        fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10),
-                          yaxis=dict(autorange="reversed", title=t("portfolio.roll.from",
-                                     month=month_label(pd.Timestamp(month) - pd.DateOffset(months=1)))),
-                          xaxis=dict(title=t("portfolio.roll.to", month=month_label(month)),
-                                     side="top"))
-        st.plotly_chart(fig, width="stretch")
-        table = shares.copy()
-        table.insert(0, "n", counts.sum(axis=1))
-        table = table.reset_index(names="from")
-        table["from"] = table["from"].map(state_label)
-        table = fmt.frame(table, {"n": "number", **{c: "percent" for c in shares.columns}},
-                          lang=lang())
-        table.columns = [t("portfolio.roll.col_from"), t("portfolio.roll.col_n"),
-                         *[state_label(c) for c in shares.columns]]
-        st.dataframe(table, hide_index=True, width="stretch")
-        st.caption(t("portfolio.roll.note"))
+elif roll is not None:
+    st.selectbox(t("portfolio.roll.month"), roll.months, format_func=month_label,
+                 index=roll.months.index(roll.month), key="pf_roll_month")
+    shares, counts, month = roll.shares, roll.counts, roll.month
+    rows = [state_label(s) for s in shares.index]
+    cols = [state_label(s) for s in shares.columns]
+    text = [[fmt.percent(v) if pd.notna(v) and counts.iloc[i, j] else ""
+             for j, v in enumerate(r)] for i, r in enumerate(shares.to_numpy())]
+    fig = go.Figure(go.Heatmap(z=shares.to_numpy() * 100, x=cols, y=rows, text=text,
+                               texttemplate="%{text}", colorscale="Reds", zmin=0, zmax=100,
+                               customdata=counts.to_numpy(), showscale=False,
+                               hovertemplate=t("portfolio.roll.hover")))
+    before = month_label(pd.Timestamp(month) - pd.DateOffset(months=1))
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10),
+                      yaxis=dict(autorange="reversed", title=t("portfolio.roll.from", month=before)),
+                      xaxis=dict(title=t("portfolio.roll.to", month=month_label(month)), side="top"))
+    st.plotly_chart(fig, width="stretch")
+    table = shares.copy()
+    table.insert(0, "n", counts.sum(axis=1))
+    table = table.reset_index(names="from")
+    table["from"] = table["from"].map(state_label)
+    table = fmt.frame(table, {"n": "number", **{c: "percent" for c in shares.columns}},
+                      lang=lang())
+    table.columns = [t("portfolio.roll.col_from"), t("portfolio.roll.col_n"),
+                     *[state_label(c) for c in shares.columns]]
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(t("portfolio.roll.note"))
 
 # ---------------------------------------------------------------- concentration
 st.subheader(t("portfolio.conc.title"))
-tabs = st.tabs([t(f"portfolio.conc.{d}") for d in ("merchant", "city", "brand")])
-for tab, dimension in zip(tabs, ("merchant", "city", "brand")):
+held = run_query(portfolio.concentration, actor=actor) or {}
+tabs = st.tabs([t(f"portfolio.conc.{d}") for d in portfolio.DIMENSIONS])
+for tab, dimension in zip(tabs, portfolio.DIMENSIONS):
     with tab:
-        conc = run_query(portfolio.concentration, actor=actor, dimension=dimension)
-        if conc is None:
-            continue
-        if conc.rows.empty:
+        conc = held.get(dimension)
+        if conc is None or conc.rows.empty:
             st.info(t("portfolio.empty"))
             continue
         table = fmt.frame(conc.rows[["name", "loans", "outstanding", "share"]],
@@ -170,7 +165,7 @@ for tab, dimension in zip(tabs, ("merchant", "city", "brand")):
                          f"{t('portfolio.col.outstanding')} ({fmt.wan_unit(lang())})",
                          t("portfolio.conc.col.share")]
         st.dataframe(table, hide_index=True, width="stretch")
-        top_share = float(conc.rows["share"].sum())
         st.caption(t("portfolio.conc.note", n=fmt.number(len(conc.rows)),
-                     holders=fmt.number(conc.holders), share=fmt.percent(top_share),
+                     holders=fmt.number(conc.holders),
+                     share=fmt.percent(float(conc.rows["share"].sum())),
                      hhi=fmt.number(conc.hhi * 10_000)))

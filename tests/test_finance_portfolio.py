@@ -261,9 +261,11 @@ def test_the_services_read_the_mart_with_pd_times_exposure_times_lgd(engine, boo
     with console_engine.connect() as conn:
         grades = portfolio.by_grade(conn=conn, actor=risk).set_index("grade")
         totals = portfolio.totals(conn=conn, actor=risk)
-        matrix = portfolio.roll_rates(conn=conn, actor=risk, month=M[6])
+        roll = portfolio.roll_rates(conn=conn, actor=risk, month=M[6])
+        newest = portfolio.roll_rates(conn=conn, actor=risk)
+        may = portfolio.roll_rates(conn=conn, actor=risk, month=M[5]).counts
         months = portfolio.roll_months(conn=conn, actor=risk)
-        top = portfolio.concentration(conn=conn, actor=risk, dimension="city")
+        top = portfolio.concentration(conn=conn, actor=risk)["city"]
         curves = portfolio.vintages(conn=conn, actor=risk)
     assert list(grades.index) == ["A", "BB", "B", "C"]          # best grade first
     assert grades.loc["A", "pd"] == pd_["A"] != load(DEFAULT_CONFIG).grade_pd["A"]  # active: c1
@@ -275,7 +277,11 @@ def test_the_services_read_the_mart_with_pd_times_exposure_times_lgd(engine, boo
     assert grades.loc["C", "expected_loss"] == 0
     assert totals["outstanding"] == 330_000 and totals["loss"] == 180_000
     assert totals["loans_open"] == 3 and totals["as_of"] == pr.AS_OF
-    assert months == [M[6], M[5], M[4], M[3], M[2]]
+    assert months == roll.months == [M[6], M[5], M[4], M[3], M[2]]
+    assert newest.month == roll.month == M[6] and newest.shares.equals(roll.shares)
+    matrix = roll.shares
+    assert may.loc["dpd_31_60", "dpd_61_90"] == 2 and may.loc["dpd_61_90", "dpd_90p"] == 1
+    assert int(may.to_numpy().sum()) == 4
     # June, from 61-90: one stays, one rolls to 90+ (50.0% each); a row's shares add to 1
     assert matrix.loc["dpd_61_90", "dpd_61_90"] == 0.5
     assert matrix.loc["dpd_61_90", "dpd_90p"] == 0.5
@@ -299,7 +305,9 @@ def test_the_services_are_for_risk_and_managers_only(engine, book, make_actor, c
             portfolio.totals(conn=conn, actor=bd)
         assert portfolio.totals(conn=conn, actor=manager)["outstanding"] == 330_000
         with pytest.raises(InvalidInput):
-            portfolio.concentration(conn=conn, actor=manager, dimension="province")
+            portfolio.concentration(conn=conn, actor=manager, limit=0)
+        with pytest.raises(InvalidInput):
+            portfolio.roll_rates(conn=conn, actor=manager, month="2025-06")
 
 
 # ---------------------------------------------------------------- the page
@@ -357,6 +365,14 @@ def test_the_page_shows_the_exact_figures(engine, book, make_actor, settings_env
     merchants = at.dataframe[2].value
     assert merchants.iloc[0].tolist() == ["车商b1", "2", "25.00", "75.8%"]
     assert merchants.iloc[1].tolist() == ["车商b2", "1", "8.00", "24.2%"]
+    cities = at.dataframe[3].value
+    assert cities.iloc[:, 0].tolist() == ["杭州市", "苏州市"]
+    # another month: May, from the end of April
+    at.selectbox(key="pf_roll_month").set_value(M[5]).run()
+    roll = at.dataframe[1].value
+    assert roll.iloc[2].tolist() == ["逾期 31–60 天" if zh else "31–60 DPD", "2", "0.0%", "0.0%",
+                                     "0.0%", "100.0%", "0.0%", "0.0%"]
+    assert roll.iloc[0].tolist()[1:4] == ["1", "0.0%", "100.0%"]    # L6: current -> 1-30
 
 
 def test_the_page_is_for_risk_and_managers(engine, book, make_actor):

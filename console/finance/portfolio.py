@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
 
 import pandas as pd
 from sqlalchemy.engine import Connection
@@ -35,6 +34,7 @@ from console.settings import get_settings
 READERS = ("risk", "manager")
 STATES = ("current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_90p")
 EXITS = (*STATES, "closed")
+DIMENSIONS = ("merchant", "city", "brand")
 STEP = "loan_portfolio"          # the jobs' step that rebuilds the mart
 STALE_HOURS = 36                 # a mart older than this reads as stale (the jobs run hourly or more)
 
@@ -164,29 +164,35 @@ def roll_months(*, conn: Connection, actor: Actor) -> list[date]:
                                   "ORDER BY month DESC")["month"])
 
 
+@dataclass(frozen=True)
+class RollMatrix:
+    months: list[date]        # every month with a matrix, newest first
+    month: date | None        # the one shown (None: no matrix yet)
+    shares: pd.DataFrame      # from bucket (rows) -> state (columns): share of the row's loans
+    counts: pd.DataFrame      # the same in loans (0 where none)
+
+
 @requires(*READERS, replica=True)
-def roll_rates(*, conn: Connection, actor: Actor, month: date,
-               weight: Literal["loans", "outstanding"] = "loans") -> pd.DataFrame:
+def roll_rates(*, conn: Connection, actor: Actor, month: date | None = None) -> RollMatrix:
     """The matrix from the bucket at the end of the month before ``month`` (rows) to the
-    state at ``month``'s end (columns, 'closed' = repaid): each row's shares of its loans (or
-    of its outstanding principal), NaN for a bucket nobody was in."""
-    df = db.fetch_df(conn, f"""
-        SELECT from_state, to_state, {'loans' if weight == 'loans' else 'outstanding'}::float AS n
-        FROM mart.loan_roll_rates WHERE month = :month""", month=month)
-    counts = (df.pivot_table(index="from_state", columns="to_state", values="n", aggfunc="sum")
-              .reindex(index=list(STATES), columns=list(EXITS)))
-    totals = counts.sum(axis=1, min_count=1)
-    shares = counts.fillna(0).div(totals, axis=0)
-    return shares.astype(float)
-
-
-@requires(*READERS, replica=True)
-def roll_counts(*, conn: Connection, actor: Actor, month: date) -> pd.DataFrame:
-    """The same matrix in loans (0 where none)."""
-    df = db.fetch_df(conn, """SELECT from_state, to_state, loans FROM mart.loan_roll_rates
-                              WHERE month = :month""", month=month)
-    return (df.pivot_table(index="from_state", columns="to_state", values="loans", aggfunc="sum")
-            .reindex(index=list(STATES), columns=list(EXITS)).fillna(0).astype(int))
+    state at ``month``'s end (columns, 'closed' = repaid): each row's shares of its loans,
+    NaN for a bucket nobody was in. ``month`` None or without a matrix: the newest."""
+    df = db.fetch_df(conn, """
+        WITH months AS (SELECT DISTINCT month FROM mart.loan_roll_rates),
+             shown AS (SELECT coalesce((SELECT month FROM months WHERE month = :month),
+                                       (SELECT max(month) FROM months)) AS month)
+        SELECT (SELECT array_agg(month ORDER BY month DESC) FROM months) AS months,
+               s.month AS shown, r.from_state, r.to_state, r.loans
+        FROM shown s LEFT JOIN mart.loan_roll_rates r ON r.month = s.month""", month=month)
+    months = list(df["months"].iloc[0] or []) if len(df) else []
+    shown = df["shown"].iloc[0] if len(df) and months else None
+    rows = df.dropna(subset=["from_state"])
+    counts = (rows.pivot_table(index="from_state", columns="to_state", values="loans",
+                               aggfunc="sum")
+              .reindex(index=list(STATES), columns=list(EXITS)).astype(float))
+    shares = counts.fillna(0).div(counts.sum(axis=1, min_count=1), axis=0).astype(float)
+    return RollMatrix(months=months, month=shown, shares=shares,
+                      counts=counts.fillna(0).astype(int))
 
 
 @dataclass(frozen=True)
@@ -198,22 +204,31 @@ class Concentration:
 
 
 @requires(*READERS, replica=True)
-def concentration(*, conn: Connection, actor: Actor,
-                  dimension: Literal["merchant", "city", "brand"], limit: int = 10) -> Concentration:
-    """The ``limit`` largest holders of open outstanding principal by ``dimension``."""
-    agg = db.fetch_one(conn, """
-        SELECT coalesce(sum(outstanding), 0)::float AS total, count(*) AS holders,
-               coalesce(sum(outstanding ^ 2), 0)::float AS sq
-        FROM mart.loan_concentration WHERE dimension = :d""", d=dimension)
-    rows = db.fetch_df(conn, """
-        SELECT key_id, name, loans, outstanding::float AS outstanding
-        FROM mart.loan_concentration WHERE dimension = :d
-        ORDER BY outstanding DESC, key_id LIMIT :limit""", d=dimension, limit=limit)
-    total = agg["total"]
-    rows["share"] = rows["outstanding"] / total if total else 0.0
-    return Concentration(rows=rows, total=total, holders=int(agg["holders"]),
-                         hhi=agg["sq"] / total ** 2 if total else 0.0)
+def concentration(*, conn: Connection, actor: Actor, limit: int = 10
+                  ) -> dict[str, Concentration]:
+    """Per dimension (borrower, city, brand): the ``limit`` largest holders of open
+    outstanding principal, their share, and the HHI over all holders. One query."""
+    df = db.fetch_df(conn, """
+        SELECT dimension, key_id, name, loans, outstanding::float AS outstanding,
+               total, holders, sq, rank
+        FROM (SELECT c.*, sum(outstanding) OVER w::float AS total,
+                     count(*) OVER w AS holders, sum(outstanding ^ 2) OVER w::float AS sq,
+                     row_number() OVER (PARTITION BY dimension
+                                        ORDER BY outstanding DESC, key_id) AS rank
+              FROM mart.loan_concentration c
+              WINDOW w AS (PARTITION BY dimension)) x
+        WHERE rank <= :limit ORDER BY dimension, rank""", limit=limit)
+    out = {}
+    for dimension in DIMENSIONS:
+        part = df[df["dimension"] == dimension]
+        total = float(part["total"].iloc[0]) if len(part) else 0.0
+        rows = part[["key_id", "name", "loans", "outstanding"]].reset_index(drop=True)
+        rows["share"] = rows["outstanding"] / total if total else 0.0
+        out[dimension] = Concentration(
+            rows=rows, total=total, holders=int(part["holders"].iloc[0]) if len(part) else 0,
+            hhi=float(part["sq"].iloc[0]) / total ** 2 if total else 0.0)
+    return out
 
 
-__all__ = ["GRADES", "Concentration", "Freshness", "by_grade", "concentration", "freshness",
-           "roll_counts", "roll_months", "roll_rates", "totals", "vintages"]
+__all__ = ["GRADES", "Concentration", "Freshness", "RollMatrix", "by_grade", "concentration",
+           "freshness", "roll_months", "roll_rates", "totals", "vintages"]
