@@ -75,7 +75,7 @@ def test_a_risk_officer_proposes_from_a_link_and_a_hostile_amount_is_refused(eng
     alice = make_actor("risk")
     at = opened(alice, PAGE, {"merchant": str(weak)})
     assert not at.exception and not at.error
-    assert metrics_of(at) == {"授信额度": "50.00 万元", "已用": "20.00 万元", "可用": "30.00 万元"}
+    assert metrics_of(at) == {"额度": "50.00 万元", "已用": "20.00 万元", "可用": "30.00 万元"}
     at.text_input[0].set_value("1e30")
     at.text_area[0].set_value("集团担保函已收到")
     at.button[0].click().run()        # the form's submit
@@ -91,8 +91,8 @@ def test_a_risk_officer_proposes_from_a_link_and_a_hostile_amount_is_refused(eng
 
 
 @pytest.mark.parametrize("lang, shown", [
-    ("zh", {"授信额度": "50.00 万元", "已用": "20.00 万元", "可用": "30.00 万元"}),
-    ("en", {"Credit line": "50.00 × 10k CNY", "Used": "20.00 × 10k CNY",
+    ("zh", {"额度": "50.00 万元", "已用": "20.00 万元", "可用": "30.00 万元"}),
+    ("en", {"Line": "50.00 × 10k CNY", "Used": "20.00 × 10k CNY",
             "Available": "30.00 × 10k CNY"}),
 ])
 def test_the_profile_and_the_rating_card_show_line_used_and_available(engine, make_actor, weak,
