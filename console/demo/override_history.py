@@ -10,8 +10,7 @@ scores every merchant through the real scoring SQL. Its input is the features ma
 stood on that day: the point-in-time features of sql/queries/credit_features_as_of.sql (the
 mart's definitions, every event counted only before the day), written into the (empty at
 seed time) mart for the run and taken out again. The run's times are then set to that day,
-02:00 Shanghai, and the current grades recomputed by the run's own function, so
-ops.merchant_grade_current carries the run's time.
+02:00 Shanghai, and ops.merchant_grade_current carries the run's time.
 
 Overrides, and why they are written with SQL rather than through console/services/credit.py.
 The services stamp now() (the proposal, the decision) and take an expiry that may not lie in
@@ -205,7 +204,10 @@ def _score_week(conn, *, day: date, window_days: int) -> tuple[int, datetime]:
                         WHERE id = :r""", s=run_at, f=finished, r=run_id)
     db.execute(conn, """UPDATE ops.credit_overrides SET review_due_at = :f
                         WHERE review_due_at >= now()""", f=finished)
-    db.scalar(conn, "SELECT ops.refresh_merchant_grades()")   # scored_at: the run's time
+    # The current grades carry the run's time (what ops.refresh_merchant_grades would write
+    # now; the run's own refresh already wrote everything else).
+    db.execute(conn, "UPDATE ops.merchant_grade_current SET scored_at = :f WHERE run_id = :r",
+               f=finished, r=run_id)
     return int(run_id), finished
 
 
@@ -384,7 +386,9 @@ def _week(conn, rng: np.random.Generator, *, officers: dict[str, Any], run_id: i
                    if (c["merchant_id"] in used) == supersede and c["merchant_id"] not in planned
                    and (not supersede or c["is_override"])
                    and _target(c["effective_grade"], direction, notches) is not None
-                   and _target(c["effective_grade"], direction, notches) != c["effective_grade"]]
+                   and _target(c["effective_grade"], direction, notches) != c["effective_grade"]
+                   # back to the scored grade is a revocation, not an override
+                   and _target(c["effective_grade"], direction, notches) != c["grade"]]
         choices = [c for c in choices
                    if abs(_rank(_target(c["effective_grade"], direction, notches))
                           - _rank(c["grade"])) <= get_settings().credit_override_max_notches]
