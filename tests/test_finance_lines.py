@@ -386,6 +386,31 @@ def test_proposals_refused_before_anything_is_written(engine, make_actor, scored
     assert one(engine, "SELECT count(*) FROM ops.audit_log WHERE entity_type = 'line_request'") == 0
 
 
+def test_one_decision_and_one_open_request_however_many_click_at_once(engine, fresh_db,
+                                                                      make_actor, scored):
+    weak, good = scored["weak"], scored["good"]
+    officers = [make_actor("risk") for _ in range(6)]
+    with wide_engine(fresh_db, 6) as wide:
+        proposals = race(wide, [(credit_lines.propose_line,
+                                 {"actor": a, "merchant_id": weak, "line": "80万",
+                                  "reason_code": "guarantee", "reason": "担保",
+                                  "expires_on": IN_30_DAYS}) for a in officers])
+        assert [o[0] for o in proposals].count("ok") == 1, proposals
+        assert {o[1] for o in proposals if o[0] != "ok"} == {
+            ("Conflict", "finance.lines.error.open_request_exists")}
+        rid = next(o[1] for o in proposals if o[0] == "ok")
+        proposer = one(engine, "SELECT proposed_by FROM fin.line_requests WHERE id = :i", i=rid)
+        deciders = [a for a in officers if a.id != proposer]
+        decisions = race(wide, [(credit_lines.approve_line, {"actor": a, "request_id": rid})
+                                for a in deciders])
+    assert [o[0] for o in decisions].count("ok") == 1, decisions
+    assert {o[1] for o in decisions if o[0] != "ok"} == {
+        ("Conflict", "finance.lines.error.already_decided")}
+    assert [a for a, _ in trail(engine, rid)] == ["finance.line.propose", "finance.line.approve"]
+    assert in_force(engine, weak).line == D("800000.00")
+    assert in_force(engine, good).is_manual is False
+
+
 # ---------------------------------------------------------------- typed amounts
 @pytest.mark.parametrize("typed, yuan", [
     ("500000", "500000.00"), ("500,000.50", "500000.50"), ("¥500,000", "500000.00"),

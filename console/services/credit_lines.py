@@ -166,13 +166,15 @@ def approve_line(*, conn: Connection, actor: Actor, request_id: int, note: str =
     if row["line"] > senior and not actor.has("manager"):
         raise PermissionDenied("finance.lines.error.senior_approval",
                                line=f"{row['line']:,.2f}", senior=f"{senior:,.0f}")
-    # The line row first (reserve/release and the scoring run's re-evaluation take it too),
-    # then the requests, then the audit row (migration 099's lock order).
-    before = lines.current(conn, merchant_id=row["merchant_id"], lock=True)
+    # Requests, then the line row, then the audit row: the order the expiry sweep takes them
+    # in (an approval superseding a line the sweep is expiring must not wait on it crosswise),
+    # and reserve/release and the scoring run's re-evaluation take only the line row before
+    # their audit rows (migration 099).
     superseded = [r["id"] for r in db.fetch_all(conn, """
         UPDATE fin.line_requests SET status = 'superseded', version = version + 1
         WHERE merchant_id = :m AND status = 'approved' AND id <> :id
         RETURNING id""", m=row["merchant_id"], id=row["id"])]
+    before = lines.current(conn, merchant_id=row["merchant_id"], lock=True)
     db.execute(conn, """
         UPDATE fin.line_requests
         SET status = 'approved', approved_by = :by, decided_at = now(), decision_note = :note,
