@@ -18,8 +18,10 @@ the past; the audit log stamps its own time (migration 061's trigger, hash-chain
 append-only, so no row of it can be moved afterwards). Running the services and shifting the
 rows' times afterwards would leave audit rows whose contents (the expiry the proposal named,
 the approval's expires_at) disagree with the overrides they describe. So each historical
-proposal, approval and rejection is the service's own statement with the day's time in place
-of now(), its audit row written with the service's action and contents, and the service's
+proposal, approval, rejection and re-examination (keep or revoke, after a run moved an
+overridden merchant; the last run's marks are left for today's desk) is the service's own
+statement with the day's time in place of now(), its audit row written with the service's
+action and contents, and the service's
 rules checked here before each one: a grade on the scale and different from the effective
 one, at most CREDIT_OVERRIDE_MAX_NOTCHES from the scored grade, one open proposal per
 merchant (the database's index), a decider other than the proposer (the database's check),
@@ -31,10 +33,14 @@ the end as a scoring run does. Today's queue is proposed through the service its
 does): it needs no backdating.
 
 Who did what, and what came of it, is drawn from the world's seed (its own random stream):
-upgrades mostly for merchants with no bad event in the label window after the day, some that
-went bad anyway; downgrades mostly for merchants that did go bad (the demo's author knows
-the future; the officers did not), so the outcomes view has overrides that did better and
-worse than the merchants the card graded alike.
+a grade first and then a merchant of it, so overrides spread over the scale; upgrades mostly
+for merchants with no bad event in the label window after the day, a few that went bad
+anyway; downgrades more often for merchants that did go bad (the demo's author knows the
+future; the officers did not), and at least one of each, so the outcomes view has overrides
+that did better and worse than the merchants the card graded alike.
+
+Not at the large scale by default (its bench builds a month of history of its own). Seeding
+the demo scale takes about half a minute longer with it.
 """
 from __future__ import annotations
 
