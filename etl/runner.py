@@ -373,11 +373,21 @@ def _finish_in(conn: Connection, result: RunResult, after: dict[str, Any], *,
 def run_jobs(jobs: list[Job], *, engine: Engine, full: bool = False,
              since: datetime | None = None, progress_for: Callable[[str], Progress] | None = None,
              triggered_by: str = "cli") -> list[RunResult]:
-    """Run jobs in order in one session: each source is staged and validated once."""
+    """Run jobs in order in one session: each source is staged and validated once; then the
+    finance tables' checks (etl/finance_checks.py), recorded under the session's last run."""
     with Session(engine) as session:
-        return [run_job(job, engine=engine, full=full, since=since,
-                        progress=progress_for(job.name) if progress_for else None,
-                        triggered_by=triggered_by, session=session) for job in jobs]
+        results = [run_job(job, engine=engine, full=full, since=since,
+                           progress=progress_for(job.name) if progress_for else None,
+                           triggered_by=triggered_by, session=session) for job in jobs]
+    _check_finance(engine, results)
+    return results
+
+
+def _check_finance(engine: Engine, results: list[RunResult]) -> None:
+    from etl import finance_checks
+    ran = [r for r in results if r.status != "refused"]
+    if ran:
+        finance_checks.validate(engine, job=ran[-1].job, run_id=ran[-1].run_id)
 
 
 def check_contracts(jobs: list[Job], *, engine: Engine, triggered_by: str = "cli") -> dict[str, list[str]]:
@@ -392,6 +402,10 @@ def check_contracts(jobs: list[Job], *, engine: Engine, triggered_by: str = "cli
                         job=job.name, by=f"{triggered_by}:contracts").scalar_one()
         failed[job.name] = contracts.validate(engine, job=job.name, marts=job.marts,
                                               run_id=run_id)
+        if job is jobs[-1]:   # and the finance tables' checks, once
+            from etl import finance_checks
+            failed[job.name] += finance_checks.validate(engine, job=job.name, run_id=run_id,
+                                                       force=True)
         with engine.begin() as conn:
             _q(conn, """UPDATE etl.runs SET status = 'succeeded', finished_at = clock_timestamp(),
                             warnings = :w WHERE id = :id""", w=len(failed[job.name]), id=run_id)

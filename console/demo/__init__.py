@@ -22,6 +22,7 @@ from console.auth import hash_password
 from console.demo import credit_history
 from console.demo import disputes as D
 from console.demo import generate as G
+from console.demo import loans as demo_loans
 from console.demo import model as M
 from console.demo import override_history
 from console.demo.writer import Progress, copy_frame, copy_table, format_column
@@ -146,6 +147,8 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
         if history:   # weekly scoring runs and the overrides between them, before the anchor
             override_history.write(conn, scale=scale, seed=seed, anchor=world.anchor)
         credit_history.promote_better(conn)        # through the gate: risk1 proposes, risk2 approves
+        if history:   # a year of order loans on the lines the scoring runs wrote, and today's queue
+            demo_loans.write(conn, seed=seed, anchor=world.anchor)
     bar.close()
     report.credentials = credentials
     report.seconds = time.perf_counter() - started

@@ -159,7 +159,9 @@ def promote_better(conn) -> str | None:
 SEEDED_ACTIONS = ("credit.promotion.propose", "credit.promotion.approve",
                   "credit.override.propose", "credit.override.approve",
                   "credit.override.reject", "credit.override.expire",
-                  "credit.override.keep", "credit.override.revoke")
+                  "credit.override.keep", "credit.override.revoke",
+                  # today's order-loan queue (console/demo/loans.py), through the services
+                  "loan.apply", "loan.assign", "loan.approve")
 
 
 def seeded_audit_only(conn) -> bool:

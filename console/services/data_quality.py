@@ -56,13 +56,15 @@ def quarantine_trend(*, conn: Connection, actor: Actor, days: int = 30) -> pd.Da
 
 @requires(*READERS)
 def latest_validation(*, conn: Connection, actor: Actor) -> pd.DataFrame:
-    """Each suite's results from its latest validated run."""
+    """Each suite's results from its latest validated run; a failed invariant's first broken
+    rows (their keys, e.g. the loan ids) as ``broken_rows``."""
     return db.fetch_df(conn, """
         WITH latest AS (
             SELECT suite, max(run_id) AS run_id FROM etl.validation_results GROUP BY suite
         )
         SELECT v.suite, v.run_id, v.expectation, v.expectation_type, v.severity, v.success,
-               v.observed_value, v.failing_rows, v.element_count, v.validated_at
+               v.observed_value, v.failing_rows, v.element_count, v.validated_at,
+               CASE WHEN NOT v.success THEN v.details -> 'rows' END::text AS broken_rows
         FROM etl.validation_results v JOIN latest l USING (suite, run_id)
         ORDER BY v.suite, v.success, v.expectation""")
 
