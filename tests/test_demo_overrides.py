@@ -266,3 +266,42 @@ def test_the_same_seed_gives_the_same_overrides(desk, fresh_db):
     finally:
         engine.dispose()
     assert again == rows(desk, sql, a=ANCHOR) and len(again) >= 20
+
+
+def test_every_override_moves_at_most_the_allowed_notches_from_its_scored_grade(desk):
+    # From the score of the run each override names, not from the row's own basis.
+    moves = [r["notches"] for r in rows(desk, """
+        SELECT abs(ops.credit_grade_rank(o.new_grade) - ops.credit_grade_rank(s.grade)) AS notches
+        FROM ops.credit_overrides o
+        JOIN ops.credit_scores s ON s.run_id = o.run_id AND s.merchant_id = o.merchant_id""")]
+    allowed = get_settings().credit_override_max_notches
+    assert max(moves) == allowed == 2 and min(moves) >= 1
+
+
+def test_a_lower_senior_limit_and_one_notch_are_kept_by_the_history(fresh_db, settings_env):
+    """The seed reads the governance settings as the console does: with a senior limit of
+    50,000 yuan only the manager among the officers approves above it (a proposal of theirs
+    above it goes back), and with one notch no override moves further."""
+    settings_env(CONSOLE_CREDIT_OVERRIDE_SENIOR_LIMIT_YUAN=50_000,
+                 CONSOLE_CREDIT_OVERRIDE_MAX_NOTCHES=1)
+    engine = _superuser_engine(fresh_db)
+    try:
+        seed(engine=engine, scale="small", seed=DEMO_SEED, anchor=ANCHOR)
+        decided = rows(engine, """
+            SELECT o.approved_limit, o.decision_note, p.username AS proposer,
+                   a.username AS approver, j.username AS rejecter,
+                   abs(ops.credit_grade_rank(o.new_grade) - ops.credit_grade_rank(s.grade)) AS notches
+            FROM ops.credit_overrides o
+            JOIN ops.credit_scores s ON s.run_id = o.run_id AND s.merchant_id = o.merchant_id
+            JOIN ops.staff p ON p.id = o.proposed_by
+            LEFT JOIN ops.staff a ON a.id = o.approved_by
+            LEFT JOIN ops.staff j ON j.id = o.rejected_by""")
+    finally:
+        engine.dispose()
+    assert {r["notches"] for r in decided} == {1}
+    above = [r for r in decided if r["approver"] and r["approved_limit"] > 50_000]
+    below = [r for r in decided if r["approver"] and r["approved_limit"] <= 50_000]
+    assert above and {r["approver"] for r in above} == {"lead1"}
+    assert {r["approver"] for r in below} >= {"risk1", "risk2"}
+    sent_back = [r for r in decided if r["decision_note"] == H.SENIOR_NOTE]
+    assert all(r["proposer"] == "lead1" and r["rejecter"] != "lead1" for r in sent_back)
