@@ -132,6 +132,15 @@ def _vip_lapse(engine: Engine) -> str:
         return f"memberships lapsed={vip.lapse_expired(conn)}"
 
 
+def _loan_portfolio(engine: Engine) -> str:
+    """The loan portfolio mart rebuilt whole from the loans and their repayments, after the
+    accrual (console/finance/portfolio_mart.py): the portfolio page's month-end snapshots,
+    vintages, roll rates, grades and concentration."""
+    from console.finance import portfolio_mart
+    with engine.begin() as conn:
+        return str(portfolio_mart.rebuild(conn))
+
+
 def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
     return [
         ("prechecks", _prechecks),
@@ -142,11 +151,12 @@ def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
         ("credit_validation", lambda e: _credit_validation(e, full=full)),
         ("loan_accrual", _loan_accrual),
         ("vip_lapse", _vip_lapse),
+        ("loan_portfolio", _loan_portfolio),
     ]
 
 
 STEP_NAMES = ("prechecks", "listing_flags", "matching", "etl", "credit", "credit_validation",
-              "loan_accrual", "vip_lapse")
+              "loan_accrual", "vip_lapse", "loan_portfolio")
 
 
 @contextmanager

@@ -381,3 +381,39 @@ def test_the_page_is_for_risk_and_managers(engine, book, make_actor):
     from console.ui.nav import PAGES
     spec = next(p for p in PAGES if p.path == PAGE)
     assert spec.roles == {"risk", "manager"} and spec.url_path == "loan-portfolio"
+
+
+def test_the_jobs_step_rebuilds_the_mart_as_dh_jobs_under_its_lock(engine, book, jobs_engine,
+                                                                  risk, console_engine):
+    from console import clock, jobs
+    step = dict(jobs.steps(full=False))["loan_portfolio"]
+    with jobs.job_lock(jobs_engine, "loan_portfolio") as got:      # another run holds it
+        assert got
+        skipped = jobs.run_step("loan_portfolio", step, engine=jobs_engine)
+    assert skipped.skipped
+    result = jobs.run_step("loan_portfolio", step, engine=jobs_engine)
+    assert result.ok, result.detail
+    with engine.connect() as conn:
+        # as of today: the seven loans, every month from January 2025 to this one
+        assert conn.execute(sa.text("""SELECT loans, as_of FROM mart.loan_portfolio_builds
+                                       ORDER BY id DESC LIMIT 1""")).one() == (7, clock.today())
+    with console_engine.connect() as conn:
+        fresh = portfolio.freshness(conn=conn, actor=risk)
+    assert (fresh.state, fresh.as_of, fresh.last_run_status) == ("ok", clock.today(), "succeeded")
+    # a later run that failed: the badge says so, over the older mart
+    from console import job_runs
+    job_runs.record(jobs_engine, "loan_portfolio", seconds=1.0, ok=False, error="OperationalError")
+    with console_engine.connect() as conn:
+        assert portfolio.freshness(conn=conn, actor=risk).state == "failed"
+
+
+def test_a_mart_as_of_a_past_day_reads_stale_and_none_before_any_build(engine, risk,
+                                                                       console_engine, book):
+    with console_engine.connect() as conn:
+        fresh = portfolio.freshness(conn=conn, actor=risk)
+    assert (fresh.state, fresh.as_of) == ("stale", pr.AS_OF)     # built now, as of 2025
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE mart.loan_portfolio_builds"))
+    with console_engine.connect() as conn:
+        assert portfolio.freshness(conn=conn, actor=risk).state == "none"
+

@@ -1,9 +1,10 @@
 """The loan portfolio mart (issue 19): rebuilt whole from fin.loans and fin.loan_repayments.
 
 Run by the system jobs' step ``loan_portfolio`` (console/jobs.py, under its advisory lock, as
-the jobs' role) after the nightly accrual; ``python -m console jobs --only loan_portfolio``
-runs it alone. The definitions (snapshot day, outstanding, DPD, state, default, loss) are
-written down in sql/migrations/100_loan_portfolio_mart.sql; in short, each month's snapshot
+the jobs' role) after the nightly accrual; ``python -m console jobs loan_portfolio``
+runs it alone, as does ``python -m console.finance.portfolio_mart rebuild`` (a stand-alone
+command writing the same run log). The definitions (snapshot day, outstanding, DPD, state,
+default, loss) are written down in sql/migrations/100_loan_portfolio_mart.sql; in short, each month's snapshot
 day is its last day (the build's day for the month in progress), outstanding principal is
 principal − repayments to principal received on or before it, DPD = day − due date while
 anything is unpaid, and a default is DPD above ``loan_default_dpd`` (90).
@@ -34,23 +35,23 @@ STEPS: tuple[tuple[str, str], ...] = (
         FROM fin.loans l
         WHERE l.disbursed_at IS NOT NULL AND mart.cn_date(l.disbursed_at) <= :as_of"""),
     ("repaid_by_month", """
-        -- principal repaid per loan and month, and the day a loan's principal was all repaid
+        -- principal and interest repaid per loan and month, and the last day principal came
+        -- back in the month: one pass over the repayments
         CREATE TEMP TABLE pf_paid ON COMMIT DROP AS
         SELECT r.loan_id, date_trunc('month', mart.cn_date(r.received_at))::date AS month,
-               sum(r.to_principal) AS to_principal, sum(r.to_interest) AS to_interest
+               sum(r.to_principal) AS to_principal, sum(r.to_interest) AS to_interest,
+               max(mart.cn_date(r.received_at)) FILTER (WHERE r.to_principal > 0) AS last_day
         FROM fin.loan_repayments r JOIN pf_loans l USING (loan_id)
         WHERE mart.cn_date(r.received_at) <= :as_of
         GROUP BY 1, 2"""),
     ("closed_day", """
+        -- the day a loan's principal was all repaid: the last repayment to principal of a
+        -- loan whose principal is all back (nothing is owed after it, so none comes later)
         CREATE TEMP TABLE pf_closed ON COMMIT DROP AS
-        SELECT loan_id, min(day) AS closed_day
-        FROM (SELECT r.loan_id, mart.cn_date(r.received_at) AS day, l.principal,
-                     sum(r.to_principal) OVER (PARTITION BY r.loan_id ORDER BY r.received_at, r.id)
-                         AS repaid
-              FROM fin.loan_repayments r JOIN pf_loans l USING (loan_id)
-              WHERE mart.cn_date(r.received_at) <= :as_of) c
-        WHERE repaid >= principal
-        GROUP BY loan_id"""),
+        SELECT p.loan_id, max(p.last_day) AS closed_day
+        FROM pf_paid p JOIN pf_loans l USING (loan_id)
+        GROUP BY p.loan_id, l.principal
+        HAVING sum(p.to_principal) >= l.principal"""),
     ("month_end", """
         DELETE FROM mart.loan_month_end;
         INSERT INTO mart.loan_month_end (month, as_of, loan_id, merchant_id, grade,
@@ -205,3 +206,29 @@ def rebuild(conn: Connection, *, as_of: date | None = None) -> BuildResult:
                as_of=as_of, thr=params["thr"], started=started_at, loans=loans, rows=rows)
     return BuildResult(as_of=as_of, loans=int(loans), snapshot_rows=int(rows),
                        seconds=time.perf_counter() - started)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m console.finance.portfolio_mart rebuild``: the jobs' step ``loan_portfolio``
+    alone, as dh_jobs under the step's advisory lock (a `console jobs` run at work on it makes
+    this one skip), writing the jobs' run log under the step's name for health."""
+    import sys
+    if argv != ["rebuild"]:
+        print("usage: python -m console.finance.portfolio_mart rebuild", file=sys.stderr)
+        return 2
+    from console import job_runs, jobs
+    engine = db.get_engine(role="jobs")
+    with jobs.job_lock(engine, "loan_portfolio") as got:
+        if not got:
+            print("loan_portfolio: skipped, another run holds its lock")
+            return 0
+        with job_runs.recorded("loan_portfolio", engine=engine):
+            with engine.begin() as conn:
+                result = rebuild(conn)
+    print(f"loan_portfolio: {result}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    raise SystemExit(main(sys.argv[1:]))

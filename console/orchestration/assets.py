@@ -15,6 +15,7 @@ step at once: the second skips it), writing the same JSON log line and run-log r
 | ``ops/credit_validation_reports`` | credit_validation (the validation report, stored when stale) | ``ops/credit_scores`` |
 | ``fin/loans`` | loan_accrual (order loans' interest, days past due, buckets, defaults) | |
 | ``fin/vip_memberships`` | vip_lapse (VIP terms past their last day lapsed) | |
+| ``mart/loan_portfolio`` | loan_portfolio (the portfolio mart rebuilt from the loans) | ``fin/loans`` |
 
 The marts are one multi-asset that can be subset: materialising some marts runs the ETL jobs
 that write them (a job writes all of its marts in one transaction). Each mart has two asset
@@ -48,6 +49,7 @@ CREDIT_SCORES = dg.AssetKey(["ops", "credit_scores"])
 CREDIT_VALIDATION = dg.AssetKey(["ops", "credit_validation_reports"])
 LOANS = dg.AssetKey(["fin", "loans"])
 VIP_MEMBERSHIPS = dg.AssetKey(["fin", "vip_memberships"])
+LOAN_PORTFOLIO = dg.AssetKey(["mart", "loan_portfolio"])
 
 SOURCES_CHECK = "sources"
 CONTRACT_CHECK = "contract"
@@ -126,6 +128,9 @@ loan_accrual = _step_asset(LOANS, "loan_accrual", deps=[], description=(
     "Order loans: interest up to yesterday, days past due, buckets and defaults."))
 vip_lapse = _step_asset(VIP_MEMBERSHIPS, "vip_lapse", deps=[], description=(
     "VIP membership terms past their last day lapsed (BD's follow-up list)."))
+loan_portfolio = _step_asset(LOAN_PORTFOLIO, "loan_portfolio", deps=[LOANS], description=(
+    "The loan portfolio mart (mart.loan_*): month-end snapshots, vintages, roll rates, grades, "
+    "concentration, rebuilt from the loans and their repayments."))
 
 
 # ---------------------------------------------------------------- the marts
@@ -244,11 +249,11 @@ def marts(context: AssetExecutionContext, console: ConsoleJobs) -> Iterator[Any]
 
 # ---------------------------------------------------------------- jobs, schedule, definitions
 ASSETS = [prechecks, listing_flags, match_suggestions, marts, credit_scores, credit_validation,
-          loan_accrual, vip_lapse]
+          loan_accrual, vip_lapse, loan_portfolio]
 STEP_ASSETS = {"prechecks": prechecks, "listing_flags": listing_flags,
                "matching": match_suggestions, "etl": marts, "credit": credit_scores,
                "credit_validation": credit_validation, "loan_accrual": loan_accrual,
-               "vip_lapse": vip_lapse}
+               "vip_lapse": vip_lapse, "loan_portfolio": loan_portfolio}
 
 console_jobs = dg.define_asset_job(
     "console_jobs", selection=dg.AssetSelection.assets(*ASSETS),
