@@ -106,6 +106,11 @@ def test_the_profile_and_the_rating_card_show_line_used_and_available(engine, ma
     assert {k: v for k, v in metrics_of(card).items() if k in shown} == shown
     caption = "按评级 BB 核定" if lang == "zh" else "From grade BB"
     assert any(c.value.startswith(caption) for c in card.caption)
+    # the risk officer's way to a manual line for this merchant; BD has none
+    link = f"(/credit-lines?merchant={weak})"
+    assert [m.value for m in card.markdown if link in m.value] == [
+        f":material/edit: [{'人工授信' if lang == 'zh' else 'Manual line'}]{link}"]
+    assert not [m.value for m in profile.markdown if link in m.value]
 
 
 def test_the_page_reads_in_english_and_is_for_risk_only(engine, make_actor, weak):

@@ -11,6 +11,7 @@ from console import fmt
 from console.roles import Actor
 from console.services import credit_lines
 from console.ui import lang, run_query, t
+from console.ui.links import page_url
 
 
 def section(*, actor: Actor, merchant_id: int, link: bool = True) -> credit_lines.LineView | None:
@@ -43,6 +44,8 @@ def section(*, actor: Actor, merchant_id: int, link: bool = True) -> credit_line
         st.info(t("finance.lines.pending", line=fmt.wan(view.pending_line, lang=shown)),
                 icon=":material/pending_actions:")
     if link and actor.has(*credit_lines.DECIDERS):
-        st.page_link("pages/risk_lines.py", label=t("finance.lines.manage"),
-                     icon=":material/edit:", query_params={"merchant": str(int(merchant_id))})
+        # A plain link (a new tab, signed in by the session cookie), not st.page_link: the
+        # block also runs in page scripts run on their own, outside the navigation.
+        st.markdown(f":material/edit: [{t('finance.lines.manage')}]"
+                    f"({page_url('credit-lines', merchant=int(merchant_id))})")
     return view
