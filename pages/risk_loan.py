@@ -181,6 +181,10 @@ for e in view.timeline.itertuples():
         extra.append(t("finance.loans.bucket_move", **{
             "from": t(f"finance.loans.bucket.{e.detail['from']}"),
             "to": t(f"finance.loans.bucket.{e.detail['to']}")}))
+    if e.kind == "repayment":
+        extra.append(t("finance.loans.split", interest=money(e.detail.get("to_interest")),
+                       principal=money(e.detail.get("to_principal")),
+                       reference=e.detail.get("reference")))
     if e.kind == "disbursed":
         extra.append(t("finance.loans.payout_ref", reference=e.detail.get("payout_reference")))
     who = e.who if isinstance(e.who, str) else t("audit.system")

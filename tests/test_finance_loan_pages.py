@@ -91,6 +91,7 @@ def test_a_risk_officer_takes_approves_disburses_and_records_a_repayment(engine,
     at = opened(risk, "pages/risk_loan.py", {"loan": str(loan_id)}, lang="en")
     page = texts(at)
     assert "¥139,000.00" in page and "Held by the platform" in page and "{" not in page
+    assert "interest ¥0.00, principal ¥1,000.00 (reference BK-PAGE-1)" in page
 
 
 def test_a_loan_page_without_a_loan_says_where_to_open_one(case):
