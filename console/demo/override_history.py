@@ -379,12 +379,16 @@ def _week(conn, rng: np.random.Generator, *, officers: dict[str, Any], run_id: i
     for _ in range(int(rng.poisson(rate * min(span_days, 7.0) / 7.0))):
         direction = "up" if rng.random() < 0.6 else "down"
         notches = 1 if rng.random() < 0.8 else 2
-        supersede = rng.random() < SUPERSEDE_SHARE
+        # (and at least one replaces an approved override, once the history has one)
+        forced = aims.get("supersede", False) and any(
+            c["is_override"] and c["merchant_id"] in used for c in pool)
+        supersede = rng.random() < SUPERSEDE_SHARE or forced
         # Upgrades mostly for merchants who then stayed good; downgrades mostly for those
         # who then went bad (what the officers saw that the card did not, right or wrong).
         want_bad = rng.random() < BAD_SHARE[direction]
         # Until the history has one approved upgrade that went bad and one approved downgrade
-        # that was right, the next of its kind is one (the outcomes show both, even small).
+        # that was right, the next of its kind is one (the outcomes show both, even small);
+        # likewise one approved override that supersedes another.
         aim = aims.get(direction, False) and not supersede
         want_bad = want_bad or aim
         planned = {p["merchant_id"] for p in plan}
@@ -416,9 +420,9 @@ def _week(conn, rng: np.random.Generator, *, officers: dict[str, Any], run_id: i
         code, reason = options[int(rng.integers(len(options)))]
         said.add(reason)
         outcome = OUTCOMES[int(rng.choice(len(OUTCOMES), p=OUTCOME_SHARE))]
-        if aim:
+        if aim or forced:
             outcome = "approved"
-            aims[direction] = False
+            aims["supersede" if forced else direction] = False
         # Office hours: proposed on a day of the week from 09:00 to 18:00, decided the same
         # day (the second officer reads the queue), so before the next run.
         first, last = start.astimezone(SHANGHAI).date(), (end - timedelta(seconds=1)).astimezone(SHANGHAI).date()
@@ -530,7 +534,7 @@ def write(conn, *, scale: str, seed: int, anchor: int, weeks: int = WEEKS,
     db.execute(conn, """CREATE TEMP TABLE demo_kept_features ON COMMIT DROP AS
                         SELECT * FROM mart.merchant_features""")
     used: set[int] = set()
-    aims = {"up": True, "down": True}
+    aims = {"up": True, "down": True, "supersede": True}
     for k, day in enumerate(days):
         run_id, finished = _score_week(conn, day=day, window_days=window)
         summary.runs += 1
