@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from console.roles import Actor
-from etl import check_contracts, finance_checks
+from etl import check_contracts, finance_checks, run_all
 from tests.apptest import page_script_as
 
 
@@ -98,8 +98,12 @@ def test_a_broken_loan_shows_its_id_on_the_page(demo_engine, jobs_engine):
                              "to_principal = to_principal + 0.01 WHERE id = (SELECT min(id) "
                              "FROM fin.loan_repayments WHERE loan_id = :l AND to_interest > 0)"),
                      {"l": loan_id})
-    check_contracts(engine=jobs_engine, names=["bd_performance"])
+    # an ETL session (the scheduled etl step's run_all) checks the finance tables after its jobs
+    results = run_all(engine=jobs_engine, names=["bd_performance"])
+    assert [r.status for r in results] == ["succeeded"]
     assert verdicts(demo_engine)["loans.paid_equals_repayments"] == (False, [loan_id])
+    assert q(demo_engine, """SELECT DISTINCT run_id FROM etl.validation_results
+                             WHERE suite LIKE 'source:fin.%'""") == [(results[0].run_id,)]
     at = page_script_as(demo_staff(demo_engine, "manager1"), "pages/admin_data_quality.py",
                         lang="zh")
     assert not at.exception
@@ -109,7 +113,6 @@ def test_a_broken_loan_shows_its_id_on_the_page(demo_engine, jobs_engine):
 
 
 def test_a_session_with_nothing_new_does_not_validate_again(demo_engine, jobs_engine):
-    from etl.runner import _check_finance
     check_contracts(engine=jobs_engine, names=["bd_performance"])
     count = q(demo_engine, "SELECT count(*) FROM etl.validation_results")[0][0]
     run_id = q(demo_engine, "SELECT max(id) FROM etl.runs")[0][0]
@@ -120,4 +123,5 @@ def test_a_session_with_nothing_new_does_not_validate_again(demo_engine, jobs_en
         conn.execute(sa.text("UPDATE fin.loans SET version = version + 1, "
                              "updated_at = clock_timestamp() WHERE id = 1"))
     assert finance_checks.changed(jobs_engine) is True
-    assert _check_finance is not None
+    assert finance_checks.validate(jobs_engine, job="bd_performance", run_id=run_id) == []
+    assert q(demo_engine, "SELECT count(*) FROM etl.validation_results")[0][0] == count + 3
