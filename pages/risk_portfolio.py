@@ -60,15 +60,18 @@ if fresh.computed_at is None:
 grades = run_query(portfolio.by_grade, actor=actor)
 if grades is None:
     st.stop()
+unit = fmt.wan_unit(lang())
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric(t("portfolio.metric.loans_open"), fmt.number(grades["loans_open"].sum()))
-c2.metric(t("portfolio.metric.outstanding"), fmt.wan(grades["outstanding"].sum(), lang=lang()))
-c3.metric(t("portfolio.metric.interest"), fmt.wan(grades["interest_received"].sum(), lang=lang()),
+c2.metric(f"{t('portfolio.metric.outstanding')} ({unit})",
+          fmt.wan_number(grades["outstanding"].sum()))
+c3.metric(f"{t('portfolio.metric.interest')} ({unit})",
+          fmt.wan_number(grades["interest_received"].sum()),
           help=t("portfolio.metric.interest_help"))
-c4.metric(t("portfolio.metric.loss"), fmt.wan(grades["loss"].sum(), lang=lang()),
+c4.metric(f"{t('portfolio.metric.loss')} ({unit})", fmt.wan_number(grades["loss"].sum()),
           help=t("portfolio.metric.loss_help", n=fmt.number(grades["defaulted_loans"].sum())))
-c5.metric(t("portfolio.metric.expected_loss"),
-          fmt.wan(grades["expected_loss"].sum(skipna=True), lang=lang()),
+c5.metric(f"{t('portfolio.metric.expected_loss')} ({unit})",
+          fmt.wan_number(grades["expected_loss"].sum(skipna=True)),
           help=t("portfolio.metric.el_help", lgd=fmt.percent(float(grades["lgd"].iloc[0]))
                  if len(grades) else fmt.MISSING))
 
