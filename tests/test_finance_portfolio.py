@@ -343,8 +343,8 @@ def test_the_page_shows_the_exact_figures(engine, book, make_actor, settings_env
     metrics = {m.label: m.value for m in at.metric}
     zh = lang == "zh"
     assert metrics["在贷笔数" if zh else "Open loans"] == "3"
-    assert metrics[f"{'在贷本金余额' if zh else 'Outstanding principal'} ({unit})"] == "33.00"
-    assert metrics[f"{'违约损失敞口' if zh else 'Loss (in default)'} ({unit})"] == "18.00"
+    assert metrics[f"{'在贷本金余额' if zh else 'Outstanding'} ({unit})"] == "33.00"
+    assert metrics[f"{'违约损失敞口' if zh else 'Loss in default'} ({unit})"] == "18.00"
     assert metrics[f"{'已收利息' if zh else 'Interest received'} ({unit})"] == "0.71"  # 7,100
     el = 0.45 * (pd_a * 150_000 + 180_000)
     assert metrics[f"{'预期损失' if zh else 'Expected loss'} ({unit})"] == f"{el / 10_000:,.2f}"
