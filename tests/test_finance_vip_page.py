@@ -104,3 +104,23 @@ def test_the_merchant_profile_shows_the_membership(engine, console_engine, make_
     assert any(line in c.value for c in at.caption), [c.value for c in at.caption]
     at.number_input(key="profile_merchant_pick").set_value(world["银牌车商"]).run()
     assert any("会员：非会员 · 可开通：银卡" in c.value for c in at.caption)
+
+
+def test_bd_renews_early_from_the_page_and_the_new_term_starts_after_the_old_end(
+        engine, console_engine, make_actor, world):
+    bd = make_actor("bd")
+    m = call(console_engine, vip.enrol, actor=bd, merchant_id=world["银牌车商"], tier="silver",
+             fee_paid="9800", payment_ref="PRN-1")
+    end = clock.today() + timedelta(days=10)
+    _shift(engine, m.id, expires_on=end)
+    start = end + timedelta(days=1)
+    at = app_as(bd, page="pages/bd_vip.py")
+    assert f"新一期从 {start.isoformat()} 起，至 {vip.term_end(start).isoformat()} 止。" in _texts(at)
+    fee_inputs = [w for w in at.text_input if w.label == "实收会费（元）"]
+    ref_inputs = [w for w in at.text_input if w.label == "收款凭证号"]
+    fee_inputs[1].set_value("9800")          # the renew form's (the enrol form's comes first)
+    ref_inputs[1].set_value("PRN-2")
+    next(b for b in at.button if b.label == "续费一年").click().run()
+    assert not at.exception
+    assert f"已续费，新一期 {start.isoformat()} 至 {vip.term_end(start).isoformat()}。" in _texts(at)
+    assert [(r["status"]) for r in _members(engine)] == ["renewed", "active"]
