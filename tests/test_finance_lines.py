@@ -442,3 +442,23 @@ def test_amounts_above_the_ceiling_are_refused(typed):
         line_requests.parse_line_amount(typed)
     assert (err.value.key, err.value.params) == ("finance.lines.error.too_large",
                                                  {"max": "10,000"})
+
+
+def test_the_audit_rows_read_in_words(engine, make_actor, scored):
+    from console.services.audit_log import action_label, changes_text
+    alice, bob = make_actor("risk"), make_actor("risk")
+    first = propose(engine, alice, scored["weak"], line="80万")
+    call(engine, credit_lines.approve_line, actor=bob, request_id=first)
+    second = propose(engine, alice, scored["weak"], line="30万")
+    call(engine, credit_lines.approve_line, actor=bob, request_id=second, note="降额")
+    logged = rows(engine, """SELECT action, before, after FROM ops.audit_log
+                             WHERE entity_type = 'line_request' AND entity_id = :i ORDER BY id""",
+                  i=str(second))
+    until = IN_30_DAYS.isoformat()      # the day chosen, not the midnight after it
+    assert [(action_label(r["action"], "zh"),
+             changes_text(r["before"], r["after"], lang="zh", staff={},
+                          entity_type="line_request")) for r in logged] == [
+        ("提议人工授信", f"授信额度（元）：800,000 → 300,000；状态：待审批；有效至：{until}；"
+                         f"商户：#{scored['weak']}；原因：集团或第三方担保"),
+        ("批准人工授信", f"授信额度（元）：800,000 → 300,000；状态：待审批 → 已通过；有效至：{until}；"
+                         f"取代的人工授信：#{first}；商户：#{scored['weak']}")]
