@@ -9,6 +9,19 @@ available until repayments bring committed back under the line.
 ``reserve`` and ``release`` are the only writers of ``committed``. Both lock the merchant's
 line row, so applications drawing the same line at once are served one after the other and
 never exceed it together.
+
+Who else writes a line row (migration 099, console/services/credit_lines.py): the grade line
+follows the current grade by triggers on ops.merchant_grade_current (every scoring run, every
+override approved, superseded or expired; in that writer's transaction, committed untouched);
+a manual line is set by a second risk officer's approval and cleared by the jobs' expiry
+sweep (console.finance.line_requests.expire_due). Lock order: a writer takes the line row
+before it writes its audit row (the audit chain's head is held to commit), as reserve's and
+release's callers and the scoring run do.
+
+Known limits: an approved override's end is a moment, and ops.merchant_credit stops counting
+it at once, but the stored grade line follows only when the credit job's sweep marks it
+expired (within its 15-minute cycle). A suspended or closed merchant keeps its line here; the
+caller checks the merchant's status (the pages show the line as withheld).
 """
 from __future__ import annotations
 
