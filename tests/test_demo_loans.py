@@ -143,6 +143,23 @@ def test_the_queue_has_work_today(demo_engine):
                              WHERE action = 'loan.apply'""")[0][0] == sum(r[3] for r in rows)
 
 
+def test_every_loan_has_the_checks_a_loan_page_shows(demo_engine):
+    # The service's checks detail: each check with its figures (the catalogue's templates
+    # finance.loans.check.<name>.detail name them), the exposures with this loan included.
+    needed = {"grade": {"grade", "daily_rate"}, "line": {"line", "available", "principal"},
+              "overdue": {"open_past_due", "defaulted"},
+              "seller_exposure": {"exposure", "limit"}, "brand_exposure": {"exposure", "limit"},
+              "escrow": {"status", "escrow_state"}}
+    rows = q(demo_engine, """SELECT l.id, l.principal, e.detail FROM fin.loans l
+                             JOIN fin.loan_events e ON e.loan_id = l.id AND e.kind = 'checks'""")
+    assert len(rows) == EXPECTED_LOANS
+    for loan_id, principal, detail in rows:
+        assert {k for k in detail if k != "all_ok"} == set(needed), loan_id
+        for name, keys in needed.items():
+            assert keys <= set(detail[name]) and "ok" in detail[name], (loan_id, name)
+        assert float(detail["seller_exposure"]["exposure"]) >= float(principal)
+
+
 # ---------------------------------------------------------------- deterministic
 _FINGERPRINT = """
     SELECT md5(string_agg(concat_ws('|', id, merchant_id, order_id, certificate_no, principal,

@@ -187,10 +187,12 @@ def _officers(conn) -> dict[str, Any]:
 
 _CANDIDATES = """
     SELECT o.id AS order_id, o.buyer_id, o.seller_id, o.amount, o.deposit_paid_at, l.vin,
-           c.grade, CASE WHEN c.manual_until > now() THEN c.manual_line ELSE c.grade_line END
+           se.brand_id, c.grade, CASE WHEN c.manual_until > now() THEN c.manual_line ELSE c.grade_line END
                AS line
     FROM app.orders o
     JOIN app.listings l ON l.id = o.listing_id
+    JOIN app.trims t ON t.id = l.trim_id
+    JOIN app.series se ON se.id = t.series_id
     JOIN fin.credit_lines c ON c.merchant_id = o.buyer_id
     WHERE o.status = :status AND o.deposit_paid_at >= :since AND o.deposit_paid_at < :until
       AND o.amount > 0
@@ -222,6 +224,14 @@ def write(conn, *, seed: int, anchor: int) -> Summary:
     repayments: list[dict] = []
     events: list[dict] = []
     used: dict[int, list[dict]] = {}      # borrower -> its loans so far
+    book: list[dict] = []                 # every loan so far: the exposure checks
+
+    def exposure(key: str, value: int, day: date) -> Decimal:
+        """Principal outstanding on ``day`` of the live loans to a seller or of a brand."""
+        return sum((x["principal"] - (x["part"] if x["part_day"] and x["part_day"] < day
+                                      else money.ZERO)
+                    for x in book if x[key] == value and (x["end"] is None or x["end"] > day)),
+                   money.ZERO)
 
     def event(loan_id: int, kind: str, at: datetime, *, staff: int | None = None,
               amount: Decimal | None = None, promise: date | None = None,
@@ -252,6 +262,11 @@ def write(conn, *, seed: int, anchor: int) -> Summary:
         principal = (min(cap * Decimal(str(round(0.5 + 0.5 * float(draws[2]), 3))), available)
                      / STEP).to_integral_value(rounding=ROUND_DOWN) * STEP
         if principal < MIN_PRINCIPAL or principal > cap:
+            continue
+        seller_after = exposure("seller", int(order["seller_id"]), day) + principal
+        brand_after = exposure("brand", int(order["brand_id"]), day) + principal
+        if (seller_after > settings.loan_seller_exposure_yuan
+                or brand_after > settings.loan_brand_exposure_yuan):
             continue
         term = int(TERMS[int(np.searchsorted(np.cumsum(TERM_SHARE), draws[3], side="right"))])
         needs_second = principal > second_above
@@ -306,8 +321,10 @@ def write(conn, *, seed: int, anchor: int) -> Summary:
             "line": {"ok": True, "line": order["line"], "available": available,
                      "principal": principal},
             "overdue": {"ok": True, "open_past_due": 0, "defaulted": 0},
-            "seller_exposure": {"ok": True, "limit": settings.loan_seller_exposure_yuan},
-            "brand_exposure": {"ok": True, "limit": settings.loan_brand_exposure_yuan},
+            "seller_exposure": {"ok": True, "exposure": seller_after,
+                                "limit": Decimal(settings.loan_seller_exposure_yuan)},
+            "brand_exposure": {"ok": True, "exposure": brand_after,
+                               "limit": Decimal(settings.loan_brand_exposure_yuan)},
             "escrow": {"ok": True, "status": "deposit_paid", "escrow_state": "held"},
             "all_ok": True})
         event(loan_id, "assigned", assigned_at, staff=officers[first].id,
@@ -392,6 +409,13 @@ def write(conn, *, seed: int, anchor: int) -> Summary:
             summary.defaults[grade] = summary.defaults.get(grade, 0) + 1
         mine.append({"principal": principal, "due": due, "end": end,
                      "defaulted": default_at is not None})
+        # a part paid before the end: the first of the loan's repayments, when it was one
+        part = repayments[len(repayments) - len(pays)] if pays and pays[0][1] is not None \
+            else None
+        book.append({"seller": int(order["seller_id"]), "brand": int(order["brand_id"]),
+                     "principal": principal, "end": end,
+                     "part_day": _day(part["at"]) if part else None,
+                     "part": part["p"] if part else money.ZERO})
     _insert(conn, loans, repayments, events)
     summary.loans, summary.repayments, summary.events = len(loans), len(repayments), len(events)
     # The lines hold what the book holds: the principal not yet repaid of every live loan.
