@@ -400,6 +400,22 @@ def test_an_order_that_fell_through_before_disbursement_is_not_paid(engine, w, p
     assert paid.calls == []
 
 
+@pytest.mark.parametrize("who", ["buyer", "seller"])
+def test_a_suspended_party_neither_borrows_nor_is_paid(engine, w, people, paid, who):
+    loan_id = approved(w, people, engine)
+    order_id = fr.new_order(engine, w, 200_000)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE app.merchants SET status = 'suspended' WHERE id = :m"),
+                     {"m": w[who]})
+    refused(engine, w, Conflict, "finance.loans.error.merchant_not_active", loans.disburse,
+            actor=people["risk1"], loan_id=loan_id, version=loan(engine, loan_id)["version"])
+    refused(engine, w, Conflict, "finance.loans.error.merchant_not_active", loans.apply,
+            actor=people["bd"], merchant_id=w["buyer"], order_id=order_id,
+            principal=D("140000.00"), term_days=30, certificate_no=fr.certificate())
+    assert paid.calls == []
+    assert loan(engine, loan_id)["status"] == "approved"
+
+
 def test_reject_and_cancel_give_the_principal_back_to_the_line(engine, w, people):
     a = apply(w, people["bd"], engine)
     b = apply(w, people["bd"], engine, principal="60000.00")

@@ -138,6 +138,16 @@ def _order_qualifies(order) -> bool:
     return order["status"] == "deposit_paid" and order["escrow_state"] == "held"
 
 
+def _parties_active(conn: Connection, *merchant_ids: int) -> None:
+    """A suspended or closed merchant neither borrows nor is paid: checked at application,
+    at each approval and at disbursement, since a suspension can land between them."""
+    inactive = db.scalar(conn, """SELECT min(name) FROM app.merchants
+                                  WHERE id = ANY(:ids) AND status <> 'active'""",
+                         ids=list(merchant_ids))
+    if inactive is not None:
+        raise Conflict("finance.loans.error.merchant_not_active", merchant=inactive)
+
+
 def _normalise_certificate(certificate_no: str) -> str:
     cert = (certificate_no or "").strip().upper()
     if not cert or len(cert) > 40 or not all(c.isalnum() or c == "-" for c in cert):
@@ -203,6 +213,7 @@ def _apply(conn: Connection, *, staff_id: int | None, merchant_id: int, order_id
         raise InvalidInput("finance.loans.error.not_buyers_order")
     if not _order_qualifies(order):
         raise Conflict("finance.loans.error.order_not_eligible")
+    _parties_active(conn, merchant_id, order["seller_id"])
     cap = money.max_principal(order["amount"], order_share())
     if principal > cap:
         raise InvalidInput("finance.loans.error.above_order_share",
@@ -442,6 +453,7 @@ def approve(*, conn: Connection, actor: Actor, loan_id: int, version: int,
         raise PermissionDenied("finance.loans.error.second_must_differ")
     if note is None and not _stored_checks_ok(conn, loan_id):
         raise InvalidInput("finance.loans.error.note_required_failed_checks")
+    _parties_active(conn, row["merchant_id"], row["seller_id"])
     first = row["approved_by"] is None
     if first and row["needs_second"]:
         new = db.fetch_one(conn, """
@@ -543,6 +555,7 @@ def disburse(*, conn: Connection, actor: Actor, loan_id: int, version: int) -> D
     order = db.fetch_one(conn, _ORDER, id=row["order_id"])
     if not _order_qualifies(order):
         raise Conflict("finance.loans.error.order_not_eligible")
+    _parties_active(conn, row["merchant_id"], row["seller_id"])
     try:
         reference = payout.gateway().pay_seller(
             seller_id=row["seller_id"], amount=row["principal"],
