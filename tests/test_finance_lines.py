@@ -178,6 +178,38 @@ def test_an_override_moves_the_line_in_the_transaction_that_approves_it(engine, 
         "BB", D("500000.00"))
 
 
+def test_a_run_that_moves_no_grade_rewrites_no_line(engine, card, scored):
+    before = rows(engine, """SELECT merchant_id, grade_line, evaluated_run_id, evaluated_at,
+                                    version, updated_at FROM fin.credit_lines ORDER BY 1""")
+    second = score(engine, card)
+    assert second != scored["run_id"]
+    assert rows(engine, """SELECT merchant_id, grade_line, evaluated_run_id, evaluated_at,
+                                  version, updated_at FROM fin.credit_lines ORDER BY 1""") == before
+
+
+def test_an_ended_upgrade_stops_counting_before_the_sweep_stores_it(engine, make_actor, scored):
+    alice, bob = make_actor("risk"), make_actor("risk")
+    weak = scored["weak"]
+    override_id = call(engine, credit.propose_override, actor=alice, merchant_id=weak,
+                       new_grade="BBB", reason_code="guarantee", reason="集团担保",
+                       expires_on=IN_30_DAYS)
+    call(engine, credit.approve_override, actor=bob, override_id=override_id)
+    assert in_force(engine, weak).line == D("1000000.00")
+    # Time passes the override's end with no write anywhere (no trigger fires): the stored
+    # grade line still says 1,000,000 until the sweep, the line in force does not.
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        conn.execute(sa.text("""UPDATE ops.merchant_grade_current
+                                SET override_until = now() - interval '1 minute'
+                                WHERE merchant_id = :m"""), {"m": weak})
+    assert line_row(engine, weak)["grade_line"] == D("1000000.00")
+    assert in_force(engine, weak).line == D("500000.00")
+    with engine.begin() as conn, pytest.raises(Conflict) as err:
+        lines.reserve(conn, merchant_id=weak, amount=D("600000.00"))
+    assert err.value.params == {"available": D("500000.00")}
+    assert line_row(engine, weak)["committed"] == 0
+
+
 # ---------------------------------------------------------------- concurrency
 def test_twenty_drawings_at_once_never_exceed_the_line(engine, fresh_db, scored):
     weak = scored["weak"]                      # line 500,000: room for five of 100,000

@@ -18,10 +18,11 @@ sweep (console.finance.line_requests.expire_due). Lock order: a writer takes the
 before it writes its audit row (the audit chain's head is held to commit), as reserve's and
 release's callers and the scoring run do.
 
-Known limits: an approved override's end is a moment, and ops.merchant_credit stops counting
-it at once, but the stored grade line follows only when the credit job's sweep marks it
-expired (within its 15-minute cycle). A suspended or closed merchant keeps its line here; the
-caller checks the merchant's status (the pages show the line as withheld).
+An approved override's end is a moment: ops.merchant_credit stops counting it at once, and
+so does the line in force here (read live from it), while the stored grade line follows when
+the credit job's sweep marks the override expired (within its 15-minute cycle). A suspended or
+closed merchant keeps its line here; order loans refuse such a merchant (console/finance/
+loans.py) and the pages show the line as withheld.
 """
 from __future__ import annotations
 
@@ -33,11 +34,19 @@ from sqlalchemy.engine import Connection
 
 from console.errors import Conflict, InvalidInput
 
+# The grade's limit is read live from the current grade (ops.merchant_credit compares an
+# override's end with now()), not from the stored grade_line: an approved upgrade that has
+# just ended stops counting at once, not when the credit job next sweeps it (the stored line
+# follows then). The line row is the one locked: it alone holds what is committed.
 _LINE = sa.text("""
-    SELECT merchant_id,
-           CASE WHEN manual_until > now() THEN manual_line ELSE grade_line END AS line,
-           committed, grade, manual_until > now() AS is_manual
-    FROM fin.credit_lines WHERE merchant_id = :m""")
+    SELECT l.merchant_id,
+           CASE WHEN l.manual_until > now() THEN l.manual_line
+                ELSE coalesce(c.loan_limit, 0) END AS line,
+           l.committed, coalesce(c.effective_grade, l.grade) AS grade,
+           coalesce(l.manual_until > now(), false) AS is_manual
+    FROM fin.credit_lines l
+    LEFT JOIN ops.merchant_credit c ON c.merchant_id = l.merchant_id
+    WHERE l.merchant_id = :m""")
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class Line:
 def current(conn: Connection, *, merchant_id: int, lock: bool = False) -> Line | None:
     """The merchant's line, or None when it has none. ``lock`` holds the row to the end of the
     transaction (FOR UPDATE): the caller is about to change what is committed."""
-    row = conn.execute(sa.text(_LINE.text + (" FOR UPDATE" if lock else "")),
+    row = conn.execute(sa.text(_LINE.text + (" FOR UPDATE OF l" if lock else "")),
                        {"m": merchant_id}).one_or_none()
     if row is None:
         return None
