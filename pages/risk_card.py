@@ -90,7 +90,7 @@ if terms.held:   # suspended or closed: no grade, limit or VIP holds (credit.sho
 else:
     m2.metric(t("credit.col.grade"), current["grade"])
     m3.metric(t("credit.col.effective_grade"), terms.grade,
-              help=t("credit.card.override_until", at=fmt_time(current["override_expires_at"]))
+              help=t("credit.card.override_until", at=fmt.expiry_day(current["override_expires_at"]))
               if current["is_override"] else None)
     m4.metric(t("credit.col.loan_limit"), f"¥{terms.loan_limit:,.0f}")
     m5.metric(t("credit.col.vip_eligible"), t("common.yes") if terms.vip else t("common.no"))
@@ -111,8 +111,10 @@ else:
 st.subheader(t("credit.card.factors"))
 factors = card.factors.assign(
     factor=card.factors["factor"].map(lambda f: t(f"credit.factor.{f}")),
+    # one text column (numbers and category words mixed would not convert to Arrow)
     value=card.factors.apply(lambda r: enum_label("cert_level", r["value"])
-                             if r["factor"] == "cert_level" and r["value"] else r["value"], axis=1))
+                             if r["factor"] == "cert_level" and r["value"]
+                             else fmt.measure(r["value"]), axis=1))
 fig = px.bar(factors, x="points", y="factor", orientation="h", text="points",
              labels={"points": t("credit.col.points"), "factor": t("credit.col.factor")})
 fig.update_yaxes(autorange="reversed")
@@ -133,6 +135,7 @@ if card.overrides.empty:
 else:
     shown = card.overrides.assign(
         status=card.overrides["status"].map(lambda s: t(f"credit.status.{s}")),
+        expires_at=card.overrides["expires_at"].map(fmt.expiry_day),   # the day chosen
         reason_code=card.overrides["reason_code"].map(lambda c: t(f"credit.override_reason.{c}")))
     st.dataframe(labelled(shown, "credit.col"), hide_index=True, width="stretch")
 

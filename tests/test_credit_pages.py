@@ -51,6 +51,23 @@ def test_second_officer_approves_in_the_inbox_and_the_proposer_cannot(engine, ma
                 m=scored["weak"]) == [{"effective_grade": "A"}]
 
 
+def test_the_rating_card_shows_an_overrides_end_as_the_day_chosen(engine, make_actor, scored):
+    from tests.test_finance_lines_page import opened
+    alice, bob = make_actor("risk"), make_actor("risk")
+    last_day = today() + timedelta(days=30)
+    with engine.begin() as conn:
+        oid = credit.propose_override(conn=conn, actor=alice, merchant_id=scored["weak"],
+                                      new_grade="A", reason_code="guarantee", reason="集团担保",
+                                      expires_on=last_day)
+        credit.approve_override(conn=conn, actor=bob, override_id=oid)
+    at = opened(bob, "pages/risk_card.py", {"merchant": str(scored["weak"])})
+    assert not at.exception and not at.error
+    chosen = last_day.isoformat()
+    assert next(m for m in at.metric if m.label == "有效评级").help == f"人工调整，有效至 {chosen}"
+    table = next(d.value for d in at.dataframe if "有效期至" in d.value.columns)
+    assert list(table["有效期至"]) == [chosen]     # it was the next midnight, 00:00
+
+
 def test_manager_reads_monitoring_between_the_last_two_runs(engine, make_actor, scored):
     at = app_as(make_actor("manager"), lang="en", page="pages/risk_monitoring.py")
     assert not at.exception and not at.error
