@@ -489,7 +489,7 @@ def _insert(conn, loans: list[dict], repayments: list[dict], events: list[dict])
 def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], share: Decimal,
                  second_above: Decimal) -> int:
     """Today's applications, through the services at the seed's moment: buyers of orders in
-    escrow apply (the marketplace's submit); one is taken by a risk officer, one approved and
+    escrow apply (the marketplace's submit; both parties active, as the service requires); one is taken by a risk officer, one approved and
     awaiting disbursement, one above the second-approval amount approved once (awaiting the
     second person) when a line allows one that large. The seed's staff rows are not committed
     yet and a gated service re-reads its actor through the console's engine, so the services
@@ -501,6 +501,8 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], sh
         SELECT o.id AS order_id, o.buyer_id, o.amount
         FROM app.orders o
         JOIN ops.merchant_credit c ON c.merchant_id = o.buyer_id
+        JOIN app.merchants b ON b.id = o.buyer_id AND b.status = 'active'
+        JOIN app.merchants s ON s.id = o.seller_id AND s.status = 'active'
         WHERE o.status = 'deposit_paid' AND o.escrow_state = 'held'
           AND NOT EXISTS (SELECT 1 FROM fin.loans f WHERE f.merchant_id = o.buyer_id
                           AND (f.dpd > 0 OR f.default_at IS NOT NULL))
