@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from console import db
 from console.__main__ import build_parser
+from console.jobs import STEP_NAMES
 from console.settings import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -123,6 +124,6 @@ def test_the_health_and_jobs_units_run_with_the_environment_file(demo_engine):
             "run python -m console jobs credit\n") in before.stdout
     jobs = run("console-jobs.service")
     assert jobs.returncode == 0, jobs.stdout + jobs.stderr[-2000:]
-    assert [l.split()[0] for l in jobs.stdout.splitlines() if l.startswith("[")] == ["[ok]"] * 6
+    assert [l.split()[0] for l in jobs.stdout.splitlines() if l.startswith("[")] == ["[ok]"] * len(STEP_NAMES)
     after = run("console-health.service")
     assert (after.returncode, after.stdout.strip().splitlines()[-1]) == (0, "healthy"), after.stdout
