@@ -35,7 +35,9 @@ ids = done["run_id"].tolist()
 label = {r.run_id: f"#{r.run_id} · {fmt_time(r.finished_at)} · {r.version}" for r in done.itertuples()}
 c1, c2 = st.columns(2)
 run_b = c2.selectbox(t("credit.monitor.run_b"), ids, index=0, format_func=label.get)
-older = [i for i in ids if i < run_b]
+version = dict(zip(done["run_id"], done["version"]))
+# Only earlier runs of run_b's own version: a score or a bin means something else in another.
+older = [i for i in ids if i < run_b and version[i] == version[run_b]]
 run_a = c1.selectbox(t("credit.monitor.run_a"), older, index=0, format_func=label.get) if older else None
 
 report = run_query(credit.monitoring_report, actor=actor, run_a=run_a, run_b=run_b)
@@ -87,9 +89,12 @@ if perf.bad:
 grade_table(perf)
 
 st.subheader(t("credit.monitor.stability"))
-if report.run_a is None:
+if report.first_of_version:
+    st.info(t("credit.monitor.first_of_version", run=report.run_b, version=report.version_b))
+elif report.run_a is None:
     st.info(t("credit.monitor.needs_two_runs"))
 else:
+    st.caption(t("credit.monitor.same_version", version=report.version_b))
     st.metric(t("credit.monitor.score_psi"),
               f"{LEVEL_ICON[report.score_psi_level]} {stat(report.score_psi)}",
               help=t("credit.monitor.psi_help"))

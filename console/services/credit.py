@@ -499,6 +499,12 @@ class Monitoring:
     performance: Performance = field(default_factory=Performance)
     window_days: int = 0
     days_since_run: int | None = None
+    # Stability compares runs of one scorecard version only: bins and scores mean different
+    # things in another version. run_b's version; True when run_b is that version's first
+    # run (no earlier run to compare with, and no development distribution is stored for a
+    # version: the validation report keeps the PSI it measured, not the bins, so no PSI).
+    version_b: str | None = None
+    first_of_version: bool = False
 
     @property
     def window_open(self) -> bool:
@@ -509,26 +515,42 @@ class Monitoring:
 @requires(*MONITORS, replica=True)
 def monitoring_report(*, conn: Connection, actor: Actor, run_a: int | None = None,
                       run_b: int | None = None) -> Monitoring:
-    """Stability between two runs (default: the last two) and run_b's performance on
-    point-in-time labels: bad events after the run within the validation's label window
+    """Stability between two runs of the SAME scorecard version (default: the latest run
+    and the previous run of its version) and run_b's performance on point-in-time labels:
+    bad events after the run within the validation's label window
     (CONSOLE_CREDIT_LABEL_WINDOW_DAYS), over its graded merchants
-    (sql/queries/credit_performance_counts.sql)."""
-    runs = [int(r["id"]) for r in db.fetch_all(conn, """
-        SELECT id FROM ops.credit_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 2""")]
-    run_b = run_b if run_b is not None else (runs[0] if runs else None)
-    run_a = run_a if run_a is not None else (runs[1] if len(runs) > 1 else None)
-    chosen = [r for r in (run_a, run_b) if r is not None]
-    if chosen and db.scalar(conn, """SELECT count(*) FROM ops.credit_runs
-                                     WHERE id = ANY(:ids) AND status = 'succeeded'""",
-                            ids=chosen) != len(set(chosen)):
+    (sql/queries/credit_performance_counts.sql). Score PSI, factor PSI and grade migration
+    across versions are refused (credit.error.monitor_cross_version): a score, a bin or a
+    grade means something else in another version. When run_b is its version's first run
+    there is nothing to compare it with: ``first_of_version``, no stability figures."""
+    if run_b is None:
+        run_b = db.scalar(conn, """SELECT max(id) FROM ops.credit_runs
+                                   WHERE status = 'succeeded'""")
+    chosen = [int(r) for r in (run_a, run_b) if r is not None]
+    found = {int(r["id"]): r for r in db.fetch_all(conn, """
+        SELECT r.id, r.version_id, v.version FROM ops.credit_runs r
+        JOIN ops.credit_scorecard_versions v ON v.id = r.version_id
+        WHERE r.id = ANY(:ids) AND r.status = 'succeeded'""", ids=chosen)} if chosen else {}
+    if len(found) != len(set(chosen)):
         raise NotFound("error.not_found")      # a run that does not exist or did not succeed
-    report = Monitoring(run_a, run_b, override=_override_rate(conn),
+    report = Monitoring(None, run_b, override=_override_rate(conn),
                         window_days=get_settings().credit_label_window_days)
     if run_b is None:
         return report
-    card = check_file(DEFAULT_CONFIG)
-    if run_a is not None:
-        _stability(conn, report, card)
+    b = found[int(run_b)]
+    report.version_b = b["version"]
+    if run_a is None:
+        run_a = db.scalar(conn, """SELECT max(id) FROM ops.credit_runs
+                                   WHERE status = 'succeeded' AND version_id = :v
+                                     AND id < :b""", v=b["version_id"], b=int(run_b))
+        report.first_of_version = run_a is None
+    elif found[int(run_a)]["version_id"] != b["version_id"]:
+        raise Conflict("credit.error.monitor_cross_version", run_a=int(run_a),
+                       version_a=found[int(run_a)]["version"], run_b=int(run_b),
+                       version_b=b["version"])
+    report.run_a = run_a
+    if run_a is not None:   # the compared version's own thresholds and factor order
+        _stability(conn, report, credit_engine.version_card(conn, b["version_id"]))
     _performance(conn, report)
     return report
 
