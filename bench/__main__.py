@@ -28,6 +28,7 @@ TARGETS: dict[str, float] = {
     "rematch_full_s": 60, "rematch_one_listing_ms": 100, "board_ms": 150,
     "page_ms_max": 150,
     "portfolio_page_ms": 150,
+    "loan_queue_page_ms": 150, "loan_page_ms": 150, "accrual_run_s": 30,
 }
 MIN_RUNS = 3
 

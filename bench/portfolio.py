@@ -7,7 +7,17 @@
   the jobs' step, the median of three;
 - portfolio_page_ms: the portfolio page's data time on a first load through the navigation,
   as a risk officer (bench/pages.py's DataClock: every connection the run opens), the median
-  of its runs; target <= 150 ms at the large scale.
+  of its runs; target <= 150 ms at the large scale;
+- loan_queue_page_ms: the application queue page (/loan-queue) measured the same way, as a
+  risk officer, on a queue of QUEUE applications (added once, on orders without a live loan,
+  certificates 'BQ…', when the database has no application in flight); target <= 150 ms;
+- loan_page_ms: one loan's page (/loan?loan=<id>) measured the same way, as a risk officer,
+  on the open bench loan with the most repayments; target <= 150 ms;
+- accrual_run_s: the nightly accrual (console/finance/accrual.py, the jobs' loan_accrual
+  step) over the whole book, committed; before each of its three runs (untimed) every open
+  loan's accrued_through is set back one day, so each run accrues one day of interest on
+  every open loan, as a night does (after one untimed run that brings the book up to
+  yesterday); target <= 30 s.
 
 The book: loan g (1…N) on an existing order (a loan still open gets an order of its own, as
 the live-loan index wants: with fewer orders than open loans, the open loans beyond them are
@@ -28,6 +38,7 @@ from console import clock, db
 from console.finance import portfolio_mart
 
 LOANS = {"small": 2_000, "demo": 20_000, "large": 200_000}
+QUEUE = 300
 INSTALMENTS = 12
 
 _LOAD_LOANS = """
@@ -139,8 +150,88 @@ def ensure_loans(ctx) -> None:
                     f"(on {orders:,} orders)")
 
 
+_LOAD_QUEUE = """
+INSERT INTO fin.loans (merchant_id, order_id, seller_id, certificate_no, order_amount, principal,
+    term_days, daily_rate, grade, needs_second, status, applied_at)
+SELECT o.buyer_id, o.id, o.seller_id, 'BQ' || o.id, p.principal * 2, p.principal,
+       (ARRAY[30, 60, 90])[o.rn % 3 + 1], 0.0004,
+       (ARRAY['AAA','AA','A','BBB','BB','B'])[o.rn % 6 + 1], p.principal > :threshold,
+       'applied', now() - make_interval(mins => (o.rn * 17 % 2880)::int)
+FROM (SELECT o.id, o.buyer_id, o.seller_id, row_number() OVER (ORDER BY o.id DESC) AS rn
+      FROM app.orders o
+      WHERE o.buyer_id <> o.seller_id
+        AND NOT EXISTS (SELECT 1 FROM fin.loans l WHERE l.order_id = o.id
+                        AND l.status IN ('applied','approved','disbursed'))
+      ORDER BY o.id DESC LIMIT :n) o
+CROSS JOIN LATERAL (SELECT (100000 + (o.rn * 131 % 60) * 10000)::numeric(14,2) AS principal) p
+"""
+
+
+def ensure_queue(ctx) -> int:
+    """QUEUE applications in flight for the queue page (once: none are added when the
+    database has any); the number in flight."""
+    from console.settings import get_settings
+    with ctx.engine.begin() as conn:
+        if not db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM fin.loans "
+                               "WHERE status IN ('applied','approved'))"):
+            db.execute(conn, _LOAD_QUEUE, n=QUEUE,
+                       threshold=get_settings().loan_second_approval_yuan)
+            conn.exec_driver_sql("ANALYZE fin.loans")
+        return int(db.scalar(conn, "SELECT count(*) FROM fin.loans "
+                                   "WHERE status IN ('applied','approved')"))
+
+
+def _accrual_runs(ctx) -> None:
+    from console.finance import accrual
+
+    def accrue():
+        with ctx.engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            return accrual.run(conn)
+
+    accrue()   # the book up to yesterday (the first run accrues from each disbursement)
+    runs, results = [], []
+    for _ in range(3):
+        with ctx.engine.begin() as conn:   # untimed: one night's work for every open loan
+            db.execute(conn, "UPDATE fin.loans SET accrued_through = accrued_through - 1 "
+                             "WHERE status = 'disbursed' AND accrued_through IS NOT NULL")
+        started = time.perf_counter()
+        results.append(accrue())
+        runs.append(time.perf_counter() - started)
+    ctx.report("accrual_run_s", statistics.median(runs), "s", runs=runs,
+               note=f"each run one day for every open loan: "
+                    + "; ".join(f"{r.loans_accrued:,} loans accrued" for r in results))
+
+
+def _measure_record_page(clock, actor, spec, **query: str):
+    """bench/pages.py's measure_page for a page opened on one record (its query parameter,
+    as a link to it carries): the data milliseconds of PAGE_RUNS first loads after one
+    untimed load, and the calls of the median run."""
+    import streamlit as st
+
+    from bench import pages
+    runs: list[tuple[float, dict[str, float]]] = []
+    for n in range(pages.PAGE_RUNS + 1):
+        at = pages._open(actor)
+        st.cache_data.clear()
+        clock.reset()
+        at.switch_page(spec.path)
+        at.query_params.update(query)
+        at.run()
+        if pages._failed(at):
+            raise RuntimeError(f"{spec.path} as {sorted(actor.roles)}: {pages._failed(at)[:2]}")
+        if not at.metric:
+            raise RuntimeError(f"{spec.path} {query}: no record shown")
+        if n:
+            runs.append((clock.total_ms(), dict(clock.calls)))
+    median = statistics.median(ms for ms, _ in runs)
+    calls = min(runs, key=lambda r: abs(r[0] - median))[1]
+    return [ms for ms, _ in runs], calls
+
+
 def run(ctx) -> None:
     ensure_loans(ctx)
+    in_flight = ensure_queue(ctx)
 
     def build() -> None:
         with ctx.engine.begin() as conn:
@@ -165,3 +256,28 @@ def run(ctx) -> None:
     top = sorted(calls.items(), key=lambda kv: -kv[1])[:3]
     ctx.report("portfolio_page_ms", statistics.median(runs), "ms", runs=runs,
                note="as risk; slowest calls: " + ", ".join(f"{c} {ms:.0f} ms" for c, ms in top))
+
+    queue_spec = next(p for p in nav.PAGES if p.path == "pages/risk_loan_queue.py")
+    with pages.DataClock().installed() as data_clock:
+        runs, calls = pages.measure_page(data_clock, actor, queue_spec)
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:3]
+    ctx.report("loan_queue_page_ms", statistics.median(runs), "ms", runs=runs,
+               note=f"as risk; {in_flight:,} applications in flight; slowest calls: "
+                    + ", ".join(f"{c} {ms:.0f} ms" for c, ms in top))
+
+    with ctx.engine.connect() as conn:
+        row = db.fetch_one(conn, """
+            SELECT l.id, count(*) AS n FROM fin.loans l
+            JOIN fin.loan_repayments r ON r.loan_id = l.id
+            WHERE l.status = 'disbursed'
+            GROUP BY l.id ORDER BY count(*) DESC, l.id LIMIT 1""")
+    loan_id, repaid = row["id"], row["n"]
+    loan_spec = next(p for p in nav.PAGES if p.path == "pages/risk_loan.py")
+    with pages.DataClock().installed() as data_clock:
+        runs, calls = _measure_record_page(data_clock, actor, loan_spec, loan=str(loan_id))
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:3]
+    ctx.report("loan_page_ms", statistics.median(runs), "ms", runs=runs,
+               note=f"as risk; loan {loan_id} ({repaid} repayments); slowest calls: "
+                    + ", ".join(f"{c} {ms:.0f} ms" for c, ms in top))
+
+    _accrual_runs(ctx)
