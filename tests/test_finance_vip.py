@@ -334,6 +334,35 @@ def test_risk_or_admin_cancel_with_a_reason_and_bd_may_not(engine, console_engin
     assert again.status == "active"
 
 
+def test_the_audit_log_reads_a_membership_in_words(engine, console_engine, make_actor, world):
+    """The audit page shows the tier, the membership's status and the cancel reason in words
+    in both languages, not the codes gold / active / risk_concern."""
+    from console.services import audit_log
+    bd, risk = make_actor("bd"), make_actor("risk")
+    m = call(console_engine, vip.enrol, actor=bd, merchant_id=world["金牌车商"], tier="gold",
+             fee_paid="19800", payment_ref="AU-1")
+    call(console_engine, vip.cancel, actor=risk, membership_id=m.id,
+         reason_code="risk_concern", reason="涉嫌虚假交易")
+    logged = rows(engine, """SELECT before, after FROM ops.audit_log
+                             WHERE action LIKE 'vip.%' ORDER BY id""")
+    today, end = clock.today().isoformat(), vip.term_end(clock.today()).isoformat()
+
+    def text(row, lang):
+        return audit_log.changes_text(row["before"], row["after"], lang=lang, staff={},
+                                      entity_type="vip_membership")
+    merchant = f"#{world['金牌车商']}"
+    assert [text(r, "zh") for r in logged] == [
+        f"会员等级：金卡；信用等级：AA；状态：有效；实收会费：19,800；开始日：{today}；"
+        f"有效至：{end}；商户：{merchant}；收款凭证号：AU-1",
+        f"会员等级：金卡 → —；状态：有效 → 已取消；有效至：{end} → —；商户：{merchant}；"
+        "原因：风险原因"]
+    assert [text(r, "en") for r in logged] == [
+        f"Tier: Gold; Grade: AA; Status: In force; Fee paid: 19,800; Starts: {today}; "
+        f"Until: {end}; Merchant: {merchant}; Payment reference: AU-1",
+        f"Tier: Gold → —; Status: In force → Cancelled; Until: {end} → —; "
+        f"Merchant: {merchant}; Reason: Risk concern"]
+
+
 # ---------------------------------------------------------------- the sweep and the list
 def test_the_lapse_sweep_is_idempotent_and_writes_one_audit_row_each(engine, console_engine,
                                                                      jobs_engine, make_actor, world):

@@ -36,7 +36,8 @@ CHAIN_ENTITY = ("audit_log", "chain")     # where a verification records its res
 STAFF_FIELDS = frozenset({"assignee_id", "owner_id", "bd_owner_id", "actor_id", "staff_id",
                           "proposed_by", "approved_by", "decided_by"})
 # Amounts in yuan (their labels say so): thousands separators, cents only when there are some.
-MONEY_FIELDS = frozenset({"deposit", "seller_amount", "buyer_amount", "amount", "limit"})
+MONEY_FIELDS = frozenset({"deposit", "seller_amount", "buyer_amount", "amount", "limit",
+                          "fee_paid"})
 # Where a field's value is an enumeration, the catalogue groups it may belong to, in order.
 ENUM_FIELDS = {
     "status": ("cert_status", "merchant_status", "listing_status", "request_status",
@@ -55,6 +56,13 @@ CODE_FIELDS = {
     "reason_code": ("trust.reason", "credit.override_reason", "directory.reason"),
     "requested_doc": ("trust.doc",),
     "requested_docs": ("trust.doc",),
+}
+# Per record type, fields whose codes have words under a prefix of their own, tried before
+# the generic rules above (a membership's ``status`` is not a merchant's: active reads 有效).
+ENTITY_CODE_FIELDS = {
+    "vip_membership": {"tier": ("finance.vip.tier",), "status": ("finance.vip.status",),
+                       "previous_status": ("finance.vip.status",),
+                       "reason_code": ("finance.vip.cancel_reason",)},
 }
 # An exclusive end at local midnight, shown as the day chosen (fmt.expiry_day).
 EXPIRY_FIELDS = frozenset({"expires_at"})
@@ -109,11 +117,18 @@ def _key_label(key: str, lang: str) -> str:
     return key
 
 
-def value_text(field: str, value: Any, *, lang: str, staff: dict[int, str]) -> str:
+def value_text(field: str, value: Any, *, lang: str, staff: dict[int, str],
+               entity_type: str | None = None) -> str:
     """One stored value in words: a person's name, an enumeration's label, a time in
-    Shanghai time, yes/no, a list joined; never a Python or JSON literal."""
+    Shanghai time, yes/no, a list joined; never a Python or JSON literal. ``entity_type``:
+    the record's, for codes whose words depend on it (ENTITY_CODE_FIELDS)."""
     if value is None or value == "":
         return fmt.MISSING
+    prefixes = ENTITY_CODE_FIELDS.get(entity_type or "", {}).get(field)
+    if prefixes and isinstance(value, str):
+        key = next((f"{p}.{value}" for p in prefixes if has_key(f"{p}.{value}")), None)
+        if key:
+            return translate(key, lang)
     if isinstance(value, bool):
         return translate("audit.value.yes" if value else "audit.value.no", lang)
     if field in MONEY_FIELDS and not isinstance(value, bool):
@@ -182,9 +197,11 @@ def changes_text(before: Any, after: Any, *, lang: str, staff: dict[int, str],
         if SHADOWED.get(field) in after:
             continue   # the older single field beside the list that holds it too
         label = field_label(field, lang, entity_type)
-        new = value_text(field, after.get(field), lang=lang, staff=staff)
+        new = value_text(field, after.get(field), lang=lang, staff=staff,
+                         entity_type=entity_type)
         if field in before:
-            old = value_text(field, before[field], lang=lang, staff=staff)
+            old = value_text(field, before[field], lang=lang, staff=staff,
+                             entity_type=entity_type)
             parts.append(f"{label}{colon}{old} → {new}")
         else:
             parts.append(f"{label}{colon}{new}")
