@@ -199,7 +199,7 @@ def _accrual_runs(ctx) -> None:
         results.append(accrue())
         runs.append(time.perf_counter() - started)
     ctx.report("accrual_run_s", statistics.median(runs), "s", runs=runs,
-               note=f"each run one day for every open loan: "
+               note="each run one day for every open loan: "
                     + "; ".join(f"{r.loans_accrued:,} loans accrued" for r in results))
 
 
