@@ -71,14 +71,17 @@ c[2].metric(t("directory.col.cert_level"), enum_label("cert_level", me["cert_lev
 c[3].metric(t("directory.col.bd_owner"), me["bd_owner"] or t("directory.no_owner"))
 st.caption(t("profile.identity_line", phone=me["phone"], contact=me["contact_name"] or "—",
              channel=enum_label("channel", me["channel"]), registered=me["registered_at"],
-             active=me["last_active_at"] or "—",
-             vip=t(f"standing.{me['status']}") if me["status"] in ON_HOLD
-             else me["vip_level"]))
-# VIP membership (issue 19): the term in force, or why not (console/finance/vip.py).
+             active=me["last_active_at"] or "—"))
+# VIP membership (issue 19): the term in force, or why not (console/finance/vip.py). The one
+# VIP on this page: the marketplace's old app.merchants.vip_level number is not shown beside
+# it. A suspended or closed merchant's benefits do not apply (issue 14), whatever it holds.
 membership = run_query(vip.merchant_vip, actor=actor, merchant_id=merchant_id)
 if membership is not None:
-    st.caption(":material/workspace_premium: " + t(
-        "finance.vip.profile.line", status=vip.status_line(membership, lang=ui_lang())))
+    status = vip.status_line(membership, lang=ui_lang())
+    if me["status"] in ON_HOLD:
+        status = t("finance.vip.profile.on_hold", status=t(f"standing.{me['status']}"),
+                   line=status)
+    st.caption(":material/workspace_premium: " + t("finance.vip.profile.line", status=status))
 
 tabs = st.tabs([t(f"profile.tab.{k}") for k in (
     "certs", "credit", "listings", "requests", "deals", "reviews", "disputes", "notifications",

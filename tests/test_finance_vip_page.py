@@ -102,6 +102,8 @@ def test_the_merchant_profile_shows_the_membership(engine, console_engine, make_
     assert not at.exception
     line = f"会员：金卡会员 · 有效期 {m.starts_on.isoformat()} 至 {m.expires_on.isoformat()}"
     assert any(line in c.value for c in at.caption), [c.value for c in at.caption]
+    # the one VIP on the page: not the marketplace's old vip_level number beside it
+    assert not any("VIP" in c.value for c in at.caption), [c.value for c in at.caption]
     at.number_input(key="profile_merchant_pick").set_value(world["银牌车商"]).run()
     assert any("会员：非会员 · 可开通：银卡" in c.value for c in at.caption)
 

@@ -144,7 +144,10 @@ def test_the_profile_of_a_suspended_merchant_shows_no_grade_or_limit(engine, mak
     assert not at.exception
     shown = metrics_of(at)
     assert (shown["信用等级"], shown["建议订单贷额度（元）"]) == ("已暂停", "已暂停")
-    assert "VIP 已暂停" in " ".join(c.value for c in at.caption)
+    captions = [c.value for c in at.caption]
+    assert any(c.endswith("会员：已暂停，会员权益暂停生效（非会员 · 当前信用等级不可开通）")
+               for c in captions), captions
+    assert not any("VIP" in c for c in captions), captions
 
 
 def test_the_directory_shows_a_suspended_merchants_grade_as_suspended(engine, make_actor, rated):
