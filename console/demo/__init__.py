@@ -25,6 +25,7 @@ from console.demo import generate as G
 from console.demo import loans as demo_loans
 from console.demo import model as M
 from console.demo import override_history
+from console.demo import vip as demo_vip
 from console.demo.writer import Progress, copy_frame, copy_table, format_column
 
 # Tables the generator fills, in foreign-key order (also the content-hash order).
@@ -149,6 +150,7 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
         credit_history.promote_better(conn)        # through the gate: risk1 proposes, risk2 approves
         if history:   # a year of order loans on the lines the scoring runs wrote, and today's queue
             demo_loans.write(conn, seed=seed, anchor=world.anchor)
+            demo_vip.write(conn, seed=seed)    # VIP members on the grades the runs left
     bar.close()
     report.credentials = credentials
     report.seconds = time.perf_counter() - started
