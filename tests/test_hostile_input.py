@@ -185,6 +185,9 @@ def world(hostile_engine):
             "principal": Decimal("1000.00"), "amount": Decimal("100.00"), "term_days": 30,
             "certificate_no": "WDZ0001", "channel": "bank", "reference": "PROBE-1",
             "promise_date": today + timedelta(days=3),
+            # VIP membership (console/finance/vip.py)
+            "tier": "gold", "fee_paid": "19800", "payment_ref": "PROBE-VIP-1",
+            "membership_id": one("SELECT coalesce(min(id), 1) FROM fin.vip_memberships"),
         }
     return {"actors": actors, "valid": valid, "today": today}
 

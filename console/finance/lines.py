@@ -34,14 +34,15 @@ from sqlalchemy.engine import Connection
 
 from console.errors import Conflict, InvalidInput
 
-# The grade's limit is read live from the current grade (ops.merchant_credit compares an
-# override's end with now()), not from the stored grade_line: an approved upgrade that has
-# just ended stops counting at once, not when the credit job next sweeps it (the stored line
-# follows then). The line row is the one locked: it alone holds what is committed.
+# The grade line in force is the lower of the stored grade_line and the current grade's limit
+# read live (ops.merchant_credit compares an override's end with now()): an approved upgrade
+# that has just ended stops counting at once, not when the credit job next sweeps it (the
+# stored line follows then); never more than either says (least() skips a merchant with no
+# current grade: the stored line). The line row is the one locked: it holds what is committed.
 _LINE = sa.text("""
     SELECT l.merchant_id,
            CASE WHEN l.manual_until > now() THEN l.manual_line
-                ELSE coalesce(c.loan_limit, 0) END AS line,
+                ELSE least(l.grade_line, c.loan_limit) END AS line,
            l.committed, coalesce(c.effective_grade, l.grade) AS grade,
            coalesce(l.manual_until > now(), false) AS is_manual
     FROM fin.credit_lines l

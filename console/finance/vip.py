@@ -306,9 +306,11 @@ def _audit_after(m: Membership, **extra: Any) -> dict[str, Any]:
             "expires_on": m.expires_on, "fee_paid": m.fee_paid, "status": m.status, **extra}
 
 
-# What the boundary lets through (console/boundary.py): text no longer than a fee can be, a
-# Decimal, an int; parse_fee decides the rest. A payment reference is the channel's id.
-FeeInput = Annotated[str, Text(max=30)] | Decimal | int
+# What the boundary lets through (console/boundary.py): the fee as a person typed it, text no
+# longer than a fee can be, as a manual line's amount is; parse_fee decides the rest (a number
+# given as a number is not what a form sends, and is refused). A payment reference is the
+# channel's id.
+FeeInput = Annotated[str, Text(max=30)]
 PaymentRef = Annotated[str, Text(max=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_./-]{0,63}")]
 
 
