@@ -150,20 +150,26 @@ def _failed(at) -> list[str]:
         e.value for e in at.error if refusal.fullmatch(e.value.strip())]
 
 
-def measure_page(clock: DataClock, actor, spec: nav.PageSpec) -> tuple[list[float], dict[str, float]]:
+def measure_page(clock: DataClock, actor, spec: nav.PageSpec, *,
+                 query: dict[str, str] | None = None) -> tuple[list[float], dict[str, float]]:
     """Data milliseconds of PAGE_RUNS first loads of the page through the navigation (after
     one untimed load), and the calls of the median run. Each load is a new session that
-    opens the console and then the page; only the page's run is timed, with every cached
-    answer cleared before it."""
+    opens the console and then the page (on one record with ``query``, as a link to it
+    carries: then a load that shows no record's figures is refused, not timed); only the
+    page's run is timed, with every cached answer cleared before it."""
     import streamlit as st
     runs: list[tuple[float, dict[str, float]]] = []
     for n in range(PAGE_RUNS + 1):
         at = _open(actor)
         st.cache_data.clear()
         clock.reset()
-        at.switch_page(spec.path).run()
+        at.switch_page(spec.path)
+        at.query_params.update(query or {})
+        at.run()
         if _failed(at):
             raise RuntimeError(f"{spec.path} as {sorted(actor.roles)}: {_failed(at)[:2]}")
+        if query and not at.metric:
+            raise RuntimeError(f"{spec.path} {query}: no record shown")
         if n:
             runs.append((clock.total_ms(), dict(clock.calls)))
     median = statistics.median(ms for ms, _ in runs)

@@ -203,32 +203,6 @@ def _accrual_runs(ctx) -> None:
                     + "; ".join(f"{r.loans_accrued:,} loans accrued" for r in results))
 
 
-def _measure_record_page(clock, actor, spec, **query: str):
-    """bench/pages.py's measure_page for a page opened on one record (its query parameter,
-    as a link to it carries): the data milliseconds of PAGE_RUNS first loads after one
-    untimed load, and the calls of the median run."""
-    import streamlit as st
-
-    from bench import pages
-    runs: list[tuple[float, dict[str, float]]] = []
-    for n in range(pages.PAGE_RUNS + 1):
-        at = pages._open(actor)
-        st.cache_data.clear()
-        clock.reset()
-        at.switch_page(spec.path)
-        at.query_params.update(query)
-        at.run()
-        if pages._failed(at):
-            raise RuntimeError(f"{spec.path} as {sorted(actor.roles)}: {pages._failed(at)[:2]}")
-        if not at.metric:
-            raise RuntimeError(f"{spec.path} {query}: no record shown")
-        if n:
-            runs.append((clock.total_ms(), dict(clock.calls)))
-    median = statistics.median(ms for ms, _ in runs)
-    calls = min(runs, key=lambda r: abs(r[0] - median))[1]
-    return [ms for ms, _ in runs], calls
-
-
 def run(ctx) -> None:
     ensure_loans(ctx)
     in_flight = ensure_queue(ctx)
@@ -274,7 +248,8 @@ def run(ctx) -> None:
     loan_id, repaid = row["id"], row["n"]
     loan_spec = next(p for p in nav.PAGES if p.path == "pages/risk_loan.py")
     with pages.DataClock().installed() as data_clock:
-        runs, calls = _measure_record_page(data_clock, actor, loan_spec, loan=str(loan_id))
+        runs, calls = pages.measure_page(data_clock, actor, loan_spec,
+                                         query={"loan": str(loan_id)})
     top = sorted(calls.items(), key=lambda kv: -kv[1])[:3]
     ctx.report("loan_page_ms", statistics.median(runs), "ms", runs=runs,
                note=f"as risk; loan {loan_id} ({repaid} repayments); slowest calls: "

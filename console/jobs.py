@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from console import job_runs, logs, match_policy
 
@@ -176,6 +177,21 @@ def job_lock(engine: Engine, name: str) -> Iterator[bool]:
                 lock_conn.execute(sa.text("SELECT pg_advisory_unlock(:ns, hashtext(:job))"),
                                   {"ns": LOCK_NAMESPACE, "job": name})
                 lock_conn.commit()
+
+
+def run_alone(name: str, work: Callable[[Connection], Any]) -> tuple[bool, Any]:
+    """Step ``name``'s work as a stand-alone command does it (``python -m console.finance
+    accrue``, ``… vip lapse``, ``… portfolio_mart rebuild``): as dh_jobs, under the step's
+    advisory lock, in one transaction, recorded in the jobs' run log under the step's name so
+    health counts it as the step. (False, None) when another run holds the lock: skipped."""
+    from console import db
+    engine = db.get_engine(role="jobs")
+    with job_lock(engine, name) as got:
+        if not got:
+            return False, None
+        with job_runs.recorded(name, engine=engine):
+            with engine.begin() as conn:
+                return True, work(conn)
 
 
 def run_step(name: str, fn: Callable[[Engine], str], *, engine: Engine) -> StepResult:

@@ -13,17 +13,13 @@ def main(argv: list[str]) -> int:
     if argv != ["accrue"]:
         print("usage: python -m console.finance accrue", file=sys.stderr)
         return 2
-    from console import db, job_runs, jobs
+    from console import jobs
     from console.finance import accrual
 
-    engine = db.get_engine(role="jobs")
-    with jobs.job_lock(engine, "loan_accrual") as got:
-        if not got:
-            print("loan_accrual: skipped, another run holds its lock")
-            return 0
-        with job_runs.recorded("loan_accrual", engine=engine):
-            with engine.begin() as conn:
-                result = accrual.run(conn)
+    ran, result = jobs.run_alone("loan_accrual", accrual.run)
+    if not ran:
+        print("loan_accrual: skipped, another run holds its lock")
+        return 0
     print(f"loan_accrual: {result}")
     return 0
 

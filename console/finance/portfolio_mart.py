@@ -216,15 +216,11 @@ def main(argv: list[str]) -> int:
     if argv != ["rebuild"]:
         print("usage: python -m console.finance.portfolio_mart rebuild", file=sys.stderr)
         return 2
-    from console import job_runs, jobs
-    engine = db.get_engine(role="jobs")
-    with jobs.job_lock(engine, "loan_portfolio") as got:
-        if not got:
-            print("loan_portfolio: skipped, another run holds its lock")
-            return 0
-        with job_runs.recorded("loan_portfolio", engine=engine):
-            with engine.begin() as conn:
-                result = rebuild(conn)
+    from console import jobs
+    ran, result = jobs.run_alone("loan_portfolio", rebuild)
+    if not ran:
+        print("loan_portfolio: skipped, another run holds its lock")
+        return 0
     print(f"loan_portfolio: {result}")
     return 0
 

@@ -654,15 +654,11 @@ def main(argv: list[str]) -> int:
     if argv != ["lapse"]:
         print("usage: python -m console.finance.vip lapse", file=sys.stderr)
         return 2
-    from console import job_runs, jobs
-    engine = db.get_engine(role="jobs")
-    with jobs.job_lock(engine, "vip_lapse") as got:
-        if not got:
-            print("vip_lapse: skipped, another run holds its lock")
-            return 0
-        with job_runs.recorded("vip_lapse", engine=engine):
-            with engine.begin() as conn:
-                lapsed = lapse_expired(conn)
+    from console import jobs
+    ran, lapsed = jobs.run_alone("vip_lapse", lapse_expired)
+    if not ran:
+        print("vip_lapse: skipped, another run holds its lock")
+        return 0
     print(f"vip_lapse: memberships lapsed={lapsed}")
     return 0
 
