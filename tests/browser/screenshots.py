@@ -33,6 +33,11 @@ OUT = PROJECT_ROOT / "docs" / "screenshots"
 # to the record's heading, which names it "#id"). A full page load stays signed in (the
 # session cookie); the language is switched again after it.
 RECORD_SHOTS = [
+    # an order loan being repaid: its money, the certificate held, the timeline
+    ("loan", "loan", "loan", """
+        SELECT l.id FROM fin.loans l JOIN fin.loan_repayments r ON r.loan_id = l.id
+        WHERE l.status = 'disbursed' GROUP BY l.id ORDER BY count(*) DESC, l.id LIMIT 1""",
+     False),
     # a case with its document image beside the fields, pre-checks that fail first
     ("cert-case", "cert-case", "case", """
         SELECT c.id FROM app.certifications c
