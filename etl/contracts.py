@@ -221,21 +221,29 @@ def validate(engine: Engine, *, job: str, marts: Sequence[str], run_id: int) -> 
             continue
         results = _results(engine, contract)
         with engine.begin() as conn:
-            for r in results:
-                conn.execute(sa.text("""
-                    INSERT INTO etl.validation_results
-                        (run_id, job, suite, expectation, expectation_type, source_table,
-                         severity, success, ge_success, observed_value, element_count,
-                         failing_rows, details)
-                    VALUES (:run, :job, :suite, :exp, :etype, :mart, 'error', :ok, :ok, :obs,
-                            :elements, :failing, CAST(:details AS jsonb))"""),
-                    {"run": run_id, "job": job, "suite": contract.suite, "exp": r.check,
-                     "etype": r.expectation_type, "mart": mart, "ok": r.success,
-                     "obs": r.observed, "elements": r.element_count,
-                     "failing": None if r.success or r.observed is None else int(r.observed),
-                     "details": json.dumps(r.details, ensure_ascii=False)})
+            record_results(conn, run_id=run_id, job=job, suite=contract.suite, table=mart,
+                           results=results)
         failed += [r.check for r in results if not r.success]
     return failed
+
+
+def record_results(conn, *, run_id: int, job: str, suite: str, table: str,
+                   results: Sequence[GeResult]) -> None:
+    """Write checks' results as the ETL's validation rows (error severity), as the data-quality
+    page reads them: the marts' contracts here and the finance checks (etl/finance_checks.py)."""
+    for r in results:
+        conn.execute(sa.text("""
+            INSERT INTO etl.validation_results
+                (run_id, job, suite, expectation, expectation_type, source_table,
+                 severity, success, ge_success, observed_value, element_count,
+                 failing_rows, details)
+            VALUES (:run, :job, :suite, :exp, :etype, :table, 'error', :ok, :ok, :obs,
+                    :elements, :failing, CAST(:details AS jsonb))"""),
+            {"run": run_id, "job": job, "suite": suite, "exp": r.check,
+             "etype": r.expectation_type, "table": table, "ok": r.success,
+             "obs": r.observed, "elements": r.element_count,
+             "failing": None if r.success or r.observed is None else int(r.observed),
+             "details": json.dumps(r.details, ensure_ascii=False, default=str)})
 
 
 def _results(engine: Engine, contract: Contract) -> list[GeResult]:

@@ -24,13 +24,12 @@ check fails nothing: the money is what the ledger says, and the page says it doe
 """
 from __future__ import annotations
 
-import json
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from etl import checks as ck
-from etl.contracts import _with_examples
+from etl.contracts import _with_examples, record_results
 from etl.validate import GeResult, validate_relation
 
 SUITE_PREFIX = "source:"
@@ -132,18 +131,7 @@ def validate(engine: Engine, *, job: str, run_id: int, force: bool = False) -> l
         return failed
     for table, found in results(engine).items():
         with engine.begin() as conn:
-            for r in found:
-                conn.execute(sa.text("""
-                    INSERT INTO etl.validation_results
-                        (run_id, job, suite, expectation, expectation_type, source_table,
-                         severity, success, ge_success, observed_value, element_count,
-                         failing_rows, details)
-                    VALUES (:run, :job, :suite, :exp, :etype, :table, 'error', :ok, :ok, :obs,
-                            :elements, :failing, CAST(:details AS jsonb))"""),
-                    {"run": run_id, "job": job, "suite": suite(table), "exp": r.check,
-                     "etype": r.expectation_type, "table": table, "ok": r.success,
-                     "obs": r.observed, "elements": r.element_count,
-                     "failing": None if r.success or r.observed is None else int(r.observed),
-                     "details": json.dumps(r.details, ensure_ascii=False, default=str)})
+            record_results(conn, run_id=run_id, job=job, suite=suite(table), table=table,
+                           results=found)
         failed += [r.check for r in found if not r.success]
     return failed
