@@ -24,7 +24,6 @@ check fails nothing: the money is what the ledger says, and the page says it doe
 """
 from __future__ import annotations
 
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
