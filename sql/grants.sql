@@ -23,11 +23,11 @@ BEGIN
 END $$;
 
 -- ------------------------------------------------------------------ clean slate
-REVOKE ALL ON SCHEMA app, ops, mart, etl, fin FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON SCHEMA app, ops, mart, etl, fin, lgx FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
-REVOKE ALL ON ALL TABLES IN SCHEMA app, ops, mart, etl, fin FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA app, ops, mart, etl, fin FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
-REVOKE ALL ON ALL ROUTINES IN SCHEMA app, ops, mart, etl, fin FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON ALL TABLES IN SCHEMA app, ops, mart, etl, fin, lgx FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA app, ops, mart, etl, fin, lgx FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA app, ops, mart, etl, fin, lgx FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
 REVOKE ALL ON public.schema_migrations FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
 
 -- ------------------------------------------------------------------ dh_console
@@ -104,6 +104,16 @@ GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA fin TO dh_console, dh_jobs;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA fin TO dh_console, dh_jobs;
 GRANT EXECUTE ON ALL ROUTINES IN SCHEMA fin TO dh_console, dh_jobs;
 REVOKE UPDATE ON fin.loan_events, fin.loan_repayments FROM dh_console, dh_jobs;
+
+-- ------------------------------------------------------------------ logistics desk (lgx)
+-- Transport requests, carriers, quotes, loads, claims and ratings (migration 104): the console
+-- runs the desk, the jobs build its marts. No login role deletes a row here, and a request's
+-- timeline (lgx.request_events) is never rewritten, as a loan's is not.
+GRANT USAGE ON SCHEMA lgx TO dh_console, dh_jobs;
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA lgx TO dh_console, dh_jobs;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA lgx TO dh_console, dh_jobs;
+GRANT EXECUTE ON ALL ROUTINES IN SCHEMA lgx TO dh_console, dh_jobs;
+REVOKE UPDATE ON lgx.request_events FROM dh_console, dh_jobs;
 
 -- ------------------------------------------------------------------ dh_readonly
 -- Dashboards and ad-hoc analysis: the marts only.
