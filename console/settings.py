@@ -110,6 +110,23 @@ class Settings:
     loan_sla_hours: int = 24
     loan_default_dpd: int = 90
     loan_lgd: float = 0.45
+    # The logistics desk (找物流, issue 20; working assumptions from BRIEF.md section 6, each
+    # stated in the README): road km = great-circle km between the city centres × the road
+    # factor (1.2–1.3 in practice); a truck covers this many road km a day, plus one day each
+    # to load and to unload; cars per truck type (大板 8–10, 小板 1–3, single-car truck 1);
+    # a carrier's quote above factor × the lane's median per car over the last window days is
+    # flagged; requests are proposed as one load when their lanes start and end within the
+    # nearby km and their ready-to-wanted-by windows overlap; the merchant pays the carrier's
+    # cost plus the margin share.
+    logistics_road_factor: float = 1.25
+    logistics_km_per_day: int = 550
+    logistics_capacity_large: int = 8
+    logistics_capacity_small: int = 3
+    logistics_quote_high_factor: float = 1.3
+    logistics_lane_median_days: int = 90
+    logistics_nearby_km: int = 150
+    logistics_margin_share: str = "0.08"
+    logistics_sla_hours: int = 4
     # Running it as a service (issue 18; README "Running it for real").
     # Reads from a streaming replica when set (the health command reports its lag).
     read_database_url: str | None = None
@@ -193,6 +210,15 @@ def get_settings() -> Settings:
         loan_sla_hours=_int("CONSOLE_LOAN_SLA_HOURS", 24),
         loan_default_dpd=_int("CONSOLE_LOAN_DEFAULT_DPD", 90),
         loan_lgd=float(env.get("CONSOLE_LOAN_LGD") or 0.45),
+        logistics_road_factor=float(env.get("CONSOLE_LOGISTICS_ROAD_FACTOR") or 1.25),
+        logistics_km_per_day=_int("CONSOLE_LOGISTICS_KM_PER_DAY", 550),
+        logistics_capacity_large=_int("CONSOLE_LOGISTICS_CAPACITY_LARGE", 8),
+        logistics_capacity_small=_int("CONSOLE_LOGISTICS_CAPACITY_SMALL", 3),
+        logistics_quote_high_factor=float(env.get("CONSOLE_LOGISTICS_QUOTE_HIGH_FACTOR") or 1.3),
+        logistics_lane_median_days=_int("CONSOLE_LOGISTICS_LANE_MEDIAN_DAYS", 90),
+        logistics_nearby_km=_int("CONSOLE_LOGISTICS_NEARBY_KM", 150),
+        logistics_margin_share=env.get("CONSOLE_LOGISTICS_MARGIN_SHARE") or "0.08",
+        logistics_sla_hours=_int("CONSOLE_LOGISTICS_SLA_HOURS", 4),
         read_database_url=env.get("READ_DATABASE_URL") or None,
         pool_size=_int("CONSOLE_POOL_SIZE", 5),
         max_overflow=_int("CONSOLE_MAX_OVERFLOW", 10),
