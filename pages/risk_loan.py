@@ -1,5 +1,6 @@
 """Risk: one order loan (订单贷) — its money, the checks at application, the decision, the
-disbursement, repayments, collection notes and promises, and its timeline."""
+disbursement, repayments, collection notes and promises, and its timeline. BD: a loan they
+filed, read-only but for withdrawing it before disbursement, the borrower's ID number masked."""
 import streamlit as st
 
 from console import clock, fmt
@@ -14,7 +15,9 @@ show_flash()
 
 loan_id = requested_id("loan")
 if loan_id is None:   # no loan named: the applications in my hands, as links
-    mine = run_query(loans.list_queue, actor=actor, view="mine")
+    # risk: the cases I hold; BD: the applications I filed
+    mine = run_query(loans.list_queue, actor=actor,
+                     view="mine" if loans.sees_every_loan(actor) else "filed")
     if mine is None:
         st.stop()
     st.info(t("finance.loans.page.pick"))
@@ -41,6 +44,11 @@ st.markdown(t("finance.loans.page.parties",
               borrower=record_link("merchant", loan["merchant_id"], loan["merchant_name"]),
               seller=record_link("merchant", loan["seller_id"], loan["seller_name"]),
               order=loan["order_id"]))
+# The borrower's contact, masked for this person's roles by the service (console/masking.py).
+st.caption(t("finance.loans.page.borrower_contact",
+             contact=loan["borrower_contact"] or fmt.MISSING,
+             phone=loan["borrower_phone"] or fmt.MISSING,
+             id_number=loan["borrower_id_number"] or fmt.MISSING))
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(t("finance.loans.principal"), money(loan["principal"]))
 c2.metric(t("finance.loans.balance"), money(loan["balance"]))

@@ -1,5 +1,6 @@
 """Risk: the order-loan application queue (订单贷审批) — next case, stages, SLA, and entering an
-application for a merchant."""
+application for a merchant. BD: the applications they filed, read-only (the service shows them
+nothing else), and the form to file one."""
 import streamlit as st
 
 from console import fmt
@@ -28,7 +29,9 @@ if actor.has("risk"):
             flash(t("finance.loans.took", id=taken.value))
             open_record("loan", taken.value)
 
-view = st.radio(t("finance.loans.queue.view"), loans.QUEUE_VIEWS, horizontal=True,
+if not loans.sees_every_loan(actor):   # BD: the applications they filed, to follow them
+    st.info(t("finance.loans.queue.filer_note"), icon=":material/visibility:")
+view = st.radio(t("finance.loans.queue.view"), loans.views_for(actor), horizontal=True,
                 format_func=lambda v: t(f"finance.loans.view.{v}"), key="loan_queue_view")
 size = get_settings().page_size
 offset = (st.session_state.get("loan_queue__page", 1) - 1) * size
@@ -36,12 +39,14 @@ page = run_query(loans.list_queue, actor=actor, view=view, limit=size, offset=of
 if page is None:
     st.stop()
 if page.rows.empty:
-    st.info(t("finance.loans.queue.empty"))
+    st.info(t("finance.loans.queue.none_filed" if view == "filed" else "finance.loans.queue.empty"))
 else:
     rows = page.rows
     shown = fmt.frame(rows.assign(
-        sla=rows["sla"].map(lambda v: t(f"finance.loans.sla.{v}")),
-        stage=rows["stage"].map(lambda v: t(f"finance.loans.stage.{v}")),
+        sla=rows["sla"].map(lambda v: fmt.MISSING if v is None else t(f"finance.loans.sla.{v}")),
+        # a decided application (the view of what I filed) reads as its status
+        stage=[t(f"finance.loans.status.{s}") if g == "closed" else t(f"finance.loans.stage.{g}")
+               for g, s in zip(rows["stage"], rows["status"])],
         principal=rows["principal"].map(lambda v: fmt.yuan(v, digits=2)),
         assignee=rows["assignee"].fillna(fmt.MISSING),
     ), {"applied_at": "when"}, lang=lang())[COLUMNS]

@@ -42,7 +42,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from console import clock, db
+from console import clock, db, masking
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.finance import accrual, lines, money, payout
@@ -53,8 +53,14 @@ TERMS_FILE = Path(__file__).with_name("terms.toml")
 CHANNELS = ("wechat", "alipay", "bank")
 OPEN_STATUSES = ("applied", "approved")
 LIVE_STATUSES = ("applied", "approved", "disbursed")
-QUEUE_VIEWS = ("open", "mine", "unassigned", "second", "to_disburse")
-READ_ROLES = ("risk", "manager")
+QUEUE_VIEWS = ("open", "mine", "unassigned", "second", "to_disburse", "filed")
+READ_ROLES = ("risk", "manager")            # every application and loan
+# BD files applications (``apply``) and follows them: the queue and the loan page show a BD
+# person (without risk or manager) the applications they filed and nothing else. The scope
+# is the service's, on the roles @requires re-read from the database, and it is a condition
+# of the SQL itself (``_SCOPE``): no other row is read, so none can be shown by mistake.
+FOLLOW_ROLES = ("bd",)
+FILER_VIEWS = ("filed", "open")             # the views that mean something to a filer
 # Advisory-lock namespace of one reviewer's load in the loan queue (51-54: leads,
 # notifications, the certification and listing-flag queues).
 LOCK_NAMESPACE = 55
@@ -309,23 +315,41 @@ _VIEW_WHERE = {
     "unassigned": "f.status = 'applied' AND f.assignee_id IS NULL",
     "second": "f.status = 'applied' AND f.approved_by IS NOT NULL",
     "to_disburse": "f.status = 'approved'",
+    "filed": "f.applied_by = :me",
 }
+# Every application for risk and managers; only the ones they filed for anyone else (BD).
+_SCOPE = "(CAST(:every AS boolean) OR f.applied_by = :me)"
 
 
-@requires(*READ_ROLES)
+def sees_every_loan(actor: Actor) -> bool:
+    """Risk and managers read every application; a BD person only those they filed."""
+    return actor.has(*READ_ROLES)
+
+
+def views_for(actor: Actor) -> tuple[str, ...]:
+    """The queue's views for this person: a filer's two, or every view."""
+    return QUEUE_VIEWS if sees_every_loan(actor) else FILER_VIEWS
+
+
+@requires(*READ_ROLES, *FOLLOW_ROLES)
 def list_queue(*, conn: Connection, actor: Actor, view: str = "open", limit: int = 50,
                offset: int = 0) -> QueuePage:
-    """One page of applications, oldest first, with their stage and SLA level."""
+    """One page of applications with their stage and SLA level: oldest first, or, in the
+    view ``filed`` (what I filed, decided ones too), newest first. A BD person sees only the
+    applications they filed, whichever view they ask for."""
     if view not in QUEUE_VIEWS:
         raise InvalidInput("finance.loans.error.bad_form_value")
-    where = _VIEW_WHERE[view]
-    total = int(db.scalar(conn, f"SELECT count(*) FROM fin.loans f WHERE {where}", me=actor.id))
+    where = f"{_VIEW_WHERE[view]} AND {_SCOPE}"
+    order = "f.applied_at DESC, f.id DESC" if view == "filed" else "f.applied_at, f.id"
+    scope = {"me": actor.id, "every": sees_every_loan(actor)}
+    total = int(db.scalar(conn, f"SELECT count(*) FROM fin.loans f WHERE {where}", **scope))
     rows = db.fetch_df(conn, f"""
         SELECT f.id, f.status, f.merchant_id, m.name AS merchant_name, f.seller_id,
                sm.name AS seller_name, f.order_id, f.principal, f.term_days, f.grade,
                f.daily_rate, f.needs_second, f.approved_by, f.assignee_id,
                a.display_name AS assignee, f.applied_at, f.version,
                CASE WHEN f.status = 'approved' THEN 'disbursement'
+                    WHEN f.status <> 'applied' THEN 'closed'
                     WHEN f.approved_by IS NOT NULL THEN 'second_approval'
                     ELSE 'first_approval' END AS stage,
                extract(epoch FROM now() - f.applied_at) / 3600 AS age_hours
@@ -334,13 +358,16 @@ def list_queue(*, conn: Connection, actor: Actor, view: str = "open", limit: int
         JOIN app.merchants sm ON sm.id = f.seller_id
         LEFT JOIN ops.staff a ON a.id = f.assignee_id
         WHERE {where}
-        ORDER BY f.applied_at, f.id
-        LIMIT :limit OFFSET :offset""", me=actor.id, limit=limit, offset=offset)
+        ORDER BY {order}
+        LIMIT :limit OFFSET :offset""", **scope, limit=limit, offset=offset)
     if rows.empty:
-        rows["sla"] = pd.Series(dtype=str)
+        rows["sla"] = pd.Series(dtype=object)
     else:
         rows["age_hours"] = rows["age_hours"].astype(float).round(1)
-        rows["sla"] = rows["age_hours"].map(sla_level)
+        # The SLA runs while a case waits for a decision; a decided one has none (None).
+        rows["sla"] = pd.Series([sla_level(h) if s in OPEN_STATUSES else None
+                                 for h, s in zip(rows["age_hours"], rows["status"])],
+                                index=rows.index, dtype=object)
     return QueuePage(rows=rows, total=total)
 
 
@@ -512,11 +539,15 @@ def reject(*, conn: Connection, actor: Actor, loan_id: int, version: int,
 def cancel(*, conn: Connection, actor: Actor, loan_id: int, version: int,
            reason: str) -> Decision:
     """Cancel an application before disbursement (the buyer withdrew, the order changed),
-    with a reason; its principal goes back to the line."""
+    with a reason; its principal goes back to the line. A BD person cancels only an
+    application they filed."""
     reason = _text(reason)
     if reason is None:
         raise InvalidInput("finance.loans.error.reason_required")
     row = _locked(conn, loan_id)
+    if not actor.has("risk") and row["applied_by"] != actor.id:
+        # BD withdraws what they filed; another's application is not theirs to see (get_loan)
+        raise NotFound("finance.loans.error.not_found")
     _check_version(row, version)
     if row["status"] not in OPEN_STATUSES:
         raise Conflict("finance.loans.error.already_decided")
@@ -745,21 +776,32 @@ class LoanView:
     checks: dict[str, Any] = field(default_factory=dict)
 
 
-@requires(*READ_ROLES)
+@requires(*READ_ROLES, *FOLLOW_ROLES)
 def get_loan(*, conn: Connection, actor: Actor, loan_id: int) -> LoanView:
-    """A loan, its balance, the checks as they were, its repayments and timeline."""
-    row = db.fetch_one(conn, """
+    """A loan, its balance, the checks as they were, its repayments and timeline, and the
+    borrower's contact: its contact person, phone and (a personal certification's) ID number,
+    masked per console/masking.py for this person's roles. A BD person reads only a loan they
+    filed; any other is not found for them (the same answer as a loan that does not exist)."""
+    row = db.fetch_one(conn, f"""
         SELECT f.*, m.name AS merchant_name, sm.name AS seller_name,
                a.display_name AS assignee,
-               f.principal + f.interest_accrued - f.principal_paid - f.interest_paid AS balance
+               f.principal + f.interest_accrued - f.principal_paid - f.interest_paid AS balance,
+               m.contact_name AS borrower_contact, m.phone AS borrower_phone,
+               (SELECT x.id_number FROM app.certifications x
+                WHERE x.merchant_id = f.merchant_id AND x.kind = 'personal'
+                  AND x.status = 'approved'
+                ORDER BY x.decided_at DESC NULLS LAST, x.id DESC LIMIT 1) AS borrower_id_number
         FROM fin.loans f
         JOIN app.merchants m ON m.id = f.merchant_id
         JOIN app.merchants sm ON sm.id = f.seller_id
         LEFT JOIN ops.staff a ON a.id = f.assignee_id
-        WHERE f.id = :id""", id=loan_id)
+        WHERE f.id = :id AND {_SCOPE}""", id=loan_id, me=actor.id,
+                       every=sees_every_loan(actor))
     if row is None:
         raise NotFound("finance.loans.error.not_found")
     loan = dict(row)
+    loan["borrower_phone"] = masking.phone_for(actor, loan["borrower_phone"])
+    loan["borrower_id_number"] = masking.id_number_for(actor, loan["borrower_id_number"])
     checks = db.scalar(conn, """SELECT detail FROM fin.loan_events WHERE loan_id = :l
                                 AND kind = 'checks' ORDER BY id DESC LIMIT 1""", l=loan_id)
     return LoanView(
