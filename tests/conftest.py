@@ -26,17 +26,23 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from sqlalchemy.engine import Connection, Engine, make_url
 
 import console.services
 from console import db
-from console.auth import hash_password
 from console.migrate import migrate
 from console.roles import PROTECTED, Actor
 from console.settings import PROJECT_ROOT, get_settings
 import tests.apptest  # noqa: F401,E402  every AppTest runs the app as served (serve_as_launched)
 
 TEST_PASSWORD = "correct-horse-battery"
+# The staff the tests make sign in with TEST_PASSWORD against this hash: argon2id like the
+# console's own (console/auth.py verifies it by the parameters the hash carries), at the
+# lowest cost instead of the console's 64 MiB and three passes, 0.25 s a hash here. Hashed
+# once: the suite makes thousands of staff and signs in hundreds of times. The console's own
+# hashing (console.auth.hash_password, its parameters) is tested in tests/test_auth.py.
+TEST_PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(TEST_PASSWORD)
 
 
 def _server_url() -> str:
@@ -240,7 +246,7 @@ def make_actor(engine):
             staff_id = conn.execute(sa.text(
                 """INSERT INTO ops.staff (username, display_name, password_hash, roles)
                    VALUES (:u, :d, :h, :r) RETURNING id"""),
-                {"u": username, "d": username.upper(), "h": hash_password(TEST_PASSWORD),
+                {"u": username, "d": username.upper(), "h": TEST_PASSWORD_HASH,
                  "r": list(roles)}).scalar_one()
         return Actor(id=staff_id, username=username, display_name=username.upper(),
                      roles=frozenset(roles))

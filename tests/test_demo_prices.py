@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from console import db
-from console.auth import hash_password
 from console.demo import prices
 from console.demo import reference as ref
 from console.roles import Actor
 from console.services import listing_review as lr
 from console.services import matching, search
 from tests import trust_rows as tr
+from tests.conftest import TEST_PASSWORD_HASH
 
 GAP = 8   # settings.listing_price_gap_points' default
 
@@ -126,7 +126,7 @@ def _staff(engine, role: str) -> Actor:
         staff_id = conn.execute(sa.text(
             """INSERT INTO ops.staff (username, display_name, password_hash, roles)
                VALUES (:u, :u, :h, :r) RETURNING id"""),
-            {"u": f"prices.{role}", "h": hash_password("correct-horse-battery"),
+            {"u": f"prices.{role}", "h": TEST_PASSWORD_HASH,
              "r": [role]}).scalar_one()
     return Actor(id=staff_id, username=f"prices.{role}", display_name=f"prices.{role}",
                  roles=frozenset({role}))

@@ -22,6 +22,7 @@ from console.credit import engine as credit_engine
 from console.credit.scorecard import DEFAULT_CONFIG, load
 from console.exports import audited_csv, csv_bytes, neutralise
 from console.services import credit, growth, merchants
+from tests.conftest import TEST_PASSWORD_HASH
 
 FORMULAS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -81,7 +82,6 @@ def planted(demo_engine):
 @pytest.fixture
 def staff(planted):
     """An account with the given role on the demo database (make_actor works on `engine`)."""
-    from console.auth import hash_password
     from console.roles import Actor
 
     def make(role: str) -> Actor:
@@ -90,7 +90,7 @@ def staff(planted):
             staff_id = conn.execute(sa.text(
                 """INSERT INTO ops.staff (username, display_name, password_hash, roles)
                    VALUES (:u, :u, :h, :r) RETURNING id"""),
-                {"u": username, "h": hash_password("correct-horse-battery"),
+                {"u": username, "h": TEST_PASSWORD_HASH,
                  "r": [role]}).scalar_one()
         return Actor(id=staff_id, username=username, display_name=username,
                      roles=frozenset({role}))

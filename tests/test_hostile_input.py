@@ -30,11 +30,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from console import boundary, clock, db
-from console.auth import hash_password
 from console.errors import ConsoleError, InvalidInput
 from console.i18n import LANGUAGES, has_key, translate
 from console.roles import PROTECTED, Actor
 from tests.test_roles import service_modules  # noqa: F401  (imports every service module)
+from tests.conftest import TEST_PASSWORD_HASH
 
 # ---------------------------------------------------------------- the corpus
 TEXT = {
@@ -146,7 +146,7 @@ def world(hostile_engine):
             staff_id = conn.execute(sa.text(
                 """INSERT INTO ops.staff (username, display_name, password_hash, roles)
                    VALUES (:u, :u, :h, :r) RETURNING id"""),
-                {"u": username, "h": hash_password("correct-horse-battery"), "r": [role]}).scalar_one()
+                {"u": username, "h": TEST_PASSWORD_HASH, "r": [role]}).scalar_one()
             actors[role] = Actor(id=staff_id, username=username, display_name=username,
                                  roles=frozenset({role}))
         today = clock.today()

@@ -24,7 +24,7 @@ from console.services import replica
 from console.services.trust_metrics import queue_metrics
 from console.settings import get_settings
 from tests import trust_rows as tr
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, TEST_PASSWORD_HASH
 from tests.standby import primary_with_standby, wait_for_replay
 
 
@@ -55,12 +55,11 @@ class Servers:
                 time.sleep(0.1)
 
     def staff(self, username: str, *roles: str) -> Actor:
-        from console.auth import hash_password
         with self.primary.begin() as conn:
             staff_id = conn.execute(sa.text(
                 """INSERT INTO ops.staff (username, display_name, password_hash, roles)
                    VALUES (:u, :u, :h, :r) RETURNING id"""),
-                {"u": username, "h": hash_password(TEST_PASSWORD), "r": list(roles)}).scalar_one()
+                {"u": username, "h": TEST_PASSWORD_HASH, "r": list(roles)}).scalar_one()
         return Actor(id=staff_id, username=username, display_name=username,
                      roles=frozenset(roles))
 
