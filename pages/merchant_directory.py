@@ -117,8 +117,10 @@ else:
             t("directory.unrated") if actor.has(*merchants.CREDIT_READERS) else "—").where(
             page.rows["on_hold"].isna(), page.rows["on_hold"].map(
                 lambda s: t(f"standing.{s}") if s in ON_HOLD else None)),
-        vip_level=page.rows["vip_level"].map(   # text, so a level and "suspended" share a column
-            lambda v: fmt.MISSING if fmt.is_missing(v) else str(int(v))).where(
+        # the membership in force (金卡…), as on the profile; text, so a tier and "suspended"
+        # share a column
+        vip_tier=page.rows["vip_tier"].map(
+            lambda v: fmt.MISSING if fmt.is_missing(v) else t(f"finance.vip.tier.{v}")).where(
             page.rows["on_hold"].isna(),
             page.rows["on_hold"].map(lambda s: t(f"standing.{s}") if s in ON_HOLD else None)),
     ).drop(columns=["size_class", "on_hold"])

@@ -41,14 +41,19 @@ def test_the_profile_service_returns_the_suspended_state_not_the_grade(engine, m
 
 def test_the_directory_service_withholds_grade_and_vip_of_a_merchant_on_hold(engine, make_actor,
                                                                              rated):  # noqa: F811
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE app.merchants SET vip_level = 2"))
     bd = make_actor("bd")
+    with engine.begin() as conn:   # both gold members in force (fin.vip_memberships)
+        conn.execute(sa.text("""
+            INSERT INTO fin.vip_memberships (merchant_id, tier, starts_on, expires_on, list_fee,
+                                             fee_paid, payment_ref, enrolled_by)
+            SELECT id, 'gold', CURRENT_DATE - 10, CURRENT_DATE + 300, 30000, 30000,
+                   'PAY-' || id, :bd
+            FROM app.merchants"""), {"bd": bd.id})
     rows = _directory(bd, name="车商").rows.set_index("name")
-    assert _values(rows.loc["暂停车商", ["credit_grade", "vip_level", "on_hold"]]) == [
+    assert _values(rows.loc["暂停车商", ["credit_grade", "vip_tier", "on_hold"]]) == [
         None, None, "suspended"]
-    assert _values(rows.loc["顶级车商", ["credit_grade", "vip_level", "on_hold"]]) == [
-        "AAA", 2, None]
+    assert _values(rows.loc["顶级车商", ["credit_grade", "vip_tier", "on_hold"]]) == [
+        "AAA", "gold", None]
     # A grade filter finds only merchants whose grade holds.
     assert _directory(bd, credit_grade="AAA").rows["name"].tolist() == ["顶级车商"]
     # Closed merchants likewise.

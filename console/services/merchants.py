@@ -205,8 +205,13 @@ def _where(filters: DirectoryFilters, actor: Actor, has_credit: bool) -> tuple[s
 def _page_sql(where: str, order: str, show_credit: bool) -> str:
     credit = (f"(SELECT g.effective_grade FROM {CREDIT_RELATION} g WHERE g.merchant_id = m.id "
               "LIMIT 1)" if show_credit else "NULL::text")
-    # A merchant on hold (suspended, closed): no grade and no VIP level; on_hold says why.
+    # A merchant on hold (suspended, closed): no grade and no VIP tier; on_hold says why.
     held = "m.status IN ('suspended', 'closed')"   # credit.ON_HOLD
+    # The VIP tier is the membership in force (fin.vip_memberships, issue 19), as the profile
+    # and the match score read it: the active term whose last day has not passed (the nightly
+    # lapse may not have run yet). One join per page row, on the partial unique index
+    # vip_memberships_one_active (merchant_id) WHERE status = 'active' (migration 097). The
+    # marketplace's old app.merchants.vip_level number is not shown.
     return f"""
         WITH page AS (
             SELECT m.id FROM app.merchants m JOIN app.cities c ON c.id = m.city_id
@@ -219,13 +224,15 @@ def _page_sql(where: str, order: str, show_credit: bool) -> str:
                COALESCE(lc.status, 'none') AS cert_status, ec.uscc,
                CASE WHEN {held} THEN NULL ELSE {credit} END AS credit_grade,
                s.display_name AS bd_owner, m.phone, m.contact_name,
-               CASE WHEN {held} THEN NULL ELSE m.vip_level END AS vip_level,
+               CASE WHEN {held} THEN NULL ELSE v.tier END AS vip_tier,
                CASE WHEN {held} THEN m.status END AS on_hold,
                m.registered_at, m.last_active_at
         FROM page p
         JOIN app.merchants m ON m.id = p.id
         JOIN app.cities c ON c.id = m.city_id
         LEFT JOIN ops.staff s ON s.id = m.bd_owner_id
+        LEFT JOIN fin.vip_memberships v ON v.merchant_id = m.id AND v.status = 'active'
+                                        AND v.expires_on >= CAST(:today AS date)
         LEFT JOIN LATERAL (SELECT x.status FROM app.certifications x WHERE x.merchant_id = m.id
                            ORDER BY x.submitted_at DESC, x.id DESC LIMIT 1) lc ON true
         LEFT JOIN LATERAL (SELECT x.uscc FROM app.certifications x WHERE x.merchant_id = m.id
@@ -259,7 +266,7 @@ def search_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilter
     where, params = _where(filters, actor, has_credit)
     total = _count(conn, where, params)
     rows = db.fetch_df(conn, _page_sql(where, SORTS[sort], _show_credit(actor, has_credit)),
-                       **params, limit=limit, offset=offset)
+                       **params, limit=limit, offset=offset, today=clock.today())
     return DirectoryPage(mask_frame(rows, actor), total, offset, limit)
 
 
@@ -278,7 +285,8 @@ def export_directory(*, conn: Connection, actor: Actor, filters: DirectoryFilter
     where, params = _where(filters, actor, has_credit)
     rows = mask_frame(db.fetch_df(conn, _page_sql(where, SORTS[sort],
                                                   _show_credit(actor, has_credit)),
-                                  **params, limit=EXPORT_MAX_ROWS, offset=0), actor)
+                                  **params, limit=EXPORT_MAX_ROWS, offset=0,
+                                  today=clock.today()), actor)
     applied = filters.applied()
     preamble = [[f"# exported_at={datetime.now(timezone.utc).isoformat(timespec='seconds')}",
                  f"by={actor.username}", f"rows={len(rows)}"],
