@@ -142,6 +142,15 @@ def _loan_portfolio(engine: Engine) -> str:
         return str(portfolio_mart.rebuild(conn))
 
 
+def _logistics_mart(engine: Engine) -> str:
+    """The logistics dashboard's mart rebuilt whole from the desk's requests and claims
+    (console/logistics/mart.py): orders, cars, on-time, damage, cost and margin by month and
+    lane."""
+    from console.logistics import mart
+    with engine.begin() as conn:
+        return str(mart.rebuild(conn))
+
+
 def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
     return [
         ("prechecks", _prechecks),
@@ -153,11 +162,12 @@ def steps(*, full: bool) -> list[tuple[str, Callable[[Engine], str]]]:
         ("loan_accrual", _loan_accrual),
         ("vip_lapse", _vip_lapse),
         ("loan_portfolio", _loan_portfolio),
+        ("logistics_mart", _logistics_mart),
     ]
 
 
 STEP_NAMES = ("prechecks", "listing_flags", "matching", "etl", "credit", "credit_validation",
-              "loan_accrual", "vip_lapse", "loan_portfolio")
+              "loan_accrual", "vip_lapse", "loan_portfolio", "logistics_mart")
 
 
 @contextmanager

@@ -224,7 +224,7 @@ def test_the_system_jobs_run_as_dh_jobs(demo_engine, jobs_engine):
     assert [(r.name, r.ok) for r in results] == [
         ("prechecks", True), ("listing_flags", True), ("matching", True), ("etl", True),
         ("credit", True), ("credit_validation", True), ("loan_accrual", True),
-        ("vip_lapse", True), ("loan_portfolio", True)], lines
+        ("vip_lapse", True), ("loan_portfolio", True), ("logistics_mart", True)], lines
     with demo_engine.connect() as conn:
         done = conn.execute(sa.text(
             """SELECT (SELECT count(*) > 0 FROM ops.cert_prechecks),

@@ -19,6 +19,7 @@ from console.finance.__main__ import main as finance_main
 from console.finance.portfolio_mart import main as portfolio_main
 from console.finance.vip import main as vip_main
 from console.jobs import STEP_NAMES
+from console.logistics.mart import main as logistics_mart_main
 from console.services import listing_review, prechecks
 from console.services.matching import _main as matching_main
 from etl import __main__ as etl_main
@@ -51,6 +52,7 @@ def test_every_stand_alone_job_command_writes_its_steps_run_and_health_counts_it
     assert finance_main(["accrue"]) == 0
     assert vip_main(["lapse"]) == 0
     assert portfolio_main(["rebuild"]) == 0
+    assert logistics_mart_main(["rebuild"]) == 0
     assert _runs(demo_engine) == [("prechecks", "succeeded", None),
                                   ("listing_flags", "succeeded", None),
                                   ("matching", "succeeded", None),
@@ -59,7 +61,8 @@ def test_every_stand_alone_job_command_writes_its_steps_run_and_health_counts_it
                                   ("credit_validation", "succeeded", None),
                                   ("loan_accrual", "succeeded", None),
                                   ("vip_lapse", "succeeded", None),
-                                  ("loan_portfolio", "succeeded", None)]
+                                  ("loan_portfolio", "succeeded", None),
+                                  ("logistics_mart", "succeeded", None)]
     with demo_engine.connect() as conn:               # the ETL's own log has them too
         assert conn.execute(sa.text(
             "SELECT count(*) FILTER (WHERE status <> 'succeeded') FROM etl.runs")).scalar() == 0

@@ -139,7 +139,7 @@ def second_demo(server_url, admin_engine, demo_template):
 ALL_ASSETS = {f"mart/{m.split('.')[1]}" for m in MART_TABLES} | {
     "ops/cert_prechecks", "ops/listing_flags", "ops/match_suggestions", "ops/credit_scores",
     "ops/credit_validation_reports", "fin/loans",
-    "fin/vip_memberships", "mart/loan_portfolio"}
+    "fin/vip_memberships", "mart/loan_portfolio", "mart/logistics"}
 
 
 # ---------------------------------------------------------------- the tests
@@ -259,7 +259,7 @@ def test_a_step_another_run_holds_is_skipped_with_what_depends_on_it(demo_engine
     assert result.success
     assert materialised(result) == {"ops/cert_prechecks", "ops/listing_flags",
                                     "ops/match_suggestions", "fin/loans", "fin/vip_memberships",
-                                    "mart/loan_portfolio"}
+                                    "mart/loan_portfolio", "mart/logistics"}
     assert checks_of(result) == {}
     with demo_engine.connect() as conn:
         done = conn.execute(sa.text("""SELECT (SELECT count(*) FROM etl.runs),

@@ -67,7 +67,7 @@ def test_healthy(engine, capsys):
     assert list(checks) == ["database", "migrations", "replica", *JOB_CHECKS]
     assert JOB_CHECKS == ["job prechecks", "job listing_flags", "job matching", "job etl",
                           "job credit", "job credit_validation", "job loan_accrual",
-                          "job vip_lapse", "job loan_portfolio"]
+                          "job vip_lapse", "job loan_portfolio", "job logistics_mart"]
     assert checks["database"][0] == "ok"
     assert checks["database"][1].startswith("connected as dh_console in ")
     assert checks["migrations"] == ("ok", f"{FILES} applied, none pending")

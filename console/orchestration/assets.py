@@ -16,6 +16,7 @@ step at once: the second skips it), writing the same JSON log line and run-log r
 | ``fin/loans`` | loan_accrual (order loans' interest, days past due, buckets, defaults) | |
 | ``fin/vip_memberships`` | vip_lapse (VIP terms past their last day lapsed) | |
 | ``mart/loan_portfolio`` | loan_portfolio (the portfolio mart rebuilt from the loans) | ``fin/loans`` |
+| ``mart/logistics`` | logistics_mart (the logistics dashboard's mart rebuilt from the desk's requests) | |
 
 The marts are one multi-asset that can be subset: materialising some marts runs the ETL jobs
 that write them (a job writes all of its marts in one transaction). Each mart has two asset
@@ -50,6 +51,7 @@ CREDIT_VALIDATION = dg.AssetKey(["ops", "credit_validation_reports"])
 LOANS = dg.AssetKey(["fin", "loans"])
 VIP_MEMBERSHIPS = dg.AssetKey(["fin", "vip_memberships"])
 LOAN_PORTFOLIO = dg.AssetKey(["mart", "loan_portfolio"])
+LOGISTICS = dg.AssetKey(["mart", "logistics"])
 
 SOURCES_CHECK = "sources"
 CONTRACT_CHECK = "contract"
@@ -131,6 +133,9 @@ vip_lapse = _step_asset(VIP_MEMBERSHIPS, "vip_lapse", deps=[], description=(
 loan_portfolio = _step_asset(LOAN_PORTFOLIO, "loan_portfolio", deps=[LOANS], description=(
     "The loan portfolio mart (mart.loan_*): month-end snapshots, vintages, roll rates, grades, "
     "concentration, rebuilt from the loans and their repayments."))
+logistics_mart = _step_asset(LOGISTICS, "logistics_mart", deps=[], description=(
+    "The logistics dashboard's mart (mart.lgx_*): orders, cars, on-time, damage, cost and "
+    "margin by month and lane, rebuilt from the desk's requests and claims."))
 
 
 # ---------------------------------------------------------------- the marts
@@ -249,11 +254,12 @@ def marts(context: AssetExecutionContext, console: ConsoleJobs) -> Iterator[Any]
 
 # ---------------------------------------------------------------- jobs, schedule, definitions
 ASSETS = [prechecks, listing_flags, match_suggestions, marts, credit_scores, credit_validation,
-          loan_accrual, vip_lapse, loan_portfolio]
+          loan_accrual, vip_lapse, loan_portfolio, logistics_mart]
 STEP_ASSETS = {"prechecks": prechecks, "listing_flags": listing_flags,
                "matching": match_suggestions, "etl": marts, "credit": credit_scores,
                "credit_validation": credit_validation, "loan_accrual": loan_accrual,
-               "vip_lapse": vip_lapse, "loan_portfolio": loan_portfolio}
+               "vip_lapse": vip_lapse, "loan_portfolio": loan_portfolio,
+               "logistics_mart": logistics_mart}
 
 console_jobs = dg.define_asset_job(
     "console_jobs", selection=dg.AssetSelection.assets(*ASSETS),
