@@ -16,9 +16,11 @@ its first card was made (when a card won: that card's time), and the evaluation 
 The history as it was at that moment: listings published by then and not yet gone (a listing
 that left the market has updated_at = when it left), orders open then hold their cars,
 flags open then keep a listing out (current policy), stock confirmed by then counts for
-freshness. Two approximations, the same for both policies: credit grades are today's (the
-scoring history is not replayed), and a seller's response rate counts every card of other
-requests, not only earlier ones.
+freshness, and the current policy's VIP component is the seller's membership in force at
+that moment (fin.vip_memberships: enrolled by then, its days covering that Shanghai day, not
+cancelled by then), whatever its status now. Two approximations, the same for both policies:
+credit grades are today's (the scoring history is not replayed), and a seller's response rate
+counts every card of other requests, not only earlier ones.
 
 Command: ``python -m console.services.match_eval [--sample N]`` prints both policies' figures.
 """
@@ -109,9 +111,21 @@ history AS (   -- every card's seller response; each request's own cards taken o
 ),
 seller_total AS (
     SELECT seller_id, sum(responded) AS responded, sum(decided) AS decided FROM history GROUP BY 1
+),
+vip AS (   -- the seller's VIP term in force at the moment: enrolled by then, its Shanghai
+           -- days covering that day, not cancelled by then (a term lapsed or renewed since was
+           -- in force over its days all the same); one term per seller and day (the newest)
+    SELECT DISTINCT ON (s.request_id, s.seller_id) s.request_id, s.seller_id, v.tier
+    FROM (SELECT DISTINCT request_id, seller_id, as_of,
+                 CAST(as_of AT TIME ZONE 'Asia/Shanghai' AS date) AS day FROM cand) s
+    JOIN fin.vip_memberships v
+      ON v.merchant_id = s.seller_id AND v.enrolled_at <= s.as_of
+     AND v.starts_on <= s.day AND v.expires_on >= s.day
+     AND (v.cancelled_at IS NULL OR v.cancelled_at > s.as_of)
+    ORDER BY s.request_id, s.seller_id, v.starts_on DESC, v.id DESC
 )
 SELECT c.request_id, c.listing_id, c.closing_listing, c.quantity, c.max_f, c.price, c.guide,
-       c.km, t.series_id,
+       c.km, t.series_id, vp.tier AS vip_tier,
        greatest(date_part('epoch', c.as_of - c.published_at) / 86400, 0) AS published_days,
        greatest(date_part('epoch', c.as_of - greatest(c.published_at, coalesce(
            cf.at, CASE WHEN c.stock_confirmed_at <= c.as_of THEN c.stock_confirmed_at END,
@@ -130,6 +144,7 @@ LEFT JOIN confirmed cf ON cf.request_id = c.request_id AND cf.listing_id = c.lis
 LEFT JOIN seller_total st ON st.seller_id = c.seller_id
 LEFT JOIN history h ON h.seller_id = c.seller_id AND h.request_id = c.request_id
 LEFT JOIN ops.series_norms n ON n.series_id = t.series_id
+LEFT JOIN vip vp ON vp.request_id = c.request_id AND vp.seller_id = c.seller_id
 {grade_join}
 """
 
@@ -171,6 +186,16 @@ def score_previous(df: pd.DataFrame) -> pd.Series:
             + w["response"] * df["response_rate"])
 
 
+def vip_points(tiers: pd.Series, weight: float) -> pd.Series:
+    """The VIP component of each pair as matching's SQL adds it (the tier's match points x
+    the policy's weight, rounded to a thousandth of a point); 0 for a seller without a term
+    in force at the moment."""
+    from console.finance.vip import match_points_milli
+    milli = match_points_milli(weight)
+    return tiers.map(lambda tier: milli.get(tier, 0) if isinstance(tier, str) else 0
+                     ).astype(float) / 1000
+
+
 def score_current(df: pd.DataFrame, policy: match_policy.ScorePolicy | None = None) -> pd.Series:
     """The current score (match_policy.ScorePolicy), as matching's SQL computes it; NaN for
     a pair it does not suggest (open flag, cars held by open orders)."""
@@ -185,7 +210,8 @@ def score_current(df: pd.DataFrame, policy: match_policy.ScorePolicy | None = No
              - p.norm_penalty_per_point * over
              + p.credit_points * _credit01(df["grade"])
              + p.response_points * df["response_rate"]
-             + p.freshness_points * 0.5 ** (df["confirmed_days"] / p.freshness_half_life_days))
+             + p.freshness_points * 0.5 ** (df["confirmed_days"] / p.freshness_half_life_days)
+             + vip_points(df["vip_tier"], p.vip_weight))
     kept = ~df["flagged"].astype(bool) & (df["available"] >= df["quantity"])
     return score.where(kept)
 
