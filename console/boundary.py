@@ -116,6 +116,8 @@ FIELD_RULES: dict[str, Text | Number] = {
     "certificate_no": Text(max=40),
     "reference": Text(max=64),
     "channel": Text(max=20),
+    # transport requests (console/logistics/requests.py): a value typed as text ('12万')
+    "declared_value": Text(max=40),
 }
 # Ids (``*_id``, and the scoring runs compared): positive bigints, one message for all.
 _ID_RULE = Number(min=1, max=BIGINT_MAX, key="input.id")

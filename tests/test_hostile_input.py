@@ -188,6 +188,11 @@ def world(hostile_engine):
             # VIP membership (console/finance/vip.py)
             "tier": "gold", "fee_paid": "19800", "payment_ref": "PROBE-VIP-1",
             "membership_id": one("SELECT coalesce(min(id), 1) FROM fin.vip_memberships"),
+            # transport requests (console/logistics/requests.py, tracking.py)
+            "from_city_id": one("SELECT min(id) FROM app.cities"),
+            "to_city_id": one("SELECT max(id) FROM app.cities"),
+            "ready_date": today, "wanted_by": today + timedelta(days=5),
+            "declared_value": "120000", "to_status": "quoted",
         }
     return {"actors": actors, "valid": valid, "today": today}
 
