@@ -1,7 +1,8 @@
 """BD: the lead pool (抢线索), my leads with their suggestions or offers, manager assignment."""
 import streamlit as st
 
-from console import fmt
+from console import fmt, match_policy
+from console.finance import vip
 from console.services import deals, leads, matching, notify
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
@@ -9,6 +10,18 @@ from console.ui.links import record_url, requested_choice, requested_id
 from console.ui.pins import pin_card
 
 PAGE_SIZE = 20
+
+
+def vip_points_help() -> str:
+    """The score's VIP part in words: each tier's match points (console/finance/vip_tiers.toml)
+    and the policy's weight now (CONSOLE_MATCH_VIP_WEIGHT)."""
+    sep = "、" if lang() == "zh" else ", "
+    tiers = sep.join(f"{t(f'finance.vip.tier.{tier.code}')} {fmt.number(tier.match_points, digits=1)}"
+                     for tier in vip.load_config().tiers)
+    return t("matching.leads.points_help_vip", tiers=tiers,
+             weight=fmt.number(match_policy.current().score.vip_weight, digits=1))
+
+
 actor = require_actor()
 st.title(t("matching.leads.title"))
 show_flash()
@@ -131,7 +144,7 @@ with tabs[1]:
         sugg = run_query(matching.suggestions_for_request, actor=actor, request_id=request_id)
         if sugg is not None and not sugg.empty:
             st.subheader(t("matching.leads.suggestions"))
-            st.caption(t("matching.leads.points_help"))
+            st.caption(t("matching.leads.points_help") + " " + vip_points_help())
             sugg.insert(1, "reason", [matching.reason_text(c, lang=lang()) for c in sugg.pop("why")])
             st.dataframe(labelled(sugg, "matching.col"), hide_index=True, width="stretch")
             choice = st.selectbox(t("matching.leads.work_which"), list(sugg["listing_id"]),
