@@ -116,6 +116,14 @@ FIELD_RULES: dict[str, Text | Number] = {
     "certificate_no": Text(max=40),
     "reference": Text(max=64),
     "channel": Text(max=20),
+    # carriers, quotes, loads (console/logistics/carriers.py, quotes.py, loads.py)
+    "carrier_name": Text(max=80), "contact_name": Text(max=40), "contact_phone": Text(max=20),
+    "truck_type": Text(max=10), "truck_types": Text(max=10),
+    "from_province": Text(max=40), "to_province": Text(max=40),
+    "from_provinces": Text(max=40), "to_provinces": Text(max=40),
+    "cover_per_car": Text(max=40), "price_per_car": Text(max=40),
+    "yuan_per_car_km": Text(max=40), "min_per_car": Text(max=40),
+    "band_from_km": Number(min=0, max=100_000), "transit_days": Number(min=1, max=60),
     # transport requests (console/logistics/requests.py): a value typed as text ('12万')
     "declared_value": Text(max=40),
 }
