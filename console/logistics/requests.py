@@ -256,7 +256,7 @@ def _insert(conn: Connection, *, staff_id: int | None, source: str, merchant_id:
     db.execute(conn, """
         INSERT INTO lgx.request_events (request_id, kind, to_status, note, actor_id)
         VALUES (:r, 'created', 'awaiting_quote', :n, :a)""", r=request_id, n=note, a=staff_id)
-    write_audit(conn=conn, actor_id=staff_id, action="lgx.request.create", entity_type=ENTITY,
+    write_audit(conn=conn, actor_id=staff_id, action="lgx.request.create", entity_type="transport_request",
                 entity_id=request_id,
                 after={"merchant_id": merchant_id, "source": source, "match_id": match_id,
                        "order_id": order_id, "from_city_id": from_city_id,

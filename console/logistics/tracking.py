@@ -38,7 +38,6 @@ from console import clock, db, masking
 from console.audit import write_audit
 from console.boundary import Text
 from console.errors import Conflict, InvalidInput, NotFound
-from console.logistics.requests import ENTITY
 from console.roles import Actor, requires
 from console.settings import get_settings
 
@@ -209,7 +208,7 @@ def move(*, conn: Connection, actor: Actor, request_id: int, version: int, to_st
     if to_status == "delivered":
         after.update(handover_receiver=receiver, handover_at=delivered_at,
                      handover_photo_ref=photo)
-    write_audit(conn=conn, actor_id=actor.id, action="lgx.request.move", entity_type=ENTITY,
+    write_audit(conn=conn, actor_id=actor.id, action="lgx.request.move", entity_type="transport_request",
                 entity_id=request_id, before={"status": status, "version": version},
                 after=after, reason=note)
     return Moved(request_id=request_id, status=new["status"], version=new["version"])
@@ -223,7 +222,7 @@ def add_note(*, conn: Connection, actor: Actor, request_id: int, note: str) -> N
         raise InvalidInput("lgx.error.note_required")
     lock_request(conn, request_id)
     timeline_event(conn, request_id=request_id, kind="note", actor_id=actor.id, note=note)
-    write_audit(conn=conn, actor_id=actor.id, action="lgx.request.note", entity_type=ENTITY,
+    write_audit(conn=conn, actor_id=actor.id, action="lgx.request.note", entity_type="transport_request",
                 entity_id=request_id, after={"note": note})
 
 
@@ -235,7 +234,7 @@ def _assign(conn: Connection, actor: Actor, request_id: int, assignee_id: int,
         WHERE id = :id RETURNING version""", to=assignee_id, id=request_id)
     timeline_event(conn, request_id=request_id, kind="assigned", actor_id=actor.id,
                    assignee_id=assignee_id)
-    write_audit(conn=conn, actor_id=actor.id, action="lgx.request.assign", entity_type=ENTITY,
+    write_audit(conn=conn, actor_id=actor.id, action="lgx.request.assign", entity_type="transport_request",
                 entity_id=request_id, before={"assignee_id": before},
                 after={"assignee_id": assignee_id})
     return new_version
