@@ -43,6 +43,8 @@ SOURCES: dict[str, Source] = {s.table: s for s in (
     Source("app.reviews", "created_at"),
     Source("app.disputes"),
     Source("app.loan_applications"),
+    # Order loans (issue 19): the accrual's default_at is the scorecard's loan outcome.
+    Source("fin.loans"),
     Source("ops.listing_flags"),
     Source("ops.contact_log", "created_at"),
 )}
@@ -130,6 +132,12 @@ def standard_checks(table: str) -> list[Check]:
         "app.loan_applications": [
             ck.in_set(table, "status", ("applied", "approved", "rejected", "repaid", "defaulted")),
             ck.non_negative(table, "amount"),
+            ck.fk(table, "merchant_id", m),
+        ],
+        "fin.loans": [
+            ck.in_set(table, "status", ("applied", "approved", "rejected", "cancelled",
+                                        "disbursed", "repaid")),
+            ck.non_negative(table, "principal"),
             ck.fk(table, "merchant_id", m),
         ],
         "ops.listing_flags": [

@@ -1,5 +1,6 @@
 """Model monitoring: the override rate, a run's performance on point-in-time labels (bad
-events after the run within the label window: KS, ROC-AUC, default rate per grade),
+events after the run within the label window, order loans 90+ days past due among them: KS,
+ROC-AUC, the population and its dates, default rate per grade),
 stability between two runs (PSI of the score and of each factor, grade migration), and the
 scoring runs."""
 import plotly.express as px
@@ -51,12 +52,14 @@ def stat(value) -> str:
 
 
 def performance_metrics(perf: credit.Performance) -> st.delta_generator.DeltaGenerator:
-    """KS, AUC and bad / assessed in three columns; the fourth column is returned."""
-    c1, c2, c3, c4 = st.columns(4)
+    """KS, AUC, bad / assessed and the order-loan defaults among the bad in four columns;
+    the fifth column is returned."""
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.metric("KS", stat(perf.ks), help=t("credit.monitor.ks_help"))
     c2.metric("ROC-AUC", stat(perf.auc), help=t("credit.monitor.auc_help"))
     c3.metric(t("credit.monitor.outcomes"), f"{fmt.number(perf.bad)} / {fmt.number(perf.outcomes)}")
-    return c4
+    c4.metric(t("outcomes.loan_bad"), fmt.number(perf.loan_bad), help=t("outcomes.loan_bad_help"))
+    return c5
 
 
 def grade_table(perf: credit.Performance) -> None:
@@ -76,7 +79,13 @@ perf, elapsed, window = report.performance, report.days_since_run or 0, report.w
 st.subheader(t("credit.monitor.pit_title", days=window))
 performance_metrics(perf).metric(t("credit.monitor.days_since_run"),
                                  f"{fmt.number(elapsed)} / {fmt.number(window)}")
-st.caption(t("credit.monitor.pit_note", days=window))
+# The population the KS and AUC rest on: who, how many bad (order loans 90+ DPD among them),
+# the score date and the outcome window's dates.
+st.markdown(t("outcomes.population", run=report.run_b, merchants=fmt.number(perf.outcomes),
+              score_date=fmt.day(report.score_date), bad=fmt.number(perf.bad),
+              loan_bad=fmt.number(perf.loan_bad), window_from=fmt.day(report.window_from),
+              window_to=fmt.day(report.window_to)))
+st.caption(t("outcomes.definition", days=window))
 if report.window_open:
     st.info(t("credit.monitor.window_open", days=elapsed, window=window))
 if perf.bad:

@@ -72,6 +72,8 @@ INSERT INTO app.disputes (id, order_id, raised_by, against_id, reason, status, o
 VALUES (1, 2, 1, 4, 'other', 'resolved', 'raiser_won', '2025-02-21 10:00+08', '2025-02-25 10:00+08');
 INSERT INTO app.loan_applications (id, merchant_id, amount, status, applied_at, decided_at, due_at, closed_at)
 VALUES (1, 4, 50000, 'defaulted', '2025-02-12 10:00+08', '2025-02-13 10:00+08', '2025-03-13 10:00+08', '2025-03-20 10:00+08');
+INSERT INTO fin.loans (id, merchant_id, order_id, seller_id, certificate_no, order_amount, principal, term_days, daily_rate, grade, needs_second, status, applied_at)
+VALUES (1, 2, 1, 1, 'WDZ00000001', 95000, 66000, 30, 0.0004, 'A', false, 'cancelled', '2025-02-02 12:00+08');
 INSERT INTO ops.listing_flags (id, listing_id, merchant_id, kind, status, decided_at, reason_code)
 VALUES (1, 3, 3, 'reported_fake', 'confirmed', '2025-02-06 10:00+08', 'fake');
 INSERT INTO ops.contact_log (id, merchant_id, staff_id, kind, body, created_at)
@@ -79,7 +81,7 @@ VALUES (1, 1, 900, 'call', '回访', '2025-01-08 10:00+08');
 SELECT setval(pg_get_serial_sequence(t, 'id'), 1000) FROM unnest(ARRAY[
   'app.merchants','app.certifications','app.listings','app.requests','ops.matches','app.orders',
   'app.payments','app.events','app.reviews','app.disputes','app.loan_applications',
-  'ops.listing_flags','ops.contact_log']) t;
+  'fin.loans','ops.listing_flags','ops.contact_log']) t;
 """
 
 

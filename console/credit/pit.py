@@ -3,8 +3,17 @@ after it (sql/queries/credit_features_as_of.sql).
 
 A development sample stacks the merchants graded on a few score dates; the out-of-time
 sample is a later score date whose window the development windows do not reach. The label
-of a merchant on a date is a bad event strictly after the date within the window; bad
-events before the date are features, never labels.
+of a merchant on a date D is a bad event from D's Shanghai midnight (the features' cut) to
+window_days later; bad events before D are features, never labels.
+
+Bad events: a deposit default, a dispute lost, and a loan default (etl.loan_defaults,
+migration 102): an order loan of fin.loans 90+ days past due (issue 19), dated the start of
+its default day fin.loans.default_at (the first day it was more than settings.loan_default_dpd
+days past due), so a default on day D is D's label and an input from D + 1 on; or an older
+record of app.loan_applications closed as defaulted (the marketplace's outcome-only loan
+history, which the development windows before the finance desk rest on). A loan counts only
+through its default, so a loan disbursed after D changes nothing in D's features.
+``loan_bad`` marks the bad rows whose label includes an order loan reaching 90+ DPD.
 """
 from __future__ import annotations
 
@@ -24,11 +33,13 @@ FEATURES = ("cert_level", "months_on_platform", "deals_12m", "gmv_12m", "deals_t
 
 def features_as_of(conn: Connection, *, as_of: date, window_days: int) -> pd.DataFrame:
     """One row per merchant registered before ``as_of``: features as of that date (Shanghai
-    midnight) and ``bad`` = a bad event in [as_of, as_of + window_days)."""
+    midnight), ``bad`` = a bad event in [as_of, as_of + window_days) and ``loan_bad`` = an
+    order loan reaching 90+ days past due in that window (then ``bad`` too)."""
     frame = db.fetch_df(conn, db.named_query("credit_features_as_of"), as_of=as_of,
                         window_days=int(window_days))
     for column in ("gmv_12m", "purchases_12m", "avg_stars"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["loan_bad"] = frame["next_order_loan_default_at"].notna().astype(int)
     return frame
 
 

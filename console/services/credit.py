@@ -480,6 +480,7 @@ class Performance:
     auc: float | None = None
     outcomes: int = 0                                                 # merchants evaluated
     bad: int = 0
+    loan_bad: int = 0          # of the bad: an order loan reached 90+ days past due (fin.loans)
     by_grade: pd.DataFrame = field(default_factory=pd.DataFrame)     # grade, merchants, bad, rate
     monotonic: bool | None = None
 
@@ -499,6 +500,11 @@ class Monitoring:
     performance: Performance = field(default_factory=Performance)
     window_days: int = 0
     days_since_run: int | None = None
+    # The population's dates: run_b's score date (the Shanghai day it finished) and its
+    # outcome window, from when the run finished to window_days later (both Shanghai days).
+    score_date: date | None = None
+    window_from: date | None = None
+    window_to: date | None = None
     # Stability compares runs of one scorecard version only: bins and scores mean different
     # things in another version. run_b's version; True when run_b is that version's first
     # run (no earlier run to compare with, and no development distribution is stored for a
@@ -608,8 +614,10 @@ def _performance(conn: Connection, report: Monitoring) -> None:
     frame = db.fetch_df(conn, db.named_query("credit_performance_counts"), run_id=report.run_b,
                         window_days=report.window_days)
     scored_at = pd.Timestamp(db.scalar(conn, "SELECT finished_at FROM ops.credit_runs WHERE id = :r",
-                                       r=report.run_b))
-    report.days_since_run = (clock.today() - scored_at.tz_convert(clock.business_tz()).date()).days
+                                       r=report.run_b)).tz_convert(clock.business_tz())
+    report.days_since_run = (clock.today() - scored_at.date()).days
+    report.score_date = report.window_from = scored_at.date()
+    report.window_to = (scored_at + pd.Timedelta(days=report.window_days)).date()
     report.performance = _measure(frame)
 
 
@@ -618,7 +626,9 @@ def _measure(frame: pd.DataFrame) -> Performance:
     standing for ``merchants`` merchants each."""
     weights = frame["merchants"] if len(frame) else []
     out = Performance(outcomes=int(frame["merchants"].sum()) if len(frame) else 0,
-                      bad=int((frame["bad"] * frame["merchants"]).sum()) if len(frame) else 0)
+                      bad=int((frame["bad"] * frame["merchants"]).sum()) if len(frame) else 0,
+                      loan_bad=int((frame["loan_bad"] * frame["merchants"]).sum())
+                      if len(frame) else 0)
     out.by_grade = metrics.default_rate_by_grade(frame["grade"] if len(frame) else [],
                                                  frame["bad"] if len(frame) else [],
                                                  weights)

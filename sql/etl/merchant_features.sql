@@ -1,6 +1,10 @@
 -- Merchant features for the credit rating, as of today (Shanghai). Windows are bounded below
 -- by the as-of date only, so a re-run on the same day gives the same rows. When the date
 -- moves on, every merchant is recomputed; otherwise only those the batch touched.
+--
+-- Outcomes: a loan default is a borrower's order loan 90+ days past due (fin.loans.default_at,
+-- which the nightly accrual sets) or an older loan record closed as defaulted
+-- (app.loan_applications), both read through etl.loan_defaults (migration 102).
 
 -- step: prep_affected
 CREATE TEMP TABLE affected_merchants ON COMMIT DROP AS
@@ -18,6 +22,7 @@ changed AS (
     UNION SELECT against_id FROM etl.stg_merchant_features__disputes
     UNION SELECT target_merchant_id FROM etl.stg_merchant_features__reviews
     UNION SELECT merchant_id FROM etl.stg_merchant_features__loan_applications
+    UNION SELECT merchant_id FROM etl.stg_merchant_features__loans
     UNION SELECT merchant_id FROM etl.stg_merchant_features__listing_flags
     -- Listings and requests count here only through their matches (match_sides): one
     -- without a match changes no feature, and most changed posts have none.
@@ -113,10 +118,10 @@ fakes AS (
     GROUP BY f.merchant_id
 ),
 loans AS (
-    SELECT la.merchant_id, min(coalesce(la.closed_at, la.due_at, la.applied_at)) AS first_loan_default_at
-    FROM etl.clean_loan_applications la
-    WHERE la.status = 'defaulted' AND la.merchant_id IN (SELECT id FROM merchants)
-    GROUP BY la.merchant_id
+    SELECT ld.merchant_id, min(ld.at) AS first_loan_default_at
+    FROM etl.loan_defaults ld
+    WHERE ld.merchant_id IN (SELECT id FROM merchants)
+    GROUP BY ld.merchant_id
 ),
 match_sides AS (
     SELECT r.merchant_id, mt.id AS match_id, mt.created_at

@@ -6,7 +6,10 @@
 -- would have seen it. Bad events before the date are inputs (deposit_defaults,
 -- disputes_lost, …); the label is a bad event strictly after the date and within
 -- :window_days days: a deposit default (the buyer walked away after paying a deposit), a
--- dispute lost, an order loan in default (recognised when it was closed as defaulted).
+-- dispute lost, a loan default (etl.loan_defaults, migration 102: an order loan of fin.loans
+-- 90+ days past due, dated the start of its default day, or an older loan record closed as
+-- defaulted). A loan only counts through its default: one disbursed after the date has no
+-- default before it, so it changes no feature.
 -- tests/test_credit_pit.py holds these features equal to the mart's as of today.
 -- Parameters: :as_of (date, Shanghai), :window_days.
 
@@ -89,13 +92,14 @@ reviews AS (
     GROUP BY rv.target_merchant_id
 ),
 loans AS (
-    SELECT la.merchant_id,
-           count(*) FILTER (WHERE la.closed_at < p.ts) AS loan_defaults,
-           min(la.closed_at) FILTER (WHERE la.closed_at >= p.ts AND la.closed_at < p.window_end)
-               AS next_loan_default_at
-    FROM etl.clean_loan_applications la CROSS JOIN params p
-    WHERE la.status = 'defaulted'
-    GROUP BY la.merchant_id
+    SELECT ld.merchant_id,
+           count(*) FILTER (WHERE ld.at < p.ts) AS loan_defaults,
+           min(ld.at) FILTER (WHERE ld.at >= p.ts AND ld.at < p.window_end)
+               AS next_loan_default_at,
+           min(ld.at) FILTER (WHERE ld.kind = 'order_loan' AND ld.at >= p.ts
+                                AND ld.at < p.window_end) AS next_order_loan_default_at
+    FROM etl.loan_defaults ld CROSS JOIN params p
+    GROUP BY ld.merchant_id
 ),
 activity AS (
     SELECT e.merchant_id, max(e.occurred_at) AS last_active_at
@@ -121,6 +125,7 @@ SELECT m.id AS merchant_id, p.as_of AS as_of_date,
        (p.as_of - mart.cn_date(a.last_active_at))::integer AS days_since_active,
        -- the outcome after the date
        d.next_deposit_default_at, ds.next_dispute_lost_at, lo.next_loan_default_at,
+       lo.next_order_loan_default_at,
        (d.next_deposit_default_at IS NOT NULL OR ds.next_dispute_lost_at IS NOT NULL
         OR lo.next_loan_default_at IS NOT NULL)::int AS bad
 FROM merchants m CROSS JOIN params p

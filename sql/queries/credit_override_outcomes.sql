@@ -2,8 +2,8 @@
 -- override (issue 17): per grade the override gave, the overridden merchants with a bad event
 -- within :window_days days after the approval, and the peers (same run, scored that grade
 -- with enough history, never overridden in it) with a bad event within :window_days days
--- after that run. Bad event = a deposit default, a dispute lost or an order loan in default
--- (as sql/queries/credit_features_as_of.sql). Parameter: :window_days.
+-- after that run. Bad event = a deposit default, a dispute lost or a loan default
+-- (etl.loan_defaults, migration 102; as sql/queries/credit_features_as_of.sql). Parameter: :window_days.
 --
 -- The definition, row by row, is tests/sql/credit_override_outcomes_definition.sql
 -- (tests/test_credit_override_outcomes.py holds the two equal). It follows every peer row of
@@ -50,10 +50,9 @@ bad_events AS MATERIALIZED (
             AND d.resolved_at >= (SELECT first_at FROM span)
             AND d.resolved_at < (SELECT last_at FROM span)
           UNION ALL
-          SELECT la.merchant_id, la.closed_at FROM etl.clean_loan_applications la
-          WHERE la.status = 'defaulted'
-            AND la.closed_at >= (SELECT first_at FROM span)
-            AND la.closed_at < (SELECT last_at FROM span)) e
+          SELECT ld.merchant_id, ld.at FROM etl.loan_defaults ld   -- order loans 90+ DPD, old records
+          WHERE ld.at >= (SELECT first_at FROM span)
+            AND ld.at < (SELECT last_at FROM span)) e
 ),
 bad_by_merchant AS (
     SELECT merchant_id, array_agg(at) AS ats FROM bad_events GROUP BY merchant_id

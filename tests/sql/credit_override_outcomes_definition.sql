@@ -7,7 +7,7 @@
 -- override (issue 17): per grade the override gave, the overridden merchants with a bad event
 -- within :window_days days after the approval, and the peers (same run, scored that grade,
 -- never overridden in it) with a bad event within :window_days days after that run.
--- Bad event = a deposit default, a dispute lost or an order loan in default (as
+-- Bad event = a deposit default, a dispute lost or a loan default (etl.loan_defaults, as
 -- sql/queries/credit_features_as_of.sql). Parameter: :window_days.
 WITH bad_events AS (
     SELECT o.buyer_id AS merchant_id, o.cancelled_at AS at
@@ -18,8 +18,7 @@ WITH bad_events AS (
     UNION ALL
     SELECT d.against_id, d.resolved_at FROM etl.clean_disputes d WHERE d.outcome = 'raiser_won'
     UNION ALL
-    SELECT la.merchant_id, la.closed_at FROM etl.clean_loan_applications la
-    WHERE la.status = 'defaulted'
+    SELECT ld.merchant_id, ld.at FROM etl.loan_defaults ld   -- order loans 90+ DPD, old records
 ),
 overridden AS (
     SELECT o.id, o.merchant_id, o.run_id, o.new_grade AS grade, o.decided_at AS since
