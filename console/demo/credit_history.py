@@ -161,7 +161,9 @@ SEEDED_ACTIONS = ("credit.promotion.propose", "credit.promotion.approve",
                   "credit.override.reject", "credit.override.expire",
                   "credit.override.keep", "credit.override.revoke",
                   # today's order-loan queue (console/demo/loans.py), through the services
-                  "loan.apply", "loan.assign", "loan.approve")
+                  "loan.apply", "loan.assign", "loan.approve",
+                  # …and the manual line its application above the four-eyes amount draws on
+                  "finance.line.propose", "finance.line.approve")
 
 
 def seeded_audit_only(conn) -> bool:

@@ -55,7 +55,7 @@ import inspect
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -491,7 +491,8 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], sh
     """Today's applications, through the services at the seed's moment: buyers of orders in
     escrow apply (the marketplace's submit; both parties active, as the service requires); one is taken by a risk officer, one approved and
     awaiting disbursement, one above the second-approval amount approved once (awaiting the
-    second person) when a line allows one that large. The seed's staff rows are not committed
+    second person): when no line allows one that large, the largest order's buyer gets an
+    approved manual line for it first (``_manual_line_for_large``). The seed's staff rows are not committed
     yet and a gated service re-reads its actor through the console's engine, so the services
     run undecorated (``inspect.unwrap``) in the seed's transaction, as the override history's
     queue does."""
@@ -518,6 +519,14 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], sh
         principal = (min(cap, line.available) / STEP).to_integral_value(rounding=ROUND_DOWN) * STEP
         if principal >= MIN_PRINCIPAL:
             eligible.append((order, principal))
+    # No line allows one above the second-approval amount (the grades' lines stop below it
+    # on the small and demo scales): the largest order in escrow gets a manual line for it,
+    # so today's queue shows a case awaiting its second approver.
+    if not any(p > second_above for _, p in eligible):
+        made = _manual_line_for_large(conn, rows, officers=officers, share=share,
+                                      second_above=second_above)
+        if made is not None:
+            eligible = [made] + [e for e in eligible if e[0]["order_id"] != made[0]["order_id"]]
     # The largest above the second-approval amount first (where a line allows one), then the
     # oldest orders; one application per buyer (each draws on its own line).
     large = sorted((e for e in eligible if e[1] > second_above), key=lambda e: -e[1])[:1]
@@ -553,6 +562,53 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], sh
             approve(conn=conn, actor=who, loan_id=app.loan_id, version=version,
                     note=None if app.checks.get("all_ok") else "人工复核通过。")
     return len(applied)
+
+
+MANUAL_LINE_DAYS = 90       # the demo's manual line: a quarter, as for a seasonal purchase
+MANUAL_LINE_STEP = Decimal("10000")    # manual lines in whole 万
+MANUAL_LINE_REASON = "实际控制人提供连带责任保证，临时提高授信以支持本次批量采购。"
+
+
+def _manual_line_for_large(conn, rows, *, officers: dict[str, Any], share: Decimal,
+                           second_above: Decimal) -> tuple[dict, Decimal] | None:
+    """(order, principal) of an application above ``second_above`` made possible by an
+    approved manual line, or None when no order in escrow is that large. The order whose
+    share is the largest (a buyer with a rate; the oldest of equals) gets a manual line of
+    what its buyer has committed plus that share, rounded up to 万, through the manual-line
+    services with their audit rows, as risk staff would: risk1 proposes (reason: a
+    guarantee), a second officer approves, one who is also a manager when the line is above
+    the override senior limit (CONSOLE_CREDIT_OVERRIDE_SENIOR_LIMIT_YUAN)."""
+    from console import clock
+    from console.finance import lines
+    from console.finance import loans as service
+    from console.services import credit_lines
+    from console.settings import get_settings
+    sized = []
+    for order in rows:
+        cap = money.max_principal(order["amount"], share)
+        principal = (cap / STEP).to_integral_value(rounding=ROUND_DOWN) * STEP
+        if principal > second_above and service.daily_rate(_grade(conn, order["buyer_id"])):
+            sized.append((order, principal))
+    if not sized or "risk1" not in officers:
+        return None
+    order, principal = max(sized, key=lambda e: (e[1], -int(e[0]["order_id"])))
+    buyer = int(order["buyer_id"])
+    before = lines.current(conn, merchant_id=buyer)
+    committed = before.committed if before is not None else money.ZERO
+    amount = ((committed + principal) / MANUAL_LINE_STEP).to_integral_value(
+        rounding=ROUND_UP) * MANUAL_LINE_STEP
+    senior = amount > Decimal(get_settings().credit_override_senior_limit_yuan)
+    approver = next((a for name, a in officers.items() if name != "risk1"
+                     and (not senior or a.has("manager"))), None)
+    if approver is None:
+        return None
+    request_id = inspect.unwrap(credit_lines.propose_line)(
+        conn=conn, actor=officers["risk1"], merchant_id=buyer, line=amount,
+        reason_code="guarantee", reason=MANUAL_LINE_REASON,
+        expires_on=clock.today() + timedelta(days=MANUAL_LINE_DAYS))
+    inspect.unwrap(credit_lines.approve_line)(conn=conn, actor=approver, request_id=request_id,
+                                              note="担保材料已核实。")
+    return order, principal
 
 
 def _grade(conn, merchant_id: int) -> str | None:
