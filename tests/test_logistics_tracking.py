@@ -376,3 +376,76 @@ def test_the_request_page_masks_the_carrier_phone_and_scopes_bd(engine, w, peopl
     with pytest.raises(NotFound):
         run(tr.get_request, actor=people["bd"], request_id=rid)
     assert run(tr.list_queue, actor=people["bd"]).total == 0
+
+
+# ---------------------------------------------------------------- the pages
+QUEUE_PAGE = "pages/ops_logistics_queue.py"
+TRANSPORT_PAGE = "pages/ops_transport.py"
+
+
+def opened(actor, page: str, query: dict[str, str] | None = None, lang: str = "zh"):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import APP
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["staff_id"] = actor.id
+    at.session_state["lang"] = lang
+    at.query_params.update(query or {})
+    at.run()
+    return at.switch_page(page).run()
+
+
+def test_the_desk_takes_the_next_request_from_the_queue_page(engine, w, people):
+    rid = new_request(w)
+    at = opened(people["ops"], QUEUE_PAGE)
+    assert not at.exception and not at.error
+    assert [m.label for m in at.metric] == ["待报价·未领取", "我处理的", "报价超时", "异常中"]
+    assert [m.value for m in at.metric] == ["1", "0", "0", "0"]
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["编号", "时效", "状态", "商家", "线路", "可提车", "要求到达",
+                                   "车辆数", "申报价值（万元）", "承运商", "处理人", "已等待"]
+    assert table.iloc[0][["编号", "时效", "状态", "商家", "线路", "申报价值（万元）", "处理人"]
+                          ].tolist() == [rid, "正常", "待报价", "沪上车行", "上海市 → 成都市",
+                                         "20.00", "—"]
+    next(b for b in at.button if b.label == "领取下一条").click().run()
+    assert not at.exception
+    assert state(engine, rid)["assignee_id"] == people["ops"].id
+
+
+def test_the_request_page_moves_a_request_and_shows_its_timeline(engine, w, people):
+    rid = new_request(w)
+    book(engine, w, rid)
+    at = opened(people["ops"], TRANSPORT_PAGE, {"request": str(rid)})
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == f"运输需求 #{rid} · 已下单"
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["线路"], metrics["车辆数"], metrics["申报价值（保险）"], metrics["承运商"],
+            metrics["平台毛利"]) == ("上海市 → 成都市", "1", "¥200,000.00", "安达物流", "¥208.00")
+    assert at.selectbox(key="lgx_move_to").options == ["已提车", "异常", "已取消"]
+    at.selectbox(key="lgx_move_to").set_value("picked_up")
+    at.text_area(key="lgx_move_note").input("上海仓提车")
+    next(b for b in at.button if b.label == "确认变更").click().run()
+    assert not at.exception and not at.error
+    assert [s.value for s in at.success] == ["已变更为“已提车”。"]
+    assert state(engine, rid)["status"] == "picked_up"
+    timeline = at.dataframe[-1].value
+    assert timeline[["类型", "变更", "说明"]].values.tolist() == [
+        ["创建", "", ""], ["状态变更", "已下单 → 已提车", "上海仓提车"]]
+    assert timeline["操作人"].tolist() == ["商家", "OPS1"]
+
+
+def test_a_manager_reads_the_request_masked_and_cannot_move_it(engine, w, people):
+    rid = new_request(w)
+    book(engine, w, rid)
+    at = opened(people["manager"], TRANSPORT_PAGE, {"request": str(rid)}, lang="en")
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == f"Transport request #{rid} · Ordered"
+    assert any("139****5678" in c.value for c in at.caption)
+    assert not any("13912345678" in c.value for c in at.caption)
+    assert [b.label for b in at.button if b.label in ("Move", "Take it")] == []
+
+
+def test_a_hostile_request_number_is_refused_in_words(engine, people):
+    at = opened(people["ops"], TRANSPORT_PAGE, {"request": "1 OR 1=1"})
+    assert not at.exception
+    assert [e.value for e in at.error] == ["链接中的运输需求编号无效，已忽略。请检查链接是否完整。"]

@@ -82,6 +82,10 @@ PAGES: list[PageSpec] = [
           "nav.section.risk", ("risk", "manager"), "loan-portfolio"),
     _spec("pages/risk_disputes.py", "nav.risk_disputes", ":material/gavel:", "nav.section.risk",
           ("risk", "manager"), "disputes"),
+    _spec("pages/ops_logistics_queue.py", "nav.lgx_queue", ":material/local_shipping:",
+          "nav.section.logistics", ("ops", "manager", "bd"), "logistics"),
+    _spec("pages/ops_transport.py", "nav.lgx_transport", ":material/route:",
+          "nav.section.logistics", ("ops", "manager", "bd"), "transport"),
 ]
 
 
