@@ -365,7 +365,7 @@ def record_quote(*, conn: Connection, actor: Actor, request_id: int, version: in
 
 
 def order(conn: Connection, *, lane: Lane, actor: Actor, quote: Any, carrier_name: str,
-          load_id: int | None = None, action: str = "book_quote") -> Booked:
+          load_id: int | None = None) -> Booked:
     """Book ``quote`` for the request (already locked and checked): 已下单 with its carrier,
     truck, cost and the merchant's price; the timeline's moves and one audit row."""
     cost = Decimal(quote["total"])
@@ -385,7 +385,7 @@ def order(conn: Connection, *, lane: Lane, actor: Actor, quote: Any, carrier_nam
                    from_status="quoted", to_status="ordered",
                    note=f"#{quote['id']} · {carrier_name}")
     write_audit(conn=conn, actor_id=actor.id,
-                action="lgx.load.book" if action == "book_load" else "lgx.quote.book",
+                action="lgx.load.book" if load_id is not None else "lgx.quote.book",
                 entity_type=ENTITY, entity_id=lane.request_id, before={"status": lane.status},
                 after={"status": "ordered", "quote_id": quote["id"],
                        "carrier_id": quote["carrier_id"], "truck_type": quote["truck_type"],

@@ -4,3 +4,4 @@ gated service is found: the role matrix (tests/test_roles.py walks console.servi
 tests/data/role_matrix.csv names them ``console.logistics.*``) and the tests' dh_console
 wrapper (tests/conftest.py)."""
 from console.logistics import requests, tracking  # noqa: F401
+from console.logistics import carriers, loads, quotes  # noqa: F401
