@@ -23,6 +23,7 @@ from console.demo import credit_history
 from console.demo import disputes as D
 from console.demo import generate as G
 from console.demo import loans as demo_loans
+from console.demo import logistics as demo_logistics
 from console.demo import model as M
 from console.demo import override_history
 from console.demo import vip as demo_vip
@@ -151,6 +152,10 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
         if history:   # a year of order loans on the lines the scoring runs wrote, and today's queue
             demo_loans.write(conn, seed=seed, anchor=world.anchor)
             demo_vip.write(conn, seed=seed)    # VIP members on the grades the runs left
+            lgx = demo_logistics.write(conn, seed=seed, scale=scale)   # the logistics desk
+            report.counts.update({"lgx.carriers": lgx.carriers, "lgx.requests": lgx.requests,
+                                  "lgx.quotes": lgx.quotes, "lgx.loads": lgx.loads,
+                                  "lgx.claims": lgx.claims, "lgx.ratings": lgx.ratings})
     bar.close()
     report.credentials = credentials
     report.seconds = time.perf_counter() - started
@@ -175,7 +180,7 @@ def _refuse_or_clear(conn: sa.Connection, *, force: bool) -> None:
         return
     tables = conn.execute(sa.text(
         """SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
-           WHERE schemaname IN ('app', 'ops')
+           WHERE schemaname IN ('app', 'ops', 'lgx')
              AND format('%I.%I', schemaname, tablename) <> ALL (CAST(:kept AS text[]))
            ORDER BY 1"""), {"kept": list(MIGRATION_ROWS)}).scalars().all()
     # The (empty) audit log refuses TRUNCATE by trigger; replica mode skips that trigger.
