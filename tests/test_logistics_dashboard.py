@@ -226,3 +226,48 @@ def test_window_start_counts_the_current_month():
     assert dashboard.window_start(2) == prev
     assert dashboard.window_start(0) is None
     assert dashboard.window_start(13) == this.replace(year=this.year - 1)
+
+
+# ---------------------------------------------------------------- the page
+PAGE = "pages/mgr_logistics.py"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_page_shows_the_hand_worked_figures(engine, jobs_engine, book, make_actor, lang):
+    from tests.apptest import app_as
+    _rebuild(jobs_engine)
+    at = app_as(make_actor("manager"), lang=lang, page=PAGE)
+    assert not at.exception and not at.error
+    zh = lang == "zh"
+    metrics = {m.label: m.value for m in at.metric}
+    # the default window, 6 months, holds both months: the figures of every order
+    assert metrics["订单数" if zh else "Orders"] == "5"
+    assert metrics["运车台数" if zh else "Cars moved"] == "9"
+    assert metrics["准时率" if zh else "On-time rate"] == "50.0%"
+    assert metrics["货损率" if zh else "Damage rate"] == "25.0%"
+    assert metrics[f"{'平台毛利' if zh else 'Platform margin'} ({'万元' if zh else '10k CNY'})"] \
+        == "0.27"
+    assert metrics["单均毛利" if zh else "Margin per order"] == "¥540"
+    text = "\n".join([c.value for c in at.caption] + [s.value for s in at.subheader]
+                     + [m.value for m in at.markdown])
+    assert "{" not in text
+    assert ("数据已更新" if zh else "Up to date") in text        # the freshness badge
+    assert (f"数据截至 {clock.today()}" if zh else f"as of {clock.today()}") in text
+    lanes = at.dataframe[0].value
+    assert lanes.iloc[:, 0].tolist() == ["上海 → 成都", "上海 → 北京"]
+    assert lanes.iloc[0].tolist()[2:6] == ["3", "5", "66.7%", "33.3%"]
+    assert lanes.iloc[1].tolist()[-1] == "¥400"
+    # every month: the same two months
+    at.segmented_control(key="lgx_dash_window").set_value(0).run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["订单数" if zh else "Orders"] == "5"
+
+
+def test_the_page_before_any_build_and_for_other_roles(engine, make_actor):
+    from tests.apptest import app_as
+    at = app_as(make_actor("manager"), lang="zh", page=PAGE)
+    assert not at.exception and not at.error
+    assert any("尚未计算" in i.value for i in at.info)
+    from console.ui.nav import PAGES
+    spec = next(p for p in PAGES if p.path == PAGE)
+    assert spec.roles == {"manager", "ops"} and spec.url_path == "logistics-dashboard"

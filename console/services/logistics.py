@@ -5,3 +5,4 @@ tests/data/role_matrix.csv names them ``console.logistics.*``) and the tests' dh
 wrapper (tests/conftest.py)."""
 from console.logistics import requests, tracking  # noqa: F401
 from console.logistics import carriers, loads, quotes  # noqa: F401
+from console.logistics import claims, dashboard, ratings  # noqa: F401

@@ -86,6 +86,8 @@ PAGES: list[PageSpec] = [
           "nav.section.logistics", ("ops", "manager", "bd"), "logistics"),
     _spec("pages/ops_transport.py", "nav.lgx_transport", ":material/route:",
           "nav.section.logistics", ("ops", "manager", "bd"), "transport"),
+    _spec("pages/mgr_logistics.py", "nav.logistics_dashboard", ":material/local_shipping:",
+          "nav.section.logistics", ("manager", "ops"), "logistics-dashboard"),
 ]
 
 
