@@ -12,6 +12,7 @@ from console import clock, fmt
 from console.services import deals, stock
 from console.ui import enum_label, flash, keep_choices, lang, labelled, require_actor, run_action, \
     run_query, show_flash, t
+from console.ui.lgx_offer import arrange_transport
 from console.ui.links import keep_in_url, record_url, requested_choice, requested_id
 from console.ui.pins import pin_card, pinned_cards, unpin_all
 
@@ -146,6 +147,8 @@ def card_dialog(card_id: int) -> None:
             d2.metric(t("board.escrow"), enum_label("escrow_state", deposit["escrow_state"]))
             d3.metric(t("board.deposit_amount"), fmt.yuan(deposit["deposit_amount"]))
             d4.metric(t("board.deposit_paid_at"), fmt.when(deposit["deposit_paid_at"]))
+    if card["stage"] == "deposit_paid" and card["buyer_city"] != card["seller_city"]:
+        arrange_transport(actor=actor, match_id=card_id)     # issue 20: to the logistics desk
 
     tab_act, tab_log, tab_tl = st.tabs([t("board.tab.work"), t("board.tab.contacts"),
                                         t("board.tab.timeline")])

@@ -307,3 +307,42 @@ def test_arrange_transport_clicked_twenty_times_at_once_is_one_request(engine, f
     assert {r[1] for r in results if r[0] == "refused"} == {
         ("Conflict", "lgx.error.deal_has_request")}
     assert counts(engine) == (1, 1, 1, 1)
+
+
+# ---------------------------------------------------------------- the deal card's button
+def board_card(actor, match_id, lang="zh"):
+    from tests.apptest import app_as
+    at = app_as(actor, lang=lang)
+    at.query_params["card"] = str(match_id)
+    return at.switch_page("pages/bd_board.py").run()
+
+
+def test_the_deal_card_offers_transport_prefilled_and_then_links_the_request(engine, w, people):
+    match = deal(engine, w, people["bd"].id)
+    at = board_card(people["bd"], match)
+    assert not at.exception and not at.error
+    at.button(key=f"lgx_offer_{match}").click().run()
+    assert not at.exception and not at.error
+    assert any(c.value.endswith(f"从卖方 {rows.value(engine, 'SELECT name FROM app.merchants WHERE id = :m', m=w['seller'])}（上海市）运到买方 "
+                                f"{rows.value(engine, 'SELECT name FROM app.merchants WHERE id = :m', m=w['buyer'])}（成都市）")
+               for c in at.caption)
+    assert at.text_input(key=f"lgx_offer_value_{match}").value == "175000.00"
+    assert at.date_input(key=f"lgx_offer_ready_{match}").value == TODAY
+    at.text_input(key=f"lgx_offer_value_{match}").input("１７.５万")
+    next(b for b in at.button if b.label == "提交给物流台").click().run()
+    assert not at.exception and not at.error
+    made = rows.rows(engine, "SELECT id, source, match_id, declared_value FROM lgx.requests")
+    assert [(r["source"], r["match_id"], r["declared_value"]) for r in made] == [
+        ("deal", match, D("175000.00"))]
+    again = board_card(people["bd"], match)
+    assert [b for b in again.button if b.key == f"lgx_offer_{match}"] == []
+    assert any(f"[#{made[0]['id']}](/transport?request={made[0]['id']})" in m.value
+               for m in again.markdown)
+
+
+def test_a_card_in_one_city_or_before_deposit_offers_no_transport(engine, w, people):
+    for match in (deal(engine, w, people["bd"].id, buyer_city=w["sh"]),
+                  deal(engine, w, people["bd"].id, stage="negotiating")):
+        at = board_card(people["bd"], match)
+        assert not at.exception and not at.error
+        assert [b for b in at.button if b.key == f"lgx_offer_{match}"] == []
