@@ -93,6 +93,8 @@ if desk and req["status"] not in tr.FINAL:
                       assignee_id=actor.id):
             flash(t("lgx.queue.took", id=request_id))
             st.rerun()
+    if req["status"] in ("awaiting_quote", "quoted"):
+        st.info(t("lgx.page.book_to_order"))
     if view.moves:
         with st.form("lgx_move"):
             st.markdown(f"**{t('lgx.page.move_title')}**")
@@ -130,8 +132,6 @@ if desk and req["status"] not in tr.FINAL:
                 if done:
                     flash(t("lgx.page.moved", status=enum_label("lgx_status", to)))
                     st.rerun()
-    elif req["status"] == "quoted":
-        st.info(t("lgx.page.book_to_order"))
     with st.form("lgx_note", clear_on_submit=True):
         body = st.text_area(t("lgx.page.add_note"), key="lgx_note_body", height=68)
         if st.form_submit_button(t("lgx.page.add_note_submit")):
