@@ -136,10 +136,11 @@ def _vip_lapse(engine: Engine) -> str:
 def _loan_portfolio(engine: Engine) -> str:
     """The loan portfolio mart rebuilt whole from the loans and their repayments, after the
     accrual (console/finance/portfolio_mart.py): the portfolio page's month-end snapshots,
-    vintages, roll rates, grades and concentration."""
+    vintages, roll rates, grades and concentration; only when a loan, repayment or loan
+    event changed since the last build or the day changed (``refresh``)."""
     from console.finance import portfolio_mart
     with engine.begin() as conn:
-        return str(portfolio_mart.rebuild(conn))
+        return str(portfolio_mart.refresh(conn))
 
 
 def _logistics_mart(engine: Engine) -> str:

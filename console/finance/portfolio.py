@@ -50,6 +50,9 @@ class Freshness:
     last_run_status: str | None       # 'succeeded' | 'failed' | None
     age_hours: float | None
     threshold_hours: int
+    # hours since a run of the step last found this build current (nothing new, same day;
+    # console/finance/portfolio_mart.refresh), or since the build when none has since
+    checked_hours: float | None = None
 
     @property
     def state(self) -> str:
@@ -60,7 +63,8 @@ class Freshness:
             return "none"
         if self.last_run_status == "failed":
             return "failed"
-        if (self.age_hours is None or self.age_hours > self.threshold_hours
+        age = self.checked_hours if self.checked_hours is not None else self.age_hours
+        if (age is None or age > self.threshold_hours
                 or (self.as_of is not None and self.as_of < clock.today())):
             return "stale"
         return "ok"
@@ -70,6 +74,7 @@ class Freshness:
 def freshness(*, conn: Connection, actor: Actor) -> Freshness:
     row = db.fetch_one(conn, """
         SELECT b.finished_at, b.as_of, b.newest_source,
+               greatest(b.finished_at, b.checked_at) AS checked_at,
                (SELECT max(finished_at) FROM etl.job_runs WHERE job = :step) AS last_run_at,
                (SELECT status FROM etl.job_runs WHERE job = :step
                 ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_status
@@ -79,6 +84,8 @@ def freshness(*, conn: Connection, actor: Actor) -> Freshness:
     built = row["finished_at"]
     hours = get_settings().freshness_hours.get(STEP, STALE_HOURS)
     age = None if built is None else round((clock.now() - built).total_seconds() / 3600, 1)
+    checked = (None if row["checked_at"] is None
+               else round((clock.now() - row["checked_at"]).total_seconds() / 3600, 1))
     status = row["last_status"]
     # A failed run before the newest build is no news: the mart is newer than it.
     if status == "failed" and built is not None and row["last_run_at"] is not None \
@@ -86,7 +93,7 @@ def freshness(*, conn: Connection, actor: Actor) -> Freshness:
         status = "succeeded"
     return Freshness(computed_at=built, as_of=row["as_of"], newest_source=row["newest_source"],
                      last_run_at=row["last_run_at"], last_run_status=status, age_hours=age,
-                     threshold_hours=hours)
+                     threshold_hours=hours, checked_hours=checked)
 
 
 @requires(*READERS, replica=True)

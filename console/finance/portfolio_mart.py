@@ -1,9 +1,14 @@
 """The loan portfolio mart (issue 19): rebuilt whole from fin.loans and fin.loan_repayments.
 
 Run by the system jobs' step ``loan_portfolio`` (console/jobs.py, under its advisory lock, as
-the jobs' role) after the nightly accrual; ``python -m console jobs loan_portfolio``
-runs it alone, as does ``python -m console.finance.portfolio_mart rebuild`` (a stand-alone
-command writing the same run log). The definitions (snapshot day, outstanding, DPD, state,
+the jobs' role) after the nightly accrual, through ``refresh``: it rebuilds only when there is
+something new, a loan, a repayment or a loan event changed since the last build (the notes
+migration 103's triggers leave in mart.loan_portfolio_changes, which a build takes as it
+starts) or a new day (the build's as-of day is not today), else it stamps the last build as
+checked now (``checked_at``: the freshness badge's age counts from it) and reads nothing
+else. ``python -m console jobs loan_portfolio`` runs the step alone; ``python -m
+console.finance.portfolio_mart rebuild`` rebuilds whatever (a stand-alone command writing the
+same run log). The definitions (snapshot day, outstanding, DPD, state,
 default, loss) are written down in sql/migrations/100_loan_portfolio_mart.sql; in short, each month's snapshot
 day is its last day (the build's day for the month in progress), outstanding principal is
 principal − repayments to principal received on or before it, DPD = day − due date while
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.engine import Connection
 
@@ -189,6 +194,9 @@ def rebuild(conn: Connection, *, as_of: date | None = None) -> BuildResult:
     # EXCLUSIVE mode lets the page's reads through.
     db.execute(conn, "LOCK TABLE mart.loan_portfolio_builds IN EXCLUSIVE MODE")
     started_at = db.scalar(conn, "SELECT clock_timestamp()")
+    # The changes noted so far are this build's to read: taken before any source is read
+    # (one open when this statement starts keeps its note for the next refresh).
+    db.execute(conn, "DELETE FROM mart.loan_portfolio_changes")
     for _name, sql in STEPS:
         for statement in (s for s in sql.split(";") if s.strip()):
             db.execute(conn, statement, **{k: v for k, v in params.items()
@@ -206,6 +214,39 @@ def rebuild(conn: Connection, *, as_of: date | None = None) -> BuildResult:
                as_of=as_of, thr=params["thr"], started=started_at, loans=loans, rows=rows)
     return BuildResult(as_of=as_of, loans=int(loans), snapshot_rows=int(rows),
                        seconds=time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A refresh that found the mart current: nothing changed since its build, same day."""
+
+    as_of: date
+    built_at: datetime
+
+    def __str__(self) -> str:
+        return (f"portfolio as of {self.as_of}: unchanged since the build of "
+                f"{self.built_at:%Y-%m-%d %H:%M:%S %Z}, not rebuilt")
+
+
+def refresh(conn: Connection, *, as_of: date | None = None) -> BuildResult | Unchanged:
+    """The jobs' step: rebuild the mart (``rebuild``) when it has something new, that is a
+    change noted since the last build (migration 103), another as-of day than the last
+    build's (the Shanghai day today by default), another default threshold, or no build yet;
+    else stamp the last build as checked now and return ``Unchanged``. Under the build log's
+    lock, as ``rebuild``: of two refreshes at once the second waits, then finds the first's
+    build current."""
+    as_of = as_of or clock.today()
+    db.execute(conn, "LOCK TABLE mart.loan_portfolio_builds IN EXCLUSIVE MODE")
+    last = db.fetch_one(conn, """SELECT id, as_of, default_dpd, finished_at
+                                 FROM mart.loan_portfolio_builds ORDER BY id DESC LIMIT 1""")
+    current = (last is not None and last["as_of"] == as_of
+               and last["default_dpd"] == get_settings().loan_default_dpd
+               and not db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM mart.loan_portfolio_changes)"))
+    if not current:
+        return rebuild(conn, as_of=as_of)
+    db.execute(conn, """UPDATE mart.loan_portfolio_builds SET checked_at = clock_timestamp()
+                        WHERE id = :id""", id=last["id"])
+    return Unchanged(as_of=as_of, built_at=last["finished_at"])
 
 
 def main(argv: list[str]) -> int:
