@@ -268,6 +268,23 @@ def test_only_the_desk_moves_a_request(engine, w, people):
     assert state(engine, rid)["status"] == "awaiting_quote"
 
 
+def test_a_note_goes_on_the_timeline_and_in_the_audit_log(engine, w, people):
+    rid = new_request(w)
+    run(tr.add_note, actor=people["ops"], request_id=rid, note="  商家要求周五前提车 ")
+    assert rows.rows(engine, """SELECT kind, note, actor_id FROM lgx.request_events
+                                WHERE request_id = :r ORDER BY id""", r=rid)[1:] == [
+        {"kind": "note", "note": "商家要求周五前提车", "actor_id": people["ops"].id}]
+    assert rows.value(engine, """SELECT after->>'note' FROM ops.audit_log
+                                 WHERE action = 'lgx.request.note'""") == "商家要求周五前提车"
+    before = counts(engine)
+    with pytest.raises(InvalidInput) as err:
+        run(tr.add_note, actor=people["ops"], request_id=rid, note=" \n ")
+    assert err.value.key == "lgx.error.note_required"
+    with pytest.raises(NotFound):
+        run(tr.add_note, actor=people["ops"], request_id=rid + 1000, note="x")
+    assert counts(engine) == before
+
+
 # ---------------------------------------------------------------- concurrency
 def test_two_staff_moving_one_request_at_once_land_exactly_one_move(engine, fresh_db, w,
                                                                     people):
