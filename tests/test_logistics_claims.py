@@ -335,3 +335,77 @@ def test_twenty_ratings_of_one_delivery_at_once_are_one(engine, fresh_db, w, peo
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM lgx.request_events WHERE kind = 'rating'")
                             ).scalar() == 1
+
+
+# ---------------------------------------------------------------- the request page's panel
+TRANSPORT_PAGE = "pages/ops_transport.py"
+
+
+def opened(actor, rid, lang="zh"):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import APP
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["staff_id"] = actor.id
+    at.session_state["lang"] = lang
+    at.query_params.update({"request": str(rid)})
+    at.run()
+    return at.switch_page(TRANSPORT_PAGE).run()
+
+
+def claims_table(at, column):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_the_desk_files_settles_and_rates_on_the_request_page(engine, w, people):
+    at = opened(people["ops"], w["request"])
+    assert not at.exception and not at.error
+    texts = "\n".join(c.value for c in at.caption)
+    # a carrier without history but this one delivery, on time: 40 + 30 over 70 → 100
+    assert "评分 100.0（满分 100）· 准时率 100.0%" in texts
+    assert "该运输需求没有理赔。" in texts and "商户尚未评价。" in texts
+    next(n for n in at.number_input if n.label.startswith("理赔金额")).set_value(100_000.01)
+    next(i for i in at.text_input if i.label.startswith("证据")).input("IMG_7.jpg")
+    next(a for a in at.text_area if a.label == "说明").input("后备箱凹陷")
+    _button(at, "提交理赔").click().run()
+    assert [e.value for e in at.error] == [
+        "理赔金额 ¥100,000.01 超出保额 ¥100,000.00（承运商每车保额 × 2 台车）。未做任何更改。"]
+    assert state(engine)["claims"] == 0
+    next(n for n in at.number_input if n.label.startswith("理赔金额")).set_value(8_000.0)
+    _button(at, "提交理赔").click().run()
+    assert not at.exception and not at.error
+    claim_id = one(engine, "SELECT id FROM lgx.claims")["id"]
+    assert [s.value for s in at.success] == [f"已提交理赔 #{claim_id}。"]
+    table = claims_table(at, "理赔金额")
+    assert table.iloc[0][["类型", "状态", "理赔金额", "保额", "赔付金额"]].tolist() == [
+        "货损", "待处理", "¥8,000.00", "¥100,000.00", "—"]
+    # settle 6,000 of it
+    next(n for n in at.number_input if n.label.startswith("赔付金额")).set_value(6_000.0)
+    _button(at, "确认赔付").click().run()
+    assert not at.exception and not at.error
+    assert [s.value for s in at.success] == [f"理赔 #{claim_id} 已赔付 ¥6,000.00。"]
+    row = one(engine, "SELECT status, settled_amount FROM lgx.claims")
+    assert (row["status"], row["settled_amount"]) == ("settled", D("6000.00"))
+    texts = "\n".join(c.value for c in at.caption)
+    # the settled damage claim counts: (40 × 1 + 30 × 0) / 70 → 57.1
+    assert "评分 57.1（满分 100）· 准时率 100.0% · 货损率 100.0%" in texts
+    # the merchant's rating, given by phone
+    at.select_slider[0].set_value(2)
+    at.checkbox[0].check()
+    _button(at, "保存评价").click().run()
+    assert not at.exception and not at.error
+    assert one(engine, "SELECT stars, complaint FROM lgx.ratings")["stars"] == 2
+    assert any("商户评价：★★☆☆☆ （投诉）" in m.value for m in at.markdown)
+
+
+def test_a_manager_reads_the_panel_without_forms(engine, w, people):
+    file(w, people)
+    at = opened(people["manager"], w["request"], lang="en")
+    assert not at.exception and not at.error
+    assert claims_table(at, "Amount claimed").iloc[0]["Status"] == "Open"
+    labels = {b.label for b in at.button}
+    assert not labels & {"File the claim", "Settle", "Reject", "Save the rating"}
