@@ -23,12 +23,24 @@ def test_the_demo_queue_has_a_case_awaiting_its_second_approver(demo_engine):
     threshold = Decimal(get_settings().loan_second_approval_yuan)
     large = q(demo_engine, """
         SELECT f.id, f.merchant_id, f.principal, f.needs_second, f.assignee_id,
-               a.username, f.second_approved_by, f.order_amount
+               a.username, f.second_approved_by, f.order_amount, b.username,
+               b.id = m.bd_owner_id OR m.bd_owner_id IS NULL
         FROM fin.loans f JOIN ops.staff a ON a.id = f.approved_by
+        JOIN ops.staff b ON b.id = f.applied_by JOIN app.merchants m ON m.id = f.merchant_id
         WHERE f.status = 'applied' AND f.principal > :t""", t=threshold)
     assert len(large) == 1
-    loan_id, buyer, principal, needs_second, assignee, first, second, amount = large[0]
+    loan_id, buyer, principal, needs_second, assignee, first, second, amount, filer, owner = \
+        large[0]
     assert (needs_second, assignee, first, second) == (True, None, "risk1", None)
+    # filed by the buyer's BD (its owner), who follows it on the queue
+    assert filer.startswith("bd") and owner
+    filer_row = q(demo_engine, """SELECT id, username, display_name, roles FROM ops.staff
+                                  WHERE username = :u""", u=filer)[0]
+    bd = Actor(id=filer_row[0], username=filer_row[1], display_name=filer_row[2],
+               roles=frozenset(filer_row[3]))
+    with db.transaction() as conn:
+        mine = loans.list_queue(conn=conn, actor=bd, view="filed")
+    assert list(mine.rows["id"]) == [loan_id]
     # the order's share (70%) in whole thousands: above the threshold
     assert principal == (amount * Decimal("0.7") // 1000) * 1000 > threshold
     # the buyer's line in force is an approved manual line, four eyes, audited

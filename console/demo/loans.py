@@ -492,7 +492,8 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], sh
     escrow apply (the marketplace's submit; both parties active, as the service requires); one is taken by a risk officer, one approved and
     awaiting disbursement, one above the second-approval amount approved once (awaiting the
     second person): when no line allows one that large, the largest order's buyer gets an
-    approved manual line for it first (``_manual_line_for_large``). The seed's staff rows are not committed
+    approved manual line for it first (``_manual_line_for_large``); that one is filed by the
+    buyer's BD, who follows it on the queue. The seed's staff rows are not committed
     yet and a gated service re-reads its actor through the console's engine, so the services
     run undecorated (``inspect.unwrap``) in the seed's transaction, as the override history's
     queue does."""
@@ -537,10 +538,14 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], sh
             buyers.add(order["buyer_id"])
     applied: list[service.Application] = []
     for order, principal in chosen:
-        applied.append(service.submit(
-            conn=conn, merchant_id=int(order["buyer_id"]), order_id=int(order["order_id"]),
-            principal=principal, term_days=int(TERMS[len(applied) % len(TERMS)]),
-            certificate_no=_certificate(order["order_id"], rng)))
+        # The large one was brokered by the buyer's BD, who files it and follows it on the
+        # loan queue (BD sees what they filed); the others come from the marketplace.
+        filer = _buyer_bd(conn, order["buyer_id"]) if principal > second_above else None
+        args = dict(conn=conn, merchant_id=int(order["buyer_id"]), order_id=int(order["order_id"]),
+                    principal=principal, term_days=int(TERMS[len(applied) % len(TERMS)]),
+                    certificate_no=_certificate(order["order_id"], rng))
+        applied.append(inspect.unwrap(service.apply)(actor=filer, **args) if filer is not None
+                       else service.submit(**args))
     approve = inspect.unwrap(service.approve)
     assign = inspect.unwrap(service.assign_case)
     # The oldest large one approved once, awaiting the second person.
@@ -609,6 +614,22 @@ def _manual_line_for_large(conn, rows, *, officers: dict[str, Any], share: Decim
     inspect.unwrap(credit_lines.approve_line)(conn=conn, actor=approver, request_id=request_id,
                                               note="担保材料已核实。")
     return order, principal
+
+
+def _buyer_bd(conn, merchant_id: int):
+    """The buyer's BD owner as an Actor (or the first BD account when it has none); None
+    when the demo has no BD staff."""
+    from console.roles import Actor
+    row = db.fetch_one(conn, """
+        SELECT s.id, s.username, s.display_name, s.roles, s.session_epoch
+        FROM ops.staff s
+        WHERE s.is_active AND 'bd' = ANY (s.roles)
+        ORDER BY s.id = (SELECT bd_owner_id FROM app.merchants WHERE id = :m) DESC, s.username
+        LIMIT 1""", m=int(merchant_id))
+    if row is None:
+        return None
+    return Actor(id=int(row["id"]), username=row["username"], display_name=row["display_name"],
+                 roles=frozenset(row["roles"]), session_epoch=int(row["session_epoch"]))
 
 
 def _grade(conn, merchant_id: int) -> str | None:

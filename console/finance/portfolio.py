@@ -57,8 +57,8 @@ class Freshness:
     @property
     def state(self) -> str:
         """'none' never built; 'failed' the step's latest run failed (the mart is older than
-        it); 'stale' built longer ago than the threshold, or as of a day before today;
-        'ok'."""
+        it); 'stale' built, or last found current by a run of its step, longer ago than the
+        threshold, or as of a day before today; 'ok'."""
         if self.computed_at is None:
             return "none"
         if self.last_run_status == "failed":
