@@ -84,6 +84,8 @@ def test_bd_sees_only_the_applications_they_filed_in_every_view(desk):
     assert ids(run(loans.list_queue, actor=desk["risk2"], view="filed")) == [i["d"]]
     assert loans.views_for(desk["bd1"]) == ("filed", "open")
     assert loans.views_for(desk["risk"]) == loans.QUEUE_VIEWS
+    assert loans.views_for(desk["manager"]) == ("open", "mine", "unassigned", "second",
+                                                "to_disburse")
 
 
 def test_the_scope_follows_the_roles_in_the_database_not_the_callers_claim(desk, engine):

@@ -327,8 +327,12 @@ def sees_every_loan(actor: Actor) -> bool:
 
 
 def views_for(actor: Actor) -> tuple[str, ...]:
-    """The queue's views for this person: a filer's two, or every view."""
-    return QUEUE_VIEWS if sees_every_loan(actor) else FILER_VIEWS
+    """The queue's views for this person: a filer's two; every view for risk; every view but
+    'filed' for a manager, who files none."""
+    if not sees_every_loan(actor):
+        return FILER_VIEWS
+    return QUEUE_VIEWS if actor.has("risk", "bd") else tuple(v for v in QUEUE_VIEWS
+                                                             if v != "filed")
 
 
 @requires(*READ_ROLES, *FOLLOW_ROLES)
