@@ -193,6 +193,17 @@ def world(hostile_engine):
             "to_city_id": one("SELECT max(id) FROM app.cities"),
             "ready_date": today, "wanted_by": today + timedelta(days=5),
             "declared_value": "120000", "to_status": "quoted",
+            # carriers, quotes, loads (console/logistics/carriers.py, quotes.py, loads.py)
+            "carrier_id": one("SELECT coalesce(min(id), 1) FROM lgx.carriers"),
+            "quote_id": one("SELECT coalesce(min(id), 1) FROM lgx.quotes"),
+            "load_id": one("SELECT coalesce(min(id), 1) FROM lgx.loads"),
+            "carrier_name": "探针物流", "contact_name": "王师傅", "contact_phone": "13800000000",
+            "truck_types": ("large",), "truck_type": "large", "cover_per_car": "100000",
+            "from_provinces": ("上海市",), "to_provinces": ("四川省",),
+            "from_province": "上海市", "to_province": "四川省", "band_from_km": 0,
+            "yuan_per_car_km": "1.2", "min_per_car": "0", "price_per_car": "2500",
+            "status": "suspended", "day": today, "depart_date": today + timedelta(days=1),
+            "request_ids": (), "versions": (),
         }
     return {"actors": actors, "valid": valid, "today": today}
 

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from console import boundary, db, masking
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound
-from console.logistics import geo, pricing
+from console.logistics import geo, pricing, scores
 from console.roles import Actor, requires
 
 DESK = ("ops",)
@@ -65,6 +65,10 @@ def list_carriers(*, conn: Connection, actor: Actor, status: str | None = None,
         ORDER BY c.status = 'suspended', c.name""",
                      status=status, q=query.strip(),
                      pattern=boundary.like_contains(query.strip()))
+    board = scores.carrier_scores(conn, carrier_ids=df["id"].tolist()) if len(df) else {}
+    df["score"] = [board[c].score if c in board else None for c in df["id"]]
+    df["on_time_rate"] = [board[c].on_time_rate if c in board else None for c in df["id"]]
+    df["delivered"] = [board[c].delivered if c in board else 0 for c in df["id"]]
     return masking.mask_frame(df, actor)
 
 

@@ -256,6 +256,31 @@ def load_bookings(*, conn: Connection, actor: Actor, load_id: int) -> pd.DataFra
         WHERE r.load_id = :l ORDER BY r.id""", l=load_id)
 
 
+@requires(*READERS)
+def loadable_requests(*, conn: Connection, actor: Actor, load_id: int) -> pd.DataFrame:
+    """Open requests not on a load that this open load could take now: ready on its day,
+    both ends near its own, cars within its free places, not ordered from another carrier
+    (what booking checks again, under the locks)."""
+    load = db.fetch_one(conn, "SELECT * FROM lgx.loads WHERE id = :id", id=load_id)
+    if load is None:
+        raise NotFound("lgx.loads.error.not_found")
+    rows = db.fetch_all(conn, _CANDIDATES, day=load["depart_date"],
+                        cap=load["capacity"] - load["cars_booked"])
+    rows = [r for r in rows if r["status"] != "ordered" or r["carrier_id"] == load["carrier_id"]]
+    places = geo.cities(conn, {load["from_city_id"], load["to_city_id"]}
+                        | {r["from_city_id"] for r in rows} | {r["to_city_id"] for r in rows})
+    nearby_km = get_settings().logistics_nearby_km
+    start, end = places[load["from_city_id"]], places[load["to_city_id"]]
+    fits = [r for r in rows if geo.is_nearby(start, places[r["from_city_id"]], nearby_km)
+            and geo.is_nearby(end, places[r["to_city_id"]], nearby_km)]
+    return pd.DataFrame([{
+        "id": r["id"], "status": r["status"], "cars": r["cars"],
+        "from_city": places[r["from_city_id"]].name, "to_city": places[r["to_city_id"]].name,
+        "ready_date": r["ready_date"], "wanted_by": r["wanted_by"], "version": r["version"]}
+        for r in fits], columns=["id", "status", "cars", "from_city", "to_city", "ready_date",
+                                 "wanted_by", "version"])
+
+
 # ---------------------------------------------------------------- booking
 @dataclass(frozen=True)
 class Booking:

@@ -203,6 +203,7 @@ class QuotesView:
     quotes: pd.DataFrame         # the quotes recorded or booked for the request
     lane_median_per_car: Decimal | None
     high_factor: float
+    lane_carriers: pd.DataFrame  # id, name, truck_types: who may quote (active, on the lane)
 
 
 ESTIMATE_COLUMNS = ["carrier_id", "carrier", "truck_type", "distance_km", "price_per_car",
@@ -243,9 +244,15 @@ def request_quotes(*, conn: Connection, actor: Actor, request_id: int) -> Quotes
         JOIN lgx.requests r ON r.id = q.request_id
         LEFT JOIN ops.staff s ON s.id = q.recorded_by
         WHERE q.request_id = :r ORDER BY q.recorded_at DESC, q.id DESC""", r=request_id)
+    lane_carriers = db.fetch_df(conn, """
+        SELECT c.id, c.name, c.truck_types
+        FROM lgx.carriers c JOIN lgx.carrier_lanes l ON l.carrier_id = c.id
+        WHERE c.status = 'active' AND l.active AND l.from_province = :f AND l.to_province = :t
+        ORDER BY c.name""", f=lane.provinces[0], t=lane.provinces[1])
     return QuotesView(request=lane, estimates=estimates_for(conn, lane, median), quotes=quotes,
                       lane_median_per_car=median,
-                      high_factor=get_settings().logistics_quote_high_factor)
+                      high_factor=get_settings().logistics_quote_high_factor,
+                      lane_carriers=lane_carriers)
 
 
 # ---------------------------------------------------------------- writing

@@ -86,6 +86,10 @@ PAGES: list[PageSpec] = [
           "nav.section.logistics", ("ops", "manager", "bd"), "logistics"),
     _spec("pages/ops_transport.py", "nav.lgx_transport", ":material/route:",
           "nav.section.logistics", ("ops", "manager", "bd"), "transport"),
+    _spec("pages/ops_loads.py", "nav.lgx_loads", ":material/view_week:",
+          "nav.section.logistics", ("ops", "manager"), "loads"),
+    _spec("pages/ops_carriers.py", "nav.lgx_carriers", ":material/warehouse:",
+          "nav.section.logistics", ("ops", "manager"), "carriers"),
     _spec("pages/mgr_logistics.py", "nav.logistics_dashboard", ":material/local_shipping:",
           "nav.section.logistics", ("manager", "ops"), "logistics-dashboard"),
 ]
