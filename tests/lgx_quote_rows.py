@@ -54,3 +54,16 @@ def carrier(engine: Engine, *, name: str, lanes: list[tuple[str, str]],
                 {"c": cid, "tt": truck, "lo": low, "hi": high, "r": Decimal(per_km),
                  "m": Decimal(minimum)})
     return cid
+
+
+def submitted(engine: Engine, *, merchant_id: int, trim_id: int, from_city_id: int,
+              to_city_id: int, cars: int, ready, wanted_by,
+              declared_value: Decimal | int = 200_000) -> int:
+    """A request as the marketplace submits it (console/logistics/requests.py submit_request):
+    ``cars`` of a trim the merchant lists. Returns its id."""
+    from console.logistics import requests as lr
+    with engine.begin() as conn:
+        return lr.submit_request(conn=conn, merchant_id=merchant_id, from_city_id=from_city_id,
+                                 to_city_id=to_city_id, ready_date=ready, wanted_by=wanted_by,
+                                 declared_value=Decimal(declared_value),
+                                 cars=(lr.CarLine(trim_id=trim_id, quantity=cars),)).request_id

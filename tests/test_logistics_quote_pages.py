@@ -13,7 +13,6 @@ from streamlit.testing.v1 import AppTest
 
 from console import clock
 from tests import lgx_quote_rows as qr
-from tests import lgx_rows as lx
 from tests import trust_rows as rows
 from tests.apptest import APP
 
@@ -30,15 +29,15 @@ def w(engine):
     c = qr.cities(engine, "上海", "苏州", "成都")
     a = qr.carrier(engine, name="川沪物流", lanes=[("上海市", "四川省"), ("江苏省", "四川省")],
                    rates=RATES, phone="13900001111")
-    world = {"merchant": rows.merchant(engine, city_id=c["上海"]), "trim": rows.trim(engine),
-             "from": c["上海"], "to": c["成都"]}
-    return {**c, "A": a, "world": world}
+    merchant, trim = rows.merchant(engine, city_id=c["上海"]), rows.trim(engine)
+    rows.listing(engine, merchant_id=merchant, trim_id=trim, city_id=c["上海"])
+    return {**c, "A": a, "merchant": merchant, "trim": trim}
 
 
 def _req(engine, w, frm="上海", cars=1):
-    return lx.request(engine, w["world"], status="awaiting_quote", cars=cars, from_city=w[frm],
-                      to_city=w["成都"], ready=clock.today(),
-                      wanted_by=clock.today() + timedelta(days=10))
+    return qr.submitted(engine, merchant_id=w["merchant"], trim_id=w["trim"],
+                        from_city_id=w[frm], to_city_id=w["成都"], cars=cars,
+                        ready=clock.today(), wanted_by=clock.today() + timedelta(days=10))
 
 
 def opened(actor, page, query=None, lang="zh"):

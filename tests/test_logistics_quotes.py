@@ -39,14 +39,18 @@ def w(engine):
     d = qr.carrier(engine, name="浙川专线", lanes=[("浙江省", "四川省")],
                    rates=[("large", 2000, None, "0.8", "0")])
     merchant = rows.merchant(engine, city_id=c["上海"])
-    world = {"merchant": merchant, "trim": rows.trim(engine), "from": c["上海"], "to": c["成都"]}
+    trim = rows.trim(engine)
+    rows.listing(engine, merchant_id=merchant, trim_id=trim, city_id=c["上海"])
+    world = {"merchant": merchant, "trim": trim, "from": c["上海"], "to": c["成都"]}
     return {**c, "A": a, "B": b, "C": c_, "D": d, "world": world}
 
 
-def _request(engine, w, *, cars=2, to="成都", status="awaiting_quote", **kw):
-    return lx.request(engine, w["world"], status=status, cars=cars, to_city=w[to],
-                      ready=clock.today() + timedelta(days=1),
-                      wanted_by=clock.today() + timedelta(days=10), **kw)
+def _request(engine, w, *, cars=2, to="成都", frm="上海"):
+    """A request the merchant submits (console/logistics/requests.py), waiting for a quote."""
+    return qr.submitted(engine, merchant_id=w["world"]["merchant"], trim_id=w["world"]["trim"],
+                        from_city_id=w[frm], to_city_id=w[to], cars=cars,
+                        ready=clock.today() + timedelta(days=1),
+                        wanted_by=clock.today() + timedelta(days=10))
 
 
 def _row(engine, request_id):
@@ -189,8 +193,7 @@ def test_the_median_is_per_car_km_of_the_province_pairs_recent_quotes(
     assert got.flagged_high is True                       # 3,119 > 1.3 × 2,398.84 = 3,118.49
     assert _record(console_engine, ops, mianyang, w["B"], "3118").flagged_high is False
     # another province pair (江苏省 → 四川省) has no quote: no median
-    suzhou = lx.request(engine, w["world"], status="awaiting_quote", from_city=w["苏州"],
-                        to_city=w["成都"])
+    suzhou = _request(engine, w, cars=1, frm="苏州")
     assert _record(console_engine, ops, suzhou, w["B"], "2500").lane_median_per_car is None
 
 
