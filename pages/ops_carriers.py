@@ -77,7 +77,8 @@ names = dict(zip(ids, rows["name"])) if ids else {}
 from_url = parse_id(st.query_params.get("carrier"))
 if from_url is not None and from_url not in names:
     ids = [from_url, *ids]
-pick = st.selectbox(t("lgx.carriers.pick"), ids, index=ids.index(from_url) if from_url in ids else None,
+pick = st.selectbox(t("lgx.carriers.pick"), ids,
+                    index=ids.index(from_url) if from_url in ids else None,
                     format_func=lambda c: names.get(c, f"#{c}"), key="lgxc_pick",
                     placeholder=t("lgx.carriers.pick_hint"))
 if pick is None:
@@ -181,7 +182,8 @@ with tab_rates, st.form(f"lgxc_rate_{pick}"):
 with tab_status, st.form(f"lgxc_status_{pick}"):
     to = "active" if c["status"] == "suspended" else "suspended"
     reason = st.text_area(t("lgx.carriers.reason"), height=68)
-    if st.form_submit_button(t(f"lgx.carriers.to.{to}"), type="primary" if to == "active" else "secondary"):
+    if st.form_submit_button(t(f"lgx.carriers.to.{to}"),
+                             type="primary" if to == "active" else "secondary"):
         if run_action(cr.set_status, actor=actor, carrier_id=int(pick), version=version,
                       status=to, reason=reason):
             flash(t(f"lgx.carriers.now.{to}"))

@@ -111,6 +111,15 @@ else:
 if not desk:
     st.stop()
 
+go = "departed" if int(load["cars_booked"]) > 0 else "cancelled"
+if st.button(t("lgx.loads.depart" if go == "departed" else "lgx.loads.cancel"),
+             key=f"lgxl_move_{load_id}", icon=":material/departure_board:"
+             if go == "departed" else ":material/block:"):
+    if run_action(ld.move_load, actor=actor, load_id=int(load_id), version=int(load["version"]),
+                  to_status=go):
+        flash(t("lgx.loads.departed" if go == "departed" else "lgx.loads.cancelled",
+                id=int(load_id)))
+        st.rerun()
 b1, b2 = st.columns(2)
 with b1, st.form(f"lgxl_book_{load_id}"):
     st.markdown(f"**{t('lgx.loads.book_title', free=int(load['free']))}**")

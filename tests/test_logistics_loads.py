@@ -288,3 +288,33 @@ def test_one_request_booked_onto_twenty_loads_at_once_lands_on_one(engine, conso
                                  WHERE request_id = r.id AND kind = 'booked')
                          FROM lgx.requests r WHERE r.id = :r""", r=request_id)
     assert tuple(on) == (load_ids[wins[0]], "ordered", 2, 2, 1, 1)
+
+
+def test_a_load_departs_with_cars_is_called_off_empty_and_takes_no_booking_after(
+        engine, console_engine, w, four, make_actor):
+    ops = make_actor("ops")
+    full = _confirm(console_engine, ops, w, [four["r1"]])
+    empty = _confirm(console_engine, ops, w, [])
+    # the full load's version: 1 at confirmation, + 1 for its one booking
+    refusals = [(empty, 1, "departed", "lgx.loads.error.empty"),
+                (full, 2, "cancelled", "lgx.loads.error.not_empty"),
+                (full, 2, "done", "lgx.loads.error.illegal_move"),
+                (full, 9, "departed", "error.stale")]
+    for load_id, version, to, key in refusals:
+        with console_engine.begin() as conn, pytest.raises(Conflict) as err:
+            loads.move_load(conn=conn, actor=ops, load_id=load_id, version=version, to_status=to)
+        assert err.value.key == key
+    with console_engine.begin() as conn:
+        assert loads.move_load(conn=conn, actor=ops, load_id=full, version=2,
+                               to_status="departed") == 3
+        assert loads.move_load(conn=conn, actor=ops, load_id=empty, version=1,
+                               to_status="cancelled") == 2
+    with console_engine.begin() as conn, pytest.raises(Conflict) as err:
+        loads.book_onto_load(conn=conn, actor=ops, load_id=full, request_id=four["r2"], version=1)
+    assert err.value.key == "lgx.loads.error.not_open"
+    with console_engine.connect() as conn:
+        assert loads.open_loads(conn=conn, actor=ops).empty
+    with console_engine.begin() as conn:
+        loads.move_load(conn=conn, actor=ops, load_id=full, version=3, to_status="done")
+    assert _one(engine, "SELECT array_agg(status ORDER BY id) FROM lgx.loads")[0] == [
+        "done", "cancelled"]

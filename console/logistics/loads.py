@@ -418,3 +418,33 @@ def unbook_from_load(*, conn: Connection, actor: Actor, load_id: int, request_id
                 entity_type=quotes.ENTITY, entity_id=request_id, before={"load_id": load_id},
                 after={"load_id": None}, reason=reason.strip())
     return new_version
+
+
+# ---------------------------------------------------------------- the load's own states
+LOAD_MOVES = {("open", "departed"), ("open", "cancelled"), ("departed", "done")}
+
+
+@requires(*DESK)
+def move_load(*, conn: Connection, actor: Actor, load_id: int, version: int,
+              to_status: str) -> int:
+    """The truck left (open → departed: something booked on it), arrived (departed → done),
+    or the load was called off (open → cancelled: nothing booked on it). Returns the load's
+    new version. Bookings are taken on and off an open load only."""
+    row = db.fetch_one(conn, "SELECT * FROM lgx.loads WHERE id = :id FOR UPDATE", id=load_id)
+    if row is None:
+        raise NotFound("lgx.loads.error.not_found")
+    quotes.check_version(row, version)
+    if (row["status"], to_status) not in LOAD_MOVES:
+        raise Conflict("lgx.loads.error.illegal_move")
+    if to_status == "departed" and row["cars_booked"] == 0:
+        raise Conflict("lgx.loads.error.empty")
+    if to_status == "cancelled" and row["cars_booked"] > 0:
+        raise Conflict("lgx.loads.error.not_empty")
+    new_version = db.scalar(conn, """
+        UPDATE lgx.loads SET status = :s, version = version + 1 WHERE id = :id
+        RETURNING version""", s=to_status, id=load_id)
+    write_audit(conn=conn, actor_id=actor.id,
+                action="lgx.load.depart" if to_status == "departed" else "lgx.load.done" if to_status == "done" else "lgx.load.cancel",
+                entity_type=ENTITY, entity_id=load_id, before={"status": row["status"]},
+                after={"status": to_status})
+    return new_version
