@@ -318,3 +318,16 @@ def test_a_load_departs_with_cars_is_called_off_empty_and_takes_no_booking_after
         loads.move_load(conn=conn, actor=ops, load_id=full, version=3, to_status="done")
     assert _one(engine, "SELECT array_agg(status ORDER BY id) FROM lgx.loads")[0] == [
         "done", "cancelled"]
+
+
+def test_a_load_lists_the_requests_it_could_take(engine, console_engine, w, four, make_actor):
+    ops = make_actor("ops")
+    load_id = _confirm(console_engine, ops, w, [four["r1"]])
+    big = _req(engine, w, "上海", "成都", cars=8)               # 1 booked + 8 > 8 places
+    with console_engine.connect() as conn:
+        fits = loads.loadable_requests(conn=conn, actor=ops, load_id=load_id)
+    # r2 (苏州, nearby) and r3 (绵阳, nearby) fit; not r4 (杭州 is too far), r5 (not ready on
+    # the day), r6 (ordered from 沪蓉快线), the 8-car request (7 places left), r1 (booked)
+    assert fits[["id", "cars", "from_city", "to_city"]].values.tolist() == [
+        [four["r2"], 2, "苏州", "成都"], [four["r3"], 1, "上海", "绵阳"]]
+    assert big not in fits["id"].tolist()
