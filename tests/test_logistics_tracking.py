@@ -466,3 +466,25 @@ def test_a_hostile_request_number_is_refused_in_words(engine, people):
     at = opened(people["ops"], TRANSPORT_PAGE, {"request": "1 OR 1=1"})
     assert not at.exception
     assert [e.value for e in at.error] == ["链接中的运输需求编号无效，已忽略。请检查链接是否完整。"]
+
+
+def test_a_bd_person_reads_the_requests_of_their_own_deals(engine, w, people):
+    cd_buyer = rows.merchant(engine, city_id=w["cd"])
+    request = insert(engine, """
+        INSERT INTO app.requests (merchant_id, series_id, trim_id, quantity, city_id, max_price,
+                                  needed_by, created_at)
+        SELECT :b, t.series_id, t.id, 1, :c, 200000, current_date + 30, now()
+        FROM app.trims t WHERE t.id = :t RETURNING id""", b=cd_buyer, t=w["trim"], c=w["cd"])
+    match = insert(engine, """
+        INSERT INTO ops.matches (request_id, listing_id, source, stage, owner_id, deal_value)
+        VALUES (:r, :l, 'manual', 'deposit_paid', :o, 175000) RETURNING id""",
+                   r=request, l=w["listings"][1], o=people["bd"].id)
+    theirs = run(lr.create_from_deal, actor=people["bd"], match_id=match, ready_date=TODAY,
+                 wanted_by=TODAY, declared_value="175000").request_id
+    other = new_request(w, 2)
+    page = run(tr.list_queue, actor=people["bd"])
+    assert (page.total, page.rows["id"].tolist()) == (1, [theirs])
+    assert run(tr.get_request, actor=people["bd"], request_id=theirs).request["match_id"] == match
+    with pytest.raises(NotFound):
+        run(tr.get_request, actor=people["bd"], request_id=other)
+    assert run(tr.list_queue, actor=people["manager"]).total == 2
