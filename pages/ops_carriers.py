@@ -94,6 +94,13 @@ st.markdown(t("lgx.carriers.line", name=c["name"],
               status=enum_label("lgx_carrier_status", c["status"]), trucks=trucks(c["truck_types"]),
               cover=fmt.yuan(c["cover_per_car"]), contact=c["contact_name"],
               phone=c["contact_phone"], updated=fmt.when(c["updated_at"])))
+score = view.score
+st.caption(t("lgx.carriers.score_line",
+             score=fmt.number(score.score, digits=1) if score else fmt.MISSING,
+             on_time=fmt.percent(score.on_time_rate) if score else fmt.MISSING,
+             damage=fmt.percent(score.damage_rate) if score else fmt.MISSING,
+             rating=fmt.number(score.avg_rating, digits=2) if score else fmt.MISSING,
+             delivered=score.delivered if score else 0, rated=score.rated if score else 0))
 if c["status"] == "suspended":
     st.warning(t("lgx.carriers.suspended_note"), icon=":material/block:")
 l1, l2 = st.columns(2)

@@ -138,3 +138,17 @@ def test_the_directory_adds_a_carrier_and_masks_the_phone_for_a_manager(engine, 
     table = mgr.dataframe[0].value
     assert table.loc[table["Carrier"] == "川沪物流", "Phone"].tolist() == ["139****1111"]
     assert [b.label for b in mgr.button if b.label in ("Add", "Save")] == []
+
+
+def test_the_carrier_page_shows_its_score_from_its_deliveries(engine, w, make_actor):
+    from tests import lgx_rows as lx
+    wanted = clock.today() - timedelta(days=3)
+    world = {"merchant": w["merchant"], "trim": w["trim"], "from": w["上海"], "to": w["成都"]}
+    lx.request(engine, world, carrier_id=w["A"], wanted_by=wanted, delivered_on=wanted)
+    lx.request(engine, world, carrier_id=w["A"], wanted_by=wanted,
+               delivered_on=wanted + timedelta(days=1))
+    at = opened(make_actor("manager"), CARRIERS, {"carrier": str(w["A"])})
+    assert not at.exception and not at.error
+    # 1 of 2 on time, no damage, no rating: (40 × 0.5 + 30 × 1) / 70 × 100 = 71.4
+    assert "评分 71.4：准时率 50.0%，车损率 0.0%，平均评价 — 星（已交车 2 单，评价 0 条）。" in [
+        c.value for c in at.caption]

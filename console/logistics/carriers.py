@@ -42,6 +42,7 @@ class CarrierView:
     carrier: dict
     lanes: pd.DataFrame      # from_province, to_province (active lanes)
     rates: pd.DataFrame      # truck_type, band_from_km, band_to_km, yuan_per_car_km, min_per_car
+    score: scores.CarrierScore | None = None   # console/logistics/scores.py
 
 
 # ---------------------------------------------------------------- reads
@@ -90,7 +91,8 @@ def get_carrier(*, conn: Connection, actor: Actor, carrier_id: int) -> CarrierVi
         FROM lgx.carrier_rates WHERE carrier_id = :id
         ORDER BY array_position(ARRAY['large','small','single'], truck_type), band_from_km""",
                         id=carrier_id)
-    return CarrierView(carrier=carrier, lanes=lanes, rates=rates)
+    return CarrierView(carrier=carrier, lanes=lanes, rates=rates,
+                       score=scores.carrier_scores(conn, carrier_ids=[carrier_id]).get(carrier_id))
 
 
 @requires(*READERS)
