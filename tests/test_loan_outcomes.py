@@ -275,3 +275,39 @@ def test_the_monitoring_page_states_the_population_in_both_languages(engine, boo
         assert [m.value for m in at.metric if m.label == metric] == ["2"]
         assert any(c.value.startswith(definition) for c in at.caption), \
             [c.value for c in at.caption]
+
+
+# ---------------------------------------------------------------- the demo
+def test_the_demo_gives_the_monitoring_page_loan_defaults(engine, make_actor):
+    """The world ``make run`` seeds (scale demo, seed 42): its year of order loans holds five
+    defaults (90+ DPD on 2026-06-12, 08-31, 09-25, 10-11 and 10-30), and the weekly runs
+    whose window holds one show them among the bad. The small demo (the ``demo_engine``
+    fixture) has none: its book of a few dozen loans is too thin for any grade's rate to
+    round to a default (console/demo/loans.py), so this test seeds the demo scale."""
+    from console import demo
+    demo.seed(engine=engine, scale="demo", seed=42)
+    actor = make_actor("risk", username="outcomes_risk")
+    with engine.connect() as conn:
+        days = conn.execute(sa.text("SELECT default_at FROM fin.loans WHERE default_at IS NOT NULL "
+                                    "AND default_at < '2026-11-20' ORDER BY 1")).scalars().all()
+        runs = conn.execute(sa.text("SELECT id FROM ops.credit_runs WHERE status = 'succeeded' "
+                                    "ORDER BY id")).scalars().all()
+        reports = {r: credit.monitoring_report(conn=conn, actor=actor, run_b=r) for r in runs}
+    assert days == [date(2026, 6, 12), date(2026, 8, 31), date(2026, 9, 25), date(2026, 10, 11),
+                    date(2026, 10, 30)]
+    with_loans = [r for r, rep in reports.items() if rep.performance.loan_bad >= 1]
+    assert len(with_loans) >= 20 and max(rep.performance.loan_bad for rep in reports.values()) == 3
+    # The run of 2026-09-03: its window to 11-02 holds the defaults of 09-25, 10-11, 10-30.
+    run = next(r for r, rep in reports.items() if rep.score_date == date(2026, 9, 3))
+    rep = reports[run]
+    assert (rep.performance.outcomes, rep.performance.bad, rep.performance.loan_bad) == (819, 42, 3)
+    assert (rep.window_from, rep.window_to) == (date(2026, 9, 3), date(2026, 11, 2))
+    # The page, that run chosen: the population and its loan defaults.
+    at = app_as(make_actor("manager", username="outcomes_manager"), lang="zh",
+                page="pages/risk_monitoring.py")
+    next(s for s in at.selectbox if s.label == "当前评分").select(run).run()
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric if m.label == "其中订单贷违约"] == ["3"]
+    assert (f"样本：第 {run} 次评分的已评级商户 819 家（评分日 2026-09-03），其中坏样本 42 家，"
+            "坏样本中订单贷逾期 90 天以上 3 家；结果观察窗口 2026-09-03 至 2026-11-02。"
+            in [m.value for m in at.markdown])
