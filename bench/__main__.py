@@ -30,6 +30,7 @@ TARGETS: dict[str, float] = {
     "portfolio_page_ms": 150,
     "loan_queue_page_ms": 150, "loan_page_ms": 150, "accrual_run_s": 30,
     "logistics_dashboard_ms": 150,
+    "logistics_quotes_ms": 150, "logistics_load_proposals_s": 5,
 }
 MIN_RUNS = 3
 
