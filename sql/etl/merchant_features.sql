@@ -22,7 +22,9 @@ changed AS (
     UNION SELECT against_id FROM etl.stg_merchant_features__disputes
     UNION SELECT target_merchant_id FROM etl.stg_merchant_features__reviews
     UNION SELECT merchant_id FROM etl.stg_merchant_features__loan_applications
-    UNION SELECT merchant_id FROM etl.stg_merchant_features__loans
+    -- A loan changes the mart only through its default: the nightly accrual rewrites every
+    -- open loan, and only a defaulted one's borrower needs recomputing.
+    UNION SELECT merchant_id FROM etl.stg_merchant_features__loans WHERE default_at IS NOT NULL
     UNION SELECT merchant_id FROM etl.stg_merchant_features__listing_flags
     -- Listings and requests count here only through their matches (match_sides): one
     -- without a match changes no feature, and most changed posts have none.
