@@ -236,3 +236,29 @@ def test_a_timestamp_moved_to_another_day_leaves_nothing_on_the_old_day(seeded):
     incremental = _contents(seeded)
     assert run_job("daily_kpis", engine=seeded, full=True).status == "succeeded"
     assert _contents(seeded) == incremental
+
+
+def test_days_since_the_last_run_get_their_live_figures_from_the_kept_moves(seeded):
+    """An incremental run writes the live-listing / open-request snapshot only from the first
+    day whose kept moves changed, or from the last day a run wrote one: days the jobs did not
+    run in between (here: the last three days' snapshot rows taken away, as if the last run
+    were three days ago) are written by the next run, whatever its batch touched."""
+    run_job("daily_kpis", engine=seeded)
+    gone = """DELETE FROM {mart} WHERE day > mart.cn_date(now()) - 3"""
+    with seeded.begin() as conn:
+        for mart in ("mart.daily_kpis_segment", "mart.daily_kpis_brand"):
+            conn.execute(sa.text(gone.format(mart=mart)))
+        # The next run's batch: one login today, no listing or request.
+        conn.execute(sa.text("""INSERT INTO app.events (merchant_id, event_type, occurred_at)
+                                SELECT min(id), 'login', now() FROM app.merchants"""))
+    assert q(seeded, """SELECT count(*) FROM mart.daily_kpis_segment
+                        WHERE day > mart.cn_date(now()) - 3""") == [(0,)]
+    assert run_job("daily_kpis", engine=seeded).status == "succeeded"
+    incremental = _contents(seeded)
+    today_live = q(seeded, """SELECT sum(live_listings) FROM mart.daily_kpis_segment
+                              WHERE day = mart.cn_date(now())""")[0][0]
+    assert today_live == q(seeded, "SELECT live_listings FROM mart.daily_kpis "
+                                   "WHERE day = mart.cn_date(now())")[0][0]
+    assert today_live > 0
+    assert run_job("daily_kpis", engine=seeded, full=True).status == "succeeded"
+    assert _contents(seeded) == incremental
