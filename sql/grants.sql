@@ -86,6 +86,7 @@ GRANT INSERT, UPDATE, DELETE ON
     ops.matches, ops.match_stage_history, -- …their cards; best bidding offers proposed
     ops.credit_runs, ops.credit_scores, -- credit scoring runs
     ops.credit_run_merchants, ops.credit_run_grades, ops.credit_run_bins, -- …their counts (076)
+    ops.credit_run_scores, ops.credit_run_moves, -- …score counts and grade moves (108)
     ops.credit_run_scored_grades,       -- …and the peers of each grade (092)
     ops.merchant_grade_current,         -- …and every merchant's current grade (066)
     ops.credit_overrides,               -- overrides past their end expire

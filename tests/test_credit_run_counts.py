@@ -128,3 +128,50 @@ def test_the_report_from_the_counts_equals_the_report_from_the_score_rows(engine
                                      abs=1e-12)
     assert perf.by_grade.equals(metrics.default_rate_by_grade(population["grade"],
                                                               population["bad"]))
+
+
+def _moves_counted(engine, run_a: int, run_b: int) -> list:
+    return rows(engine, """SELECT a.grade AS before, b.grade AS after, count(*) AS merchants
+                           FROM ops.credit_scores a
+                           JOIN ops.credit_scores b ON b.merchant_id = a.merchant_id
+                           WHERE a.run_id = :a AND b.run_id = :b
+                           GROUP BY 1, 2 ORDER BY 1, 2""", a=run_a, b=run_b)
+
+
+def _moves_kept(engine, run_a: int, run_b: int) -> list:
+    return rows(engine, """SELECT before, after, merchants FROM ops.credit_run_moves
+                           WHERE from_run_id = :a AND run_id = :b ORDER BY 1, 2""",
+                a=run_a, b=run_b)
+
+
+def test_a_run_keeps_its_score_counts_and_its_grade_moves_from_the_previous_run(engine, two_runs):
+    run_a, run_b = two_runs
+    for run_id in two_runs:
+        assert rows(engine, """SELECT score, merchants FROM ops.credit_run_scores
+                               WHERE run_id = :r ORDER BY score""", r=run_id) == rows(
+            engine, """SELECT score, count(*) AS merchants FROM ops.credit_scores
+                       WHERE run_id = :r GROUP BY score ORDER BY score""", r=run_id)
+    moves = _moves_kept(engine, run_a, run_b)
+    assert moves == _moves_counted(engine, run_a, run_b)
+    # Grades moved between the runs (the fixture changed a third of the features).
+    assert any(m["before"] != m["after"] for m in moves)
+    # The first run of the version has nothing before it.
+    assert rows(engine, "SELECT * FROM ops.credit_run_moves WHERE run_id = :a", a=run_a) == []
+
+
+def test_rescored_rows_count_the_moves_again_and_the_page_counts_a_dropped_pair(engine, two_runs):
+    run_a, run_b = two_runs
+    with engine.begin() as conn:
+        conn.execute(sa.text("""UPDATE ops.credit_scores SET grade = 'C'
+                                 WHERE run_id = :r AND merchant_id % 4 = 0"""), {"r": run_b})
+    assert _moves_kept(engine, run_a, run_b) == _moves_counted(engine, run_a, run_b)
+    # A change to the earlier run drops the pair's kept moves; the report counts them itself.
+    with engine.begin() as conn:
+        conn.execute(sa.text("""DELETE FROM ops.credit_scores
+                                 WHERE run_id = :r AND merchant_id % 7 = 0"""), {"r": run_a})
+    assert _moves_kept(engine, run_a, run_b) == []
+    with engine.connect() as conn:
+        counted = credit._grade_moves(conn, run_a=run_a, run_b=run_b)
+    expected = metrics.migration_counts(*zip(*[(m["before"], m["after"], m["merchants"])
+                                                for m in _moves_counted(engine, run_a, run_b)]))
+    pd.testing.assert_frame_equal(counted, expected)

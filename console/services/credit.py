@@ -564,9 +564,8 @@ def monitoring_report(*, conn: Connection, actor: Actor, run_a: int | None = Non
 def _stability(conn: Connection, report: Monitoring, card) -> None:
     """Score PSI, factor PSI and grade migration between run_a and run_b, from the counts
     each run keeps (migration 076): no factor of a score row is unpacked here."""
-    scores = db.fetch_df(conn, """SELECT run_id, score, count(*) AS merchants
-                                  FROM ops.credit_run_merchants
-                                  WHERE run_id IN (:a, :b) GROUP BY run_id, score""",
+    scores = db.fetch_df(conn, """SELECT run_id, score, merchants FROM ops.credit_run_scores
+                                  WHERE run_id IN (:a, :b)""",
                          a=report.run_a, b=report.run_b)
 
     def spread(run_id: int) -> np.ndarray:
@@ -592,6 +591,16 @@ def _stability(conn: Connection, report: Monitoring, card) -> None:
     order = {f.name: f.order for f in card.factors}
     report.factor_psi = (pd.DataFrame(rows, columns=["factor", "psi", "level"])
                          .sort_values("factor", key=lambda s: s.map(order).fillna(99)))
+    report.migration = _grade_moves(conn, run_a=report.run_a, run_b=report.run_b)
+
+
+def _grade_moves(conn: Connection, *, run_a: int, run_b: int) -> pd.DataFrame:
+    """Merchants per grade before (run_a) → after (run_b): kept by the scoring transaction for
+    a run and the previous run of its version (migration 108), else counted here."""
+    kept = db.fetch_df(conn, """SELECT before, after, merchants FROM ops.credit_run_moves
+                                WHERE run_id = :b AND from_run_id = :a""", a=run_a, b=run_b)
+    if len(kept):
+        return metrics.migration_counts(kept["before"], kept["after"], kept["merchants"])
     # One pass over both runs' rows, no self-join: a scoring run's rows are newer than the
     # table's statistics until the next ANALYZE, so a join's planner expected one row per
     # run and compared 50,000 x 50,000 (288 s on the large bench, past the 30 s timeout).
@@ -603,9 +612,8 @@ def _stability(conn: Connection, report: Monitoring, card) -> None:
               WHERE run_id IN (:a, :b)
               GROUP BY merchant_id) AS m
         WHERE before IS NOT NULL AND after IS NOT NULL
-        GROUP BY 1, 2""", a=report.run_a, b=report.run_b)
-    report.migration = metrics.migration_counts(moves["before"], moves["after"],
-                                                moves["merchants"])
+        GROUP BY 1, 2""", a=run_a, b=run_b)
+    return metrics.migration_counts(moves["before"], moves["after"], moves["merchants"])
 
 
 def _performance(conn: Connection, report: Monitoring) -> None:
