@@ -84,7 +84,7 @@ def test_estimates_come_from_every_active_carrier_on_the_lane_cheapest_first(
     with console_engine.connect() as conn:
         view = quotes.request_quotes(conn=conn, actor=ops, request_id=req)
     assert (view.request.distance_km, view.request.provinces) == (2076, ("上海市", "四川省"))
-    assert view.lane_median_per_car is None and view.quotes.empty
+    assert view.lane_medians == {} and view.quotes.empty
     got = [(r.carrier, r.truck_type, r.price_per_car, r.total, r.transit_days, r.trucks)
            for r in view.estimates.itertuples()]
     # nobody has a score yet: by total. B large 2,076 × 1.1 = 2,283.60 a car; A large × 1.2;
@@ -169,9 +169,20 @@ def test_recording_a_quote_moves_the_request_to_quoted_and_checks_the_lane_media
         ("川沪物流", "actual", D("3250.00"), D("6500.00"), 8, False),
         ("川沪物流", "actual", D("3500.00"), D("7000.00"), 6, True),
         ("顺达运输", "actual", D("2500.00"), D("5000.00"), 6, False)]
-    # the median of all three per car-km is 3,250 / 2,076: estimates above 1.3 × it are flagged
-    assert view.lane_median_per_car == D("3250.00")
-    assert view.estimates["flagged_high"].tolist() == [False, False, False, False, True]
+    # the large trucks' median of all three per car-km is 3,250 / 2,076: large estimates
+    # above 1.3 × it are flagged (none: 2,283.60, 2,491.20); no small or single-car quote on
+    # the lane, so those estimates are held against nothing (a single-car truck is not
+    # compared with consolidated prices)
+    assert view.lane_medians == {"large": D("3250.00")}
+    assert view.estimates["flagged_high"].tolist() == [False, False, False, False, False]
+    # a small-truck quote is checked against small-truck quotes only: none yet, so no flag
+    small = _record(console_engine, ops, req, w["A"], "9000", truck="small")
+    assert (small.flagged_high, small.lane_median_per_car) == (False, None)
+    # then the one small quote's median is 9,000.00: 11,701 > 1.3 × 9,000 = 11,700, flagged
+    assert _record(console_engine, ops, req, w["B"], "11701", truck="small").flagged_high
+    with console_engine.connect() as conn:
+        view = quotes.request_quotes(conn=conn, actor=ops, request_id=req)
+    assert view.lane_medians == {"large": D("3250.00"), "small": D("10350.50")}   # (9,000 + 11,701) / 2
 
 
 def test_the_median_is_per_car_km_of_the_province_pairs_recent_quotes(

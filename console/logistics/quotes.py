@@ -11,12 +11,13 @@ carrier's actual quote recorded by the desk, the price check, and booking a quot
   the estimate's rule); the carrier must be active, serve the lane and run the truck type.
   Recording one moves a request waiting for a quote (待报价) to 已报价.
 - **Price check**: the lane's recent median per car = the median of price per car-km of
-  every quote recorded in the last ``logistics_lane_median_days`` days (90) on requests of
-  the same province pair, × this request's road km, to the fen (per car-km, so a lane's
-  short and long trips compare). A quote whose price per car is above
+  every quote on the same truck type recorded in the last ``logistics_lane_median_days``
+  days (90) on requests of the same province pair, × this request's road km, to the fen (per
+  car-km, so a lane's short and long trips compare; per truck type, so a single-car truck is
+  not held against consolidated prices). A quote whose price per car is above
   ``logistics_quote_high_factor`` (1.3) × that median is flagged high (flagged_high); with no
-  quote on the lane in the window there is no median and no flag. The flag warns; it does
-  not refuse.
+  such quote in the window there is no median and no flag. The flag warns; it does not
+  refuse.
 - **Booking** a quote (an actual one, or an estimate, kept as a quote at the price computed
   now, never the form's): request → 已下单 with the carrier, truck type, quote,
   cost_from_carrier = the quote's total, price_to_merchant = cost × (1 + margin share),
@@ -171,22 +172,30 @@ def directory(conn: Connection, lanes: set[tuple[str, str]] | None = None) -> Di
 
 
 # ---------------------------------------------------------------- the price check
-def lane_median_per_car(conn: Connection, *, provinces: tuple[str, str],
-                        distance_km: int) -> Decimal | None:
-    """The lane's recent median per car at ``distance_km`` (module doc), or None."""
+def lane_medians(conn: Connection, *, provinces: tuple[str, str],
+                 distance_km: int) -> dict[str, Decimal]:
+    """The lane's recent median per car at ``distance_km`` by truck type (module doc); a
+    truck type without a quote in the window is absent."""
     settings = get_settings()
-    per_km = db.scalar(conn, """
-        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY q.price_per_car / q.distance_km)
+    rows = db.fetch_all(conn, """
+        SELECT q.truck_type,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY q.price_per_car / q.distance_km)
+                   AS per_km
         FROM lgx.quotes q
         JOIN lgx.requests r ON r.id = q.request_id
         JOIN app.cities fc ON fc.id = r.from_city_id
         JOIN app.cities tc ON tc.id = r.to_city_id
-        WHERE q.recorded_at >= :since AND fc.province = :fp AND tc.province = :tp""",
-                       since=clock.now() - timedelta(days=settings.logistics_lane_median_days),
-                       fp=provinces[0], tp=provinces[1])
-    if per_km is None:
-        return None
-    return pricing.fen(Decimal(repr(per_km)) * distance_km)
+        WHERE q.recorded_at >= :since AND fc.province = :fp AND tc.province = :tp
+        GROUP BY q.truck_type""",
+                        since=clock.now() - timedelta(days=settings.logistics_lane_median_days),
+                        fp=provinces[0], tp=provinces[1])
+    return {r["truck_type"]: pricing.fen(Decimal(repr(r["per_km"])) * distance_km) for r in rows}
+
+
+def lane_median_per_car(conn: Connection, *, provinces: tuple[str, str], distance_km: int,
+                        truck_type: str) -> Decimal | None:
+    """The lane's recent median per car on ``truck_type`` at ``distance_km``, or None."""
+    return lane_medians(conn, provinces=provinces, distance_km=distance_km).get(truck_type)
 
 
 def is_high(price_per_car: Decimal, median: Decimal | None) -> bool:
@@ -201,7 +210,7 @@ class QuotesView:
     request: Lane
     estimates: pd.DataFrame      # carrier_id, carrier, truck_type, price_per_car, total, ...
     quotes: pd.DataFrame         # the quotes recorded or booked for the request
-    lane_median_per_car: Decimal | None
+    lane_medians: dict[str, Decimal]   # truck type -> the lane's recent median per car
     high_factor: float
     lane_carriers: pd.DataFrame  # id, name, truck_types: who may quote (active, on the lane)
 
@@ -211,7 +220,8 @@ ESTIMATE_COLUMNS = ["carrier_id", "carrier", "truck_type", "distance_km", "price
                     "flagged_high"]
 
 
-def estimates_for(conn: Connection, lane: Lane, median: Decimal | None = None) -> pd.DataFrame:
+def estimates_for(conn: Connection, lane: Lane,
+                  medians: dict[str, Decimal] | None = None) -> pd.DataFrame:
     found = directory(conn, {lane.provinces})
     rows = found.estimates(lane.provinces, lane.distance_km, lane.cars)
     board = scores.carrier_scores(conn, carrier_ids={c for c, _ in rows}) if rows else {}
@@ -224,7 +234,8 @@ def estimates_for(conn: Connection, lane: Lane, median: Decimal | None = None) -
         "score": board[cid].score if cid in board else None,
         "on_time_rate": board[cid].on_time_rate if cid in board else None,
         "delivered": board[cid].delivered if cid in board else 0,
-        "flagged_high": is_high(est.price_per_car, median)} for cid, est in rows],
+        "flagged_high": is_high(est.price_per_car, (medians or {}).get(est.truck_type))}
+        for cid, est in rows],
         columns=ESTIMATE_COLUMNS)
 
 
@@ -233,7 +244,7 @@ def request_quotes(*, conn: Connection, actor: Actor, request_id: int) -> Quotes
     """The request's lane, its estimates best carrier first, its recorded quotes and the
     lane's median: the quotes panel of the request page."""
     lane = _lane(conn, request_id)
-    median = lane_median_per_car(conn, provinces=lane.provinces, distance_km=lane.distance_km)
+    medians = lane_medians(conn, provinces=lane.provinces, distance_km=lane.distance_km)
     quotes = db.fetch_df(conn, """
         SELECT q.id, q.kind, q.carrier_id, c.name AS carrier, c.status AS carrier_status,
                q.truck_type, q.distance_km, q.price_per_car, q.total, q.transit_days,
@@ -249,8 +260,8 @@ def request_quotes(*, conn: Connection, actor: Actor, request_id: int) -> Quotes
         FROM lgx.carriers c JOIN lgx.carrier_lanes l ON l.carrier_id = c.id
         WHERE c.status = 'active' AND l.active AND l.from_province = :f AND l.to_province = :t
         ORDER BY c.name""", f=lane.provinces[0], t=lane.provinces[1])
-    return QuotesView(request=lane, estimates=estimates_for(conn, lane, median), quotes=quotes,
-                      lane_median_per_car=median,
+    return QuotesView(request=lane, estimates=estimates_for(conn, lane, medians), quotes=quotes,
+                      lane_medians=medians,
                       high_factor=get_settings().logistics_quote_high_factor,
                       lane_carriers=lane_carriers)
 
@@ -305,7 +316,8 @@ def insert_quote(conn: Connection, *, lane: Lane, carrier_id: int, truck_type: s
                  price_per_car: Decimal, transit_days: int, staff_id: int,
                  note: str | None = None) -> tuple[int, bool, Decimal | None]:
     """One lgx.quotes row with its price check; (id, flagged_high, lane median)."""
-    median = lane_median_per_car(conn, provinces=lane.provinces, distance_km=lane.distance_km)
+    median = lane_median_per_car(conn, provinces=lane.provinces, distance_km=lane.distance_km,
+                                 truck_type=truck_type)
     flagged = is_high(price_per_car, median)
     quote_id = db.scalar(conn, """
         INSERT INTO lgx.quotes (request_id, carrier_id, truck_type, kind, distance_km,

@@ -61,9 +61,11 @@ def render_quotes(*, request_id: int, actor: Actor) -> None:
         return
     lane = view.request
     st.subheader(t("lgx.quotes.title"))
-    median = (t("lgx.quotes.median", median=_yuan(view.lane_median_per_car),
+    medians = " · ".join(f"{enum_label('lgx_truck', truck)} {_yuan(view.lane_medians[truck])}"
+                         for truck in ("large", "small", "single") if truck in view.lane_medians)
+    median = (t("lgx.quotes.median", median=medians,
                 factor=fmt.number(view.high_factor, digits=1))
-              if view.lane_median_per_car is not None else t("lgx.quotes.no_median"))
+              if medians else t("lgx.quotes.no_median"))
     st.caption(t("lgx.quotes.lane", km=fmt.number(lane.distance_km),
                  lane=f"{lane.provinces[0]} → {lane.provinces[1]}", cars=lane.cars,
                  median=median))
