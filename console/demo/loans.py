@@ -491,8 +491,8 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], sh
     """Today's applications, through the services at the seed's moment: buyers of orders in
     escrow apply (the marketplace's submit; both parties active, as the service requires); one is taken by a risk officer, one approved and
     awaiting disbursement, one above the second-approval amount approved once (awaiting the
-    second person): when no line allows one that large, the largest order's buyer gets an
-    approved manual line for it first (``_manual_line_for_large``); that one is filed by the
+    second person): when no line allows one that large, the buyer of an order large enough
+    gets an approved manual line for it first (``_manual_line_for_large``); that one is filed by the
     buyer's BD, who follows it on the queue. The seed's staff rows are not committed
     yet and a gated service re-reads its actor through the console's engine, so the services
     run undecorated (``inspect.unwrap``) in the seed's transaction, as the override history's
@@ -521,8 +521,8 @@ def _queue_today(conn, rng: np.random.Generator, *, officers: dict[str, Any], sh
         if principal >= MIN_PRINCIPAL:
             eligible.append((order, principal))
     # No line allows one above the second-approval amount (the grades' lines stop below it
-    # on the small and demo scales): the largest order in escrow gets a manual line for it,
-    # so today's queue shows a case awaiting its second approver.
+    # on the small and demo scales): an order in escrow large enough gets a manual line for
+    # it, so today's queue shows a case awaiting its second approver.
     if not any(p > second_above for _, p in eligible):
         made = _manual_line_for_large(conn, rows, officers=officers, share=share,
                                       second_above=second_above)
@@ -577,8 +577,9 @@ MANUAL_LINE_REASON = "实际控制人提供连带责任保证，临时提高授�
 def _manual_line_for_large(conn, rows, *, officers: dict[str, Any], share: Decimal,
                            second_above: Decimal) -> tuple[dict, Decimal] | None:
     """(order, principal) of an application above ``second_above`` made possible by an
-    approved manual line, or None when no order in escrow is that large. The order whose
-    share is the largest (a buyer with a rate; the oldest of equals) gets a manual line of
+    approved manual line, or None when no order in escrow is that large. The most modest
+    such order (the smallest share above the amount, of a buyer with a rate; the oldest of
+    equals: a line raised as little as the case needs) gets a manual line of
     what its buyer has committed plus that share, rounded up to 万, through the manual-line
     services with their audit rows, as risk staff would: risk1 proposes (reason: a
     guarantee), a second officer approves, one who is also a manager when the line is above
@@ -596,7 +597,7 @@ def _manual_line_for_large(conn, rows, *, officers: dict[str, Any], share: Decim
             sized.append((order, principal))
     if not sized or "risk1" not in officers:
         return None
-    order, principal = max(sized, key=lambda e: (e[1], -int(e[0]["order_id"])))
+    order, principal = min(sized, key=lambda e: (e[1], int(e[0]["order_id"])))
     buyer = int(order["buyer_id"])
     before = lines.current(conn, merchant_id=buyer)
     committed = before.committed if before is not None else money.ZERO
