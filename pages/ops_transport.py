@@ -56,27 +56,24 @@ st.markdown(t("lgx.page.who", merchant=record_link("merchant", req["merchant_id"
 if req["match_id"] is not None:
     st.caption(t("lgx.page.from_deal", card=record_link("card", req["match_id"]),
                  order=req["order_id"] or fmt.MISSING))
+st.markdown(t("lgx.page.lane_line", lane=f"{req['from_city']} → {req['to_city']}",
+              provinces=f"{req['from_province']} → {req['to_province']}",
+              ready=fmt.day(req["ready_date"]), wanted=fmt.day(req["wanted_by"])))
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(t("lgx.page.lane"), f"{req['from_city']} → {req['to_city']}",
-          help=f"{req['from_province']} → {req['to_province']}")
-c2.metric(t("lgx.page.dates"), f"{fmt.day(req['ready_date'])} → {fmt.day(req['wanted_by'])}",
-          help=t("lgx.page.dates_help"))
-c3.metric(t("lgx.page.cars"), fmt.number(req["cars"]))
-c4.metric(t("lgx.page.value"), yuan(req["declared_value"]))
+c1.metric(t("lgx.page.cars"), fmt.number(req["cars"]))
+c2.metric(t("lgx.page.value"), yuan(req["declared_value"]))
 if req["carrier_id"] is not None:
-    d1, d2, d3, d4 = st.columns(4)
-    d1.metric(t("lgx.page.carrier"), req["carrier"],
-              help=t("lgx.page.carrier_contact", name=req["carrier_contact"] or fmt.MISSING,
-                     phone=req["carrier_phone"] or fmt.MISSING))
-    d2.metric(t("lgx.page.price"), yuan(req["price_to_merchant"]))
-    d3.metric(t("lgx.page.cost"), yuan(req["cost_from_carrier"]))
-    d4.metric(t("lgx.page.margin"), yuan(req["margin"]))
-    st.caption(t("lgx.page.carrier_line", truck=enum_label("lgx_truck", req["truck_type"]),
-                 contact=req["carrier_contact"] or fmt.MISSING,
-                 phone=req["carrier_phone"] or fmt.MISSING,
-                 ordered=fmt.when(req["ordered_at"]),
+    st.markdown(t("lgx.page.carrier_line", carrier=req["carrier"],
+                  truck=enum_label("lgx_truck", req["truck_type"]),
+                  contact=req["carrier_contact"] or fmt.MISSING,
+                  phone=req["carrier_phone"] or fmt.MISSING))
+    st.caption(t("lgx.page.times_line", ordered=fmt.when(req["ordered_at"]),
                  picked=fmt.when(req["picked_up_at"]),
                  delivered=fmt.when(req["delivered_at"])))
+    d1, d2, d3, _ = st.columns(4)
+    d1.metric(t("lgx.page.price"), yuan(req["price_to_merchant"]))
+    d2.metric(t("lgx.page.cost"), yuan(req["cost_from_carrier"]))
+    d3.metric(t("lgx.page.margin"), yuan(req["margin"]))
 cars = view.cars
 st.dataframe(labelled(cars.assign(
     vin=cars["vin"].fillna(fmt.MISSING),

@@ -29,10 +29,12 @@ def arrange_transport(*, actor: Actor, match_id: int) -> None:
         return
     open_key = f"lgx_offer_open_{match_id}"
     if not st.session_state.get(open_key):
-        if not st.button(t("lgx.offer.button"), icon=":material/local_shipping:",
-                         key=f"lgx_offer_{match_id}"):
+        slot = st.empty()
+        if not slot.button(t("lgx.offer.button"), icon=":material/local_shipping:",
+                           key=f"lgx_offer_{match_id}"):
             return
-        st.session_state[open_key] = True      # the form stays open through its own reruns
+        slot.empty()                           # the form takes the button's place
+        st.session_state[open_key] = True      # and stays open through its own reruns
     with st.form(f"lgx_offer_form_{match_id}"):
         st.markdown(f"**{t('lgx.offer.title')}**")
         st.caption(t("lgx.offer.lane", car=deal.car, n=deal.quantity, seller=deal.seller,
