@@ -208,7 +208,7 @@ def write(conn: sa.Connection, *, seed: int, scale: str) -> Summary:
                       else ready + timedelta(days=transit - int(rng.integers(0, 2))))
         t["arrived"] = max(_day_at(arrive_day, float(rng.uniform(7, 16))),
                            t["in_transit"] + timedelta(hours=12))
-        t["delivered"] = t["arrived"] + timedelta(hours=float(rng.uniform(1, 30)))
+        t["delivered"] = t["arrived"] + timedelta(hours=float(rng.uniform(1, 8)))
         return t
 
     def today_history(target: str, transit: int) -> tuple[datetime, date, dict]:
