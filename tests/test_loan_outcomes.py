@@ -264,7 +264,7 @@ def test_the_monitoring_page_states_the_population_in_both_languages(engine, boo
         "en": (f"Population: 6 graded merchants of run {run} (score date 2026-04-01), 3 of them "
                "bad, of which 2 with an order loan 90+ days past due; outcome window 2026-04-01 "
                "to 2026-05-31.",
-               "Of which order-loan defaults",
+               "Order-loan defaults",
                "Bad = a graded merchant (NEW left out) with an order loan reaching 90+ days past "
                "due within 60 days after the run finished"),
     }
