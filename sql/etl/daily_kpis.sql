@@ -643,14 +643,19 @@ calendar AS (
     SELECT g::date AS day
     FROM generate_series((SELECT min(day) FROM per_day), mart.cn_date(now()), interval '1 day') g
 ),
+-- Every (day, segment), then the kept moves joined on all three keys: joined to the calendar
+-- and the segments at once, the planner merged on the segment alone and filtered the day
+-- (12M rows compared on the large bench, 3 s a run).
+grid AS MATERIALIZED (
+    SELECT c.day, sg.tier_level, sg.merchant_type FROM calendar c CROSS JOIN segments sg
+),
 running AS (
-    SELECT c.day, sg.tier_level, sg.merchant_type,
+    SELECT g.day, g.tier_level, g.merchant_type,
            (sum(coalesce(p.listings, 0)) OVER w)::integer AS live_listings,
            (sum(coalesce(p.requests, 0)) OVER w)::integer AS open_requests
-    FROM calendar c CROSS JOIN segments sg
-    LEFT JOIN per_day p ON p.day = c.day AND p.tier_level = sg.tier_level
-                       AND p.merchant_type = sg.merchant_type
-    WINDOW w AS (PARTITION BY sg.tier_level, sg.merchant_type ORDER BY c.day)
+    FROM grid g
+    LEFT JOIN per_day p USING (day, tier_level, merchant_type)
+    WINDOW w AS (PARTITION BY g.tier_level, g.merchant_type ORDER BY g.day)
 ),
 final AS (
     SELECT r.* FROM running r
@@ -736,13 +741,16 @@ calendar AS (
     SELECT g::date AS day
     FROM generate_series((SELECT min(day) FROM per_day), mart.cn_date(now()), interval '1 day') g
 ),
+grid AS MATERIALIZED (   -- joined on both keys at once (as for the segments)
+    SELECT c.day, b.brand_id FROM calendar c CROSS JOIN brands b
+),
 running AS (
-    SELECT c.day, b.brand_id,
+    SELECT g.day, g.brand_id,
            (sum(coalesce(p.listings, 0)) OVER w)::integer AS live_listings,
            (sum(coalesce(p.requests, 0)) OVER w)::integer AS open_requests
-    FROM calendar c CROSS JOIN brands b
-    LEFT JOIN per_day p ON p.day = c.day AND p.brand_id = b.brand_id
-    WINDOW w AS (PARTITION BY b.brand_id ORDER BY c.day)
+    FROM grid g
+    LEFT JOIN per_day p USING (day, brand_id)
+    WINDOW w AS (PARTITION BY g.brand_id ORDER BY g.day)
 ),
 final AS (
     SELECT r.* FROM running r
