@@ -101,13 +101,33 @@ def _audit_calls():
                 yield path, node
 
 
+def _module_strings(path) -> dict[str, str]:
+    """The module-level NAME = "text" constants of one source file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+            for t in node.targets if isinstance(t, ast.Name)}
+
+
+def _entity_type(path, node) -> str | None:
+    """A write_audit call's entity type: a literal, a module constant (ENTITY), or a sibling
+    module's constant (quotes.ENTITY); None when it is computed."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return _module_strings(path).get(node.id)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        sibling = path.parent / f"{node.value.id}.py"
+        return _module_strings(sibling).get(node.attr) if sibling.exists() else None
+    return None
+
+
 def written_fields() -> dict[tuple[str | None, str], str]:
     """(entity type, field) of every before/after dict literal a write_audit call writes."""
     found = {}
     for path, call in _audit_calls():
         kw = {k.arg: k.value for k in call.keywords}
-        etype = kw.get("entity_type")
-        etype = etype.value if isinstance(etype, ast.Constant) else None
+        etype = _entity_type(path, kw.get("entity_type"))
         for side in ("before", "after"):
             if isinstance(kw.get(side), ast.Dict):
                 for key in kw[side].keys:
@@ -137,8 +157,8 @@ def test_every_action_field_and_record_written_in_console_has_words_in_both_lang
                                   staff={}) == "界面语言：— → 英文"
     assert audit_log.changes_text(None, {"source": "manual"}, lang="en",
                                   staff={}) == "Source: Created by hand"
-    entities = {c.value for _, call in _audit_calls() for k in call.keywords
-                if k.arg == "entity_type" and isinstance(c := k.value, ast.Constant)}
+    entities = {e for path, call in _audit_calls() for k in call.keywords
+                if k.arg == "entity_type" and (e := _entity_type(path, k.value))}
     assert sorted(e for e in entities if not has_key(f"audit.entity.{e}")) == []
 
 
