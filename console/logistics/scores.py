@@ -64,15 +64,20 @@ class CarrierScore:
     score: Decimal | None
 
 
+# {only}: one of _ALL / _ASKED, per column. The asked-for carriers' rows are found by their
+# carrier's index (= ANY of the ids); a set built in SQL and joined back (IN (SELECT id FROM c))
+# was planned as a scan of every request and rating: 64-88 ms for the 7 carriers of a quote at
+# 100,000 requests, 18 ms this way.
+_ALL = "TRUE"
+_ASKED = "{column} = ANY(CAST(:ids AS bigint[]))"
 _COUNTS = """
     WITH c AS (
-        SELECT id FROM lgx.carriers
-        WHERE CAST(:all AS boolean) OR id = ANY(CAST(:ids AS bigint[]))
+        SELECT id FROM lgx.carriers WHERE {only_id}
     ), settled AS (
         SELECT request_id, carrier_id,
                bool_or(kind = 'damage') AS damage, bool_or(kind = 'delay') AS delay
         FROM lgx.claims
-        WHERE status = 'settled' AND carrier_id IN (SELECT id FROM c)
+        WHERE status = 'settled' AND {only_carrier}
         GROUP BY request_id, carrier_id
     ), d AS (
         SELECT r.carrier_id,
@@ -83,12 +88,12 @@ _COUNTS = """
                count(*) FILTER (WHERE coalesce(s.damage, false)) AS damaged
         FROM lgx.requests r
         LEFT JOIN settled s ON s.request_id = r.id AND s.carrier_id = r.carrier_id
-        WHERE r.status = 'delivered' AND r.carrier_id IN (SELECT id FROM c)
+        WHERE r.status = 'delivered' AND {only_r_carrier}
         GROUP BY r.carrier_id
     ), g AS (
         SELECT carrier_id, count(*) AS rated, count(*) FILTER (WHERE complaint) AS complaints,
                sum(stars) AS stars_total
-        FROM lgx.ratings WHERE carrier_id IN (SELECT id FROM c)
+        FROM lgx.ratings WHERE {only_carrier}
         GROUP BY carrier_id
     )
     SELECT c.id AS carrier_id,
@@ -151,8 +156,10 @@ def carrier_scores(conn: Connection, *, carrier_ids: Iterable[int] | None = None
     ids = None if carrier_ids is None else sorted({int(c) for c in carrier_ids})
     if ids == []:
         return {}
-    rows = db.fetch_all(conn, _COUNTS, all=ids is None, ids=ids or [],
-                       tz=get_settings().timezone)
+    only = (lambda column: _ALL) if ids is None else (lambda column: _ASKED.format(column=column))
+    sql = _COUNTS.format(only_id=only("id"), only_carrier=only("carrier_id"),
+                         only_r_carrier=only("r.carrier_id"))
+    rows = db.fetch_all(conn, sql, ids=ids or [], tz=get_settings().timezone)
     return {int(r["carrier_id"]): _score(r) for r in rows}
 
 
