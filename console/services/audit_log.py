@@ -63,6 +63,13 @@ ENTITY_CODE_FIELDS = {
     "vip_membership": {"tier": ("finance.vip.tier",), "status": ("finance.vip.status",),
                        "previous_status": ("finance.vip.status",),
                        "reason_code": ("finance.vip.cancel_reason",)},
+    # The logistics desk (issue 20): a request's, a load's, a carrier's and a claim's codes.
+    "transport_request": {"status": ("enum.lgx_status",), "truck_type": ("enum.lgx_truck",),
+                          "source": ("enum.lgx_source",),
+                          "exception_kind": ("enum.lgx_exception",)},
+    "lgx_load": {"status": ("enum.lgx_load_status",), "truck_type": ("enum.lgx_truck",)},
+    "carrier": {"status": ("enum.lgx_carrier_status",), "truck_type": ("enum.lgx_truck",)},
+    "lgx_claim": {"status": ("enum.lgx_claim_status",), "kind": ("enum.lgx_claim_kind",)},
 }
 # An exclusive end at local midnight, shown as the day chosen (fmt.expiry_day).
 EXPIRY_FIELDS = frozenset({"expires_at"})
