@@ -165,6 +165,10 @@ def event_text(row) -> str:
         return text
     if row.kind == "assigned":
         return t("lgx.page.assigned_to", who=row.assignee or fmt.MISSING)
+    if row.kind == "claim" and isinstance(row.to_status, str):   # the claim's own status
+        before = (enum_label("lgx_claim_status", row.from_status)
+                  if isinstance(row.from_status, str) else fmt.MISSING)
+        return f"{before} → {enum_label('lgx_claim_status', row.to_status)}"
     return ""
 
 

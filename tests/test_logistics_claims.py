@@ -390,6 +390,9 @@ def test_the_desk_files_settles_and_rates_on_the_request_page(engine, w, people)
     assert [s.value for s in at.success] == [f"理赔 #{claim_id} 已赔付 ¥6,000.00。"]
     row = one(engine, "SELECT status, settled_amount FROM lgx.claims")
     assert (row["status"], row["settled_amount"]) == ("settled", D("6000.00"))
+    # the request's timeline says what became of the claim
+    cells = {str(v) for d in at.dataframe for v in d.value.to_numpy().ravel()}
+    assert {"— → 待处理", "待处理 → 已赔付"} <= cells
     texts = "\n".join(c.value for c in at.caption)
     # the settled damage claim counts: (40 × 1 + 30 × 0) / 70 → 57.1
     assert "评分 57.1（满分 100）· 准时率 100.0% · 货损率 100.0%" in texts
