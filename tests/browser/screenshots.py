@@ -56,6 +56,19 @@ RECORD_SHOTS = [
         WHERE d.status = 'open'
         ORDER BY (SELECT count(DISTINCT s.side) FROM app.dispute_statements s
                   WHERE s.dispute_id = d.id) DESC, o.deposit_amount DESC, d.id LIMIT 1""", True),
+    # the logistics desk (issue 20): the queue and the loads as they open (no record: SQL
+    # None); a request in transit with its carrier's quotes, claims and timeline; the carrier
+    # with the most deliveries, its lanes, rates and score
+    ("logistics-queue", "logistics", "", None, False),
+    ("logistics-transport", "transport", "request", """
+        SELECT r.id FROM lgx.requests r WHERE r.status IN ('in_transit', 'arrived')
+        ORDER BY (SELECT count(*) FROM lgx.quotes q WHERE q.request_id = r.id) DESC,
+                 (SELECT count(*) FROM lgx.request_events e WHERE e.request_id = r.id) DESC,
+                 r.id LIMIT 1""", False),
+    ("logistics-loads", "loads", "", None, False),
+    ("logistics-carriers", "carriers", "carrier", """
+        SELECT carrier_id FROM lgx.requests WHERE status = 'delivered'
+        GROUP BY carrier_id ORDER BY count(*) DESC, carrier_id LIMIT 1""", False),
 ]
 
 
@@ -140,11 +153,11 @@ def main() -> None:
             for shot, url_path, param, sql, scroll in RECORD_SHOTS:
                 if args.pages and url_path not in args.pages:
                     continue
-                found = record_id(url, sql)
+                found = record_id(url, sql) if sql is not None else ""
                 if found is None:
                     print(f"no record for {shot}: left as it is")
                     continue
-                page.goto(f"{base_url}/{url_path}?{param}={found}")
+                page.goto(f"{base_url}/{url_path}" + (f"?{param}={found}" if sql else ""))
                 # The account keeps its language (a full load opens in the one picked last)
                 page.get_by_role("button", name=re.compile("退出登录|Sign out")).wait_for(
                     timeout=30_000)
