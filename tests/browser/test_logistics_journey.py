@@ -11,6 +11,7 @@ Estimates for one car alone (small truck): 沪蓉快线 2,076 × 1.8 = 3,736.80,
 Score (console/logistics/scores.py): delivered on time, no claim, no rating: (40 + 30) / 70
 → 100.0; then 5 stars filed as a complaint: 40 + 30 + 15 × 0 + 15 × 1 = 85.0.
 """
+import re
 from datetime import timedelta
 
 from console import clock
@@ -110,7 +111,9 @@ def test_ops_books_a_request_on_a_load_delivers_it_and_the_rating_moves_the_scor
         page.get_by_role("heading", name=zh("lgx.loads.proposals"), exact=True).wait_for(timeout=30_000)
         wait_idle(page)
         page.get_by_role("button", name=zh("lgx.loads.confirm")).click()
-        page.get_by_text("已确认拼板 #", exact=False).wait_for(timeout=30_000)
+        before, _, after = zh("lgx.loads.confirmed", id="\0", cars=3).partition("\0")
+        page.get_by_text(re.compile(re.escape(before) + r"\d+" + re.escape(after))).wait_for(
+            timeout=30_000)
         load_id = rows.value(engine, "SELECT load_id FROM lgx.requests WHERE id = :r", r=mine)
         page.get_by_text(zh("lgx.loads.confirmed", id=load_id, cars=3)).wait_for()
         wait_idle(page)
