@@ -69,7 +69,7 @@ c[2].metric(t("lgx.dash.metric.on_time"), fmt.percent(tot["on_time_rate"]),
             help=t("lgx.dash.metric.on_time_help", n=fmt.number(tot["delivered"])))
 c[3].metric(t("lgx.dash.metric.damage"), fmt.percent(tot["damage_rate"]),
             help=t("lgx.dash.metric.damage_help"))
-c[4].metric(t("lgx.dash.metric.cost_per_car_km"), fmt.number(tot["cost_per_car_km"], digits=2),
+c[4].metric(t("lgx.dash.metric.cost_per_car_km"), fmt.yuan(tot["cost_per_car_km"], digits=2),
             help=t("lgx.dash.metric.cost_per_car_km_help"))
 c[5].metric(f"{t('lgx.dash.metric.margin')} ({unit})", fmt.wan_number(tot["margin"]),
             help=t("lgx.dash.metric.margin_help", share=fmt.percent(tot["margin_share"])))

@@ -245,9 +245,10 @@ def test_the_page_shows_the_hand_worked_figures(engine, jobs_engine, book, make_
     assert metrics["运车台数" if zh else "Cars moved"] == "9"
     assert metrics["准时率" if zh else "On-time rate"] == "50.0%"
     assert metrics["货损率" if zh else "Damage rate"] == "25.0%"
-    assert metrics[f"{'平台毛利' if zh else 'Platform margin'} ({'万元' if zh else '10k CNY'})"] \
+    assert metrics[f"{'平台毛利' if zh else 'Margin'} ({'万元' if zh else '10k CNY'})"] \
         == "0.27"
     assert metrics["单均毛利" if zh else "Margin per order"] == "¥540"
+    assert metrics["每车公里成本" if zh else "Cost per car-km"].startswith("¥")   # in yuan
     text = "\n".join([c.value for c in at.caption] + [s.value for s in at.subheader]
                      + [m.value for m in at.markdown])
     assert "{" not in text
