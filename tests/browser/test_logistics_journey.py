@@ -2,14 +2,15 @@
 the two carriers' estimates, confirms the day's car-carrier load that puts it on one large
 truck with a request from a nearby city, moves it 已提车 → 运输中 → 已到达 → 已交车 with the
 handover, and sees the carrier's score change when the merchant's rating (a complaint) is
-entered.
+entered and again when a damage claim is filed and settled.
 
 Hand figures (tests/test_logistics_loads.py): road km 上海→成都 2,076, 苏州→成都 1,970.
 Estimates for one car alone (small truck): 沪蓉快线 2,076 × 1.8 = 3,736.80, 川沪物流 2,076 ×
 2.0 = 4,152.00. On 川沪物流's large truck: 2,076 × 1.2 = 2,491.20, the merchant pays × 1.08 =
 2,690.50; the 苏州 request's 2 cars 1,970 × 1.5 × 2 = 5,910.00.
 Score (console/logistics/scores.py): delivered on time, no claim, no rating: (40 + 30) / 70
-→ 100.0; then 5 stars filed as a complaint: 40 + 30 + 15 × 0 + 15 × 1 = 85.0.
+→ 100.0; then 5 stars filed as a complaint: 40 + 30 + 15 × 0 + 15 × 1 = 85.0; then a settled
+damage claim: 40 + 30 × 0 + 15 × 0 + 15 × 1 = 55.0.
 """
 import re
 from datetime import timedelta
@@ -81,9 +82,16 @@ def move(page, request_id: int, to: str) -> None:
     wait_idle(page)
 
 
-def score_text(score: str, on_time: str, complaints: str, stars: str, rated: str) -> str:
+def score_text(score: str, on_time: str, complaints: str, stars: str, rated: str,
+               damage: str = "0.0%") -> str:
     return zh("lgx.claims.score_line", carrier="川沪物流", score=score, on_time=on_time,
-              damage="0.0%", complaints=complaints, stars=stars, delivered="1", rated=rated)
+              damage=damage, complaints=complaints, stars=stars, delivered="1", rated=rated)
+
+
+def pattern(key: str, **params) -> re.Pattern:
+    """The catalogue text of ``key`` with its ``id`` any number."""
+    before, _, after = zh(key, id="\0", **params).partition("\0")
+    return re.compile(re.escape(before) + r"\d+" + re.escape(after))
 
 
 def test_ops_books_a_request_on_a_load_delivers_it_and_the_rating_moves_the_score(
@@ -111,9 +119,7 @@ def test_ops_books_a_request_on_a_load_delivers_it_and_the_rating_moves_the_scor
         page.get_by_role("heading", name=zh("lgx.loads.proposals"), exact=True).wait_for(timeout=30_000)
         wait_idle(page)
         page.get_by_role("button", name=zh("lgx.loads.confirm")).click()
-        before, _, after = zh("lgx.loads.confirmed", id="\0", cars=3).partition("\0")
-        page.get_by_text(re.compile(re.escape(before) + r"\d+" + re.escape(after))).wait_for(
-            timeout=30_000)
+        page.get_by_text(pattern("lgx.loads.confirmed", cars=3)).wait_for(timeout=30_000)
         load_id = rows.value(engine, "SELECT load_id FROM lgx.requests WHERE id = :r", r=mine)
         page.get_by_text(zh("lgx.loads.confirmed", id=load_id, cars=3)).wait_for()
         wait_idle(page)
@@ -130,6 +136,24 @@ def test_ops_books_a_request_on_a_load_delivers_it_and_the_rating_moves_the_scor
         page.get_by_text(zh("lgx.claims.rated")).wait_for(timeout=30_000)
         wait_idle(page)
         page.get_by_text(score_text("85.0", "100.0%", "100.0%", "5.00", "1")).wait_for()
+
+        # a damage claim of ¥3,000.00 (cover 1 car × ¥100,000), settled in full:
+        # damage rate 1 → 40 + 30 × 0 + 15 × 0 + 15 × 1 = 55.0
+        page.get_by_text(zh("lgx.claims.file", cover="¥100,000.00")).click()
+        page.get_by_label(zh("lgx.claims.amount", cover="¥100,000.00")).fill("3000")
+        page.get_by_label(zh("lgx.claims.evidence")).fill("PHOTO-DMG-1")
+        page.get_by_label(zh("lgx.claims.description")).fill("车门划痕")
+        page.get_by_role("button", name=zh("lgx.claims.file_submit")).click()
+        page.get_by_text(pattern("lgx.claims.filed")).wait_for(timeout=30_000)
+        wait_idle(page)
+        page.get_by_text(pattern("lgx.claims.decide", kind=zh("enum.lgx_claim_kind.damage"),
+                                 amount="¥3,000.00")).click()
+        page.get_by_role("button", name=zh("lgx.claims.settle_submit")).click()
+        page.get_by_text(pattern("lgx.claims.settled", amount="¥3,000.00")).wait_for(
+            timeout=30_000)
+        wait_idle(page)
+        page.get_by_text(score_text("55.0", "100.0%", "100.0%", "5.00", "1",
+                                    damage="100.0%")).wait_for()
         page.screenshot(path="/tmp/logistics_journey_done.png", full_page=True)
 
     got = rows.value(engine, """
@@ -152,11 +176,16 @@ def test_ops_books_a_request_on_a_load_delivers_it_and_the_rating_moves_the_scor
         FROM lgx.request_events WHERE request_id = :r""", r=mine)
     assert events == ("created:>awaiting_quote status:awaiting_quote>quoted status:quoted>ordered booked:> "
                       "status:ordered>picked_up status:picked_up>in_transit "
-                      "status:in_transit>arrived status:arrived>delivered rating:>")
+                      "status:in_transit>arrived status:arrived>delivered rating:> claim:>open "
+                      "claim:open>settled")
     audit = rows.value(engine, """
         SELECT string_agg(action, ' ' ORDER BY id) FROM ops.audit_log
         WHERE actor_id = :a AND action LIKE 'lgx%'""", a=ops.id)
     assert audit == ("lgx.load.confirm lgx.load.book lgx.load.book lgx.request.move "
-                     "lgx.request.move lgx.request.move lgx.request.move lgx_rating.record")
+                     "lgx.request.move lgx.request.move lgx.request.move lgx_rating.record "
+                     "lgx_claim.file lgx_claim.settle")
+    assert rows.value(engine, "SELECT kind || '/' || status || '/' || settled_amount || '/' "
+                              "|| carrier_id FROM lgx.claims WHERE request_id = :r",
+                      r=mine) == f"damage/settled/3000.00/{w['A']}"
     assert rows.value(engine, "SELECT stars || '/' || complaint FROM lgx.ratings "
                               "WHERE request_id = :r", r=mine) == "5/true"
