@@ -116,7 +116,8 @@ def test_ops_books_a_request_on_a_load_delivers_it_and_the_rating_moves_the_scor
 
         # the day's load: tomorrow, 川沪物流's large truck, 上海 → 成都 with the 苏州 request
         page.goto(f"{live_console}/loads")
-        page.get_by_role("heading", name=zh("lgx.loads.proposals"), exact=True).wait_for(timeout=30_000)
+        page.get_by_role("heading", name=zh("lgx.loads.proposals"), exact=True).wait_for(
+            timeout=30_000)
         wait_idle(page)
         page.get_by_role("button", name=zh("lgx.loads.confirm")).click()
         page.get_by_text(pattern("lgx.loads.confirmed", cars=3)).wait_for(timeout=30_000)
@@ -174,7 +175,8 @@ def test_ops_books_a_request_on_a_load_delivers_it_and_the_rating_moves_the_scor
         SELECT string_agg(kind || ':' || coalesce(from_status, '') || '>'
                           || coalesce(to_status, ''), ' ' ORDER BY id)
         FROM lgx.request_events WHERE request_id = :r""", r=mine)
-    assert events == ("created:>awaiting_quote status:awaiting_quote>quoted status:quoted>ordered booked:> "
+    assert events == ("created:>awaiting_quote status:awaiting_quote>quoted "
+                      "status:quoted>ordered booked:> "
                       "status:ordered>picked_up status:picked_up>in_transit "
                       "status:in_transit>arrived status:arrived>delivered rating:> claim:>open "
                       "claim:open>settled")
