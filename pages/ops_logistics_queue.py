@@ -131,7 +131,7 @@ if desk:
                                 placeholder=t("lgx.new.vins_hint"))
             k1, k2, k3 = st.columns(3)
             trim_id = k1.number_input(t("lgx.new.trim_id"), step=1, value=None, key="lgx_new_trim")
-            quantity = k2.number_input(t("lgx.new.quantity"), step=1, min_value=1, value=1,
+            quantity = k2.number_input(t("lgx.new.quantity"), step=1, value=1,
                                        key="lgx_new_qty")
             order_id = k3.number_input(t("lgx.new.order_id"), step=1, value=None,
                                        key="lgx_new_order")

@@ -155,8 +155,9 @@ def test_the_directory_shows_a_suspended_merchants_grade_as_suspended(engine, ma
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     by_name = table.set_index("车商名称")
-    assert by_name.loc["暂停车商", ["信用等级", "VIP 等级"]].tolist() == ["已暂停", "已暂停"]
-    assert by_name.loc["顶级车商", ["信用等级", "VIP 等级"]].astype(str).tolist() == ["AAA", "0"]
+    # the VIP column is the membership in force (issue 19), withheld while on hold
+    assert by_name.loc["暂停车商", ["信用等级", "VIP 会员"]].tolist() == ["已暂停", "已暂停"]
+    assert by_name.loc["顶级车商", ["信用等级", "VIP 会员"]].astype(str).tolist() == ["AAA", "—"]
 
 
 def test_the_ratings_export_withholds_a_suspended_merchants_terms(engine, make_actor, rated):
