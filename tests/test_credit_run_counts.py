@@ -144,7 +144,7 @@ def _moves_kept(engine, run_a: int, run_b: int) -> list:
                 a=run_a, b=run_b)
 
 
-def test_a_run_keeps_its_score_counts_and_its_grade_moves_from_the_previous_run(engine, two_runs):
+def test_a_run_keeps_its_score_counts_and_grade_moves_and_rescoring_counts_them_again(engine, two_runs):
     run_a, run_b = two_runs
     for run_id in two_runs:
         assert rows(engine, """SELECT score, merchants FROM ops.credit_run_scores
@@ -157,10 +157,7 @@ def test_a_run_keeps_its_score_counts_and_its_grade_moves_from_the_previous_run(
     assert any(m["before"] != m["after"] for m in moves)
     # The first run of the version has nothing before it.
     assert rows(engine, "SELECT * FROM ops.credit_run_moves WHERE run_id = :a", a=run_a) == []
-
-
-def test_rescored_rows_count_the_moves_again_and_the_page_counts_a_dropped_pair(engine, two_runs):
-    run_a, run_b = two_runs
+    # (one test, not two: the fixture seeds and scores a demo world, 13 s)
     with engine.begin() as conn:
         conn.execute(sa.text("""UPDATE ops.credit_scores SET grade = 'C'
                                  WHERE run_id = :r AND merchant_id % 4 = 0"""), {"r": run_b})
