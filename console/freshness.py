@@ -22,7 +22,7 @@ on the standby, and the badge says it, marked stale above CONSOLE_REPLICA_STALE_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.engine import Connection
 
@@ -143,3 +143,69 @@ def replica_lag(conn: Connection) -> ReplicaLag | None:
         return None
     lag = None if row["lag_s"] is None else max(0.0, float(row["lag_s"]))
     return ReplicaLag(seconds=lag, threshold_seconds=get_settings().replica_stale_seconds)
+
+
+# ---------------------------------------------------------------- a rebuilt mart's badge
+@dataclass(frozen=True)
+class BuildFreshness:
+    """The badge of a mart rebuilt by one jobs step and logged in its builds table (the loan
+    portfolio, the logistics desk): when it was built, as of which day, the newest source row
+    it read, and the step's last run."""
+
+    computed_at: datetime | None      # the newest build (None: never built)
+    as_of: date | None
+    newest_source: datetime | None
+    last_run_at: datetime | None      # the step's latest run, succeeded or failed
+    last_run_status: str | None       # 'succeeded' | 'failed' | None
+    age_hours: float | None
+    threshold_hours: int
+    # hours since a run of the step last found the build current (a mart rebuilt only when
+    # something changed: console/finance/portfolio_mart.refresh), else None: the build's age
+    checked_hours: float | None = None
+
+    @property
+    def state(self) -> str:
+        """'none' never built; 'failed' the step's latest run failed after the newest build;
+        'stale' built, or last found current, longer ago than the threshold, or as of a day
+        before today; 'ok'."""
+        if self.computed_at is None:
+            return "none"
+        if self.last_run_status == "failed":
+            return "failed"
+        age = self.checked_hours if self.checked_hours is not None else self.age_hours
+        if (age is None or age > self.threshold_hours
+                or (self.as_of is not None and self.as_of < clock.today())):
+            return "stale"
+        return "ok"
+
+
+def _hours_since(at: datetime | None) -> float | None:
+    return None if at is None else round((clock.now() - at).total_seconds() / 3600, 1)
+
+
+def build_freshness(conn: Connection, *, builds_table: str, step: str, stale_hours: int,
+                    checked: bool = False) -> BuildFreshness:
+    """The newest row of ``builds_table`` (a constant of the calling module, never input)
+    and the latest run of jobs step ``step``; ``checked``: the table keeps when a run last
+    found the build current (checked_at). The threshold: settings' freshness_hours for the
+    step, else ``stale_hours``."""
+    checked_sql = "greatest(b.finished_at, b.checked_at)" if checked else "NULL::timestamptz"
+    row = db.fetch_one(conn, f"""
+        SELECT b.finished_at, b.as_of, b.newest_source, {checked_sql} AS checked_at,
+               (SELECT max(finished_at) FROM etl.job_runs WHERE job = :step) AS last_run_at,
+               (SELECT status FROM etl.job_runs WHERE job = :step
+                ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_status
+        FROM (SELECT NULL) one
+        LEFT JOIN LATERAL (SELECT * FROM {builds_table}
+                           ORDER BY finished_at DESC, id DESC LIMIT 1) b ON true""", step=step)
+    built = row["finished_at"]
+    status = row["last_status"]
+    # A failed run before the newest build is no news: the mart is newer than it.
+    if status == "failed" and built is not None and row["last_run_at"] is not None \
+            and row["last_run_at"] < built:
+        status = "succeeded"
+    return BuildFreshness(computed_at=built, as_of=row["as_of"],
+                          newest_source=row["newest_source"], last_run_at=row["last_run_at"],
+                          last_run_status=status, age_hours=_hours_since(built),
+                          threshold_hours=get_settings().freshness_hours.get(step, stale_hours),
+                          checked_hours=_hours_since(row["checked_at"]))

@@ -9,7 +9,8 @@ import streamlit as st
 
 from console import fmt
 from console.logistics import dashboard
-from console.ui import fmt_time, lang, require_actor, run_query, t
+from console.ui import lang, require_actor, run_query, t
+from console.ui.build_badge import build_badge
 from console.ui.replica import replica_badge
 
 WINDOWS = (3, 6, 12, 0)        # months; 0 = every month
@@ -21,9 +22,6 @@ replica_badge(actor)
 st.caption(t("lgx.dash.caption"))
 
 
-def age_text(hours: float | None) -> str:
-    return fmt.MISSING if hours is None else fmt.hours(hours, lang=lang())
-
 
 def lane_name(row) -> str:
     return f"{row['from_city']} → {row['to_city']}"
@@ -33,21 +31,7 @@ def lane_name(row) -> str:
 fresh = run_query(dashboard.freshness, actor=actor)
 if fresh is None:
     st.stop()
-badge, detail = st.columns([2, 5], vertical_alignment="center")
-with badge:
-    if fresh.state == "ok":
-        st.badge(t("lgx.dash.fresh.ok"), icon=":material/check_circle:", color="green")
-    elif fresh.state == "failed":
-        st.badge(t("lgx.dash.fresh.failed"), icon=":material/error:", color="red")
-    elif fresh.state == "stale":
-        st.badge(t("lgx.dash.fresh.stale", age=age_text(fresh.age_hours)),
-                 icon=":material/schedule:", color="orange")
-    else:
-        st.badge(t("lgx.dash.fresh.none"), icon=":material/help:", color="gray")
-detail.caption(t("lgx.dash.fresh.detail", computed=fmt_time(fresh.computed_at),
-                 as_of=fmt.day(fresh.as_of) if fresh.as_of else fmt.MISSING,
-                 newest=fmt_time(fresh.newest_source), run=fmt_time(fresh.last_run_at),
-                 status=t(f"lgx.dash.run_status.{fresh.last_run_status or 'none'}")))
+build_badge(fresh, words="lgx.dash.fresh", run_status="lgx.dash.run_status")
 if fresh.computed_at is None:
     st.info(t("lgx.dash.empty"))
     st.stop()

@@ -8,7 +8,8 @@ import streamlit as st
 
 from console import fmt
 from console.finance import portfolio
-from console.ui import fmt_time, lang, require_actor, run_query, t
+from console.ui import lang, require_actor, run_query, t
+from console.ui.build_badge import build_badge
 from console.ui.replica import replica_badge
 
 actor = require_actor()
@@ -25,33 +26,11 @@ def state_label(state: str) -> str:
     return t(f"portfolio.state.{state}")
 
 
-def age_text(hours: float | None) -> str:
-    if hours is None:
-        return fmt.MISSING
-    return fmt.hours(hours, lang=lang())
-
-
 # ---------------------------------------------------------------- freshness
 fresh = run_query(portfolio.freshness, actor=actor)
 if fresh is None:
     st.stop()
-badge, detail = st.columns([2, 5], vertical_alignment="center")
-with badge:
-    state = fresh.state
-    if state == "ok":
-        st.badge(t("portfolio.fresh.ok"), icon=":material/check_circle:", color="green")
-    elif state == "failed":
-        st.badge(t("portfolio.fresh.failed"), icon=":material/error:", color="red")
-    elif state == "stale":
-        st.badge(t("portfolio.fresh.stale", age=age_text(fresh.age_hours)),
-                 icon=":material/schedule:", color="orange")
-    else:
-        st.badge(t("portfolio.fresh.none"), icon=":material/help:", color="gray")
-detail.caption(t("portfolio.fresh.detail", computed=fmt_time(fresh.computed_at),
-                 as_of=fmt.day(fresh.as_of) if fresh.as_of else fmt.MISSING,
-                 newest=fmt_time(fresh.newest_source),
-                 run=fmt_time(fresh.last_run_at),
-                 status=t(f"portfolio.run_status.{fresh.last_run_status or 'none'}")))
+build_badge(fresh, words="portfolio.fresh", run_status="portfolio.run_status")
 if fresh.computed_at is None:
     st.info(t("portfolio.empty"))
     st.stop()

@@ -21,13 +21,14 @@ service here is read-only and reads the replica when one is configured.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import clock, db
+from console import db
 from console.credit.scorecard import DEFAULT_CONFIG, GRADES, check_file
+from console.freshness import BuildFreshness, build_freshness
 from console.roles import Actor, requires
 from console.settings import get_settings
 
@@ -39,61 +40,14 @@ STEP = "loan_portfolio"          # the jobs' step that rebuilds the mart
 STALE_HOURS = 36                 # a mart older than this reads as stale (the jobs run hourly or more)
 
 
-@dataclass(frozen=True)
-class Freshness:
-    """The badge: when the mart was built, as of which day, and the last run of its step."""
-
-    computed_at: datetime | None      # the newest build (None: never built)
-    as_of: date | None
-    newest_source: datetime | None    # the newest disbursement or repayment it read
-    last_run_at: datetime | None      # the step's latest run, succeeded or failed
-    last_run_status: str | None       # 'succeeded' | 'failed' | None
-    age_hours: float | None
-    threshold_hours: int
-    # hours since a run of the step last found this build current (nothing new, same day;
-    # console/finance/portfolio_mart.refresh), or since the build when none has since
-    checked_hours: float | None = None
-
-    @property
-    def state(self) -> str:
-        """'none' never built; 'failed' the step's latest run failed (the mart is older than
-        it); 'stale' built, or last found current by a run of its step, longer ago than the
-        threshold, or as of a day before today; 'ok'."""
-        if self.computed_at is None:
-            return "none"
-        if self.last_run_status == "failed":
-            return "failed"
-        age = self.checked_hours if self.checked_hours is not None else self.age_hours
-        if (age is None or age > self.threshold_hours
-                or (self.as_of is not None and self.as_of < clock.today())):
-            return "stale"
-        return "ok"
+Freshness = BuildFreshness      # the badge (console/freshness.py)
 
 
 @requires(*READERS, replica=True)
 def freshness(*, conn: Connection, actor: Actor) -> Freshness:
-    row = db.fetch_one(conn, """
-        SELECT b.finished_at, b.as_of, b.newest_source,
-               greatest(b.finished_at, b.checked_at) AS checked_at,
-               (SELECT max(finished_at) FROM etl.job_runs WHERE job = :step) AS last_run_at,
-               (SELECT status FROM etl.job_runs WHERE job = :step
-                ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_status
-        FROM (SELECT NULL) one
-        LEFT JOIN LATERAL (SELECT * FROM mart.loan_portfolio_builds
-                           ORDER BY finished_at DESC, id DESC LIMIT 1) b ON true""", step=STEP)
-    built = row["finished_at"]
-    hours = get_settings().freshness_hours.get(STEP, STALE_HOURS)
-    age = None if built is None else round((clock.now() - built).total_seconds() / 3600, 1)
-    checked = (None if row["checked_at"] is None
-               else round((clock.now() - row["checked_at"]).total_seconds() / 3600, 1))
-    status = row["last_status"]
-    # A failed run before the newest build is no news: the mart is newer than it.
-    if status == "failed" and built is not None and row["last_run_at"] is not None \
-            and row["last_run_at"] < built:
-        status = "succeeded"
-    return Freshness(computed_at=built, as_of=row["as_of"], newest_source=row["newest_source"],
-                     last_run_at=row["last_run_at"], last_run_status=status, age_hours=age,
-                     threshold_hours=hours, checked_hours=checked)
+    """The portfolio mart's badge; its step stamps a build found current (checked)."""
+    return build_freshness(conn, builds_table="mart.loan_portfolio_builds", step=STEP,
+                           stale_hours=STALE_HOURS, checked=True)
 
 
 @requires(*READERS, replica=True)

@@ -12,8 +12,7 @@ are those that moved the most cars (then orders, then the lane's ids).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import pandas as pd
@@ -21,9 +20,9 @@ from sqlalchemy.engine import Connection
 
 from console import clock, db
 from console.boundary import Number
+from console.freshness import BuildFreshness, build_freshness
 from console.logistics.mart import STEP
 from console.roles import Actor, requires
-from console.settings import get_settings
 
 READERS = ("manager", "ops")
 STALE_HOURS = 36
@@ -31,52 +30,13 @@ Months = Annotated[int, Number(min=0, max=120, key="input.months")]
 Top = Annotated[int, Number(min=1, max=500)]
 
 
-@dataclass(frozen=True)
-class Freshness:
-    """The badge: when the mart was built, as of which day, and the last run of its step."""
-
-    computed_at: datetime | None
-    as_of: date | None
-    newest_source: datetime | None
-    last_run_at: datetime | None
-    last_run_status: str | None
-    age_hours: float | None
-    threshold_hours: int
-
-    @property
-    def state(self) -> str:
-        """'none' never built; 'failed' the step's latest run failed after the newest build;
-        'stale' built longer ago than the threshold or as of a day before today; 'ok'."""
-        if self.computed_at is None:
-            return "none"
-        if self.last_run_status == "failed":
-            return "failed"
-        if (self.age_hours is None or self.age_hours > self.threshold_hours
-                or (self.as_of is not None and self.as_of < clock.today())):
-            return "stale"
-        return "ok"
+Freshness = BuildFreshness      # the badge (console/freshness.py)
 
 
 @requires(*READERS, replica=True)
 def freshness(*, conn: Connection, actor: Actor) -> Freshness:
-    row = db.fetch_one(conn, """
-        SELECT b.finished_at, b.as_of, b.newest_source,
-               (SELECT max(finished_at) FROM etl.job_runs WHERE job = :step) AS last_run_at,
-               (SELECT status FROM etl.job_runs WHERE job = :step
-                ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_status
-        FROM (SELECT NULL) one
-        LEFT JOIN LATERAL (SELECT * FROM mart.lgx_builds
-                           ORDER BY finished_at DESC, id DESC LIMIT 1) b ON true""", step=STEP)
-    built = row["finished_at"]
-    hours = get_settings().freshness_hours.get(STEP, STALE_HOURS)
-    age = None if built is None else round((clock.now() - built).total_seconds() / 3600, 1)
-    status = row["last_status"]
-    if status == "failed" and built is not None and row["last_run_at"] is not None \
-            and row["last_run_at"] < built:
-        status = "succeeded"       # a failure before the newest build is no news
-    return Freshness(computed_at=built, as_of=row["as_of"], newest_source=row["newest_source"],
-                     last_run_at=row["last_run_at"], last_run_status=status, age_hours=age,
-                     threshold_hours=hours)
+    return build_freshness(conn, builds_table="mart.lgx_builds", step=STEP,
+                           stale_hours=STALE_HOURS)
 
 
 def window_start(months: int) -> date | None:
