@@ -42,7 +42,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from console import clock, db, masking
+from console import clock, db, masking, sla
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.finance import accrual, lines, money, payout
@@ -300,13 +300,8 @@ class QueuePage:
 
 
 def sla_level(age_hours: float) -> str:
-    """'ok', 'warn' from half the SLA, 'late' from the SLA (settings.loan_sla_hours)."""
-    sla = get_settings().loan_sla_hours
-    if age_hours >= sla:
-        return "late"
-    if age_hours >= sla / 2:
-        return "warn"
-    return "ok"
+    """console/sla.py's rule at settings.loan_sla_hours."""
+    return sla.sla_level(age_hours, sla_hours=get_settings().loan_sla_hours)
 
 
 _VIEW_WHERE = {

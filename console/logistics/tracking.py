@@ -34,7 +34,7 @@ from typing import Annotated, Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import clock, db, masking
+from console import clock, db, masking, sla
 from console.audit import write_audit
 from console.boundary import Text
 from console.errors import Conflict, InvalidInput, NotFound
@@ -78,13 +78,8 @@ def next_moves(status: str, status_before_exception: str | None = None) -> tuple
 
 
 def sla_level(age_hours: float) -> str:
-    """'ok', 'warn' from half the desk's SLA, 'late' from the SLA."""
-    sla = get_settings().logistics_sla_hours
-    if age_hours >= sla:
-        return "late"
-    if age_hours >= sla / 2:
-        return "warn"
-    return "ok"
+    """console/sla.py's rule at settings.logistics_sla_hours."""
+    return sla.sla_level(age_hours, sla_hours=get_settings().logistics_sla_hours)
 
 
 def carrier_phone_for(actor: Actor, phone: str | None) -> str | None:

@@ -27,15 +27,14 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from console import clock, db
+from console import clock, db, sla
 from console.audit import write_audit
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from console.roles import Actor
 from console.settings import get_settings
 
 OPEN_STATUSES = ("pending", "in_review")
-SLA_WARN_HOURS = 24
-SLA_LATE_HOURS = 48
+SLA_LATE_HOURS = 48             # 'warn' from half of it (console/sla.py)
 
 
 @dataclass(frozen=True)
@@ -63,11 +62,7 @@ class QueuePage:
 
 def sla_level(age_hours: float) -> str:
     """'ok' under 24 h, 'warn' from 24 h, 'late' from 48 h."""
-    if age_hours >= SLA_LATE_HOURS:
-        return "late"
-    if age_hours >= SLA_WARN_HOURS:
-        return "warn"
-    return "ok"
+    return sla.sla_level(age_hours, sla_hours=SLA_LATE_HOURS)
 
 
 def is_active_ops(conn: Connection, staff_id: Any) -> bool:
