@@ -23,11 +23,11 @@ BEGIN
 END $$;
 
 -- ------------------------------------------------------------------ clean slate
-REVOKE ALL ON SCHEMA app, ops, mart, etl, fin, lgx FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON SCHEMA app, ops, mart, etl, fin, lgx, inv FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
-REVOKE ALL ON ALL TABLES IN SCHEMA app, ops, mart, etl, fin, lgx FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA app, ops, mart, etl, fin, lgx FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
-REVOKE ALL ON ALL ROUTINES IN SCHEMA app, ops, mart, etl, fin, lgx FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON ALL TABLES IN SCHEMA app, ops, mart, etl, fin, lgx, inv FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA app, ops, mart, etl, fin, lgx, inv FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA app, ops, mart, etl, fin, lgx, inv FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
 REVOKE ALL ON public.schema_migrations FROM PUBLIC, dh_console, dh_jobs, dh_readonly;
 
 -- ------------------------------------------------------------------ dh_console
@@ -115,6 +115,16 @@ GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA lgx TO dh_console, dh_jobs;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA lgx TO dh_console, dh_jobs;
 GRANT EXECUTE ON ALL ROUTINES IN SCHEMA lgx TO dh_console, dh_jobs;
 REVOKE UPDATE ON lgx.request_events FROM dh_console, dh_jobs;
+
+-- ------------------------------------------------------------------ self-operated stock (inv)
+-- The platform's own cars, warehouses and price changes (migration 110): the console buys,
+-- prices, reserves and sells; the jobs read them for the marts and matching. No login role
+-- deletes a row, and a price change is never rewritten.
+GRANT USAGE ON SCHEMA inv TO dh_console, dh_jobs;
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA inv TO dh_console;
+GRANT SELECT ON ALL TABLES IN SCHEMA inv TO dh_jobs;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA inv TO dh_console;
+REVOKE UPDATE ON inv.price_changes FROM dh_console;
 
 -- ------------------------------------------------------------------ dh_readonly
 -- Dashboards and ad-hoc analysis: the marts only.

@@ -121,7 +121,7 @@ def test_the_login_roles_own_nothing_and_hold_no_power(engine):
         not_owner = conn.execute(sa.text(
             """SELECT c.oid::regclass::text FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname IN ('app', 'ops', 'mart', 'etl', 'fin', 'lgx')
+               WHERE n.nspname IN ('app', 'ops', 'mart', 'etl', 'fin', 'lgx', 'inv')
                  AND pg_get_userbyid(c.relowner) <> 'dh_owner'""")).scalars().all()
     assert owned == []
     assert powers == [(r, False, False, False, False, False, False) for r in sorted(LOGIN_ROLES)]
@@ -170,6 +170,20 @@ def test_no_login_role_deletes_a_transport_or_rewrites_its_timeline(engine):
         (table, role, "INSERT,SELECT" if table == "request_events" else "INSERT,SELECT,UPDATE")
         for table in ("carrier_lanes", "carrier_rates", "carriers", "claims", "loads", "quotes",
                       "ratings", "request_cars", "request_events", "requests")
+        for role in ("dh_console", "dh_jobs")]
+
+
+def test_no_login_role_deletes_stock_or_rewrites_a_price_change(engine):
+    with engine.connect() as conn:
+        rights = conn.execute(sa.text(
+            """SELECT table_name, grantee, string_agg(privilege_type, ',' ORDER BY privilege_type)
+               FROM information_schema.table_privileges
+               WHERE table_schema = 'inv' AND grantee <> 'dh_owner'
+               GROUP BY table_name, grantee ORDER BY table_name, grantee""")).all()
+    assert rights == [
+        (table, role, "SELECT" if role == "dh_jobs"
+         else "INSERT,SELECT" if table == "price_changes" else "INSERT,SELECT,UPDATE")
+        for table in ("price_changes", "stock_cars", "warehouses")
         for role in ("dh_console", "dh_jobs")]
 
 

@@ -180,7 +180,7 @@ def _refuse_or_clear(conn: sa.Connection, *, force: bool) -> None:
         return
     tables = conn.execute(sa.text(
         """SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
-           WHERE schemaname IN ('app', 'ops', 'lgx')
+           WHERE schemaname IN ('app', 'ops', 'lgx', 'inv')
              AND format('%I.%I', schemaname, tablename) <> ALL (CAST(:kept AS text[]))
            ORDER BY 1"""), {"kept": list(MIGRATION_ROWS)}).scalars().all()
     # The (empty) audit log refuses TRUNCATE by trigger; replica mode skips that trigger.
