@@ -127,6 +127,16 @@ class Settings:
     logistics_nearby_km: int = 150
     logistics_margin_share: str = "0.08"
     logistics_sla_hours: int = 4
+    # Self-operated stock (自营车源, issue 21; working assumptions stated in the README): a car's
+    # holding cost a day = its purchase cost × the capital's daily rate (rounded to the fen)
+    # + the warehouse's fee per car-day; a car is on the markdown list once its holding cost
+    # has eaten this share of its margin at purchase; the suggested asking price of an age
+    # band is the asking price at purchase less these points (one per band: 0–30, 31–60,
+    # 61–90, 90+ days).
+    stock_capital_daily_rate: str = "0.0003"
+    stock_warehouse_yuan_per_day: str = "30"
+    stock_markdown_share: str = "0.5"
+    stock_markdown_points: str = "0,1,2,3"
     # Running it as a service (issue 18; README "Running it for real").
     # Reads from a streaming replica when set (the health command reports its lag).
     read_database_url: str | None = None
@@ -219,6 +229,10 @@ def get_settings() -> Settings:
         logistics_nearby_km=_int("CONSOLE_LOGISTICS_NEARBY_KM", 150),
         logistics_margin_share=env.get("CONSOLE_LOGISTICS_MARGIN_SHARE") or "0.08",
         logistics_sla_hours=_int("CONSOLE_LOGISTICS_SLA_HOURS", 4),
+        stock_capital_daily_rate=env.get("CONSOLE_STOCK_CAPITAL_DAILY_RATE") or "0.0003",
+        stock_warehouse_yuan_per_day=env.get("CONSOLE_STOCK_WAREHOUSE_YUAN_PER_DAY") or "30",
+        stock_markdown_share=env.get("CONSOLE_STOCK_MARKDOWN_SHARE") or "0.5",
+        stock_markdown_points=env.get("CONSOLE_STOCK_MARKDOWN_POINTS") or "0,1,2,3",
         read_database_url=env.get("READ_DATABASE_URL") or None,
         pool_size=_int("CONSOLE_POOL_SIZE", 5),
         max_overflow=_int("CONSOLE_MAX_OVERFLOW", 10),
