@@ -127,6 +127,9 @@ class Settings:
     logistics_nearby_km: int = 150
     logistics_margin_share: str = "0.08"
     logistics_sla_hours: int = 4
+    # Parallel imports' document review (issue 21; README "Parallel imports: documents"): hours
+    # a pending import document may wait before it is late ('warn' from half of it).
+    import_doc_sla_hours: int = 24
     # Self-operated stock (自营车源, issue 21; working assumptions stated in the README): a car's
     # holding cost a day = its purchase cost × the capital's daily rate (rounded to the fen)
     # + the warehouse's fee per car-day; a car is on the markdown list once its holding cost
@@ -229,6 +232,7 @@ def get_settings() -> Settings:
         logistics_nearby_km=_int("CONSOLE_LOGISTICS_NEARBY_KM", 150),
         logistics_margin_share=env.get("CONSOLE_LOGISTICS_MARGIN_SHARE") or "0.08",
         logistics_sla_hours=_int("CONSOLE_LOGISTICS_SLA_HOURS", 4),
+        import_doc_sla_hours=_int("CONSOLE_IMPORT_DOC_SLA_HOURS", 24),
         stock_capital_daily_rate=env.get("CONSOLE_STOCK_CAPITAL_DAILY_RATE") or "0.0003",
         stock_warehouse_yuan_per_day=env.get("CONSOLE_STOCK_WAREHOUSE_YUAN_PER_DAY") or "30",
         stock_markdown_share=env.get("CONSOLE_STOCK_MARKDOWN_SHARE") or "0.5",

@@ -62,6 +62,8 @@ PAGES: list[PageSpec] = [
           "nav.section.ops", ("ops",), "listing-review"),
     _spec("pages/ops_queue_metrics.py", "nav.ops.queue_metrics", ":material/monitoring:",
           "nav.section.ops", ("ops", "manager"), "queue-metrics"),
+    _spec("pages/ops_import_docs.py", "nav.ops.import_docs", ":material/description:",
+          "nav.section.ops", ("ops", "manager", "bd"), "import-docs"),
     _spec("pages/risk_grades.py", "nav.risk_grades", ":material/bar_chart:", "nav.section.risk",
           ("risk", "bd", "manager"), "credit-grades"),
     _spec("pages/risk_card.py", "nav.risk_card", ":material/credit_score:", "nav.section.risk",
