@@ -15,6 +15,36 @@ from console.settings import DEFAULT_ROT_DAYS, get_settings
 
 
 @dataclass(frozen=True, kw_only=True)
+class AgedStockBoost:
+    """The aged-stock part of the score (issue 21): managers push the platform's own cars
+    that have stood too long. A self-operated listing (``is_self_operated`` with its car in
+    inv.stock_cars, not sold) in stock ``d`` days (the Shanghai business day minus its
+    purchase date) gets ``points x min(max(d - after_days, 0) / full_days, 1)``: nothing up
+    to the threshold, then linearly up to ``points``, reached ``full_days`` days later. Any
+    other listing gets 0, and so does every listing while ``points`` is 0 (the default: off).
+
+    Unlike the rest of the policy it is not configuration but a manager's decision, kept in
+    ops.match_policy (migration 114) and changed with an audit row
+    (console/services/aged_stock_boost.py)."""
+
+    points: float = 0.0
+    after_days: int = 60
+    full_days: int = 30
+
+    def points_at(self, days_in_stock: int | None, *, self_operated: bool) -> float:
+        """The component for a listing, rounded as the scoring SQL stores it (a thousandth
+        of a point)."""
+        if not self_operated or days_in_stock is None or self.points <= 0:
+            return 0.0
+        share = min(max(days_in_stock - self.after_days, 0) / self.full_days, 1.0)
+        return round(self.points * 1000 * share) / 1000
+
+    @property
+    def on(self) -> bool:
+        return self.points > 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class ScorePolicy:
     """How a suggestion is scored (issue 16). One point is 1% of the buyer's maximum price.
 
@@ -33,6 +63,7 @@ class ScorePolicy:
     - vip: ``vip_weight`` x the seller's VIP tier's match points (console/finance/
       vip_tiers.toml: silver 0.5, gold 1, diamond 1.5); 0 for a non-member, and for everyone
       when the weight is 0 (CONSOLE_MATCH_VIP_WEIGHT, which managers set: 0 turns it off).
+    - aged: the aged-stock boost of a self-operated car (``AgedStockBoost``; off by default).
     The trust components are worth a few percent of the price: a buyer pays a little more to
     a seller who answers and has a good grade, not 10% more.
     """
@@ -49,6 +80,7 @@ class ScorePolicy:
     freshness_points: float = 2.0
     freshness_half_life_days: float = 7.0
     vip_weight: float = 1.0
+    aged_stock: AgedStockBoost = field(default_factory=AgedStockBoost)
 
     @classmethod
     def from_env(cls) -> ScorePolicy:

@@ -122,7 +122,8 @@ def card_dialog(card_id: int) -> None:
         return
     keep_in_url("card", card_id)
     card = detail.card
-    st.markdown(f"### #{card['id']} {card['series']}")
+    st.markdown(f"### #{card['id']} {card['series']}"
+                + (f" :violet-badge[{t('selfop.badge')}]" if card["is_self_operated"] else ""))
     st.caption(f"{card['trim_name']} · {card['exterior_color']} × {card['quantity']} · "
                + t("board.link", url=record_url("card", card_id)))
     c1, c2, c3 = st.columns(3)
@@ -307,6 +308,8 @@ def card_tile(card, drawn_by: str) -> None:
             badges.append(f":red-badge[{t('matching.board.rotting')}]")
         if card.overdue:
             badges.append(f":orange-badge[{t('board.overdue')}]")
+        if card.is_self_operated:
+            badges.append(f":violet-badge[{t('selfop.badge')}]")
         lines = [f"**#{card.id} {card.series}**", " ".join(badges),
                  f"{card.buyer} ← {card.seller}",
                  t("board.tile_value", value=fmt.wan(card.deal_value, lang=lang()),

@@ -6,6 +6,7 @@ from console.finance import vip
 from console.services import deals, leads, matching, notify
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
+from console.ui.aged_stock import boost_editor, points_help
 from console.ui.links import record_url, requested_choice, requested_id
 from console.ui.pins import pin_card
 
@@ -144,7 +145,8 @@ with tabs[1]:
         sugg = run_query(matching.suggestions_for_request, actor=actor, request_id=request_id)
         if sugg is not None and not sugg.empty:
             st.subheader(t("matching.leads.suggestions"))
-            st.caption(t("matching.leads.points_help") + " " + vip_points_help())
+            st.caption(t("matching.leads.points_help") + " " + vip_points_help() + " "
+                       + points_help(actor))
             sugg.insert(1, "reason", [matching.reason_text(c, lang=lang()) for c in sugg.pop("why")])
             st.dataframe(labelled(sugg, "matching.col"), hide_index=True, width="stretch")
             choice = st.selectbox(t("matching.leads.work_which"), list(sugg["listing_id"]),
@@ -164,6 +166,7 @@ with tabs[1]:
                     st.rerun()
 
 if actor.has("manager"):
+    boost_editor(actor)     # the match policy's aged-stock boost (issue 21)
     with tabs[2]:
         staff = run_query(deals.bd_staff, actor=actor)
         if staff is not None and staff.empty:

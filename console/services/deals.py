@@ -267,6 +267,7 @@ SELECT m.id, m.stage, m.version, m.source, m.score, m.deal_value, m.owner_id,
        st.display_name AS owner, m.next_action_at, m.next_action_note, m.stage_entered_at,
        m.created_at, m.request_id, m.listing_id, m.lost_reason, m.lost_note,
        app.vehicle_name(br.name, se.name) AS series, br.id AS brand_id, t.name AS trim_name, l.price,
+       l.is_self_operated,   -- the platform's own car: marked 自营 on the card (issue 21)
        l.exterior_color, least(r.quantity, l.quantity) AS quantity,
        buyer.id AS buyer_id, buyer.name AS buyer, seller.id AS seller_id, seller.name AS seller,
        bc.name AS buyer_city, sc.name AS seller_city,

@@ -53,12 +53,19 @@ STALE_DAYS = 30.0             # a month-old listing has no freshness left
 # The current score (match_policy.ScorePolicy): points, 1 point = 1% of the buyer's maximum.
 # Stored components are these points; they add up to the score exactly (each is rounded to
 # a thousandth of a point first, and the score is their sum).
-COMPONENTS = ("cost", "norm", "credit", "response", "freshness", "vip")
+COMPONENTS = ("cost", "norm", "credit", "response", "freshness", "vip", "aged")
 
 # VIP membership (console/finance/vip.py): a member's listings get the tier's match points x
 # the policy's ``vip_weight`` (0: off, the component stays 0). A term counts while it is in
 # force (status active, its last day not passed: the nightly sweep may not have run yet).
 VIP_RELATION = "fin.vip_memberships"
+
+# Self-operated stock (issue 21): the platform's own car behind a listing, while not sold. Its
+# days in stock (库龄) count from its purchase date to the run's Shanghai day; the aged-stock
+# boost (match_policy.AgedStockBoost, off by default) is computed from them.
+STOCK_JOIN = ("LEFT JOIN inv.stock_cars sc ON sc.listing_id = l.id AND l.is_self_operated"
+              " AND sc.status <> 'sold'")
+_STOCK_DAYS = "(CAST(:today AS date) - sc.purchase_date)"
 
 # Open flags keep a listing out until staff decide them (migration 081's partial index).
 OPEN_FLAG = ("EXISTS (SELECT 1 FROM ops.listing_flags f WHERE f.listing_id = l.id"
@@ -169,8 +176,8 @@ held AS (   -- cars of a listing that orders not yet completed or cancelled hold
 ),
 offer AS MATERIALIZED (   -- live, unflagged listings of active sellers: listing-level points
     SELECT y.id, y.available, y.counted_price, y.over_norm, y.confirmed_days,
-           y.credit_m, y.response_m, y.fresh_m, y.norm_m, y.vip_m,
-           y.credit_m + y.response_m + y.fresh_m + y.norm_m + y.vip_m AS points_m
+           y.credit_m, y.response_m, y.fresh_m, y.norm_m, y.vip_m, y.stock_days, y.aged_m,
+           y.credit_m + y.response_m + y.fresh_m + y.norm_m + y.vip_m + y.aged_m AS points_m
     FROM (SELECT l.id, l.quantity - coalesce(h.held, 0) AS available,
                  -- a discount more than the gap beyond the series' usual one is suspect: the
                  -- price counts as if at the usual discount (and each point beyond the line
@@ -186,12 +193,14 @@ offer AS MATERIALIZED (   -- live, unflagged listings of active sellers: listing
                  round({fresh_points} * 1000 * power(0.5, {confirmed_days} / {half_life}))::bigint AS fresh_m,
                  -round({penalty} * 1000 * coalesce(greatest(
                      CAST((l.guide_price - l.price) / l.guide_price * 100 AS double precision)
-                     - (n.usual_points + {gap}), 0), 0))::bigint AS norm_m
+                     - (n.usual_points + {gap}), 0), 0))::bigint AS norm_m,
+                 {stock_days} AS stock_days, {aged_milli} AS aged_m
           FROM app.listings l
           JOIN seller s ON s.id = l.merchant_id
           JOIN app.trims t ON t.id = l.trim_id
           LEFT JOIN ops.series_norms n ON n.series_id = t.series_id
           LEFT JOIN held h ON h.listing_id = l.id
+          {stock_join}
           WHERE l.status = 'live' AND NOT {open_flag}{offer_scope}) y
     WHERE y.available > 0
 ),
@@ -221,7 +230,8 @@ scored AS (   -- the winners' explainable components: the same expressions as th
                'cost', round(({cost_milli}) / 1000.0, 3), 'norm', round(o.norm_m / 1000.0, 3),
                'credit', round(o.credit_m / 1000.0, 3), 'response', round(o.response_m / 1000.0, 3),
                'freshness', round(o.fresh_m / 1000.0, 3), 'vip', round(o.vip_m / 1000.0, 3),
-               'vip_tier', s.vip_tier,
+               'vip_tier', s.vip_tier, 'aged', round(o.aged_m / 1000.0, 3),
+               'self_operated', l.is_self_operated, 'stock_days', o.stock_days,
                'price', l.price, 'max_price', q.max_price, 'quantity', q.quantity,
                'freight', round(CAST({freight} AS numeric)),
                'delivered', round(CAST(o.counted_price + {freight} AS numeric)),
@@ -259,6 +269,23 @@ def _sql_number(value: float) -> str:
     return repr(float(value))
 
 
+def _aged_milli(boost: match_policy.AgedStockBoost) -> str:
+    """The aged-stock points x 1000 (an integer) of a listing (alias l, its stock car sc):
+    ``AgedStockBoost``'s rule in SQL; 0 without a stock car, and for every listing when off."""
+    if not boost.on:
+        return "CAST(0 AS bigint)"
+    return (f"coalesce(round({_sql_number(boost.points)} * 1000 * least(greatest("
+            f"{_STOCK_DAYS} - {int(boost.after_days)}, 0) / {_sql_number(boost.full_days)},"
+            f" 1))::bigint, 0)")
+
+
+def stored_score_policy(conn: Connection) -> match_policy.ScorePolicy:
+    """The configured score policy with the aged-stock boost managers set (ops.match_policy)."""
+    from dataclasses import replace
+    from console.services.aged_stock_boost import stored_boost
+    return replace(match_policy.current().score, aged_stock=stored_boost(conn))
+
+
 def scored_sql(conn: Connection, *, requests: bool = False, listings: bool = False,
                policy: match_policy.ScorePolicy | None = None) -> str:
     """The CTE chain ending in ``scored`` (request_id, listing_id, score_milli, components).
@@ -267,7 +294,7 @@ def scored_sql(conn: Connection, *, requests: bool = False, listings: bool = Fal
     text per scope, so each plan can use its index). Constants of the policy are formatted in;
     values stay bound (:as_of, :today, :k and the id arrays).
     """
-    p = policy or match_policy.current().score
+    p = policy or stored_score_policy(conn)
     grade_join, grade = _grade_join(conn, "sm.id")
     listing_scope = _LISTING_SCOPE if listings else ""
     scoped = requests or listings
@@ -290,6 +317,7 @@ def scored_sql(conn: Connection, *, requests: bool = False, listings: bool = Fal
         gap=_sql_number(p.norm_gap_points), penalty=_sql_number(p.norm_penalty_per_point),
         fresh_points=_sql_number(p.freshness_points),
         half_life=_sql_number(p.freshness_half_life_days), confirmed_days=_CONFIRMED_DAYS,
+        stock_join=STOCK_JOIN, stock_days=_STOCK_DAYS, aged_milli=_aged_milli(p.aged_stock),
         open_flag=OPEN_FLAG, km=_KM, freight=freight, cost_milli=_COST_MILLI.format(km=_KM))
 
 
@@ -506,6 +534,25 @@ def take_refresh_causes(conn: Connection, *, since: datetime | None) -> RefreshC
     return RefreshCauses(sorted(listings), sorted(requests))
 
 
+# Self-operated listings to rescore: those whose stock car changed (bought on another day,
+# reserved, sold), and every live one when managers changed the aged-stock boost. The policy
+# row's updated_at is stamped by the database like a listing's (migration 064), so the
+# watermark sees a change whose transaction was still open at the last run. Without a change
+# of the policy, its EXISTS is false once and the listings are never scanned.
+_STOCK_CHANGED_SQL = """
+SELECT sc.listing_id AS id FROM inv.stock_cars sc
+WHERE sc.updated_at >= :since AND sc.listing_id IS NOT NULL
+UNION
+SELECT l.id FROM app.listings l
+WHERE l.is_self_operated AND l.status = 'live'
+  AND EXISTS (SELECT 1 FROM ops.match_policy p WHERE p.updated_at >= :since)
+"""
+
+
+def stock_changed_listings(conn: Connection, *, since: datetime) -> set[int]:
+    return {int(r["id"]) for r in db.fetch_all(conn, _STOCK_CHANGED_SQL, since=since)}
+
+
 # A change this broad is cheaper as one full recompute (a scoring run regrades most sellers).
 FULL_REMATCH_SHARE = 0.25
 
@@ -537,6 +584,7 @@ def rematch_changed(*, conn: Connection, top_k: int = 5, as_of: datetime | None 
             UNION
             SELECT l.id FROM app.listings l JOIN app.merchants m ON m.id = l.merchant_id
             WHERE m.updated_at >= :since""", since=since)} | set(causes.listing_ids)
+        listing_ids |= stock_changed_listings(conn, since=since)
         request_ids = {r["id"] for r in db.fetch_all(conn, """
             SELECT r.id FROM app.requests r WHERE r.updated_at >= :since
             UNION
@@ -581,7 +629,7 @@ def explode_components(df: pd.DataFrame) -> pd.DataFrame:
     """One column per score component (its points; they add up to the score), the facts
     behind them, and the stored components as ``why`` (for ``reason_text``)."""
     facts = ("saving", "freight", "km", "grade", "confirmed_days", "available", "response_rate",
-             "discount_points")
+             "discount_points", "self_operated", "stock_days")
     if df.empty:
         for name in COMPONENTS:
             df[f"pts_{name}"] = pd.Series(dtype=float)
@@ -593,8 +641,8 @@ def explode_components(df: pd.DataFrame) -> pd.DataFrame:
     for name in COMPONENTS:   # a suggestion stored before a component existed: 0 points
         df[f"pts_{name}"] = (comps[name].astype(float).fillna(0.0).to_numpy() if name in comps
                              else 0.0)
-    for raw in facts:
-        df[raw] = comps[raw].to_numpy()
+    for raw in facts:   # a suggestion stored before a fact existed: none
+        df[raw] = comps[raw].to_numpy() if raw in comps else None
     df["why"] = df["components"]
     return df.drop(columns=["components"])
 
@@ -622,11 +670,27 @@ def reason_text(components: Mapping, *, lang: str) -> str:
     if components.get("vip_tier") and float(components.get("vip") or 0) > 0:
         parts.append(translate("matching.reason.vip", lang, tier=translate(
             f"finance.vip.tier.{components['vip_tier']}", lang)))
+    parts += self_operated_reasons(components, lang=lang)
     if float(components.get("over_norm") or 0) > 0:
         parts.append(translate("matching.reason.over_norm", lang,
                                points=fmt.number(components["over_norm"], digits=1)))
     # A full-width bracket carries its own space: "）· 卖家", not "） · 卖家".
     return translate("matching.reason.sep", lang).join(parts).replace("） · ", "）· ")
+
+
+def self_operated_reasons(components: Mapping, *, lang: str) -> list[str]:
+    """"自营" for the platform's own car, and its aged-stock points when the boost gave some,
+    e.g. 自营 · 库龄 75 天 +1.5 分."""
+    from console.i18n import translate
+    if not components.get("self_operated"):
+        return []
+    parts = [translate("selfop.reason.self_operated", lang)]
+    aged = float(components.get("aged") or 0)
+    if aged > 0:
+        days = int(components.get("stock_days") or 0)
+        parts.append(translate("selfop.reason.aged_one_day" if days == 1 else "selfop.reason.aged",
+                               lang, days=days, points=fmt.number(aged, digits=1)))
+    return parts
 
 
 @requires("bd", "manager")
