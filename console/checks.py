@@ -5,6 +5,9 @@ r"""Check-character algorithms of Chinese identity and vehicle codes, and how a 
   (digits and capitals without I, O, Z, S, V) with a MOD 31 check character.
 - VIN, ISO 3779. The check digit in position 9 is required in China (GB 16735, WMI L…)
   and North America (WMI 1…5); other markets' VINs carry none, so theirs is not checkable.
+  A parallel import's market version decides instead of its WMI (``market_version``): a car
+  built for the US, Canada or Mexico carries the check digit wherever it was made; one built
+  for the Middle East or Europe need not, even from a US plant (a Gulf-spec Sequoia, 5TD…).
 
 A code is read as a person types it before it is checked (``normalise_code``): spaces
 dropped, full-width letters and digits made ASCII, letters upper-cased. Then the whole
@@ -137,24 +140,37 @@ def vin_check_char(vin: str) -> str:
     return "X" if remainder == 10 else str(remainder)
 
 
-def vin_reason(vin: str) -> str | None:
+# A parallel import's market version (app.listing_imports.market_version, migration 109):
+# North-American versions carry the check digit (FMVSS / CMVSS / NOM rules); Middle-East and
+# European ones need not (BRIEF.md section 6).
+CHECK_DIGIT_MARKETS = frozenset(("us", "canada", "mexico"))
+FREE_POSITION_9_MARKETS = frozenset(("middle_east", "europe"))
+
+
+def vin_reason(vin: str, *, market_version: str | None = None) -> str | None:
     """None if valid; 'format' (length, I/O/Q, other characters) or 'check_digit' when
-    malformed; 'not_checkable' when well formed but from a market without a check digit
-    (whatever the listing's parallel-import flag says: the VIN's own WMI decides)."""
+    malformed; 'not_checkable' when well formed but from a market without a check digit.
+
+    Without ``market_version`` (a domestic car, or an import whose version is not known) the
+    VIN's own WMI decides; with one, the market the car was built for decides (module doc):
+    a North-American version must carry its check digit, a Middle-East or European one is
+    never malformed for position 9, though it must still be 17 allowed characters."""
     vin = normalise_code(vin)
     if vin is None or not _VIN_FORMAT.fullmatch(vin):
         return "format"
-    if vin[0] not in CHECK_DIGIT_REGIONS:
+    if market_version in FREE_POSITION_9_MARKETS:
+        return "not_checkable"
+    if market_version not in CHECK_DIGIT_MARKETS and vin[0] not in CHECK_DIGIT_REGIONS:
         return "not_checkable"
     if vin_check_char(vin) != vin[8]:
         return "check_digit"
     return None
 
 
-def vin_problem(vin: str) -> str | None:
+def vin_problem(vin: str, *, market_version: str | None = None) -> str | None:
     """Why the VIN is malformed ('format' or 'check_digit'); None when it is valid or not
-    checkable."""
-    reason = vin_reason(vin)
+    checkable (``market_version`` as for vin_reason)."""
+    reason = vin_reason(vin, market_version=market_version)
     return reason if reason in MALFORMED else None
 
 

@@ -140,6 +140,11 @@ class Settings:
     stock_warehouse_yuan_per_day: str = "30"
     stock_markdown_share: str = "0.5"
     stock_markdown_points: str = "0,1,2,3"
+    # Parallel imports' price reference (issue 21; working assumptions, README "Parallel
+    # imports"): the median unit price of the deals of the last window days and the live
+    # listings of the same trim and market version; below the minimum count there is none.
+    import_price_window_days: int = 90
+    import_price_min_count: int = 3
     # Running it as a service (issue 18; README "Running it for real").
     # Reads from a streaming replica when set (the health command reports its lag).
     read_database_url: str | None = None
@@ -237,6 +242,8 @@ def get_settings() -> Settings:
         stock_warehouse_yuan_per_day=env.get("CONSOLE_STOCK_WAREHOUSE_YUAN_PER_DAY") or "30",
         stock_markdown_share=env.get("CONSOLE_STOCK_MARKDOWN_SHARE") or "0.5",
         stock_markdown_points=env.get("CONSOLE_STOCK_MARKDOWN_POINTS") or "0,1,2,3",
+        import_price_window_days=_int("CONSOLE_IMPORT_PRICE_WINDOW_DAYS", 90),
+        import_price_min_count=_int("CONSOLE_IMPORT_PRICE_MIN_COUNT", 3),
         read_database_url=env.get("READ_DATABASE_URL") or None,
         pool_size=_int("CONSOLE_POOL_SIZE", 5),
         max_overflow=_int("CONSOLE_MAX_OVERFLOW", 10),

@@ -21,6 +21,7 @@ from typing import Any
 
 from console import fmt
 from console.i18n import translate
+from console.imports.details import MARKET_VERSIONS
 
 Phrase = tuple[str, dict[str, Any]]
 BASES = ("series", "brand", "origin", "market")
@@ -58,7 +59,26 @@ def _id(value: Any) -> str | None:
         return None
 
 
+def _import_price(detail: Mapping[str, Any]) -> list[Phrase]:
+    """A parallel import judged against its price reference (console/imports/prices.py):
+    how far below the median, of how many prices, for which market version."""
+    points, reference, count, gap = (_num(detail.get(k))
+                                     for k in ("points", "reference", "count", "gap"))
+    if points is None or reference is None or count is None:
+        return [("ops.evidence.incomplete", {})]
+    version = detail.get("market_version")
+    params: dict[str, Any] = {
+        "points": _pts(points), "reference": fmt.yuan(reference), "count": fmt.number(count),
+        "version": Label(f"imports.listing.market.{version}") if version in MARKET_VERSIONS
+        else Label("imports.listing.market.unknown")}
+    if gap is None:
+        return [("imports.evidence.price_below_reference.no_gap", params)]
+    return [("imports.evidence.price_below_reference", {**params, "gap": _pts(gap)})]
+
+
 def _price(detail: Mapping[str, Any]) -> list[Phrase]:
+    if detail.get("basis") == "import_reference":
+        return _import_price(detail)
     points, usual, gap = (_num(detail.get(k)) for k in ("points", "usual", "gap"))
     if points is None or usual is None:
         return [("ops.evidence.incomplete", {})]

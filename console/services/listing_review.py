@@ -2,7 +2,10 @@
 
 A scan raises a flag on a live listing when
 - price_below_guide: it is more than N points below its series' usual discount
-  (the median discount of the series' listings; N configurable). Discounts differ by brand
+  (the median discount of the series' listings; N configurable). A parallel import has no
+  Chinese guide price: it is flagged instead when its price is more than N points below its
+  price reference (console/imports/prices.py: the median of recent deals and live listings
+  of its trim and market version; none, and no flag, with too few). Discounts differ by brand
   (a Chinese brand sells about 14 points below guide, a joint venture 27, Tesla near list):
   a series with fewer than MIN_SERIES_SAMPLE listings is judged by its brand's listings of
   the same origin, a thin brand by all listings of that origin (domestic, joint venture,
@@ -10,7 +13,9 @@ A scan raises a flag on a live listing when
 - vin_malformed: its VIN, as read (console.checks), is malformed: wrong format, or a wrong
   check digit in position 9 where its market requires one (China, GB 16735; North
   America). A VIN built for another market (a parallel import's WDC…, WP0…) carries no check
-  digit: it is not checkable, and not flagged, whatever the listing's import flag says;
+  digit: it is not checkable, and not flagged. A parallel import's recorded market version
+  decides over its WMI (console.checks.vin_reason): a Gulf-spec car from a US plant is not
+  checkable, a US-spec car from Japan must carry its check digit;
 - vin_duplicate: the VIN (as read) was first listed by another merchant;
 - cert_rejected: the merchant had a certification rejected recently (and none approved since);
 - reported_fake: other merchants tagged it 'fake_listing' in a review.
@@ -36,6 +41,7 @@ from console import db
 from console.audit import write_audit
 from console.checks import vin_problem, vin_reason
 from console.errors import InvalidInput, NotFound
+from console.imports import prices as import_prices
 from console.roles import Actor, requires
 from console.services import flag_evidence, trust_queue as tq
 from console.settings import get_settings
@@ -73,7 +79,26 @@ JOIN app.trims t ON t.id = l.trim_id
 JOIN ops.series_norms b ON b.series_id = t.series_id
 CROSS JOIN LATERAL (SELECT CAST((l.guide_price - l.price) / l.guide_price * 100
                                 AS double precision) AS points) p
-WHERE l.status = 'live' AND p.points > b.usual_points + :gap
+WHERE l.status = 'live' AND NOT l.is_parallel_import AND p.points > b.usual_points + :gap
+ON CONFLICT (listing_id, kind) DO NOTHING
+"""
+
+# A parallel import against its price reference (console/imports/prices.py), with the count
+# it rests on; an import with too few prices of its trim and version is not judged on price.
+_IMPORT_PRICE_SQL = f"""
+INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
+SELECT l.id, l.merchant_id, 'price_below_guide',
+       jsonb_build_object('points', round(CAST(p.points AS numeric), 1), 'gap', :gap,
+                          'basis', 'import_reference', 'reference', r.median, 'count', r.n,
+                          'market_version', li.market_version)
+FROM app.listings l
+JOIN app.listing_imports li ON li.listing_id = l.id
+CROSS JOIN LATERAL ({import_prices.reference_sql(trim="l.trim_id", market="li.market_version",
+                                                  exclude="l.id")}) r
+CROSS JOIN LATERAL (SELECT CAST((r.median - l.price) / r.median * 100
+                                AS double precision) AS points) p
+WHERE l.status = 'live' AND l.is_parallel_import AND r.n >= :min_count AND r.median > 0
+  AND p.points > :gap
 ON CONFLICT (listing_id, kind) DO NOTHING
 """
 
@@ -122,7 +147,10 @@ ON CONFLICT (listing_id, kind) DO NOTHING
 
 def _raise_price_flags(conn: Connection, gap: float) -> int:
     db.scalar(conn, "SELECT ops.refresh_series_norms(:n)", n=MIN_SERIES_SAMPLE)
-    return db.execute(conn, _PRICE_SQL, gap=gap)
+    return (db.execute(conn, _PRICE_SQL, gap=gap)
+            + db.execute(conn, _IMPORT_PRICE_SQL, gap=gap,
+                         window_days=import_prices.window_days(),
+                         min_count=import_prices.min_count()))
 
 
 def raise_listing_flags(*, conn: Connection, price_gap: float | None = None,
@@ -159,15 +187,16 @@ def _raise_malformed_vins(conn: Connection, *, chunk: int = 5000) -> int:
     """VINs checked in Python (console.checks is the one implementation), streamed in chunks."""
     # Per-statement option: Connection.execution_options() would change the whole connection.
     result = conn.exec_driver_sql(
-        """SELECT l.id, l.merchant_id, l.vin FROM app.listings l
+        """SELECT l.id, l.merchant_id, l.vin, li.market_version FROM app.listings l
+           LEFT JOIN app.listing_imports li ON li.listing_id = l.id AND l.is_parallel_import
            WHERE l.status = 'live' AND l.vin IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM ops.listing_flags f
                              WHERE f.listing_id = l.id AND f.kind = 'vin_malformed')""",
         execution_options={"stream_results": True})
     bad: list[tuple[int, int, str]] = []
     for rows in result.partitions(chunk):
-        for listing_id, merchant_id, vin in rows:
-            problem = vin_problem(vin)
+        for listing_id, merchant_id, vin, market_version in rows:
+            problem = vin_problem(vin, market_version=market_version)
             if problem:
                 bad.append((listing_id, merchant_id,
                             json.dumps({"vin": vin, "problem": problem})))
@@ -403,7 +432,8 @@ def get_flag(*, conn: Connection, actor: Actor, flag_id: Any) -> FlagView:
     flag_id = tq.check_case_id(flag_id)
     row = db.fetch_one(conn, """
         SELECT f.*, l.status AS listing_status, l.price, l.guide_price, l.vin, l.quantity,
-               l.exterior_color, l.interior_color, l.published_at,
+               l.exterior_color, l.interior_color, l.published_at, l.is_parallel_import,
+               li.market_version, li.port, li.availability, li.expected_arrival,
                app.vehicle_name(b.name, se.name) || ' ' || t.name AS vehicle,
                m.name AS merchant_name, m.merchant_type, m.cert_level, ci.name AS city,
                a.display_name AS assignee,
@@ -416,14 +446,20 @@ def get_flag(*, conn: Connection, actor: Actor, flag_id: Any) -> FlagView:
         JOIN app.merchants m ON m.id = f.merchant_id JOIN app.cities ci ON ci.id = l.city_id
         LEFT JOIN ops.staff a ON a.id = f.assignee_id
         LEFT JOIN ops.merchant_confirmed_fake_listings cf ON cf.merchant_id = f.merchant_id
+        LEFT JOIN app.listing_imports li ON li.listing_id = l.id AND l.is_parallel_import
         WHERE f.id = :id""", id=flag_id)
     if row is None:
         raise NotFound("error.not_found")
     flag = dict(row)
     # How the listing's VIN reads whatever the flag: None (valid), 'format' / 'check_digit'
-    # (malformed) or 'not_checkable' (a market without a check digit); the catalogue's
-    # trust.detail.* says it in words.
-    flag["vin_reason"] = vin_reason(flag["vin"]) if flag["vin"] is not None else None
+    # (malformed) or 'not_checkable' (a market without a check digit: a parallel import's
+    # market version decides); the catalogue's trust.detail.* says it in words.
+    flag["vin_reason"] = (vin_reason(flag["vin"], market_version=flag["market_version"])
+                          if flag["vin"] is not None else None)
+    # A parallel import's price reference (None for a domestic listing), shown by the page.
+    flag["import_reference"] = (import_prices.listing_reference(conn,
+                                                                listing_id=flag["listing_id"])
+                                if flag["is_parallel_import"] else None)
     # The evidence in words (console.services.flag_evidence), rendered by the page.
     flag["evidence"] = flag_evidence.evidence(flag["kind"], flag["detail"],
                                               vin_reason=flag["vin_reason"])

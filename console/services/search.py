@@ -19,6 +19,9 @@ from console import db
 from console.boundary import Number
 from console.errors import InvalidInput
 from console.grades import GRADES
+from console.imports import prices as import_prices
+from console.imports.details import AVAILABILITIES, MARKET_VERSIONS, PORTS
+from console.imports.status import docs_missing_sql
 from console.roles import Actor, requires
 from console.services.matching import GRADE_EXPR, GRADE_RELATION, grades_available
 
@@ -40,7 +43,11 @@ DISCOUNT = "round((l.guide_price - l.price) / l.guide_price * 100, 1)"
 # 万元 too (one unit per context, issue 14), with the rest of SHOWN_FORMATS (console/fmt.py).
 PRICE_COLUMNS = ("guide_price", "price")
 SHOWN_FORMATS = {"guide_price": "wan", "price": "wan", "discount_points": "decimal",
-                 "published_at": "when", "available_from": "day", "km": "number"}
+                 "published_at": "when", "available_from": "day", "km": "number",
+                 "import_reference": "wan"}
+# A parallel import's columns (issue 21): NULL on a domestic listing.
+IMPORT_COLUMNS = ("market_version", "port", "availability", "expected_arrival", "docs_missing",
+                  "import_reference", "import_reference_count")
 
 # Sort orders over the columns every hit carries: (column, descending).
 SORTS: dict[str, tuple[tuple[str, bool], ...]] = {
@@ -79,6 +86,11 @@ class SearchFilters:
     merchant_types: Sequence[str] = field(default_factory=tuple)
     grades: Sequence[str] = field(default_factory=tuple)   # ignored until ratings exist
     from_city_id: int | None = None     # distance is measured from here
+    # Parallel imports (app.listing_imports): any of these market versions and ports, in
+    # stock ('in_stock') or a future arrival ('future'); any of them set finds imports only.
+    market_versions: Sequence[str] = field(default_factory=tuple)
+    ports: Sequence[str] = field(default_factory=tuple)
+    availability: str | None = None
     sort: str = "freshness"
 
 
@@ -124,6 +136,30 @@ def _vehicle_trims(conn: Connection, filters: SearchFilters) -> list[int] | None
         brand=filters.brand_id, series=filters.series_id, trim=filters.trim_id)]
 
 
+def _import_clause(filters: SearchFilters) -> tuple[str | None, dict[str, Any]]:
+    """One condition for the import filters (None without any): the listing is a parallel
+    import (its partial index, migration 067) whose details match each filter set."""
+    wanted = {"market_version": (filters.market_versions, MARKET_VERSIONS),
+              "port": (filters.ports, PORTS)}
+    parts, params = [], {}
+    for column, (chosen, allowed) in wanted.items():
+        if chosen:
+            if any(v not in allowed for v in chosen):
+                raise InvalidInput("imports.search.error.unknown_choice")
+            parts.append(f"fi.{column} = ANY(:import_{column})")
+            params[f"import_{column}"] = list(chosen)
+    if filters.availability is not None:
+        if filters.availability not in AVAILABILITIES:
+            raise InvalidInput("imports.search.error.unknown_choice")
+        parts.append("fi.availability = :import_availability")
+        params["import_availability"] = filters.availability
+    if not parts:
+        return None, {}
+    return (f"""l.is_parallel_import AND l.id IN (
+                 SELECT fi.listing_id FROM app.listing_imports fi WHERE {" AND ".join(parts)})""",
+            params)
+
+
 def _where(filters: SearchFilters, with_grades: bool,
            trims: list[int] | None) -> tuple[list[str], dict[str, Any]]:
     clauses = ["l.status = 'live'", "m.status = 'active'"]
@@ -138,6 +174,10 @@ def _where(filters: SearchFilters, with_grades: bool,
             continue
         clauses.append(fragment)
         params[name] = list(value) if isinstance(value, (list, tuple)) else value
+    imports, import_params = _import_clause(filters)
+    if imports is not None:
+        clauses.append(imports)
+        params.update(import_params)
     if filters.grades and with_grades:
         unknown = set(filters.grades) - set(GRADES)
         if unknown:
@@ -167,7 +207,12 @@ _SHOWN = """
                l.exterior_color, l.interior_color, l.quantity, lc.name AS city, lc.province,
                lc.tier_level AS tier, l.is_parallel_import, l.is_self_operated,
                l.available_from, l.published_at, m.name AS seller, m.merchant_type,
-               {grade} AS grade, p.km
+               {grade} AS grade, p.km,
+               li.market_version, li.port, li.availability, li.expected_arrival,
+               CASE WHEN l.is_parallel_import THEN """ + docs_missing_sql("l") + """ END
+                   AS docs_missing,
+               CASE WHEN r.n >= :ref_min THEN r.median END AS import_reference,
+               CASE WHEN l.is_parallel_import THEN r.n END AS import_reference_count
         FROM page p
         JOIN app.listings l ON l.id = p.id
         JOIN app.trims t ON t.id = l.trim_id
@@ -175,6 +220,10 @@ _SHOWN = """
         JOIN app.brands b ON b.id = se.brand_id
         JOIN app.cities lc ON lc.id = l.city_id
         JOIN app.merchants m ON m.id = l.merchant_id
+        LEFT JOIN app.listing_imports li ON li.listing_id = l.id AND l.is_parallel_import
+        CROSS JOIN LATERAL (""" + import_prices.reference_sql(
+            trim="CASE WHEN l.is_parallel_import THEN l.trim_id END",
+            market="li.market_version", exclude="l.id") + """) r
         {grade_join}"""
 _SHOWN_NAMES = {"id": "listing_id", "discount": "discount_points"}   # hit column -> shown
 
@@ -265,7 +314,8 @@ def search_listings(*, conn: Connection, actor: Actor, filters: SearchFilters, o
     grade_join = (f"LEFT JOIN {GRADE_RELATION} g ON g.merchant_id = l.merchant_id"
                   if with_grades else "")
     shown = _SHOWN.format(grade=grade, grade_join=grade_join)
-    params.update(limit=limit, offset=offset)
+    params.update(limit=limit, offset=offset, window_days=import_prices.window_days(),
+                  ref_min=import_prices.min_count())
     if _surely_broad(conn, clauses, filters):
         rows = db.fetch_df(conn, _broad_sql(where, filters.sort, shown), **params)
         return SearchPage(rows.reset_index(drop=True), COUNT_CAP, True, with_grades)

@@ -1,0 +1,134 @@
+"""The price reference of a parallel import (平行进口车参考价).
+
+A parallel import has no Chinese guide price: the guide price its listing carries is the
+domestic trim's, which says nothing about a Gulf-spec Land Cruiser. Its reference is the
+median unit price of
+
+- the deals of the last ``import_price_window_days`` days (app.orders at deposit_paid or
+  completed, dated by completion, else by the deposit) on parallel-import listings, and
+- the live parallel-import listings,
+
+of the same trim (车型) and market version, the listing itself left out (its own asking price
+and its own deals would vouch for themselves). With fewer than ``import_price_min_count``
+prices there is no reference (None, with the reason and the count found): a median of two
+says little. Both numbers are settings (README "Parallel imports").
+
+One definition, in SQL (``reference_sql``), for the listing review page, search, and the
+authenticity scan's rule "far below the usual price" (console/services/listing_review.py),
+which judges imports by it instead of by a discount off the guide price.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.settings import get_settings
+
+# Why a listing has no reference: not a parallel import, no market version recorded yet
+# (app.listing_imports), or too few prices of its trim and version in the window.
+NO_REFERENCE = ("not_import", "no_version", "too_few")
+
+
+def window_days() -> int:
+    return int(get_settings().import_price_window_days)
+
+
+def min_count() -> int:
+    return int(get_settings().import_price_min_count)
+
+
+def samples_sql(*, trim: str, market: str, exclude: str) -> str:
+    """The prices a reference rests on, one row each (price, is_deal), for the trim, market
+    version and excluded listing given as SQL expressions (bound parameters or columns of
+    an outer query); ``:window_days`` is bound by the caller. Served by migration 112's
+    indexes: imports by trim, deals by listing."""
+    return f"""
+        SELECT o.unit_price AS price, true AS is_deal
+        FROM app.listings sl
+        JOIN app.listing_imports si ON si.listing_id = sl.id
+        JOIN app.orders o ON o.listing_id = sl.id
+        WHERE sl.is_parallel_import AND sl.trim_id = {trim} AND si.market_version = {market}
+          AND sl.id <> {exclude}
+          AND o.status IN ('deposit_paid', 'completed')
+          AND coalesce(o.completed_at, o.deposit_paid_at, o.created_at)
+              >= now() - make_interval(days => :window_days)
+        UNION ALL
+        SELECT sl.price, false
+        FROM app.listings sl
+        JOIN app.listing_imports si ON si.listing_id = sl.id
+        WHERE sl.is_parallel_import AND sl.status = 'live' AND sl.trim_id = {trim}
+          AND si.market_version = {market} AND sl.id <> {exclude}"""
+
+
+def reference_sql(*, trim: str, market: str, exclude: str) -> str:
+    """One row: the median (to the fen; NULL without prices), how many prices, of them deals.
+    percentile_cont: the middle price of an odd count, the mean of the two middle ones of an
+    even count."""
+    return f"""
+        SELECT round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY s.price) AS numeric), 2)
+                   AS median,
+               count(*) AS n, count(*) FILTER (WHERE s.is_deal) AS deals
+        FROM ({samples_sql(trim=trim, market=market, exclude=exclude)}) s"""
+
+
+@dataclass(frozen=True)
+class PriceReference:
+    """A parallel import's price reference: ``median`` (yuan) resting on ``count`` prices
+    (``deals`` of them deals, the rest live listings) of its trim and ``market_version``
+    over ``window_days``; or ``median`` None with ``reason`` (NO_REFERENCE)."""
+
+    median: Decimal | None
+    count: int
+    deals: int
+    window_days: int
+    min_count: int
+    market_version: str | None = None
+    reason: str | None = None
+
+    @property
+    def listings(self) -> int:
+        return self.count - self.deals
+
+    def below_points(self, price: Decimal | float | None) -> float | None:
+        """How far ``price`` is below the reference, in points (negative: above it)."""
+        if self.median is None or price is None or self.median <= 0:
+            return None
+        return round(float((self.median - Decimal(str(price))) / self.median * 100), 1)
+
+
+_LISTING = """SELECT l.id, l.trim_id, l.is_parallel_import, li.market_version
+              FROM app.listings l LEFT JOIN app.listing_imports li ON li.listing_id = l.id
+              WHERE l.id = :id"""
+
+
+def reference_for(conn: Connection, *, trim_id: int, market_version: str,
+                  exclude_listing_id: int | None = None) -> PriceReference:
+    """The reference of a trim and market version (module doc), leaving one listing out."""
+    days, least = window_days(), min_count()
+    row = db.fetch_one(conn, reference_sql(trim=":trim", market=":market", exclude=":exclude"),
+                       trim=trim_id, market=market_version,
+                       exclude=exclude_listing_id if exclude_listing_id is not None else 0,
+                       window_days=days)
+    n, deals = int(row["n"]), int(row["deals"])
+    if n < least:
+        return PriceReference(None, n, deals, days, least, market_version, "too_few")
+    return PriceReference(Decimal(row["median"]), n, deals, days, least, market_version)
+
+
+def listing_reference(conn: Connection, *, listing_id: int) -> PriceReference | None:
+    """The reference of one listing; None when there is no such listing. A listing that is
+    not a parallel import, or an import whose market version is not recorded, gets a
+    reference without a median and says why."""
+    row = db.fetch_one(conn, _LISTING, id=listing_id)
+    if row is None:
+        return None
+    days, least = window_days(), min_count()
+    if not row["is_parallel_import"]:
+        return PriceReference(None, 0, 0, days, least, None, "not_import")
+    if row["market_version"] is None:
+        return PriceReference(None, 0, 0, days, least, None, "no_version")
+    return reference_for(conn, trim_id=row["trim_id"], market_version=row["market_version"],
+                         exclude_listing_id=listing_id)
