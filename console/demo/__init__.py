@@ -22,6 +22,7 @@ from console.auth import hash_password
 from console.demo import credit_history
 from console.demo import disputes as D
 from console.demo import generate as G
+from console.demo import import_docs as demo_import_docs
 from console.demo import loans as demo_loans
 from console.demo import logistics as demo_logistics
 from console.demo import model as M
@@ -156,6 +157,10 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
             report.counts.update({"lgx.carriers": lgx.carriers, "lgx.requests": lgx.requests,
                                   "lgx.quotes": lgx.quotes, "lgx.loads": lgx.loads,
                                   "lgx.claims": lgx.claims, "lgx.ratings": lgx.ratings})
+        # The parallel imports' documents, at every scale (the document queue's bench reads
+        # them at the large one), last: for the live imports whose details are written by now.
+        report.counts["app.import_documents"] = demo_import_docs.write(
+            conn, seed=seed, now=report.anchor).documents
     bar.close()
     report.credentials = credentials
     report.seconds = time.perf_counter() - started
