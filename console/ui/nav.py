@@ -94,6 +94,8 @@ PAGES: list[PageSpec] = [
           "nav.section.logistics", ("ops", "manager"), "carriers"),
     _spec("pages/mgr_logistics.py", "nav.logistics_dashboard", ":material/local_shipping:",
           "nav.section.logistics", ("manager", "ops"), "logistics-dashboard"),
+    _spec("pages/ops_stock.py", "nav.stock", ":material/garage:", "nav.section.ops",
+          ("ops", "manager"), "stock"),
 ]
 
 
