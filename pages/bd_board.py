@@ -310,6 +310,12 @@ def card_tile(card, drawn_by: str) -> None:
             badges.append(f":orange-badge[{t('board.overdue')}]")
         if card.is_self_operated:
             badges.append(f":violet-badge[{t('selfop.badge')}]")
+        if card.is_parallel_import:   # its market version, and whether its documents are in
+            badges.append(":gray-badge[" + (t(f"imports.listing.market.{card.import_market}")
+                                            if isinstance(card.import_market, str)
+                                            else t("imports.listing.market.unknown")) + "]")
+            if card.import_docs_missing:
+                badges.append(f":orange-badge[{t('imports.search.docs_missing')}]")
         lines = [f"**#{card.id} {card.series}**", " ".join(badges),
                  f"{card.buyer} ← {card.seller}",
                  t("board.tile_value", value=fmt.wan(card.deal_value, lang=lang()),

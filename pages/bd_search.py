@@ -3,9 +3,11 @@ import streamlit as st
 
 from console import fmt
 from console.grades import GRADES
+from console.imports.details import AVAILABILITIES, MARKET_VERSIONS, PORTS
 from console.services import deals, search
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
+from console.ui import import_details as import_ui
 from console.ui.replica import replica_badge
 from console.ui.links import record_url
 from console.ui.pins import pin_card
@@ -76,6 +78,16 @@ tri = {None: t("common.all"), True: t("common.yes"), False: t("common.no")}
 parallel = c3.selectbox(t("matching.f.parallel"), list(tri), key="s_parallel", format_func=tri.get)
 self_op = c4.selectbox(t("matching.f.self_operated"), list(tri), key="s_self", format_func=tri.get)
 
+# Parallel imports (issue 21): any of these set finds imports only.
+c1, c2, c3 = st.columns(3)
+markets = c1.multiselect(t("imports.search.f.market_version"), MARKET_VERSIONS, key="s_markets",
+                         format_func=lambda v: t(f"imports.listing.market.{v}"))
+ports = c2.multiselect(t("imports.search.f.port"), PORTS, key="s_ports",
+                       format_func=lambda v: t(f"imports.listing.port.{v}"))
+arrival = c3.selectbox(t("imports.search.f.availability"), [None, *AVAILABILITIES],
+                       key="s_availability", format_func=lambda v: t("common.all") if v is None
+                       else t(f"imports.listing.availability.{v}"))
+
 c1, c2, c3 = st.columns(3)
 grades = c1.multiselect(t("matching.f.grade"), list(GRADES), key="s_grades")
 sort = c2.selectbox(t("matching.f.sort"), list(search.SORTS), key="s_sort",
@@ -100,7 +112,8 @@ filters = search.SearchFilters(
     points_min=points[0] if points[0] > -20 else None, points_max=points[1] if points[1] < 40 else None,
     province=province, city_id=city_id, tier=tier, colors=tuple(colors), parallel_import=parallel,
     self_operated=self_op, fresh_days=fresh, merchant_types=tuple(types), grades=tuple(grades),
-    from_city_id=from_city, sort=sort)
+    from_city_id=from_city, market_versions=tuple(markets), ports=tuple(ports),
+    availability=arrival, sort=sort)
 offset = st.session_state.get("bd_search__offset", 0)
 result = run_query(search.search_listings, actor=actor, filters=filters, offset=offset, limit=PAGE_SIZE)
 if result is None:
@@ -115,11 +128,13 @@ if result.total_capped:
 # One unit per context: the price filters above are in 万元, so are the prices below
 # (the unit in the header, the cells bare numbers with separators).
 found = result.rows if from_city is not None else result.rows.drop(columns="km")  # km: from a city
+found = import_ui.search_columns(found)   # version, port, arrival, documents, reference
 rows = fmt.frame(found.assign(merchant_type=found["merchant_type"].map(
     lambda v: enum_label("merchant_type", v))), search.SHOWN_FORMATS, lang=lang())
 shown = labelled(rows, "matching.col").rename(columns={
     t(f"matching.col.{c}"): t(f"search.col.{c}", unit=fmt.wan_unit(lang()))
     for c in search.PRICE_COLUMNS})
+shown = import_ui.rename_columns(shown)
 event = st.dataframe(shown, hide_index=True, width="stretch",
                      on_select="rerun", selection_mode="single-row", key="s_table")
 new_offset = pager(key="bd_search", total=result.total, page_size=PAGE_SIZE)

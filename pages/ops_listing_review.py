@@ -11,6 +11,7 @@ from console.services.listing_review import FlagFilters
 from console.settings import get_settings
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
+from console.ui import import_details as import_ui
 from console.ui.links import keep_in_url, record_link, requested_id
 from console.ui.trust import AGE_OPTIONS, apply_url_filters, field_line, sla_or_decided
 
@@ -134,6 +135,12 @@ with d1:
     for name in ("vehicle", "merchant_name", "city", "price", "guide_price", "vin",
                  "listing_status", "merchant_confirmed_fakes"):
         st.markdown(field_line(t(f"trust.field.{name}"), shown_value.get(name, flag[name])))
+    if flag["is_parallel_import"]:   # no guide price of its own: its reference instead
+        import_ui.show_details(flag, reference=flag["import_reference"])
+        if actor.has("ops"):
+            import_ui.correction_form(actor, listing_id=flag["listing_id"],
+                                      version=int(flag["import_version"]), current=flag,
+                                      key="flag_import")
 with d2:
     st.markdown(f"**{t('ops.evidence.title')}**")
     with st.container(border=True, key="flag_evidence"):

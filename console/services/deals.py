@@ -25,6 +25,7 @@ from console import clock, db, match_policy
 from console.audit import write_audit
 from console.boundary import Number, Text, like_contains
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from console.imports.status import docs_missing_sql
 from console.roles import Actor, requires
 from console.services import leads
 
@@ -268,6 +269,9 @@ SELECT m.id, m.stage, m.version, m.source, m.score, m.deal_value, m.owner_id,
        m.created_at, m.request_id, m.listing_id, m.lost_reason, m.lost_note,
        app.vehicle_name(br.name, se.name) AS series, br.id AS brand_id, t.name AS trim_name, l.price,
        l.is_self_operated,   -- the platform's own car: marked 自营 on the card (issue 21)
+       -- a parallel import: its market version and "documents missing" on the card (issue 21)
+       l.is_parallel_import, li.market_version AS import_market,
+       """ + docs_missing_sql("l") + """ AS import_docs_missing,
        l.exterior_color, least(r.quantity, l.quantity) AS quantity,
        buyer.id AS buyer_id, buyer.name AS buyer, seller.id AS seller_id, seller.name AS seller,
        bc.name AS buyer_city, sc.name AS seller_city,
@@ -288,6 +292,7 @@ JOIN app.merchants buyer ON buyer.id = r.merchant_id
 JOIN app.merchants seller ON seller.id = l.merchant_id
 JOIN app.cities bc ON bc.id = r.city_id
 JOIN app.cities sc ON sc.id = l.city_id
+LEFT JOIN app.listing_imports li ON li.listing_id = l.id AND l.is_parallel_import
 LEFT JOIN ops.staff st ON st.id = m.owner_id
 LEFT JOIN LATERAL (SELECT escrow_state FROM app.orders
                    WHERE match_id = m.id ORDER BY created_at DESC LIMIT 1) o ON true

@@ -434,6 +434,7 @@ def get_flag(*, conn: Connection, actor: Actor, flag_id: Any) -> FlagView:
         SELECT f.*, l.status AS listing_status, l.price, l.guide_price, l.vin, l.quantity,
                l.exterior_color, l.interior_color, l.published_at, l.is_parallel_import,
                li.market_version, li.port, li.availability, li.expected_arrival,
+               coalesce(li.version, 0) AS import_version,
                app.vehicle_name(b.name, se.name) || ' ' || t.name AS vehicle,
                m.name AS merchant_name, m.merchant_type, m.cert_level, ci.name AS city,
                a.display_name AS assignee,
