@@ -22,6 +22,7 @@ from console.auth import hash_password
 from console.demo import credit_history
 from console.demo import disputes as D
 from console.demo import generate as G
+from console.demo import imports as demo_imports
 from console.demo import import_docs as demo_import_docs
 from console.demo import loans as demo_loans
 from console.demo import logistics as demo_logistics
@@ -89,6 +90,7 @@ def build_world(*, scale: str, seed: int, anchor: datetime | None = None) -> G.W
     G.merchants(world)
     G.certifications(world)
     G.listings(world)
+    demo_imports.plan(world, seed=seed)   # parallel imports' versions, ports, their VINs
     G.requests(world)
     G.bids(world)
     G.matches_and_orders(world)
@@ -139,6 +141,9 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
                 report.counts[name] = _stream_events(cursor, world, derived, bar)
             elif name in world.tables:
                 report.counts[name] = copy_table(cursor, world.tables[name], bar)
+            if name == "app.listings":   # keyed by listing, no id: not in the content hash
+                report.counts[demo_imports.TABLE] = copy_table(
+                    cursor, world.tables[demo_imports.TABLE], bar)
         if trusted:
             conn.execute(sa.text("SET LOCAL session_replication_role = DEFAULT"))
             _verify_foreign_keys(conn)
