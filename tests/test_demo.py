@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from console import checks, db
 from console.auth import verify_password
 from console.demo import SEEDED_TABLES, SeedRefused, content_hash, seed
+from console.demo import inventory as demo_inventory
 from console.demo import model as M
 from console.demo.__main__ import credentials_table, write_credentials
 from console.demo.generate import STAFF
@@ -24,6 +25,8 @@ from etl.checks import PRICE_BAND
 from tests.conftest import DEMO_SEED, _create_database, _drop_database
 
 SMALL = M.SCALES["small"]
+# The generated world's merchants: all but the platform's own (console/demo/inventory.py).
+MARKETPLACE_MERCHANTS = f"SELECT count(*) FROM app.merchants WHERE name <> '{demo_inventory.PLATFORM}'"
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +76,17 @@ def test_same_seed_gives_the_same_content_and_another_seed_does_not(world, fresh
         seed(engine=eng, scale="small", seed=DEMO_SEED + 1, force=True)
         with eng.begin() as conn:
             assert content_hash(conn) != original
-            assert conn.execute(sa.text("SELECT count(*) FROM app.merchants")).scalar_one() == SMALL.merchants
+            assert conn.execute(sa.text(MARKETPLACE_MERCHANTS)).scalar_one() == SMALL.merchants
     finally:
         eng.dispose()
 
 
 def test_counts_match_the_scale(world):
-    assert val(world, "SELECT count(*) FROM app.merchants") == SMALL.merchants
-    assert val(world, "SELECT count(*) FROM app.listings") == SMALL.listings
+    assert val(world, MARKETPLACE_MERCHANTS) == SMALL.merchants
+    assert val(world, """SELECT count(*) FROM app.listings
+                         WHERE id NOT IN (SELECT listing_id FROM inv.stock_cars)""") == SMALL.listings
+    # and the platform's own stock (console/demo/inventory.py), one listing per car
+    assert val(world, "SELECT count(*) FROM inv.stock_cars") == demo_inventory.CARS["small"]
     assert val(world, "SELECT count(*) FROM app.requests") == SMALL.requests
     events = val(world, "SELECT count(*) FROM app.events")
     assert 0.9 * SMALL.events <= events <= 1.1 * SMALL.events

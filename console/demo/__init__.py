@@ -22,6 +22,7 @@ from console.auth import hash_password
 from console.demo import credit_history
 from console.demo import disputes as D
 from console.demo import generate as G
+from console.demo import inventory as demo_inventory
 from console.demo import imports as demo_imports
 from console.demo import import_docs as demo_import_docs
 from console.demo import loans as demo_loans
@@ -155,6 +156,9 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
         if history:   # weekly scoring runs and the overrides between them, before the anchor
             override_history.write(conn, scale=scale, seed=seed, anchor=world.anchor)
         credit_history.promote_better(conn)        # through the gate: risk1 proposes, risk2 approves
+        stock = demo_inventory.write(conn, seed=seed, scale=scale,   # the platform's own cars
+                                     anchor=M.to_datetime(world.anchor))
+        report.counts.update({"inv.stock_cars": stock.cars, "inv.price_changes": stock.price_changes})
         if history:   # a year of order loans on the lines the scoring runs wrote, and today's queue
             demo_loans.write(conn, seed=seed, anchor=world.anchor)
             demo_vip.write(conn, seed=seed)    # VIP members on the grades the runs left
