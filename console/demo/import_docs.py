@@ -138,7 +138,8 @@ class _Story:
         again) or 'missing' (never uploaded)."""
         if fate == "missing":
             return
-        latest = self.now - timedelta(minutes=30)
+        # Uploaded after publication and before now (a listing just published: right away).
+        latest = max(published, self.now - timedelta(minutes=5))
         uploaded = min(published + self.hours(UPLOAD_HOURS), latest)
         if fate == "rejected":
             self.decided(listing_id, kind, port, uploaded, rejected=True)
