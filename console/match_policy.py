@@ -8,6 +8,7 @@ does. This module imports only the settings, so every service may import it.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -37,7 +38,7 @@ class AgedStockBoost:
         if not self_operated or days_in_stock is None or self.points <= 0:
             return 0.0
         share = min(max(days_in_stock - self.after_days, 0) / self.full_days, 1.0)
-        return round(self.points * 1000 * share) / 1000
+        return math.floor(self.points * 1000 * share + 0.5) / 1000   # half up, as SQL's round
 
     @property
     def on(self) -> bool:

@@ -36,9 +36,10 @@ KPI_FIGURES = (
     "requests_with_deposit", "matches_created", "orders_created", "deposits_paid",
     "deals_completed", "orders_cancelled", "gmv", "fee_amount", "deposit_held",
     "deposit_released", "deposit_refunded", "deposit_disputed", "pay_wechat", "pay_alipay",
-    "pay_bank")
+    "pay_bank", "gmv_self_operated", "gmv_marketplace")
 BRAND_FIGURES = ("listings_created", "requests_created", "live_listings", "open_requests",
-                 "matches_created", "orders_created", "deals_completed", "gmv")
+                 "matches_created", "orders_created", "deals_completed", "gmv",
+                 "gmv_self_operated", "gmv_marketplace")
 COHORT_FIGURES = ("cohort_size", "active_merchants")
 SUPPLY_FIGURES = ("live_listings", "listing_units", "open_requests", "request_units",
                   "matchable_listings", "matchable_listing_units", "matchable_requests",
@@ -126,6 +127,14 @@ def _sum_check(mart: str, name: str, *, whole: str, parts: str, key: Sequence[st
         WHERE v.total IS DISTINCT FROM v.sum_of_parts""")
 
 
+def _gmv_split_adds_up(mart: str) -> Check:
+    """GMV's two parts (issue 21: self-operated and marketplace, computed apart) add up to
+    it exactly, row by row."""
+    return ck.rows_violating(mart, "gmv_split_adds_up", """
+        SELECT * FROM {batch}
+        WHERE subselect.gmv_self_operated + subselect.gmv_marketplace <> subselect.gmv""")
+
+
 def _funnel_never_grows() -> Check:
     """Per cohort month, no step counts more merchants than the step it requires."""
     counts = ", ".join(f"count(subselect.{step}) AS n{i}, count(subselect.{needs}) AS r{i}"
@@ -165,18 +174,21 @@ CONTRACTS: dict[str, Contract] = {c.mart: c for c in (
     Contract("mart.daily_kpis", ("day",), figures=KPI_FIGURES,
              extra=(_sum_check("mart.daily_kpis", "segments_sum_to_platform", whole="{batch}",
                                parts="mart.daily_kpis_segment", key=("day",),
-                               figures=KPI_FIGURES),)),
+                               figures=KPI_FIGURES),
+                    _gmv_split_adds_up("mart.daily_kpis"))),
     Contract("mart.daily_kpis_segment", ("day", "tier_level", "merchant_type"),
              figures=KPI_FIGURES,
              extra=(ck.between("mart.daily_kpis_segment", "tier_level", 0, 6),
                     ck.in_set("mart.daily_kpis_segment", "merchant_type",
                               ("4s", "secondary", "resource", "parallel_import", "unknown"),
-                              severity="error"))),
+                              severity="error"),
+                    _gmv_split_adds_up("mart.daily_kpis_segment"))),
     Contract("mart.daily_kpis_brand", ("day", "brand_id"), figures=BRAND_FIGURES,
              relationships=(("brand_id", "app.brands"),),
              extra=(_sum_check("mart.daily_kpis_brand", "brands_sum_to_platform",
                                whole="mart.daily_kpis", parts="{batch}", key=("day",),
-                               figures=BRAND_FIGURES),)),
+                               figures=BRAND_FIGURES),
+                    _gmv_split_adds_up("mart.daily_kpis_brand"))),
     Contract("mart.kpi_periods", ("grain", "period_start"),
              figures=("active_merchants", "requests_created", "requests_matched"),
              extra=(ck.between("mart.kpi_periods", "median_hours_to_match", 0, None),

@@ -145,8 +145,8 @@ with tabs[1]:
         sugg = run_query(matching.suggestions_for_request, actor=actor, request_id=request_id)
         if sugg is not None and not sugg.empty:
             st.subheader(t("matching.leads.suggestions"))
-            st.caption(t("matching.leads.points_help") + " " + vip_points_help() + " "
-                       + points_help(actor))
+            st.caption(t("matching.leads.points_help") + " " + vip_points_help())
+            st.caption(points_help(actor))    # the aged-stock part (issue 21)
             sugg.insert(1, "reason", [matching.reason_text(c, lang=lang()) for c in sugg.pop("why")])
             st.dataframe(labelled(sugg, "matching.col"), hide_index=True, width="stretch")
             choice = st.selectbox(t("matching.leads.work_which"), list(sugg["listing_id"]),

@@ -422,19 +422,31 @@ def chart_or_note(columns: list[str], unavailable: tuple[str, ...], draw: Any, k
         st.plotly_chart(draw(), width="stretch", key=key)
 
 
-def deals_chart(series: pd.DataFrame, grain: str) -> go.Figure:
-    """GMV bars with the deal count as a line on its own axis."""
+def in_wan(metric: str, grain: str) -> str:
+    """A money series' legend name with its unit."""
+    return (f"{kpi_label(metric, grain)}（{fmt.wan_unit('zh')}）" if lang() == "zh"
+            else f"{kpi_label(metric, grain)} ({fmt.wan_unit('en')})")
+
+
+def deals_chart(series: pd.DataFrame, grain: str, *, split: bool = False) -> go.Figure:
+    """GMV bars with the deal count as a line on its own axis; ``split``: the bars stacked
+    self-operated / marketplace (issue 21)."""
     periods = series["period_start"].map(
         lambda d: d.strftime("%Y-%m") if grain == "month" else d.strftime("%m-%d"))
     hatched = immature_flags(series, ["gmv", "deals_completed"])
+    pattern = dict(pattern=dict(shape=["/" if f else "" for f in hatched]))
+    bars = ([go.Bar(x=periods, y=series[f"gmv_{part}"] / 10_000, marker=dict(color=color, **pattern),
+                    name=in_wan(f"gmv_{part}", grain))
+             for part, color in zip(growth.GMV_PARTS, ("#7B2CBF", "#2E86AB"))] if split
+            else [go.Bar(x=periods, y=series["gmv"] / 10_000, marker=pattern,
+                         name=in_wan("gmv", grain))])
     fig = go.Figure([
-        go.Bar(x=periods, y=series["gmv"] / 10_000,
-               marker=dict(pattern=dict(shape=["/" if f else "" for f in hatched])),
-               name=(f"{kpi_label('gmv', grain)}（{fmt.wan_unit('zh')}）" if lang() == "zh"
-                     else f"{kpi_label('gmv', grain)} ({fmt.wan_unit('en')})")),
+        *bars,
         go.Scatter(x=periods, y=series["deals_completed"], name=kpi_label("deals_completed", grain),
                    yaxis="y2", mode="lines+markers", line=dict(color="#F18F01")),
     ])
+    if split:
+        fig.update_layout(barmode="stack")
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=28, b=10),
                       xaxis=dict(type="category", title_text=t(f"growth.grain.{grain}")),
                       yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
@@ -442,6 +454,28 @@ def deals_chart(series: pd.DataFrame, grain: str) -> go.Figure:
                       legend=dict(orientation="h", y=-0.35))
     mark_immature(fig, hatched)
     return fig
+
+
+def gmv_split_section(report: growth.KpiReport, cards: pd.DataFrame, grain: str) -> None:
+    """The compared period's two parts as cards, and the periods shown in yuan to the fen."""
+    for col, metric in zip(st.columns(2), ("gmv_self_operated", "gmv_marketplace")):
+        row = cards.loc[metric]
+        partial = bool(row.get("partial"))
+        col.metric(card_label(metric, grain), kpi_value("gmv", row["current"]),
+                   delta=kpi_delta(row, grain), delta_arrow="off" if partial else "auto",
+                   delta_color="off" if partial else "normal", help=card_help(metric, grain),
+                   border=True)
+    split = report.gmv_split.set_index("part")
+    total = split.loc["total", "amount"]
+    if not total:
+        st.caption(t("selfop.growth.split_none"))
+        return
+    st.caption(t("selfop.growth.split_total",
+                 self_operated=fmt.yuan(split.loc["self_operated", "amount"], digits=2),
+                 self_share=fmt.percent(split.loc["self_operated", "share"]),
+                 marketplace=fmt.yuan(split.loc["marketplace", "amount"], digits=2),
+                 market_share=fmt.percent(split.loc["marketplace", "share"]),
+                 total=fmt.yuan(total, digits=2)))
 
 
 with tab_kpis:
@@ -503,7 +537,12 @@ with tab_kpis:
                           lambda: line_chart(series, ["match_rate", "deposit_rate"], grain,
                                              percent=True), "g_kpi_rates")
             st.markdown(f"**{t('growth.chart.deals')}**")
-            st.plotly_chart(deals_chart(series, grain), width="stretch", key="g_kpi_gmv")
+            split = st.toggle(t("selfop.growth.split_toggle"), key="g_gmv_split",
+                              help=t("selfop.growth.split_help"))
+            st.plotly_chart(deals_chart(series, grain, split=split), width="stretch",
+                            key="g_kpi_gmv")
+            if split:
+                gmv_split_section(report, cards, grain)
             st.markdown(f"**{t('growth.chart.payment_mix')}**")
 
             def payment_pie() -> go.Figure:

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -464,6 +465,7 @@ KPI_METRICS: tuple[tuple[str, str], ...] = (
     ("live_listings", "pct"), ("open_requests", "pct"), ("live_posts", "pct"),
     ("match_rate", "pp"), ("deposit_rate", "pp"), ("median_hours_to_match", "pct"),
     ("deals_completed", "pct"), ("gmv", "pct"),
+    ("gmv_self_operated", "pct"), ("gmv_marketplace", "pct"),
     ("deposit_held", "pct"), ("deposit_released", "pct"), ("deposit_refunded", "pct"),
     ("deposit_disputed", "pct"),
     ("pay_wechat", "pct"), ("pay_alipay", "pct"), ("pay_bank", "pct"), ("take_rate", "pp"),
@@ -476,8 +478,10 @@ _SEGMENT_FIGURES = (
     "new_registrations", "newly_certified", "active_merchants", "live_listings",
     "open_requests", "requests_created", "requests_with_match", "requests_with_deposit",
     "deals_completed", "gmv", "fee_amount", "deposit_held", "deposit_released",
-    "deposit_refunded", "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank")
-_BRAND_FIGURES = ("live_listings", "open_requests", "requests_created", "deals_completed", "gmv")
+    "deposit_refunded", "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank",
+    "gmv_self_operated", "gmv_marketplace")
+_BRAND_FIGURES = ("live_listings", "open_requests", "requests_created", "deals_completed", "gmv",
+                  "gmv_self_operated", "gmv_marketplace")
 # What a filtered source cannot give: distinct merchants over a week or month and medians
 # do not add up across segments; the brand mart has no merchant or money-flow figures.
 SEGMENT_UNAVAILABLE = ("median_hours_to_match",)
@@ -545,6 +549,7 @@ periods AS (
            sum(requests_with_deposit) AS requests_with_deposit,
            sum(deals_completed) AS deals_completed,
            sum(gmv) AS gmv, sum(fee_amount) AS fee_amount,
+           sum(gmv_self_operated) AS gmv_self_operated, sum(gmv_marketplace) AS gmv_marketplace,
            sum(deposit_held) AS deposit_held, sum(deposit_released) AS deposit_released,
            sum(deposit_refunded) AS deposit_refunded, sum(deposit_disputed) AS deposit_disputed,
            sum(pay_wechat) AS pay_wechat, sum(pay_alipay) AS pay_alipay, sum(pay_bank) AS pay_bank
@@ -579,6 +584,9 @@ class KpiReport:
     sources_stopped: datetime | None = None
     milestone: int = MILESTONE_POSTS
     payment_mix: pd.DataFrame = field(default_factory=pd.DataFrame)  # channel, amount, share
+    # GMV over the periods shown, split self-operated / marketplace (issue 21): part, amount,
+    # share; the parts add up to the GMV of the same periods (the marts' contract).
+    gmv_split: pd.DataFrame = field(default_factory=pd.DataFrame)
     basis: str = "platform"        # platform | segment | brand: see kpi_basis
     unavailable: tuple[str, ...] = ()  # metrics the basis cannot give (None in the report)
     # The milestone now: matchable posts (active merchant, live / open, a request not past its
@@ -654,6 +662,7 @@ def kpis(*, conn: Connection, actor: Actor, filters: GrowthFilters, grain: str =
         current_partial=partial,
         sources_stopped=sources.newest_event if uncovered else None,
         payment_mix=_payment_mix(series),
+        gmv_split=gmv_split(series),
         basis=basis,
         unavailable=_unavailable(basis, grain),
         milestone_posts=int(posts["matchable"]) if posts else 0,
@@ -727,7 +736,7 @@ def _derive_kpis(raw: pd.DataFrame) -> pd.DataFrame:
     """Rates and sums per period, vectorised; a rate over nothing is NaN ("no figure")."""
     if raw.empty:
         return raw.assign(**{m: [] for m, _ in KPI_METRICS})
-    numeric = ["gmv", "fee_amount", "deposit_held", "deposit_released", "deposit_refunded",
+    numeric = ["gmv", "gmv_self_operated", "gmv_marketplace", "fee_amount", "deposit_held", "deposit_released", "deposit_refunded",
                "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank", "median_hours_to_match",
                "requests_created", "requests_with_match", "requests_with_deposit"]
     frame = raw.copy()
@@ -775,6 +784,28 @@ def _payment_mix(series: pd.DataFrame) -> pd.DataFrame:
     total = sum(amounts)
     return pd.DataFrame({"channel": channels, "amount": amounts,
                          "share": [a / total if total else None for a in amounts]})
+
+
+GMV_PARTS = ("self_operated", "marketplace")
+
+
+def gmv_split(series: pd.DataFrame) -> pd.DataFrame:
+    """GMV of the periods in ``series`` by part: a deal on one of the platform's own cars (the
+    listing's is_self_operated) is self-operated, every other deal marketplace. Amounts are
+    summed as Decimal from the marts' numeric(16,2) (exact to the fen; shares are floats)."""
+    amounts = [_money_sum(series, f"gmv_{part}") for part in GMV_PARTS]
+    total = _money_sum(series, "gmv")
+    return pd.DataFrame({"part": [*GMV_PARTS, "total"], "amount": [*amounts, total],
+                         "share": [float(a / total) if total else None
+                                   for a in (*amounts, total)]})
+
+
+def _money_sum(series: pd.DataFrame, column: str) -> Decimal:
+    """Yuan of a column over the periods, to the fen (the frame holds floats by then)."""
+    if series.empty or column not in series:
+        return Decimal("0.00")
+    return sum((Decimal(repr(float(v))).quantize(Decimal("0.01"))
+                for v in series[column].fillna(0)), Decimal("0.00"))
 
 
 # ---------------------------------------------------------------- cohorts

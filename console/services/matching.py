@@ -61,11 +61,12 @@ COMPONENTS = ("cost", "norm", "credit", "response", "freshness", "vip", "aged")
 VIP_RELATION = "fin.vip_memberships"
 
 # Self-operated stock (issue 21): the platform's own car behind a listing, while not sold. Its
-# days in stock (库龄) count from its purchase date to the run's Shanghai day; the aged-stock
-# boost (match_policy.AgedStockBoost, off by default) is computed from them.
+# days in stock (库龄) count from its purchase date to the run's Shanghai day, as the stock
+# desk counts them (console/inventory/holding.py days_in_stock); the aged-stock boost
+# (match_policy.AgedStockBoost, off by default) is computed from them.
 STOCK_JOIN = ("LEFT JOIN inv.stock_cars sc ON sc.listing_id = l.id AND l.is_self_operated"
               " AND sc.status <> 'sold'")
-_STOCK_DAYS = "(CAST(:today AS date) - sc.purchase_date)"
+_STOCK_DAYS = "greatest(CAST(:today AS date) - sc.purchase_date, 0)"
 
 # Open flags keep a listing out until staff decide them (migration 081's partial index).
 OPEN_FLAG = ("EXISTS (SELECT 1 FROM ops.listing_flags f WHERE f.listing_id = l.id"

@@ -32,6 +32,9 @@
 -- - a merchant the job does not know (quarantined) is tier 0, type 'unknown'.
 -- Brands: a listing by its trim's series' brand, a request by its series' brand, a match,
 -- an order and a deal by the brand of the listing traded.
+-- GMV is also split into self-operated and marketplace (issue 21) by the traded listing's
+-- is_self_operated, read with the order like its brand: the two parts add up to gmv (the
+-- marts' contract checks it).
 -- A merchant's segment is its current one: a merchant moving city or type carries its
 -- history to the new segment at the next full rebuild (the weekly --full).
 
@@ -295,7 +298,8 @@ SELECT o.id AS order_id, coalesce(ms.tier_level, 0)::smallint AS tier_level,
        mart.cn_date(o.created_at) AS created_day, mart.cn_date(o.deposit_paid_at) AS deposit_day,
        CASE WHEN o.status = 'completed' THEN mart.cn_date(o.completed_at) END AS completed_day,
        CASE WHEN o.status = 'cancelled' THEN mart.cn_date(o.cancelled_at) END AS cancelled_day,
-       o.escrow_state, o.deposit_amount, o.amount, o.fee_amount
+       o.escrow_state, o.deposit_amount, o.amount, o.fee_amount,
+       coalesce(l.is_self_operated, false) AS self_operated
 FROM etl.clean_orders o
 JOIN changed_orders c ON c.id = o.id
 LEFT JOIN merchant_segment ms ON ms.merchant_id = o.buyer_id
@@ -387,6 +391,9 @@ contributions AS (
         (o.deposit_day, 'deposit_' || o.escrow_state, o.deposit_amount),  -- held / released / …
         (o.completed_day, 'deals_completed', 1),
         (o.completed_day, 'gmv', o.amount),
+        -- GMV split by the traded listing's is_self_operated (issue 21), each part on its own
+        (o.completed_day, 'gmv_self_operated', CASE WHEN o.self_operated THEN o.amount ELSE 0 END),
+        (o.completed_day, 'gmv_marketplace', CASE WHEN o.self_operated THEN 0 ELSE o.amount END),
         (o.completed_day, 'fee_amount', o.fee_amount),
         (o.cancelled_day, 'orders_cancelled', 1)) AS v(day, figure, value)
     UNION ALL
@@ -410,7 +417,8 @@ INSERT INTO etl.kpi_segment_days AS t
     (day, tier_level, merchant_type, listings, requests, listings_created, requests_created,
     requests_matched, requests_deposited, matches_created, orders_created, deposits_paid,
     deals_completed, orders_cancelled, gmv, fee_amount, deposit_held, deposit_released,
-    deposit_refunded, deposit_disputed, pay_wechat, pay_alipay, pay_bank)
+    deposit_refunded, deposit_disputed, pay_wechat, pay_alipay, pay_bank, gmv_self_operated,
+    gmv_marketplace)
 SELECT day, tier_level, merchant_type,
        coalesce(sum(value) FILTER (WHERE figure = 'listings'), 0),
        coalesce(sum(value) FILTER (WHERE figure = 'requests'), 0),
@@ -431,7 +439,9 @@ SELECT day, tier_level, merchant_type,
        coalesce(sum(value) FILTER (WHERE figure = 'deposit_disputed'), 0),
        coalesce(sum(value) FILTER (WHERE figure = 'pay_wechat'), 0),
        coalesce(sum(value) FILTER (WHERE figure = 'pay_alipay'), 0),
-       coalesce(sum(value) FILTER (WHERE figure = 'pay_bank'), 0)
+       coalesce(sum(value) FILTER (WHERE figure = 'pay_bank'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'gmv_self_operated'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'gmv_marketplace'), 0)
 FROM row_day_deltas GROUP BY 1, 2, 3
 ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
     listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests,
@@ -451,10 +461,12 @@ ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
     deposit_disputed = t.deposit_disputed + EXCLUDED.deposit_disputed,
     pay_wechat = t.pay_wechat + EXCLUDED.pay_wechat,
     pay_alipay = t.pay_alipay + EXCLUDED.pay_alipay,
-    pay_bank = t.pay_bank + EXCLUDED.pay_bank;
+    pay_bank = t.pay_bank + EXCLUDED.pay_bank,
+    gmv_self_operated = t.gmv_self_operated + EXCLUDED.gmv_self_operated,
+    gmv_marketplace = t.gmv_marketplace + EXCLUDED.gmv_marketplace;
 INSERT INTO etl.kpi_brand_days AS t
     (day, brand_id, listings, requests, listings_created, requests_created, matches_created,
-    orders_created, deals_completed, gmv)
+    orders_created, deals_completed, gmv, gmv_self_operated, gmv_marketplace)
 SELECT day, brand_id,
        coalesce(sum(value) FILTER (WHERE figure = 'listings'), 0),
        coalesce(sum(value) FILTER (WHERE figure = 'requests'), 0),
@@ -463,7 +475,9 @@ SELECT day, brand_id,
        coalesce(sum(value) FILTER (WHERE figure = 'matches_created'), 0),
        coalesce(sum(value) FILTER (WHERE figure = 'orders_created'), 0),
        coalesce(sum(value) FILTER (WHERE figure = 'deals_completed'), 0),
-       coalesce(sum(value) FILTER (WHERE figure = 'gmv'), 0)
+       coalesce(sum(value) FILTER (WHERE figure = 'gmv'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'gmv_self_operated'), 0),
+       coalesce(sum(value) FILTER (WHERE figure = 'gmv_marketplace'), 0)
 FROM row_day_deltas WHERE brand_id IS NOT NULL GROUP BY 1, 2
 ON CONFLICT (day, brand_id) DO UPDATE SET
     listings = t.listings + EXCLUDED.listings, requests = t.requests + EXCLUDED.requests,
@@ -472,15 +486,19 @@ ON CONFLICT (day, brand_id) DO UPDATE SET
     matches_created = t.matches_created + EXCLUDED.matches_created,
     orders_created = t.orders_created + EXCLUDED.orders_created,
     deals_completed = t.deals_completed + EXCLUDED.deals_completed,
-    gmv = t.gmv + EXCLUDED.gmv;
+    gmv = t.gmv + EXCLUDED.gmv,
+    gmv_self_operated = t.gmv_self_operated + EXCLUDED.gmv_self_operated,
+    gmv_marketplace = t.gmv_marketplace + EXCLUDED.gmv_marketplace;
 DELETE FROM etl.kpi_segment_days
 WHERE (listings, requests, listings_created, requests_created, requests_matched,
        requests_deposited, matches_created, orders_created, deposits_paid, deals_completed,
        orders_cancelled, gmv, fee_amount, deposit_held, deposit_released, deposit_refunded,
        deposit_disputed, pay_wechat, pay_alipay, pay_bank)
-    = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+  AND (gmv_self_operated, gmv_marketplace) = (0, 0);
 DELETE FROM etl.kpi_brand_days
-WHERE (listings, requests, listings_created, requests_created, matches_created, orders_created, deals_completed, gmv) = (0, 0, 0, 0, 0, 0, 0, 0);
+WHERE (listings, requests, listings_created, requests_created, matches_created, orders_created, deals_completed, gmv) = (0, 0, 0, 0, 0, 0, 0, 0)
+  AND (gmv_self_operated, gmv_marketplace) = (0, 0);
 
 -- step: prep_touched_days
 -- The days whose marts a run rewrites: those its batch touched, and those whose kept per-day
@@ -563,7 +581,9 @@ final AS (
            coalesce(st.deposit_disputed, 0) AS deposit_disputed,
            coalesce(st.pay_wechat, 0) AS pay_wechat,
            coalesce(st.pay_alipay, 0) AS pay_alipay,
-           coalesce(st.pay_bank, 0) AS pay_bank
+           coalesce(st.pay_bank, 0) AS pay_bank,
+           coalesce(st.gmv_self_operated, 0) AS gmv_self_operated,
+           coalesce(st.gmv_marketplace, 0) AS gmv_marketplace
     FROM keys k
     JOIN touched_days d ON d.day = k.day
     LEFT JOIN mart.daily_kpis_segment t
@@ -582,12 +602,12 @@ INSERT INTO mart.daily_kpis_segment AS t
      listings_created, requests_created, requests_with_match, requests_with_deposit,
      matches_created, orders_created, deposits_paid, deals_completed, orders_cancelled, gmv,
      fee_amount, deposit_held, deposit_released, deposit_refunded, deposit_disputed,
-     pay_wechat, pay_alipay, pay_bank, computed_at, run_id)
+     pay_wechat, pay_alipay, pay_bank, gmv_self_operated, gmv_marketplace, computed_at, run_id)
 SELECT day, tier_level, merchant_type, new_registrations, newly_certified, active_merchants,
        listings_created, requests_created, requests_with_match, requests_with_deposit,
        matches_created, orders_created, deposits_paid, deals_completed, orders_cancelled, gmv,
        fee_amount, deposit_held, deposit_released, deposit_refunded, deposit_disputed,
-       pay_wechat, pay_alipay, pay_bank, now(), :run_id
+       pay_wechat, pay_alipay, pay_bank, gmv_self_operated, gmv_marketplace, now(), :run_id
 FROM final
 ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
     new_registrations = EXCLUDED.new_registrations, newly_certified = EXCLUDED.newly_certified,
@@ -602,12 +622,13 @@ ON CONFLICT (day, tier_level, merchant_type) DO UPDATE SET
     deposit_released = EXCLUDED.deposit_released, deposit_refunded = EXCLUDED.deposit_refunded,
     deposit_disputed = EXCLUDED.deposit_disputed, pay_wechat = EXCLUDED.pay_wechat,
     pay_alipay = EXCLUDED.pay_alipay, pay_bank = EXCLUDED.pay_bank,
+    gmv_self_operated = EXCLUDED.gmv_self_operated, gmv_marketplace = EXCLUDED.gmv_marketplace,
     computed_at = now(), run_id = EXCLUDED.run_id
 WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_created,
        t.requests_created, t.requests_with_match, t.requests_with_deposit, t.matches_created,
        t.orders_created, t.deposits_paid, t.deals_completed, t.orders_cancelled, t.gmv,
        t.fee_amount, t.deposit_held, t.deposit_released, t.deposit_refunded, t.deposit_disputed,
-       t.pay_wechat, t.pay_alipay, t.pay_bank)
+       t.pay_wechat, t.pay_alipay, t.pay_bank, t.gmv_self_operated, t.gmv_marketplace)
   IS DISTINCT FROM
       (EXCLUDED.new_registrations, EXCLUDED.newly_certified, EXCLUDED.active_merchants,
        EXCLUDED.listings_created, EXCLUDED.requests_created, EXCLUDED.requests_with_match,
@@ -615,7 +636,8 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
        EXCLUDED.deposits_paid, EXCLUDED.deals_completed, EXCLUDED.orders_cancelled,
        EXCLUDED.gmv, EXCLUDED.fee_amount, EXCLUDED.deposit_held, EXCLUDED.deposit_released,
        EXCLUDED.deposit_refunded, EXCLUDED.deposit_disputed, EXCLUDED.pay_wechat,
-       EXCLUDED.pay_alipay, EXCLUDED.pay_bank);
+       EXCLUDED.pay_alipay, EXCLUDED.pay_bank, EXCLUDED.gmv_self_operated,
+       EXCLUDED.gmv_marketplace);
 
 -- step: merge_segment_snapshot
 -- Live listings / open requests at the end of each day per segment, first post to today:
@@ -683,7 +705,8 @@ WHERE (new_registrations, newly_certified, active_merchants, listings_created,
        orders_cancelled)
       = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
   AND (gmv, fee_amount, deposit_held, deposit_released, deposit_refunded, deposit_disputed,
-       pay_wechat, pay_alipay, pay_bank) = (0, 0, 0, 0, 0, 0, 0, 0, 0);
+       pay_wechat, pay_alipay, pay_bank) = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+  AND (gmv_self_operated, gmv_marketplace) = (0, 0);
 
 -- step: merge_brand_days
 -- Every figure of a touched day from the kept per-day figures (prep_row_state).
@@ -701,25 +724,29 @@ final AS (
            coalesce(b.matches_created, 0) AS matches_created,
            coalesce(b.orders_created, 0) AS orders_created,
            coalesce(b.deals_completed, 0) AS deals_completed,
-           coalesce(b.gmv, 0) AS gmv
+           coalesce(b.gmv, 0) AS gmv,
+           coalesce(b.gmv_self_operated, 0) AS gmv_self_operated,
+           coalesce(b.gmv_marketplace, 0) AS gmv_marketplace
     FROM keys k LEFT JOIN kept b ON b.day = k.day AND b.brand_id = k.brand_id
 )
 INSERT INTO mart.daily_kpis_brand AS t
     (day, brand_id, listings_created, requests_created, matches_created, orders_created,
-     deals_completed, gmv, computed_at, run_id)
+     deals_completed, gmv, gmv_self_operated, gmv_marketplace, computed_at, run_id)
 SELECT day, brand_id, listings_created, requests_created, matches_created, orders_created,
-       deals_completed, gmv, now(), :run_id
+       deals_completed, gmv, gmv_self_operated, gmv_marketplace, now(), :run_id
 FROM final
 ON CONFLICT (day, brand_id) DO UPDATE SET
     listings_created = EXCLUDED.listings_created, requests_created = EXCLUDED.requests_created,
     matches_created = EXCLUDED.matches_created, orders_created = EXCLUDED.orders_created,
     deals_completed = EXCLUDED.deals_completed, gmv = EXCLUDED.gmv,
+    gmv_self_operated = EXCLUDED.gmv_self_operated, gmv_marketplace = EXCLUDED.gmv_marketplace,
     computed_at = now(), run_id = EXCLUDED.run_id
 WHERE (t.listings_created, t.requests_created, t.matches_created, t.orders_created,
-       t.deals_completed, t.gmv)
+       t.deals_completed, t.gmv, t.gmv_self_operated, t.gmv_marketplace)
   IS DISTINCT FROM
       (EXCLUDED.listings_created, EXCLUDED.requests_created, EXCLUDED.matches_created,
-       EXCLUDED.orders_created, EXCLUDED.deals_completed, EXCLUDED.gmv);
+       EXCLUDED.orders_created, EXCLUDED.deals_completed, EXCLUDED.gmv,
+       EXCLUDED.gmv_self_operated, EXCLUDED.gmv_marketplace);
 
 -- step: merge_brand_snapshot
 -- Live listings / open requests at the end of each day per brand (kept moves, as above;
@@ -772,7 +799,7 @@ WHERE (t.live_listings, t.open_requests)
 DELETE FROM mart.daily_kpis_brand
 WHERE (listings_created, requests_created, live_listings, open_requests, matches_created,
        orders_created, deals_completed) = (0, 0, 0, 0, 0, 0, 0)
-  AND gmv = 0;
+  AND (gmv, gmv_self_operated, gmv_marketplace) = (0, 0, 0);
 
 -- step: merge_days
 -- The platform's figures of each touched day: the sums of its segments (zero when none).
@@ -798,7 +825,9 @@ WITH final AS (
            coalesce(sum(s.deposit_disputed), 0) AS deposit_disputed,
            coalesce(sum(s.pay_wechat), 0) AS pay_wechat,
            coalesce(sum(s.pay_alipay), 0) AS pay_alipay,
-           coalesce(sum(s.pay_bank), 0) AS pay_bank
+           coalesce(sum(s.pay_bank), 0) AS pay_bank,
+           coalesce(sum(s.gmv_self_operated), 0) AS gmv_self_operated,
+           coalesce(sum(s.gmv_marketplace), 0) AS gmv_marketplace
     FROM touched_days d
     LEFT JOIN mart.daily_kpis_segment s ON s.day = d.day
     GROUP BY d.day
@@ -808,12 +837,12 @@ INSERT INTO mart.daily_kpis AS t
      requests_created, requests_with_match, requests_with_deposit, matches_created,
      orders_created, deposits_paid, deals_completed, orders_cancelled, gmv, fee_amount,
      deposit_held, deposit_released, deposit_refunded, deposit_disputed, pay_wechat,
-     pay_alipay, pay_bank, computed_at, run_id)
+     pay_alipay, pay_bank, gmv_self_operated, gmv_marketplace, computed_at, run_id)
 SELECT day, new_registrations, newly_certified, active_merchants, listings_created,
        requests_created, requests_with_match, requests_with_deposit, matches_created,
        orders_created, deposits_paid, deals_completed, orders_cancelled, gmv, fee_amount,
        deposit_held, deposit_released, deposit_refunded, deposit_disputed, pay_wechat,
-       pay_alipay, pay_bank, now(), :run_id
+       pay_alipay, pay_bank, gmv_self_operated, gmv_marketplace, now(), :run_id
 FROM final
 ON CONFLICT (day) DO UPDATE SET
     new_registrations = EXCLUDED.new_registrations,
@@ -830,13 +859,15 @@ ON CONFLICT (day) DO UPDATE SET
     deposit_released = EXCLUDED.deposit_released,
     deposit_refunded = EXCLUDED.deposit_refunded,
     deposit_disputed = EXCLUDED.deposit_disputed, pay_wechat = EXCLUDED.pay_wechat,
-    pay_alipay = EXCLUDED.pay_alipay, pay_bank = EXCLUDED.pay_bank, computed_at = now(),
-    run_id = EXCLUDED.run_id
+    pay_alipay = EXCLUDED.pay_alipay, pay_bank = EXCLUDED.pay_bank,
+    gmv_self_operated = EXCLUDED.gmv_self_operated, gmv_marketplace = EXCLUDED.gmv_marketplace,
+    computed_at = now(), run_id = EXCLUDED.run_id
 WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_created,
        t.requests_created, t.requests_with_match, t.requests_with_deposit,
        t.matches_created, t.orders_created, t.deposits_paid, t.deals_completed,
        t.orders_cancelled, t.gmv, t.fee_amount, t.deposit_held, t.deposit_released,
-       t.deposit_refunded, t.deposit_disputed, t.pay_wechat, t.pay_alipay, t.pay_bank)
+       t.deposit_refunded, t.deposit_disputed, t.pay_wechat, t.pay_alipay, t.pay_bank,
+       t.gmv_self_operated, t.gmv_marketplace)
   IS DISTINCT FROM
       (EXCLUDED.new_registrations, EXCLUDED.newly_certified, EXCLUDED.active_merchants,
        EXCLUDED.listings_created, EXCLUDED.requests_created, EXCLUDED.requests_with_match,
@@ -844,7 +875,8 @@ WHERE (t.new_registrations, t.newly_certified, t.active_merchants, t.listings_cr
        EXCLUDED.deposits_paid, EXCLUDED.deals_completed, EXCLUDED.orders_cancelled,
        EXCLUDED.gmv, EXCLUDED.fee_amount, EXCLUDED.deposit_held, EXCLUDED.deposit_released,
        EXCLUDED.deposit_refunded, EXCLUDED.deposit_disputed, EXCLUDED.pay_wechat,
-       EXCLUDED.pay_alipay, EXCLUDED.pay_bank);
+       EXCLUDED.pay_alipay, EXCLUDED.pay_bank, EXCLUDED.gmv_self_operated,
+       EXCLUDED.gmv_marketplace);
 
 -- step: merge_snapshot
 -- Live listings / open requests at the end of each day, first post to today: the running sum
