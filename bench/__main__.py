@@ -32,6 +32,7 @@ TARGETS: dict[str, float] = {
     "logistics_dashboard_ms": 150,
     "logistics_quotes_ms": 150, "logistics_load_proposals_s": 5,
     "logistics_queue_page_ms": 150,
+    "stock_page_ms": 150,
     "import_doc_queue_ms": 150,
 }
 MIN_RUNS = 3
