@@ -103,6 +103,41 @@ def test_vin_reason_by_the_rules_of_its_market(value, reason):
     assert vin_problem(value) == (reason if reason in ("format", "check_digit") else None)
 
 
+# A parallel import's market version decides over its WMI (issue 21). Check digits by hand
+# (ISO 3779 letter values x position weights 8 7 6 5 4 3 2 10 _ 9 8 7 6 5 4 3 2, mod 11):
+# - JTJHY7AX_K4012345, a US-spec Lexus LX from Japan: J(1)x8 + T(3)x7 + J(1)x6 + H(8)x5
+#   + Y(8)x4 + 7x3 + A(1)x2 + X(7)x10 + K(2)x9 + 4x8 + 0x7 + 1x6 + 2x5 + 3x4 + 4x3 + 5x2
+#   = 300 = 27 x 11 + 3: check '3';
+# - 2T2BZMCA_KC123456, a Canadian RX from Ontario: 2x8 + T(3)x7 + 2x6 + B(2)x5 + Z(9)x4
+#   + M(4)x3 + C(3)x2 + A(1)x10 + K(2)x9 + C(3)x8 + 1x7 + 2x6 + 3x5 + 4x4 + 5x3 + 6x2
+#   = 242 = 22 x 11 + 0: check '0';
+# - 5TDBY5G1_SS123456, a Sequoia from Indiana: 5x8 + T(3)x7 + D(4)x6 + B(2)x5 + Y(8)x4
+#   + 5x3 + G(7)x2 + 1x10 + S(2)x9 + S(2)x8 + 1x7 + 2x6 + 3x5 + 4x4 + 5x3 + 6x2
+#   = 277 = 25 x 11 + 2: check '2' (its Gulf version carries 'K' there).
+@pytest.mark.parametrize("value, market, reason", [
+    ("JTJHY7AX3K4012345", "us", None),
+    ("JTJHY7AX0K4012345", "us", "check_digit"),      # by its WMI alone: not checkable
+    ("JTJHY7AX0K4012345", None, "not_checkable"),
+    ("JTJHY7AX0K4012345", "middle_east", "not_checkable"),
+    ("2T2BZMCA0KC123456", "canada", None),
+    ("2T2BZMCA5KC123456", "canada", "check_digit"),
+    ("5TDBY5G12SS123456", "mexico", None),
+    ("5TDBY5G1KSS123456", "middle_east", "not_checkable"),   # was 'malformed' by its WMI
+    ("5TDBY5G1KSS123456", None, "check_digit"),
+    ("5TDBY5G1KSS123456", "us", "check_digit"),
+    ("5TDBY5G12SS123456", "europe", "not_checkable"),        # right by chance: still free
+    ("WP0ZZZ99ZTS392124", "europe", "not_checkable"),
+    ("WP0ZZZ99ZTS392124", "us", "check_digit"),              # 'Z' is never a check digit
+    ("5TDBY5G1KSS12345", "middle_east", "format"),           # 16 characters
+    ("5TDBY5G1KSS1234O6", "europe", "format"),               # O is never in a VIN
+    ("5tdby5g1kss123456", "middle_east", "not_checkable"),   # read first
+])
+def test_an_imports_vin_follows_the_rules_of_its_market_version(value, market, reason):
+    assert vin_reason(value, market_version=market) == reason
+    assert vin_problem(value, market_version=market) == (
+        reason if reason in ("format", "check_digit") else None)
+
+
 def test_a_chinese_vin_made_with_its_check_digit_is_valid():
     vin = make_vin("LFV", "2A21K", "S", "3", "123456")
     assert vin_reason(vin) is None
