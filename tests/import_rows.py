@@ -46,8 +46,10 @@ def deal(engine: Engine, *, listing_id: int, buyer: int, seller: int, unit_price
                              ELSE 'refunded' END,
                     now() - make_interval(secs => (:ago + 3) * 86400),
                     now() - make_interval(secs => (:ago + 1) * 86400),
-                    CASE WHEN :st = 'completed' THEN now() - make_interval(secs => :ago * 86400) END,
-                    CASE WHEN :st = 'cancelled' THEN now() - make_interval(secs => :ago * 86400) END)
+                    CASE WHEN :st = 'completed'
+                         THEN now() - make_interval(secs => :ago * 86400) END,
+                    CASE WHEN :st = 'cancelled'
+                         THEN now() - make_interval(secs => :ago * 86400) END)
             RETURNING id"""), {"l": listing_id, "b": buyer, "s": seller, "u": unit_price,
                                "st": status, "ago": days_ago}).scalar_one()
 

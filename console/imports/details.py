@@ -158,7 +158,7 @@ def correct_import_details(*, conn: Connection, actor: Actor, listing_id: int, v
     if not changed:
         raise InvalidInput("imports.listing.error.no_change")
     new_version = _write(conn, listing_id=listing_id, version=version, values=new)
-    write_audit(conn=conn, actor_id=actor.id, action=f"{ENTITY}.correct", entity_type=ENTITY,
+    write_audit(conn=conn, actor_id=actor.id, action="listing_import.correct", entity_type=ENTITY,
                 entity_id=listing_id,
                 before={f: _plain(old[f]) for f in changed},
                 after={**{f: _plain(new[f]) for f in changed}, "version": new_version},
