@@ -208,6 +208,10 @@ def world(hostile_engine):
             "claim_id": one("SELECT coalesce(min(id), 1) FROM lgx.claims"),
             "evidence_ref": "IMG_0001.jpg", "description": "车门划痕",
             "carrier_response": "同意赔付", "settled_amount": Decimal("100.00"), "stars": 5,
+            # self-operated stock (console/inventory/prices.py, sales.py)
+            "stock_car_id": one("""SELECT coalesce(min(id), 1) FROM inv.stock_cars
+                                   WHERE status = 'in_stock'"""),
+            "asking_price": "210000", "floor_price": "200000", "sold_price": "210000",
         }
     return {"actors": actors, "valid": valid, "today": today}
 

@@ -49,7 +49,7 @@ def test_twenty_sales_of_one_car_at_once_sell_it_once(engine, fresh_db, w, make_
     with wide_engine(fresh_db, 20) as wide:
         results = race(wide, [(sales.sell, {
             "actor": people[i % 2], "stock_car_id": w["A"], "version": 1,
-            "merchant_id": buyers[i % 2], "sold_price": D(205000 + i)}) for i in range(20)])
+            "merchant_id": buyers[i % 2], "sold_price": str(205000 + i)}) for i in range(20)])
     won = settle(results)
     row = car(engine, w["A"])
     assert (row["status"], row["sold_to"], row["sold_price"], row["version"]) == (
@@ -75,7 +75,7 @@ def test_a_sale_and_a_reservation_racing_one_form_land_once(engine, fresh_db, w,
     calls = []
     for i in range(10):
         calls.append((sales.sell, {"actor": ops, "stock_car_id": w["A"], "version": 1,
-                                   "merchant_id": w["buyer"], "sold_price": D("205000")}))
+                                   "merchant_id": w["buyer"], "sold_price": "205000"}))
         calls.append((sales.reserve, {"actor": ops2, "stock_car_id": w["A"], "version": 1,
                                       "merchant_id": w["buyer2"]}))
         if i < 3:

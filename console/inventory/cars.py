@@ -15,8 +15,9 @@ from console.logistics.requests import parse_value
 
 ENTITY = "stock_car"
 ACT_ROLES = ("ops", "manager")
-# A price as a Decimal, or as typed: 215000, 21.5万, ２１５０００, ¥215,000.
-Price = Annotated[Decimal | str, Text(max=40)]
+# A price as staff type it: 215000, 21.5万, ２１５０００, ¥215,000 (text, as the logistics desk's
+# declared value: a number where text is expected is refused at the boundary, like any other).
+Price = Annotated[str, Text(max=40)]
 
 
 def parse_price(value: Any, *, key: str) -> Decimal:
