@@ -234,3 +234,26 @@ def test_the_scan_reads_an_imports_vin_by_its_version_and_still_catches_a_copy(e
     assert {(r["listing_id"], r["kind"]) for r in tr.rows(
         engine, "SELECT listing_id, kind FROM ops.listing_flags")} == {
         (us_copy, "vin_malformed"), (us_copy, "vin_duplicate")}
+
+
+def test_ops_correct_an_import_from_the_listing_review_page(engine, make_actor, w):
+    from tests.apptest import app_as
+    ops = make_actor("ops")
+    with engine.begin() as conn:
+        flag_id = conn.execute(sa.text("""
+            INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
+            VALUES (:l, :m, 'reported_fake', '{"reports": 1, "reporters": 1}')
+            RETURNING id"""), {"l": w["listing"], "m": w["seller"]}).scalar_one()
+    at = app_as(ops, page="pages/ops_listing_review.py")
+    at.session_state["flag_id"] = flag_id
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    text = "\n".join(m.value for m in at.markdown)
+    assert "平行进口信息" in text and "中东版" in text and "天津港" in text
+    assert "无法校验" in text             # the Gulf VIN: not checkable, never 'malformed'
+    assert "暂无：近 90 天同车型同版本只有 0 个价格，至少需要 3 个" in text
+    at.selectbox(key="flag_import_port").set_value("dalian")
+    at.text_input(key="flag_import_reason").input("口岸录错")
+    next(b for b in at.button if b.label == "保存更正").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert stored(engine, w["listing"]) == (("middle_east", "dalian", "in_stock", None, 2), 1)

@@ -105,3 +105,23 @@ def test_a_forged_import_filter_is_refused(engine, make_actor, market, filters):
     with pytest.raises(InvalidInput) as err:
         search(engine, make_actor("bd"), **filters)
     assert err.value.key == "imports.search.error.unknown_choice"
+
+
+@pytest.mark.parametrize("lang, cols, values", [
+    ("zh", ("版本", "口岸", "现车/期货", "单证", "参考价（万元）"),
+     [("中东版", "天津港", "现车", "缺单证"),
+      ("中东版", "上海港", f"期货，预计 {IN_20.isoformat()} 到港", "缺单证")]),
+    ("en", ("Version", "Port", "Stock / arrival", "Documents", "Reference (10k CNY)"),
+     [("Middle East", "Tianjin", "In stock", "Documents missing"),
+      ("Middle East", "Shanghai", f"Future, arriving {IN_20.isoformat()}", "Documents missing")]),
+])
+def test_the_search_page_filters_imports_and_shows_their_columns(engine, make_actor, market,
+                                                                 lang, cols, values):
+    from tests.apptest import app_as
+    at = app_as(make_actor("bd"), lang=lang, page="pages/bd_search.py")
+    at.multiselect(key="s_markets").set_value(["middle_east"]).run()
+    at.selectbox(key="s_sort").set_value("price").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert set(cols) <= set(table.columns), list(table.columns)
+    assert [tuple(r) for r in table[list(cols[:4])].itertuples(index=False)] == values

@@ -113,8 +113,8 @@ def _index(choices: tuple[str, ...], value: Any) -> int:
 def search_columns(rows: pd.DataFrame) -> pd.DataFrame:
     """A page of search results with the import columns in words (issue 21): version, port,
     in stock or arriving, documents, and the reference with its count (left a number: the
-    page writes it in 万元 with its prices, search.SHOWN_FORMATS); '—' on a domestic listing.
-    The columns keep their names; ``rename_columns`` labels them."""
+    page writes it in ten-thousands of yuan with its prices, search.SHOWN_FORMATS); '—' on a
+    domestic listing. The columns keep their names; ``rename_columns`` labels them."""
     if "market_version" not in rows.columns:
         return rows
     if not rows["is_parallel_import"].fillna(False).astype(bool).any():
