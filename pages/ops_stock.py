@@ -133,7 +133,8 @@ def show_car(car_id: int) -> None:
             hide_index=True, width="stretch")
     if car["status"] == "sold":
         return
-    key = str(car["id"])
+    # The version in the keys: after a change the forms open on the car's new prices.
+    key = f"{car['id']}_v{car['version']}"
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('inv.form.price_title')}**")
@@ -286,4 +287,5 @@ with tab_markdown:
                 suggestion = holding.Suggestion(band_price=row["band_price"],
                                                 price=row["suggested_price"],
                                                 at_floor=bool(row["at_floor"]))
-                price_form(dict(row), suggestion, key=f"md_{int(row['id'])}")
+                price_form(dict(row), suggestion,
+                           key=f"md_{int(row['id'])}_v{int(row['version'])}")

@@ -60,14 +60,14 @@ def test_the_stock_page_renders_its_chart_and_lists(engine, w, make_actor, lang,
     assert line["y"] == [1, 1, 0, 1]
     stock = frame_with(at, cols[3])
     assert stock[cols].values.tolist() == [
-        [str(w["C"]), "95", "90 天以上" if lang == "zh" else "Over 90 days", "¥7,125", "−¥4,125"],
-        [str(w["A"]), "45", "31–60 天" if lang == "zh" else "31–60 days", "¥4,050", "¥1,950"],
-        [str(w["B"]), "10", "0–30 天" if lang == "zh" else "0–30 days", "¥670", "¥2,874"]]
+        [w["C"], "95", "90 天以上" if lang == "zh" else "Over 90 days", "¥7,125", "−¥4,125"],
+        [w["A"], "45", "31–60 天" if lang == "zh" else "31–60 days", "¥4,050", "¥1,950"],
+        [w["B"], "10", "0–30 天" if lang == "zh" else "0–30 days", "¥670", "¥2,874"]]
     md = frame_with(at, md_cols[1])
     floor = "（底价）" if lang == "zh" else " (floor)"
     assert md[md_cols].values.tolist() == [
-        [str(w["C"]), "237.5%", "¥148,400", f"¥152,500{floor}"],
-        [str(w["A"]), "67.5%", "¥203,900", "¥203,900"]]
+        [w["C"], "237.5%", "¥148,400", f"¥152,500{floor}"],
+        [w["A"], "67.5%", "¥203,900", "¥203,900"]]
 
 
 def test_a_cars_page_refuses_a_floor_above_asking_then_marks_down_and_sells(engine, w, make_actor):
@@ -75,7 +75,7 @@ def test_a_cars_page_refuses_a_floor_above_asking_then_marks_down_and_sells(engi
     at = opened(ops, {"car": str(w["A"])})
     assert not at.exception and not at.error
     assert any("建议调价至 ¥203,900" in i.value for i in at.info)
-    key = str(w["A"])
+    key = f"{w['A']}_v1"
     assert at.text_input(key=f"inv_asking_{key}").value == "203900.00"   # the suggestion
     at.text_input(key=f"inv_floor_{key}").input("210000")
     at.text_area(key=f"inv_reason_{key}").input("库龄调价")
@@ -92,6 +92,8 @@ def test_a_cars_page_refuses_a_floor_above_asking_then_marks_down_and_sells(engi
     history = frame_with(at, "新售价")
     assert history[["原售价", "新售价", "原因"]].values.tolist() == [["¥206,000", "¥203,900", "库龄调价"]]
     # sell it: 45 days × ¥90 = ¥4,050; 203,900 − 200,000 − 4,050 = −150
+    key = f"{w['A']}_v2"
+    assert at.text_input(key=f"inv_sell_price_{key}").value == "203900.00"
     at.number_input(key=f"inv_sell_buyer_{key}").set_value(w["buyer"])
     next(b for b in at.button if b.label == "确认售出").click().run()
     assert not at.exception and not at.error
