@@ -156,9 +156,6 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
         if history:   # weekly scoring runs and the overrides between them, before the anchor
             override_history.write(conn, scale=scale, seed=seed, anchor=world.anchor)
         credit_history.promote_better(conn)        # through the gate: risk1 proposes, risk2 approves
-        stock = demo_inventory.write(conn, seed=seed, scale=scale,   # the platform's own cars
-                                     anchor=M.to_datetime(world.anchor))
-        report.counts.update({"inv.stock_cars": stock.cars, "inv.price_changes": stock.price_changes})
         if history:   # a year of order loans on the lines the scoring runs wrote, and today's queue
             demo_loans.write(conn, seed=seed, anchor=world.anchor)
             demo_vip.write(conn, seed=seed)    # VIP members on the grades the runs left
@@ -166,6 +163,11 @@ def seed(*, engine: Engine, scale: str, seed: int, anchor: datetime | None = Non
             report.counts.update({"lgx.carriers": lgx.carriers, "lgx.requests": lgx.requests,
                                   "lgx.quotes": lgx.quotes, "lgx.loads": lgx.loads,
                                   "lgx.claims": lgx.claims, "lgx.ratings": lgx.ratings})
+        # The platform's own cars, at every scale (the stock page's bench reads them at the large
+        # one), after the history: nothing the loans, VIP or logistics demo draw changes by them.
+        stock = demo_inventory.write(conn, seed=seed, scale=scale,
+                                     anchor=M.to_datetime(world.anchor))
+        report.counts.update({"inv.stock_cars": stock.cars, "inv.price_changes": stock.price_changes})
         # The parallel imports' documents, at every scale (the document queue's bench reads
         # them at the large one), last: for the live imports whose details are written by now.
         report.counts["app.import_documents"] = demo_import_docs.write(

@@ -28,7 +28,9 @@ trims with a guide price of 80,000–800,000 yuan whose guide price has not move
 * 8% of the rest reserved for an active merchant in the last three days.
 
 Days are counted back from the world's anchor (the demo's "now"): nothing is dated after it,
-as nothing else in app is, and the seed alone decides every row (its own random stream). The
+as nothing else in app is, and the seed alone decides every row (its own random stream; every
+time written, change times included, so the demo's content hash holds). Written last in the
+seed, after the loans, VIP and logistics history, which therefore draw nothing from it. The
 platform's merchant has an approved enterprise certification before its first listing, as
 every seller has. No audit rows are written (the audit log stamps its own time and is
 hash-chained), as for the demo's loans and logistics.
@@ -137,16 +139,17 @@ def write(conn: sa.Connection, *, seed: int, scale: str, anchor: datetime) -> Su
     summary.warehouses = len(warehouse_ids)
     platform = db.scalar(conn, """
         INSERT INTO app.merchants (name, merchant_type, size_class, city_id, channel,
-                                   registered_at, status, cert_level, phone, contact_name)
+                                   registered_at, status, cert_level, phone, contact_name,
+                                   updated_at)
         VALUES (:n, 'resource', 'large', :c, 'partner', :at, 'active', 'enterprise', :p,
-                '平台采购部') RETURNING id""",
+                '平台采购部', :at) RETURNING id""",
                          n=PLATFORM, c=cities["上海"], p=PLATFORM_PHONE,
                          at=_at(last - timedelta(days=MAX_DAYS + 90), 10))
     db.execute(conn, """
         INSERT INTO app.certifications (merchant_id, kind, status, company_name, uscc, legal_rep,
-                                        submitted_at, decided_at, reviewer_id)
+                                        submitted_at, decided_at, reviewer_id, updated_at)
         VALUES (:m, 'enterprise', 'approved', '平台自营汽车销售（上海）有限公司', :u, '平台法人',
-                :sub, :dec, :by)""",
+                :sub, :dec, :by, :dec)""",
                m=platform, u=make_uscc("310114", f"PT{seed % 10**7:07d}"),
                sub=_at(last - timedelta(days=MAX_DAYS + 88), 10),
                dec=_at(last - timedelta(days=MAX_DAYS + 87), 15), by=staff[0])
@@ -225,10 +228,10 @@ def write(conn: sa.Connection, *, seed: int, scale: str, anchor: datetime) -> Su
         INSERT INTO app.listings (merchant_id, trim_id, exterior_color, interior_color, quantity,
                                   city_id, price, guide_price, available_from, vin,
                                   is_parallel_import, is_self_operated, status, published_at,
-                                  stock_confirmed_at)
+                                  stock_confirmed_at, updated_at)
         VALUES (:m, :trim, :colour, :interior, 1, :city, :asking, :guide, :purchased, :vin,
                 false, true, CASE WHEN :status = 'sold' THEN 'sold' ELSE 'live' END,
-                :published, :published)"""),
+                :published, :published, coalesce(:sold_at, :published))"""),
                  [{**c, "m": platform} for c in cars])
     listing_of = {r[1]: r[0] for r in conn.execute(sa.text(
         "SELECT id, vin FROM app.listings WHERE merchant_id = :m"), {"m": platform})}
