@@ -390,5 +390,6 @@ def test_days_follow_the_shanghai_clock(engine, w, people, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: later)
     row = run(stock.stock_list, actor=people["ops"],
               filters=stock.StockFilters(band="61_90")).rows
-    # A: 45 + 20 = 65 days, 65 × ¥90 = ¥5,850
-    assert row[["id", "days", "holding"]].values.tolist() == [[w["A"], 65, D("5850.00")]]
+    # D: 61 + 20 = 81 days × ¥60 = ¥4,860; A: 45 + 20 = 65 days × ¥90 = ¥5,850
+    assert row[["id", "days", "holding"]].values.tolist() == [[w["D"], 81, D("4860.00")],
+                                                             [w["A"], 65, D("5850.00")]]
