@@ -9,6 +9,7 @@ from console.imports import documents as docs
 from console.imports.status import DOC_KINDS
 from console.settings import get_settings
 from console.ui import flash, labelled, lang, pager, require_actor, run_action, run_query, show_flash, t
+from console.ui.import_details import arrival_text, docs_text
 from console.ui.links import parse_id, record_link
 from console.ui.trust import sla_label
 
@@ -24,13 +25,16 @@ show_flash()
 
 
 def word(group: str, value) -> str:
-    return fmt.MISSING if value is None or fmt.is_missing(value) else t(f"imports.docs.{group}.{value}")
+    """A code in words: a document's kind or state (here), a market version or a port (the
+    import details' words)."""
+    if value is None or fmt.is_missing(value):
+        return fmt.MISSING
+    prefix = "imports.docs" if group in ("kind", "state") else "imports.listing"
+    return t(f"{prefix}.{group}.{value}")
 
 
 def availability(value, arrival) -> str:
-    if value == "future":
-        return t("imports.docs.future_on", day=fmt.day(arrival))
-    return word("availability", value)
+    return arrival_text(value, arrival) or fmt.MISSING
 
 
 def open_listing(listing_id: int | None) -> None:
@@ -58,11 +62,10 @@ def show_listing(listing_id: int) -> None:
     car = panel.listing
     st.subheader(t("imports.docs.case.heading", id=car["id"],
                    vehicle=f"{car['series']} {car['trim']}"))
-    if panel.documents_missing:
-        st.warning(t("imports.docs.badge.missing", kinds=t("ops.list_sep").join(
-            word("kind", k) for k in panel.missing)), icon=":material/assignment_late:")
+    if panel.documents_missing:     # the words BD read on the listing elsewhere
+        st.warning(docs_text(panel.missing), icon=":material/assignment_late:")
     else:
-        st.success(t("imports.docs.badge.complete"), icon=":material/verified:")
+        st.success(docs_text([]), icon=":material/verified:")
     st.markdown(t("imports.docs.case.car_line",
                   market=word("market", car["market_version"]), port=word("port", car["port"]),
                   availability=availability(car["availability"], car["expected_arrival"])))

@@ -171,7 +171,7 @@ class _Story:
 
 
 def _utc(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).isoformat()
+    return None if value is None or pd.isna(value) else value.astimezone(timezone.utc).isoformat()
 
 
 def write(conn: sa.Connection, *, seed: int, now: datetime | None = None) -> Summary:

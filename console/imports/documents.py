@@ -39,6 +39,7 @@ from console import db, sla
 from console.audit import write_audit
 from console.boundary import Text
 from console.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from console.imports.details import MARKET_VERSIONS, PORTS
 from console.imports.status import DOC_KINDS, docs_missing_sql, missing_kinds
 from console.roles import Actor, requires
 from console.services import trust_queue as tq
@@ -46,11 +47,6 @@ from console.settings import get_settings
 
 ENTITY = "import_document"
 READ_ROLES = ("ops", "manager", "bd")
-# Migration 109's CHECKs, in the order the pickers offer them (Tianjin, by far the largest
-# port, first).
-MARKET_VERSIONS = ("middle_east", "us", "canada", "europe", "mexico")
-PORTS = ("tianjin", "shanghai", "shenzhen", "guangzhou", "dalian", "qingdao")
-AVAILABILITY = ("in_stock", "future")
 DECISIONS = {"approve": "approved", "reject": "rejected"}
 VIEWS = ("any", "mine", "unassigned")
 # What the panel shows per kind: no document, or its latest document's status.

@@ -56,8 +56,8 @@ def test_ops_approves_the_waiting_documents_and_the_listing_loses_documents_miss
         live_console, engine, make_actor):
     ops = make_actor("ops")
     listing = world(engine, make_actor("ops").id)
-    missing = zh("imports.docs.badge.missing",
-                 kinds=zh("ops.list_sep").join(kind(k) for k in WAITING))
+    missing = zh("imports.listing.docs_missing",
+                 kinds="、".join(zh(f"imports.listing.doc.{k}") for k in WAITING))
 
     with browser_page() as page:
         sign_in(page, live_console, ops.username, TEST_PASSWORD)
@@ -71,7 +71,7 @@ def test_ops_approves_the_waiting_documents_and_the_listing_loses_documents_miss
         page.get_by_role("heading", name=heading.strip(), exact=False).wait_for(timeout=30_000)
         wait_idle(page)
         page.get_by_text(missing).wait_for()
-        page.get_by_text(zh("imports.docs.future_on", day="2027-02-01")).wait_for()
+        page.get_by_text(zh("imports.listing.arrival", day="2027-02-01")).wait_for()
 
         for code in WAITING:
             label = zh("imports.docs.reason_for", kind=kind(code))
@@ -83,8 +83,8 @@ def test_ops_approves_the_waiting_documents_and_the_listing_loses_documents_miss
             wait_idle(page)
 
         page.get_by_text(zh("imports.docs.now_complete", id=listing)).wait_for()
-        page.get_by_text(zh("imports.docs.badge.complete"), exact=True).wait_for()
-        assert page.get_by_text(zh("imports.docs.badge.missing", kinds="")).count() == 0
+        page.get_by_text(zh("imports.listing.docs_complete"), exact=True).wait_for()
+        assert page.get_by_text(zh("imports.listing.docs_missing", kinds="")).count() == 0
         page.screenshot(path="/tmp/import_docs_journey_done.png", full_page=True)
 
     assert rows.rows(engine, """
