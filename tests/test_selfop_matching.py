@@ -8,7 +8,7 @@ for a self-operated listing whose car is in inv.stock_cars and not sold; 0 for a
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -19,9 +19,9 @@ from console.match_policy import AgedStockBoost
 from console.services import aged_stock_boost, leads, matching
 from tests.apptest import app_as
 from tests.races import race, wide_engine
-from tests.test_matching_support import AS_OF, build_world
+from console import clock
+from tests.test_matching_support import build_world
 
-TODAY = AS_OF.date()          # 2026-03-10, noon in Shanghai: the run's business day
 RULE = dict(points=3, after_days=60, full_days=30)
 
 
@@ -43,14 +43,16 @@ def table(engine) -> list[tuple]:
         ORDER BY 1, 3""")]
 
 
+# Runs at the real clock: the stock's days count to today's Shanghai day, and the incremental
+# run's watermark (the run's clock) lies after the rows the fixture wrote.
 def full(engine):
     with engine.begin() as conn:
-        matching.rematch_full(conn=conn, top_k=10, as_of=AS_OF)
+        matching.rematch_full(conn=conn, top_k=10, as_of=datetime.now(timezone.utc))
 
 
 def changed(engine):
     with engine.begin() as conn:
-        matching.rematch_changed(conn=conn, top_k=10, as_of=AS_OF)
+        matching.rematch_changed(conn=conn, top_k=10, as_of=datetime.now(timezone.utc))
 
 
 def set_boost(engine, actor, *, version: int = 1, reason: str = "九十天以上的自营车积压", **rule):
@@ -68,8 +70,12 @@ def policy_row(engine) -> dict:
 def world(engine):
     """One request, and listings of the same trim and price from different sellers in the
     same city: self-operated cars 45, 75, 120 and 200 days in stock, an ordinary listing, and
-    an ordinary listing wrongly holding a stock car of 200 days (it never gets the boost)."""
+    an ordinary listing wrongly holding a stock car of 200 days (it never gets the boost).
+    Sixteen live listings of another series besides, so that the self-operated ones are fewer
+    than a quarter of the live listings: the scheduled run rescores them incrementally rather
+    than all at once (matching.FULL_REMATCH_SHARE)."""
     w = build_world(engine)
+    today = clock.today()
     buyer = w.merchant(name="买家车行")
     warehouse = q(engine, """INSERT INTO inv.warehouses (name, city_id, address)
                              VALUES ('上海一号仓', :c, '嘉定区安亭镇') RETURNING id""",
@@ -79,7 +85,7 @@ def world(engine):
         q(engine, """INSERT INTO inv.stock_cars (listing_id, trim_id, exterior_color, warehouse_id,
                          purchase_cost, purchase_date, asking_price, floor_price)
                      VALUES (:l, :t, '白', :w, 170000, :d, 180000, 175000)""",
-          l=listing_id, t=w.trim_a, w=warehouse, d=TODAY - timedelta(days=days))
+          l=listing_id, t=w.trim_a, w=warehouse, d=today - timedelta(days=days))
 
     ids = {}
     for name, days, own in (("d45", 45, True), ("d75", 75, True), ("d120", 120, True),
@@ -88,8 +94,13 @@ def world(engine):
         ids[name] = w.listing(merchant_id=seller, self_operated=own)
         if days is not None:
             car(ids[name], days)
+    other = w.merchant(name="别的车商")
+    for _ in range(16):
+        w.listing(merchant_id=other, trim_id=w.other_series_trim, guide_price=300_000,
+                  price=280_000)
     ids["request"] = w.request(merchant_id=buyer)
     ids["buyer"] = buyer
+    ids["today"] = today
     return ids
 
 
@@ -141,9 +152,13 @@ def test_a_manager_sets_the_boost_and_the_next_rematch_scores_it(engine, world, 
     before = {r["listing_id"]: float(r["score"]) for r in q(
         engine, "SELECT listing_id, score FROM ops.match_suggestions")}
     manager = make_actor("manager", username="zhang.jl")
+    since = datetime.now(timezone.utc)
     setting = set_boost(engine, manager)
     assert (setting.boost, setting.version, setting.updated_by) == (AgedStockBoost(**RULE), 2,
                                                                     "ZHANG.JL")
+    with engine.connect() as conn:       # what the scheduled run rescores: the live self-operated
+        assert matching.stock_changed_listings(conn, since=since) == {
+            world[k] for k in ("d45", "d75", "d120", "d200")}
     changed(engine)                      # the scheduled run sees the policy's change
     comp = components(engine, world["request"])
     aged = {k: comp[world[k]]["aged"] for k in ("d45", "d75", "d120", "d200", "plain", "wrong")}
@@ -192,7 +207,7 @@ def test_a_stock_car_bought_on_another_day_is_rescored_by_the_next_run(engine, w
     # The stock desk corrects the purchase date: 45 -> 80 days in stock (the owner writing
     # here keeps an updated_at it does not move: moved by hand, as the console's role gets it).
     q(engine, """UPDATE inv.stock_cars SET purchase_date = :d, updated_at = clock_timestamp()
-                 WHERE listing_id = :l""", d=TODAY - timedelta(days=80), l=world["d45"])
+                 WHERE listing_id = :l""", d=world["today"] - timedelta(days=80), l=world["d45"])
     changed(engine)
     comp = components(engine, world["request"])[world["d45"]]
     assert (comp["stock_days"], comp["aged"]) == (80, 2.0)          # 3 x 20/30
