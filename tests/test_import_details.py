@@ -25,8 +25,9 @@ GULF_SEQUOIA = "5TDBY5G1KSS123456"
 TODAY = date(2026, 11, 20)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def fixed_today(monkeypatch):
+    """Today is 2026-11-20 in Shanghai, for the dates the tests write out."""
     monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 20, 10, 0,
                                                        tzinfo=clock.business_tz()))
 
@@ -94,8 +95,8 @@ def test_a_domestic_listing_has_no_import_details(make_actor, w):
         run(details.get_import_details, actor=make_actor("ops"), listing_id=99_999_999)
 
 
-def test_ops_correct_the_details_with_a_reason_and_the_audit_says_what_changed(engine,
-                                                                              make_actor, w):
+def test_ops_correct_the_details_with_a_reason_and_the_audit_says_what_changed(
+        engine, make_actor, w, fixed_today):
     ops = make_actor("ops")
     arrival = TODAY + timedelta(days=30)
     assert correct(ops, w, port="shanghai", availability="future",
@@ -146,7 +147,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_changes(engine, m
     assert stored(engine, w["listing"]) == (("middle_east", "tianjin", "in_stock", None, 1), 0)
 
 
-def test_an_arrival_in_the_past_reads_with_both_dates(make_actor, w):
+def test_an_arrival_in_the_past_reads_with_both_dates(make_actor, w, fixed_today):
     with pytest.raises(InvalidInput) as err:
         correct(make_actor("ops"), w, availability="future", expected_arrival=date(2026, 11, 1))
     assert translate(err.value.key, "en", **err.value.params) == (

@@ -44,7 +44,7 @@ DISCOUNT = "round((l.guide_price - l.price) / l.guide_price * 100, 1)"
 PRICE_COLUMNS = ("guide_price", "price")
 SHOWN_FORMATS = {"guide_price": "wan", "price": "wan", "discount_points": "decimal",
                  "published_at": "when", "available_from": "day", "km": "number",
-                 "import_reference": "wan"}
+                 "import_reference": "wan", "import_reference_count": "number"}
 # A parallel import's columns (issue 21): NULL on a domestic listing.
 IMPORT_COLUMNS = ("market_version", "port", "availability", "expected_arrival", "docs_missing",
                   "import_reference", "import_reference_count")
