@@ -7,7 +7,7 @@ the page in both languages."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
