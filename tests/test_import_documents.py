@@ -473,6 +473,29 @@ def test_the_demo_writes_every_story_deterministically(engine, world):
     assert first.documents == len(rows)
 
 
+def test_the_small_demo_has_a_queue_to_work(demo_engine):
+    """The demo seed writes documents after the import details: the live imports have them,
+    most complete, some waiting (a few in ops' hands, within the cap), a few rejected."""
+    counts = {r["status"]: r["n"] for r in tr.rows(demo_engine, """
+        SELECT status, count(*) AS n FROM app.import_documents GROUP BY status""")}
+    assert counts["approved"] > counts["pending"] >= 5 and counts["rejected"] >= 1
+    live, complete = tr.rows(demo_engine, """
+        SELECT count(*) AS live,
+               count(*) FILTER (WHERE (SELECT count(*) FROM app.import_documents d
+                                       WHERE d.listing_id = l.id AND d.status = 'approved') = 4)
+                   AS complete
+        FROM app.listings l JOIN app.listing_imports li ON li.listing_id = l.id
+        WHERE l.status = 'live'""")[0].values()
+    assert live / 2 < complete < live
+    assert tr.value(demo_engine, """SELECT count(*) FROM app.import_documents d
+                                    JOIN app.listings l ON l.id = d.listing_id
+                                    WHERE l.status <> 'live' OR NOT l.is_parallel_import""") == 0
+    held = tr.rows(demo_engine, """SELECT assigned_to, count(*) AS n FROM app.import_documents
+                                   WHERE status = 'pending' AND assigned_to IS NOT NULL
+                                   GROUP BY assigned_to""")
+    assert held and max(r["n"] for r in held) <= demo_docs.HELD_MAX
+
+
 # ---------------------------------------------------------------- the page
 def test_the_queue_page_in_both_languages(engine, world, make_actor):
     a = import_listing(engine, world)
