@@ -37,7 +37,9 @@ def car(engine: Engine, w: dict, *, cost: str, days: int, asking: str, floor: st
     bought = clock.today() - timedelta(days=days)
     listing = rows.listing(engine, merchant_id=w["platform"], trim_id=w[trim], city_id=w["city"],
                            price=float(asking), guide=220_000, vin=rows.good_vin())
-    _one(engine, "UPDATE app.listings SET is_self_operated = true WHERE id = :l", l=listing)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE app.listings SET is_self_operated = true WHERE id = :l"),
+                     {"l": listing})
     return _one(engine, """
         INSERT INTO inv.stock_cars (listing_id, trim_id, vin, exterior_color, warehouse_id,
                                     purchase_cost, purchase_date, asking_price, floor_price)
