@@ -308,7 +308,9 @@ def test_the_leads_page_explains_the_boost_and_a_manager_saves_it(engine, world,
         leads.take_lead(conn=conn, actor=manager, request_id=world["request"])
     at = app_as(manager, page="pages/bd_leads.py")
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert "自营车库龄加分当前关闭（0 分）。" in [c.value for c in at.caption]
+    captions = [c.value for c in at.caption]
+    assert "库龄加分（仅平台自营车）：当前关闭（0 分）。" in captions        # the points help
+    assert "当前关闭（0 分）。 尚未修改过（默认关闭）。" in captions         # the form
     at.number_input(key="aged_points").set_value(3.0)
     at.text_input(key="aged_reason").input("九十天以上的自营车积压")
     [save] = [b for b in at.button if b.label == "保存加分规则"]

@@ -66,7 +66,8 @@ VIP_RELATION = "fin.vip_memberships"
 # (match_policy.AgedStockBoost, off by default) is computed from them.
 STOCK_JOIN = ("LEFT JOIN inv.stock_cars sc ON sc.listing_id = l.id AND l.is_self_operated"
               " AND sc.status <> 'sold'")
-_STOCK_DAYS = "greatest(CAST(:today AS date) - sc.purchase_date, 0)"
+_STOCK_DAYS = ("(CASE WHEN sc.id IS NOT NULL"   # greatest() skips a NULL: no car, no days
+               " THEN greatest(CAST(:today AS date) - sc.purchase_date, 0) END)")
 
 # Open flags keep a listing out until staff decide them (migration 081's partial index).
 OPEN_FLAG = ("EXISTS (SELECT 1 FROM ops.listing_flags f WHERE f.listing_id = l.id"
