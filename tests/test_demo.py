@@ -331,7 +331,10 @@ def test_duplicate_identities_reuse_another_merchants_document(world):
 
 def test_vins_include_malformed_and_duplicated_ones(world):
     with world.connect() as conn:
-        vins = [v for (v,) in conn.execute(sa.text("SELECT vin FROM app.listings WHERE vin IS NOT NULL"))]
+        # the generated marketplace's (the platform's own cars each carry a clean VIN)
+        vins = [v for (v,) in conn.execute(sa.text(
+            """SELECT vin FROM app.listings WHERE vin IS NOT NULL
+                 AND id NOT IN (SELECT listing_id FROM inv.stock_cars)"""))]
         cross = conn.execute(sa.text(
             """SELECT count(*) FROM (SELECT vin FROM app.listings WHERE vin IS NOT NULL
                                      GROUP BY vin HAVING count(DISTINCT merchant_id) > 1) x""")).scalar_one()
