@@ -212,7 +212,7 @@ _SHOWN = """
                CASE WHEN l.is_parallel_import THEN """ + docs_missing_sql("l") + """ END
                    AS docs_missing,
                CASE WHEN r.n >= :ref_min THEN r.median END AS import_reference,
-               CASE WHEN l.is_parallel_import THEN r.n END AS import_reference_count
+               r.n AS import_reference_count   -- 0 on a domestic row: no NaN in the frame
         FROM page p
         JOIN app.listings l ON l.id = p.id
         JOIN app.trims t ON t.id = l.trim_id

@@ -128,6 +128,8 @@ def search_columns(rows: pd.DataFrame) -> pd.DataFrame:
         arrival=[arrival_text(a, d) for a, d in zip(rows["availability"],
                                                    rows["expected_arrival"])],
         docs=docs,
+        import_reference_count=[n if bool(pi) else None for n, pi in zip(
+            rows["import_reference_count"], rows["is_parallel_import"])],
     )
     return out.drop(columns=["availability", "expected_arrival", "docs_missing"])
 
