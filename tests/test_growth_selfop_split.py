@@ -157,10 +157,20 @@ def whole_months() -> tuple[date, date]:
 
 
 @pytest.fixture
-def demo(demo_engine, make_actor):
+def demo(demo_engine):
+    """The small demo after the ETL ran, and a manager's account on it (make_actor works on
+    the ``engine`` fixture's database, which the page would then read)."""
+    from console.roles import Actor
+    from tests.conftest import TEST_PASSWORD_HASH
     results = run_all(engine=demo_engine)
     assert all(r.status == "succeeded" for r in results), [(r.job, r.error) for r in results]
-    return demo_engine, make_actor("manager")
+    with demo_engine.begin() as conn:
+        staff_id = conn.execute(sa.text(
+            """INSERT INTO ops.staff (username, display_name, password_hash, roles)
+               VALUES ('split.manager', '拆分经理', :h, ARRAY['manager']) RETURNING id"""),
+            {"h": TEST_PASSWORD_HASH}).scalar_one()
+    return demo_engine, Actor(id=staff_id, username="split.manager", display_name="拆分经理",
+                              roles=frozenset({"manager"}))
 
 
 def test_the_page_shows_the_split_an_analyst_computes_from_the_raw_tables(demo):
