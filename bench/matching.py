@@ -74,6 +74,11 @@ def _search_cases(ctx) -> dict[str, search.SearchFilters]:
         "rare_colour": F(colors=(rare_colour,), sort="price"),
         "luxury_guide_range": F(guide_min=1_000_000, sort="price_desc"),
         "parallel_import": F(parallel_import=True),
+        # Parallel imports' details (issue 21): market version, port, in stock or future.
+        "import_version+port+future": F(market_versions=("middle_east", "canada"),
+                                        ports=("tianjin",), availability="future"),
+        "import_in_stock+price": F(market_versions=("middle_east",), availability="in_stock",
+                                   price_min=500_000, sort="price"),
         "self_operated": F(self_operated=True, sort="price"),
         "fresh_7": F(fresh_days=7),
         "merchant_type": F(merchant_types=("resource",)),
