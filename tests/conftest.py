@@ -73,9 +73,21 @@ def server_url() -> str:
     return _server_url()
 
 
+# The embedded test cluster (.pgdata-test) holds nothing worth a crash: its databases are
+# copies made and dropped per test. Without fsync and full-page writes a copy of the migrated
+# template (CREATE DATABASE … TEMPLATE, thousands per run) writes to the page cache instead
+# of waiting on the disk. A server named by TEST_DATABASE_URL is left as its owner set it.
+_THROWAWAY_CLUSTER = ("ALTER SYSTEM SET fsync = off", "ALTER SYSTEM SET full_page_writes = off",
+                      "ALTER SYSTEM SET synchronous_commit = off", "SELECT pg_reload_conf()")
+
+
 @pytest.fixture(scope="session")
 def admin_engine(server_url) -> Iterator[Engine]:
     engine = _admin_engine(server_url)
+    if not os.environ.get("TEST_DATABASE_URL"):
+        with engine.connect() as conn:
+            for statement in _THROWAWAY_CLUSTER:
+                conn.exec_driver_sql(statement)
     yield engine
     engine.dispose()
 

@@ -71,9 +71,28 @@ def browser_page(width: int = 1440, height: int = 900):
         try:
             context = browser.new_context(viewport={"width": width, "height": height},
                                           locale="zh-CN", timezone_id="Asia/Shanghai")
-            yield context.new_page()
+            page = context.new_page()
+            try:
+                yield page
+            except BaseException:
+                _show_failed_page(page)
+                raise
         finally:
             browser.close()
+
+
+def _show_failed_page(page) -> None:
+    """What the page showed when a journey failed, in the test's captured output (a CI log
+    has no browser to look at) and as a screenshot under /tmp/browser-failures/."""
+    with contextlib.suppress(Exception):
+        text = page.locator("body").inner_text(timeout=5_000)
+        print(f"--- the page at {page.url} when the journey failed:\n{text[:6000]}")
+    with contextlib.suppress(Exception):
+        folder = "/tmp/browser-failures"
+        os.makedirs(folder, exist_ok=True)
+        path = f"{folder}/{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.png"
+        page.screenshot(path=path, full_page=True, timeout=10_000)
+        print(f"--- screenshot: {path}")
 
 
 def sign_in(page, url: str, username: str, password: str) -> None:

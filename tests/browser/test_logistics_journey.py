@@ -147,9 +147,16 @@ def test_ops_books_a_request_on_a_load_delivers_it_and_the_rating_moves_the_scor
         page.get_by_role("button", name=zh("lgx.claims.file_submit")).click()
         page.get_by_text(pattern("lgx.claims.filed")).wait_for(timeout=30_000)
         wait_idle(page)
-        page.get_by_text(pattern("lgx.claims.decide", kind=zh("enum.lgx_claim_kind.damage"),
-                                 amount="¥3,000.00")).click()
-        page.get_by_role("button", name=zh("lgx.claims.settle_submit")).click()
+        # The claim's expander takes the place the filing form's open expander held; it may
+        # open already, so it is clicked only while its settlement button is hidden.
+        settle = page.get_by_role("button", name=zh("lgx.claims.settle_submit"))
+        decide = page.get_by_text(pattern("lgx.claims.decide",
+                                          kind=zh("enum.lgx_claim_kind.damage"),
+                                          amount="¥3,000.00"))
+        decide.wait_for()
+        if not settle.is_visible():
+            decide.click()
+        settle.click()
         page.get_by_text(pattern("lgx.claims.settled", amount="¥3,000.00")).wait_for(
             timeout=30_000)
         wait_idle(page)
