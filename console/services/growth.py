@@ -736,9 +736,10 @@ def _derive_kpis(raw: pd.DataFrame) -> pd.DataFrame:
     """Rates and sums per period, vectorised; a rate over nothing is NaN ("no figure")."""
     if raw.empty:
         return raw.assign(**{m: [] for m, _ in KPI_METRICS})
-    numeric = ["gmv", "gmv_self_operated", "gmv_marketplace", "fee_amount", "deposit_held", "deposit_released", "deposit_refunded",
-               "deposit_disputed", "pay_wechat", "pay_alipay", "pay_bank", "median_hours_to_match",
-               "requests_created", "requests_with_match", "requests_with_deposit"]
+    numeric = ["gmv", "gmv_self_operated", "gmv_marketplace", "fee_amount", "deposit_held",
+               "deposit_released", "deposit_refunded", "deposit_disputed", "pay_wechat",
+               "pay_alipay", "pay_bank", "median_hours_to_match", "requests_created",
+               "requests_with_match", "requests_with_deposit"]
     frame = raw.copy()
     frame[numeric] = frame[numeric].astype(float)          # Decimal / None -> float / NaN
     frame["live_posts"] = frame["live_listings"] + frame["open_requests"]
