@@ -116,10 +116,14 @@ def stock_list(*, conn: Connection, actor: Actor, filters: StockFilters, limit: 
     margin left at its asking price (a sold car: its realised margin)."""
     where, params = _where(filters)
     base = {**_params(holding.terms(), clock.today()), **params}
-    total = db.scalar(conn, f"SELECT count(*) FROM ({_CARS}) c{where}", **base)
-    rows = db.fetch_df(conn, f"""SELECT * FROM ({_CARS}) c{where}
+    # The total in the same pass as the page (one read of the stock, not two).
+    rows = db.fetch_df(conn, f"""SELECT *, count(*) OVER () AS total FROM ({_CARS}) c{where}
                                  ORDER BY days DESC, id LIMIT :lim OFFSET :off""",
                        **base, lim=limit, off=offset)
+    if rows.empty:   # past the last page, or nothing: the total alone
+        total = db.scalar(conn, f"SELECT count(*) FROM ({_CARS}) c{where}", **base) if offset else 0
+    else:
+        total = rows["total"].iloc[0]
     return StockPage(rows=_with_margins(rows), total=int(total))
 
 
@@ -164,16 +168,12 @@ def ageing_summary(*, conn: Connection, actor: Actor,
 
 
 # ---------------------------------------------------------------- the markdown list
-_MARKDOWN = f"""
-    SELECT c.*, coalesce(first.asking_before, c.asking_price) AS first_asking,
-           last.changed_at AS last_change_at
-    FROM ({_CARS}) c
-    LEFT JOIN LATERAL (SELECT p.asking_before FROM inv.price_changes p
-                       WHERE p.stock_car_id = c.id ORDER BY p.changed_at, p.id LIMIT 1) first
-           ON true
-    LEFT JOIN LATERAL (SELECT max(p.changed_at) AS changed_at FROM inv.price_changes p
-                       WHERE p.stock_car_id = c.id) last ON true
-    WHERE c.status = 'in_stock'"""
+# Each car's first asking price and last change, one pass over the price changes (a lateral
+# look-up per car read them once per car, twice: 3,000 cars took 134 ms).
+_FIRST_PRICES = """
+    SELECT stock_car_id, (array_agg(asking_before ORDER BY changed_at, id))[1] AS first_asking,
+           max(changed_at) AS last_change_at
+    FROM inv.price_changes GROUP BY stock_car_id"""
 
 
 @dataclass(frozen=True)
@@ -190,22 +190,26 @@ def markdown_list(*, conn: Connection, actor: Actor,
     purchase (first asking price − cost), most eaten first (no margin at all first), each with
     its band's price and the suggested asking price (holding.suggested_markdown)."""
     t = holding.terms()
-    where = " AND c.warehouse_id = :w" if warehouse_id is not None else ""
-    candidates = f"""
-        SELECT *, first_asking - purchase_cost AS margin_at_purchase FROM ({_MARKDOWN}{where}) m
-        WHERE first_asking - purchase_cost <= 0
-           OR holding >= CAST(:share AS numeric) * (first_asking - purchase_cost)"""
+    where = " AND s.warehouse_id = :w" if warehouse_id is not None else ""
     params = {**_params(t, clock.today()), "share": t.markdown_share,
               **({"w": warehouse_id} if where else {})}
-    total = db.scalar(conn, f"SELECT count(*) FROM ({candidates}) k", **params)
     rows = db.fetch_df(conn, f"""
-        SELECT * FROM ({candidates}) k
+        WITH firsts AS ({_FIRST_PRICES}),
+        cars AS (
+            SELECT c.*, coalesce(f.first_asking, c.asking_price) AS first_asking,
+                   f.last_change_at,
+                   coalesce(f.first_asking, c.asking_price) - c.purchase_cost AS margin_at_purchase
+            FROM ({_CARS} WHERE s.status = 'in_stock'{where}) c
+            LEFT JOIN firsts f ON f.stock_car_id = c.id)
+        SELECT *, count(*) OVER () AS total FROM cars
+        WHERE margin_at_purchase <= 0 OR holding >= CAST(:share AS numeric) * margin_at_purchase
         ORDER BY CASE WHEN margin_at_purchase <= 0 THEN 0 ELSE 1 END,
                  holding / nullif(margin_at_purchase, 0) DESC, days DESC, id
         LIMIT :lim""", **params, lim=MARKDOWN_LIMIT)
     rows = _with_margins(rows)
     if rows.empty:
         return MarkdownList(rows=rows, total=0, share=t.markdown_share)
+    total = int(rows["total"].iloc[0])
     shares, prices, band_prices, at_floor = [], [], [], []
     for r in rows.itertuples():
         shares.append(holding.eaten_share(r.holding, r.margin_at_purchase))
@@ -216,7 +220,7 @@ def markdown_list(*, conn: Connection, actor: Actor,
         at_floor.append(s.at_floor)
     rows = rows.assign(eaten_share=shares, suggested_price=prices, band_price=band_prices,
                        at_floor=at_floor)
-    return MarkdownList(rows=rows, total=int(total), share=t.markdown_share)
+    return MarkdownList(rows=rows, total=total, share=t.markdown_share)
 
 
 # ---------------------------------------------------------------- one car
