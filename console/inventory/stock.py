@@ -26,32 +26,41 @@ READ_ROLES = ("ops", "manager")
 STATUSES = ("in_stock", "reserved", "sold")
 MARKDOWN_LIMIT = 200
 
-# Every car with its days in stock and holding cost as of :today (a sold car: as frozen).
-_CARS = """
-    SELECT s.id, s.listing_id, s.vin, s.exterior_color, s.status, s.version,
-           s.purchase_cost, s.purchase_date, s.asking_price, s.floor_price,
-           s.reserved_for, rm.name AS reserved_for_name, s.reserved_at,
-           s.sold_to, sm.name AS sold_to_name, s.sold_at, s.sold_price, s.realised_margin,
-           s.warehouse_id, w.name AS warehouse, ci.short_name AS warehouse_city,
-           b.id AS brand_id, b.name AS brand, se.id AS series_id, se.name AS series,
-           t.name AS trim_name, t.guide_price, d.days,
+# A car's days in stock as of :today (a sold car: to the Shanghai day of its sale), its
+# holding cost (a sold car: as frozen) and its age band, on inv.stock_cars s.
+_DAYS = """
+    CROSS JOIN LATERAL (
+        SELECT greatest(0, CASE WHEN s.status = 'sold'
+                                THEN (s.sold_at AT TIME ZONE CAST(:tz AS text))::date
+                                ELSE CAST(:today AS date) END - s.purchase_date) AS days) d"""
+_FIGURES = """
+           d.days,
            CASE WHEN s.status = 'sold' THEN s.holding_cost
                 ELSE (round(s.purchase_cost * CAST(:rate AS numeric), 2)
                       + CAST(:fee AS numeric)) * d.days END AS holding,
            CASE WHEN d.days <= 30 THEN '0_30' WHEN d.days <= 60 THEN '31_60'
-                WHEN d.days <= 90 THEN '61_90' ELSE '90p' END AS band
-    FROM inv.stock_cars s
+                WHEN d.days <= 90 THEN '61_90' ELSE '90p' END AS band"""
+# The words of a car s: its warehouse, brand, series and trim, its buyer's name.
+_NAMES = """
+           s.reserved_for, rm.name AS reserved_for_name, s.reserved_at,
+           s.sold_to, sm.name AS sold_to_name, s.sold_at, s.sold_price, s.realised_margin,
+           s.warehouse_id, w.name AS warehouse, ci.short_name AS warehouse_city,
+           b.id AS brand_id, b.name AS brand, se.id AS series_id, se.name AS series,
+           t.name AS trim_name, t.guide_price"""
+_NAME_JOINS = """
     JOIN inv.warehouses w ON w.id = s.warehouse_id
     JOIN app.cities ci ON ci.id = w.city_id
     JOIN app.trims t ON t.id = s.trim_id
     JOIN app.series se ON se.id = t.series_id
     JOIN app.brands b ON b.id = se.brand_id
     LEFT JOIN app.merchants rm ON rm.id = s.reserved_for
-    LEFT JOIN app.merchants sm ON sm.id = s.sold_to
-    CROSS JOIN LATERAL (
-        SELECT greatest(0, CASE WHEN s.status = 'sold'
-                                THEN (s.sold_at AT TIME ZONE CAST(:tz AS text))::date
-                                ELSE CAST(:today AS date) END - s.purchase_date) AS days) d"""
+    LEFT JOIN app.merchants sm ON sm.id = s.sold_to"""
+_COLUMNS = """s.id, s.listing_id, s.vin, s.exterior_color, s.status, s.version,
+           s.purchase_cost, s.purchase_date, s.asking_price, s.floor_price,"""
+# Every car with its figures and words.
+_CARS = f"""
+    SELECT {_COLUMNS}{_NAMES},{_FIGURES}
+    FROM inv.stock_cars s{_NAME_JOINS}{_DAYS}"""
 
 
 def _params(t: holding.Terms, today: date) -> dict:
@@ -193,19 +202,28 @@ def markdown_list(*, conn: Connection, actor: Actor,
     where = " AND s.warehouse_id = :w" if warehouse_id is not None else ""
     params = {**_params(t, clock.today()), "share": t.markdown_share,
               **({"w": warehouse_id} if where else {})}
+    # The candidates are found and ranked on the stock table alone; only the page of them
+    # shown is joined to its words.
     rows = db.fetch_df(conn, f"""
         WITH firsts AS ({_FIRST_PRICES}),
-        cars AS (
-            SELECT c.*, coalesce(f.first_asking, c.asking_price) AS first_asking,
-                   f.last_change_at,
-                   coalesce(f.first_asking, c.asking_price) - c.purchase_cost AS margin_at_purchase
-            FROM ({_CARS} WHERE s.status = 'in_stock'{where}) c
-            LEFT JOIN firsts f ON f.stock_car_id = c.id)
-        SELECT *, count(*) OVER () AS total FROM cars
-        WHERE margin_at_purchase <= 0 OR holding >= CAST(:share AS numeric) * margin_at_purchase
-        ORDER BY CASE WHEN margin_at_purchase <= 0 THEN 0 ELSE 1 END,
-                 holding / nullif(margin_at_purchase, 0) DESC, days DESC, id
-        LIMIT :lim""", **params, lim=MARKDOWN_LIMIT)
+        picked AS (
+            SELECT s.*,{_FIGURES},
+                   coalesce(f.first_asking, s.asking_price) AS first_asking, f.last_change_at,
+                   coalesce(f.first_asking, s.asking_price) - s.purchase_cost AS margin_at_purchase
+            FROM inv.stock_cars s LEFT JOIN firsts f ON f.stock_car_id = s.id{_DAYS}
+            WHERE s.status = 'in_stock'{where}),
+        listed AS (
+            SELECT p.*, count(*) OVER () AS total,
+                   row_number() OVER (ORDER BY CASE WHEN margin_at_purchase <= 0 THEN 0 ELSE 1 END,
+                                               holding / nullif(margin_at_purchase, 0) DESC,
+                                               days DESC, id) AS rank
+            FROM picked p
+            WHERE margin_at_purchase <= 0
+               OR holding >= CAST(:share AS numeric) * margin_at_purchase)
+        SELECT {_COLUMNS}{_NAMES}, s.days, s.holding, s.band, s.first_asking, s.last_change_at,
+               s.margin_at_purchase, s.total
+        FROM listed s{_NAME_JOINS}
+        WHERE s.rank <= :lim ORDER BY s.rank""", **params, lim=MARKDOWN_LIMIT)
     rows = _with_margins(rows)
     if rows.empty:
         return MarkdownList(rows=rows, total=0, share=t.markdown_share)
