@@ -11,8 +11,8 @@ trims with a guide price of 80,000–800,000 yuan whose guide price has not move
 200 days (so a listing's guide price is its trim's at publication):
 
 * the market's discount of the series (下X点) = the median points below guide of its listings;
-  purchase cost = guide price × (1 − that − 1 to 3 points), rounded to ¥100: the platform
-  buys a few points under what the market sells at, as a resource dealer does;
+  purchase cost = guide price × (1 − that − 2.5 to 5 points), rounded to ¥100: the platform
+  buys a few points under what the market sells at, in volume, as a resource dealer does;
 * first asking price = guide price × (1 − that + 0 to 1 point), rounded to ¥100, never above
   the guide price, so the car sits at its series' usual discount beside the other listings;
   floor price = cost × (1 − 0.5 to + 0.8%), rounded to ¥100, never above the asking price;
@@ -165,7 +165,7 @@ def write(conn: sa.Connection, *, seed: int, scale: str, anchor: datetime) -> Su
         trim = trims[int(picks[i])]
         guide = float(trim["guide_price"])
         usual = float(trim["usual_points"]) / 100
-        cost = _hundred(guide * (1 - usual - rng.uniform(0.01, 0.03)))
+        cost = _hundred(guide * (1 - usual - rng.uniform(0.025, 0.05)))
         first_asking = min(_hundred(guide * (1 - usual + rng.uniform(0.0, 0.01))),
                            Decimal(str(guide)).quantize(Decimal("0.01")))
         floor = min(_hundred(float(cost) * (1 + rng.uniform(-0.005, 0.008))), first_asking)
