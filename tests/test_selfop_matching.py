@@ -71,9 +71,9 @@ def world(engine):
     """One request, and listings of the same trim and price from different sellers in the
     same city: self-operated cars 45, 75, 120 and 200 days in stock, an ordinary listing, and
     an ordinary listing wrongly holding a stock car of 200 days (it never gets the boost).
-    Sixteen live listings of another series besides, so that the self-operated ones are fewer
-    than a quarter of the live listings: the scheduled run rescores them incrementally rather
-    than all at once (matching.FULL_REMATCH_SHARE)."""
+    Sixteen live listings of another series besides, so that a changed stock car's listing is
+    fewer than a quarter of the live listings: the scheduled run rescores it incrementally
+    rather than all at once (matching.FULL_REMATCH_SHARE)."""
     w = build_world(engine)
     today = clock.today()
     buyer = w.merchant(name="买家车行")
@@ -156,10 +156,10 @@ def test_a_manager_sets_the_boost_and_the_next_rematch_scores_it(engine, world, 
     setting = set_boost(engine, manager)
     assert (setting.boost, setting.version, setting.updated_by) == (AgedStockBoost(**RULE), 2,
                                                                     "ZHANG.JL")
-    with engine.connect() as conn:       # what the scheduled run rescores: the live self-operated
-        assert matching.stock_changed_listings(conn, since=since) == {
-            world[k] for k in ("d45", "d75", "d120", "d200")}
-    changed(engine)                      # the scheduled run sees the policy's change
+    with engine.connect() as conn:       # the scheduled run sees the policy's change
+        assert matching.aged_policy_changed(conn, since=since)
+        assert matching.stock_changed_listings(conn, since=since) == set()
+    changed(engine)                      # ... and recomputes every suggestion
     comp = components(engine, world["request"])
     aged = {k: comp[world[k]]["aged"] for k in ("d45", "d75", "d120", "d200", "plain", "wrong")}
     assert aged == {"d45": 0.0, "d75": 1.5, "d120": 3.0, "d200": 3.0, "plain": 0.0, "wrong": 0.0}
@@ -206,8 +206,12 @@ def test_a_stock_car_bought_on_another_day_is_rescored_by_the_next_run(engine, w
     assert components(engine, world["request"])[world["d45"]]["aged"] == 0.0
     # The stock desk corrects the purchase date: 45 -> 80 days in stock (the owner writing
     # here keeps an updated_at it does not move: moved by hand, as the console's role gets it).
+    since = datetime.now(timezone.utc)
     q(engine, """UPDATE inv.stock_cars SET purchase_date = :d, updated_at = clock_timestamp()
                  WHERE listing_id = :l""", d=world["today"] - timedelta(days=80), l=world["d45"])
+    with engine.connect() as conn:
+        assert matching.stock_changed_listings(conn, since=since) == {world["d45"]}
+        assert not matching.aged_policy_changed(conn, since=since)
     changed(engine)
     comp = components(engine, world["request"])[world["d45"]]
     assert (comp["stock_days"], comp["aged"]) == (80, 2.0)          # 3 x 20/30

@@ -4,9 +4,10 @@ have stood too long, as one explainable part of the match score.
 The rule is console/match_policy.py ``AgedStockBoost``; the values managers chose are one row
 of ops.match_policy (migration 114). Off (0 points) until a manager sets it. A change is a
 single conditional UPDATE on the row's version (a stale form is told so), with its audit row
-in the same transaction. The scheduled rematch rescores every live self-operated listing at
-its next run (console/services/matching.py rematch_changed reads the row's updated_at like a
-listing's), as it picks up a changed grade or VIP term.
+in the same transaction. The next scheduled rematch recomputes every suggestion (console/
+services/matching.py rematch_changed reads the row's updated_at like a listing's: the boost
+moves every self-operated listing against all the others), as it picks up a changed grade or
+VIP term at its next run.
 """
 from __future__ import annotations
 

@@ -536,23 +536,20 @@ def take_refresh_causes(conn: Connection, *, since: datetime | None) -> RefreshC
     return RefreshCauses(sorted(listings), sorted(requests))
 
 
-# Self-operated listings to rescore: those whose stock car changed (bought on another day,
-# reserved, sold), and every live one when managers changed the aged-stock boost. The policy
-# row's updated_at is stamped by the database like a listing's (migration 064), so the
-# watermark sees a change whose transaction was still open at the last run. Without a change
-# of the policy, its EXISTS is false once and the listings are never scanned.
-_STOCK_CHANGED_SQL = """
-SELECT sc.listing_id AS id FROM inv.stock_cars sc
-WHERE sc.updated_at >= :since AND sc.listing_id IS NOT NULL
-UNION
-SELECT l.id FROM app.listings l
-WHERE l.is_self_operated AND l.status = 'live'
-  AND EXISTS (SELECT 1 FROM ops.match_policy p WHERE p.updated_at >= :since)
-"""
-
-
 def stock_changed_listings(conn: Connection, *, since: datetime) -> set[int]:
-    return {int(r["id"]) for r in db.fetch_all(conn, _STOCK_CHANGED_SQL, since=since)}
+    """Self-operated listings whose stock car changed (bought on another day, reserved, sold):
+    their days in stock, so their aged-stock points, may have moved."""
+    return {int(r["id"]) for r in db.fetch_all(conn, """
+        SELECT listing_id AS id FROM inv.stock_cars
+        WHERE updated_at >= :since AND listing_id IS NOT NULL""", since=since)}
+
+
+def aged_policy_changed(conn: Connection, *, since: datetime) -> bool:
+    """Whether managers changed the aged-stock boost since ``since``. The row's updated_at is
+    stamped by the database like a listing's (migration 064), so the watermark sees a change
+    whose transaction was still open at the last run."""
+    return bool(db.scalar(conn, "SELECT updated_at >= :since FROM ops.match_policy WHERE id = 1",
+                          since=since))
 
 
 # A change this broad is cheaper as one full recompute (a scoring run regrades most sellers).
@@ -593,7 +590,11 @@ def rematch_changed(*, conn: Connection, top_k: int = 5, as_of: datetime | None 
             SELECT r.id FROM app.requests r JOIN app.merchants m ON m.id = r.merchant_id
             WHERE m.updated_at >= :since""", since=since)} | set(causes.request_ids)
         live = db.scalar(conn, "SELECT count(*) FROM app.listings WHERE status = 'live'") or 0
-        if live and len(listing_ids) > FULL_REMATCH_SHARE * live:
+        # A change of the aged-stock boost moves every self-operated listing against all the
+        # others: at the large scale (3,600 of them) merging them one candidate set at a time
+        # ran for minutes, where the full recompute takes about 30 s.
+        if (live and len(listing_ids) > FULL_REMATCH_SHARE * live) \
+                or aged_policy_changed(conn, since=since):
             result = rematch_full(conn=conn, top_k=top_k, as_of=now)
         else:
             drop_past_due(conn=conn, as_of=now)
