@@ -272,7 +272,17 @@ def test_a_sale_freezes_the_holding_cost_and_realised_margin_and_sells_the_listi
     assert one(engine, "SELECT status FROM app.listings WHERE id = :l",
                l=car["listing_id"])["status"] == "sold"
     audit = one(engine, "SELECT * FROM ops.audit_log WHERE action = 'stock_car.sell'")
+    # the sale is a completed deal on the car's listing, sold by the platform's merchant: GMV
+    order = one(engine, "SELECT * FROM app.orders WHERE id = :o", o=car["order_id"])
+    seller = one(engine, "SELECT merchant_id FROM app.listings WHERE id = :l",
+                 l=car["listing_id"])["merchant_id"]
+    assert (order["listing_id"], order["buyer_id"], order["seller_id"], order["quantity"],
+            order["unit_price"], order["amount"], order["deposit_amount"], order["status"],
+            order["completed_at"]) == (car["listing_id"], w["buyer"], seller, 1,
+                                       D("205000.00"), D("205000.00"), D("0.00"), "completed",
+                                       car["sold_at"])
     assert audit["after"] == {"status": "sold", "sold_to": w["buyer"], "sold_price": "205000.00",
+                              "order_id": car["order_id"],
                               "days_in_stock": 45, "holding_cost": "4050.00",
                               "realised_margin": "950.00"}
     assert audit["reason"] == "电话成交"

@@ -15,6 +15,9 @@ stock"), a buyer that is not an active merchant or is the platform's own merchan
 """
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
 from sqlalchemy.engine import Connection
 
 from console import clock, db, fmt
@@ -62,6 +65,23 @@ def release(*, conn: Connection, actor: Actor, stock_car_id: int, version: int,
     return CarState(stock_car_id=stock_car_id, status="in_stock", version=new_version)
 
 
+def _record_order(conn: Connection, listing_id: int | None, buyer_id: int, price: Decimal,
+                  at: datetime) -> int | None:
+    """The sale as a completed deal on the car's listing, sold by the platform's merchant, so
+    the deal counts in GMV (its self-operated part: the listing is self-operated) and the
+    listing leaves the market. Paid directly, not through escrow: no deposit, no fee."""
+    if listing_id is None:
+        return None
+    db.execute(conn, """UPDATE app.listings SET status = 'sold', updated_at = clock_timestamp()
+                        WHERE id = :l""", l=listing_id)
+    return db.scalar(conn, """
+        INSERT INTO app.orders (listing_id, buyer_id, seller_id, quantity, unit_price, amount,
+                                deposit_amount, status, created_at, completed_at)
+        SELECT l.id, :b, l.merchant_id, 1, :p, :p, 0, 'completed', :at, :at
+        FROM app.listings l WHERE l.id = :l
+        RETURNING id""", l=listing_id, b=buyer_id, p=price, at=at)
+
+
 @requires(*ACT_ROLES)
 def sell(*, conn: Connection, actor: Actor, stock_car_id: int, version: int, merchant_id: int,
          sold_price: Price, note: str | None = None) -> CarState:
@@ -83,19 +103,18 @@ def sell(*, conn: Connection, actor: Actor, stock_car_id: int, version: int, mer
     days = holding.days_in_stock(car["purchase_date"], at.date())
     held = holding.holding_cost(car["purchase_cost"], days, t)
     realised = holding.margin(price, car["purchase_cost"], held)
+    order_id = _record_order(conn, car["listing_id"], merchant_id, price, at)
     new_version = bump(conn, stock_car_id, """status = 'sold', reserved_for = NULL,
                        reserved_by = NULL, reserved_at = NULL, sold_to = :m, sold_by = :by,
                        sold_at = :at, sold_price = :p, holding_cost = :h,
-                       realised_margin = :r""",
-                       m=merchant_id, by=actor.id, at=at, p=price, h=held, r=realised)
-    if car["listing_id"] is not None:
-        db.execute(conn, """UPDATE app.listings SET status = 'sold', updated_at = clock_timestamp()
-                            WHERE id = :l""", l=car["listing_id"])
+                       realised_margin = :r, order_id = :o""",
+                       m=merchant_id, by=actor.id, at=at, p=price, h=held, r=realised,
+                       o=order_id)
     write_audit(conn=conn, actor_id=actor.id, action="stock_car.sell", entity_type=ENTITY,
                 entity_id=stock_car_id,
                 before={"status": car["status"], "reserved_for": car["reserved_for"],
                         "asking_price": car["asking_price"], "floor_price": car["floor_price"]},
-                after={"status": "sold", "sold_to": who["id"], "sold_price": price,
+                after={"status": "sold", "sold_to": who["id"], "sold_price": price, "order_id": order_id,
                        "days_in_stock": days, "holding_cost": held, "realised_margin": realised},
                 reason=_note(note))
     return CarState(stock_car_id=stock_car_id, status="sold", version=new_version)
