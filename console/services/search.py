@@ -210,9 +210,7 @@ _SHOWN = """
                {grade} AS grade, p.km,
                li.market_version, li.port, li.availability, li.expected_arrival,
                CASE WHEN l.is_parallel_import THEN """ + docs_missing_sql("l") + """ END
-                   AS docs_missing,
-               CASE WHEN r.n >= :ref_min THEN r.median END AS import_reference,
-               r.n AS import_reference_count   -- 0 on a domestic row: no NaN in the frame
+                   AS docs_missing, l.trim_id AS import_trim_id
         FROM page p
         JOIN app.listings l ON l.id = p.id
         JOIN app.trims t ON t.id = l.trim_id
@@ -221,9 +219,6 @@ _SHOWN = """
         JOIN app.cities lc ON lc.id = l.city_id
         JOIN app.merchants m ON m.id = l.merchant_id
         LEFT JOIN app.listing_imports li ON li.listing_id = l.id AND l.is_parallel_import
-        CROSS JOIN LATERAL (""" + import_prices.reference_sql(
-            trim="CASE WHEN l.is_parallel_import THEN l.trim_id END",
-            market="li.market_version", exclude="l.id") + """) r
         {grade_join}"""
 _SHOWN_NAMES = {"id": "listing_id", "discount": "discount_points"}   # hit column -> shown
 
@@ -314,18 +309,32 @@ def search_listings(*, conn: Connection, actor: Actor, filters: SearchFilters, o
     grade_join = (f"LEFT JOIN {GRADE_RELATION} g ON g.merchant_id = l.merchant_id"
                   if with_grades else "")
     shown = _SHOWN.format(grade=grade, grade_join=grade_join)
-    params.update(limit=limit, offset=offset, window_days=import_prices.window_days(),
-                  ref_min=import_prices.min_count())
+    params.update(limit=limit, offset=offset)
     if _surely_broad(conn, clauses, filters):
         rows = db.fetch_df(conn, _broad_sql(where, filters.sort, shown), **params)
-        return SearchPage(rows.reset_index(drop=True), COUNT_CAP, True, with_grades)
+        return SearchPage(_with_references(conn, rows.reset_index(drop=True)), COUNT_CAP, True,
+                          with_grades)
     rows = db.fetch_df(conn, _narrow_sql(where, filters.sort, shown), **params)
     total = int(rows["total"].iloc[0])
     rows = rows[rows["listing_id"].notna()].drop(columns="total")
     if total > COUNT_CAP:
         rows = db.fetch_df(conn, _broad_sql(where, filters.sort, shown), **params)
-    return SearchPage(rows.reset_index(drop=True), min(total, COUNT_CAP), total > COUNT_CAP,
-                      with_grades)
+    return SearchPage(_with_references(conn, rows.reset_index(drop=True)), min(total, COUNT_CAP),
+                      total > COUNT_CAP, with_grades)
+
+
+def _with_references(conn: Connection, rows: pd.DataFrame) -> pd.DataFrame:
+    """The page's imports with their price reference and the count it rests on (None and
+    the count when too few; None and 0 on a domestic row), read for the page at once."""
+    imports = rows[rows["is_parallel_import"].astype(bool)] if not rows.empty else rows
+    refs = import_prices.references_of(conn, listings=[
+        (int(i), int(t), m if isinstance(m, str) else None)
+        for i, t, m in zip(imports.get("listing_id", []), imports.get("import_trim_id", []),
+                           imports.get("market_version", []))])
+    ids = rows["listing_id"] if "listing_id" in rows else pd.Series(dtype=int)
+    return rows.drop(columns="import_trim_id", errors="ignore").assign(
+        import_reference=[refs[int(i)].median if int(i) in refs else None for i in ids],
+        import_reference_count=[refs[int(i)].count if int(i) in refs else 0 for i in ids])
 
 
 @requires("bd", "manager", replica=True)
