@@ -138,3 +138,17 @@ def test_the_rule_needs_its_gap_and_its_minimum_count(w, settings_env):
     assert scan(price_gap=25)["price_below_guide"] == 0       # 24.7 is not more than 25
     settings_env(CONSOLE_IMPORT_PRICE_MIN_COUNT=5)            # S rests on 4
     assert scan(price_gap=8)["price_below_guide"] == 0
+
+
+def test_a_page_read_at_once_gives_each_listing_the_reference_it_gets_alone(w):
+    with db.connection() as conn:
+        page = prices.references_of(conn, listings=[
+            (w["S"], w["trim"], "middle_east"), (w["L1"], w["trim"], "middle_east"),
+            (w["L2"], w["trim"], "middle_east"), (w["us"], w["trim"], "us"),
+            (w["unknown"], w["trim"], None)])
+    assert set(page) == {w["S"], w["L1"], w["L2"], w["us"]}
+    for name in ("S", "L1", "L2", "us"):
+        assert page[w[name]] == listing_reference(w[name]), name
+    # The page's median: the middle of an odd count, the mean of an even one, half a fen up.
+    assert prices.median([D("3"), D("1"), D("2")]) == D("2.00")
+    assert prices.median([D("1.01"), D("1.02")]) == D("1.02")
