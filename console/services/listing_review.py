@@ -83,25 +83,6 @@ WHERE l.status = 'live' AND NOT l.is_parallel_import AND p.points > b.usual_poin
 ON CONFLICT (listing_id, kind) DO NOTHING
 """
 
-# A parallel import against its price reference (console/imports/prices.py), with the count
-# it rests on; an import with too few prices of its trim and version is not judged on price.
-_IMPORT_PRICE_SQL = f"""
-INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
-SELECT l.id, l.merchant_id, 'price_below_guide',
-       jsonb_build_object('points', round(CAST(p.points AS numeric), 1), 'gap', :gap,
-                          'basis', 'import_reference', 'reference', r.median, 'count', r.n,
-                          'market_version', li.market_version)
-FROM app.listings l
-JOIN app.listing_imports li ON li.listing_id = l.id
-CROSS JOIN LATERAL ({import_prices.reference_sql(trim="l.trim_id", market="li.market_version",
-                                                  exclude="l.id")}) r
-CROSS JOIN LATERAL (SELECT CAST((r.median - l.price) / r.median * 100
-                                AS double precision) AS points) p
-WHERE l.status = 'live' AND l.is_parallel_import AND r.n >= :min_count AND r.median > 0
-  AND p.points > :gap
-ON CONFLICT (listing_id, kind) DO NOTHING
-"""
-
 _VIN_DUPLICATE_SQL = """
 INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
 SELECT l.id, l.merchant_id, 'vin_duplicate',
@@ -147,10 +128,33 @@ ON CONFLICT (listing_id, kind) DO NOTHING
 
 def _raise_price_flags(conn: Connection, gap: float) -> int:
     db.scalar(conn, "SELECT ops.refresh_series_norms(:n)", n=MIN_SERIES_SAMPLE)
-    return (db.execute(conn, _PRICE_SQL, gap=gap)
-            + db.execute(conn, _IMPORT_PRICE_SQL, gap=gap,
-                         window_days=import_prices.window_days(),
-                         min_count=import_prices.min_count()))
+    return db.execute(conn, _PRICE_SQL, gap=gap) + _raise_import_price_flags(conn, gap)
+
+
+def _raise_import_price_flags(conn: Connection, gap: float) -> int:
+    """A live parallel import more than ``gap`` points below its price reference
+    (console/imports/prices.py), with the count it rests on; an import with too few prices
+    of its trim and version is not judged on price. The references of every live import
+    come from one read of their trims' prices (references_of): one lateral read per import
+    took longer than the statement timeout at the large scale."""
+    live = db.fetch_all(conn, """
+        SELECT l.id, l.merchant_id, l.trim_id, l.price, li.market_version
+        FROM app.listings l JOIN app.listing_imports li ON li.listing_id = l.id
+        WHERE l.status = 'live' AND l.is_parallel_import
+          AND NOT EXISTS (SELECT 1 FROM ops.listing_flags f
+                          WHERE f.listing_id = l.id AND f.kind = 'price_below_guide')""")
+    refs = import_prices.references_of(conn, listings=[
+        (r["id"], r["trim_id"], r["market_version"]) for r in live])
+    bad: list[tuple[int, int, str]] = []
+    for r in live:
+        ref = refs.get(r["id"])
+        points = ref.below_points(r["price"]) if ref is not None else None
+        if points is not None and points > gap:
+            bad.append((r["id"], r["merchant_id"], json.dumps({
+                "points": points, "gap": gap, "basis": "import_reference",
+                "reference": float(ref.median), "count": ref.count,
+                "market_version": r["market_version"]})))
+    return _insert_flags(conn, "price_below_guide", bad)
 
 
 def raise_listing_flags(*, conn: Connection, price_gap: float | None = None,
@@ -201,14 +205,20 @@ def _raise_malformed_vins(conn: Connection, *, chunk: int = 5000) -> int:
                 bad.append((listing_id, merchant_id,
                             json.dumps({"vin": vin, "problem": problem})))
     result.close()
+    return _insert_flags(conn, "vin_malformed", bad)
+
+
+def _insert_flags(conn: Connection, kind: str, bad: list[tuple[int, int, str]]) -> int:
+    """Flags found in Python, (listing, merchant, detail as JSON), in one statement."""
     if not bad:
         return 0
     ids, merchants, details = (list(c) for c in zip(*bad))
     return db.execute(conn, """
         INSERT INTO ops.listing_flags (listing_id, merchant_id, kind, detail)
-        SELECT i, m, 'vin_malformed', CAST(d AS jsonb)
+        SELECT i, m, :kind, CAST(d AS jsonb)
         FROM unnest(CAST(:ids AS bigint[]), CAST(:ms AS bigint[]), CAST(:ds AS text[])) AS x(i, m, d)
-        ON CONFLICT (listing_id, kind) DO NOTHING""", ids=ids, ms=merchants, ds=details)
+        ON CONFLICT (listing_id, kind) DO NOTHING""", kind=kind, ids=ids, ms=merchants,
+                      ds=details)
 
 
 # ------------------------------------------------------------------ the queue
