@@ -13,9 +13,13 @@ and its own deals would vouch for themselves). With fewer than ``import_price_mi
 prices there is no reference (None, with the reason and the count found): a median of two
 says little. Both numbers are settings (README "Parallel imports").
 
-One definition, in SQL (``reference_sql``), for the listing review page, search, and the
-authenticity scan's rule "far below the usual price" (console/services/listing_review.py),
-which judges imports by it instead of by a discount off the guide price.
+One definition of the prices (``_samples``, SQL) for every reader: one listing's reference
+(``listing_reference``: the listing review page) takes their median in SQL; many at once
+(``references_of``: a page of search results, and the authenticity scan's rule "far below
+the usual price" in console/services/listing_review.py, which judges imports by it instead
+of by a discount off the guide price) read their trims' prices in one statement and take
+each median in Python, the same way (``median``), as one lateral read per listing was too
+slow at the large scale.
 """
 from __future__ import annotations
 
