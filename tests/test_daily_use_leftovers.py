@@ -109,13 +109,26 @@ def _module_strings(path) -> dict[str, str]:
             for t in node.targets if isinstance(t, ast.Name)}
 
 
+def _imported_from(path, name: str):
+    """The project source file ``name`` is imported from (``from console.x import name``)."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if (isinstance(node, ast.ImportFrom) and node.module
+                and any(a.name == name and a.asname is None for a in node.names)):
+            source = PROJECT_ROOT.joinpath(*node.module.split(".")).with_suffix(".py")
+            return source if source.exists() else None
+    return None
+
+
 def _entity_type(path, node) -> str | None:
-    """A write_audit call's entity type: a literal, a module constant (ENTITY), or a sibling
-    module's constant (quotes.ENTITY); None when it is computed."""
+    """A write_audit call's entity type: a literal, a module constant (ENTITY), one imported
+    from another module of the project, or a sibling module's constant (quotes.ENTITY); None
+    when it is computed."""
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
-        return _module_strings(path).get(node.id)
+        found = _module_strings(path).get(node.id)
+        source = _imported_from(path, node.id) if found is None else None
+        return _module_strings(source).get(node.id) if source is not None else found
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
         sibling = path.parent / f"{node.value.id}.py"
         return _module_strings(sibling).get(node.attr) if sibling.exists() else None

@@ -212,6 +212,8 @@ def world(hostile_engine):
             "stock_car_id": one("""SELECT coalesce(min(id), 1) FROM inv.stock_cars
                                    WHERE status = 'in_stock'"""),
             "asking_price": "210000", "floor_price": "200000", "sold_price": "210000",
+            # the aged-stock boost of the match policy (console/services/aged_stock_boost.py)
+            "points": "3", "after_days": 60, "full_days": 30,
         }
     return {"actors": actors, "valid": valid, "today": today}
 

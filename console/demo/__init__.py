@@ -51,7 +51,7 @@ EVENT_WINDOW_DAYS = 15
 # Reference rows the migrations write (010: the review reasons and the certification
 # documents): part of the schema, not of the demo world, so --force keeps them.
 # tests/test_demo_force.py holds this to what a fresh migrate leaves in app and ops.
-MIGRATION_ROWS = ("ops.cert_documents", "ops.review_reasons")
+MIGRATION_ROWS = ("ops.cert_documents", "ops.review_reasons", "ops.match_policy")
 
 
 class SeedRefused(RuntimeError):
