@@ -12,6 +12,8 @@ REFERENCE_SQL = {
     "ops.review_reasons": "SELECT queue, decision, code, sort_order FROM ops.review_reasons "
                           "ORDER BY queue, decision, code",
     "ops.cert_documents": "SELECT code, kind, sort_order FROM ops.cert_documents ORDER BY code",
+    "ops.match_policy": "SELECT id, aged_points, aged_after_days, aged_full_days, version, "
+                        "updated_by FROM ops.match_policy",
 }
 
 

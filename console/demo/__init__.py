@@ -203,6 +203,9 @@ def _refuse_or_clear(conn: sa.Connection, *, force: bool) -> None:
     conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
     conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     conn.execute(sa.text("SET LOCAL session_replication_role = DEFAULT"))
+    # The match policy's one row names the staff who last set it, so the CASCADE from
+    # ops.staff empties it: back to migration 114's defaults, as on a fresh database.
+    conn.execute(sa.text("INSERT INTO ops.match_policy DEFAULT VALUES ON CONFLICT (id) DO NOTHING"))
 
 
 # ------------------------------------------------------------------ bulk loading (large scale)
