@@ -214,6 +214,8 @@ def world(hostile_engine):
             "asking_price": "210000", "floor_price": "200000", "sold_price": "210000",
             # the aged-stock boost of the match policy (console/services/aged_stock_boost.py)
             "points": "3", "after_days": 60, "full_days": 30,
+            # a parallel import's details (console/imports/details.py)
+            "market_version": "us", "port": "tianjin", "availability": "in_stock",
         }
     return {"actors": actors, "valid": valid, "today": today}
 

@@ -59,8 +59,10 @@ def _boost(row) -> AgedStockBoost:
 
 
 def stored_boost(conn: Connection) -> AgedStockBoost:
-    """The boost the scoring uses (the jobs and every rematch read it; no person involved)."""
-    row = db.fetch_one(conn, _READ_SQL)
+    """The boost the scoring uses (the jobs and every rematch read it; no person involved).
+    Without the staff join: the jobs' role may not read ops.staff."""
+    row = db.fetch_one(conn, """SELECT aged_points, aged_after_days, aged_full_days
+                                FROM ops.match_policy WHERE id = 1""")
     return _boost(row) if row is not None else AgedStockBoost()
 
 

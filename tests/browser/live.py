@@ -85,7 +85,8 @@ def _show_failed_page(page) -> None:
     """What the page showed when a journey failed, in the test's captured output (a CI log
     has no browser to look at) and as a screenshot under /tmp/browser-failures/."""
     with contextlib.suppress(Exception):
-        text = page.locator("body").inner_text(timeout=5_000)
+        main = page.locator("[data-testid='stMain']")   # the page, not the navigation
+        text = (main if main.count() else page.locator("body")).inner_text(timeout=5_000)
         print(f"--- the page at {page.url} when the journey failed:\n{text[:6000]}")
     with contextlib.suppress(Exception):
         folder = "/tmp/browser-failures"
