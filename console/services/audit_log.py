@@ -70,6 +70,9 @@ ENTITY_CODE_FIELDS = {
     "lgx_load": {"status": ("enum.lgx_load_status",), "truck_type": ("enum.lgx_truck",)},
     "carrier": {"status": ("enum.lgx_carrier_status",), "truck_type": ("enum.lgx_truck",)},
     "lgx_claim": {"status": ("enum.lgx_claim_status",), "kind": ("enum.lgx_claim_kind",)},
+    # Issue 21: a stock car's status, an import document's status and kind.
+    "stock_car": {"status": ("enum.stock_status",)},
+    "import_document": {"status": ("imports.docs.state",), "kind": ("imports.docs.kind",)},
 }
 # An exclusive end at local midnight, shown as the day chosen (fmt.expiry_day).
 EXPIRY_FIELDS = frozenset({"expires_at"})
