@@ -105,14 +105,18 @@ if roll is not None and roll.month is None:
 elif roll is not None:
     st.selectbox(t("portfolio.roll.month"), roll.months, format_func=month_label,
                  index=roll.months.index(roll.month), key="pf_roll_month")
+    # Cells are shares of the balance (BRIEF.md's roll rate), so the loans and the balance
+    # behind each are in its hover and the table: a 100% may be one small loan.
     shares, counts, month = roll.shares, roll.counts, roll.month
     rows = [state_label(s) for s in shares.index]
     cols = [state_label(s) for s in shares.columns]
     text = [[fmt.percent(v) if pd.notna(v) and counts.iloc[i, j] else ""
              for j, v in enumerate(r)] for i, r in enumerate(shares.to_numpy())]
+    hover = [[[fmt.number(n), fmt.wan(b, lang=lang())] for n, b in zip(nr, br)]
+             for nr, br in zip(counts.to_numpy(), roll.balances.to_numpy())]
     fig = go.Figure(go.Heatmap(z=shares.to_numpy() * 100, x=cols, y=rows, text=text,
                                texttemplate="%{text}", colorscale="Reds", zmin=0, zmax=100,
-                               customdata=counts.to_numpy(), showscale=False,
+                               customdata=hover, showscale=False,
                                hovertemplate=t("portfolio.roll.hover")))
     before = month_label(pd.Timestamp(month) - pd.DateOffset(months=1))
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10),
@@ -121,11 +125,13 @@ elif roll is not None:
     st.plotly_chart(fig, width="stretch")
     table = shares.copy()
     table.insert(0, "n", counts.sum(axis=1))
+    table.insert(1, "balance", roll.balances.sum(axis=1))
     table = table.reset_index(names="from")
     table["from"] = table["from"].map(state_label)
-    table = fmt.frame(table, {"n": "number", **{c: "percent" for c in shares.columns}},
-                      lang=lang())
+    table = fmt.frame(table, {"n": "number", "balance": "wan",
+                              **{c: "percent" for c in shares.columns}}, lang=lang())
     table.columns = [t("portfolio.roll.col_from"), t("portfolio.roll.col_n"),
+                     f"{t('portfolio.roll.col_balance')} ({fmt.wan_unit(lang())})",
                      *[state_label(c) for c in shares.columns]]
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(t("portfolio.roll.note"))

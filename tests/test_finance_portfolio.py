@@ -155,6 +155,26 @@ def test_grades_loss_and_concentration(engine, book):
     }
 
 
+def test_roll_rates_are_shares_of_the_balance_not_of_the_loans(engine, book, risk,
+                                                                console_engine):
+    """BRIEF.md section 6: a roll rate is the share of balances moving. March, from current
+    at the end of February: L2, L4 and L5 (200,000 + 50,000 + 80,000) to 1-30, L6 (60,000)
+    stays, L7 (40,000) is repaid: 330/430, 60/430, 40/430 of the balance, 3/5, 1/5, 1/5 of
+    the loans."""
+    with console_engine.connect() as conn:
+        march = portfolio.roll_rates(conn=conn, actor=risk, month=M[3])
+    assert march.month == M[3]
+    assert march.balances.loc["current"].tolist() == [60_000, 330_000, 0, 0, 0, 40_000]
+    assert march.counts.loc["current"].tolist() == [1, 3, 0, 0, 0, 1]
+    assert march.shares.loc["current"].tolist() == pytest.approx(
+        [60 / 430, 330 / 430, 0, 0, 0, 40 / 430])
+    assert march.loan_shares.loc["current"].tolist() == pytest.approx([0.2, 0.6, 0, 0, 0, 0.2])
+    # L3's 100,000 in 1-30 at the end of February, 31-60 at the end of March: all of it
+    assert march.shares.loc["dpd_1_30", "dpd_31_60"] == 1.0
+    assert march.shares.loc["dpd_31_60"].isna().all()          # nobody in 31-60 in February
+    assert march.balances.loc["dpd_31_60"].tolist() == [0] * 6
+
+
 # Independent of the mart's SQL: each month's snapshot day, and per loan a correlated sum of
 # its repayments received by then; DPD and default straight from the definitions.
 INDEPENDENT = """
@@ -282,9 +302,13 @@ def test_the_services_read_the_mart_with_pd_times_exposure_times_lgd(engine, boo
     matrix = roll.shares
     assert may.loc["dpd_31_60", "dpd_61_90"] == 2 and may.loc["dpd_61_90", "dpd_90p"] == 1
     assert int(may.to_numpy().sum()) == 4
-    # June, from 61-90: one stays, one rolls to 90+ (50.0% each); a row's shares add to 1
-    assert matrix.loc["dpd_61_90", "dpd_61_90"] == 0.5
-    assert matrix.loc["dpd_61_90", "dpd_90p"] == 0.5
+    # June, from 61-90: L2 (150,000) stays, L5 (80,000) rolls to 90+: one loan each, but
+    # 150/230 and 80/230 of the balance; a row's shares add to 1
+    assert roll.loan_shares.loc["dpd_61_90", "dpd_61_90"] == 0.5
+    assert roll.loan_shares.loc["dpd_61_90", "dpd_90p"] == 0.5
+    assert matrix.loc["dpd_61_90", "dpd_61_90"] == pytest.approx(150_000 / 230_000)
+    assert matrix.loc["dpd_61_90", "dpd_90p"] == pytest.approx(80_000 / 230_000)
+    assert roll.balances.loc["dpd_61_90"].tolist() == [0, 0, 0, 150_000, 80_000, 0]
     assert matrix.loc["dpd_1_30", "closed"] == 1.0
     assert list(matrix.index) == ["current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_90p"]
     assert list(matrix.columns) == ["current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_90p",
@@ -358,10 +382,13 @@ def test_the_page_shows_the_exact_figures(engine, book, make_actor, settings_env
     assert grades.iloc[1].tolist() == ["BB", "1", "10.00", "0.00", "0.80", "1", "10.00", pd_bb,
                                        "45.0%", "4.50"]
     roll = at.dataframe[1].value          # June, from each bucket at the end of May
-    assert roll.iloc[3].tolist() == ["逾期 61–90 天" if zh else "61–90 DPD", "2", "0.0%", "0.0%",
-                                     "0.0%", "50.0%", "50.0%", "0.0%"]
+    assert list(roll.columns)[1:3] == (["笔数", "上月末余额 (万元)"] if zh
+                                       else ["Loans", "Balance then (10k CNY)"])
+    # by balance: L2's 15 万元 stays in 61-90 (15/23), L5's 8 万元 rolls to 90+ (8/23)
+    assert roll.iloc[3].tolist() == ["逾期 61–90 天" if zh else "61–90 DPD", "2", "23.00", "0.0%",
+                                     "0.0%", "0.0%", "65.2%", "34.8%", "0.0%"]
     assert roll.iloc[1].tolist()[-1] == "100.0%"                   # 1-30 in May: all closed
-    assert roll.iloc[0].tolist()[1:] == ["0", "—", "—", "—", "—", "—", "—"]
+    assert roll.iloc[0].tolist()[1:] == ["0", "0.00", "—", "—", "—", "—", "—", "—"]
     merchants = at.dataframe[2].value
     assert merchants.iloc[0].tolist() == ["车商b1", "2", "25.00", "75.8%"]
     assert merchants.iloc[1].tolist() == ["车商b2", "1", "8.00", "24.2%"]
@@ -370,9 +397,9 @@ def test_the_page_shows_the_exact_figures(engine, book, make_actor, settings_env
     # another month: May, from the end of April
     at.selectbox(key="pf_roll_month").set_value(M[5]).run()
     roll = at.dataframe[1].value
-    assert roll.iloc[2].tolist() == ["逾期 31–60 天" if zh else "31–60 DPD", "2", "0.0%", "0.0%",
-                                     "0.0%", "100.0%", "0.0%", "0.0%"]
-    assert roll.iloc[0].tolist()[1:4] == ["1", "0.0%", "100.0%"]    # L6: current -> 1-30
+    assert roll.iloc[2].tolist() == ["逾期 31–60 天" if zh else "31–60 DPD", "2", "23.00",
+                                     "0.0%", "0.0%", "0.0%", "100.0%", "0.0%", "0.0%"]
+    assert roll.iloc[0].tolist()[1:5] == ["1", "6.00", "0.0%", "100.0%"]   # L6: current -> 1-30
 
 
 def test_the_page_is_for_risk_and_managers(engine, book, make_actor):

@@ -129,31 +129,44 @@ def roll_months(*, conn: Connection, actor: Actor) -> list[date]:
 class RollMatrix:
     months: list[date]        # every month with a matrix, newest first
     month: date | None        # the one shown (None: no matrix yet)
-    shares: pd.DataFrame      # from bucket (rows) -> state (columns): share of the row's loans
+    shares: pd.DataFrame      # from bucket (rows) -> state (columns): share of the row's balance
     counts: pd.DataFrame      # the same in loans (0 where none)
+    balances: pd.DataFrame    # the same in yuan outstanding at the end of the month before
+    loan_shares: pd.DataFrame  # share of the row's loans, beside the balance's
 
 
 @requires(*READERS, replica=True)
 def roll_rates(*, conn: Connection, actor: Actor, month: date | None = None) -> RollMatrix:
     """The matrix from the bucket at the end of the month before ``month`` (rows) to the
-    state at ``month``'s end (columns, 'closed' = repaid): each row's shares of its loans,
-    NaN for a bucket nobody was in. ``month`` None or without a matrix: the newest."""
+    state at ``month``'s end (columns, 'closed' = repaid): a roll rate is the share of the
+    row's balance (outstanding principal at the end of the month before) that moved to the
+    column, as BRIEF.md section 6 defines it, so one large loan rolling weighs more than a
+    small one; the share of its loans is kept beside it. NaN for a bucket nobody was in.
+    ``month`` None or without a matrix: the newest."""
     df = db.fetch_df(conn, """
         WITH months AS (SELECT DISTINCT month FROM mart.loan_roll_rates),
              shown AS (SELECT coalesce((SELECT month FROM months WHERE month = :month),
                                        (SELECT max(month) FROM months)) AS month)
         SELECT (SELECT array_agg(month ORDER BY month DESC) FROM months) AS months,
-               s.month AS shown, r.from_state, r.to_state, r.loans
+               s.month AS shown, r.from_state, r.to_state, r.loans,
+               r.outstanding::float AS outstanding
         FROM shown s LEFT JOIN mart.loan_roll_rates r ON r.month = s.month""", month=month)
     months = list(df["months"].iloc[0] or []) if len(df) else []
     shown = df["shown"].iloc[0] if len(df) and months else None
     rows = df.dropna(subset=["from_state"])
-    counts = (rows.pivot_table(index="from_state", columns="to_state", values="loans",
-                               aggfunc="sum")
-              .reindex(index=list(STATES), columns=list(EXITS)).astype(float))
-    shares = counts.fillna(0).div(counts.sum(axis=1, min_count=1), axis=0).astype(float)
-    return RollMatrix(months=months, month=shown, shares=shares,
-                      counts=counts.fillna(0).astype(int))
+
+    def matrix(values: str) -> pd.DataFrame:
+        return (rows.pivot_table(index="from_state", columns="to_state", values=values,
+                                 aggfunc="sum")
+                .reindex(index=list(STATES), columns=list(EXITS)).astype(float))
+
+    def row_shares(cells: pd.DataFrame) -> pd.DataFrame:
+        return cells.fillna(0).div(cells.sum(axis=1, min_count=1), axis=0).astype(float)
+
+    counts, balances = matrix("loans"), matrix("outstanding")
+    return RollMatrix(months=months, month=shown, shares=row_shares(balances),
+                      counts=counts.fillna(0).astype(int), balances=balances.fillna(0.0),
+                      loan_shares=row_shares(counts))
 
 
 @dataclass(frozen=True)
