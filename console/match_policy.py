@@ -56,7 +56,9 @@ class ScorePolicy:
     - a discount more than ``norm_gap_points`` beyond the series' usual one (ops.series_norms,
       the line the authenticity scan flags at) is suspect: the price counts as if it were at
       the usual discount, and each point beyond the line costs ``norm_penalty_per_point``. It
-      lowers the score, never raises it: such a car ranks below an ordinary one.
+      lowers the score, never raises it: such a car ranks below an ordinary one. Neither the
+      usual discount nor this rule counts parallel imports (no Chinese guide price: migration
+      116); an import far below its own price reference is flagged, and so kept out.
     - credit: ``credit_points`` x the grade's value (console/grades.py; unrated: half).
     - response: ``response_points`` x the seller's response rate (Laplace-smoothed).
     - freshness: ``freshness_points`` x 0.5 ** (days since the stock was last confirmed /

@@ -2,8 +2,8 @@
 
 A scan raises a flag on a live listing when
 - price_below_guide: it is more than N points below its series' usual discount
-  (the median discount of the series' listings; N configurable). A parallel import has no
-  Chinese guide price: it is flagged instead when its price is more than N points below its
+  (the median discount of the series' listings, parallel imports left out: migration 116;
+  N configurable). A parallel import has no Chinese guide price: it is flagged instead when its price is more than N points below its
   price reference (console/imports/prices.py: the median of recent deals and live listings
   of its trim and market version; none, and no flag, with too few). Discounts differ by brand
   (a Chinese brand sells about 14 points below guide, a joint venture 27, Tesla near list):

@@ -69,7 +69,7 @@ cand AS MATERIALIZED (   -- candidates then: the rules of the day, on listings l
     SELECT e.request_id, e.closing_listing, e.as_of, e.quantity, e.max_f, l.id AS listing_id,
            l.merchant_id AS seller_id, l.quantity AS listing_qty, l.trim_id,
            CAST(l.price AS double precision) AS price, CAST(l.guide_price AS double precision) AS guide,
-           l.published_at, l.stock_confirmed_at,
+           l.published_at, l.stock_confirmed_at, l.is_parallel_import,
            ops.great_circle_km(e.lat, e.lon, lc.latitude, lc.longitude) AS km
     FROM ev_trim e
     -- every status: (status, trim_id) is an index, and a listing sold since was live then
@@ -143,7 +143,7 @@ LEFT JOIN flagged fl ON fl.request_id = c.request_id AND fl.listing_id = c.listi
 LEFT JOIN confirmed cf ON cf.request_id = c.request_id AND cf.listing_id = c.listing_id
 LEFT JOIN seller_total st ON st.seller_id = c.seller_id
 LEFT JOIN history h ON h.seller_id = c.seller_id AND h.request_id = c.request_id
-LEFT JOIN ops.series_norms n ON n.series_id = t.series_id
+LEFT JOIN ops.series_norms n ON n.series_id = t.series_id AND NOT c.is_parallel_import  -- as matching
 LEFT JOIN vip vp ON vp.request_id = c.request_id AND vp.seller_id = c.seller_id
 {grade_join}
 """

@@ -200,7 +200,10 @@ offer AS MATERIALIZED (   -- live, unflagged listings of active sellers: listing
           FROM app.listings l
           JOIN seller s ON s.id = l.merchant_id
           JOIN app.trims t ON t.id = l.trim_id
-          LEFT JOIN ops.series_norms n ON n.series_id = t.series_id
+          -- a parallel import's discount off the domestic guide price means nothing: it is
+          -- judged by its own price reference (console/imports/prices.py), through the
+          -- authenticity scan's flag, never by the domestic usual discount (no norm: 0)
+          LEFT JOIN ops.series_norms n ON n.series_id = t.series_id AND NOT l.is_parallel_import
           LEFT JOIN held h ON h.listing_id = l.id
           {stock_join}
           WHERE l.status = 'live' AND NOT {open_flag}{offer_scope}) y
