@@ -316,6 +316,66 @@ def test_a_stale_form_is_refused(engine, w, people):
             loan_id=app.loan_id, version=1, reason="买方撤回")
 
 
+def test_a_stale_disbursement_form_pays_nothing(engine, w, people, paid):
+    loan_id = approved(w, people, engine)     # applied 1, taken 2, approved 3
+    assert loan(engine, loan_id)["version"] == 3
+    refused(engine, w, Conflict, "error.stale", loans.disburse, actor=people["risk2"],
+            loan_id=loan_id, version=2)        # the page was opened before the approval
+    assert paid.calls == []
+    assert loan(engine, loan_id)["certificate_state"] == "none"
+
+
+def test_an_application_is_assigned_to_a_colleague_on_its_timeline_and_not_taken_from_another(
+        engine, w, people):
+    app = apply(w, people["bd"], engine)
+    risk1, risk2, risk3 = people["risk1"], people["risk2"], people["risk3"]
+    assert run(loans.assign_case, actor=risk1, loan_id=app.loan_id, version=1,
+               assignee_id=risk2.id) == 2
+    row = loan(engine, app.loan_id)
+    assert (row["assignee_id"], row["version"]) == (risk2.id, 2)
+    assert events(engine, app.loan_id) == ["applied", "checks", "assigned"]
+    page = run(loans.list_queue, actor=risk2, view="mine")
+    assert page.rows["id"].tolist() == [app.loan_id]
+    # risk1's form still says version 1; and once it is risk2's, risk1 cannot move it
+    refused(engine, w, Conflict, "error.stale", loans.assign_case, actor=risk1,
+            loan_id=app.loan_id, version=1, assignee_id=risk3.id)
+    refused(engine, w, Conflict, "finance.loans.error.held_by_other", loans.assign_case,
+            actor=risk1, loan_id=app.loan_id, version=2, assignee_id=risk1.id)
+    # to someone who is not a risk officer: refused
+    refused(engine, w, InvalidInput, "finance.loans.error.bad_assignee", loans.assign_case,
+            actor=risk2, loan_id=app.loan_id, version=2, assignee_id=people["bd"].id)
+    # the holder hands it on
+    assert run(loans.assign_case, actor=risk2, loan_id=app.loan_id, version=2,
+               assignee_id=risk3.id) == 3
+    assert loan(engine, app.loan_id)["assignee_id"] == risk3.id
+    with engine.connect() as conn:
+        audit = conn.execute(sa.text("""
+            SELECT actor_id, action, before ->> 'assignee_id', after ->> 'assignee_id'
+            FROM ops.audit_log WHERE entity_type = 'loan' AND action = 'loan.assign'
+            ORDER BY id""")).all()
+    assert audit == [(risk1.id, "loan.assign", None, str(risk2.id)),
+                     (risk2.id, "loan.assign", str(risk2.id), str(risk3.id))]
+
+
+def test_the_brand_check_fails_past_the_brand_limit_with_its_figures(engine, w, people, paid,
+                                                                     settings_env):
+    """Brand exposure is the live principal of every loan in flight or out on the brand's
+    cars, this one included: repaid principal no longer counts."""
+    settings_env(CONSOLE_LOAN_BRAND_EXPOSURE_YUAN=200_000)
+    first = disbursed(w, people, engine)                      # 140,000 out
+    run(loans.record_repayment, actor=people["risk1"], loan_id=first, amount=D("40000.00"),
+        channel="bank", reference="BR-1")                     # disbursed today: all principal
+    within = apply(w, people["bd"], engine, principal="70000.00")
+    assert within.checks["brand_exposure"] == {"ok": True, "exposure": D("170000.00"),
+                                               "limit": D("200000")}
+    past = apply(w, people["bd"], engine, principal="30000.01")
+    # 100,000 + 70,000 + 30,000.01 = 200,000.01: one fen past the limit
+    assert past.checks["brand_exposure"] == {"ok": False, "exposure": D("200000.01"),
+                                             "limit": D("200000")}
+    assert past.checks["seller_exposure"]["ok"] is True       # 10,000,000 by default
+    assert past.checks["all_ok"] is False
+
+
 def test_a_repayment_larger_than_what_is_owed_is_refused(engine, w, people, paid, monkeypatch):
     loan_id = disbursed(w, people, engine)
     move_clock(monkeypatch, 10)   # 10 days of 140,000 × 万四 = 10 × 56.00 = 560.00
