@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from console import clock
@@ -64,6 +65,31 @@ def test_the_page_in_english(engine, make_actor, world):
     assert "No members in force." in _texts(at)
     # (no widget is changed here: AppTest formats a select box's options in Chinese outside
     # the script run, so a rerun of an English page with one fails in the test, not the page)
+
+
+@pytest.mark.parametrize("lang, header, names", [
+    ("zh", ["会员等级", "年费", "最低信用等级", "曝光加权", "匹配加分", "定金服务费折扣", "会员数",
+            "在期会费合计"], ["银卡", "金卡", "钻石卡"]),
+    ("en", ["Tier", "Annual fee", "Lowest grade", "Exposure", "Match points",
+            "Deposit fee discount", "Members", "Fees of terms in force"],
+     ["Silver", "Gold", "Diamond"]),
+])
+def test_the_tiers_table_shows_each_tiers_fee_and_benefits(engine, console_engine, make_actor,
+                                                           world, lang, header, names):
+    """The issue's benefits as the page states them: listing exposure, the match score's
+    points and the escrow service fee's discount, beside the fee and the lowest grade."""
+    bd = make_actor("bd")
+    call(console_engine, vip.enrol, actor=bd, merchant_id=world["金牌车商"], tier="gold",
+         fee_paid="18800", payment_ref="PT-1")
+    at = app_as(bd, lang=lang, page="pages/bd_vip.py")
+    assert not at.exception
+    tiers = next(d.value for d in at.dataframe if header[3] in d.value.columns)
+    assert list(tiers.columns) == header
+    assert tiers.values.tolist() == [
+        [names[0], "¥9,800", "A", "×1.2", "0.5", "10.0%", "0", "¥0"],
+        [names[1], "¥19,800", "AA", "×1.5", "1.0", "20.0%", "1", "¥18,800"],
+        [names[2], "¥39,800", "AAA", "×2.0", "1.5", "30.0%", "0", "¥0"],
+    ]
 
 
 def test_an_ineligible_merchant_is_refused_in_words(engine, make_actor, world):
