@@ -43,6 +43,19 @@ def test_default_counts_follow_the_grades_rates(demo_engine):
     assert ranked == sorted(ranked)
 
 
+def test_the_book_is_a_year_of_loans_before_the_anchor(demo_engine):
+    """Issue 19: a year of loans, so the vintages and roll rates have months to show. Every
+    loan of the history was disbursed in the 365 days before the anchor; on the small demo the
+    completed orders behind them cover at least ten origination months (eleven at seed 11)."""
+    first, last, months = q(demo_engine, """
+        SELECT min(d), max(d), count(DISTINCT date_trunc('month', d))
+        FROM (SELECT (disbursed_at AT TIME ZONE 'Asia/Shanghai')::date AS d FROM fin.loans
+              WHERE disbursed_at IS NOT NULL) x""")[0]
+    assert first >= ANCHOR_DAY - timedelta(days=demo_loans.HISTORY_DAYS)
+    assert last < ANCHOR_DAY
+    assert months >= 10
+
+
 def test_the_rates_rise_from_best_to_worst_grade():
     rates = [demo_loans.DEFAULT_RATE[g] for g in GRADES if g in demo_loans.DEFAULT_RATE]
     assert rates == sorted(rates) and len(set(rates)) == len(rates) == 6
