@@ -49,8 +49,10 @@ c3.metric(f"{t('portfolio.metric.interest')} ({unit})",
           help=t("portfolio.metric.interest_help"))
 c4.metric(f"{t('portfolio.metric.loss')} ({unit})", fmt.wan_number(grades["loss"].sum()),
           help=t("portfolio.metric.loss_help", n=fmt.number(grades["defaulted_loans"].sum())))
+# A grade without a calibrated PD has no expected loss, and then neither has the total: a
+# sum over the others would pass for the portfolio's (min_count: NaN unless every grade has one).
 c5.metric(f"{t('portfolio.metric.expected_loss')} ({unit})",
-          fmt.wan_number(grades["expected_loss"].sum(skipna=True)),
+          fmt.wan_number(grades["expected_loss"].sum(min_count=len(grades))),
           help=t("portfolio.metric.el_help", lgd=fmt.percent(float(grades["lgd"].iloc[0]))
                  if len(grades) else fmt.MISSING))
 
@@ -79,7 +81,12 @@ else:
         "outstanding", "interest_received", "interest_accrued", "loss", "expected_loss") else "")
         for c in table.columns]
     st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(t("portfolio.grades.note", version=str(grades["pd_version"].iloc[0])))
+    without_pd = grades.loc[grades["pd"].isna(), "grade"].tolist()
+    version = str(grades["pd_version"].iloc[0])
+    if without_pd:
+        st.caption(t("portfolio.grades.note_no_pd", version=version, grades=" / ".join(without_pd)))
+    else:
+        st.caption(t("portfolio.grades.note", version=version))
 
 # ---------------------------------------------------------------- vintages
 st.subheader(t("portfolio.vintage.title"))

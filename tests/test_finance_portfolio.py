@@ -5,6 +5,7 @@ fin.loan_repayments for every month; a rebuild is idempotent; the jobs' step run
 dh_jobs under its lock."""
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal as D
 
@@ -12,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from console import fmt
-from console.credit.scorecard import CHALLENGER_CONFIG, DEFAULT_CONFIG, load
+from console.credit.scorecard import CHALLENGER_CONFIG, CONFIG_DIR, DEFAULT_CONFIG, load
 from console.errors import InvalidInput, PermissionDenied
 from console.finance import portfolio, portfolio_mart
 from tests import portfolio_rows as pr
@@ -400,6 +401,31 @@ def test_the_page_shows_the_exact_figures(engine, book, make_actor, settings_env
     assert roll.iloc[2].tolist() == ["逾期 31–60 天" if zh else "31–60 DPD", "2", "23.00",
                                      "0.0%", "0.0%", "0.0%", "100.0%", "0.0%", "0.0%"]
     assert roll.iloc[0].tolist()[1:5] == ["1", "6.00", "0.0%", "100.0%"]   # L6: current -> 1-30
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_without_a_calibrated_pd_the_expected_loss_is_unknown_not_zero(engine, book, make_actor,
+                                                                     lang):
+    """The released v1 card has no [calibration]: with it active no grade has a PD, so no
+    expected loss, and the total card says so rather than 0.00 (the sum of none)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("""UPDATE ops.credit_scorecard_versions
+                                SET config = CAST(:raw AS jsonb) WHERE status = 'active'"""),
+                     {"raw": json.dumps(load(CONFIG_DIR / "scorecard_v1.toml").raw,
+                                        ensure_ascii=False)})
+    at = _opened(make_actor("risk"), lang)
+    assert not at.exception and not at.error
+    zh = lang == "zh"
+    unit = "万元" if zh else "10k CNY"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[f"{'预期损失' if zh else 'Expected loss'} ({unit})"] == "—"
+    assert metrics[f"{'违约损失敞口' if zh else 'Loss in default'} ({unit})"] == "18.00"
+    grades = at.dataframe[0].value
+    assert grades.iloc[:, -1].tolist() == ["—"] * 4          # PD and EL of A, BB, B, C
+    assert grades.iloc[:, -3].tolist() == ["—"] * 4
+    note = ("当前生效评分卡 v1 未校准等级 A / BB / B / C 的违约概率 PD" if zh
+            else "The active scorecard, v1, has no calibrated PD for A / BB / B / C")
+    assert any(note in c.value for c in at.caption), [c.value for c in at.caption]
 
 
 def test_the_page_is_for_risk_and_managers(engine, book, make_actor):
