@@ -10,7 +10,8 @@ Cars (``CARS`` per scale: 300 small, 400 demo, 3,000 large) of the 80 best-selli
 trims with a guide price of 80,000–800,000 yuan whose guide price has not moved in the last
 200 days (so a listing's guide price is its trim's at publication):
 
-* the market's discount of the series (下X点) = the median points below guide of its listings;
+* the market's discount of the series (下X点) = its usual discount as the authenticity scan
+  computes it (the median points below guide of its listings, parallel imports left out);
   purchase cost = guide price × (1 − that − 2.5 to 5 points), rounded to ¥100: the platform
   buys a few points under what the market sells at, in volume, as a resource dealer does;
 * first asking price = guide price × (1 − that + 0 to 1 point), rounded to ¥100, never above
@@ -23,9 +24,14 @@ trims with a guide price of 80,000–800,000 yuan whose guide price has not move
   to its 61–90 band's price with 0.3 (day 61–70): holding.suggested_markdown's rule, so the
   markdown list holds cars already at their band's price and cars still waiting;
 * a quarter sold: bought 10 to 150 days ago, sold after 3 days to all but one of them, at a
-  price between the floor and the asking price, to an active merchant, the holding cost of its
-  days and the realised margin frozen as sales.sell freezes them; its listing sold;
-* 8% of the rest reserved for an active merchant in the last three days.
+  price between the floor and the asking price, the holding cost of its days and the realised
+  margin frozen as sales.sell freezes them; its deal written by the desk's own writer
+  (sales.record_order: the listing sold, a completed order at the sale's moment, paid
+  directly), so GMV's self-operated part holds the demo's sales;
+* 8% of the rest reserved in the last three days.
+
+Buyers (of sales and reservations): active merchants that buy on the platform (they posted a
+request) and were certified before the stock's first day.
 
 Days are counted back from the world's anchor (the demo's "now"): nothing is dated after it,
 as nothing else in app is, and the seed alone decides every row (its own random stream; every
@@ -47,7 +53,8 @@ import sqlalchemy as sa
 
 from console import db
 from console.checks import make_uscc, make_vin
-from console.inventory import holding
+from console.inventory import holding, sales
+from console.services.listing_review import MIN_SERIES_SAMPLE
 
 STREAM = 110                 # migration 110's number: nothing else's random stream moves
 CARS = {"small": 300, "demo": 400, "large": 3_000}
@@ -106,22 +113,29 @@ def write(conn: sa.Connection, *, seed: int, scale: str, anchor: datetime) -> Su
                                                              names=[w[0] for w in WAREHOUSES])}
     # The last day anything happens: the day before the anchor (the anchor is a midnight).
     last = (anchor.astimezone(SHANGHAI) - timedelta(days=1)).date()
+    # The market's discount of a series is the one the authenticity scan and matching use
+    # (ops.series_norms_derived, migration 116: parallel imports left out).
     trims = db.fetch_all(conn, """
-        WITH usual AS (
-            SELECT t.series_id, percentile_cont(0.5) WITHIN GROUP (
-                       ORDER BY (l.guide_price - l.price) / l.guide_price * 100) AS points
-            FROM app.listings l JOIN app.trims t ON t.id = l.trim_id GROUP BY t.series_id)
-        SELECT t.id, t.guide_price, se.brand_id, coalesce(u.points, 5) AS usual_points
+        SELECT t.id, t.guide_price, se.brand_id, coalesce(u.usual_points, 5) AS usual_points
         FROM app.trims t JOIN app.series se ON se.id = t.series_id
-        LEFT JOIN usual u ON u.series_id = t.series_id
+        LEFT JOIN ops.series_norms_derived(:min_n) u ON u.series_id = t.series_id
         WHERE t.is_active AND t.guide_price BETWEEN 80000 AND 800000
           AND NOT EXISTS (SELECT 1 FROM app.trim_price_history h
                           WHERE h.trim_id = t.id AND h.source = 'manufacturer'
                             AND h.changed_at > CAST(:since AS timestamptz))
         ORDER BY se.sales_count DESC, t.id LIMIT 80""",
-                         since=_at(last - timedelta(days=200), 0))
+                         since=_at(last - timedelta(days=200), 0), min_n=MIN_SERIES_SAMPLE)
+    # Who buys from the desk: active dealers that buy on the platform (they posted a request)
+    # and were certified before the stock's first day, so every sale and reservation, whatever
+    # its day, goes to a merchant that could trade then.
     buyers = [r["id"] for r in db.fetch_all(conn, """
-        SELECT id FROM app.merchants WHERE status = 'active' ORDER BY id LIMIT 2000""")]
+        SELECT m.id FROM app.merchants m
+        WHERE m.status = 'active'
+          AND EXISTS (SELECT 1 FROM app.requests r WHERE r.merchant_id = m.id)
+          AND EXISTS (SELECT 1 FROM app.certifications c
+                      WHERE c.merchant_id = m.id AND c.status = 'approved'
+                        AND c.decided_at < CAST(:first AS timestamptz))
+        ORDER BY m.id""", first=_at(last - timedelta(days=MAX_DAYS + 1), 0))]
     if not staff or len(cities) < len(WAREHOUSES) or not trims or not buyers:
         return summary
     rng = np.random.default_rng([seed, STREAM])
@@ -230,20 +244,26 @@ def write(conn: sa.Connection, *, seed: int, scale: str, anchor: datetime) -> Su
                                   is_parallel_import, is_self_operated, status, published_at,
                                   stock_confirmed_at, updated_at)
         VALUES (:m, :trim, :colour, :interior, 1, :city, :asking, :guide, :purchased, :vin,
-                false, true, CASE WHEN :status = 'sold' THEN 'sold' ELSE 'live' END,
-                :published, :published, coalesce(:sold_at, :published))"""),
+                false, true, 'live', :published, :published, :published)"""),
                  [{**c, "m": platform} for c in cars])
     listing_of = {r[1]: r[0] for r in conn.execute(sa.text(
         "SELECT id, vin FROM app.listings WHERE merchant_id = :m"), {"m": platform})}
+    # A sold car's deal, as the desk's sale writes it (its listing sold, a completed order at
+    # the sale's moment): GMV's self-operated part counts the demo's sales. In car order, so
+    # the orders' ids follow the seed.
+    for c in cars:
+        c["order"] = sales.record_order(conn, listing_id=listing_of[c["vin"]],
+                                        buyer_id=c["sold_to"], price=c["sold_price"],
+                                        at=c["sold_at"]) if c["status"] == "sold" else None
     conn.execute(sa.text("""
         INSERT INTO inv.stock_cars (listing_id, trim_id, vin, exterior_color, warehouse_id,
                                     purchase_cost, purchase_date, asking_price, floor_price,
                                     status, reserved_for, reserved_by, reserved_at, sold_to,
                                     sold_by, sold_at, sold_price, holding_cost, realised_margin,
-                                    created_at)
+                                    order_id, created_at)
         VALUES (:listing, :trim, :vin, :colour, :warehouse, :cost, :purchased, :asking, :floor,
                 :status, :reserved_for, :reserved_by, :reserved_at, :sold_to, :sold_by, :sold_at,
-                :sold_price, :holding, :margin, :published)"""),
+                :sold_price, :holding, :margin, :order, :published)"""),
                  [{**c, "listing": listing_of[c["vin"]]} for c in cars])
     car_of = {r[1]: r[0] for r in conn.execute(sa.text("SELECT id, vin FROM inv.stock_cars"))}
     vin_of = {c["i"]: c["vin"] for c in cars}

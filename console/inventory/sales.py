@@ -65,19 +65,25 @@ def release(*, conn: Connection, actor: Actor, stock_car_id: int, version: int,
     return CarState(stock_car_id=stock_car_id, status="in_stock", version=new_version)
 
 
-def _record_order(conn: Connection, listing_id: int | None, buyer_id: int, price: Decimal,
-                  at: datetime) -> int | None:
+def record_order(conn: Connection, *, listing_id: int | None, buyer_id: int, price: Decimal,
+                 at: datetime) -> int | None:
     """The sale as a completed deal on the car's listing, sold by the platform's merchant, so
     the deal counts in GMV (its self-operated part: the listing is self-operated) and the
-    listing leaves the market. Paid directly, not through escrow: no deposit, no fee."""
+    listing leaves the market. Paid directly, not through escrow: no deposit, no fee.
+
+    One writer for the desk's sale and the demo's sold cars (console/demo/inventory.py), so
+    both are the same deal. Both rows are dated ``at``, the sale's moment: the daily KPIs read
+    a closed listing's updated_at as the day it left the market. The application roles' rows
+    get the database's clock anyway (migration 064's trigger); the demo seed, the tables'
+    owner, keeps its history's times, so its content hash holds."""
     if listing_id is None:
         return None
-    db.execute(conn, """UPDATE app.listings SET status = 'sold', updated_at = clock_timestamp()
-                        WHERE id = :l""", l=listing_id)
+    db.execute(conn, """UPDATE app.listings SET status = 'sold', updated_at = :at
+                        WHERE id = :l""", l=listing_id, at=at)
     return db.scalar(conn, """
         INSERT INTO app.orders (listing_id, buyer_id, seller_id, quantity, unit_price, amount,
-                                deposit_amount, status, created_at, completed_at)
-        SELECT l.id, :b, l.merchant_id, 1, :p, :p, 0, 'completed', :at, :at
+                                deposit_amount, status, created_at, completed_at, updated_at)
+        SELECT l.id, :b, l.merchant_id, 1, :p, :p, 0, 'completed', :at, :at, :at
         FROM app.listings l WHERE l.id = :l
         RETURNING id""", l=listing_id, b=buyer_id, p=price, at=at)
 
@@ -103,7 +109,8 @@ def sell(*, conn: Connection, actor: Actor, stock_car_id: int, version: int, mer
     days = holding.days_in_stock(car["purchase_date"], at.date())
     held = holding.holding_cost(car["purchase_cost"], days, t)
     realised = holding.margin(price, car["purchase_cost"], held)
-    order_id = _record_order(conn, car["listing_id"], merchant_id, price, at)
+    order_id = record_order(conn, listing_id=car["listing_id"], buyer_id=merchant_id,
+                            price=price, at=at)
     new_version = bump(conn, stock_car_id, """status = 'sold', reserved_for = NULL,
                        reserved_by = NULL, reserved_at = NULL, sold_to = :m, sold_by = :by,
                        sold_at = :at, sold_price = :p, holding_cost = :h,
