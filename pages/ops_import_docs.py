@@ -11,7 +11,7 @@ from console.settings import get_settings
 from console.ui import flash, labelled, lang, pager, require_actor, run_action, run_query, show_flash, t
 from console.ui.import_details import arrival_text, docs_text
 from console.ui.links import parse_id, record_link
-from console.ui.trust import sla_label
+from console.ui.trust import SLA_MARK
 
 COLUMNS = ["id", "sla", "kind", "vehicle", "market_version", "port", "availability", "seller",
            "uploaded_at", "assignee"]
@@ -31,6 +31,14 @@ def word(group: str, value) -> str:
         return fmt.MISSING
     prefix = "imports.docs" if group in ("kind", "state") else "imports.listing"
     return t(f"{prefix}.{group}.{value}")
+
+
+def sla_label(level: str) -> str:
+    """A document's SLA level in words with this queue's own hours (the certification
+    queue's words name its 48 hours)."""
+    hours = settings.import_doc_sla_hours
+    return f"{SLA_MARK[level]} " + t(f"imports.docs.sla.{level}", hours=fmt.number(hours),
+                                     half=fmt.number(hours / 2, digits=0 if hours % 2 == 0 else 1))
 
 
 def availability(value, arrival) -> str:

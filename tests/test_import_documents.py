@@ -530,3 +530,31 @@ def test_the_listing_view_decides_and_reads_complete(engine, world):
     assert [s.value for s in at.success][-1] == "单证齐全"
     assert not at.warning
     assert state(engine, last)["status"] == "approved"
+
+
+def test_the_queue_and_the_panel_name_the_queues_own_sla_hours(engine, world, settings_env,
+                                                                make_actor):
+    """The SLA words say this queue's hours (24: warning from 12), not the certification
+    queue's 48: a document of 13 hours is "over 12 hours", not "over 24"; of 30, late."""
+    a = import_listing(engine, world)
+    doc(engine, a, "customs", hours=30)
+    doc(engine, a, "inspection", hours=13)
+    doc(engine, a, "conformity", hours=2)
+    at = page_script_as(world["ops"], PAGE)
+    assert not at.exception
+    assert list(at.dataframe[0].value["时效"]) == [
+        "🔴 已超时（超 24 小时）", "🟡 临近超时（超 12 小时）", "🟢 正常"]
+    at.query_params["listing"] = str(a)
+    at.run()
+    assert "🟡 临近超时（超 12 小时） · 已等待 13.0 小时" in [c.value for c in at.caption]
+    assert any("**数量**：1 台" in m.value for m in at.markdown)
+    settings_env(CONSOLE_IMPORT_DOC_SLA_HOURS=10)        # late from 10 h, warn from 5 h
+    # a manager reads (AppTest formats an ops person's view radio outside the run, in zh)
+    at = page_script_as(make_actor("manager"), PAGE, lang="en")
+    assert list(at.dataframe[0].value["SLA"]) == [
+        "🔴 Late (over 10 h)", "🔴 Late (over 10 h)", "🟢 On time"]
+    at.query_params["listing"] = str(a)
+    at.run()
+    assert "🔴 Late (over 10 h) · waiting 13.0 hours" in [c.value for c in at.caption]
+    assert any("**Cars**: 1" in m.value for m in at.markdown)   # a count with its unit
+
