@@ -4,6 +4,8 @@ in stock, holding cost to date and the margin left at its asking price; the agei
 (cars and capital by age band); the markdown list with each car's suggested markdown and a
 form to apply it; and one car (/stock?car=<id>): its prices and their history, reserve,
 release and sell."""
+import itertools
+
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -39,6 +41,47 @@ def yuan(value) -> str:
 
 def open_car(car_id: int) -> None:
     st.switch_page(PAGE, query_params={"car": str(int(car_id))})
+
+
+def back_to_stock() -> None:
+    """The desk again, with the car gone from the address (a page link to this same page
+    kept ?car= in the address bar, so a reload opened the car again)."""
+    del st.query_params["car"]
+    st.rerun()
+
+
+# The version of each car this tab last drew: a car that moved on since was changed
+# elsewhere (another person, another tab), and a form on the old page was dropped unsaved.
+SEEN = "inv_seen_versions"
+
+
+def seen(car_id: int, version: int) -> None:
+    """Note the version drawn, or the one this tab's own change left (no news to it)."""
+    st.session_state.setdefault(SEEN, {})[int(car_id)] = int(version)
+
+
+def changed_elsewhere(car: dict) -> bool:
+    before = st.session_state.get(SEEN, {}).get(int(car["id"]))
+    seen(car["id"], car["version"])
+    return before is not None and before != int(car["version"])
+
+
+def buyer_given(buyer) -> bool:
+    """An empty merchant number is asked for in words (the service would refuse the 0 it
+    becomes as an invalid id)."""
+    if buyer is None:
+        st.error(t("inv.form.buyer_required"))
+        return False
+    return True
+
+
+def count_step(top: int) -> int:
+    """A whole-car tick step for the ageing chart's cars axis: 1, 2, 5, 10, 20, 50… for at most
+    six steps (the axis otherwise took the capital axis's ticks: 16.7, 33.3 cars)."""
+    step, factors = 1, itertools.cycle((2, 2.5, 2))
+    while top / step > 6:
+        step = int(step * next(factors))
+    return step
 
 
 def car_name(rows):
@@ -80,6 +123,7 @@ def price_form(car: dict, suggestion, *, key: str) -> None:
                               version=int(car["version"]), asking_price=asking,
                               floor_price=floor, reason=reason)
             if done:
+                seen(car["id"], done.value.version)
                 flash(t("inv.done.repriced", id=int(car["id"])))
                 st.rerun()
 
@@ -89,7 +133,12 @@ def show_car(car_id: int) -> None:
     if page is None:
         return
     car = page.car
-    st.page_link(PAGE, label=t("inv.car.back"), icon=":material/arrow_back:")
+    if st.button(t("inv.car.back"), icon=":material/arrow_back:", key="inv_back"):
+        back_to_stock()
+    if changed_elsewhere(car):
+        st.warning(t("inv.car.changed", id=int(car["id"]),
+                     status=enum_label("stock_status", car["status"])),
+                   icon=":material/update:")
     st.subheader(t("inv.car.heading", id=car["id"], car=f"{car['brand']} {car['series']} "
                    f"{car['trim_name']}", status=enum_label("stock_status", car["status"])))
     st.markdown(t("inv.car.where", warehouse=car["warehouse"], city=car["warehouse_city"],
@@ -147,10 +196,12 @@ def show_car(car_id: int) -> None:
                                         key=f"inv_reserve_buyer_{key}")
                 note = st.text_input(t("inv.form.note"), max_chars=2000,
                                      key=f"inv_reserve_note_{key}")
-                if st.form_submit_button(t("inv.form.reserve")):
-                    if run_action(sales.reserve, actor=actor, stock_car_id=int(car["id"]),
-                                  version=int(car["version"]), merchant_id=int(buyer or 0),
-                                  note=note):
+                if st.form_submit_button(t("inv.form.reserve")) and buyer_given(buyer):
+                    done = run_action(sales.reserve, actor=actor, stock_car_id=int(car["id"]),
+                                      version=int(car["version"]), merchant_id=int(buyer),
+                                      note=note)
+                    if done:
+                        seen(car["id"], done.value.version)
                         flash(t("inv.done.reserved", id=int(car["id"])))
                         st.rerun()
         else:
@@ -159,8 +210,10 @@ def show_car(car_id: int) -> None:
                 note = st.text_input(t("inv.form.note"), max_chars=2000,
                                      key=f"inv_release_note_{key}")
                 if st.form_submit_button(t("inv.form.release")):
-                    if run_action(sales.release, actor=actor, stock_car_id=int(car["id"]),
-                                  version=int(car["version"]), note=note):
+                    done = run_action(sales.release, actor=actor, stock_car_id=int(car["id"]),
+                                      version=int(car["version"]), note=note)
+                    if done:
+                        seen(car["id"], done.value.version)
                         flash(t("inv.done.released", id=int(car["id"])))
                         st.rerun()
         st.markdown(f"**{t('inv.form.sell_title')}**")
@@ -174,10 +227,12 @@ def show_car(car_id: int) -> None:
                                   max_chars=40, key=f"inv_sell_price_{key}")
             note = st.text_input(t("inv.form.note"), max_chars=2000, key=f"inv_sell_note_{key}")
             st.caption(t("inv.form.sell_hint", floor=yuan(car["floor_price"])))
-            if st.form_submit_button(t("inv.form.sell"), type="primary"):
-                if run_action(sales.sell, actor=actor, stock_car_id=int(car["id"]),
-                              version=int(car["version"]), merchant_id=int(buyer or 0),
-                              sold_price=price, note=note):
+            if st.form_submit_button(t("inv.form.sell"), type="primary") and buyer_given(buyer):
+                done = run_action(sales.sell, actor=actor, stock_car_id=int(car["id"]),
+                                  version=int(car["version"]), merchant_id=int(buyer),
+                                  sold_price=price, note=note)
+                if done:
+                    seen(car["id"], done.value.version)
                     flash(t("inv.done.sold", id=int(car["id"])))
                     st.rerun()
 
@@ -214,7 +269,9 @@ with tab_ageing:
         fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10),
                           legend=dict(orientation="h", y=1.12))
         fig.update_yaxes(title_text=unit, secondary_y=False)
-        fig.update_yaxes(title_text=t("inv.ageing.cars"), secondary_y=True, rangemode="tozero")
+        fig.update_yaxes(title_text=t("inv.ageing.cars"), secondary_y=True, rangemode="tozero",
+                         tickmode="linear", tick0=0, tickformat=",d", showgrid=False,
+                         dtick=count_step(int(summary["cars"].max())))
         st.plotly_chart(fig, width="stretch", key="inv_ageing_chart")
         table = summary.assign(band=labels, capital=summary["capital"].map(fmt.wan_number),
                                holding=summary["holding"].map(fmt.wan_number),

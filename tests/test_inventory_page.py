@@ -100,3 +100,62 @@ def test_a_cars_page_refuses_a_floor_above_asking_then_marks_down_and_sells(engi
     assert scalar(engine, "SELECT realised_margin FROM inv.stock_cars WHERE id = :id",
                   id=w["A"]) == D("-150.00")
     assert any("实现毛利 −¥150" in i.value for i in at.info)
+
+
+def test_the_ageing_chart_counts_cars_in_whole_numbers(engine, w, make_actor):
+    """The cars axis steps in whole cars (it took the capital axis's ticks: 16.7, 33.3 cars)."""
+    at = opened(make_actor("ops"))
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert (layout["yaxis2"]["tickmode"], layout["yaxis2"]["dtick"],
+            layout["yaxis2"]["tickformat"]) == ("linear", 1, ",d")    # at most 1 car a band
+
+
+def test_back_to_the_stock_takes_the_car_out_of_the_address(engine, w, make_actor):
+    """A reload after going back shows the stock, not the car again."""
+    at = opened(make_actor("ops"), {"car": str(w["A"])})
+    at.button(key="inv_back").click().run()
+    assert not at.exception and not at.error
+    assert "car" not in at.query_params
+    assert [tab.label for tab in at.tabs] == ["库存列表", "库龄分布", "调价清单"]
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("zh", "请填写买方的车商编号。未做任何更改。"),
+    ("en", "Give the buyer's merchant number. Nothing was changed.")])
+def test_a_sale_or_reservation_without_a_buyer_asks_for_one(engine, w, make_actor, lang, words):
+    at = opened(make_actor("ops"), {"car": str(w["A"])}, lang=lang)
+    sell = "确认售出" if lang == "zh" else "Confirm the sale"
+    reserve = "预留" if lang == "zh" else "Reserve"
+    next(b for b in at.button if b.label == sell).click().run()
+    assert [e.value for e in at.error] == [words]
+    next(b for b in at.button if b.label == reserve).click().run()
+    assert [e.value for e in at.error] == [words]
+    assert scalar(engine, "SELECT status || ' v' || version FROM inv.stock_cars WHERE id = :id",
+                  id=w["A"]) == "in_stock v1"
+
+
+def test_a_car_changed_elsewhere_is_said_so_and_its_old_form_saves_nothing(engine, w,
+                                                                           make_actor):
+    """A colleague reserves the car while this page shows it in stock: the sale pressed on
+    the old page is not made, and the page says the car changed and what it is now."""
+    from console import db
+    from console.inventory import sales
+
+    ops = make_actor("ops")
+    at = opened(ops, {"car": str(w["A"])})
+    with db.transaction() as conn:
+        sales.reserve(conn=conn, actor=make_actor("ops"), stock_car_id=w["A"], version=1,
+                      merchant_id=w["buyer"])
+    at.number_input(key=f"inv_sell_buyer_{w['A']}_v1").set_value(w["buyer2"])
+    next(b for b in at.button if b.label == "确认售出").click().run()
+    assert not at.exception and not at.error
+    changed, reserved = [x.value for x in at.warning]
+    assert changed == (
+        f"车辆 #{w['A']} 在您上次查看后已在别处被更改（他人或另一个标签页），现为「已预留」。"
+        "页面已显示最新状态，旧页面上的表单没有保存任何内容，请核对后再操作。")
+    assert reserved.startswith(f"已为 [华北车行](/merchant?id={w['buyer']}) 预留")
+    assert scalar(engine, "SELECT status FROM inv.stock_cars WHERE id = :id", id=w["A"]) == "reserved"
+    # this page's own change is no news: released here, no warning
+    next(b for b in at.button if b.label == "释放").click().run()
+    assert [s.value for s in at.success] == [f"车辆 #{w['A']} 的预留已释放。"]
+    assert not at.warning
