@@ -8,7 +8,8 @@ from console import fmt
 from console.imports import documents as docs
 from console.imports.status import DOC_KINDS
 from console.settings import get_settings
-from console.ui import flash, labelled, lang, pager, require_actor, run_action, run_query, show_flash, t
+from console.ui import (flash, keep_choices, labelled, lang, pager, require_actor, run_action,
+                        run_query, show_flash, t)
 from console.ui.import_details import arrival_text, docs_text
 from console.ui.links import parse_id, record_link
 from console.ui.trust import SLA_MARK
@@ -160,6 +161,7 @@ if desk and c5.button(t("imports.docs.next"), type="primary", icon=":material/sk
                       key="import_docs_next", width="stretch"):
     take_next()
 
+keep_choices("idq_kinds", "idq_ports", "idq_markets", "idq_view", page="import-docs")
 f1, f2, f3, f4 = st.columns([1.4, 1.4, 1.4, 1.6])
 kinds = f1.multiselect(t("imports.docs.f.kind"), DOC_KINDS, key="idq_kinds",
                        format_func=lambda v: word("kind", v))

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from console.i18n import translate
 from tests import trust_rows as rows
-from tests.browser.live import browser_page, sign_in, wait_idle
+from tests.browser.live import browser_page, choose_option, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 WAITING = ("inspection", "env_disclosure", "conformity")
@@ -22,6 +22,12 @@ def zh(key: str, **params) -> str:
 
 def kind(code: str) -> str:
     return zh(f"imports.docs.kind.{code}")
+
+
+def switch_language(page, name: str) -> None:
+    page.locator("[data-testid='stSidebar']").get_by_text(name, exact=True).click()
+    page.get_by_role("button", name="Sign out" if name == "English" else "退出登录").wait_for()
+    wait_idle(page)
 
 
 def world(engine, reviewer: int) -> int:
@@ -66,6 +72,20 @@ def test_ops_approves_the_waiting_documents_and_the_listing_loses_documents_miss
         page.get_by_role("heading", name=zh("imports.docs.title")).wait_for(timeout=30_000)
         wait_idle(page)
         page.get_by_text(zh("imports.docs.caption", hours=24, cap=10)).wait_for()
+        # A filter chosen, then English: the choice stays, in English (it kept its Chinese
+        # label, and the view radio lost its choice)
+        choose_option(page, page.locator(".st-key-idq_kinds"), kind("inspection"))
+        page.locator(".st-key-idq_view").get_by_text(zh("imports.docs.view.unassigned")).click()
+        wait_idle(page)
+        switch_language(page, "English")
+        kinds = page.locator(".st-key-idq_kinds")
+        expect(kinds).to_contain_text(translate("imports.docs.kind.inspection", "en"))
+        expect(kinds).not_to_contain_text(kind("inspection"))
+        expect(page.locator(".st-key-idq_view input[type='radio']:checked")).to_have_count(1)
+        expect(page.locator(".st-key-idq_view label").filter(
+            has=page.locator("input:checked"))).to_have_text(
+            translate("imports.docs.view.unassigned", "en"))
+        switch_language(page, "中文")
 
         page.goto(f"{live_console}/import-docs?listing={listing}")
         heading = zh("imports.docs.case.heading", id=listing, vehicle="")
