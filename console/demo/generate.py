@@ -416,11 +416,11 @@ def _open_queue_ages(w: World, data: dict) -> None:
 
 
 # ==================================================================== listings
-# Listings of large resource dealers that are the platform's own cars on consignment (自营):
-# the draw that picks them is the same whatever the share, so changing it moves nothing else.
-# At 4% the small demo's deals never landed on one and the growth page's GMV split (issue 21)
-# showed no self-operated part; at 30% about one deal in ten does (9 of the small demo's 93).
-SELF_OPERATED_SHARE = 0.3
+# No generated listing is self-operated (自营): only the platform's merchant (平台自营) lists
+# its own cars, its stock (console/demo/inventory.py), and their sales are GMV's self-operated
+# part. A third of large resource dealers' listings were once flagged, before the stock sold
+# through orders, so the growth page's GMV split had a self-operated part; the draw that picked
+# them is still taken, so every later draw, and so every other row, stays the same.
 
 
 def listings(w: World) -> Table:
@@ -472,7 +472,8 @@ def listings(w: World) -> Table:
     large = w.m_large[seller]
     quantity = np.where(large, rng.integers(1, 11, total), rng.choice([1, 1, 1, 1, 2, 3], total))
     vin = _vins(w, trim, seller, rng.random(total) < M.VIN_SHARE)
-    self_operated = (w.m_type[seller] == "resource") & large & (rng.random(total) < SELF_OPERATED_SHARE)
+    rng.random(total)  # the draw that once picked self-operated listings: kept, unused
+    self_operated = np.zeros(total, dtype=bool)
     pi_flag = (w.m_type[seller] == "parallel_import") | w.trim_import[trim]
     w.l_seller, w.l_trim, w.l_published, w.l_price = seller, trim, published, price  # type: ignore[attr-defined]
     w.l_status, w.l_fake, w.l_qty, w.l_outlier = status, fake, quantity, outlier  # type: ignore[attr-defined]
