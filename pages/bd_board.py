@@ -12,6 +12,7 @@ from console import clock, fmt
 from console.services import deals, stock
 from console.ui import enum_label, flash, keep_choices, lang, labelled, require_actor, run_action, \
     run_query, show_flash, t
+from console.ui.bd_credit import badge as credit_badge, buyers_credit
 from console.ui.lgx_offer import arrange_transport
 from console.ui.links import keep_in_url, record_url, requested_choice, requested_id
 from console.ui.pins import pin_card, pinned_cards, unpin_all
@@ -133,6 +134,9 @@ def card_dialog(card_id: int) -> None:
     c3.metric(t("board.owner"), card["owner"] or "—")
     st.markdown(t("matching.board.parties", buyer=card["buyer"], bcity=card["buyer_city"],
                   seller=card["seller"], scity=card["seller_city"]))
+    buyer_badge = credit_badge(buyers_credit(actor, [card["buyer_id"]]).get(card["buyer_id"]))
+    if buyer_badge:      # issue 19: what the buyer could draw for this deal
+        st.markdown(f"{t('bd_credit.buyer')}: {buyer_badge}")
     if card["next_action_at"] is not None:
         st.markdown(t("board.next_line", at=fmt.when(card["next_action_at"]),
                       what=card["next_action_note"] or "—"))
@@ -299,7 +303,7 @@ def more_cards(stage: str) -> None:
     st.session_state[key] = min(st.session_state.get(key, 1) + 1, deals.MAX_PAGES)
 
 
-def card_tile(card, drawn_by: str) -> None:
+def card_tile(card, drawn_by: str, credits: dict) -> None:
     with st.container(border=True, key=f"card_{card.id}"):
         badges = []
         if card.pinned:
@@ -318,6 +322,7 @@ def card_tile(card, drawn_by: str) -> None:
                 badges.append(f":orange-badge[{t('imports.search.docs_missing')}]")
         lines = [f"**#{card.id} {card.series}**", " ".join(badges),
                  f"{card.buyer} ← {card.seller}",
+                 credit_badge(credits.get(int(card.buyer_id))),    # issue 19: the buyer's
                  t("board.tile_value", value=fmt.wan(card.deal_value, lang=lang()),
                    days=fmt.number(card.days_in_stage, digits=0))]
         if not fmt.is_missing(card.next_action_at):
@@ -343,10 +348,11 @@ def column_view(stage: str, heads: dict, slots: dict, scope: str, owner_id, filt
     prefetched = st.session_state.get(PREFETCH)
     if prefetched is not None and stage in prefetched["stages"]:   # this full run's board
         prefetched["stages"].discard(stage)
-        data = prefetched["board"]
+        data, credits = prefetched["board"], prefetched["credits"]
     else:                                                          # this column's own run
         data = run_query(deals.board, actor=actor, scope=scope, owner_id=owner_id,
                          filters=filters, stages=(stage,), pages=pages, pinned=pinned_cards())
+        credits = buyers_credit(actor, data.cards["buyer_id"]) if data is not None else {}
     if data is None:
         return
     drawn_by = st.session_state.get(DRAWN_BY, {})
@@ -359,9 +365,9 @@ def column_view(stage: str, heads: dict, slots: dict, scope: str, owner_id, filt
     for card in pinned.itertuples():   # the pinned cards this column draws, in their column
         if drawn_by.get(card.id, card.stage) == stage:
             with slots[card.stage]:
-                card_tile(card, stage)
+                card_tile(card, stage, credits)
     for card in cards[~cards["pinned"].astype(bool) & (cards["stage"] == stage)].itertuples():
-        card_tile(card, stage)
+        card_tile(card, stage, credits)
     left = (int(summary.loc[stage, "count"]) - int(summary.loc[stage, "shown"])
             - int((pinned["stage"] == stage).sum()))
     if left > 0 and pages[deals.STAGES.index(stage)] < deals.MAX_PAGES:
@@ -393,11 +399,13 @@ for col, stage in zip(st.columns([1.25, 1.25, 1.25, 1.25, 1, 1], gap="small"), d
 # each column's fragment takes its part; a column's own run (a move, "more") asks for its
 # column alone. The full run's board is gone when the run ends, so no later fragment run can
 # draw from it.
-st.session_state[PREFETCH] = {
-    "stages": set(deals.STAGES),
-    "board": run_query(deals.board, actor=actor, scope=scope, owner_id=owner_id, filters=filters,
+full_board = run_query(deals.board, actor=actor, scope=scope, owner_id=owner_id, filters=filters,
                        pages=tuple(st.session_state.get(f"b_pages_{s}", 1) for s in deals.STAGES),
-                       pinned=pinned_cards())}
+                       pinned=pinned_cards())
+# Every buyer's credit and VIP tier on the board: one query for the whole run (issue 19).
+st.session_state[PREFETCH] = {
+    "stages": set(deals.STAGES), "board": full_board,
+    "credits": buyers_credit(actor, full_board.cards["buyer_id"]) if full_board else {}}
 try:
     for stage in deals.STAGES:
         with places[stage]:

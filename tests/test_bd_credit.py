@@ -1,0 +1,183 @@
+"""BD see the buyer's VIP tier and available order-loan credit where they broker (issue 19):
+the set-based reads equal the profile's one-at-a-time reads, a page's buyers cost one query,
+and the deal board's cards and dialog show the exact figures in zh and en."""
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+import sqlalchemy as sa
+
+from console.errors import InvalidInput, PermissionDenied
+from console.finance import lines, vip
+from console.services import bd_credit, credit_lines, deals
+from tests.apptest import app_as
+from tests.test_matching_support import build_world
+
+
+@pytest.fixture
+def world(engine):
+    return build_world(engine)
+
+
+def give_line(engine, merchant_id: int, grade_line: int, *, drawn: int = 0) -> None:
+    """A grade line as the re-evaluation leaves it (no current grade: the stored line holds),
+    and ``drawn`` held by the loans' own writer (lines.reserve)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("""INSERT INTO fin.credit_lines (merchant_id, grade, grade_line)
+                                VALUES (:m, 'AA', :g)"""), {"m": merchant_id, "g": grade_line})
+        if drawn:
+            lines.reserve(conn, merchant_id=merchant_id, amount=D(drawn))
+
+
+def make_member(engine, merchant_id: int, staff_id: int, tier: str = "gold") -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO fin.vip_memberships (merchant_id, tier, starts_on, expires_on, list_fee,
+                                             fee_paid, payment_ref, enrolled_by)
+            VALUES (:m, :t, current_date - 10, current_date + 300, 19800, 19800, :ref, :s)"""),
+            {"m": merchant_id, "t": tier, "ref": f"PAY-{merchant_id}", "s": staff_id})
+
+
+def make_card(engine, world, bd, buyer: int) -> int:
+    seller = world.merchant()
+    listing = world.listing(merchant_id=seller, price=180_000, quantity=1)
+    req = world.request(merchant_id=buyer, quantity=1)
+    with engine.begin() as conn:
+        return deals.create_match(conn=conn, actor=bd, request_id=req, listing_id=listing)
+
+
+@pytest.fixture
+def buyers(engine, world, make_actor):
+    """drawn: a 500,000 line with 150,000 drawn; gold: a gold member with a 1,000,000 line;
+    bare: no line, no membership; over: drawn above a line cut since (nothing available);
+    held: a gold member with a line, suspended."""
+    bd = make_actor("bd")
+    ids = {k: world.merchant(name=f"买家{k}") for k in ("drawn", "gold", "bare", "over", "held")}
+    give_line(engine, ids["drawn"], 500_000, drawn=150_000)
+    give_line(engine, ids["gold"], 1_000_000)
+    make_member(engine, ids["gold"], bd.id)
+    give_line(engine, ids["over"], 300_000, drawn=250_000)
+    give_line(engine, ids["held"], 800_000)
+    make_member(engine, ids["held"], bd.id)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE fin.credit_lines SET grade_line = 200000 WHERE merchant_id = :m"),
+                     {"m": ids["over"]})
+    return bd, ids
+
+
+def read(engine, actor, merchant_ids):
+    with engine.connect() as conn:
+        return bd_credit.buyer_credit(conn=conn, actor=actor, merchant_ids=tuple(merchant_ids))
+
+
+# ---------------------------------------------------------------- the set-based reads
+def test_the_set_based_reads_equal_the_one_at_a_time_reads(engine, buyers):
+    _, ids = buyers
+    every = [*ids.values(), 10**9]
+    with engine.connect() as conn:
+        many = lines.current_many(conn, merchant_ids=every)
+        one = {m: lines.current(conn, merchant_id=m) for m in every}
+        assert many == {m: line for m, line in one.items() if line is not None}
+        assert set(many) == {ids[k] for k in ("drawn", "gold", "over", "held")}
+        members = vip.active_many(conn, merchant_ids=every)
+        assert members == {m: vip._active(conn, m) for m in every if vip._active(conn, m)}
+        assert {m.merchant_id: m.tier for m in members.values()} == {
+            ids["gold"]: "gold", ids["held"]: "gold"}
+        assert lines.current_many(conn, merchant_ids=[]) == {}
+
+
+def test_each_buyer_reads_what_its_profile_reads(engine, buyers):
+    bd, ids = buyers
+    got = read(engine, bd, [*ids.values(), 10**9])
+    assert set(got) == set(ids.values())                       # an unknown id is left out
+    with engine.connect() as conn:
+        for key, m in ids.items():
+            view = credit_lines.line_summary(conn=conn, actor=bd, merchant_id=m)
+            member = vip.merchant_vip(conn=conn, actor=bd, merchant_id=m).current
+            assert (got[m].has_line or view.line == 0, got[m].available) == (True,
+                                                                              view.available), key
+            assert got[m].tier == (member.tier if member else None), key
+    assert {k: (got[m].has_line, got[m].available, got[m].tier, got[m].on_hold)
+            for k, m in ids.items()} == {
+        "drawn": (True, D("350000.00"), None, None),
+        "gold": (True, D("1000000.00"), "gold", None),
+        "bare": (False, D("0.00"), None, None),
+        "over": (True, D("0.00"), None, None),
+        "held": (True, D("800000.00"), "gold", None),    # active here: see the next test
+    }
+
+
+def test_a_suspended_buyer_shows_its_status_not_its_line_or_tier(engine, buyers):
+    bd, ids = buyers
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE app.merchants SET status = 'suspended' WHERE id = :m"),
+                     {"m": ids["held"]})
+    got = read(engine, bd, [ids["held"]])[ids["held"]]
+    assert (got.on_hold, got.has_line, got.available, got.tier) == (
+        "suspended", False, D("0.00"), None)
+
+
+def test_two_hundred_buyers_cost_one_query(engine, world, make_actor):
+    bd = make_actor("bd")
+    ids = [world.merchant() for _ in range(200)]
+    for m in ids[:50]:
+        give_line(engine, m, 100_000, drawn=40_000)
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "fin.credit_lines" in statement or "fin.vip_memberships" in statement:
+            seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        got = read(engine, bd, ids)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert len(seen) == 1
+    assert len(got) == 200
+    assert sum(c.available for c in got.values()) == D("3000000.00")   # 50 × 60,000
+
+
+def test_ops_may_not_read_it_and_too_many_ids_are_refused(engine, buyers, make_actor):
+    _, ids = buyers
+    with pytest.raises(PermissionDenied):
+        read(engine, make_actor("ops"), list(ids.values()))
+    with pytest.raises(InvalidInput):
+        read(engine, make_actor("bd"), range(1, bd_credit.MAX_MERCHANTS + 2))
+
+
+# ---------------------------------------------------------------- the deal board
+@pytest.mark.parametrize("lang, drawn, gold, bare, held", [
+    ("zh", "可用授信 ¥350,000", "金卡] :green-badge[可用授信 ¥1,000,000", "无授信",
+     "已暂停：授信与会员暂停"),
+    ("en", "Available credit ¥350,000", "Gold] :green-badge[Available credit ¥1,000,000",
+     "No credit line", "Suspended: credit and VIP withheld"),
+])
+def test_the_board_cards_show_each_buyers_credit_and_tier(engine, world, buyers, lang, drawn,
+                                                          gold, bare, held):
+    bd, ids = buyers
+    cards = {k: make_card(engine, world, bd, ids[k]) for k in ("drawn", "gold", "bare", "held")}
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE app.merchants SET status = 'suspended' WHERE id = :m"),
+                     {"m": ids["held"]})
+    at = app_as(bd, lang=lang, page="pages/bd_board.py")
+    assert not at.exception and not at.error
+    tiles = {card: next(m.value for m in at.markdown if m.value.startswith(f"**#{card} "))
+             for card in cards.values()}
+    assert f":green-badge[{drawn}]" in tiles[cards["drawn"]]
+    assert "workspace_premium" not in tiles[cards["drawn"]]
+    assert f":material/workspace_premium: {gold}]" in tiles[cards["gold"]]
+    assert f":gray-badge[{bare}]" in tiles[cards["bare"]]
+    assert f":gray-badge[{held}]" in tiles[cards["held"]]
+    assert "800,000" not in tiles[cards["held"]] and "金卡" not in tiles[cards["held"]]
+
+
+def test_the_card_dialog_shows_the_buyers_credit(engine, world, buyers):
+    bd, ids = buyers
+    card = make_card(engine, world, bd, ids["drawn"])
+    at = app_as(bd)
+    at.query_params["card"] = str(card)
+    at.switch_page("pages/bd_board.py").run()
+    assert not at.exception and not at.error
+    assert "买方授信与会员: :green-badge[可用授信 ¥350,000]" in [m.value for m in at.markdown]
