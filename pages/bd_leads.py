@@ -7,6 +7,7 @@ from console.services import deals, leads, matching, notify
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
 from console.ui.aged_stock import boost_editor, points_help
+from console.ui.bd_credit import badge as credit_badge, buyers_credit
 from console.ui.links import record_url, requested_choice, requested_id
 from console.ui.pins import pin_card
 
@@ -115,10 +116,12 @@ with tabs[0]:
         page, total = found
         if page.empty:
             st.info(t("matching.leads.pool_empty"))
+        credits = buyers_credit(actor, page["buyer_id"])    # the page's buyers: one query
         for row in page.itertuples():
             with st.container(border=True):
                 left, right = st.columns([6, 1])
-                left.markdown(lead_line(row))
+                left.markdown("  \n".join(x for x in (
+                    lead_line(row), credit_badge(credits.get(int(row.buyer_id)))) if x))
                 right.button(t("matching.leads.take"), key=f"take_{row.request_id}", type="primary",
                              on_click=take, args=(int(row.request_id),))
         new_offset = (pager(key="lead_pool", total=total, page_size=PAGE_SIZE)
@@ -137,6 +140,11 @@ with tabs[1]:
         lead = mine.set_index("request_id").loc[request_id]
         st.caption(t("matching.leads.touched", at=fmt.when(lead["last_touched_at"]),
                      owner=lead["owner"]))
+        # The buyer who would draw an order loan on any of its suggestions or offers (issue 19).
+        buyer_badge = credit_badge(buyers_credit(actor, [lead["buyer_id"]]).get(
+            int(lead["buyer_id"])))
+        if buyer_badge:
+            st.markdown(f"{t('bd_credit.buyer')}: {buyer_badge}")
         if lead["mode"] == "bidding":
             offers = run_query(matching.bid_offers, actor=actor, request_id=request_id)
             if offers is not None:

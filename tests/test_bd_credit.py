@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from console.errors import InvalidInput, PermissionDenied
 from console.finance import lines, vip
-from console.services import bd_credit, credit_lines, deals
+from console.services import bd_credit, credit_lines, deals, leads, matching
 from tests.apptest import app_as
-from tests.test_matching_support import build_world
+from tests.test_matching_support import AS_OF, build_world
 
 
 @pytest.fixture
@@ -181,3 +181,27 @@ def test_the_card_dialog_shows_the_buyers_credit(engine, world, buyers):
     at.switch_page("pages/bd_board.py").run()
     assert not at.exception and not at.error
     assert "买方授信与会员: :green-badge[可用授信 ¥350,000]" in [m.value for m in at.markdown]
+
+
+# ---------------------------------------------------------------- the lead pool and my leads
+@pytest.mark.parametrize("lang, words", [("zh", "可用授信 ¥350,000"),
+                                         ("en", "Available credit ¥350,000")])
+def test_the_lead_pool_and_my_lead_show_the_buyers_credit(engine, world, buyers, lang, words):
+    bd, ids = buyers
+    world.listing(merchant_id=world.merchant())
+    drawn = world.request(merchant_id=ids["drawn"])
+    bare = world.request(merchant_id=ids["bare"])
+    with engine.begin() as conn:
+        matching.rematch_full(conn=conn, as_of=AS_OF)
+    at = app_as(bd, lang=lang, page="pages/bd_leads.py")
+    assert not at.exception and not at.error
+    pool = {r: next(m.value for m in at.markdown if m.value.startswith(f"**#{r}**"))
+            for r in (drawn, bare)}
+    assert pool[drawn].endswith(f"  \n:green-badge[{words}]")
+    assert pool[bare].endswith(":gray-badge[" + ("无授信" if lang == "zh" else "No credit line")
+                               + "]")
+    with engine.begin() as conn:
+        leads.take_lead(conn=conn, actor=bd, request_id=drawn)
+    at = app_as(bd, lang=lang, page="pages/bd_leads.py")
+    head = "买方授信与会员" if lang == "zh" else "Buyer's credit and VIP"
+    assert f"{head}: :green-badge[{words}]" in [m.value for m in at.markdown]

@@ -59,7 +59,7 @@ def _stale_params() -> dict[str, Any]:
 
 _LEAD_COLUMNS = """r.id AS request_id, r.mode, app.vehicle_name(br.name, se.name) AS series,
        t.name AS trim_name, r.quantity, r.max_price, r.needed_by, r.bid_deadline,
-       c.name AS city, m.name AS buyer, r.created_at,
+       c.name AS city, m.name AS buyer, r.merchant_id AS buyer_id, r.created_at,
        (SELECT count(*) FROM ops.match_suggestions s WHERE s.request_id = r.id) AS suggestions,
        (SELECT max(score) FROM ops.match_suggestions s WHERE s.request_id = r.id) AS best_score,
        (SELECT count(*) FROM app.bids b WHERE b.request_id = r.id AND b.status = 'active') AS offers"""
