@@ -8,6 +8,7 @@ from console.services import deals, search
 from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
 from console.ui import import_details as import_ui
+from console.ui.bd_credit import badge as credit_badge, buyers_credit
 from console.ui.replica import replica_badge
 from console.ui.links import record_url
 from console.ui.pins import pin_card
@@ -157,6 +158,10 @@ labels = {int(r.request_id): t("matching.search.request_label", id=r.request_id,
                                  max=fmt.wan(r.max_price, lang=lang()),
                                  owner=r.owner or "—") for r in reqs.itertuples()}
 request_id = st.selectbox(t("matching.search.pick_request"), list(labels), format_func=labels.get)
+buyer_id = int(reqs.set_index("request_id").loc[request_id, "buyer_id"])
+buyer_badge = credit_badge(buyers_credit(actor, [buyer_id]).get(buyer_id))   # issue 19
+if buyer_badge:
+    st.markdown(f"{t('bd_credit.buyer')}: {buyer_badge}")
 if st.button(t("matching.search.create"), type="primary", key="s_create"):
     made = run_action(deals.create_match, actor=actor, request_id=request_id, listing_id=listing_id)
     if made:

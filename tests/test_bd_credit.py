@@ -205,3 +205,16 @@ def test_the_lead_pool_and_my_lead_show_the_buyers_credit(engine, world, buyers,
     at = app_as(bd, lang=lang, page="pages/bd_leads.py")
     head = "买方授信与会员" if lang == "zh" else "Buyer's credit and VIP"
     assert f"{head}: :green-badge[{words}]" in [m.value for m in at.markdown]
+
+
+# ---------------------------------------------------------------- a hand-made match
+def test_a_hand_made_match_shows_the_chosen_requests_buyer(engine, world, buyers):
+    bd, ids = buyers
+    world.listing(merchant_id=world.merchant())
+    world.request(merchant_id=ids["gold"])
+    at = app_as(bd, page="pages/bd_search.py")
+    at.session_state["s_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception and not at.error
+    assert ("买方授信与会员: :violet-badge[:material/workspace_premium: 金卡] "
+            ":green-badge[可用授信 ¥1,000,000]") in [m.value for m in at.markdown]

@@ -360,7 +360,7 @@ def open_requests_for_listing(*, conn: Connection, actor: Actor, listing_id: int
     """Open requests a BD may pair this listing with by hand: same series first, newest first."""
     return db.fetch_df(conn, """
         SELECT r.id AS request_id, r.mode, se.name AS series, t.name AS trim_name, r.quantity,
-               r.max_price, r.needed_by, c.name AS city, m.name AS buyer,
+               r.max_price, r.needed_by, c.name AS city, m.name AS buyer, m.id AS buyer_id,
                (r.series_id = lt.series_id) AS same_series,
                (SELECT st.display_name FROM ops.lead_claims cl JOIN ops.staff st ON st.id = cl.owner_id
                 WHERE cl.request_id = r.id) AS owner
