@@ -218,3 +218,35 @@ def test_a_hand_made_match_shows_the_chosen_requests_buyer(engine, world, buyers
     assert not at.exception and not at.error
     assert ("买方授信与会员: :violet-badge[:material/workspace_premium: 金卡] "
             ":green-badge[可用授信 ¥1,000,000]") in [m.value for m in at.markdown]
+
+
+def test_the_board_asks_for_its_buyers_once_however_many_cards(engine, world, make_actor):
+    """Page speed: one extra query for the whole board's run, not one per card or column."""
+    bd = make_actor("bd")
+    buyers = [world.merchant() for _ in range(12)]
+    for m in buyers[:6]:
+        give_line(engine, m, 100_000)
+    cards = [make_card(engine, world, bd, m) for m in buyers]
+    for card, stage in zip(cards, ["contacted", "negotiating"] * 4):
+        with engine.begin() as conn:     # the cards spread over three columns
+            deals.move_stage(conn=conn, actor=bd, match_id=card, to_stage="contacted")
+            if stage == "negotiating":
+                deals.move_stage(conn=conn, actor=bd, match_id=card, to_stage="negotiating")
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "fin.credit_lines" in statement:
+            seen.append(statement)
+
+    at = app_as(bd, page="pages/bd_board.py")          # signed in, the board not yet drawn
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    try:
+        at.run()
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+    assert not at.exception and not at.error
+    assert len(seen) == 1
+    shown = [m.value for m in at.markdown if m.value.startswith("**#")]
+    assert len(shown) == 12
+    assert sum("可用授信 ¥100,000" in v for v in shown) == 6
+    assert sum("无授信" in v for v in shown) == 6
