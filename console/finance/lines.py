@@ -50,8 +50,12 @@ _LINE_SELECT = """
     FROM fin.credit_lines l
     LEFT JOIN ops.merchant_credit c ON c.merchant_id = l.merchant_id"""
 _LINE = sa.text(_LINE_SELECT + " WHERE l.merchant_id = :m")
-# The same lines for many merchants in one statement (a board of 200 cards: one query).
-LINES_OF_MANY = _LINE_SELECT + " WHERE l.merchant_id = ANY(CAST(:ms AS bigint[]))"
+# The same lines for many merchants in one statement (a board of 200 cards: one query). The
+# list also bounds the grades' side of the join (it extends _LINE_SELECT's ON clause, so it
+# changes no answer): the planner cannot carry an ANY list across the join by itself, and
+# without it read every current grade to hash them for 200 lines.
+LINES_OF_MANY = (_LINE_SELECT + " AND c.merchant_id = ANY(CAST(:ms AS bigint[]))"
+                 " WHERE l.merchant_id = ANY(CAST(:ms AS bigint[]))")
 
 
 @dataclass(frozen=True)
