@@ -13,11 +13,12 @@ from plotly.subplots import make_subplots
 from console import fmt
 from console.inventory import holding, prices, sales, stock
 from console.settings import get_settings
-from console.ui import (enum_label, flash, labelled, lang, pager, require_actor, run_action,
-                        run_query, show_flash, t)
+from console.ui import (enum_label, flash, keep_choices, labelled, lang, pager, require_actor,
+                        run_action, run_query, show_flash, t)
 from console.ui.links import page_url, parse_id, record_link
 
 PAGE = "pages/ops_stock.py"
+ALL = "all"   # the list filters' "every warehouse / band / brand / series"
 LIST_COLUMNS = ["id", "car", "warehouse", "purchase_date", "days", "band", "purchase_cost",
                 "asking_price", "floor_price", "holding", "margin_left", "status", "buyer"]
 MARKDOWN_COLUMNS = ["id", "car", "warehouse", "days", "band", "purchase_cost", "first_asking",
@@ -32,7 +33,11 @@ s = get_settings()
 st.caption(t("inv.caption", rate=fmt.percent(float(s.stock_capital_daily_rate), digits=2),
              fee=fmt.yuan(s.stock_warehouse_yuan_per_day),
              share=fmt.percent(float(s.stock_markdown_share), digits=0)))
-show_flash()
+with st.container():
+    # One block whether or not there is a message: a message added above the tabs moved them,
+    # and the browser drew them anew on the first tab (a markdown saved from the markdown list
+    # sent the person back to the stock list).
+    show_flash()
 
 
 def yuan(value) -> str:
@@ -281,26 +286,35 @@ with tab_ageing:
                      capital=fmt.wan(sum(summary["capital"]), lang=lang())))
 
 with tab_list:
+    # The filters keep their choices through a language switch, shown in the new language;
+    # "all" is a choice of its own (a None value would read as no choice after the switch).
+    keep_choices("inv_f_wh", "inv_f_status", "inv_f_band", "inv_f_brand", "inv_f_series",
+                 page="stock")
+    st.session_state.setdefault("inv_f_status", ["in_stock", "reserved"])   # keep_choices
+
+    def every(labels):
+        return lambda v: t("common.all") if v == ALL else labels(v)
+
     f1, f2, f3, f4, f5 = st.columns([1.6, 1.6, 1.2, 1.3, 1.3])
-    wh = f1.selectbox(t("inv.f.warehouse"), [None, *warehouses], key="inv_f_wh",
-                      format_func=lambda i: t("common.all") if i is None else warehouses[i])
+    wh = f1.selectbox(t("inv.f.warehouse"), [ALL, *warehouses], key="inv_f_wh",
+                      format_func=every(warehouses.get))
     statuses = f2.multiselect(t("inv.f.status"), list(stock.STATUSES), key="inv_f_status",
-                              default=["in_stock", "reserved"],
                               format_func=lambda v: enum_label("stock_status", v))
-    band = f3.selectbox(t("inv.f.band"), [None, *holding.BAND_CODES], key="inv_f_band",
-                        format_func=lambda b: t("common.all") if b is None
-                        else enum_label("stock_band", b))
+    band = f3.selectbox(t("inv.f.band"), [ALL, *holding.BAND_CODES], key="inv_f_band",
+                        format_func=every(lambda b: enum_label("stock_band", b)))
     brands = dict(zip(options.series["brand_id"], options.series["brand"]))
-    brand = f4.selectbox(t("inv.f.brand"), [None, *brands], key="inv_f_brand",
-                         format_func=lambda b: t("common.all") if b is None else brands[b])
-    in_brand = options.series[options.series["brand_id"] == brand] if brand else options.series
+    brand = f4.selectbox(t("inv.f.brand"), [ALL, *brands], key="inv_f_brand",
+                         format_func=every(brands.get))
+    in_brand = (options.series[options.series["brand_id"] == brand] if brand != ALL
+                else options.series)
     series = dict(zip(in_brand["series_id"], in_brand["series"]))
-    serie = f5.selectbox(t("inv.f.series"), [None, *series], key="inv_f_series",
-                         format_func=lambda x: t("common.all") if x is None else series[x])
+    serie = f5.selectbox(t("inv.f.series"), [ALL, *series], key="inv_f_series",
+                         format_func=every(series.get))
     filters = stock.StockFilters(
-        warehouse_id=wh, statuses=tuple(statuses), band=band,
-        brand_id=int(brand) if brand is not None else None,
-        series_id=int(serie) if serie is not None and serie in series else None)
+        warehouse_id=None if wh == ALL else int(wh), statuses=tuple(statuses),
+        band=None if band == ALL else band,
+        brand_id=None if brand == ALL else int(brand),
+        series_id=int(serie) if serie != ALL and serie in series else None)
     size = get_settings().page_size
     offset = (st.session_state.get("inv_list__page", 1) - 1) * size
     found = run_query(stock.stock_list, actor=actor, filters=filters, limit=size, offset=offset)
