@@ -14,8 +14,10 @@ from console.ui.import_details import arrival_text, docs_text
 from console.ui.links import parse_id, record_link
 from console.ui.trust import SLA_MARK
 
-COLUMNS = ["id", "sla", "kind", "vehicle", "market_version", "port", "availability", "seller",
-           "uploaded_at", "assignee"]
+# Who holds a document beside its SLA: last, it was past the table's right edge, and a greyed
+# "take" did not say why.
+COLUMNS = ["id", "sla", "assignee", "kind", "vehicle", "market_version", "port", "availability",
+           "seller", "uploaded_at"]
 STATE_MARK = {"missing": "⚪", "pending": "🟡", "approved": "🟢", "rejected": "🔴"}
 
 actor = require_actor()

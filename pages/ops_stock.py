@@ -19,8 +19,10 @@ from console.ui.links import page_url, parse_id, record_link
 
 PAGE = "pages/ops_stock.py"
 ALL = "all"   # the list filters' "every warehouse / band / brand / series"
-LIST_COLUMNS = ["id", "car", "warehouse", "purchase_date", "days", "band", "purchase_cost",
-                "asking_price", "floor_price", "holding", "margin_left", "status", "buyer"]
+# What staff act on first (status, days, the margin left) before the table's right edge; the
+# warehouse, purchase date and buyer after.
+LIST_COLUMNS = ["id", "car", "status", "days", "band", "margin_left", "asking_price",
+                "floor_price", "purchase_cost", "holding", "warehouse", "purchase_date", "buyer"]
 MARKDOWN_COLUMNS = ["id", "car", "warehouse", "days", "band", "purchase_cost", "first_asking",
                     "asking_price", "floor_price", "holding", "eaten_share", "band_price",
                     "suggested_price", "last_change_at"]

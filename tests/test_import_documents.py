@@ -542,6 +542,8 @@ def test_the_queue_and_the_panel_name_the_queues_own_sla_hours(engine, world, se
     doc(engine, a, "conformity", hours=2)
     at = page_script_as(world["ops"], PAGE)
     assert not at.exception
+    # who holds it beside its SLA, not past the table's right edge
+    assert list(at.dataframe[0].value.columns[:4]) == ["单证", "时效", "处理人", "类型"]
     assert list(at.dataframe[0].value["时效"]) == [
         "🔴 已超时（超 24 小时）", "🟡 临近超时（超 12 小时）", "🟢 正常"]
     at.query_params["listing"] = str(a)

@@ -59,6 +59,10 @@ def test_the_stock_page_renders_its_chart_and_lists(engine, w, make_actor, lang,
     assert [round(v, 4) for v in bars["y"]] == [12.3456, 20.0, 0.0, 15.0]
     assert line["y"] == [1, 1, 0, 1]
     stock = frame_with(at, cols[3])
+    # status, days and the margin left before the table's right edge
+    assert list(stock.columns[:6]) == ([
+        "编号", "车型", "状态", "库龄（天）", "库龄段", "剩余毛利"] if lang == "zh" else [
+        "No.", "Car", "Status", "Days in stock", "Age band", "Margin left"])
     assert stock[cols].values.tolist() == [
         [w["C"], "95", "90 天以上" if lang == "zh" else "Over 90 days", "¥7,125", "−¥4,125"],
         [w["A"], "45", "31–60 天" if lang == "zh" else "31–60 days", "¥4,050", "¥1,950"],
