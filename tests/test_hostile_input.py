@@ -204,6 +204,7 @@ def world(hostile_engine):
             "yuan_per_car_km": "1.2", "min_per_car": "0", "price_per_car": "2500",
             "status": "suspended", "day": today, "depart_date": today + timedelta(days=1),
             "request_ids": (), "versions": (),
+            "merchant_ids": (1, 2),   # the buyers of a board (console/services/bd_credit.py)
             # claims and ratings (console/logistics/claims.py, ratings.py)
             "claim_id": one("SELECT coalesce(min(id), 1) FROM lgx.claims"),
             "evidence_ref": "IMG_0001.jpg", "description": "车门划痕",
