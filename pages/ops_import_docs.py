@@ -10,6 +10,7 @@ from console.imports.status import DOC_KINDS
 from console.settings import get_settings
 from console.ui import (flash, keep_choices, labelled, lang, pager, require_actor, run_action,
                         run_query, show_flash, t)
+from console.ui import seen_versions
 from console.ui.import_details import arrival_text, docs_text
 from console.ui.links import parse_id, record_link
 from console.ui.trust import SLA_MARK
@@ -61,6 +62,7 @@ def take_next() -> None:
     if taken and taken.value is None:
         st.info(t("imports.docs.nothing_next"))
     elif taken:
+        seen_versions.forget("import_doc", taken.value.case_id)
         flash(t("imports.docs.took", id=taken.value.case_id))
         open_listing(taken.value.listing_id)
 
@@ -102,6 +104,10 @@ def show_line(line: docs.DocLine) -> None:
     with st.container(border=True):
         st.markdown(t("imports.docs.line.head", mark=STATE_MARK[line.state], kind=kind,
                       state=word("state", line.state)))
+        if line.case_id is not None and seen_versions.changed_elsewhere(
+                "import_doc", line.case_id, line.version):
+            st.warning(t("imports.docs.line.changed", kind=kind, state=word("state", line.state),
+                         holder=line.assignee or fmt.MISSING), icon=":material/update:")
         if line.state == "missing":
             st.caption(t("imports.docs.line.missing"))
             return
@@ -131,6 +137,7 @@ def decision_form(line: docs.DocLine, kind: str) -> None:
         done = run_action(docs.decide, actor=actor, case_id=line.case_id, version=line.version,
                           decision="approve" if approve else "reject", reason=reason or "")
         if done:
+            seen_versions.forget("import_doc", line.case_id)
             key = "imports.docs.approved" if approve else "imports.docs.rejected"
             flash(t(key, kind=kind))
             if not done.value.documents_missing:
@@ -209,6 +216,7 @@ else:
                               disabled=not fmt.is_missing(chosen["assignee_id"])):
             if run_action(docs.take_case, actor=actor, case_id=int(chosen["id"]),
                           version=int(chosen["version"])):
+                seen_versions.forget("import_doc", int(chosen["id"]))
                 flash(t("imports.docs.took", id=int(chosen["id"])))
                 st.rerun()
 if pager(key="import_docs", total=page.total, page_size=size) != offset:

@@ -15,6 +15,7 @@ from console.inventory import holding, prices, sales, stock
 from console.settings import get_settings
 from console.ui import (enum_label, flash, keep_choices, labelled, lang, pager, require_actor,
                         run_action, run_query, show_flash, t)
+from console.ui import seen_versions
 from console.ui.links import page_url, parse_id, record_link
 
 PAGE = "pages/ops_stock.py"
@@ -57,20 +58,14 @@ def back_to_stock() -> None:
     st.rerun()
 
 
-# The version of each car this tab last drew: a car that moved on since was changed
-# elsewhere (another person, another tab), and a form on the old page was dropped unsaved.
-SEEN = "inv_seen_versions"
-
-
+# A car that moved on since this tab drew it was changed elsewhere (another person, another
+# tab), and a form on the old page was dropped unsaved (console/ui/seen_versions.py).
 def seen(car_id: int, version: int) -> None:
-    """Note the version drawn, or the one this tab's own change left (no news to it)."""
-    st.session_state.setdefault(SEEN, {})[int(car_id)] = int(version)
+    seen_versions.note("stock_car", car_id, version)
 
 
 def changed_elsewhere(car: dict) -> bool:
-    before = st.session_state.get(SEEN, {}).get(int(car["id"]))
-    seen(car["id"], car["version"])
-    return before is not None and before != int(car["version"])
+    return seen_versions.changed_elsewhere("stock_car", car["id"], car["version"])
 
 
 def buyer_given(buyer) -> bool:
@@ -194,7 +189,9 @@ def show_car(car_id: int) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('inv.form.price_title')}**")
-        price_form(car, sug, key=key)
+        # Opens on the car's own prices: someone who only moves the floor must not mark the
+        # car down to the suggestion unawares (the markdown list's form applies it).
+        price_form(car, None, key=key)
     with right:
         if car["status"] == "in_stock":
             st.markdown(f"**{t('inv.form.reserve_title')}**")

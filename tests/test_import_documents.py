@@ -532,6 +532,33 @@ def test_the_listing_view_decides_and_reads_complete(engine, world):
     assert state(engine, last)["status"] == "approved"
 
 
+def test_a_document_a_colleague_took_since_the_panel_showed_it_is_said_so(engine, world):
+    """The decision form is keyed by the document's version: once a colleague takes it, a
+    press on the old form reaches nothing. The panel says so once, with who holds it now,
+    instead of going quiet; the tab's own decision is no news."""
+    a = import_listing(engine, world)
+    d = doc(engine, a, "conformity", hours=3)
+    at = page_script_as(world["ops"], PAGE)
+    at.query_params["listing"] = str(a)
+    at.run()
+    missing = "缺单证：关单、商检单、环保信息公开、一致性证书"
+    assert [w.value for w in at.warning] == [missing]
+    assert call(docs.take_case, actor=world["ops2"], case_id=d, version=1) == 2
+    at.text_area[0].input("证书与车辆一致")
+    next(b for b in at.button if b.label == "通过").click()
+    at.run()
+    assert not at.exception
+    name = world["ops2"].display_name
+    assert [w.value for w in at.warning][1:] == [
+        f"这份一致性证书在本页打开后已被他人更改（现为待审核，处理人 {name}）："
+        "在旧页面上按下的审核未保存。"]
+    assert (state(engine, d)["status"], state(engine, d)["assigned_to"]) == ("pending",
+                                                                          world["ops2"].id)
+    assert not any(b.label == "通过" for b in at.button)
+    at.run()                                    # said once
+    assert [w.value for w in at.warning] == [missing]
+
+
 def test_the_queue_and_the_panel_name_the_queues_own_sla_hours(engine, world, settings_env,
                                                                 make_actor):
     """The SLA words say this queue's hours (24: warning from 12), not the certification
