@@ -151,9 +151,9 @@ def test_ops_may_not_read_it_and_too_many_ids_are_refused(engine, buyers, make_a
 
 # ---------------------------------------------------------------- the deal board
 @pytest.mark.parametrize("lang, drawn, gold, bare, held", [
-    ("zh", "可用授信 ¥350,000", "金卡] :green-badge[可用授信 ¥1,000,000", "无授信",
+    ("zh", "可用授信 ¥350,000", "金卡] :green[可用授信 ¥1,000,000", "无授信",
      "已暂停：授信与会员暂停"),
-    ("en", "Available credit ¥350,000", "Gold] :green-badge[Available credit ¥1,000,000",
+    ("en", "Available credit ¥350,000", "Gold] :green[Available credit ¥1,000,000",
      "No credit line", "Suspended: credit and VIP withheld"),
 ])
 def test_the_board_cards_show_each_buyers_credit_and_tier(engine, world, buyers, lang, drawn,
@@ -167,11 +167,11 @@ def test_the_board_cards_show_each_buyers_credit_and_tier(engine, world, buyers,
     assert not at.exception and not at.error
     tiles = {card: next(m.value for m in at.markdown if m.value.startswith(f"**#{card} "))
              for card in cards.values()}
-    assert f":green-badge[{drawn}]" in tiles[cards["drawn"]]
+    assert f":green[{drawn}]" in tiles[cards["drawn"]]
     assert "workspace_premium" not in tiles[cards["drawn"]]
     assert f":material/workspace_premium: {gold}]" in tiles[cards["gold"]]
-    assert f":gray-badge[{bare}]" in tiles[cards["bare"]]
-    assert f":gray-badge[{held}]" in tiles[cards["held"]]
+    assert f":gray[{bare}]" in tiles[cards["bare"]]
+    assert f":gray[{held}]" in tiles[cards["held"]]
     assert "800,000" not in tiles[cards["held"]] and "金卡" not in tiles[cards["held"]]
 
 
@@ -182,7 +182,7 @@ def test_the_card_dialog_shows_the_buyers_credit(engine, world, buyers):
     at.query_params["card"] = str(card)
     at.switch_page("pages/bd_board.py").run()
     assert not at.exception and not at.error
-    assert "买方授信与会员: :green-badge[可用授信 ¥350,000]" in [m.value for m in at.markdown]
+    assert "买方授信与会员: :green[可用授信 ¥350,000]" in [m.value for m in at.markdown]
 
 
 # ---------------------------------------------------------------- the lead pool and my leads
@@ -199,14 +199,14 @@ def test_the_lead_pool_and_my_lead_show_the_buyers_credit(engine, world, buyers,
     assert not at.exception and not at.error
     pool = {r: next(m.value for m in at.markdown if m.value.startswith(f"**#{r}**"))
             for r in (drawn, bare)}
-    assert pool[drawn].endswith(f"  \n:green-badge[{words}]")
-    assert pool[bare].endswith(":gray-badge[" + ("无授信" if lang == "zh" else "No credit line")
+    assert pool[drawn].endswith(f"  \n:green[{words}]")
+    assert pool[bare].endswith(":gray[" + ("无授信" if lang == "zh" else "No credit line")
                                + "]")
     with engine.begin() as conn:
         leads.take_lead(conn=conn, actor=bd, request_id=drawn)
     at = app_as(bd, lang=lang, page="pages/bd_leads.py")
     head = "买方授信与会员" if lang == "zh" else "Buyer's credit and VIP"
-    assert f"{head}: :green-badge[{words}]" in [m.value for m in at.markdown]
+    assert f"{head}: :green[{words}]" in [m.value for m in at.markdown]
 
 
 # ---------------------------------------------------------------- a hand-made match
@@ -219,7 +219,7 @@ def test_a_hand_made_match_shows_the_chosen_requests_buyer(engine, world, buyers
     at.run()
     assert not at.exception and not at.error
     assert ("买方授信与会员: :violet-badge[:material/workspace_premium: 金卡] "
-            ":green-badge[可用授信 ¥1,000,000]") in [m.value for m in at.markdown]
+            ":green[可用授信 ¥1,000,000]") in [m.value for m in at.markdown]
 
 
 def test_the_board_asks_for_its_buyers_once_however_many_cards(engine, world, make_actor):

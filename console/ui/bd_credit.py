@@ -31,11 +31,13 @@ def badge(credit: bd_credit.BuyerCredit | None) -> str:
     if credit is None:
         return ""
     if credit.on_hold:
-        return f":gray-badge[{t('bd_credit.held', status=t(f'standing.{credit.on_hold}'))}]"
+        return f":gray[{t('bd_credit.held', status=t(f'standing.{credit.on_hold}'))}]"
     parts = []
     if credit.tier:
         parts.append(f":violet-badge[:material/workspace_premium: "
                      f"{t(f'finance.vip.tier.{credit.tier}')}]")
-    parts.append(f":green-badge[{t('bd_credit.available', amount=fmt.yuan(credit.available))}]"
-                 if credit.has_line else f":gray-badge[{t('bd_credit.no_line')}]")
+    # Coloured text, not a badge: a badge does not wrap, and a narrow card cut the amount
+    # to "可用授信 ¥4…".
+    parts.append(f":green[{t('bd_credit.available', amount=fmt.yuan(credit.available))}]"
+                 if credit.has_line else f":gray[{t('bd_credit.no_line')}]")
     return " ".join(parts)

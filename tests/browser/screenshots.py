@@ -28,6 +28,10 @@ from tests.browser.live import browser_page, console_server, sign_in, wait_idle
 
 OUT = PROJECT_ROOT / "docs" / "screenshots"
 
+# The shooting account holds no cards of its own: pages that open on the person's own work
+# are shot on the team's (the radio's words, by catalogue key).
+TEAM_VIEW = {"board": ("matching.board.scope_team",)}
+
 # Pages shot with a record open (the page's own link to it, console/ui/links.py), after the
 # page list: (file name, url path, query parameter, SQL picking the record, whether to scroll
 # to the record's heading, which names it "#id"). A full page load stays signed in (the
@@ -146,6 +150,9 @@ def main() -> None:
                 page.wait_for_url(lambda u, paths=paths: urlparse(u).path.strip("/") in paths)
                 page.get_by_role("button", name="退出登录" if args.lang == "zh" else "Sign out").wait_for()
                 wait_idle(page)
+                for key in TEAM_VIEW.get(spec.url_path, ()):
+                    page.get_by_text(translate(key, args.lang), exact=True).click()
+                    wait_idle(page)
                 page.wait_for_timeout(1500)  # plotly charts draw after the run ends
                 target = OUT / f"{spec.url_path}{'' if args.lang == 'zh' else '_en'}.png"
                 page.screenshot(path=str(target), full_page=True)
