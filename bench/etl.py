@@ -83,7 +83,10 @@ def _pandas_funnel_seconds(engine) -> float:
         f["first_match_at"] = sides.groupby("merchant_id")["created_at"].min()
         order_sides = pd.concat([orders.rename(columns={"buyer_id": "merchant_id"}),
                                  orders.rename(columns={"seller_id": "merchant_id"})])
-        f["first_deposit_at"] = order_sides.groupby("merchant_id")["deposit_paid_at"].min()
+        paid = order_sides["deposit_paid_at"].where(
+            order_sides["deposit_paid_at"].notna() | (order_sides.status != "completed"),
+            order_sides["completed_at"])          # a deal paid in full: its payment step
+        f["first_deposit_at"] = paid.groupby(order_sides["merchant_id"]).min()
         f["first_deal_at"] = order_sides[order_sides.status == "completed"].groupby("merchant_id")["completed_at"].min()
         conn.rollback()  # end the reads' implicit transaction; the write is its own
         trans = conn.begin()

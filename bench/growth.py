@@ -137,7 +137,8 @@ matches AS (
     ) x GROUP BY merchant_id
 ),
 orders AS (
-    SELECT merchant_id, min(deposit_paid_at) AS first_dep,
+    SELECT merchant_id, min(CASE WHEN deposit_paid_at IS NOT NULL THEN deposit_paid_at
+                                 WHEN status = 'completed' THEN completed_at END) AS first_dep,
            min(completed_at) FILTER (WHERE status = 'completed') AS first_deal FROM (
         SELECT buyer_id AS merchant_id, deposit_paid_at, completed_at, status FROM app.orders
         UNION ALL SELECT seller_id, deposit_paid_at, completed_at, status FROM app.orders) o

@@ -48,7 +48,9 @@ def _step_times(conn) -> dict[int, list[datetime | None]]:
     for buyer, seller, paid, completed, status in rows(
             "SELECT buyer_id, seller_id, deposit_paid_at, completed_at, status FROM app.orders"):
         for side in (buyer, seller):
-            _first(firsts["first_deposit"], side, paid)
+            # a deal paid in full without escrow (the stock desk) is its own payment step
+            _first(firsts["first_deposit"], side,
+                   paid if paid is not None or status != "completed" else completed)
             if status == "completed":
                 _first(firsts["first_deal"], side, completed)
     return {m: [firsts[s].get(m) for s in STEPS] for m in firsts["registered"]}

@@ -68,7 +68,10 @@ order_sides AS (
 ),
 orders AS (
     SELECT merchant_id,
-           min(deposit_paid_at) AS first_deposit_at,
+           -- A deal paid in full without escrow (the stock desk's sale, issue 21) passes the
+           -- payment step when it completes: no funnel has more deals than payers.
+           min(CASE WHEN deposit_paid_at IS NOT NULL THEN deposit_paid_at
+                    WHEN status = 'completed' THEN completed_at END) AS first_deposit_at,
            min(completed_at) FILTER (WHERE status = 'completed') AS first_deal_at
     FROM order_sides GROUP BY merchant_id
 ),
