@@ -123,6 +123,23 @@ def wait_idle(page) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=30_000)
 
 
+def open_tab(page, name: str, *, attempts: int = 3) -> None:
+    """Click a tab until it is the selected one: a click that lands while a rerun redraws the
+    tab bar reaches a detached element and switches nothing (a CI run's growth journey stayed
+    on its first tab)."""
+    tab = page.get_by_role("tab", name=name)
+    for attempt in range(attempts):
+        wait_idle(page)
+        tab.click()
+        try:
+            page.wait_for_function("el => el.getAttribute('aria-selected') === 'true'",
+                                   arg=tab.element_handle(), timeout=5_000)
+            return
+        except Exception:          # playwright's TimeoutError: the click reached nothing
+            if attempt == attempts - 1:
+                raise
+
+
 def choose_option(page, widget, name: str, *, attempts: int = 3) -> None:
     """Open a select/multiselect and click one option. A rerun that lands while the list is
     open closes it (seen on a loaded machine), so the list is opened again, up to `attempts`."""

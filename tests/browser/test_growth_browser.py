@@ -2,7 +2,7 @@
 funnel, the KPI cards, the cohort heatmap and supply/demand; screenshots of each tab."""
 from tests import growth_rows
 from tests.test_growth_page import recent_source_event
-from tests.browser.live import browser_page, sign_in, wait_idle
+from tests.browser.live import browser_page, open_tab, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 SHOTS = "/tmp/growth_{tab}.png"
@@ -27,17 +27,17 @@ def test_manager_reads_the_growth_dashboard(live_console, engine, make_actor):
         page.locator(".js-plotly-plot").first.wait_for()
         page.screenshot(path=SHOTS.format(tab="funnel"))
 
-        page.get_by_role("tab", name="核心指标").click()
+        open_tab(page, "核心指标")
         page.get_by_text("校验未通过（1 项）").first.wait_for()
         page.get_by_text("新注册", exact=True).first.wait_for()
         wait_idle(page)
         page.screenshot(path=SHOTS.format(tab="kpis"))
 
-        page.get_by_role("tab", name="留存同期群").click()
+        open_tab(page, "留存同期群")
         page.get_by_text("2026-03 (6)").first.wait_for()
         page.screenshot(path=SHOTS.format(tab="cohorts"))
 
-        page.get_by_role("tab", name="供需平衡").click()
+        open_tab(page, "供需平衡")
         page.get_by_text("适用筛选：城市等级、商户类型、品牌（当前快照，日期不适用）").wait_for()
         page.locator(".js-plotly-plot >> visible=true").first.wait_for()
         wait_idle(page)
