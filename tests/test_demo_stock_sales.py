@@ -18,7 +18,6 @@ from console.inventory import sales
 from console.roles import Actor
 from console.services import growth
 from console.services.growth import GrowthFilters
-from etl import run_all
 from tests.conftest import TEST_PASSWORD_HASH
 
 # The deal's shape, without its ids, price and moment: what a sale writes whoever writes it.
@@ -107,17 +106,8 @@ def test_the_demo_sells_and_reserves_to_dealers_that_could_buy_then(demo_engine)
     assert spread["buyers"] >= 0.5 * spread["sold"]     # many dealers, not a few
 
 
-@pytest.fixture
-def after_etl(demo_engine):
-    results = run_all(engine=demo_engine)
-    assert all(r.status == "succeeded" for r in results), [(r.job, r.error) for r in results]
-    with demo_engine.begin() as conn:
-        staff_id = conn.execute(sa.text(
-            """INSERT INTO ops.staff (username, display_name, password_hash, roles)
-               VALUES ('stock.manager', '车库经理', :h, ARRAY['manager']) RETURNING id"""),
-            {"h": TEST_PASSWORD_HASH}).scalar_one()
-    return demo_engine, Actor(id=staff_id, username="stock.manager", display_name="车库经理",
-                              roles=frozenset({"manager"}))
+# The small demo after the ETL, with a manager's account: the GMV split tests' fixture.
+from tests.test_growth_selfop_split import demo  # noqa: E402,F401
 
 
 # From the raw tables, by Shanghai day: the sold stock cars' prices; and the completed deals
@@ -132,8 +122,8 @@ WHERE l.is_self_operated AND o.status = 'completed'
   AND (o.completed_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN :start AND :end"""
 
 
-def test_self_operated_gmv_over_the_stocks_selling_days_is_its_sales(after_etl):
-    engine, manager = after_etl
+def test_self_operated_gmv_over_the_stocks_selling_days_is_its_sales(demo):
+    engine, manager = demo
     with engine.connect() as conn:
         first, last = conn.execute(sa.text("""
             SELECT min((sold_at AT TIME ZONE 'Asia/Shanghai')::date),
