@@ -6,6 +6,7 @@ import streamlit as st
 from console import clock, fmt, match_policy
 from console.finance import vip
 from console.ui import flash, labelled, lang, require_actor, run_action, run_query, show_flash, t
+from console.ui import vip_fees
 
 actor = require_actor()
 st.title(t("finance.vip.page.title"))
@@ -72,7 +73,7 @@ def option_label(row) -> str:
 can_sell = actor.has(*vip.ENROLLERS)
 can_cancel = actor.has(*vip.CANCELLERS)
 names = ["members", "follow_up"] + (["enrol", "renew"] if can_sell else []) + (
-    ["cancel"] if can_cancel else [])
+    ["cancel"] if can_cancel else []) + ["fees"]
 tabs = dict(zip(names, st.tabs([t(f"finance.vip.page.tab.{n}") for n in names])))
 
 with tabs["members"]:
@@ -181,3 +182,6 @@ if can_cancel:
                                   reason=words, expected_version=int(pool[picked].version)):
                         flash(t("finance.vip.page.cancelled"))
                         st.rerun()
+
+with tabs["fees"]:
+    vip_fees.render(actor)

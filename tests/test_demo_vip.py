@@ -65,5 +65,8 @@ def test_the_same_seed_writes_the_same_memberships(demo_engine):
             other = conn.execute(sa.text(_FINGERPRINT)).scalar()
     assert again == first
     assert other != first
-    assert summary == demo_vip.Summary(active=15, renewed=3, lapsed=2, cancelled=1)
+    # The member orders follow the terms, counted from today: how many varies by the day.
+    assert (summary.active, summary.renewed, summary.lapsed, summary.cancelled,
+            summary.missed) == (15, 3, 2, 1, 2)
+    assert summary.discounted > 10
     print(f"demo VIP members written in {seconds:.2f} s: {summary}")

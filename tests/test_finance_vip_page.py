@@ -8,9 +8,12 @@ import sqlalchemy as sa
 
 from console import clock
 from console.finance import vip
-from tests.apptest import app_as
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest import APP, app_as
 from tests.test_credit_support import rows
 from tests.test_finance_vip import _shift, call, set_grade, world  # noqa: F401 - the fixture
+from tests.test_vip_fees import members  # noqa: F401 - the fixture
 
 
 def _members(engine):
@@ -31,7 +34,7 @@ def test_bd_sees_members_the_follow_up_reasons_and_enrols(engine, console_engine
     set_grade(engine, world["金牌车商"], "A")
     at = app_as(bd, page="pages/bd_vip.py")
     assert not at.exception
-    assert [m.value for m in at.metric] == ["0", "1", "0", "1"]     # silver, gold, diamond, to follow
+    assert [m.value for m in at.metric][:4] == ["0", "1", "0", "1"]  # silver, gold, diamond, to follow
     frames = [d.value for d in at.dataframe]
     follow = next(f for f in frames if "跟进原因" in f.columns)
     end = (clock.today() + timedelta(days=12)).isoformat()
@@ -54,14 +57,15 @@ def test_bd_sees_members_the_follow_up_reasons_and_enrols(engine, console_engine
     assert (f"已开通钻石卡会员，有效期 {today.isoformat()} 至 {vip.term_end(today).isoformat()}。"
             in _texts(at))
     assert _members(engine)[-1]["tier"] == "diamond"
-    assert [m.value for m in at.metric] == ["0", "1", "1", "1"]
+    assert [m.value for m in at.metric][:4] == ["0", "1", "1", "1"]
 
 
 def test_the_page_in_english(engine, make_actor, world):
     at = app_as(make_actor("bd"), lang="en", page="pages/bd_vip.py")
     assert not at.exception
     assert at.title[0].value == "VIP membership"
-    assert [tab.label for tab in at.tabs] == ["Members", "Follow-up", "Enrol", "Renew"]
+    assert [tab.label for tab in at.tabs] == ["Members", "Follow-up", "Enrol", "Renew",
+                                                "Fee discounts"]
     assert "No members in force." in _texts(at)
     # (no widget is changed here: AppTest formats a select box's options in Chinese outside
     # the script run, so a rerun of an English page with one fails in the test, not the page)
@@ -108,7 +112,7 @@ def test_risk_reads_and_cancels_but_has_no_enrol_form(engine, console_engine, ma
              fee_paid="9800", payment_ref="RC-1")
     at = app_as(risk, page="pages/bd_vip.py")
     assert not at.exception
-    assert [tab.label for tab in at.tabs] == ["在册会员", "跟进清单", "取消会员"]
+    assert [tab.label for tab in at.tabs] == ["在册会员", "跟进清单", "取消会员", "服务费折扣核对"]
     at.text_area[0].set_value("商户申请退出，已退款")
     at.button[0].click().run()
     assert "已取消该会员。" in _texts(at)
@@ -152,3 +156,35 @@ def test_bd_renews_early_from_the_page_and_the_new_term_starts_after_the_old_end
     assert not at.exception
     assert f"已续费，新一期 {start.isoformat()} 至 {vip.term_end(start).isoformat()}。" in _texts(at)
     assert [(r["status"]) for r in _members(engine)] == ["renewed", "active"]
+
+
+def fee_tab(actor, *, lang: str) -> AppTest:
+    """/vip with the fee tab's window on every term from the first run. (AppTest formats a
+    selectbox's options outside the run, in Chinese, so picking one in English fails.)"""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["staff_id"] = actor.id
+    at.session_state["lang"] = lang
+    at.session_state["vip_fee_window"] = 0
+    at.run()
+    return at.switch_page("pages/bd_vip.py").run()
+
+
+def test_the_fee_tab_lists_what_members_were_overcharged_in_both_languages(members, make_actor):
+    at = fee_tab(make_actor("risk"), lang="zh")
+    assert not at.exception
+    assert [m.value for m in at.metric][4:] == ["5", "¥270.00", "3", "¥290.00"]
+    assert "3 笔会员订单未按等级折扣收取服务费，合计应退 ¥290.00：" in _texts(at)
+    over = next(d.value for d in at.dataframe if "应退差额" in d.value.columns)
+    assert over["商户"].tolist() == ["金牌车商", "金牌车商", "银牌车商"]
+    assert over["会员等级"].tolist() == ["金卡", "金卡", "银卡"]
+    assert over["应退差额"].tolist() == ["¥120.00", "¥120.00", "¥50.00"]
+    assert over["定金支付日"].tolist() == ["2026-05-10", "2026-12-31", "2026-05-31"]
+    terms = next(d.value for d in at.dataframe if "已减免" in d.value.columns)
+    assert terms[["商户", "定金笔数", "已减免", "多收金额"]].values.tolist() == [
+        ["金牌车商", "4", "¥270.00", "¥240.00"], ["银牌车商", "1", "¥0.00", "¥50.00"]]
+    assert "大B 0.3%、小b 0.5%" in _texts(at)
+    at = fee_tab(make_actor("manager"), lang="en")
+    assert not at.exception
+    assert ("3 member orders were charged more than the tier's fee; ¥290.00 to refund in all:"
+            in _texts(at))
+    assert [tab.label for tab in at.tabs][-1] == "Fee discounts"

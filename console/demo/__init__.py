@@ -2,7 +2,9 @@
 
 One seed gives one world (same rows, same ids: see ``content_hash``); staff passwords are
 the only random part, generated fresh and never part of the hash. "Now" is a fixed anchor
-(2026-11-20 00:00 Asia/Shanghai unless given), so no row depends on the wall clock.
+(2026-11-20 00:00 Asia/Shanghai unless given), so no row depends on the wall clock, but for
+the VIP terms (counted from today so that BD's follow-up list holds on the day of seeding) and
+the escrow fees of the orders members paid deposits on during them (console/demo/vip.py).
 """
 from __future__ import annotations
 

@@ -15,7 +15,12 @@ from console.checks import make_vin
 from console.demo import model as M
 from console.demo import people, prices
 from console.demo import reference as ref
+from console.finance.fees import schedule as fee_schedule
 from etl.checks import PRICE_BAND
+
+# The escrow service fee by the buyer's size class (console/finance/fees.toml), as floats: the
+# world is drawn in floats and rounded to the cent once, as before the schedule was a file.
+ESCROW_FEE_RATE = {k: float(v) for k, v in fee_schedule().rates.items()}
 
 NA = -1
 DAY, HOUR = M.DAY, M.HOUR
@@ -822,7 +827,7 @@ def _order_story(w, rng, match, stage, r, li, buyer, seller, qty, unit,
         return ("negotiating", w.anchor - 900)
     amount = round(unit * qty, 2)
     deposit = _deposit_for(unit, qty)
-    take_rate = 0.003 if w.m_large[buyer] else 0.005
+    take_rate = ESCROW_FEE_RATE["large" if w.m_large[buyer] else "small"]   # a member's: demo/vip.py
     order = {"match_id": match["id"], "request_id": r + 1, "listing_id": li + 1, "buyer_id": buyer + 1,
              "seller_id": seller + 1, "quantity": qty, "unit_price": unit, "amount": amount,
              "deposit_amount": deposit, "fee_amount": round(amount * take_rate, 2),

@@ -14,6 +14,11 @@ the best tier its grade admits unless stated:
   (``grade_at_enrol`` AA): its grade has since fallen below the tier, on the list;
 - ``CANCELLED``: a term a risk officer cancelled at the merchant's request.
 Fees are the tier's list fee, some with a promotion's 10% off; payment references are unique.
+Last, the marketplace's side of the tiers' fee discount: every order a member paid a deposit on
+during a term is charged the discounted escrow service fee (console/finance/fees.py), but for
+``MISSED`` of them charged the list fee, which /vip's fee check lists. This is the one place
+the demo's orders depend on the clock's today (the terms do); the same seed on the same day
+still gives the same rows.
 
 Why SQL rather than the services, and the backdating. ``vip.enrol`` starts a term today and
 ``renew`` refuses more than 60 days before the end; terms begun months ago cannot be made
@@ -38,12 +43,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from console import clock, db
-from console.finance import vip
+from console.finance import fees, vip
 from console.grades import GRADES
 
 STREAM = 97                  # migration 097's number: nothing else's random stream moves
 FRESH = 3                    # terms in force per tier
 RENEWED, LAPSED, EXPIRING, BELOW, CANCELLED = 3, 2, 2, 1, 1
+MISSED = 2                   # member orders the marketplace charged without the discount
 PROMO = Decimal("0.90")      # a promotion's fee: 10% off the list fee
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -54,6 +60,8 @@ class Summary:
     renewed: int = 0
     lapsed: int = 0
     cancelled: int = 0
+    discounted: int = 0      # member orders charged the tier's discounted fee
+    missed: int = 0          # member orders left at the list fee
 
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -179,4 +187,29 @@ def write(conn, *, seed: int) -> Summary:
                 cancel_reason = '商户申请退出会员，会费已按剩余期限退还', version = version + 1
             WHERE id = :id""", risk=risk, at=_at(start + timedelta(days=30), 11), id=ref)
         summary.cancelled += 1
+    summary.discounted, summary.missed = _charge_member_fees(conn, rng)
     return summary
+
+
+def _charge_member_fees(conn, rng: np.random.Generator) -> tuple[int, int]:
+    """The marketplace's side of the fee discount: the orders members paid deposits on during
+    their terms carry the tier's discounted fee (and so do their fee payments), except
+    ``MISSED`` of them, charged the list fee as a marketplace that forgot would, so /vip's fee
+    check has something to find. Returns (discounted, missed)."""
+    rows = fees.member_deposits(conn)
+    if rows.empty:
+        return 0, 0
+    missed = set(rng.choice(rows["order_id"].to_numpy(), size=min(MISSED, len(rows)),
+                            replace=False).tolist())
+    charged = [(int(o), d if o not in missed else f) for o, d, f in
+               zip(rows["order_id"], rows["due_fee"], rows["list_fee"])]
+    db.execute(conn, """
+        UPDATE app.orders o SET fee_amount = c.fee
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:fees AS numeric[])) AS c(id, fee)
+        WHERE o.id = c.id""", ids=[c[0] for c in charged], fees=[str(c[1]) for c in charged])
+    db.execute(conn, """
+        UPDATE app.payments p SET amount = o.fee_amount
+        FROM app.orders o
+        WHERE p.order_id = o.id AND p.kind = 'fee' AND o.id = ANY(CAST(:ids AS bigint[]))""",
+        ids=[c[0] for c in charged])
+    return len(charged) - len(missed), len(missed)

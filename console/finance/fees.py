@@ -1,0 +1,163 @@
+"""The escrow service fee (定金担保服务费) and the check that VIP members got their discount
+(issue 19).
+
+The marketplace charges the fee when a buyer's deposit goes into escrow; the console never
+charges it. What the console owns is the check: a member was sold ``deposit_fee_discount``
+off the fee of every deposit it paid while its term ran (console/finance/vip_tiers.toml), and
+``member_fee_check`` compares each such order's fee with the schedule (fees.toml), so that the
+finance desk can refund a member who was charged more and BD can tell a member what its
+membership saved it at renewal.
+
+Which deposits count: orders whose deposit was paid on a Shanghai day inside one of the
+buyer's terms (``starts_on`` to ``expires_on``, both included), before the term's
+cancellation if it was cancelled. Terms of one merchant do not overlap (a renewal starts the
+day after the old term; a second term in force is refused); should two ever cover one deposit,
+the larger discount is the one the member was promised.
+
+A fee below the schedule's is not flagged: a promotion may lower a fee, never raise it.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from console import db
+from console.finance import vip
+from console.roles import Actor, requires
+
+SCHEDULE_PATH = Path(__file__).with_name("fees.toml")
+SIZE_CLASSES = ("large", "small")      # app.merchants.size_class (migration 001's CHECK)
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    rates: dict[str, Decimal]          # size class -> share of the order's value
+
+    def rate(self, size_class: str) -> Decimal:
+        return self.rates[size_class]
+
+
+def load_schedule(path: Path = SCHEDULE_PATH) -> Schedule:
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))["rate_by_size_class"]
+    rates = {k: Decimal(str(v)) for k, v in raw.items()}
+    if set(rates) != set(SIZE_CLASSES) or not all(Decimal(0) <= r < 1 for r in rates.values()):
+        raise ValueError(f"{path.name}: one rate in [0, 1) for each of {SIZE_CLASSES}")
+    return Schedule(rates=rates)
+
+
+@lru_cache(maxsize=1)
+def schedule() -> Schedule:
+    return load_schedule()
+
+
+def escrow_fee(*, amount: Decimal, size_class: str, discount: Decimal = Decimal(0)) -> Decimal:
+    """The fee of one order: its value × the buyer's rate × (1 − a member's discount), to the
+    cent, half up (PostgreSQL's round() of a numeric, which the check uses, rounds the same)."""
+    raw = Decimal(amount) * schedule().rate(size_class) * (1 - Decimal(discount))
+    return raw.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _params() -> dict[str, Any]:
+    tiers = vip.load_config().tiers
+    rates = schedule().rates
+    return {"classes": list(rates), "rates": [str(r) for r in rates.values()],
+            "tiers": [t.code for t in tiers],
+            "discounts": [str(Decimal(str(t.deposit_fee_discount))) for t in tiers]}
+
+
+# One row per order a member paid a deposit on during a term: the fee charged, the fee at the
+# list rate and the fee due after the tier's discount. Shared by the check and the demo's
+# marketplace (console/demo/vip.py), so both read "which deposits, which discount" one way.
+MEMBER_DEPOSITS_SQL = """
+WITH schedule AS (
+    SELECT * FROM unnest(CAST(:classes AS text[]), CAST(:rates AS numeric[])) AS s(size_class, rate)
+), discounts AS (
+    SELECT * FROM unnest(CAST(:tiers AS text[]), CAST(:discounts AS numeric[])) AS d(tier, discount)
+)
+SELECT DISTINCT ON (o.id)
+       o.id AS order_id, v.id AS membership_id, v.merchant_id, v.tier, d.discount,
+       o.amount, o.fee_amount, o.deposit_paid_at,
+       round(o.amount * s.rate, 2) AS list_fee,
+       round(o.amount * s.rate * (1 - d.discount), 2) AS due_fee
+FROM fin.vip_memberships v
+JOIN discounts d ON d.tier = v.tier
+JOIN app.orders o ON o.buyer_id = v.merchant_id
+ AND o.deposit_paid_at IS NOT NULL
+ AND (o.deposit_paid_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN v.starts_on AND v.expires_on
+ AND (v.cancelled_at IS NULL OR o.deposit_paid_at < v.cancelled_at)
+JOIN app.merchants m ON m.id = o.buyer_id
+JOIN schedule s ON s.size_class = m.size_class
+ORDER BY o.id, d.discount DESC
+"""
+
+
+def member_deposits(conn: Connection, *, since: date | None = None) -> pd.DataFrame:
+    """The member deposits (``MEMBER_DEPOSITS_SQL``), those paid on or after ``since`` only
+    when given. No role check: callers are the check below and the demo seed."""
+    if since is None:
+        return db.fetch_df(conn, MEMBER_DEPOSITS_SQL, **_params())
+    return db.fetch_df(conn, f"""SELECT * FROM ({MEMBER_DEPOSITS_SQL}) x
+        WHERE (x.deposit_paid_at AT TIME ZONE 'Asia/Shanghai')::date >= CAST(:since AS date)""",
+        since=since, **_params())
+
+
+@dataclass(frozen=True)
+class FeeCheck:
+    terms: pd.DataFrame         # one row per term with deposits: what it saved, what was over
+    overcharged: pd.DataFrame   # one row per order charged more than the tier's fee
+
+    @property
+    def saved(self) -> Decimal:
+        return Decimal(self.terms["saved"].sum()) if not self.terms.empty else Decimal("0.00")
+
+    @property
+    def over(self) -> Decimal:
+        return (Decimal(self.overcharged["over"].sum()) if not self.overcharged.empty
+                else Decimal("0.00"))
+
+
+_TERM_COLUMNS = ["membership_id", "merchant_id", "merchant", "tier", "starts_on", "expires_on",
+                 "deposits", "gmv", "list_fees", "fees_charged", "saved", "overcharged_orders",
+                 "overcharged"]
+_ORDER_COLUMNS = ["order_id", "membership_id", "merchant_id", "merchant", "tier", "paid_on",
+                  "amount", "fee_amount", "due_fee", "over"]
+
+
+@requires(*vip.READERS)
+def member_fee_check(*, conn: Connection, actor: Actor, since: date | None = None) -> FeeCheck:
+    """Per member term: its deposits, their value, the fees at the list rate and as charged,
+    what the discount saved, and the orders charged more than the tier's fee (the marketplace
+    forgot the discount or took the wrong tier), most over first."""
+    rows = member_deposits(conn, since=since)
+    if rows.empty:
+        return FeeCheck(terms=pd.DataFrame(columns=_TERM_COLUMNS),
+                        overcharged=pd.DataFrame(columns=_ORDER_COLUMNS))
+    terms = pd.DataFrame(db.fetch_all(conn, """
+        SELECT v.id AS membership_id, v.merchant_id, m.name AS merchant, v.starts_on, v.expires_on
+        FROM fin.vip_memberships v JOIN app.merchants m ON m.id = v.merchant_id
+        WHERE v.id = ANY(CAST(:ids AS bigint[]))""",
+        ids=sorted({int(i) for i in rows["membership_id"]})))
+    rows = rows.merge(terms[["membership_id", "merchant"]], on="membership_id")
+    for column in ("amount", "fee_amount", "list_fee", "due_fee"):
+        rows[column] = rows[column].map(Decimal)
+    rows["over"] = [max(f - d, Decimal("0.00")) for f, d in zip(rows["fee_amount"], rows["due_fee"])]
+    by_term = rows.groupby("membership_id").agg(
+        tier=("tier", "first"), deposits=("order_id", "size"), gmv=("amount", "sum"),
+        list_fees=("list_fee", "sum"), fees_charged=("fee_amount", "sum"), overcharged=("over", "sum"),
+        overcharged_orders=("over", lambda s: int((s > 0).sum()))).reset_index()
+    by_term["saved"] = by_term["list_fees"] - by_term["fees_charged"]
+    out = terms.merge(by_term, on="membership_id")
+    out = out.sort_values(["overcharged", "saved"], ascending=False, kind="stable")[_TERM_COLUMNS]
+    over = rows[rows["over"] > 0].assign(
+        paid_on=lambda f: f["deposit_paid_at"].dt.tz_convert("Asia/Shanghai").dt.date)
+    over = over.sort_values(["over", "order_id"], ascending=[False, True])[_ORDER_COLUMNS]
+    return FeeCheck(terms=out.reset_index(drop=True), overcharged=over.reset_index(drop=True))
