@@ -5,7 +5,8 @@ import streamlit as st
 
 from console import clock, fmt, match_policy
 from console.finance import vip
-from console.ui import flash, labelled, lang, require_actor, run_action, run_query, show_flash, t
+from console.ui import (flash, keep_choices, labelled, lang, require_actor, run_action, run_query,
+                        show_flash, t)
 from console.ui import vip_fees
 
 actor = require_actor()
@@ -20,6 +21,7 @@ members = run_query(vip.members, actor=actor)
 if members is None:
     st.stop()
 cfg = vip.load_config()
+keep_choices("vip_renew_pick", page="vip")   # through a language switch, in its words
 
 
 def tier_name(code: str) -> str:

@@ -10,13 +10,15 @@ import streamlit as st
 from console import clock, fmt
 from console.finance import fees
 from console.roles import Actor
-from console.ui import labelled, run_query, t
+from console.ui import keep_choices, labelled, run_query, t
 
 WINDOWS = (90, 365, 0)        # days back; 0 = every term
 
 
 def render(actor: Actor) -> None:
-    days = st.selectbox(t("finance.vip.fees.window"), WINDOWS, index=1, key="vip_fee_window",
+    keep_choices("vip_fee_window", page="vip-fees")      # through a language switch
+    st.session_state.setdefault("vip_fee_window", WINDOWS[1])   # not index=: see keep_choices
+    days = st.selectbox(t("finance.vip.fees.window"), WINDOWS, key="vip_fee_window",
                         format_func=lambda d: t("finance.vip.fees.window_days", n=d) if d
                         else t("finance.vip.fees.window_all"))
     since = clock.today() - timedelta(days=days) if days else None
