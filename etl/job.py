@@ -1,6 +1,8 @@
 """What a job is: the sources it reads, the suite guarding them, the SQL that loads its marts."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -58,3 +60,12 @@ class Job:
         parts = _STEP.split(text)
         return [(parts[i], parts[i + 1].strip()) for i in range(1, len(parts), 2)
                 if parts[i + 1].strip()]
+
+    @cached_property
+    def definition(self) -> str:
+        """A digest of what the job's marts are computed from: its sources and its load SQL.
+        The runner keeps it beside the watermark; a run that finds another digest there
+        rebuilds in full (marts merged by an older SQL would otherwise keep its rule)."""
+        body = json.dumps({"sources": list(self.sources), "steps": self.steps},
+                          ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()

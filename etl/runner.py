@@ -74,19 +74,21 @@ def _unbounded(conn: Connection) -> None:
 
 
 # ---------------------------------------------------------------- the run log
-def _start_run(engine: Engine, job: Job, *, full: bool, since: datetime | None,
+def _start_run(engine: Engine, job: Job, *, full_reason: str | None, since: datetime | None,
                triggered_by: str, before: dict[str, Any]) -> int:
     with engine.begin() as conn:
         # A 'running' row we can lock past belongs to a process that died: close it.
         _q(conn, """UPDATE etl.runs SET status = 'failed', finished_at = now(),
                         error_text = 'abandoned: the process running it ended'
                     WHERE job = :job AND status = 'running'""", job=job.name)
-        return _q(conn, """INSERT INTO etl.runs (job, full_refresh, marts, triggered_by,
-                                                 since_override, watermark_before,
+        return _q(conn, """INSERT INTO etl.runs (job, full_refresh, full_reason, marts,
+                                                 triggered_by, since_override, watermark_before,
                                                  source_watermarks_before)
-                           VALUES (:job, :full, :marts, :by, :since, :wm, CAST(:swm AS jsonb))
+                           VALUES (:job, :full, :reason, :marts, :by, :since, :wm,
+                                   CAST(:swm AS jsonb))
                            RETURNING id""",
-                  job=job.name, full=full, marts=list(job.marts), by=triggered_by, since=since,
+                  job=job.name, full=full_reason is not None, reason=full_reason,
+                  marts=list(job.marts), by=triggered_by, since=since,
                   wm=_display_watermark(before), swm=json.dumps(before)).scalar_one()
 
 
@@ -116,6 +118,16 @@ def _display_watermark(marks: dict[str, Any]) -> datetime | None:
 
 
 # ---------------------------------------------------------------- watermarks and staging
+def _rebuild_reason(conn: Connection, job: Job) -> str | None:
+    """'definition_changed' when the marts were last loaded by another version of the job's
+    definition (or by a version from before digests were kept), else None. A job never run
+    has no watermark and reads everything anyway."""
+    row = _q(conn, "SELECT definition FROM etl.watermarks WHERE job = :job", job=job.name).first()
+    if row is None or row.definition == job.definition:
+        return None
+    return "definition_changed"
+
+
 def _watermarks(conn: Connection, job: Job) -> dict[str, Any]:
     row = _q(conn, "SELECT sources FROM etl.watermarks WHERE job = :job", job=job.name).first()
     return dict(row.sources) if row else {}
@@ -247,11 +259,14 @@ def _load(conn: Connection, job: Job, run_id: int, *, full: bool, after: dict[st
         count = load_step(conn, job, step, sql, params)
         if not step.startswith("prep_"):  # prep steps build temp tables, not marts
             written += max(0, count)
-    _q(conn, """INSERT INTO etl.watermarks (job, watermark, sources, updated_at)
-                VALUES (:job, coalesce(:wm, '-infinity'::timestamptz), CAST(:src AS jsonb), now())
+    _q(conn, """INSERT INTO etl.watermarks (job, watermark, sources, definition, updated_at)
+                VALUES (:job, coalesce(:wm, '-infinity'::timestamptz), CAST(:src AS jsonb),
+                        :definition, now())
                 ON CONFLICT (job) DO UPDATE SET watermark = EXCLUDED.watermark,
-                    sources = EXCLUDED.sources, updated_at = now()""",
-       job=job.name, wm=_display_watermark(after), src=json.dumps(after))
+                    sources = EXCLUDED.sources, definition = EXCLUDED.definition,
+                    updated_at = now()""",
+       job=job.name, wm=_display_watermark(after), src=json.dumps(after),
+       definition=job.definition)
     return written
 
 
@@ -288,9 +303,13 @@ def _run_locked(job: Job, *, engine: Engine, full: bool, since: datetime | None,
                 progress: Progress, triggered_by: str, started: float,
                 session: Session) -> RunResult:
     with engine.connect() as conn:
+        # Read under the job's lock: no other run of it can move the digest meanwhile.
+        full_reason = "asked" if full else _rebuild_reason(conn, job)
+        full = full_reason is not None
+        since = None if full_reason == "definition_changed" else since   # the full covers it
         before = {} if full else _watermarks(conn, job)
-    run_id = _start_run(engine, job, full=full, since=since, triggered_by=triggered_by,
-                        before=before)
+    run_id = _start_run(engine, job, full_reason=full_reason, since=since,
+                        triggered_by=triggered_by, before=before)
     result = RunResult(job.name, run_id, "running")
     try:
         progress("extract", 0.05)

@@ -93,6 +93,9 @@ if history is not None:
     if history.empty:
         st.info(t("common.none"))
     else:
+        # Full runs say why (asked, or the job's SQL changed since its marts were built).
+        history["full_reason"] = history["full_reason"].map(
+            lambda r: t(f"dq.full.{r}") if isinstance(r, str) else "")
         history = fmt.frame(with_status_labels(history),
                             {"started_at": "when", "finished_at": "when", "seconds": "decimal",
                              "rows_in": "number", "rows_loaded": "number",

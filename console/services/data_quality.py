@@ -33,7 +33,7 @@ def run_history(*, conn: Connection, actor: Actor, job: str | None = None,
     """ETL runs, newest first; ``failed_24h``: only the runs that failed in the last 24
     hours (what the admin home tile counts and opens this list with)."""
     return db.fetch_df(conn, """
-        SELECT id AS run_id, job, status, full_refresh, triggered_by, started_at, finished_at,
+        SELECT id AS run_id, job, status, full_reason, triggered_by, started_at, finished_at,
                round(extract(epoch FROM finished_at - started_at)::numeric, 1) AS seconds,
                rows_in, rows_loaded, rows_quarantined, mart_rows_written, warnings,
                watermark_before, watermark_after, error_text
