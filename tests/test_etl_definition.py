@@ -107,8 +107,7 @@ def test_a_since_run_after_a_change_is_full_and_keeps_the_watermark_moving(seede
     assert all(datetime.fromisoformat(after[k]) > datetime.fromisoformat(marks[k]) for k in marks)
 
 
-@pytest.mark.parametrize("reason, words", [("asked", "按需全量"),
-                                           ("definition_changed", "口径变更，自动全量")])
+@pytest.mark.parametrize("reason, words", [("asked", "按需"), ("definition_changed", "口径变更")])
 def test_the_data_quality_page_says_why_a_run_was_full(seeded, make_actor, reason, words):
     from tests.apptest import app_as
     run_all(engine=seeded, names=[JOB], full=reason == "asked")
@@ -117,5 +116,5 @@ def test_the_data_quality_page_says_why_a_run_was_full(seeded, make_actor, reaso
         run_all(engine=seeded, names=[JOB])
     at = app_as(make_actor("admin"), page="pages/admin_data_quality.py")
     assert not at.exception
-    history = next(d.value for d in at.dataframe if "全量" in d.value.columns)
-    assert history["全量"].tolist()[0] == words
+    history = next(d.value for d in at.dataframe if "全量原因" in d.value.columns)
+    assert history["全量原因"].tolist()[0] == words
