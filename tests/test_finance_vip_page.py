@@ -172,19 +172,22 @@ def fee_tab(actor, *, lang: str) -> AppTest:
 def test_the_fee_tab_lists_what_members_were_overcharged_in_both_languages(members, make_actor):
     at = fee_tab(make_actor("risk"), lang="zh")
     assert not at.exception
-    assert [m.value for m in at.metric][4:] == ["5", "¥270.00", "3", "¥290.00"]
-    assert "3 笔会员订单未按等级折扣收取服务费，合计应退 ¥290.00：" in _texts(at)
-    over = next(d.value for d in at.dataframe if "应退差额" in d.value.columns)
+    assert [m.value for m in at.metric][4:] == ["5", "¥270.00", "3", "¥170.00"]
+    assert ("3 笔会员订单的服务费高于等级折扣后应收。已收取的多收部分合计应退 ¥170.00。"
+            "1 笔尚未收取，应在成交收取前更正。") in _texts(at)
+    over = next(d.value for d in at.dataframe if "已收服务费" in d.value.columns)
     assert over["商户"].tolist() == ["金牌车商", "金牌车商", "银牌车商"]
     assert over["会员等级"].tolist() == ["金卡", "金卡", "银卡"]
-    assert over["应退差额"].tolist() == ["¥120.00", "¥120.00", "¥50.00"]
+    assert over["多计金额"].tolist() == ["¥120.00", "¥120.00", "¥50.00"]
+    assert over["应退金额"].tolist() == ["¥120.00", "¥0.00", "¥50.00"]
     assert over["定金支付日"].tolist() == ["2026-05-10", "2026-12-31", "2026-05-31"]
     terms = next(d.value for d in at.dataframe if "已减免" in d.value.columns)
-    assert terms[["商户", "定金笔数", "已减免", "多收金额"]].values.tolist() == [
-        ["金牌车商", "4", "¥270.00", "¥240.00"], ["银牌车商", "1", "¥0.00", "¥50.00"]]
+    assert terms[["商户", "定金笔数", "已减免", "多计金额", "应退金额"]].values.tolist() == [
+        ["金牌车商", "4", "¥270.00", "¥240.00", "¥120.00"],
+        ["银牌车商", "1", "¥0.00", "¥50.00", "¥50.00"]]
     assert "大B 0.3%、小b 0.5%" in _texts(at)
     at = fee_tab(make_actor("manager"), lang="en")
     assert not at.exception
-    assert ("3 member orders were charged more than the tier's fee; ¥290.00 to refund in all:"
-            in _texts(at))
+    assert ("Member orders carrying more than the tier's fee: 3. Refund ¥170.00 collected over "
+            "it. Correct the fee on 1 not collected yet before the deal completes.") in _texts(at)
     assert [tab.label for tab in at.tabs][-1] == "Fee discounts"

@@ -60,12 +60,22 @@ def membership(engine, staff_id: int, merchant_id: int, tier: str, start: str, e
         ref=f"PAY-{merchant_id}-{start}", staff=staff_id)
 
 
-def deposit(engine, w: dict, buyer: int, amount: int, paid: datetime, fee: str) -> int:
+def deposit(engine, w: dict, buyer: int, amount: int, paid: datetime, fee: str, *,
+            status: str = "completed") -> int:
+    """An order of ``buyer`` whose deposit was paid at ``paid``, carrying ``fee``: completed
+    (its fee collected: a succeeded fee payment), in progress (deposit_paid: not collected
+    yet) or cancelled (no fee)."""
+    escrow = {"completed": "released", "deposit_paid": "held", "cancelled": "refunded"}[status]
     order = fr.order(engine, buyer=buyer, seller=w["seller"], trim_id=w["trim"],
-                     city_id=w["city"], amount=amount)
+                     city_id=w["city"], amount=amount, status=status, escrow=escrow)
     one(engine, """UPDATE app.orders SET deposit_paid_at = :p, created_at = :c, fee_amount = :f
                    WHERE id = :o RETURNING id""",
         p=paid, c=paid - timedelta(hours=3), f=D(fee), o=order)
+    if status == "completed":
+        one(engine, """INSERT INTO app.payments (order_id, kind, channel, amount, status, paid_at,
+                                                 created_at)
+                       VALUES (:o, 'fee', 'bank', :f, 'succeeded', :at, :at) RETURNING id""",
+            o=order, f=D(fee), at=paid + timedelta(days=3))
     return order
 
 
@@ -91,8 +101,13 @@ def members(engine, make_actor):
         "g_full": deposit(engine, w, gold, 200_000, at("2026-05-10", "10:00"), "600.00"),
         # 150,000: 450.00 list, 360.00 due; charged a promotion's 300.00: not flagged, saved 150
         "g_promo": deposit(engine, w, gold, 150_000, at("2026-07-01", "09:00"), "300.00"),
-        # the term's last Shanghai day, 23:30 (15:30 UTC): inside, charged 600.00 (120.00 over)
-        "g_last": deposit(engine, w, gold, 200_000, at("2026-12-31", "23:30"), "600.00"),
+        # the term's last Shanghai day, 23:30 (15:30 UTC): inside, carrying 600.00 (120.00
+        # over), the deal not done: nothing collected, nothing to refund, to correct
+        "g_last": deposit(engine, w, gold, 200_000, at("2026-12-31", "23:30"), "600.00",
+                          status="deposit_paid"),
+        # cancelled: no fee, left out, whatever it carries
+        "g_cancelled": deposit(engine, w, gold, 200_000, at("2026-08-01", "10:00"), "600.00",
+                               status="cancelled"),
         # the next day 00:30 Shanghai (still 2026-12-31 in UTC): outside the term
         "g_after": deposit(engine, w, gold, 200_000, at("2027-01-01", "00:30"), "600.00"),
         # the day before the term: outside
@@ -114,23 +129,27 @@ def test_the_check_lists_the_member_deposits_charged_more_than_the_tiers_fee(
         members, console_engine, make_actor):
     got = check(console_engine, make_actor("risk"))
     o = members["orders"]
-    assert [(r.order_id, r.merchant, r.tier, str(r.paid_on), r.amount, r.fee_amount, r.due_fee, r.over)
-            for r in got.overcharged.itertuples()] == [
-        (o["g_full"], "金牌车商", "gold", "2026-05-10", D("200000.00"), D("600.00"), D("480.00"), D("120.00")),
-        (o["g_last"], "金牌车商", "gold", "2026-12-31", D("200000.00"), D("600.00"), D("480.00"), D("120.00")),
-        (o["s_full"], "银牌车商", "silver", "2026-05-31", D("100000.00"), D("500.00"), D("450.00"), D("50.00")),
+    assert [(r.order_id, r.merchant, r.tier, str(r.paid_on), r.amount, r.fee_amount, r.due_fee,
+             r.over, r.fee_collected, r.refund) for r in got.overcharged.itertuples()] == [
+        (o["g_full"], "金牌车商", "gold", "2026-05-10", D("200000.00"), D("600.00"), D("480.00"),
+         D("120.00"), D("600.00"), D("120.00")),
+        (o["g_last"], "金牌车商", "gold", "2026-12-31", D("200000.00"), D("600.00"), D("480.00"),
+         D("120.00"), D("0"), D("0.00")),
+        (o["s_full"], "银牌车商", "silver", "2026-05-31", D("100000.00"), D("500.00"), D("450.00"),
+         D("50.00"), D("500.00"), D("50.00")),
     ]
     terms = {r.merchant: r for r in got.terms.itertuples()}
     gold = terms["金牌车商"]
-    # four deposits: 750,000; list 600 + 600 + 450 + 600 = 2,250; charged 480 + 600 + 300 + 600
+    # four deposits (the cancelled order left out): 750,000; list 600 + 600 + 450 + 600 =
+    # 2,250; carrying 480 + 600 + 300 + 600 = 1,980; 120 collected over (g_full)
     assert (gold.deposits, gold.gmv, gold.list_fees, gold.fees_charged, gold.saved,
-            gold.overcharged_orders, gold.overcharged) == (
-        4, D("750000.00"), D("2250.00"), D("1980.00"), D("270.00"), 2, D("240.00"))
+            gold.overcharged_orders, gold.overcharged, gold.refund) == (
+        4, D("750000.00"), D("2250.00"), D("1980.00"), D("270.00"), 2, D("240.00"), D("120.00"))
     silver = terms["银牌车商"]
-    assert (silver.deposits, silver.fees_charged, silver.saved, silver.overcharged) == (
-        1, D("500.00"), D("0.00"), D("50.00"))
+    assert (silver.deposits, silver.fees_charged, silver.saved, silver.overcharged,
+            silver.refund) == (1, D("500.00"), D("0.00"), D("50.00"), D("50.00"))
     assert list(got.terms["merchant"]) == ["金牌车商", "银牌车商"]   # most over first
-    assert (got.saved, got.over) == (D("270.00"), D("290.00"))
+    assert (got.saved, got.refund, got.to_correct) == (D("270.00"), D("170.00"), 1)
 
 
 def test_the_check_from_a_day_reads_the_deposits_paid_since(members, console_engine, make_actor):
@@ -141,7 +160,8 @@ def test_the_check_from_a_day_reads_the_deposits_paid_since(members, console_eng
 
 def test_no_member_deposits_is_an_empty_check(engine, console_engine, make_actor):
     got = check(console_engine, make_actor("bd"))
-    assert got.terms.empty and got.overcharged.empty and (got.saved, got.over) == (0, 0)
+    assert got.terms.empty and got.overcharged.empty
+    assert (got.saved, got.refund, got.to_correct) == (0, 0, 0)
 
 
 def test_ops_may_not_read_the_fee_check(members, console_engine, make_actor):
@@ -162,7 +182,7 @@ def test_the_demo_charges_members_the_tiers_fee_but_for_the_two_it_missed(demo_e
                (SELECT p.amount FROM app.payments p WHERE p.order_id = o.id AND p.kind = 'fee') AS paid
         FROM app.orders o
         JOIN app.merchants m ON m.id = o.buyer_id
-        JOIN fin.vip_memberships v ON v.merchant_id = o.buyer_id
+        JOIN fin.vip_memberships v ON v.merchant_id = o.buyer_id AND o.status <> 'cancelled'
          AND (o.deposit_paid_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN v.starts_on AND v.expires_on
          AND (v.cancelled_at IS NULL OR o.deposit_paid_at < v.cancelled_at)
         ORDER BY o.id""")

@@ -14,6 +14,11 @@ cancellation if it was cancelled. Terms of one merchant do not overlap (a renewa
 day after the old term; a second term in force is refused); should two ever cover one deposit,
 the larger discount is the one the member was promised.
 
+A cancelled order charges no fee and is left out. The fee an order carries (``fee_amount``)
+is collected when the deal completes (a succeeded ``fee`` payment): an order carrying more than
+the tier's fee whose fee was collected owes the member a refund of what was collected over it;
+one not collected yet is to be corrected before it is.
+
 A fee below the schedule's is not flagged: a promotion may lower a fee, never raise it.
 """
 from __future__ import annotations
@@ -87,11 +92,13 @@ SELECT DISTINCT ON (o.id)
        o.id AS order_id, v.id AS membership_id, v.merchant_id, v.tier, d.discount,
        o.amount, o.fee_amount, o.deposit_paid_at,
        round(o.amount * s.rate, 2) AS list_fee,
-       round(o.amount * s.rate * (1 - d.discount), 2) AS due_fee
+       round(o.amount * s.rate * (1 - d.discount), 2) AS due_fee,
+       (SELECT coalesce(sum(p.amount), 0) FROM app.payments p
+        WHERE p.order_id = o.id AND p.kind = 'fee' AND p.status = 'succeeded') AS fee_collected
 FROM fin.vip_memberships v
 JOIN discounts d ON d.tier = v.tier
 JOIN app.orders o ON o.buyer_id = v.merchant_id
- AND o.deposit_paid_at IS NOT NULL
+ AND o.deposit_paid_at IS NOT NULL AND o.status <> 'cancelled'
  AND (o.deposit_paid_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN v.starts_on AND v.expires_on
  AND (v.cancelled_at IS NULL OR o.deposit_paid_at < v.cancelled_at)
 JOIN app.merchants m ON m.id = o.buyer_id
@@ -113,30 +120,39 @@ def member_deposits(conn: Connection, *, since: date | None = None) -> pd.DataFr
 @dataclass(frozen=True)
 class FeeCheck:
     terms: pd.DataFrame         # one row per term with deposits: what it saved, what was over
-    overcharged: pd.DataFrame   # one row per order charged more than the tier's fee
+    overcharged: pd.DataFrame   # one row per order carrying more than the tier's fee
+
+    def _sum(self, frame: pd.DataFrame, column: str) -> Decimal:
+        return Decimal(frame[column].sum()) if not frame.empty else Decimal("0.00")
 
     @property
     def saved(self) -> Decimal:
-        return Decimal(self.terms["saved"].sum()) if not self.terms.empty else Decimal("0.00")
+        return self._sum(self.terms, "saved")
 
     @property
-    def over(self) -> Decimal:
-        return (Decimal(self.overcharged["over"].sum()) if not self.overcharged.empty
-                else Decimal("0.00"))
+    def refund(self) -> Decimal:
+        """Collected over the tier's fee: owed back to the members."""
+        return self._sum(self.overcharged, "refund")
+
+    @property
+    def to_correct(self) -> int:
+        """Orders carrying too high a fee not collected yet: to correct before it is."""
+        return int((self.overcharged["fee_collected"] == 0).sum()) if not self.overcharged.empty else 0
 
 
 _TERM_COLUMNS = ["membership_id", "merchant_id", "merchant", "tier", "starts_on", "expires_on",
                  "deposits", "gmv", "list_fees", "fees_charged", "saved", "overcharged_orders",
-                 "overcharged"]
+                 "overcharged", "refund"]
 _ORDER_COLUMNS = ["order_id", "membership_id", "merchant_id", "merchant", "tier", "paid_on",
-                  "amount", "fee_amount", "due_fee", "over"]
+                  "amount", "fee_amount", "due_fee", "over", "fee_collected", "refund"]
 
 
 @requires(*vip.READERS)
 def member_fee_check(*, conn: Connection, actor: Actor, since: date | None = None) -> FeeCheck:
     """Per member term: its deposits, their value, the fees at the list rate and as charged,
-    what the discount saved, and the orders charged more than the tier's fee (the marketplace
-    forgot the discount or took the wrong tier), most over first."""
+    what the discount saved, and the orders carrying more than the tier's fee (the marketplace
+    forgot the discount or took the wrong tier) with what was collected over it, most over
+    first."""
     rows = member_deposits(conn, since=since)
     if rows.empty:
         return FeeCheck(terms=pd.DataFrame(columns=_TERM_COLUMNS),
@@ -147,12 +163,16 @@ def member_fee_check(*, conn: Connection, actor: Actor, since: date | None = Non
         WHERE v.id = ANY(CAST(:ids AS bigint[]))""",
         ids=sorted({int(i) for i in rows["membership_id"]})))
     rows = rows.merge(terms[["membership_id", "merchant"]], on="membership_id")
-    for column in ("amount", "fee_amount", "list_fee", "due_fee"):
+    for column in ("amount", "fee_amount", "list_fee", "due_fee", "fee_collected"):
         rows[column] = rows[column].map(Decimal)
-    rows["over"] = [max(f - d, Decimal("0.00")) for f, d in zip(rows["fee_amount"], rows["due_fee"])]
+    zero = Decimal("0.00")
+    rows["over"] = [max(f - d, zero) for f, d in zip(rows["fee_amount"], rows["due_fee"])]
+    rows["refund"] = [max(c - d, zero) if o > 0 else zero
+                      for c, d, o in zip(rows["fee_collected"], rows["due_fee"], rows["over"])]
     by_term = rows.groupby("membership_id").agg(
         tier=("tier", "first"), deposits=("order_id", "size"), gmv=("amount", "sum"),
         list_fees=("list_fee", "sum"), fees_charged=("fee_amount", "sum"), overcharged=("over", "sum"),
+        refund=("refund", "sum"),
         overcharged_orders=("over", lambda s: int((s > 0).sum()))).reset_index()
     by_term["saved"] = by_term["list_fees"] - by_term["fees_charged"]
     out = terms.merge(by_term, on="membership_id")

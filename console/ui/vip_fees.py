@@ -10,7 +10,7 @@ import streamlit as st
 from console import clock, fmt
 from console.finance import fees
 from console.roles import Actor
-from console.ui import keep_choices, labelled, run_query, t
+from console.ui import keep_choices, labelled, lang, run_query, t
 
 WINDOWS = (90, 365, 0)        # days back; 0 = every term
 
@@ -33,15 +33,19 @@ def render(actor: Actor) -> None:
     cols[0].metric(t("finance.vip.fees.deposits"), fmt.number(deposits))
     cols[1].metric(t("finance.vip.fees.saved"), fmt.yuan(got.saved, digits=2))
     cols[2].metric(t("finance.vip.fees.overcharged_orders"), fmt.number(len(got.overcharged)))
-    cols[3].metric(t("finance.vip.fees.overcharged"), fmt.yuan(got.over, digits=2))
+    cols[3].metric(t("finance.vip.fees.overcharged"), fmt.yuan(got.refund, digits=2))
     if got.terms.empty:
         st.info(t("finance.vip.fees.none"))
         return
     if got.overcharged.empty:
         st.success(t("finance.vip.fees.all_right"))
     else:
-        st.warning(t("finance.vip.fees.refund", n=len(got.overcharged),
-                     amount=fmt.yuan(got.over, digits=2)))
+        words = [t("finance.vip.fees.over", n=len(got.overcharged))]
+        if got.refund > 0:
+            words.append(t("finance.vip.fees.refund", amount=fmt.yuan(got.refund, digits=2)))
+        if got.to_correct:
+            words.append(t("finance.vip.fees.correct", pending=got.to_correct))
+        st.warning(("" if lang() == "zh" else " ").join(words))
         orders = _shown(got.overcharged.drop(columns=["membership_id", "merchant_id"]))
         st.dataframe(labelled(orders, "finance.vip.col"), hide_index=True, width="stretch")
     st.markdown(f"**{t('finance.vip.fees.by_term')}**")
@@ -49,8 +53,8 @@ def render(actor: Actor) -> None:
     st.dataframe(labelled(terms, "finance.vip.col"), hide_index=True, width="stretch")
 
 
-_YUAN = ("amount", "fee_amount", "due_fee", "over", "gmv", "list_fees", "fees_charged", "saved",
-         "overcharged")
+_YUAN = ("amount", "fee_amount", "due_fee", "over", "fee_collected", "refund", "gmv", "list_fees",
+         "fees_charged", "saved", "overcharged")
 
 
 def _shown(frame):
