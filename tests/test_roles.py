@@ -22,7 +22,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-import console.services
 from console import boundary, clock, db
 from console.auth import hash_password
 from console.errors import PermissionDenied
@@ -32,10 +31,20 @@ MATRIX = Path(__file__).parent / "data" / "role_matrix.csv"
 PREFIX = "console.services."
 
 
+# Every package whose modules hold services (gated functions taking ``actor``): walked here,
+# so a service module no console.services module imports is checked all the same, whatever
+# else the session has imported (console/finance/fees.py was found missing from the table
+# only when a test importing it ran first).
+SERVICE_PACKAGES = ("console.services", "console.finance", "console.inventory",
+                    "console.logistics", "console.imports")
+
+
 def service_modules():
-    for info in pkgutil.walk_packages(console.services.__path__, PREFIX):
-        if not info.name.endswith("__main__"):
-            yield importlib.import_module(info.name)
+    for package in SERVICE_PACKAGES:
+        path = importlib.import_module(package).__path__
+        for info in pkgutil.walk_packages(path, f"{package}."):
+            if not info.name.endswith("__main__"):
+                yield importlib.import_module(info.name)
 
 
 def functions_taking_an_actor():

@@ -343,7 +343,7 @@ def _book(conn: Connection, actor: Actor, load: Any, request_id: int, version: i
             price_per_car=est.price_per_car, transit_days=est.transit_days, staff_id=actor.id,
             note=f"load #{load['id']}")
         quote = db.fetch_one(conn, "SELECT * FROM lgx.quotes WHERE id = :q", q=quote_id)
-        new_version = quotes.order(conn, lane=lane, actor=actor, quote=quote,
+        new_version = quotes.order(conn, actor, lane=lane, quote=quote,
                                    carrier_name=carrier["name"],
                                    load_id=load["id"]).version
     quotes.timeline_event(conn, request_id=request_id, kind="booked", actor_id=actor.id,

@@ -383,10 +383,12 @@ def record_quote(*, conn: Connection, actor: Actor, request_id: int, version: in
                     version=new_version)
 
 
-def order(conn: Connection, *, lane: Lane, actor: Actor, quote: Any, carrier_name: str,
+def order(conn: Connection, actor: Actor, /, *, lane: Lane, quote: Any, carrier_name: str,
           load_id: int | None = None) -> Booked:
     """Book ``quote`` for the request (already locked and checked): 已下单 with its carrier,
-    truck, cost and the merchant's price; the timeline's moves and one audit row."""
+    truck, cost and the merchant's price; the timeline's moves and one audit row. An
+    internal step of the gated services that book (here and console/logistics/loads.py):
+    the connection and actor come positionally, as for every such internal."""
     cost = Decimal(quote["total"])
     price = pricing.merchant_price(cost)
     version = db.scalar(conn, """
@@ -425,7 +427,7 @@ def book_quote(*, conn: Connection, actor: Actor, request_id: int, version: int,
     if quote is None:
         raise NotFound("lgx.quotes.error.quote_unknown")
     carrier = active_carrier(conn, quote["carrier_id"])
-    return order(conn, lane=lane, actor=actor, quote=quote, carrier_name=carrier["name"])
+    return order(conn, actor, lane=lane, quote=quote, carrier_name=carrier["name"])
 
 
 @requires(*DESK)
@@ -448,4 +450,4 @@ def book_estimate(*, conn: Connection, actor: Actor, request_id: int, version: i
     _quote_event(conn, lane, actor=actor, quote_id=quote_id, carrier=carrier["name"],
                  truck_type=truck_type, price_per_car=est.price_per_car, flagged=flagged)
     quote = db.fetch_one(conn, "SELECT * FROM lgx.quotes WHERE id = :q", q=quote_id)
-    return order(conn, lane=lane, actor=actor, quote=quote, carrier_name=carrier["name"])
+    return order(conn, actor, lane=lane, quote=quote, carrier_name=carrier["name"])
