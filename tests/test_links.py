@@ -120,12 +120,38 @@ def test_home_tiles_open_their_lists_filtered(world, make_actor):
         {"status": "active"}, {"status": "locked"}, {"runs": "failed_24h"}]
 
 
-def test_a_tile_for_a_page_outside_the_roles_is_a_plain_number(world):
-    # risk's "order loans" has no page; every other risk tile opens one of risk's pages.
+def test_every_risk_tile_opens_its_list_and_order_loans_count_the_loan_queue(world, engine):
+    from tests import finance_rows as fr
+    from console.finance import loans
+    import sqlalchemy as sa
+
+    # Three applications, through the services: one left applied, one approved (to pay
+    # out), one rejected (closed).
+    w = fr.world(engine)
+    risk = world["risk"]
+    with engine.begin() as conn:
+        for n in range(3):
+            loans.submit(conn=conn, merchant_id=w["buyer"],
+                         order_id=fr.new_order(engine, w, amount=100_000 + n),
+                         principal=50_000, term_days=30, certificate_no=fr.certificate())
+    for decide in ("approve", "reject"):
+        with engine.begin() as conn:
+            loan_id = loans.next_case(conn=conn, actor=risk)
+            version = conn.execute(sa.text("SELECT version FROM fin.loans WHERE id = :i"),
+                                   {"i": loan_id}).scalar_one()
+            if decide == "approve":
+                loans.approve(conn=conn, actor=risk, loan_id=loan_id, version=version,
+                              note="核对无误")
+            else:
+                loans.reject(conn=conn, actor=risk, loan_id=loan_id, version=version,
+                             reason="订单金额与合格证不符")
+    assert sorted(r[0] for r in engine.connect().execute(sa.text(
+        "SELECT status FROM fin.loans"))) == ["applied", "approved", "rejected"]
     at = app_as(world["risk"])
-    labels = [m.label for m in at.metric]
-    assert "待审订单贷" in labels
-    assert len(at.get("page_link")) == len(labels) - 1
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["在办订单贷"] == "2"
+    assert [p.proto.page for p in at.get("page_link")] == [
+        "disputes", "loan-queue", "credit-overrides", "credit-overrides"]
 
 
 def test_the_staff_list_opens_filtered_to_locked_accounts(engine, make_actor):

@@ -42,6 +42,7 @@ LINKS: dict[str, tuple[str, dict[str, str]]] = {
     "home.risk.open_disputes": ("disputes", {"status": "open"}),
     "home.risk.overrides_to_approve": ("credit-overrides", {"view": "to_approve"}),
     "home.risk.my_overrides_pending": ("credit-overrides", {"view": "mine"}),
+    "home.risk.loans_applied": ("loan-queue", {}),      # opens on its "open" view
     "home.manager.live_posts": ("car-search", {}),
     "home.manager.new_merchants_7d": ("growth", {}),
     "home.admin.active_staff": ("staff", {"status": "active"}),
@@ -113,8 +114,11 @@ COUNTERS: dict[str, list[tuple[str, CounterFn]]] = {
     "risk": [
         ("home.risk.open_disputes", lambda c, a: db.scalar(c, """
             SELECT count(*) FROM app.disputes WHERE status = 'open'""")),
+        # The order-loan queue's default view, "open" (console/finance/loans.py): applied,
+        # or approved and waiting to be paid out. (app.loan_applications is the
+        # marketplace's record of loans before issue 19, which no one decides here.)
         ("home.risk.loans_applied", lambda c, a: db.scalar(c, """
-            SELECT count(*) FROM app.loan_applications WHERE status = 'applied'""")),
+            SELECT count(*) FROM fin.loans WHERE status IN ('applied', 'approved')""")),
         ("home.risk.overrides_to_approve", lambda c, a: db.scalar(c, """
             SELECT count(*) FROM ops.credit_overrides
             WHERE status = 'proposed' AND proposed_by <> :me AND expires_at > now()""", me=a.id)),
