@@ -123,6 +123,20 @@ def wait_idle(page) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=30_000)
 
 
+def fill_until_held(page, box, value: str, *, attempts: int = 3) -> None:
+    """Fill a field and check, once the page is idle, that it still holds the value: a rerun
+    still drawing (after the previous press, on a loaded machine) can replace the field after
+    the fill, and the form then goes off empty (a clean-clone run's stock journey sold to
+    nobody: 请填写买方的车商编号)."""
+    for attempt in range(attempts):
+        wait_idle(page)
+        box.fill(value)
+        wait_idle(page)
+        if box.input_value() == value:
+            return
+    raise AssertionError(f"the field did not keep {value!r} after {attempts} fills")
+
+
 def open_tab(page, name: str, *, attempts: int = 3) -> None:
     """Click a tab until it is the selected one: a click that lands while a rerun redraws the
     tab bar reaches a detached element and switches nothing (a CI run's growth journey stayed

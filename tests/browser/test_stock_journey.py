@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from console.i18n import translate
 from tests import inv_rows as inv
 from tests import trust_rows as rows
-from tests.browser.live import browser_page, choose_option, sign_in, wait_idle
+from tests.browser.live import browser_page, choose_option, fill_until_held, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 
@@ -89,7 +89,7 @@ def open_car(page, base: str, car: int, status: str) -> None:
 
 def press(page, field: str, value, button: str) -> None:
     """Type ``value`` into the field (a widget key prefix) and press its form's ``button``."""
-    page.locator(f"[class*='st-key-{field}'] input").fill(str(value))
+    fill_until_held(page, page.locator(f"[class*='st-key-{field}'] input"), str(value))
     form = page.locator("[data-testid='stForm']").filter(
         has=page.locator(f"[class*='st-key-{field}']"))
     form.get_by_role("button", name=zh(button), exact=True).click()
