@@ -137,6 +137,26 @@ def fill_until_held(page, box, value: str, *, attempts: int = 3) -> None:
     raise AssertionError(f"the field did not keep {value!r} after {attempts} fills")
 
 
+def click_until(page, button, done, *, attempts: int = 3, timeout_s: float = 20) -> None:
+    """Press ``button`` until ``done()`` (a check of the database: the decision is written)
+    holds. A press that lands while a rerun redraws its form reaches a button about to be
+    replaced and submits nothing (a clean-clone run under load settled no claim: its failure
+    screenshot shows the settlement form open and the claim still open). Pressing again is
+    safe because ``done()`` read that nothing was written; a written decision is never
+    pressed twice."""
+    for attempt in range(attempts):
+        wait_idle(page)
+        if done():             # the last press landed after all, only late
+            return
+        button.click()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if done():
+                return
+            page.wait_for_timeout(250)
+    raise AssertionError(f"pressing {button} {attempts} times wrote nothing")
+
+
 def open_tab(page, name: str, *, attempts: int = 3) -> None:
     """Click a tab until it is the selected one: a click that lands while a rerun redraws the
     tab bar reaches a detached element and switches nothing (a CI run's growth journey stayed

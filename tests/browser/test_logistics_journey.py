@@ -19,7 +19,7 @@ from console import clock
 from console.i18n import translate
 from tests import lgx_quote_rows as qr
 from tests import trust_rows as rows
-from tests.browser.live import browser_page, choose_option, sign_in, wait_idle
+from tests.browser.live import browser_page, choose_option, click_until, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 A_RATES = [("large", 2000, None, "1.2", "0"), ("large", 1000, 2000, "1.5", "0"),
@@ -154,9 +154,11 @@ def test_ops_books_a_request_on_a_load_delivers_it_and_the_rating_moves_the_scor
                                           kind=zh("enum.lgx_claim_kind.damage"),
                                           amount="¥3,000.00"))
         decide.wait_for()
+        wait_idle(page)
         if not settle.is_visible():
             decide.click()
-        settle.click()
+        click_until(page, settle, lambda: rows.value(
+            engine, "SELECT status FROM lgx.claims WHERE request_id = :r", r=mine) == "settled")
         page.get_by_text(pattern("lgx.claims.settled", amount="¥3,000.00")).wait_for(
             timeout=30_000)
         wait_idle(page)
