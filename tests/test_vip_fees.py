@@ -11,7 +11,6 @@ import pytest
 
 from console.errors import PermissionDenied
 from console.finance import fees
-from console.finance.fees import escrow_fee
 from tests import finance_rows as fr
 from tests.test_credit_support import one, rows
 
@@ -19,17 +18,6 @@ SHANGHAI = timezone(timedelta(hours=8))
 
 
 # ---------------------------------------------------------------- the schedule
-@pytest.mark.parametrize("amount, size_class, discount, fee", [
-    (D("123456.78"), "small", D("0.20"), D("493.83")),   # 123456.78 × 0.005 × 0.8 = 493.827
-    (D("123456.78"), "large", D("0"), D("370.37")),      # × 0.003 = 370.370
-    (D("1001"), "small", D("0"), D("5.01")),             # 5.005: half up, not to even
-    (D("300000"), "large", D("0.30"), D("630.00")),      # diamond: 900 less 30%
-])
-def test_the_fee_is_the_buyers_rate_less_the_tiers_discount_to_the_cent(amount, size_class,
-                                                                        discount, fee):
-    assert escrow_fee(amount=amount, size_class=size_class, discount=discount) == fee
-
-
 def test_a_schedule_without_a_rate_for_every_size_class_is_refused(tmp_path: Path):
     path = tmp_path / "fees.toml"
     path.write_text("[rate_by_size_class]\nlarge = 0.003\n", encoding="utf-8")
@@ -77,6 +65,35 @@ def deposit(engine, w: dict, buyer: int, amount: int, paid: datetime, fee: str, 
                        VALUES (:o, 'fee', 'bank', :f, 'succeeded', :at, :at) RETURNING id""",
             o=order, f=D(fee), at=paid + timedelta(days=3))
     return order
+
+
+def test_the_fee_is_the_buyers_rate_less_the_tiers_discount_to_the_cent(engine, make_actor):
+    """The rule as the check computes it (fees.MEMBER_DEPOSITS_SQL): list_fee = value × the
+    buyer's rate, due_fee = that × (1 − the tier's discount), each to the cent, half up."""
+    staff = make_actor("bd").id
+    w = fr.world(engine)
+    small, large = w["buyer"], fr.world(engine)["buyer"]
+    one(engine, "UPDATE app.merchants SET size_class = 'small' WHERE id = :m RETURNING id", m=small)
+    one(engine, "UPDATE app.merchants SET size_class = 'large' WHERE id = :m RETURNING id", m=large)
+    membership(engine, staff, small, "gold", "2026-01-01", "2026-12-31")       # 20% off
+    membership(engine, staff, large, "diamond", "2026-01-01", "2026-12-31")    # 30% off
+    paid = at("2026-03-02", "10:00")
+    o = {"small": deposit(engine, w, small, D("123456.78"), paid, "0",
+                              status="deposit_paid"),
+         "large": deposit(engine, w, large, D("123456.78"), paid, "0",
+                              status="deposit_paid"),
+         "half": deposit(engine, w, small, D("1001"), paid, "0",
+                              status="deposit_paid"),
+         "diamond": deposit(engine, w, large, D("300000"), paid, "0",
+                              status="deposit_paid")}
+    with engine.connect() as conn:
+        got = {r.order_id: (r.list_fee, r.due_fee) for r in fees.member_deposits(conn).itertuples()}
+    assert {k: got[v] for k, v in o.items()} == {
+        "small": (D("617.28"), D("493.83")),     # × 0.005 = 617.284; × 0.8 = 493.827
+        "large": (D("370.37"), D("259.26")),     # × 0.003 = 370.370; × 0.7 = 259.259
+        "half": (D("5.01"), D("4.00")),          # 5.005: half up, not to even; × 0.8 = 4.004
+        "diamond": (D("900.00"), D("630.00")),   # diamond: 900 less 30%
+    }
 
 
 @pytest.fixture

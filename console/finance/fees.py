@@ -26,7 +26,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,15 +40,11 @@ from console.roles import Actor, requires
 
 SCHEDULE_PATH = Path(__file__).with_name("fees.toml")
 SIZE_CLASSES = ("large", "small")      # app.merchants.size_class (migration 001's CHECK)
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
 class Schedule:
     rates: dict[str, Decimal]          # size class -> share of the order's value
-
-    def rate(self, size_class: str) -> Decimal:
-        return self.rates[size_class]
 
 
 def load_schedule(path: Path = SCHEDULE_PATH) -> Schedule:
@@ -64,13 +60,6 @@ def schedule() -> Schedule:
     return load_schedule()
 
 
-def escrow_fee(*, amount: Decimal, size_class: str, discount: Decimal = Decimal(0)) -> Decimal:
-    """The fee of one order: its value × the buyer's rate × (1 − a member's discount), to the
-    cent, half up (PostgreSQL's round() of a numeric, which the check uses, rounds the same)."""
-    raw = Decimal(amount) * schedule().rate(size_class) * (1 - Decimal(discount))
-    return raw.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def _params() -> dict[str, Any]:
     tiers = vip.load_config().tiers
     rates = schedule().rates
@@ -79,9 +68,11 @@ def _params() -> dict[str, Any]:
             "discounts": [str(Decimal(str(t.deposit_fee_discount))) for t in tiers]}
 
 
-# One row per order a member paid a deposit on during a term: the fee charged, the fee at the
-# list rate and the fee due after the tier's discount. Shared by the check and the demo's
-# marketplace (console/demo/vip.py), so both read "which deposits, which discount" one way.
+# One row per order a member paid a deposit on during a term, with its term: the fee charged,
+# the fee at the list rate and the fee due after the tier's discount, each the order's value ×
+# rate (× (1 − discount)) rounded to the cent half away from zero (round() of a numeric). The
+# one statement of the rule: the check reads it, and so does the demo's marketplace
+# (console/demo/vip.py), so both read "which deposits, which discount, which fee" one way.
 MEMBER_DEPOSITS_SQL = """
 WITH schedule AS (
     SELECT * FROM unnest(CAST(:classes AS text[]), CAST(:rates AS numeric[])) AS s(size_class, rate)
@@ -89,8 +80,8 @@ WITH schedule AS (
     SELECT * FROM unnest(CAST(:tiers AS text[]), CAST(:discounts AS numeric[])) AS d(tier, discount)
 )
 SELECT DISTINCT ON (o.id)
-       o.id AS order_id, v.id AS membership_id, v.merchant_id, v.tier, d.discount,
-       o.amount, o.fee_amount, o.deposit_paid_at,
+       o.id AS order_id, v.id AS membership_id, v.merchant_id, m.name AS merchant, v.tier,
+       v.starts_on, v.expires_on, d.discount, o.amount, o.fee_amount, o.deposit_paid_at,
        round(o.amount * s.rate, 2) AS list_fee,
        round(o.amount * s.rate * (1 - d.discount), 2) AS due_fee,
        (SELECT coalesce(sum(p.amount), 0) FROM app.payments p
@@ -157,27 +148,22 @@ def member_fee_check(*, conn: Connection, actor: Actor, since: date | None = Non
     if rows.empty:
         return FeeCheck(terms=pd.DataFrame(columns=_TERM_COLUMNS),
                         overcharged=pd.DataFrame(columns=_ORDER_COLUMNS))
-    terms = pd.DataFrame(db.fetch_all(conn, """
-        SELECT v.id AS membership_id, v.merchant_id, m.name AS merchant, v.starts_on, v.expires_on
-        FROM fin.vip_memberships v JOIN app.merchants m ON m.id = v.merchant_id
-        WHERE v.id = ANY(CAST(:ids AS bigint[]))""",
-        ids=sorted({int(i) for i in rows["membership_id"]})))
-    rows = rows.merge(terms[["membership_id", "merchant"]], on="membership_id")
     for column in ("amount", "fee_amount", "list_fee", "due_fee", "fee_collected"):
         rows[column] = rows[column].map(Decimal)
     zero = Decimal("0.00")
     rows["over"] = [max(f - d, zero) for f, d in zip(rows["fee_amount"], rows["due_fee"])]
     rows["refund"] = [max(c - d, zero) if o > 0 else zero
                       for c, d, o in zip(rows["fee_collected"], rows["due_fee"], rows["over"])]
-    by_term = rows.groupby("membership_id").agg(
-        tier=("tier", "first"), deposits=("order_id", "size"), gmv=("amount", "sum"),
+    terms = rows.groupby("membership_id").agg(
+        merchant_id=("merchant_id", "first"), merchant=("merchant", "first"),
+        tier=("tier", "first"), starts_on=("starts_on", "first"),
+        expires_on=("expires_on", "first"), deposits=("order_id", "size"), gmv=("amount", "sum"),
         list_fees=("list_fee", "sum"), fees_charged=("fee_amount", "sum"), overcharged=("over", "sum"),
         refund=("refund", "sum"),
         overcharged_orders=("over", lambda s: int((s > 0).sum()))).reset_index()
-    by_term["saved"] = by_term["list_fees"] - by_term["fees_charged"]
-    out = terms.merge(by_term, on="membership_id")
-    out = out.sort_values(["overcharged", "saved"], ascending=False, kind="stable")[_TERM_COLUMNS]
+    terms["saved"] = terms["list_fees"] - terms["fees_charged"]
+    terms = terms.sort_values(["overcharged", "saved"], ascending=False, kind="stable")[_TERM_COLUMNS]
     over = rows[rows["over"] > 0].assign(
         paid_on=lambda f: f["deposit_paid_at"].dt.tz_convert("Asia/Shanghai").dt.date)
     over = over.sort_values(["over", "order_id"], ascending=[False, True])[_ORDER_COLUMNS]
-    return FeeCheck(terms=out.reset_index(drop=True), overcharged=over.reset_index(drop=True))
+    return FeeCheck(terms=terms.reset_index(drop=True), overcharged=over.reset_index(drop=True))
