@@ -91,8 +91,10 @@ def seed(engine) -> None:
 
 
 def q(engine, sql: str, **params):
+    """The statement's rows (none for one that returns no rows, an UPDATE)."""
     with engine.begin() as conn:
-        return conn.execute(sa.text(sql), params).all()
+        result = conn.execute(sa.text(sql), params)
+        return result.all() if result.returns_rows else []
 
 
 def snapshot(engine) -> dict[str, list[tuple]]:

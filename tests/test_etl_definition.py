@@ -10,8 +10,6 @@ from datetime import datetime, timezone
 
 import pytest
 
-import sqlalchemy as sa
-
 import etl.job
 from etl import run_all
 from etl.jobs import JOBS
@@ -26,14 +24,9 @@ def runs(engine, job: str) -> list[tuple]:
                                            WHERE job = :j ORDER BY id""", j=job)]
 
 
-def execute(engine, sql: str, **params) -> None:
-    with engine.begin() as conn:
-        conn.execute(sa.text(sql), params)
-
-
 def stale_rule(engine) -> None:
     """A mart row as an older rule computed it: one day's GMV one yuan higher."""
-    execute(engine, """UPDATE mart.daily_kpis SET gmv = gmv + 1
+    q(engine, """UPDATE mart.daily_kpis SET gmv = gmv + 1
                  WHERE day = (SELECT min(day) FROM mart.daily_kpis WHERE gmv > 0)""")
 
 
@@ -54,7 +47,7 @@ def test_a_changed_definition_rebuilds_what_an_incremental_run_would_leave(seede
     assert snapshot(seeded)["mart.daily_kpis"] != built["mart.daily_kpis"]
     assert runs(seeded, JOB)[-1] == (False, None, "succeeded")
 
-    execute(seeded, "UPDATE etl.watermarks SET definition = 'the digest of last week''s SQL' WHERE job = :j",
+    q(seeded, "UPDATE etl.watermarks SET definition = 'the digest of last week''s SQL' WHERE job = :j",
       j=JOB)
     results = {r.job: r for r in run_all(engine=seeded)}
     assert snapshot(seeded) == built
@@ -67,7 +60,7 @@ def test_a_changed_definition_rebuilds_what_an_incremental_run_would_leave(seede
 
 def test_marts_built_before_digests_were_kept_are_rebuilt_once(seeded):
     run_all(engine=seeded)
-    execute(seeded, "UPDATE etl.watermarks SET definition = NULL")   # as migration 118 found them
+    q(seeded, "UPDATE etl.watermarks SET definition = NULL")   # as migration 118 found them
     run_all(engine=seeded)
     assert {job: runs(seeded, job)[-1] for job in JOBS} == {
         job: (True, "definition_changed", "succeeded") for job in JOBS}
@@ -97,7 +90,7 @@ def test_editing_the_jobs_sql_file_changes_its_digest_and_its_next_run_is_full(
 def test_a_since_run_after_a_change_is_full_and_keeps_the_watermark_moving(seeded):
     run_all(engine=seeded)
     marks = q(seeded, "SELECT sources FROM etl.watermarks WHERE job = :j", j=JOB)[0][0]
-    execute(seeded, "UPDATE etl.watermarks SET definition = 'old' WHERE job = :j", j=JOB)
+    q(seeded, "UPDATE etl.watermarks SET definition = 'old' WHERE job = :j", j=JOB)
     run_all(engine=seeded, names=[JOB], since=datetime(2025, 1, 1, tzinfo=timezone.utc))
     assert runs(seeded, JOB)[-1] == (True, "definition_changed", "succeeded")
     # Each source's mark moved on to this run's horizon: not held back (as --since holds it)
@@ -112,7 +105,7 @@ def test_the_data_quality_page_says_why_a_run_was_full(seeded, make_actor, reaso
     from tests.apptest import app_as
     run_all(engine=seeded, names=[JOB], full=reason == "asked")
     if reason == "definition_changed":
-        execute(seeded, "UPDATE etl.watermarks SET definition = 'old' WHERE job = :j", j=JOB)
+        q(seeded, "UPDATE etl.watermarks SET definition = 'old' WHERE job = :j", j=JOB)
         run_all(engine=seeded, names=[JOB])
     at = app_as(make_actor("admin"), page="pages/admin_data_quality.py")
     assert not at.exception
