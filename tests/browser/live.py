@@ -137,17 +137,20 @@ def fill_until_held(page, box, value: str, *, attempts: int = 3) -> None:
     raise AssertionError(f"the field did not keep {value!r} after {attempts} fills")
 
 
-def click_until(page, button, done, *, attempts: int = 3, timeout_s: float = 20) -> None:
+def click_until(page, button, done, *, prepare=None, attempts: int = 3,
+                timeout_s: float = 20) -> None:
     """Press ``button`` until ``done()`` (a check of the database: the decision is written)
-    holds. A press that lands while a rerun redraws its form reaches a button about to be
-    replaced and submits nothing (a clean-clone run under load settled no claim: its failure
-    screenshot shows the settlement form open and the claim still open). Pressing again is
-    safe because ``done()`` read that nothing was written; a written decision is never
-    pressed twice."""
+    holds; ``prepare()`` before each press fills its form again. A press that lands while a
+    rerun redraws its form reaches a button about to be replaced and submits nothing (a
+    clean-clone run under load settled no claim: its failure screenshot shows the settlement
+    form open and the claim still open). Pressing again is safe because ``done()`` read that
+    nothing was written; a written decision is never pressed twice."""
     for attempt in range(attempts):
         wait_idle(page)
         if done():             # the last press landed after all, only late
             return
+        if prepare is not None:
+            prepare()
         button.click()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

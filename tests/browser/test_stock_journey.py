@@ -95,21 +95,13 @@ def press(page, field: str, value, button: str, done=None) -> None:
     box = page.locator(f"[class*='st-key-{field}'] input")
     form = page.locator("[data-testid='stForm']").filter(
         has=page.locator(f"[class*='st-key-{field}']"))
-    for attempt in range(3 if done else 1):
-        wait_idle(page)
-        if done and done():    # the last press landed after all, only late
-            return
-        fill_until_held(page, box, str(value))
-        submit = form.get_by_role("button", name=zh(button), exact=True)
-        if done is None:
-            submit.click()
-            return
-        try:
-            click_until(page, submit, done, attempts=1)
-            return
-        except AssertionError:
-            if attempt == 2:
-                raise
+    submit = form.get_by_role("button", name=zh(button), exact=True)
+    fill = lambda: fill_until_held(page, box, str(value))   # noqa: E731
+    if done is None:
+        fill()
+        submit.click()
+    else:
+        click_until(page, submit, done, prepare=fill)
 
 
 def test_reserve_refuse_another_buyer_release_and_sell_with_its_margin(
