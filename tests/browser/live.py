@@ -160,6 +160,23 @@ def click_until(page, button, done, *, prepare=None, attempts: int = 3,
     raise AssertionError(f"pressing {button} {attempts} times wrote nothing")
 
 
+def open_page(page, link: str, landmark, *, attempts: int = 3) -> None:
+    """Click a navigation link until ``landmark`` (a locator on the page it opens) shows. A
+    click that lands while the previous page's run is still finishing can be overtaken by
+    that run: a clean-clone run under load left the manager on the home page for 30 s with
+    增长看板 highlighted in the sidebar (its failure screenshot)."""
+    for attempt in range(attempts):
+        wait_idle(page)
+        page.get_by_role("link", name=link).click()
+        try:
+            landmark.wait_for(timeout=15_000)
+            wait_idle(page)
+            return
+        except Exception:          # playwright's TimeoutError: the navigation was lost
+            if attempt == attempts - 1:
+                raise
+
+
 def open_tab(page, name: str, *, attempts: int = 3) -> None:
     """Click a tab until it is the selected one: a click that lands while a rerun redraws the
     tab bar reaches a detached element and switches nothing (a CI run's growth journey stayed

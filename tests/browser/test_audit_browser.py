@@ -2,7 +2,7 @@
 person's decision in words, with its note; then verifies the chain on the button."""
 from console import db
 from console.services import staff
-from tests.browser.live import browser_page, choose_option, sign_in, wait_idle
+from tests.browser.live import browser_page, choose_option, open_page, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 SHOT = "/tmp/audit_filtered.png"
@@ -18,9 +18,7 @@ def test_the_audit_page_filters_by_person(live_console, engine, make_actor):
         staff.set_active(conn=conn, actor=other, staff_id=new_id, active=False, reason="已离职")
     with browser_page(height=1200) as page:
         sign_in(page, live_console, admin.username, TEST_PASSWORD)
-        page.get_by_role("link", name="审计日志").click()
-        page.get_by_role("heading", name="审计日志").wait_for()
-        wait_idle(page)
+        open_page(page, "审计日志", page.get_by_role("heading", name="审计日志"))
         page.get_by_text("审计链尚未校验过").wait_for()
         grid = page.locator("[data-testid='stDataFrame']").first
         grid.wait_for()

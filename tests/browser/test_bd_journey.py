@@ -8,7 +8,7 @@ to the bench, on a quiet machine)."""
 import sqlalchemy as sa
 
 from console.services import matching
-from tests.browser.live import browser_page, choose_option, sign_in, wait_idle
+from tests.browser.live import browser_page, choose_option, open_page, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 from tests.test_matching_support import AS_OF, build_world
 
@@ -37,16 +37,13 @@ def test_bd_searches_the_board_moves_a_card_and_still_sees_it(live_console, engi
     bd = make_actor("bd")
     with browser_page() as page:
         sign_in(page, live_console, bd.username, TEST_PASSWORD)
-        page.get_by_role("link", name="抢线索").click()
-        wait_idle(page)
+        open_page(page, "抢线索", page.get_by_role("button", name="抢线索").first)
         page.get_by_role("button", name="抢线索").first.click()
         page.get_by_text(f"已抢到线索 #{request_id}").wait_for()
         card_id, stage, owner, _, _ = card(engine)
         assert (stage, owner) == ("suggested", bd.id)
 
-        page.get_by_role("link", name="撮合看板").click()
-        page.locator(f".st-key-card_{card_id}").wait_for()
-        wait_idle(page)
+        open_page(page, "撮合看板", page.locator(f".st-key-card_{card_id}"))
         page.get_by_label("搜索").fill(str(card_id))
         page.get_by_label("搜索").press("Enter")
         wait_idle(page)

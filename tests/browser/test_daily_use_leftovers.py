@@ -4,7 +4,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from tests.browser.live import browser_page, sign_in, wait_idle, wait_session_cookie
+from tests.browser.live import browser_page, open_page, sign_in, wait_idle, wait_session_cookie
 from tests.conftest import TEST_PASSWORD
 
 UNKNOWN_ZH = "这个地址没有对应的页面，已为你打开首页。请检查链接是否完整，或从左侧菜单进入。"
@@ -52,9 +52,7 @@ def test_a_reload_keeps_the_language_the_person_chose(live_console, make_actor):
         page.get_by_role("radiogroup", name="语言 / Language").get_by_text(
             "English", exact=True).click()
         page.get_by_role("heading", name=f"Hello, {person.display_name}").wait_for()
-        page.get_by_role("link", name="Staff accounts").click()
-        page.get_by_role("heading", name="Staff accounts").wait_for()
-        wait_idle(page)
+        open_page(page, "Staff accounts", page.get_by_role("heading", name="Staff accounts"))
         page.reload()   # a new session, resumed from the cookie: still English
         page.get_by_role("heading", name="Staff accounts").wait_for(timeout=30_000)
         page.get_by_role("button", name="Sign out").wait_for()

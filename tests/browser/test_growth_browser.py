@@ -2,7 +2,7 @@
 funnel, the KPI cards, the cohort heatmap and supply/demand; screenshots of each tab."""
 from tests import growth_rows
 from tests.test_growth_page import recent_source_event
-from tests.browser.live import browser_page, open_tab, sign_in, wait_idle
+from tests.browser.live import browser_page, open_page, open_tab, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 SHOTS = "/tmp/growth_{tab}.png"
@@ -19,9 +19,7 @@ def test_manager_reads_the_growth_dashboard(live_console, engine, make_actor):
     actor = make_actor("manager")
     with browser_page(height=2200) as page:
         sign_in(page, live_console, actor.username, TEST_PASSWORD)
-        page.get_by_role("link", name="增长看板").click()
-        page.get_by_role("heading", name="增长看板").wait_for()
-        wait_idle(page)
+        open_page(page, "增长看板", page.get_by_role("heading", name="增长看板"))
         page.get_by_text("校验通过").first.wait_for()
         page.get_by_text("流失名单").wait_for()
         page.locator(".js-plotly-plot").first.wait_for()

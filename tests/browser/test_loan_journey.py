@@ -7,7 +7,7 @@ from console import db
 from console.finance import loans
 from tests import finance_rows as fr
 from tests import trust_rows as rows
-from tests.browser.live import browser_page, sign_in, wait_idle
+from tests.browser.live import browser_page, open_page, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 
@@ -18,9 +18,7 @@ def metric_value(page, label: str) -> str:
 
 def take_and_approve(page, base, officer, loan_id):
     sign_in(page, base, officer.username, TEST_PASSWORD)
-    page.get_by_role("link", name="订单贷审批").click()
-    page.get_by_role("heading", name="订单贷审批队列").wait_for()
-    wait_idle(page)
+    open_page(page, "订单贷审批", page.get_by_role("heading", name="订单贷审批队列"))
     page.get_by_role("button", name="领取下一笔").click()
     page.get_by_role("heading", name=f"#{loan_id} · 审批中").wait_for()
     wait_idle(page)

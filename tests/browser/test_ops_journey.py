@@ -3,7 +3,7 @@ approves it, and sees it leave the queue."""
 from playwright.sync_api import expect
 
 from tests import trust_rows as rows
-from tests.browser.live import browser_page, choose_option, sign_in, wait_idle
+from tests.browser.live import browser_page, choose_option, open_page, sign_in, wait_idle
 from tests.conftest import TEST_PASSWORD
 
 
@@ -19,9 +19,7 @@ def test_ops_takes_next_case_and_approves_it(live_console, engine, make_actor):
     case_id = rows.cert(engine, merchant_id=merchant, age_hours=30)
     with browser_page() as page:
         sign_in(page, live_console, ops.username, TEST_PASSWORD)
-        page.get_by_role("link", name="认证审核队列").click()
-        page.get_by_role("heading", name="认证审核队列").wait_for()
-        wait_idle(page)
+        open_page(page, "认证审核队列", page.get_by_role("heading", name="认证审核队列"))
         assert metric_value(page, "待分配") == "1"
 
         page.get_by_role("button", name="下一个案件").click()

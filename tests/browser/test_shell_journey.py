@@ -2,7 +2,8 @@
 opened while signed out, a reload, a new tab, a console restart (issue 14)."""
 import pytest
 
-from tests.browser.live import browser_page, console_server, sign_in, wait_idle, wait_session_cookie
+from tests.browser.live import (browser_page, console_server, open_page, sign_in, wait_idle,
+                                wait_session_cookie)
 from tests.conftest import TEST_PASSWORD
 
 ROLE_GREETING_METRIC = {
@@ -56,9 +57,7 @@ def test_an_ended_session_signs_out_and_a_forced_reset_asks_for_a_new_password(
     person = make_actor("admin", username="reset.me")
     with browser_page() as page:
         sign_in(page, live_console, person.username, TEST_PASSWORD)
-        page.get_by_role("link", name="员工账号").click()
-        page.get_by_role("heading", name="员工账号管理").wait_for()
-        wait_idle(page)
+        open_page(page, "员工账号", page.get_by_role("heading", name="员工账号管理"))
         with engine.begin() as conn:
             staff.force_password_reset(conn=conn, actor=admin, staff_id=person.id,
                                        reason="shared on a chat group")
@@ -116,9 +115,7 @@ def test_a_reload_keeps_the_person_signed_in_and_sign_out_refuses_the_old_token(
     person = make_actor("admin")
     with browser_page() as page:
         sign_in(page, live_console, person.username, TEST_PASSWORD)
-        page.get_by_role("link", name="员工账号").click()
-        page.get_by_role("heading", name="员工账号管理").wait_for()
-        wait_idle(page)
+        open_page(page, "员工账号", page.get_by_role("heading", name="员工账号管理"))
         page.reload()
         page.get_by_role("heading", name="员工账号管理").wait_for(timeout=30_000)
         page.get_by_role("button", name="退出登录").wait_for()
