@@ -1,13 +1,18 @@
 """AppTest helpers: the console signed in as a given actor, in a given language.
 
-Every AppTest runs the app as it is served (``serve_as_launched``, applied when this module
-is imported; tests/conftest.py imports it, so it holds for every test, helpers or not).
+Every AppTest runs the app as it is served (``serve_as_launched`` and
+``run_options_as_served``, applied when this module is imported; tests/conftest.py imports
+it, so it holds for every test, helpers or not).
 """
 from __future__ import annotations
 
+import tomllib
+
+from streamlit import config
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from console.__main__ import CONFIG_FILE
 from console.settings import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -35,7 +40,24 @@ def serve_as_launched() -> None:
     PagesManager.__init__ = init
 
 
+def run_options_as_served() -> None:
+    """Run scripts with streamlit_config.toml's [runner] options, as the served console does
+    (its other sections concern the server and the browser, which AppTest has none of).
+
+    Without this AppTest runs with magic on, and magic parses each page with ``ast.parse``.
+    CPython 3.11 keeps that parser's recursion depth per interpreter, not per thread, so two
+    threads parsing at once can fail with "SystemError: AST constructor recursion depth
+    mismatch" (cpython#106905): a clean-clone run under load failed an AppTest of the task
+    page with it. With magic off, as served, no page is parsed into Python AST objects.
+    """
+    with open(CONFIG_FILE, "rb") as fh:
+        runner = tomllib.load(fh).get("runner", {})
+    for option, value in runner.items():
+        config.set_option(f"runner.{option}", value)
+
+
 serve_as_launched()
+run_options_as_served()
 
 
 def app_as(actor=None, *, lang: str = "zh", page: str | None = None) -> AppTest:

@@ -21,7 +21,7 @@ def test_manager_reads_the_growth_dashboard(live_console, engine, make_actor):
         sign_in(page, live_console, actor.username, TEST_PASSWORD)
         open_page(page, "增长看板", page.get_by_role("heading", name="增长看板"))
         page.get_by_text("校验通过").first.wait_for()
-        page.get_by_text("流失名单").wait_for()
+        page.get_by_text("流失名单", exact=True).wait_for()   # not its CSV button
         page.locator(".js-plotly-plot").first.wait_for()
         page.screenshot(path=SHOTS.format(tab="funnel"))
 
