@@ -8,7 +8,8 @@ to the bench, on a quiet machine)."""
 import sqlalchemy as sa
 
 from console.services import matching
-from tests.browser.live import browser_page, choose_option, open_page, sign_in, wait_idle
+from tests.browser.live import (browser_page, choose_option, click_until, fill_until_held,
+                                open_page, sign_in, wait_idle)
 from tests.conftest import TEST_PASSWORD
 from tests.test_matching_support import AS_OF, build_world
 
@@ -25,6 +26,11 @@ def card(engine):
     with engine.connect() as conn:
         return conn.execute(sa.text(
             "SELECT id, stage, owner_id, lost_reason, lost_note FROM ops.matches")).one()
+
+
+def contacts(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM ops.deal_contacts")).scalar_one()
 
 
 def test_bd_searches_the_board_moves_a_card_and_still_sees_it(live_console, engine, make_actor):
@@ -66,8 +72,12 @@ def test_bd_searches_the_board_moves_a_card_and_still_sees_it(live_console, engi
         dialog.get_by_text(f"#{card_id} ").first.wait_for()
         wait_idle(page)
         dialog.get_by_role("tab", name="联系记录").click()              # log a call
-        dialog.get_by_label("内容摘要").fill("买家确认要白色，周五看车")
-        dialog.locator(".st-key-d_contact_submit button").click()
+        # fill_until_held/click_until: a clean-clone run under load lost the summary to a
+        # rerun redrawing the dialog, and the press logged nothing (its failure screenshot)
+        summary = dialog.get_by_label("内容摘要")
+        click_until(page, dialog.locator(".st-key-d_contact_submit button"),
+                    lambda: contacts(engine) > 0,
+                    prepare=lambda: fill_until_held(page, summary, "买家确认要白色，周五看车"))
         wait_idle(page)
         dialog = page.get_by_role("dialog")                              # the dialog stays open
         dialog.get_by_text(f"#{card_id} ").first.wait_for()
