@@ -90,9 +90,10 @@ def test_bd_searches_the_board_moves_a_card_and_still_sees_it(live_console, engi
         choose_option(page, dialog.locator(".st-key-d_move_to [data-testid='stSelectbox']"), "失败")
         choose_option(page, dialog.locator(".st-key-d_lost_reason [data-testid='stSelectbox']"),
                       "价格谈不拢")
-        dialog.get_by_label("说明（移至“失败”时必填）").fill("买家嫌贵，差价两千")
-        dialog.locator(".st-key-d_move_submit button").click()
-        page.get_by_text("已移至“失败”。").wait_for()
+        note = dialog.get_by_label("说明（移至“失败”时必填）")
+        click_until(page, dialog.locator(".st-key-d_move_submit button"),
+                    lambda: card(engine)[1] == "lost",
+                    prepare=lambda: fill_until_held(page, note, "买家嫌贵，差价两千"))
         wait_idle(page)
         # In 失败 now, pinned, and only there (the run's leftovers are gone once it ends).
         page.wait_for_function(
