@@ -21,17 +21,19 @@ from console.settings import PROJECT_ROOT, get_settings
 CONFIG_FILE = PROJECT_ROOT / "streamlit_config.toml"
 
 
-def streamlit_flags(config_path=CONFIG_FILE) -> list[str]:
-    """streamlit_config.toml as `--section.option=value` flags for `streamlit run`."""
+def streamlit_options(config_path=CONFIG_FILE) -> dict[str, object]:
+    """streamlit_config.toml as {"section.option": value}: the one reading of the file, for
+    the served console's flags and for the tests' AppTest."""
     with open(config_path, "rb") as fh:
         config = tomllib.load(fh)
-    flags = []
-    for section, options in config.items():
-        for option, value in options.items():
-            if isinstance(value, bool):
-                value = str(value).lower()
-            flags.append(f"--{section}.{option}={value}")
-    return flags
+    return {f"{section}.{option}": value
+            for section, options in config.items() for option, value in options.items()}
+
+
+def streamlit_flags(config_path=CONFIG_FILE) -> list[str]:
+    """streamlit_config.toml as `--section.option=value` flags for `streamlit run`."""
+    return [f"--{key}={str(value).lower() if isinstance(value, bool) else value}"
+            for key, value in streamlit_options(config_path).items()]
 
 
 def _has_demo_data() -> bool:

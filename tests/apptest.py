@@ -6,13 +6,11 @@ it, so it holds for every test, helpers or not).
 """
 from __future__ import annotations
 
-import tomllib
-
 from streamlit import config
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from console.__main__ import CONFIG_FILE
+from console.__main__ import streamlit_options
 from console.settings import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -50,10 +48,9 @@ def run_options_as_served() -> None:
     mismatch" (cpython#106905): a clean-clone run under load failed an AppTest of the task
     page with it. With magic off, as served, no page is parsed into Python AST objects.
     """
-    with open(CONFIG_FILE, "rb") as fh:
-        runner = tomllib.load(fh).get("runner", {})
-    for option, value in runner.items():
-        config.set_option(f"runner.{option}", value)
+    for key, value in streamlit_options().items():
+        if key.startswith("runner."):
+            config.set_option(key, value)
 
 
 serve_as_launched()
