@@ -94,6 +94,7 @@ def test_bd_searches_the_board_moves_a_card_and_still_sees_it(live_console, engi
         click_until(page, dialog.locator(".st-key-d_move_submit button"),
                     lambda: card(engine)[1] == "lost",
                     prepare=lambda: fill_until_held(page, note, "买家嫌贵，差价两千"))
+        page.get_by_text("已移至“失败”。").wait_for()
         wait_idle(page)
         # In 失败 now, pinned, and only there (the run's leftovers are gone once it ends).
         page.wait_for_function(
