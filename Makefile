@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 SCALE  ?= small
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-orchestration orchestration-venv bench migrate seed lint screenshots clean-db
+.PHONY: run test soak test-orchestration orchestration-venv bench migrate seed lint screenshots clean-db
 
 # The optional Dagster extra (console/orchestration/) in an environment of its own, so .venv
 # never gets it: a copy of .venv (requirements.txt is not installed twice) plus
@@ -59,6 +59,11 @@ test: $(STAMP) $(ORCH_TEST)
 	bash .ci/browser-deps.sh
 	$(PY) -m pytest -q -n 2 --durations=15 tests
 	$(if $(ORCH_TEST),$(ORCH_RUN))
+
+# make test from fresh clones of HEAD, RUNS times in a row, beside busy processes on every core.
+RUNS ?= 5
+soak:
+	bash tests/soak/clean_clone_runs.sh $(RUNS)
 
 bench: $(STAMP)
 	$(PY) -m bench --scale $(SCALE)
