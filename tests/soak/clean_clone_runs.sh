@@ -27,7 +27,7 @@ for i in $(seq 1 "$runs"); do
   start=$(date +%s)
   (cd "$dir" && make test) > "$out/run$i.log" 2>&1
   rc=$?
-  summary=$(grep -E '^[0-9]+ (passed|failed)|[0-9]+ (passed|failed).* in ' "$out/run$i.log" | tail -2 | tr '\n' ' ')
+  summary=$(grep -E '[0-9]+ (passed|failed).* in [0-9.]+s' "$out/run$i.log" | tail -2 | tr '\n' ' ')
   echo "run $i $(git -C "$dir" rev-parse --short HEAD) rc=$rc $(( ($(date +%s) - start) / 60 )) min  $summary  load: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$log"
   [ "$rc" -ne 0 ] && break
   passed=$((passed + 1))
